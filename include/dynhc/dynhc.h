@@ -1,0 +1,9 @@
+/* dynhc/dynhc.h: the umbrella header; include this one. */
+#ifndef DYNHC_H
+#define DYNHC_H
+
+#include "common.h"
+#include "resolver.h"
+#include "compat.h"
+
+#endif

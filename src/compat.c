@@ -1,0 +1,2 @@
+/* compat.c: placeholder until the module lands. */
+#include "text.h"

@@ -1,0 +1,2 @@
+/* defaults.c: placeholder until the module lands. */
+#include "text.h"

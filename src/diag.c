@@ -1,0 +1,74 @@
+/* diag.c: collecting and formatting diagnostics. */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+
+void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_pos pos,
+                  const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+
+    if (d->strict) {
+        severity = DYNHC_SEVERITY_ERROR;
+    }
+    if (d->count == d->capacity) {
+        size_t capacity = d->capacity ? d->capacity * 2 : 4;
+        dynhc_diag *grown = realloc(d->items, capacity * sizeof(*grown));
+        if (grown == NULL) {
+            d->nomem = 1;
+            return;
+        }
+        d->items = grown;
+        d->capacity = capacity;
+    }
+    /* One block holds both strings, so one free() releases the diagnostic. */
+    size_t source_len = strlen(source), message_len = strlen(message);
+    char *block = malloc(source_len + message_len + 2);
+    if (block == NULL) {
+        d->nomem = 1;
+        return;
+    }
+    memcpy(block, source, source_len + 1);
+    memcpy(block + source_len + 1, message, message_len + 1);
+
+    dynhc_diag *item = &d->items[d->count++];
+    item->severity = severity;
+    item->source = block;
+    item->line = pos.line;
+    item->column = pos.column;
+    item->message = block + source_len + 1;
+    if (severity == DYNHC_SEVERITY_ERROR) {
+        d->errors++;
+    }
+}
+
+void dh_diags_free(dh_diags *d)
+{
+    for (size_t i = 0; i < d->count; i++) {
+        free((void *)(uintptr_t)d->items[i].source);
+    }
+    free(d->items);
+    d->items = NULL;
+    d->count = d->capacity = 0;
+}
+
+int dynhc_diag_format(const dynhc_diag *d, char *buf, size_t size)
+{
+    if (d == NULL) {
+        return -1;
+    }
+    const char *kind = d->severity == DYNHC_SEVERITY_ERROR ? "error" : "warning";
+    if (d->line > 0) {
+        return snprintf(buf, size, "%s:%u:%u: %s: %s", d->source, d->line, d->column, kind,
+                        d->message);
+    }
+    return snprintf(buf, size, "%s: %s: %s", d->source, kind, d->message);
+}

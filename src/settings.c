@@ -1,0 +1,252 @@
+/* settings.c: parsing booleans, durations, levels and model types. */
+#include "settings.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "text.h"
+
+const char *dh_parse_bool(const char *s, size_t len, int *out)
+{
+    static const char *const truthy[] = {"true", "1", "yes", "on"};
+    static const char *const falsy[] = {"false", "0", "no", "off"};
+    for (size_t i = 0; i < sizeof(truthy) / sizeof(truthy[0]); i++) {
+        if (dh_equals_nocase(s, len, truthy[i])) {
+            *out = 1;
+            return NULL;
+        }
+        if (dh_equals_nocase(s, len, falsy[i])) {
+            *out = 0;
+            return NULL;
+        }
+    }
+    return "expected true, false, 1, 0, yes, no, on or off";
+}
+
+static const char duration_grammar[] =
+    "expected a number of seconds (10, 2.5) or a number with one unit ms, s, m or h (500ms, 1m)";
+
+const char *dh_parse_duration(const char *s, size_t len, uint64_t *ns)
+{
+    size_t i = 0;
+    uint64_t whole = 0;
+    int whole_digits = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        if (whole > DH_DURATION_MAX_NS) {
+            return "above the 24 h limit";
+        }
+        whole = whole * 10 + (uint64_t)(s[i] - '0');
+        whole_digits++;
+        i++;
+    }
+    if (whole_digits == 0) {
+        return (i < len && s[i] == '-') ? "must be greater than zero" : duration_grammar;
+    }
+    size_t fraction_start = 0, fraction_end = 0;
+    if (i < len && s[i] == '.') {
+        fraction_start = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            i++;
+        }
+        fraction_end = i;
+        if (fraction_end == fraction_start) {
+            return duration_grammar;
+        }
+    }
+    uint64_t unit = DH_NS_PER_SEC;
+    size_t unit_len = len - i;
+    if (unit_len == 0 || dh_equals_nocase(s + i, unit_len, "s")) {
+        unit = DH_NS_PER_SEC;
+    } else if (dh_equals_nocase(s + i, unit_len, "ms")) {
+        unit = 1000000ull;
+    } else if (dh_equals_nocase(s + i, unit_len, "m")) {
+        unit = 60ull * DH_NS_PER_SEC;
+    } else if (dh_equals_nocase(s + i, unit_len, "h")) {
+        unit = 3600ull * DH_NS_PER_SEC;
+    } else {
+        return duration_grammar;
+    }
+    if (whole > DH_DURATION_MAX_NS / unit) {
+        return "above the 24 h limit";
+    }
+    uint64_t total = whole * unit;
+    /* Digit by digit, so the fraction stays exact down to the nanosecond. */
+    uint64_t scale = unit;
+    for (size_t k = fraction_start; k < fraction_end && scale >= 10; k++) {
+        scale /= 10;
+        total += (uint64_t)(s[k] - '0') * scale;
+    }
+    if (total == 0) {
+        return "must be greater than zero";
+    }
+    if (total > DH_DURATION_MAX_NS) {
+        return "above the 24 h limit";
+    }
+    *ns = total;
+    return NULL;
+}
+
+const char *dh_duration_from_seconds(double seconds, uint64_t *ns)
+{
+    if (isnan(seconds) || isinf(seconds)) {
+        return "must be a finite number of seconds";
+    }
+    if (seconds <= 0) {
+        return "must be greater than zero";
+    }
+    if (seconds > (double)(DH_DURATION_MAX_NS / DH_NS_PER_SEC)) {
+        return "above the 24 h limit";
+    }
+    uint64_t total = (uint64_t)(seconds * (double)DH_NS_PER_SEC);
+    if (total == 0) {
+        return "must be greater than zero";
+    }
+    *ns = total;
+    return NULL;
+}
+
+const char *dh_parse_level(const char *s, size_t len, dynhc_level *out)
+{
+    static const dynhc_level levels[] = {DYNHC_LEVEL_MINIMAL, DYNHC_LEVEL_STANDARD,
+                                         DYNHC_LEVEL_COMPREHENSIVE};
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        if (dh_equals_nocase(s, len, dynhc_level_name(levels[i]))) {
+            *out = levels[i];
+            return NULL;
+        }
+    }
+    return "expected minimal, standard or comprehensive";
+}
+
+const char *dh_parse_model_type(const char *s, size_t len, dynhc_model_type *out)
+{
+    static const struct {
+        const char *name;
+        dynhc_model_type type;
+    } names[] = {
+        {"generate", DYNHC_MODEL_GENERATE}, {"completion", DYNHC_MODEL_GENERATE},
+        {"completions", DYNHC_MODEL_GENERATE}, {"text", DYNHC_MODEL_GENERATE},
+        {"chat", DYNHC_MODEL_CHAT}, {"chat-completions", DYNHC_MODEL_CHAT},
+        {"embedding", DYNHC_MODEL_EMBEDDING}, {"embeddings", DYNHC_MODEL_EMBEDDING},
+        {"embed", DYNHC_MODEL_EMBEDDING}, {"tokens", DYNHC_MODEL_TOKENS},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (dh_equals_nocase(s, len, names[i].name)) {
+            *out = names[i].type;
+            return NULL;
+        }
+    }
+    return "expected generate (completion, completions, text), chat (chat-completions), "
+           "embedding (embeddings, embed) or tokens";
+}
+
+const char *dh_quote(char *buf, size_t size, const char *s, size_t len)
+{
+    static const char ellipsis[] = "...\"";
+    size_t out = 0;
+    if (size < sizeof(ellipsis) + 8) {
+        if (size > 0) {
+            buf[0] = '\0';
+        }
+        return buf;
+    }
+    /* Leave room for an ellipsis and the closing quote. */
+    size_t limit = size - sizeof(ellipsis) - 1;
+    buf[out++] = '"';
+    size_t i = 0;
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char piece[8];
+        int n;
+        if (c == '"' || c == '\\') {
+            n = snprintf(piece, sizeof(piece), "\\%c", c);
+        } else if (c == '\n') {
+            n = snprintf(piece, sizeof(piece), "\\n");
+        } else if (c == '\t') {
+            n = snprintf(piece, sizeof(piece), "\\t");
+        } else if (c < 0x20 || c == 0x7F) {
+            n = snprintf(piece, sizeof(piece), "\\x%02X", c);
+        } else {
+            piece[0] = (char)c;
+            piece[1] = '\0';
+            n = 1;
+        }
+        if (out + (size_t)n > limit) {
+            break;
+        }
+        for (int k = 0; k < n; k++) {
+            buf[out++] = piece[k];
+        }
+    }
+    if (i < len) {
+        /* Do not cut a UTF-8 sequence in half. */
+        while (out > 1 && ((unsigned char)buf[out - 1] & 0xC0) == 0x80) {
+            out--;
+        }
+        if (out > 1 && (unsigned char)buf[out - 1] >= 0xC0) {
+            out--;
+        }
+        for (size_t k = 0; k < sizeof(ellipsis); k++) {
+            buf[out++] = ellipsis[k];
+        }
+        return buf;
+    }
+    buf[out++] = '"';
+    buf[out] = '\0';
+    return buf;
+}
+
+const char *dynhc_model_type_name(dynhc_model_type type)
+{
+    switch (type) {
+    case DYNHC_MODEL_GENERATE: return "generate";
+    case DYNHC_MODEL_CHAT: return "chat";
+    case DYNHC_MODEL_EMBEDDING: return "embedding";
+    case DYNHC_MODEL_TOKENS: return "tokens";
+    }
+    return "unknown";
+}
+
+const char *dynhc_level_name(dynhc_level level)
+{
+    switch (level) {
+    case DYNHC_LEVEL_MINIMAL: return "minimal";
+    case DYNHC_LEVEL_STANDARD: return "standard";
+    case DYNHC_LEVEL_COMPREHENSIVE: return "comprehensive";
+    }
+    return "unknown";
+}
+
+const char *dynhc_source_name(dynhc_source source)
+{
+    switch (source) {
+    case DYNHC_SOURCE_NONE: return "none";
+    case DYNHC_SOURCE_RUNTIME: return "runtime";
+    case DYNHC_SOURCE_ENV: return "env";
+    case DYNHC_SOURCE_ENV_FILE: return "env-file";
+    case DYNHC_SOURCE_CONFIG: return "config";
+    case DYNHC_SOURCE_CUSTOM: return "custom";
+    case DYNHC_SOURCE_DEFAULT: return "default";
+    }
+    return "unknown";
+}
+
+int dynhc_model_type_from_name(const char *name, dynhc_model_type *out)
+{
+    if (name == NULL || out == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    size_t len;
+    const char *s = dh_trim(name, &len);
+    return dh_parse_model_type(s, len, out) == NULL ? DYNHC_OK : DYNHC_ERR_UNKNOWN_MODEL_TYPE;
+}
+
+int dynhc_level_from_name(const char *name, dynhc_level *out)
+{
+    if (name == NULL || out == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    size_t len;
+    const char *s = dh_trim(name, &len);
+    return dh_parse_level(s, len, out) == NULL ? DYNHC_OK : DYNHC_ERR_UNKNOWN_LEVEL;
+}

@@ -1,0 +1,31 @@
+/* settings.h: the value rules of SPEC 1.2, shared by environment variables
+ * and config-file strings. Internal. Each parser returns NULL on success or
+ * a static text saying what was expected. Inputs are already trimmed. */
+#ifndef DH_SETTINGS_H
+#define DH_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynhc/resolver.h"
+
+#define DH_NS_PER_SEC 1000000000ull
+#define DH_DURATION_MAX_NS (24ull * 3600ull * DH_NS_PER_SEC)
+
+/* true false 1 0 yes no on off, any case. */
+const char *dh_parse_bool(const char *s, size_t len, int *out);
+
+/* "30", "2.5", "500ms", "1m", "2h": positive, at most 24 h. */
+const char *dh_parse_duration(const char *s, size_t len, uint64_t *ns);
+
+/* Seconds given as a number (config files), same bounds as durations. */
+const char *dh_duration_from_seconds(double seconds, uint64_t *ns);
+
+const char *dh_parse_level(const char *s, size_t len, dynhc_level *out);
+const char *dh_parse_model_type(const char *s, size_t len, dynhc_model_type *out);
+
+/* Writes s[0..len) in double quotes into buf, escaping control characters,
+ * quotes and backslashes, cut to fit with "...". Returns buf. */
+const char *dh_quote(char *buf, size_t size, const char *s, size_t len);
+
+#endif

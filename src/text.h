@@ -1,0 +1,69 @@
+/* text.h: positions in text, UTF-8 checks and the parse-error record shared
+ * by the JSON and YAML readers. Internal. */
+#ifndef DH_TEXT_H
+#define DH_TEXT_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* A 1-based line and column (columns count characters); 0/0 = no position. */
+typedef struct dh_pos {
+    unsigned line;
+    unsigned column;
+} dh_pos;
+
+/* What went wrong in a parse, and where. First error wins. */
+typedef struct dh_parse_error {
+    dh_pos pos;
+    char message[200];
+} dh_parse_error;
+
+/* Remembers where each parsed node started, for diagnostics about values. */
+typedef struct dh_posmap_entry {
+    const cJSON *node;
+    dh_pos pos;
+} dh_posmap_entry;
+
+typedef struct dh_posmap {
+    dh_posmap_entry *entries;
+    size_t count;
+    size_t capacity;
+} dh_posmap;
+
+/* Records where node starts. Returns 0, or -1 when out of memory. */
+int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos);
+/* Where node starts; {0,0} when unknown (map may be NULL). */
+dh_pos dh_posmap_find(const dh_posmap *map, const cJSON *node);
+void dh_posmap_clear(dh_posmap *map);
+
+/* Sets err (when err is not NULL and has no message yet) to a formatted
+ * message at pos. */
+void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/*
+ * Checks that text[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
+ * nothing above U+10FFFF). Returns 0, or -1 with err set at the first bad
+ * byte, positions counted from start.
+ */
+int dh_utf8_check(const char *text, size_t len, dh_parse_error *err);
+
+/* The line and column of byte offset off in text (which must be valid UTF-8
+ * up to off). */
+dh_pos dh_pos_at(const char *text, size_t off);
+
+/* Skips a leading UTF-8 byte order mark: returns how many bytes (0 or 3). */
+size_t dh_bom_length(const char *text, size_t len);
+
+/* Surrounding spaces, tabs, CR and LF trimmed: returns the first kept byte
+ * and stores the kept length. */
+const char *dh_trim(const char *s, size_t *len);
+
+/* ASCII case-insensitive comparison of s[0..len) with the NUL-terminated word. */
+int dh_equals_nocase(const char *s, size_t len, const char *word);
+
+#endif
