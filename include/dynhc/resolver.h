@@ -180,6 +180,13 @@ DYNHC_API int dynhc_resolver_set_timeout_ns(dynhc_resolver *r, uint64_t ns);
 DYNHC_API int dynhc_resolver_set_enabled_default(dynhc_resolver *r, int enabled);
 
 /*
+ * Also checks every other setting dynhc reads from the environment (the
+ * scheduler's and the status server's variables of SPEC 1.2), adding their
+ * diagnostics to the result. Off by default; `dynhc validate` turns it on.
+ */
+DYNHC_API int dynhc_resolver_set_check_all(dynhc_resolver *r, int check_all);
+
+/*
  * Resolves. On return *out holds a new result (free with dynhc_result_free())
  * whatever the outcome, except for DYNHC_ERR_INVALID_ARG and
  * DYNHC_ERR_NOMEM, where *out is NULL. Returns:
