@@ -1,2 +1,65 @@
-/* compat.c: placeholder until the module lands. */
-#include "text.h"
+/* compat.c: the seed-compatible entry points and the process-wide custom
+ * default they share with every resolver. */
+#include "dynhc/compat.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "defaults.h"
+#include "resolver_internal.h"
+
+static pthread_mutex_t custom_lock = PTHREAD_MUTEX_INITIALIZER;
+static cJSON *custom_default; /* guarded by custom_lock */
+
+int dynhc_set_custom_health_check_payload(const char *json)
+{
+    cJSON *parsed = NULL;
+    if (json != NULL) {
+        int status = dh_parse_custom_default(json, &parsed);
+        if (status != DYNHC_OK) {
+            return status;
+        }
+    }
+    pthread_mutex_lock(&custom_lock);
+    cJSON *old = custom_default;
+    custom_default = parsed;
+    pthread_mutex_unlock(&custom_lock);
+    cJSON_Delete(old);
+    return DYNHC_OK;
+}
+
+cJSON *dh_custom_default_copy(int *nomem)
+{
+    pthread_mutex_lock(&custom_lock);
+    cJSON *copy = custom_default != NULL ? cJSON_Duplicate(custom_default, 1) : NULL;
+    *nomem = custom_default != NULL && copy == NULL;
+    pthread_mutex_unlock(&custom_lock);
+    return copy;
+}
+
+char *dynhc_get_health_check_payload(const dynhc_config *config, const char *model_type)
+{
+    dynhc_resolver *r = dynhc_resolver_new();
+    if (r == NULL) {
+        return NULL;
+    }
+    char *text = NULL;
+    dynhc_result *res = NULL;
+    if ((config == NULL || dynhc_resolver_set_config(r, config) == DYNHC_OK) &&
+        (model_type == NULL || dynhc_resolver_set_model_type(r, model_type) == DYNHC_OK) &&
+        dynhc_resolver_resolve(r, &res) == DYNHC_OK) {
+        text = dh_strdup(dynhc_result_text(res));
+    }
+    if (model_type != NULL && res == NULL) {
+        fprintf(stderr, "dynhc: error: unknown model type \"%s\"\n", model_type);
+    }
+    /* The seed wrote its warnings to the log; stderr is the closest here. */
+    for (size_t i = 0; i < dynhc_result_diag_count(res); i++) {
+        char line[1024];
+        dynhc_diag_format(dynhc_result_diag(res, i), line, sizeof(line));
+        fprintf(stderr, "%s\n", line);
+    }
+    dynhc_result_free(res);
+    dynhc_resolver_free(r);
+    return text;
+}

@@ -1,2 +1,311 @@
-/* resolver.c: placeholder until the module lands. */
-#include "text.h"
+/* resolver.c: the resolver object and the precedence rules of SPEC 1.1. */
+#include "resolver_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "defaults.h"
+#include "json_text.h"
+
+static const char *process_getenv(const char *name, void *user_data)
+{
+    (void)user_data;
+    return getenv(name);
+}
+
+dynhc_resolver *dynhc_resolver_new(void)
+{
+    dynhc_resolver *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    r->getenv_fn = process_getenv;
+    r->marker_key = dh_strdup(DH_DEFAULT_MARKER_KEY);
+    if (r->marker_key == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->model_type = -1;
+    r->level = -1;
+    r->bos_token_id = 1;
+    r->disabled = -1;
+    r->enabled = -1;
+    r->enabled_default = 1;
+    return r;
+}
+
+static void clear_runtime_payload(dynhc_resolver *r)
+{
+    free(r->payload_text);
+    free(r->payload_file);
+    cJSON_Delete(r->payload_json);
+    r->payload_text = r->payload_file = NULL;
+    r->payload_json = NULL;
+}
+
+static void clear_config(dynhc_resolver *r)
+{
+    free(r->config_file);
+    r->config_file = NULL;
+    dh_config_free(&r->config_values);
+    r->has_config_values = 0;
+}
+
+void dynhc_resolver_free(dynhc_resolver *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    clear_runtime_payload(r);
+    clear_config(r);
+    cJSON_Delete(r->custom_default);
+    free(r->marker_key);
+    free(r);
+}
+
+char *dh_strdup(const char *s)
+{
+    size_t len = strlen(s);
+    char *copy = malloc(len + 1);
+    if (copy != NULL) {
+        memcpy(copy, s, len + 1);
+    }
+    return copy;
+}
+
+/* Replaces *slot with a copy of value (NULL clears). */
+static int replace_string(char **slot, const char *value)
+{
+    char *copy = NULL;
+    if (value != NULL && (copy = dh_strdup(value)) == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    free(*slot);
+    *slot = copy;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_getenv(dynhc_resolver *r, dynhc_getenv_fn fn, void *user_data)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    r->getenv_fn = fn != NULL ? fn : process_getenv;
+    r->getenv_user_data = user_data;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_payload(dynhc_resolver *r, const char *json_text)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    char *copy = NULL;
+    if (json_text != NULL && (copy = dh_strdup(json_text)) == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    clear_runtime_payload(r);
+    r->payload_text = copy;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_payload_file(dynhc_resolver *r, const char *path)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    char *copy = NULL;
+    if (path != NULL && (copy = dh_strdup(path)) == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    clear_runtime_payload(r);
+    r->payload_file = copy;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_payload_json(dynhc_resolver *r, const cJSON *obj)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    cJSON *copy = NULL;
+    if (obj != NULL && (copy = cJSON_Duplicate(obj, 1)) == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    clear_runtime_payload(r);
+    r->payload_json = copy;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_config_file(dynhc_resolver *r, const char *path)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    char *copy = NULL;
+    if (path != NULL && (copy = dh_strdup(path)) == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    clear_config(r);
+    r->config_file = copy;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_config(dynhc_resolver *r, const dynhc_config *config)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    dh_config values;
+    if (config != NULL && dh_config_from_struct(&values, config) != 0) {
+        return DYNHC_ERR_NOMEM;
+    }
+    clear_config(r);
+    if (config != NULL) {
+        r->config_values = values;
+        r->has_config_values = 1;
+    }
+    return DYNHC_OK;
+}
+
+int dh_parse_custom_default(const char *json_text, cJSON **out)
+{
+    dh_pos origin = {1, 1};
+    dh_parse_error err = {{0, 0}, ""};
+    cJSON *parsed = dh_json_parse(json_text, strlen(json_text), origin, NULL, &err);
+    if (parsed == NULL) {
+        return strcmp(err.message, "out of memory") == 0 ? DYNHC_ERR_NOMEM : DYNHC_ERR_JSON;
+    }
+    if (!cJSON_IsObject(parsed)) {
+        cJSON_Delete(parsed);
+        return DYNHC_ERR_JSON;
+    }
+    *out = parsed;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_custom_default(dynhc_resolver *r, const char *json_text)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    cJSON *parsed = NULL;
+    if (json_text != NULL) {
+        int status = dh_parse_custom_default(json_text, &parsed);
+        if (status != DYNHC_OK) {
+            return status;
+        }
+    }
+    cJSON_Delete(r->custom_default);
+    r->custom_default = parsed;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_model_type(dynhc_resolver *r, const char *name)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    dynhc_model_type type;
+    if (name == NULL) {
+        r->model_type = -1;
+        return DYNHC_OK;
+    }
+    int status = dynhc_model_type_from_name(name, &type);
+    if (status == DYNHC_OK) {
+        r->model_type = (int)type;
+    }
+    return status;
+}
+
+int dynhc_resolver_set_level(dynhc_resolver *r, const char *name)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    dynhc_level level;
+    if (name == NULL) {
+        r->level = -1;
+        return DYNHC_OK;
+    }
+    int status = dynhc_level_from_name(name, &level);
+    if (status == DYNHC_OK) {
+        r->level = (int)level;
+    }
+    return status;
+}
+
+int dynhc_resolver_set_bos_token_id(dynhc_resolver *r, long long id)
+{
+    /* Token ids travel as JSON numbers: beyond 2^53 they would be rounded. */
+    if (r == NULL || id < 0 || id > 9007199254740992LL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    r->bos_token_id = id;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_marker_key(dynhc_resolver *r, const char *key)
+{
+    if (r == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    return replace_string(&r->marker_key, key);
+}
+
+static int set_flag(dynhc_resolver *r, int *slot, int value, int allow_unset)
+{
+    if (r == NULL || value > 1 || value < (allow_unset ? -1 : 0)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    *slot = value;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_strict(dynhc_resolver *r, int strict)
+{
+    return set_flag(r, r != NULL ? &r->strict : NULL, strict != 0, 0);
+}
+
+int dynhc_resolver_set_merge(dynhc_resolver *r, int merge)
+{
+    return set_flag(r, r != NULL ? &r->merge : NULL, merge != 0, 0);
+}
+
+int dynhc_resolver_set_check_all(dynhc_resolver *r, int check_all)
+{
+    return set_flag(r, r != NULL ? &r->check_all : NULL, check_all != 0, 0);
+}
+
+int dynhc_resolver_set_disabled(dynhc_resolver *r, int disabled)
+{
+    return set_flag(r, r != NULL ? &r->disabled : NULL, disabled, 1);
+}
+
+int dynhc_resolver_set_enabled(dynhc_resolver *r, int enabled)
+{
+    return set_flag(r, r != NULL ? &r->enabled : NULL, enabled, 1);
+}
+
+int dynhc_resolver_set_enabled_default(dynhc_resolver *r, int enabled)
+{
+    return set_flag(r, r != NULL ? &r->enabled_default : NULL, enabled != 0, 0);
+}
+
+int dynhc_resolver_set_interval_ns(dynhc_resolver *r, uint64_t ns)
+{
+    if (r == NULL || ns > DH_DURATION_MAX_NS) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    r->interval_ns = ns;
+    return DYNHC_OK;
+}
+
+int dynhc_resolver_set_timeout_ns(dynhc_resolver *r, uint64_t ns)
+{
+    if (r == NULL || ns > DH_DURATION_MAX_NS) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    r->timeout_ns = ns;
+    return DYNHC_OK;
+}

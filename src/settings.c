@@ -250,3 +250,68 @@ int dynhc_level_from_name(const char *name, dynhc_level *out)
     const char *s = dh_trim(name, &len);
     return dh_parse_level(s, len, out) == NULL ? DYNHC_OK : DYNHC_ERR_UNKNOWN_LEVEL;
 }
+
+const char *dh_parse_port(const char *s, size_t len, int *out)
+{
+    static const char expected[] = "expected a port from 0 to 65535, or -1 for off";
+    if (len == 2 && s[0] == '-' && s[1] == '1') {
+        *out = -1;
+        return NULL;
+    }
+    if (len == 0 || len > 5) {
+        return expected;
+    }
+    int port = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return expected;
+        }
+        port = port * 10 + (s[i] - '0');
+    }
+    if (port > 65535) {
+        return expected;
+    }
+    *out = port;
+    return NULL;
+}
+
+const char *dh_parse_http_path(const char *s, size_t len)
+{
+    if (len == 0 || s[0] != '/') {
+        return "expected a path starting with '/'";
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7F || c == '?' || c == '#') {
+            return "expected a path without spaces, control characters, '?' or '#'";
+        }
+    }
+    return NULL;
+}
+
+const char *dh_parse_start_status(const char *s, size_t len, int *ready)
+{
+    if (dh_equals_nocase(s, len, "ready")) {
+        *ready = 1;
+        return NULL;
+    }
+    if (dh_equals_nocase(s, len, "notready")) {
+        *ready = 0;
+        return NULL;
+    }
+    return "expected ready or notready";
+}
+
+const char *dh_parse_host(const char *s, size_t len)
+{
+    if (len == 0) {
+        return "expected a host name or address";
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7F || c == '/') {
+            return "expected a host name or address without spaces, control characters or '/'";
+        }
+    }
+    return NULL;
+}

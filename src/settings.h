@@ -28,4 +28,11 @@ const char *dh_parse_model_type(const char *s, size_t len, dynhc_model_type *out
  * quotes and backslashes, cut to fit with "...". Returns buf. */
 const char *dh_quote(char *buf, size_t size, const char *s, size_t len);
 
+/* The status-server and scheduler variables of SPEC 1.2. */
+const char *dh_parse_port(const char *s, size_t len, int *out);          /* -1..65535 */
+const char *dh_parse_http_path(const char *s, size_t len);               /* "/..." */
+const char *dh_parse_start_status(const char *s, size_t len, int *ready); /* ready|notready */
+/* A host name or IP address literal: no whitespace or control characters. */
+const char *dh_parse_host(const char *s, size_t len);
+
 #endif

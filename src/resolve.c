@@ -1,0 +1,700 @@
+/* resolve.c: dynhc_resolver_resolve(), the precedence rules of SPEC 1.1:
+ * runtime > environment > config > custom default > built-in default, for the
+ * payload and for every scalar setting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defaults.h"
+#include "file_read.h"
+#include "json_text.h"
+#include "merge.h"
+#include "payload_check.h"
+#include "resolver_internal.h"
+
+#define ENV_PAYLOAD "DYN_HEALTH_CHECK_PAYLOAD"
+
+typedef struct ctx {
+    const dynhc_resolver *r;
+    dynhc_result *res;
+    dh_diags *diags;
+    const dh_config *config; /* NULL: no config source */
+    int nomem;
+} ctx;
+
+static const dh_pos no_pos = {0, 0};
+
+/* An environment value, trimmed; NULL when unset or blank (SPEC 1.2). */
+static const char *env_get(ctx *c, const char *name, size_t *len)
+{
+    const char *raw = c->r->getenv_fn(name, c->r->getenv_user_data);
+    if (raw == NULL) {
+        return NULL;
+    }
+    const char *value = dh_trim(raw, len);
+    return *len > 0 ? value : NULL;
+}
+
+static void set_origin(ctx *c, enum dh_setting which, const char *kind, const char *name)
+{
+    size_t size = strlen(kind) + (name != NULL ? strlen(name) + 1 : 0) + 1;
+    char *text = malloc(size);
+    if (text == NULL) {
+        c->nomem = 1;
+        return;
+    }
+    snprintf(text, size, name != NULL ? "%s %s" : "%s", kind, name);
+    free(c->res->setting_origin[which]);
+    c->res->setting_origin[which] = text;
+}
+
+/* ---- scalar settings ---------------------------------------------------- */
+
+typedef enum value_kind { KIND_BOOL, KIND_DURATION, KIND_LEVEL, KIND_MODEL_TYPE } value_kind;
+
+typedef union value {
+    int flag;
+    uint64_t ns;
+    dynhc_level level;
+    dynhc_model_type type;
+} value;
+
+static const char *const kind_names[] = {"boolean", "duration", "level", "model type"};
+
+static const char *parse_text(value_kind kind, const char *s, size_t len, value *out)
+{
+    switch (kind) {
+    case KIND_BOOL: return dh_parse_bool(s, len, &out->flag);
+    case KIND_DURATION: return dh_parse_duration(s, len, &out->ns);
+    case KIND_LEVEL: return dh_parse_level(s, len, &out->level);
+    case KIND_MODEL_TYPE: return dh_parse_model_type(s, len, &out->type);
+    }
+    return "unknown setting";
+}
+
+/* A config value keeps its YAML/JSON type, or is a string read like the
+ * environment (SPEC 1.5). */
+static const char *parse_node(value_kind kind, const cJSON *node, value *out)
+{
+    if (cJSON_IsString(node)) {
+        size_t len;
+        const char *s = dh_trim(node->valuestring, &len);
+        return parse_text(kind, s, len, out);
+    }
+    if (kind == KIND_BOOL && cJSON_IsBool(node)) {
+        out->flag = cJSON_IsTrue(node);
+        return NULL;
+    }
+    if (kind == KIND_BOOL && cJSON_IsNumber(node) &&
+        (node->valuedouble == 0 || node->valuedouble == 1)) {
+        out->flag = node->valuedouble == 1;
+        return NULL;
+    }
+    if (kind == KIND_DURATION && cJSON_IsNumber(node)) {
+        return dh_duration_from_seconds(node->valuedouble, &out->ns);
+    }
+    switch (kind) {
+    case KIND_BOOL: return "expected a boolean";
+    case KIND_DURATION: return "expected a number of seconds or a duration string";
+    case KIND_LEVEL:
+    case KIND_MODEL_TYPE: break;
+    }
+    return "expected a string";
+}
+
+/* Describes a config value for a message: its text when it is a string. */
+static const char *node_text(const cJSON *node, char *buf, size_t size)
+{
+    if (cJSON_IsString(node)) {
+        return dh_quote(buf, size, node->valuestring, strlen(node->valuestring));
+    }
+    snprintf(buf, size, "%s",
+             cJSON_IsNumber(node) ? "number" : cJSON_IsBool(node) ? "boolean"
+                                  : cJSON_IsArray(node)           ? "list"
+                                  : cJSON_IsObject(node)          ? "mapping"
+                                                                  : "value");
+    return buf;
+}
+
+/*
+ * Looks a setting up in the environment variables env_names (first set one
+ * wins; NULL-terminated, may be empty) then the config key. Bad values are
+ * warnings and count as unset. Returns 1 when a source set *out.
+ */
+static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
+                          const char *const *env_names, const char *config_key, value *out)
+{
+    char quoted[96];
+    for (; *env_names != NULL; env_names++) {
+        size_t len;
+        const char *text = env_get(c, *env_names, &len);
+        if (text == NULL) {
+            continue;
+        }
+        const char *why = parse_text(kind, text, len, out);
+        if (why == NULL) {
+            set_origin(c, which, "environment", *env_names);
+            return 1;
+        }
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, *env_names, no_pos,
+                     "invalid %s %s: %s; ignored", kind_names[kind],
+                     dh_quote(quoted, sizeof(quoted), text, len), why);
+    }
+    const cJSON *node = dh_config_get(c->config, config_key);
+    if (node != NULL) {
+        const char *why = parse_node(kind, node, out);
+        if (why == NULL) {
+            set_origin(c, which, "config", c->config->source);
+            return 1;
+        }
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
+                     dh_posmap_find(&c->config->map, node), "%s: invalid %s %s: %s; ignored",
+                     config_key, kind_names[kind], node_text(node, quoted, sizeof(quoted)), why);
+    }
+    return 0;
+}
+
+/* runtime (when runtime_set) > environment > config > fallback. */
+static value resolve_setting(ctx *c, enum dh_setting which, value_kind kind, int runtime_set,
+                             value runtime, const char *const *env_names, const char *config_key,
+                             value fallback)
+{
+    value v;
+    if (runtime_set) {
+        set_origin(c, which, "runtime", NULL);
+        return runtime;
+    }
+    if (lookup_setting(c, which, kind, env_names, config_key, &v)) {
+        return v;
+    }
+    set_origin(c, which, "default", NULL);
+    return fallback;
+}
+
+static void resolve_settings(ctx *c)
+{
+    static const char *const no_env[] = {NULL};
+    static const char *const disabled_env[] = {"DYN_HEALTH_CHECK_PAYLOAD_DISABLED", NULL};
+    static const char *const level_env[] = {"DYN_HEALTH_CHECK_LEVEL", NULL};
+    static const char *const enabled_env[] = {"DYN_HEALTH_CHECK_ENABLED", NULL};
+    static const char *const interval_env[] = {"DYN_HEALTH_CHECK_INTERVAL", "DYN_CANARY_WAIT_TIME",
+                                               NULL};
+    static const char *const timeout_env[] = {"DYN_HEALTH_CHECK_REQUEST_TIMEOUT", NULL};
+    const dynhc_resolver *r = c->r;
+    dynhc_result *res = c->res;
+
+    int disabled = resolve_setting(c, DH_SETTING_DISABLED, KIND_BOOL, r->disabled >= 0,
+                                   (value){.flag = r->disabled}, disabled_env,
+                                   "health_check_payload_disabled", (value){.flag = 0})
+                       .flag;
+    res->status = disabled ? DYNHC_DISABLED : DYNHC_OK;
+    res->model_type = resolve_setting(c, DH_SETTING_MODEL_TYPE, KIND_MODEL_TYPE,
+                                      r->model_type >= 0,
+                                      (value){.type = (dynhc_model_type)r->model_type}, no_env,
+                                      "model_type", (value){.type = DYNHC_MODEL_GENERATE})
+                          .type;
+    res->level = resolve_setting(c, DH_SETTING_LEVEL, KIND_LEVEL, r->level >= 0,
+                                 (value){.level = (dynhc_level)r->level}, level_env,
+                                 "health_check_level", (value){.level = DYNHC_LEVEL_MINIMAL})
+                     .level;
+    res->enabled = resolve_setting(c, DH_SETTING_ENABLED, KIND_BOOL, r->enabled >= 0,
+                                   (value){.flag = r->enabled}, enabled_env,
+                                   "health_check_enabled", (value){.flag = r->enabled_default})
+                       .flag;
+    res->interval_ns = resolve_setting(c, DH_SETTING_INTERVAL, KIND_DURATION, r->interval_ns > 0,
+                                       (value){.ns = r->interval_ns}, interval_env,
+                                       "health_check_interval",
+                                       (value){.ns = DH_DEFAULT_INTERVAL_NS})
+                           .ns;
+    res->timeout_ns = resolve_setting(c, DH_SETTING_TIMEOUT, KIND_DURATION, r->timeout_ns > 0,
+                                      (value){.ns = r->timeout_ns}, timeout_env,
+                                      "health_check_timeout", (value){.ns = DH_DEFAULT_TIMEOUT_NS})
+                          .ns;
+
+    const cJSON *model = dh_config_get(c->config, "model");
+    if (cJSON_IsString(model)) {
+        if ((res->model_name = dh_strdup(model->valuestring)) == NULL) {
+            c->nomem = 1;
+        }
+    } else if (model != NULL) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
+                     dh_posmap_find(&c->config->map, model), "model: expected a string; ignored");
+    }
+}
+
+/* ---- payload sources ---------------------------------------------------- */
+
+/* One payload source that is present: what it holds and where it came from. */
+typedef struct candidate {
+    cJSON *owned;          /* parsed for this resolution; NULL when borrowed */
+    const cJSON *payload;  /* the object to check and use */
+    dh_posmap map;         /* positions inside owned */
+    const dh_posmap *positions;
+    const char *source;    /* diagnostics' SOURCE: variable, file or "<runtime>" */
+    dynhc_source kind;
+    char *origin;
+} candidate;
+
+static void candidate_free(candidate *cand)
+{
+    cJSON_Delete(cand->owned);
+    dh_posmap_clear(&cand->map);
+    free(cand->origin);
+    memset(cand, 0, sizeof(*cand));
+}
+
+static const char *json_type_name(const cJSON *node)
+{
+    return cJSON_IsArray(node)    ? "an array"
+           : cJSON_IsString(node) ? "a string"
+           : cJSON_IsNumber(node) ? "a number"
+           : cJSON_IsBool(node)   ? "a boolean"
+                                  : "null";
+}
+
+/* Returns 1 when cand now holds an object payload; 0 after a warning. */
+static int accept_object(ctx *c, candidate *cand, dh_pos at)
+{
+    if (cJSON_IsObject(cand->payload)) {
+        return 1;
+    }
+    dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, at,
+                 "the payload must be a JSON object, not %s; payload ignored",
+                 json_type_name(cand->payload));
+    return 0;
+}
+
+/*
+ * Parses JSON text as cand's payload. inner_origin is where the text starts
+ * in its source. report_at, when not NULL, is where every diagnostic points
+ * instead (text held in a config string, whose inner positions are not file
+ * positions). Returns 1 on success, 0 after a warning.
+ */
+static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
+                         dh_pos inner_origin, const dh_pos *report_at)
+{
+    dh_parse_error err = {{0, 0}, ""};
+    cand->owned = dh_json_parse(text, len, inner_origin, report_at ? NULL : &cand->map, &err);
+    if (cand->owned == NULL) {
+        if (strcmp(err.message, "out of memory") == 0) {
+            c->nomem = 1;
+        } else if (report_at != NULL) {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, *report_at,
+                         "health_check_payload: %s (line %u, column %u of the JSON text); "
+                         "payload ignored",
+                         err.message, err.pos.line, err.pos.column);
+        } else {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, err.pos,
+                         "%s; payload ignored", err.message);
+        }
+        return 0;
+    }
+    cand->payload = cand->owned;
+    cand->positions = report_at ? NULL : &cand->map;
+    return accept_object(c, cand, report_at ? *report_at : inner_origin);
+}
+
+static int read_payload_file(ctx *c, candidate *cand, const char *path)
+{
+    dh_parse_error err = {{0, 0}, ""};
+    size_t len = 0;
+    char *text = dh_read_file(path, &len, &err);
+    if (text == NULL) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, path, err.pos, "%s; payload ignored",
+                     err.message);
+        return 0;
+    }
+    dh_pos origin = {1, 1};
+    int ok = parse_payload(c, cand, text, len, origin, NULL);
+    free(text);
+    return ok;
+}
+
+static int set_candidate(ctx *c, candidate *cand, dynhc_source kind, const char *origin)
+{
+    cand->kind = kind;
+    cand->origin = dh_strdup(origin);
+    cand->source = cand->origin;
+    if (cand->origin == NULL) {
+        c->nomem = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Each loader returns 1 with cand filled, 0 when the source is absent or
+ * was skipped with a warning. */
+static int load_runtime(ctx *c, candidate *cand)
+{
+    const dynhc_resolver *r = c->r;
+    dh_pos origin = {1, 1};
+    if (r->payload_json != NULL) {
+        if (set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, "<runtime>") != 0) {
+            return 0;
+        }
+        cand->payload = r->payload_json;
+        return accept_object(c, cand, no_pos);
+    }
+    if (r->payload_file != NULL) {
+        return set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, r->payload_file) == 0 &&
+               read_payload_file(c, cand, r->payload_file);
+    }
+    if (r->payload_text != NULL) {
+        return set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, "<runtime>") == 0 &&
+               parse_payload(c, cand, r->payload_text, strlen(r->payload_text), origin, NULL);
+    }
+    return 0;
+}
+
+static int load_env(ctx *c, candidate *cand)
+{
+    const char *raw = c->r->getenv_fn(ENV_PAYLOAD, c->r->getenv_user_data);
+    size_t len = 0;
+    const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
+    if (len == 0) {
+        return 0;
+    }
+    if (text[0] == '@') {
+        /* The path is what follows '@', relative to the working directory. */
+        size_t path_len;
+        const char *path = dh_trim(text + 1, &path_len);
+        char *copy = malloc(path_len + 1);
+        if (copy == NULL) {
+            c->nomem = 1;
+            return 0;
+        }
+        memcpy(copy, path, path_len);
+        copy[path_len] = '\0';
+        int ok = set_candidate(c, cand, DYNHC_SOURCE_ENV_FILE, copy) == 0;
+        free(copy);
+        if (ok && path_len == 0) {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ENV_PAYLOAD, no_pos,
+                         "expected a file path after '@'; payload ignored");
+            return 0;
+        }
+        return ok && read_payload_file(c, cand, cand->origin);
+    }
+    dh_parse_error err = {{0, 0}, ""};
+    if (dh_utf8_check(raw, (size_t)(text - raw) + len, &err) != 0) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ENV_PAYLOAD, err.pos,
+                     "%s; payload ignored", err.message);
+        return 0;
+    }
+    /* Positions count from the value as set, before trimming. */
+    return set_candidate(c, cand, DYNHC_SOURCE_ENV, ENV_PAYLOAD) == 0 &&
+           parse_payload(c, cand, text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL);
+}
+
+static int load_config(ctx *c, candidate *cand)
+{
+    const dh_config *config = c->config;
+    const cJSON *node = dh_config_get(config, "health_check_payload");
+    if (node == NULL || set_candidate(c, cand, DYNHC_SOURCE_CONFIG, config->source) != 0) {
+        return 0;
+    }
+    dh_pos at = dh_posmap_find(&config->map, node);
+    if (cJSON_IsObject(node)) {
+        cand->payload = node;
+        cand->positions = &config->map;
+        return 1;
+    }
+    if (!cJSON_IsString(node)) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, config->source, at,
+                     "health_check_payload: expected a mapping or a string, not %s; "
+                     "payload ignored",
+                     json_type_name(node));
+        return 0;
+    }
+    size_t len;
+    const char *text = dh_trim(node->valuestring, &len);
+    if (len > 0 && text[0] == '@') {
+        size_t path_len;
+        const char *path = dh_trim(text + 1, &path_len);
+        /* Relative to the config file's folder, so the pair can move together. */
+        size_t size = strlen(config->base_dir) + path_len + 2;
+        char *full = malloc(size);
+        if (full == NULL) {
+            c->nomem = 1;
+            return 0;
+        }
+        if (path_len > 0 && path[0] == '/') {
+            snprintf(full, size, "%.*s", (int)path_len, path);
+        } else {
+            snprintf(full, size, "%s/%.*s", config->base_dir, (int)path_len, path);
+        }
+        free(cand->origin);
+        cand->origin = full;
+        cand->source = full;
+        cand->kind = DYNHC_SOURCE_CONFIG;
+        if (path_len == 0) {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, config->source, at,
+                         "health_check_payload: expected a file path after '@'; payload ignored");
+            return 0;
+        }
+        return read_payload_file(c, cand, full);
+    }
+    dh_pos inner = {1, 1};
+    return parse_payload(c, cand, text, len, inner, &at);
+}
+
+static int load_custom(ctx *c, candidate *cand)
+{
+    if (c->r->custom_default != NULL) {
+        if (set_candidate(c, cand, DYNHC_SOURCE_CUSTOM, "resolver custom default") != 0) {
+            return 0;
+        }
+        cand->payload = c->r->custom_default;
+        return 1;
+    }
+    int nomem = 0;
+    cand->owned = dh_custom_default_copy(&nomem);
+    if (nomem) {
+        c->nomem = 1;
+    }
+    if (cand->owned == NULL ||
+        set_candidate(c, cand, DYNHC_SOURCE_CUSTOM, "process-wide custom default") != 0) {
+        return 0;
+    }
+    cand->payload = cand->owned;
+    return 1;
+}
+
+static int load_default(ctx *c, candidate *cand)
+{
+    cand->owned = dh_default_payload(c->res->model_type, c->res->level, c->r->bos_token_id);
+    if (cand->owned == NULL) {
+        c->nomem = 1;
+        return 0;
+    }
+    cand->payload = cand->owned;
+    cand->kind = DYNHC_SOURCE_DEFAULT;
+    cand->source = "<default>";
+    return 1;
+}
+
+typedef int (*loader_fn)(ctx *c, candidate *cand);
+
+/* Highest precedence first. */
+static const loader_fn loaders[] = {load_runtime, load_env, load_config, load_custom, load_default};
+#define SOURCE_COUNT (sizeof(loaders) / sizeof(loaders[0]))
+
+/* Takes the winning payload into the result: copied unless owned. */
+static int take_payload(ctx *c, candidate *cand)
+{
+    dynhc_result *res = c->res;
+    if (cand->owned != NULL && cand->owned == cand->payload) {
+        res->payload = cand->owned;
+        cand->owned = NULL;
+    } else if ((res->payload = cJSON_Duplicate(cand->payload, 1)) == NULL) {
+        c->nomem = 1;
+        return -1;
+    }
+    res->source = cand->kind;
+    if (cand->origin != NULL) {
+        res->origin = cand->origin;
+        cand->origin = NULL;
+    }
+    return 0;
+}
+
+static void resolve_replace(ctx *c)
+{
+    for (size_t i = 0; i < SOURCE_COUNT && !c->nomem; i++) {
+        candidate cand;
+        memset(&cand, 0, sizeof(cand));
+        if (loaders[i](c, &cand)) {
+            dh_payload_check(cand.payload, c->res->model_type, cand.source, cand.positions,
+                             c->diags);
+            take_payload(c, &cand);
+            candidate_free(&cand);
+            return;
+        }
+        candidate_free(&cand);
+    }
+}
+
+/* Merge mode: the lowest source is the base, each higher one a merge patch. */
+static void resolve_merge(ctx *c)
+{
+    candidate cands[SOURCE_COUNT];
+    int present[SOURCE_COUNT] = {0};
+    memset(cands, 0, sizeof(cands));
+    for (size_t i = 0; i < SOURCE_COUNT && !c->nomem; i++) {
+        present[i] = loaders[i](c, &cands[i]);
+    }
+    cJSON *merged = NULL;
+    size_t top = SOURCE_COUNT;
+    for (size_t i = SOURCE_COUNT; i-- > 0 && !c->nomem;) {
+        if (present[i]) {
+            if ((merged = dh_merge_patch(merged, cands[i].payload)) == NULL) {
+                c->nomem = 1;
+            }
+            top = i;
+        }
+    }
+    if (merged != NULL && top < SOURCE_COUNT) {
+        /* Positions do not survive merging: checks name the top source only. */
+        dh_payload_check(merged, c->res->model_type, cands[top].source, NULL, c->diags);
+        c->res->payload = merged;
+        c->res->source = cands[top].kind;
+        c->res->merged = 1;
+        c->res->origin = cands[top].origin;
+        cands[top].origin = NULL;
+    } else {
+        cJSON_Delete(merged);
+    }
+    for (size_t i = 0; i < SOURCE_COUNT; i++) {
+        candidate_free(&cands[i]);
+    }
+}
+
+/* ---- the other settings dynhc reads (dynhc validate) --------------------- */
+
+static void check_endpoint_list(ctx *c, const char *name, const char *raw)
+{
+    size_t len;
+    const char *text = dh_trim(raw, &len);
+    dh_parse_error err = {{0, 0}, ""};
+    dh_posmap map = {NULL, 0, 0};
+    cJSON *list = NULL;
+    if (dh_utf8_check(raw, strlen(raw), &err) == 0) {
+        list = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), &map, &err);
+    }
+    if (list == NULL) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, err.pos, "%s; ignored", err.message);
+        return;
+    }
+    const cJSON *item;
+    if (!cJSON_IsArray(list)) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, dh_posmap_find(&map, list),
+                     "expected a JSON array of endpoint names such as [\"generate\"]; ignored");
+    } else {
+        cJSON_ArrayForEach(item, list) {
+            if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
+                dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, dh_posmap_find(&map, item),
+                             "endpoint names must be non-empty strings; ignored");
+                break;
+            }
+        }
+    }
+    cJSON_Delete(list);
+    dh_posmap_clear(&map);
+}
+
+static void check_system_settings(ctx *c)
+{
+    char quoted[96];
+    static const char *const names[] = {"DYN_SYSTEM_STARTING_HEALTH_STATUS", "DYN_SYSTEM_HOST",
+                                        "DYN_SYSTEM_PORT", "DYN_SYSTEM_HEALTH_PATH",
+                                        "DYN_SYSTEM_LIVE_PATH"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t len;
+        const char *text = env_get(c, names[i], &len);
+        if (text == NULL) {
+            continue;
+        }
+        int ignored;
+        const char *why = i == 0   ? dh_parse_start_status(text, len, &ignored)
+                          : i == 1 ? dh_parse_host(text, len)
+                          : i == 2 ? dh_parse_port(text, len, &ignored)
+                                   : dh_parse_http_path(text, len);
+        if (why != NULL) {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, names[i], no_pos,
+                         "invalid value %s: %s; ignored",
+                         dh_quote(quoted, sizeof(quoted), text, len), why);
+        }
+    }
+    size_t len;
+    const char *name = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS";
+    const char *raw = c->r->getenv_fn(name, c->r->getenv_user_data);
+    if (raw != NULL && dh_trim(raw, &len) != NULL && len > 0) {
+        check_endpoint_list(c, name, raw);
+    }
+}
+
+/* ---- the whole resolution ------------------------------------------------ */
+
+static void finish_payload(ctx *c)
+{
+    dynhc_result *res = c->res;
+    const char *key = c->r->marker_key;
+    if (key != NULL && !cJSON_HasObjectItem(res->payload, key) &&
+        cJSON_AddTrueToObject(res->payload, key) == NULL) {
+        c->nomem = 1;
+        return;
+    }
+    res->token_budget = dh_payload_token_budget(res->payload, res->model_type);
+    if ((res->text = cJSON_PrintUnformatted(res->payload)) == NULL) {
+        c->nomem = 1;
+    }
+}
+
+int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (r == NULL || out == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    dynhc_result *res = calloc(1, sizeof(*res));
+    if (res == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    res->diags.strict = r->strict;
+    if (r->marker_key != NULL && (res->marker_key = dh_strdup(r->marker_key)) == NULL) {
+        dynhc_result_free(res);
+        return DYNHC_ERR_NOMEM;
+    }
+    ctx c = {r, res, &res->diags, NULL, 0};
+    dh_config file_config;
+    int config_loaded = 0;
+    if (r->config_file != NULL) {
+        if (dh_config_load_file(&file_config, r->config_file, c.diags) != 0) {
+            res->status = DYNHC_ERR_CONFIG;
+        } else {
+            c.config = &file_config;
+            config_loaded = 1;
+        }
+    } else if (r->has_config_values) {
+        c.config = &r->config_values;
+    }
+
+    if (res->status == DYNHC_OK) {
+        resolve_settings(&c);
+        if (r->check_all) {
+            check_system_settings(&c);
+        }
+        if (res->status == DYNHC_OK) {
+            if (r->merge) {
+                resolve_merge(&c);
+            } else {
+                resolve_replace(&c);
+            }
+            if (res->payload != NULL && !c.nomem) {
+                finish_payload(&c);
+            }
+        }
+        if (r->strict && res->diags.errors > 0) {
+            res->status = DYNHC_ERR_STRICT;
+        }
+    }
+    if (config_loaded) {
+        dh_config_free(&file_config);
+    }
+    if (c.nomem || res->diags.nomem) {
+        dynhc_result_free(res);
+        return DYNHC_ERR_NOMEM;
+    }
+    if (res->status != DYNHC_OK) {
+        /* Never a partial payload: only a clean resolution carries one. */
+        cJSON_Delete(res->payload);
+        cJSON_free(res->text);
+        res->payload = NULL;
+        res->text = NULL;
+        res->source = DYNHC_SOURCE_NONE;
+        res->token_budget = 0;
+    }
+    *out = res;
+    return res->status;
+}

@@ -1,0 +1,80 @@
+/* resolver_internal.h: the resolver and result objects, shared by
+ * resolver.c (settings), resolve.c (the precedence rules) and result.c
+ * (reading a result). Internal. */
+#ifndef DH_RESOLVER_INTERNAL_H
+#define DH_RESOLVER_INTERNAL_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "diag.h"
+#include "dynhc/resolver.h"
+#include "settings.h"
+
+#define DH_DEFAULT_MARKER_KEY "_health_check"
+#define DH_DEFAULT_INTERVAL_NS (10ull * DH_NS_PER_SEC)
+#define DH_DEFAULT_TIMEOUT_NS (3ull * DH_NS_PER_SEC)
+
+struct dynhc_resolver {
+    dynhc_getenv_fn getenv_fn;
+    void *getenv_user_data;
+    /* The runtime payload: at most one of the three is set. */
+    char *payload_text;
+    char *payload_file;
+    cJSON *payload_json;
+    /* The config source: a file read at resolve time, or values given in memory. */
+    char *config_file;
+    dh_config config_values;
+    int has_config_values;
+    cJSON *custom_default;
+    int model_type; /* -1: unset */
+    int level;      /* -1: unset */
+    long long bos_token_id;
+    char *marker_key; /* NULL: no marker */
+    int strict;
+    int merge;
+    int check_all;
+    int disabled;        /* -1: unset */
+    int enabled;         /* -1: unset */
+    int enabled_default;
+    uint64_t interval_ns; /* 0: unset */
+    uint64_t timeout_ns;  /* 0: unset */
+};
+
+/* Which setting an origin text describes, for dynhc_result_explain(). */
+enum dh_setting {
+    DH_SETTING_DISABLED,
+    DH_SETTING_MODEL_TYPE,
+    DH_SETTING_LEVEL,
+    DH_SETTING_ENABLED,
+    DH_SETTING_INTERVAL,
+    DH_SETTING_TIMEOUT,
+    DH_SETTING_COUNT
+};
+
+struct dynhc_result {
+    int status;
+    cJSON *payload;
+    char *text;
+    dynhc_source source;
+    char *origin;
+    dynhc_model_type model_type;
+    dynhc_level level;
+    long long token_budget;
+    char *model_name;
+    int enabled;
+    uint64_t interval_ns;
+    uint64_t timeout_ns;
+    int merged;              /* the payload merges several sources */
+    char *marker_key;        /* NULL: no marker */
+    char *setting_origin[DH_SETTING_COUNT];
+    dh_diags diags;
+};
+
+char *dh_strdup(const char *s);
+
+/* Parses a custom default payload: DYNHC_OK with *out set, DYNHC_ERR_JSON or
+ * DYNHC_ERR_NOMEM. */
+int dh_parse_custom_default(const char *json_text, cJSON **out);
+
+#endif

@@ -1,0 +1,188 @@
+/* result.c: reading a resolution's result. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resolver_internal.h"
+
+void dynhc_result_free(dynhc_result *res)
+{
+    if (res == NULL) {
+        return;
+    }
+    cJSON_Delete(res->payload);
+    cJSON_free(res->text);
+    free(res->origin);
+    free(res->model_name);
+    free(res->marker_key);
+    for (size_t i = 0; i < DH_SETTING_COUNT; i++) {
+        free(res->setting_origin[i]);
+    }
+    dh_diags_free(&res->diags);
+    free(res);
+}
+
+int dynhc_result_status(const dynhc_result *res)
+{
+    return res != NULL ? res->status : DYNHC_ERR_INVALID_ARG;
+}
+
+const cJSON *dynhc_result_payload(const dynhc_result *res)
+{
+    return res != NULL ? res->payload : NULL;
+}
+
+const char *dynhc_result_text(const dynhc_result *res)
+{
+    return res != NULL ? res->text : NULL;
+}
+
+dynhc_source dynhc_result_source(const dynhc_result *res)
+{
+    return res != NULL ? res->source : DYNHC_SOURCE_NONE;
+}
+
+const char *dynhc_result_origin(const dynhc_result *res)
+{
+    return res != NULL && res->payload != NULL ? res->origin : NULL;
+}
+
+dynhc_model_type dynhc_result_model_type(const dynhc_result *res)
+{
+    return res != NULL ? res->model_type : DYNHC_MODEL_GENERATE;
+}
+
+dynhc_level dynhc_result_level(const dynhc_result *res)
+{
+    return res != NULL ? res->level : DYNHC_LEVEL_MINIMAL;
+}
+
+long long dynhc_result_token_budget(const dynhc_result *res)
+{
+    return res != NULL ? res->token_budget : 0;
+}
+
+const char *dynhc_result_model_name(const dynhc_result *res)
+{
+    return res != NULL ? res->model_name : NULL;
+}
+
+int dynhc_result_enabled(const dynhc_result *res)
+{
+    return res != NULL ? res->enabled : 0;
+}
+
+uint64_t dynhc_result_interval_ns(const dynhc_result *res)
+{
+    return res != NULL ? res->interval_ns : 0;
+}
+
+uint64_t dynhc_result_timeout_ns(const dynhc_result *res)
+{
+    return res != NULL ? res->timeout_ns : 0;
+}
+
+size_t dynhc_result_diag_count(const dynhc_result *res)
+{
+    return res != NULL ? res->diags.count : 0;
+}
+
+const dynhc_diag *dynhc_result_diag(const dynhc_result *res, size_t i)
+{
+    return res != NULL && i < res->diags.count ? &res->diags.items[i] : NULL;
+}
+
+/* A growing text buffer for the explanation; on failure it stays failed. */
+typedef struct text_buf {
+    char *data;
+    size_t len;
+    size_t capacity;
+    int failed;
+} text_buf;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void append(text_buf *b, const char *fmt, ...)
+{
+    if (b->failed) {
+        return;
+    }
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->capacity - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if (b->len + (size_t)n < b->capacity) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t capacity = (b->capacity + (size_t)n + 1) * 2;
+        char *grown = realloc(b->data, capacity);
+        if (grown == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->data = grown;
+        b->capacity = capacity;
+    }
+}
+
+static const char *origin_of(const dynhc_result *res, enum dh_setting which)
+{
+    return res->setting_origin[which] != NULL ? res->setting_origin[which] : "default";
+}
+
+static void append_duration(text_buf *b, const char *name, uint64_t ns, const char *origin)
+{
+    append(b, "%s: %.3gs (from %s)\n", name, (double)ns / 1e9, origin);
+}
+
+char *dynhc_result_explain(const dynhc_result *res)
+{
+    if (res == NULL) {
+        return NULL;
+    }
+    text_buf b = {NULL, 0, 0, 0};
+    if (res->payload != NULL) {
+        const char *how = res->merged ? "merged, top source " : "";
+        if (res->source == DYNHC_SOURCE_DEFAULT) {
+            append(&b, "payload: %sbuilt-in default for %s at level %s\n", how,
+                   dynhc_model_type_name(res->model_type), dynhc_level_name(res->level));
+        } else {
+            append(&b, "payload: %s%s %s\n", how, dynhc_source_name(res->source),
+                   res->origin != NULL ? res->origin : "");
+        }
+    } else if (res->status == DYNHC_DISABLED) {
+        append(&b, "payload: disabled (from %s)\n", origin_of(res, DH_SETTING_DISABLED));
+    } else {
+        append(&b, "payload: none (%s)\n", dynhc_strerror(res->status));
+    }
+    append(&b, "model type: %s (from %s)\n", dynhc_model_type_name(res->model_type),
+           origin_of(res, DH_SETTING_MODEL_TYPE));
+    append(&b, "level: %s (from %s)\n", dynhc_level_name(res->level),
+           origin_of(res, DH_SETTING_LEVEL));
+    if (res->marker_key != NULL) {
+        append(&b, "marker key: %s\n", res->marker_key);
+    } else {
+        append(&b, "marker key: none\n");
+    }
+    append(&b, "token budget: %lld\n", res->token_budget);
+    if (res->model_name != NULL) {
+        append(&b, "model: %s\n", res->model_name);
+    }
+    append(&b, "enabled: %s (from %s)\n", res->enabled ? "true" : "false",
+           origin_of(res, DH_SETTING_ENABLED));
+    append_duration(&b, "interval", res->interval_ns, origin_of(res, DH_SETTING_INTERVAL));
+    append_duration(&b, "timeout", res->timeout_ns, origin_of(res, DH_SETTING_TIMEOUT));
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
+    return b.data;
+}
