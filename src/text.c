@@ -56,8 +56,7 @@ void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)
     err->pos = pos;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (at most avail bytes), or 0. */
-static size_t utf8_sequence_length(const unsigned char *s, size_t avail)
+size_t dh_utf8_sequence_length(const unsigned char *s, size_t avail)
 {
     unsigned char c = s[0];
     if (c < 0x80) {
@@ -104,7 +103,7 @@ int dh_utf8_check(const char *text, size_t len, dh_parse_error *err)
             off++;
             continue;
         }
-        size_t n = utf8_sequence_length(s + off, len - off);
+        size_t n = dh_utf8_sequence_length(s + off, len - off);
         if (n == 0) {
             dh_parse_error_set(err, dh_pos_at(text, off),
                                "invalid UTF-8 (byte 0x%02X)", s[off]);

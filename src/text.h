@@ -52,6 +52,10 @@ void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)
  */
 int dh_utf8_check(const char *text, size_t len, dh_parse_error *err);
 
+/* Length of the well-formed UTF-8 sequence at s (avail > 0 bytes readable),
+ * or 0 when it is not well-formed by the rules of dh_utf8_check. */
+size_t dh_utf8_sequence_length(const unsigned char *s, size_t avail);
+
 /* The line and column of byte offset off in text (which must be valid UTF-8
  * up to off). */
 dh_pos dh_pos_at(const char *text, size_t off);
