@@ -618,7 +618,7 @@ static void finish_payload(ctx *c)
 {
     dynhc_result *res = c->res;
     const char *key = c->r->marker_key;
-    if (key != NULL && !cJSON_HasObjectItem(res->payload, key) &&
+    if (key != NULL && cJSON_GetObjectItemCaseSensitive(res->payload, key) == NULL &&
         cJSON_AddTrueToObject(res->payload, key) == NULL) {
         c->nomem = 1;
         return;

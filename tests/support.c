@@ -1,0 +1,92 @@
+/* support.c: see support.h. */
+#include "support.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+#include <unistd.h>
+
+void fake_env_set(fake_env *env, const char *name, const char *value)
+{
+    for (size_t i = 0; i < env->count; i++) {
+        if (strcmp(env->names[i], name) == 0) {
+            env->values[i] = value;
+            return;
+        }
+    }
+    assert_true(env->count < 16);
+    env->names[env->count] = name;
+    env->values[env->count] = value;
+    env->count++;
+}
+
+const char *fake_env_get(const char *name, void *user_data)
+{
+    const fake_env *env = user_data;
+    for (size_t i = 0; i < env->count; i++) {
+        if (strcmp(env->names[i], name) == 0) {
+            return env->values[i];
+        }
+    }
+    return NULL;
+}
+
+char *temp_dir_create(void)
+{
+    char *dir = malloc(64);
+    assert_non_null(dir);
+    snprintf(dir, 64, "/tmp/dynhc-test-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+void temp_dir_remove(char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+            char path[512];
+            snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    rmdir(dir);
+    free(dir);
+}
+
+char *temp_file(const char *dir, const char *name, const char *text)
+{
+    size_t size = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(size);
+    assert_non_null(path);
+    snprintf(path, size, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+void assert_json_equal(const char *expected_text, const char *actual_text)
+{
+    assert_non_null(actual_text);
+    cJSON *expected = cJSON_Parse(expected_text);
+    cJSON *actual = cJSON_Parse(actual_text);
+    assert_non_null(expected);
+    assert_non_null(actual);
+    int same = cJSON_Compare(expected, actual, 1);
+    cJSON_Delete(expected);
+    cJSON_Delete(actual);
+    if (!same) {
+        fail_msg("JSON differs\nexpected: %s\n  actual: %s", expected_text, actual_text);
+    }
+}

@@ -1,0 +1,31 @@
+/* support.h: helpers shared by the tests: a fake environment, temporary
+ * files, and JSON comparison. */
+#ifndef DH_TEST_SUPPORT_H
+#define DH_TEST_SUPPORT_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* A fake environment: up to 16 NAME=VALUE pairs. */
+typedef struct fake_env {
+    const char *names[16];
+    const char *values[16];
+    size_t count;
+} fake_env;
+
+void fake_env_set(fake_env *env, const char *name, const char *value);
+/* A dynhc_getenv_fn reading a fake_env passed as user data. */
+const char *fake_env_get(const char *name, void *user_data);
+
+/* A fresh temporary folder (removed with everything in it by
+ * temp_dir_remove); returns its path, static storage per call site. */
+char *temp_dir_create(void);
+void temp_dir_remove(char *dir);
+/* Writes text to DIR/NAME and returns the full path (caller frees). */
+char *temp_file(const char *dir, const char *name, const char *text);
+
+/* Fails the test unless actual parses to the same JSON as expected_text. */
+void assert_json_equal(const char *expected_text, const char *actual_text);
+
+#endif

@@ -1,0 +1,777 @@
+/* test_resolver.c: the precedence, environment, config, marker, strict and
+ * merge rules of SPEC 1.1-1.8, through the public API. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <dynhc/dynhc.h>
+
+#include "support.h"
+
+typedef struct fixture {
+    fake_env env;
+    dynhc_resolver *r;
+    dynhc_result *res;
+    char *dir;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->r = dynhc_resolver_new();
+    assert_non_null(f->r);
+    assert_int_equal(dynhc_resolver_set_getenv(f->r, fake_env_get, &f->env), DYNHC_OK);
+    f->dir = temp_dir_create();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    dynhc_result_free(f->res);
+    dynhc_resolver_free(f->r);
+    temp_dir_remove(f->dir);
+    free(f);
+    assert_int_equal(dynhc_set_custom_health_check_payload(NULL), DYNHC_OK);
+    return 0;
+}
+
+/* Resolves, checks the status and keeps the result in the fixture. */
+static const dynhc_result *resolve(fixture *f, int expected_status)
+{
+    dynhc_result_free(f->res);
+    f->res = NULL;
+    int status = dynhc_resolver_resolve(f->r, &f->res);
+    if (status != expected_status) {
+        for (size_t i = 0; i < dynhc_result_diag_count(f->res); i++) {
+            char line[600];
+            dynhc_diag_format(dynhc_result_diag(f->res, i), line, sizeof(line));
+            print_message("  %s\n", line);
+        }
+        fail_msg("status %d (%s), expected %d", status, dynhc_strerror(status), expected_status);
+    }
+    assert_non_null(f->res);
+    return f->res;
+}
+
+/* The one diagnostic whose message contains text; fails unless exactly one. */
+static const dynhc_diag *diag_with(const dynhc_result *res, const char *text)
+{
+    const dynhc_diag *found = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < dynhc_result_diag_count(res); i++) {
+        const dynhc_diag *d = dynhc_result_diag(res, i);
+        if (strstr(d->message, text) != NULL) {
+            found = d;
+            n++;
+        }
+    }
+    if (n != 1) {
+        fail_msg("%zu diagnostics contain \"%s\" (of %zu)", n, text, dynhc_result_diag_count(res));
+    }
+    return found;
+}
+
+static void assert_diag_at(const dynhc_diag *d, dynhc_severity severity, const char *source,
+                           unsigned line, unsigned column)
+{
+    assert_int_equal(d->severity, severity);
+    assert_string_equal(d->source, source);
+    assert_int_equal(d->line, line);
+    assert_int_equal(d->column, column);
+}
+
+static char *config_file(fixture *f, const char *name, const char *text)
+{
+    char *path = temp_file(f->dir, name, text);
+    assert_int_equal(dynhc_resolver_set_config_file(f->r, path), DYNHC_OK);
+    return path;
+}
+
+/* ---- error paths first ---------------------------------------------------- */
+
+static void missing_config_file_is_an_error_with_its_path(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_config_file(f->r, "/nonexistent/dynhc.yaml"), DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_ERR_CONFIG);
+    assert_null(dynhc_result_text(res));
+    assert_null(dynhc_result_payload(res));
+    const dynhc_diag *d = diag_with(res, "No such file");
+    assert_diag_at(d, DYNHC_SEVERITY_ERROR, "/nonexistent/dynhc.yaml", 0, 0);
+}
+
+static void config_file_with_duplicate_keys_is_an_error_at_the_second_key(void **state)
+{
+    fixture *f = *state;
+    char *path = config_file(f, "dup.yaml", "model: a\nhealth_check_level: standard\nmodel: b\n");
+    const dynhc_result *res = resolve(f, DYNHC_ERR_CONFIG);
+    assert_diag_at(diag_with(res, "duplicate key"), DYNHC_SEVERITY_ERROR, path, 3, 1);
+    free(path);
+}
+
+static void config_file_that_is_not_a_mapping_is_an_error(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "list.yaml", "- a\n- b\n"));
+    const dynhc_result *res = resolve(f, DYNHC_ERR_CONFIG);
+    assert_non_null(diag_with(res, "mapping"));
+}
+
+static void invalid_env_json_warns_at_its_position_and_falls_through_to_config(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "{\"prompt\": \"x\",,}");
+    free(config_file(f, "c.yaml", "health_check_payload:\n  prompt: from config\n"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_CONFIG);
+    assert_json_equal("{\"prompt\":\"from config\",\"_health_check\":true}",
+                      dynhc_result_text(res));
+    const dynhc_diag *d = diag_with(res, "payload ignored");
+    assert_diag_at(d, DYNHC_SEVERITY_WARNING, "DYN_HEALTH_CHECK_PAYLOAD", 1, 16);
+}
+
+static void env_json_positions_count_from_the_untrimmed_value(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "\n  {\"prompt\": tru}");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    assert_diag_at(diag_with(res, "payload ignored"), DYNHC_SEVERITY_WARNING,
+                   "DYN_HEALTH_CHECK_PAYLOAD", 2, 17);
+}
+
+static void env_payload_that_is_not_an_object_is_skipped(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "[1, 2]");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    assert_diag_at(diag_with(res, "must be a JSON object, not an array"), DYNHC_SEVERITY_WARNING,
+                   "DYN_HEALTH_CHECK_PAYLOAD", 1, 1);
+}
+
+static void env_at_file_that_is_missing_warns_with_the_path(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "@/nonexistent/payload.json");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    assert_diag_at(diag_with(res, "payload ignored"), DYNHC_SEVERITY_WARNING,
+                   "/nonexistent/payload.json", 0, 0);
+}
+
+static void env_at_file_with_bad_json_warns_at_file_position(void **state)
+{
+    fixture *f = *state;
+    char *path = temp_file(f->dir, "p.json", "{\n  \"prompt\": \"x\"\n  \"max_tokens\": 1\n}\n");
+    char value[300];
+    snprintf(value, sizeof(value), "@%s", path);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", value);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    assert_diag_at(diag_with(res, "payload ignored"), DYNHC_SEVERITY_WARNING, path, 3, 3);
+    free(path);
+}
+
+static void bad_runtime_payload_warns_as_runtime_and_falls_through(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{\"prompt\":"), DYNHC_OK);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "{\"prompt\":\"env\"}");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_ENV);
+    const dynhc_diag *d = diag_with(res, "payload ignored");
+    assert_string_equal(d->source, "<runtime>");
+    assert_int_equal(d->line, 1);
+}
+
+static void invalid_env_settings_warn_name_the_variable_and_count_as_unset(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "maximal");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD_DISABLED", "maybe");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", "30x");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT", "-1");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_ENABLED", "2");
+    free(config_file(f, "c.yaml", "health_check_level: standard\nhealth_check_interval: 20\n"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_level(res), DYNHC_LEVEL_STANDARD);
+    assert_true(dynhc_result_interval_ns(res) == 20000000000ull);
+    assert_true(dynhc_result_timeout_ns(res) == 3000000000ull);
+    assert_int_equal(dynhc_result_enabled(res), 1);
+    assert_diag_at(diag_with(res, "\"maximal\""), DYNHC_SEVERITY_WARNING,
+                   "DYN_HEALTH_CHECK_LEVEL", 0, 0);
+    assert_diag_at(diag_with(res, "\"maybe\""), DYNHC_SEVERITY_WARNING,
+                   "DYN_HEALTH_CHECK_PAYLOAD_DISABLED", 0, 0);
+    assert_diag_at(diag_with(res, "\"30x\""), DYNHC_SEVERITY_WARNING,
+                   "DYN_HEALTH_CHECK_INTERVAL", 0, 0);
+    assert_diag_at(diag_with(res, "\"-1\""), DYNHC_SEVERITY_WARNING,
+                   "DYN_HEALTH_CHECK_REQUEST_TIMEOUT", 0, 0);
+    assert_diag_at(diag_with(res, "\"2\""), DYNHC_SEVERITY_WARNING, "DYN_HEALTH_CHECK_ENABLED",
+                   0, 0);
+}
+
+static void invalid_config_settings_warn_at_their_position(void **state)
+{
+    fixture *f = *state;
+    char *path = config_file(f, "c.yaml",
+                             "model_type: llama\n"
+                             "health_check_level: [a]\n"
+                             "health_check_timeout: 0\n"
+                             "health_check_enabled: sometimes\n"
+                             "model: 42\n");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_model_type(res), DYNHC_MODEL_GENERATE);
+    assert_diag_at(diag_with(res, "model_type: invalid model type \"llama\""),
+                   DYNHC_SEVERITY_WARNING, path, 1, 13);
+    assert_diag_at(diag_with(res, "health_check_level: invalid level list"),
+                   DYNHC_SEVERITY_WARNING, path, 2, 21);
+    assert_diag_at(diag_with(res, "health_check_timeout"), DYNHC_SEVERITY_WARNING, path, 3, 23);
+    assert_diag_at(diag_with(res, "\"sometimes\""), DYNHC_SEVERITY_WARNING, path, 4, 23);
+    assert_diag_at(diag_with(res, "model: expected a string"), DYNHC_SEVERITY_WARNING, path, 5,
+                   8);
+    free(path);
+}
+
+static void strict_mode_turns_a_warning_into_a_failure_without_payload(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_strict(f->r, 1), DYNHC_OK);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "loud");
+    const dynhc_result *res = resolve(f, DYNHC_ERR_STRICT);
+    assert_null(dynhc_result_text(res));
+    assert_null(dynhc_result_payload(res));
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_NONE);
+    assert_int_equal(diag_with(res, "\"loud\"")->severity, DYNHC_SEVERITY_ERROR);
+}
+
+static void strict_mode_fails_on_a_payload_check(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_strict(f->r, 1), DYNHC_OK);
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{\"prompt\":\"x\",\"temperature\":3}"),
+                     DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_ERR_STRICT);
+    assert_diag_at(diag_with(res, "\"temperature\" is 3"), DYNHC_SEVERITY_ERROR, "<runtime>", 1,
+                   29);
+}
+
+static void payload_checks_warn_at_the_value_but_keep_the_payload(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_model_type(f->r, "chat"), DYNHC_OK);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD",
+                 "{\"messages\":[],\"max_tokens\":300,\"top_p\":0,\"stream\":\"no\","
+                 "\"presence_penalty\":-3,\"frequency_penalty\":\"x\",\"max_completion_tokens\":0}");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_ENV);
+    const char *var = "DYN_HEALTH_CHECK_PAYLOAD";
+    assert_diag_at(diag_with(res, "non-empty \"messages\""), DYNHC_SEVERITY_WARNING, var, 1, 13);
+    assert_diag_at(diag_with(res, "large budget"), DYNHC_SEVERITY_WARNING, var, 1, 29);
+    assert_diag_at(diag_with(res, "\"top_p\""), DYNHC_SEVERITY_WARNING, var, 1, 41);
+    assert_non_null(diag_with(res, "\"stream\" must be true or false"));
+    assert_non_null(diag_with(res, "\"presence_penalty\" is -3"));
+    assert_non_null(diag_with(res, "\"frequency_penalty\" must be a number"));
+    assert_non_null(diag_with(res, "\"max_completion_tokens\" must be a positive integer"));
+    assert_int_equal(dynhc_result_token_budget(res), 300);
+}
+
+static void shape_checks_follow_the_model_type(void **state)
+{
+    fixture *f = *state;
+    const struct {
+        const char *type;
+        const char *payload;
+        const char *message;
+    } cases[] = {
+        {"generate", "{\"max_tokens\":1}", "needs \"prompt\" or \"token_ids\""},
+        {"generate", "{\"prompt\":5}", "\"prompt\" must be"},
+        {"generate", "{\"token_ids\":[1,-2]}", "non-negative integers"},
+        {"chat", "{\"messages\":[{\"role\":\"user\"}]}", "\"role\" and a \"content\""},
+        {"chat", "{\"messages\":\"hi\"}", "non-empty \"messages\""},
+        {"embedding", "{\"prompt\":\"x\"}", "needs \"input\""},
+        {"embedding", "{\"input\":[]}", "\"input\" must be"},
+        {"tokens", "{\"prompt\":\"x\"}", "needs \"token_ids\""},
+        {"tokens", "{\"token_ids\":[]}", "non-empty array of token ids"},
+        {"tokens", "{\"token_ids\":[1],\"sampling_options\":{\"temperature\":9}}",
+         "\"temperature\" is 9"},
+        {"tokens", "{\"token_ids\":[1],\"stop_conditions\":{\"max_tokens\":1.5}}",
+         "\"max_tokens\" must be a positive integer"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(dynhc_resolver_set_model_type(f->r, cases[i].type), DYNHC_OK);
+        assert_int_equal(dynhc_resolver_set_payload(f->r, cases[i].payload), DYNHC_OK);
+        const dynhc_result *res = resolve(f, DYNHC_OK);
+        assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_RUNTIME);
+        assert_string_equal(diag_with(res, cases[i].message)->source, "<runtime>");
+    }
+}
+
+static void empty_object_payload_wins_with_a_warning(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "{}");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_ENV);
+    assert_json_equal("{\"_health_check\":true}", dynhc_result_text(res));
+    assert_int_equal(dynhc_result_diag_count(res), 1);
+    assert_non_null(diag_with(res, "empty object"));
+}
+
+static void check_all_reports_bad_system_settings(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_SYSTEM_PORT", "70000");
+    fake_env_set(&f->env, "DYN_SYSTEM_HEALTH_PATH", "health");
+    fake_env_set(&f->env, "DYN_SYSTEM_LIVE_PATH", "/live?x");
+    fake_env_set(&f->env, "DYN_SYSTEM_STARTING_HEALTH_STATUS", "up");
+    fake_env_set(&f->env, "DYN_SYSTEM_HOST", "my host");
+    fake_env_set(&f->env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "[\"generate\", 3]");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_diag_count(res), 0);
+    assert_int_equal(dynhc_resolver_set_check_all(f->r, 1), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_diag_count(res), 6);
+    assert_string_equal(diag_with(res, "\"70000\"")->source, "DYN_SYSTEM_PORT");
+    assert_string_equal(diag_with(res, "\"health\"")->source, "DYN_SYSTEM_HEALTH_PATH");
+    assert_string_equal(diag_with(res, "\"/live?x\"")->source, "DYN_SYSTEM_LIVE_PATH");
+    assert_string_equal(diag_with(res, "\"up\"")->source, "DYN_SYSTEM_STARTING_HEALTH_STATUS");
+    assert_string_equal(diag_with(res, "\"my host\"")->source, "DYN_SYSTEM_HOST");
+    assert_diag_at(diag_with(res, "non-empty strings"), DYNHC_SEVERITY_WARNING,
+                   "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", 1, 14);
+}
+
+static void setters_reject_bad_arguments_and_null_resolvers(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_model_type(f->r, "llama"), DYNHC_ERR_UNKNOWN_MODEL_TYPE);
+    assert_int_equal(dynhc_resolver_set_level(f->r, "max"), DYNHC_ERR_UNKNOWN_LEVEL);
+    assert_int_equal(dynhc_resolver_set_bos_token_id(f->r, -1), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_resolver_set_disabled(f->r, 2), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_resolver_set_custom_default(f->r, "[1]"), DYNHC_ERR_JSON);
+    assert_int_equal(dynhc_resolver_set_custom_default(f->r, "{"), DYNHC_ERR_JSON);
+    assert_int_equal(dynhc_resolver_set_interval_ns(f->r, 25ull * 3600 * 1000000000ull),
+                     DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_resolver_set_payload(NULL, "{}"), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_resolver_set_strict(NULL, 1), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_resolver_resolve(NULL, &f->res), DYNHC_ERR_INVALID_ARG);
+    assert_null(f->res);
+    assert_int_equal(dynhc_resolver_resolve(f->r, NULL), DYNHC_ERR_INVALID_ARG);
+    dynhc_resolver_free(NULL);
+    dynhc_result_free(NULL);
+    assert_null(dynhc_result_text(NULL));
+    assert_int_equal(dynhc_result_diag_count(NULL), 0);
+    /* The earlier failures left the settings unchanged. */
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_model_type(res), DYNHC_MODEL_GENERATE);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+}
+
+/* ---- precedence ---------------------------------------------------------- */
+
+static void builtin_default_is_used_when_nothing_is_set(void **state)
+{
+    fixture *f = *state;
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    assert_null(dynhc_result_origin(res));
+    assert_json_equal("{\"prompt\":\"1\",\"max_tokens\":1,\"temperature\":0.0,\"stream\":false,"
+                      "\"_health_check\":true}",
+                      dynhc_result_text(res));
+    assert_int_equal(dynhc_result_diag_count(res), 0);
+    assert_int_equal(dynhc_result_token_budget(res), 1);
+    assert_int_equal(dynhc_result_enabled(res), 1);
+    assert_true(dynhc_result_interval_ns(res) == 10000000000ull);
+    assert_true(dynhc_result_timeout_ns(res) == 3000000000ull);
+}
+
+static void runtime_payload_beats_env_which_beats_config(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "c.yaml", "health_check_payload: {prompt: config}\n"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_CONFIG);
+    assert_json_equal("{\"prompt\":\"config\",\"_health_check\":true}", dynhc_result_text(res));
+
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", " {\"prompt\":\"env\"}\n");
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_ENV);
+    assert_string_equal(dynhc_result_origin(res), "DYN_HEALTH_CHECK_PAYLOAD");
+    assert_json_equal("{\"prompt\":\"env\",\"_health_check\":true}", dynhc_result_text(res));
+
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{\"prompt\":\"runtime\"}"), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_RUNTIME);
+    assert_string_equal(dynhc_result_origin(res), "<runtime>");
+    assert_json_equal("{\"prompt\":\"runtime\",\"_health_check\":true}", dynhc_result_text(res));
+    assert_int_equal(dynhc_result_diag_count(res), 0);
+}
+
+static void runtime_payload_can_come_from_a_file_or_a_cjson_object(void **state)
+{
+    fixture *f = *state;
+    char *path = temp_file(f->dir, "rt.json", "{\"prompt\":\"file\"}");
+    assert_int_equal(dynhc_resolver_set_payload_file(f->r, path), DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_RUNTIME);
+    assert_string_equal(dynhc_result_origin(res), path);
+    assert_json_equal("{\"prompt\":\"file\",\"_health_check\":true}", dynhc_result_text(res));
+
+    cJSON *obj = cJSON_CreateObject();
+    cJSON_AddStringToObject(obj, "prompt", "object");
+    assert_int_equal(dynhc_resolver_set_payload_json(f->r, obj), DYNHC_OK);
+    cJSON_Delete(obj);
+    res = resolve(f, DYNHC_OK);
+    assert_json_equal("{\"prompt\":\"object\",\"_health_check\":true}", dynhc_result_text(res));
+    free(path);
+}
+
+static void env_at_file_reads_the_payload_from_that_file(void **state)
+{
+    fixture *f = *state;
+    char *path = temp_file(f->dir, "p.json", "\xEF\xBB\xBF{\"prompt\":\"from file\"}\n");
+    char value[300];
+    snprintf(value, sizeof(value), "@%s", path);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", value);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_ENV_FILE);
+    assert_string_equal(dynhc_result_origin(res), path);
+    assert_json_equal("{\"prompt\":\"from file\",\"_health_check\":true}",
+                      dynhc_result_text(res));
+    free(path);
+}
+
+static void config_payload_string_is_json_or_a_path_beside_the_config(void **state)
+{
+    fixture *f = *state;
+    free(temp_file(f->dir, "beside.json", "{\"prompt\":\"beside\"}"));
+    free(config_file(f, "c.yaml", "health_check_payload: '@beside.json'\n"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_CONFIG);
+    assert_json_equal("{\"prompt\":\"beside\",\"_health_check\":true}", dynhc_result_text(res));
+
+    char *path = config_file(f, "c2.yaml", "health_check_payload: '{\"prompt\": \"text\"}'\n");
+    res = resolve(f, DYNHC_OK);
+    assert_json_equal("{\"prompt\":\"text\",\"_health_check\":true}", dynhc_result_text(res));
+
+    free(path);
+    path = config_file(f, "c3.yaml", "x: 1\nhealth_check_payload: '{\"prompt\": }'\n");
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    assert_diag_at(diag_with(res, "line 1, column 12 of the JSON text"), DYNHC_SEVERITY_WARNING,
+                   path, 2, 23);
+    free(path);
+}
+
+static void json_config_file_is_read_by_extension(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "c.JSON",
+                     "{\"model\":\"gpt2\",\"model_type\":\"embedding\",\"health_check_level\":"
+                     "\"standard\",\"unknown_key\":[1,2,3]}"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_string_equal(dynhc_result_model_name(res), "gpt2");
+    assert_int_equal(dynhc_result_model_type(res), DYNHC_MODEL_EMBEDDING);
+    assert_json_equal("{\"input\":\"The sky is\",\"_health_check\":true}", dynhc_result_text(res));
+    assert_int_equal(dynhc_result_token_budget(res), 0);
+    assert_int_equal(dynhc_result_diag_count(res), 0);
+}
+
+static void custom_default_sits_below_config_and_resolver_one_beats_process_one(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_set_custom_health_check_payload("{\"prompt\":\"process\"}"), DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_CUSTOM);
+    assert_json_equal("{\"prompt\":\"process\",\"_health_check\":true}", dynhc_result_text(res));
+
+    assert_int_equal(dynhc_resolver_set_custom_default(f->r, "{\"prompt\":\"mine\"}"), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_json_equal("{\"prompt\":\"mine\",\"_health_check\":true}", dynhc_result_text(res));
+
+    free(config_file(f, "c.yaml", "health_check_payload:\n  prompt: config\n"));
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_CONFIG);
+
+    assert_int_equal(dynhc_set_custom_health_check_payload("[]"), DYNHC_ERR_JSON);
+    assert_int_equal(dynhc_set_custom_health_check_payload("{bad"), DYNHC_ERR_JSON);
+}
+
+static void level_comes_from_runtime_then_env_then_config(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "c.yaml", "health_check_level: comprehensive\n"));
+    assert_int_equal(dynhc_result_level(resolve(f, DYNHC_OK)), DYNHC_LEVEL_COMPREHENSIVE);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "\tStandard ");
+    assert_int_equal(dynhc_result_level(resolve(f, DYNHC_OK)), DYNHC_LEVEL_STANDARD);
+    assert_int_equal(dynhc_resolver_set_level(f->r, "MINIMAL"), DYNHC_OK);
+    assert_int_equal(dynhc_result_level(resolve(f, DYNHC_OK)), DYNHC_LEVEL_MINIMAL);
+}
+
+static void model_type_comes_from_runtime_then_config(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "c.yaml", "model_type: Chat-Completions\n"));
+    assert_int_equal(dynhc_result_model_type(resolve(f, DYNHC_OK)), DYNHC_MODEL_CHAT);
+    assert_int_equal(dynhc_resolver_set_model_type(f->r, "embed"), DYNHC_OK);
+    assert_int_equal(dynhc_result_model_type(resolve(f, DYNHC_OK)), DYNHC_MODEL_EMBEDDING);
+    assert_int_equal(dynhc_resolver_set_model_type(f->r, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_result_model_type(resolve(f, DYNHC_OK)), DYNHC_MODEL_CHAT);
+}
+
+static void blank_env_values_count_as_unset(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", " \t\n");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD_DISABLED", "  ");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    assert_int_equal(dynhc_result_diag_count(res), 0);
+}
+
+static void disabled_flag_follows_precedence_and_beats_a_runtime_payload(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "c.yaml", "health_check_payload_disabled: true\n"));
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{\"prompt\":\"x\"}"), DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_DISABLED);
+    assert_null(dynhc_result_text(res));
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_NONE);
+
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD_DISABLED", "off");
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_RUNTIME);
+
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD_DISABLED", "YES");
+    resolve(f, DYNHC_DISABLED);
+    assert_int_equal(dynhc_resolver_set_disabled(f->r, 0), DYNHC_OK);
+    resolve(f, DYNHC_OK);
+}
+
+static void scheduler_settings_follow_the_same_precedence(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "c.yaml",
+                     "health_check_enabled: false\nhealth_check_interval: 2.5\n"
+                     "health_check_timeout: 500ms\n"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_enabled(res), 0);
+    assert_true(dynhc_result_interval_ns(res) == 2500000000ull);
+    assert_true(dynhc_result_timeout_ns(res) == 500000000ull);
+
+    fake_env_set(&f->env, "DYN_CANARY_WAIT_TIME", "7");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_ENABLED", "on");
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_enabled(res), 1);
+    assert_true(dynhc_result_interval_ns(res) == 7000000000ull);
+
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", "1m");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT", "4");
+    res = resolve(f, DYNHC_OK);
+    assert_true(dynhc_result_interval_ns(res) == 60000000000ull);
+    assert_true(dynhc_result_timeout_ns(res) == 4000000000ull);
+
+    assert_int_equal(dynhc_resolver_set_interval_ns(f->r, 5), DYNHC_OK);
+    assert_int_equal(dynhc_resolver_set_enabled(f->r, 0), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_true(dynhc_result_interval_ns(res) == 5);
+    assert_int_equal(dynhc_result_enabled(res), 0);
+}
+
+static void enabled_default_is_the_callers_choice(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_enabled_default(f->r, 0), DYNHC_OK);
+    assert_int_equal(dynhc_result_enabled(resolve(f, DYNHC_OK)), 0);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_ENABLED", "true");
+    assert_int_equal(dynhc_result_enabled(resolve(f, DYNHC_OK)), 1);
+}
+
+/* ---- marker, merge, token budget ----------------------------------------- */
+
+static void marker_is_added_kept_renamed_or_turned_off(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{\"prompt\":\"x\",\"_health_check\":false}"),
+                     DYNHC_OK);
+    assert_json_equal("{\"prompt\":\"x\",\"_health_check\":false}",
+                      dynhc_result_text(resolve(f, DYNHC_OK)));
+    assert_int_equal(dynhc_resolver_set_marker_key(f->r, "_HEALTH_CHECK"), DYNHC_OK);
+    assert_json_equal("{\"prompt\":\"x\",\"_health_check\":false,\"_HEALTH_CHECK\":true}",
+                      dynhc_result_text(resolve(f, DYNHC_OK)));
+    assert_int_equal(dynhc_resolver_set_marker_key(f->r, NULL), DYNHC_OK);
+    assert_json_equal("{\"prompt\":\"x\",\"_health_check\":false}",
+                      dynhc_result_text(resolve(f, DYNHC_OK)));
+}
+
+static void merge_mode_patches_each_source_over_the_ones_below(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_merge(f->r, 1), DYNHC_OK);
+    free(config_file(f, "c.yaml", "health_check_payload:\n  max_tokens: 2\n  stream: null\n"));
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "{\"prompt\":\"env\"}");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_ENV);
+    assert_json_equal("{\"prompt\":\"env\",\"max_tokens\":2,\"temperature\":0.0,"
+                      "\"_health_check\":true}",
+                      dynhc_result_text(res));
+    assert_int_equal(dynhc_result_token_budget(res), 2);
+    char *explain = dynhc_result_explain(res);
+    assert_non_null(strstr(explain, "merged"));
+    dynhc_free(explain);
+}
+
+static void token_budget_reads_each_model_types_field(void **state)
+{
+    fixture *f = *state;
+    const struct {
+        const char *type;
+        const char *payload;
+        long long budget;
+    } cases[] = {
+        {"generate", "{\"prompt\":\"x\",\"max_completion_tokens\":7}", 7},
+        {"chat", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":3}", 3},
+        {"embedding", "{\"input\":\"x\",\"max_tokens\":3}", 0},
+        {"tokens", "{\"token_ids\":[1],\"stop_conditions\":{\"max_tokens\":9}}", 9},
+        {"generate", "{\"prompt\":\"x\"}", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(dynhc_resolver_set_model_type(f->r, cases[i].type), DYNHC_OK);
+        assert_int_equal(dynhc_resolver_set_payload(f->r, cases[i].payload), DYNHC_OK);
+        assert_int_equal(dynhc_result_token_budget(resolve(f, DYNHC_OK)), cases[i].budget);
+    }
+}
+
+static void explain_names_every_setting_and_its_origin(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "standard");
+    assert_int_equal(dynhc_resolver_set_model_type(f->r, "chat"), DYNHC_OK);
+    char *explain = dynhc_result_explain(resolve(f, DYNHC_OK));
+    assert_non_null(explain);
+    assert_non_null(strstr(explain, "payload: built-in default for chat at level standard"));
+    assert_non_null(strstr(explain, "model type: chat (from runtime)"));
+    assert_non_null(strstr(explain, "level: standard (from environment DYN_HEALTH_CHECK_LEVEL)"));
+    assert_non_null(strstr(explain, "token budget: 5"));
+    assert_non_null(strstr(explain, "interval: 10s (from default)"));
+    dynhc_free(explain);
+}
+
+/* ---- seed entry points ---------------------------------------------------- */
+
+static void get_health_check_payload_uses_config_struct_and_model_type(void **state)
+{
+    (void)state;
+    dynhc_config config = {0};
+    config.health_check_level = "standard";
+    char *text = dynhc_get_health_check_payload(&config, "embedding");
+    assert_json_equal("{\"input\":\"The sky is\",\"_health_check\":true}", text);
+    dynhc_free(text);
+
+    config.model_type = "chat";
+    config.health_check_payload = "{\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}]}";
+    text = dynhc_get_health_check_payload(&config, NULL);
+    assert_json_equal("{\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}],"
+                      "\"_health_check\":true}",
+                      text);
+    dynhc_free(text);
+
+    config.health_check_payload_disabled = "true";
+    assert_null(dynhc_get_health_check_payload(&config, NULL));
+    assert_null(dynhc_get_health_check_payload(NULL, "no-such-type"));
+}
+
+static void get_health_check_payload_without_config_gives_the_default(void **state)
+{
+    (void)state;
+    char *text = dynhc_get_health_check_payload(NULL, NULL);
+    assert_json_equal("{\"prompt\":\"1\",\"max_tokens\":1,\"temperature\":0.0,\"stream\":false,"
+                      "\"_health_check\":true}",
+                      text);
+    dynhc_free(text);
+}
+
+static void version_macros_and_runtime_version_agree(void **state)
+{
+    (void)state;
+    char expected[32];
+    snprintf(expected, sizeof(expected), "%d.%d.%d", DYNHC_VERSION_MAJOR, DYNHC_VERSION_MINOR,
+             DYNHC_VERSION_PATCH);
+    assert_string_equal(dynhc_version(), expected);
+    assert_int_equal(dynhc_version_number(), DYNHC_VERSION_NUMBER);
+    assert_string_equal(dynhc_strerror(DYNHC_ERR_CONFIG), "config file cannot be read or parsed");
+    assert_string_equal(dynhc_strerror(12345), "unknown status");
+}
+
+static void diag_format_follows_the_gnu_style(void **state)
+{
+    (void)state;
+    dynhc_diag d = {DYNHC_SEVERITY_WARNING, "cfg.yaml", 3, 7, "bad"};
+    char buf[64];
+    assert_int_equal(dynhc_diag_format(&d, buf, sizeof(buf)), 26);
+    assert_string_equal(buf, "cfg.yaml:3:7: warning: bad");
+    d.line = 0;
+    d.severity = DYNHC_SEVERITY_ERROR;
+    dynhc_diag_format(&d, buf, sizeof(buf));
+    assert_string_equal(buf, "cfg.yaml: error: bad");
+    assert_int_equal(dynhc_diag_format(&d, NULL, 0), 20);
+    assert_int_equal(dynhc_diag_format(NULL, buf, sizeof(buf)), -1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(missing_config_file_is_an_error_with_its_path),
+        T(config_file_with_duplicate_keys_is_an_error_at_the_second_key),
+        T(config_file_that_is_not_a_mapping_is_an_error),
+        T(invalid_env_json_warns_at_its_position_and_falls_through_to_config),
+        T(env_json_positions_count_from_the_untrimmed_value),
+        T(env_payload_that_is_not_an_object_is_skipped),
+        T(env_at_file_that_is_missing_warns_with_the_path),
+        T(env_at_file_with_bad_json_warns_at_file_position),
+        T(bad_runtime_payload_warns_as_runtime_and_falls_through),
+        T(invalid_env_settings_warn_name_the_variable_and_count_as_unset),
+        T(invalid_config_settings_warn_at_their_position),
+        T(strict_mode_turns_a_warning_into_a_failure_without_payload),
+        T(strict_mode_fails_on_a_payload_check),
+        T(payload_checks_warn_at_the_value_but_keep_the_payload),
+        T(shape_checks_follow_the_model_type),
+        T(empty_object_payload_wins_with_a_warning),
+        T(check_all_reports_bad_system_settings),
+        T(setters_reject_bad_arguments_and_null_resolvers),
+        T(builtin_default_is_used_when_nothing_is_set),
+        T(runtime_payload_beats_env_which_beats_config),
+        T(runtime_payload_can_come_from_a_file_or_a_cjson_object),
+        T(env_at_file_reads_the_payload_from_that_file),
+        T(config_payload_string_is_json_or_a_path_beside_the_config),
+        T(json_config_file_is_read_by_extension),
+        T(custom_default_sits_below_config_and_resolver_one_beats_process_one),
+        T(level_comes_from_runtime_then_env_then_config),
+        T(model_type_comes_from_runtime_then_config),
+        T(blank_env_values_count_as_unset),
+        T(disabled_flag_follows_precedence_and_beats_a_runtime_payload),
+        T(scheduler_settings_follow_the_same_precedence),
+        T(enabled_default_is_the_callers_choice),
+        T(marker_is_added_kept_renamed_or_turned_off),
+        T(merge_mode_patches_each_source_over_the_ones_below),
+        T(token_budget_reads_each_model_types_field),
+        T(explain_names_every_setting_and_its_origin),
+        cmocka_unit_test(get_health_check_payload_uses_config_struct_and_model_type),
+        cmocka_unit_test(get_health_check_payload_without_config_gives_the_default),
+        cmocka_unit_test(version_macros_and_runtime_version_agree),
+        cmocka_unit_test(diag_format_follows_the_gnu_style),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
