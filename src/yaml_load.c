@@ -1,2 +1,758 @@
-/* yaml_load.c: placeholder until the module lands. */
-#include "text.h"
+/* yaml_load.c: YAML text to cJSON with the YAML 1.2 core schema (SPEC 1.5),
+ * built on libyaml's event parser so that aliases can be bounded before they
+ * are copied.
+ *
+ * Choices the spec leaves open:
+ * - Only the first document is read: parsing stops at its end (at the next
+ *   "---" when the end is implicit), so what later documents hold is never
+ *   looked at and their errors do not count (libyaml decodes a few bytes
+ *   ahead: bytes it cannot decode there still do). Text after the first
+ *   document that starts no new one ("{a: 1} x") is an error.
+ * - Tags: !!str !!int !!float !!bool !!null !!seq !!map are honoured; the
+ *   non-specific tag "!" makes a scalar a string (as YAML 1.2 says); any other
+ *   tag (local "!foo", "!!binary", ...) is ignored and the node resolves as if
+ *   it had none.
+ * - The merge key "<<" is an ordinary key: YAML 1.2 has no merge.
+ * - A key is its text ("1", "true", "~"); tags on keys are ignored. Aliases
+ *   and anchors on keys are refused: a JSON key is not a node to share.
+ * - A number too small for a double becomes the nearest double (maybe 0);
+ *   only a number too large is an error.
+ * - A node copied through an alias is recorded in the position map at the
+ *   alias, where the user put it.
+ */
+#include "yaml_load.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "settings.h"
+
+#define MAX_DEPTH 64
+
+/* One hash table holds both anchors (owner NULL) and the keys seen in each
+ * mapping (owner = the mapping), so that lookups stay O(1) on big input. */
+typedef struct name_slot {
+    const void *owner;
+    char *name;   /* NULL in a free slot; anchors own theirs, keys borrow cJSON's */
+    cJSON *node;  /* anchors: the node an alias copies */
+    size_t nodes; /* anchors: how many nodes that copy makes */
+    int height;   /* anchors: how many collection levels it holds */
+} name_slot;
+
+typedef struct names {
+    name_slot *slots;
+    size_t used;
+    size_t capacity; /* a power of two */
+} names;
+
+typedef struct loader {
+    yaml_parser_t parser;
+    const char *text;
+    dh_posmap *map;
+    dh_parse_error *err;
+    names names;
+    size_t nodes;
+    locale_t c_numeric; /* made when the first decimal number is met */
+} loader;
+
+/* TAG_BANG is the non-specific "!": a string for a scalar, nothing more for
+ * a collection. */
+typedef enum tag_kind {
+    TAG_NONE, TAG_BANG, TAG_STR, TAG_NULL, TAG_BOOL, TAG_INT, TAG_FLOAT, TAG_SEQ, TAG_MAP
+} tag_kind;
+
+/* Indexed by tag_kind. */
+static const char *const tag_names[] = {
+    "", "!", "!!str", "!!null", "!!bool", "!!int", "!!float", "!!seq", "!!map",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef enum plain_form {
+    FORM_STRING, FORM_NULL, FORM_TRUE, FORM_FALSE, FORM_INT, FORM_HEX, FORM_OCTAL, FORM_FLOAT,
+    FORM_INF_NAN
+} plain_form;
+
+static size_t name_hash(const void *owner, const char *name)
+{
+    uint64_t h = 14695981039346656037u ^ (uint64_t)(uintptr_t)owner; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+        h = (h ^ *p) * 1099511628211u;
+    }
+    return (size_t)h;
+}
+
+/* The slot holding (owner, name), or the free slot where it would go. */
+static name_slot *probe(const names *t, const void *owner, const char *name)
+{
+    size_t mask = t->capacity - 1;
+    for (size_t i = name_hash(owner, name) & mask;; i = (i + 1) & mask) {
+        name_slot *s = &t->slots[i];
+        if (s->name == NULL || (s->owner == owner && strcmp(s->name, name) == 0)) {
+            return s;
+        }
+    }
+}
+
+static name_slot *names_find(const names *t, const void *owner, const char *name)
+{
+    if (t->capacity == 0) {
+        return NULL;
+    }
+    name_slot *s = probe(t, owner, name);
+    return s->name != NULL ? s : NULL;
+}
+
+/* Makes room for one more entry, keeping the table at most half full. */
+static int names_reserve(names *t)
+{
+    if ((t->used + 1) * 2 <= t->capacity) {
+        return 0;
+    }
+    names bigger = {NULL, t->used, t->capacity ? t->capacity * 2 : 64};
+    bigger.slots = calloc(bigger.capacity, sizeof(*bigger.slots));
+    if (bigger.slots == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < t->capacity; i++) {
+        if (t->slots[i].name != NULL) {
+            *probe(&bigger, t->slots[i].owner, t->slots[i].name) = t->slots[i];
+        }
+    }
+    free(t->slots);
+    *t = bigger;
+    return 0;
+}
+
+static void names_free(names *t)
+{
+    for (size_t i = 0; i < t->capacity; i++) {
+        if (t->slots[i].owner == NULL) {
+            free(t->slots[i].name);
+        }
+    }
+    free(t->slots);
+}
+
+static dh_pos pos_of(yaml_mark_t mark)
+{
+    dh_pos pos = {(unsigned)mark.line + 1, (unsigned)mark.column + 1};
+    return pos;
+}
+
+static void out_of_memory(loader *ld)
+{
+    dh_pos none = {0, 0};
+    dh_parse_error_set(ld->err, none, "out of memory");
+}
+
+static void parser_failed(loader *ld)
+{
+    const yaml_parser_t *p = &ld->parser;
+    if (p->error == YAML_MEMORY_ERROR) {
+        out_of_memory(ld);
+    } else if (p->error == YAML_READER_ERROR) {
+        /* Reader errors carry a byte offset, not a mark; the bytes before it
+         * were decoded, so they are valid UTF-8. */
+        dh_pos pos = dh_pos_at(ld->text, p->problem_offset);
+        if (p->problem_value >= 0) {
+            dh_parse_error_set(ld->err, pos, "%s (0x%02X)", p->problem, (unsigned)p->problem_value);
+        } else {
+            dh_parse_error_set(ld->err, pos, "%s", p->problem);
+        }
+    } else if (p->context != NULL) {
+        dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s (%s at line %zu, column %zu)",
+                           p->problem, p->context, p->context_mark.line + 1,
+                           p->context_mark.column + 1);
+    } else {
+        dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s", p->problem);
+    }
+}
+
+static int next_event(loader *ld, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse(&ld->parser, ev)) {
+        parser_failed(ld);
+        return -1;
+    }
+    return 0;
+}
+
+/* A node just made (NULL when out of memory), counted against the bound and
+ * recorded in the position map; NULL with err set when any of that fails. */
+static cJSON *track(loader *ld, cJSON *node, yaml_mark_t mark)
+{
+    if (node == NULL) {
+        out_of_memory(ld);
+        return NULL;
+    }
+    if (++ld->nodes > DH_YAML_MAX_NODES) {
+        dh_parse_error_set(ld->err, pos_of(mark), "more than %d nodes", DH_YAML_MAX_NODES);
+    } else if (ld->map != NULL && dh_posmap_add(ld->map, node, pos_of(mark)) != 0) {
+        out_of_memory(ld);
+    } else {
+        return node;
+    }
+    cJSON_Delete(node);
+    return NULL;
+}
+
+static tag_kind kind_of_tag(const yaml_char_t *tag)
+{
+    static const char core_prefix[] = "tag:yaml.org,2002:"; /* what "!!" expands to */
+    const char *t = (const char *)tag;
+    if (t != NULL && strcmp(t, "!") == 0) {
+        return TAG_BANG;
+    }
+    if (t == NULL || strncmp(t, core_prefix, sizeof(core_prefix) - 1) != 0) {
+        return TAG_NONE;
+    }
+    for (size_t k = TAG_STR; k < COUNT(tag_names); k++) {
+        if (strcmp(t + sizeof(core_prefix) - 1, tag_names[k] + 2) == 0) {
+            return (tag_kind)k;
+        }
+    }
+    return TAG_NONE;
+}
+
+static int equals(const char *s, size_t len, const char *word)
+{
+    return strlen(word) == len && memcmp(s, word, len) == 0;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static size_t skip_digits(const char *s, size_t i, size_t len)
+{
+    while (i < len && is_digit(s[i])) {
+        i++;
+    }
+    return i;
+}
+
+static int hex_digit(char c)
+{
+    if (is_digit(c)) {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Whether s[2..len) are all digits below radix, after a "0x"/"0o" prefix. */
+static int is_radix(const char *s, size_t len, char prefix, int radix)
+{
+    if (len < 3 || s[0] != '0' || s[1] != prefix) {
+        return 0;
+    }
+    for (size_t i = 2; i < len; i++) {
+        int d = hex_digit(s[i]);
+        if (d < 0 || d >= radix) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* [-+]?[0-9]+ is FORM_INT; [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+ * otherwise FORM_FLOAT; anything else FORM_STRING. */
+static plain_form decimal_form(const char *s, size_t len)
+{
+    size_t i = (len > 0 && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+    size_t end = skip_digits(s, i, len);
+    plain_form form = FORM_INT;
+    if (end < len && s[end] == '.') {
+        size_t frac_end = skip_digits(s, end + 1, len);
+        if (end == i && frac_end == end + 1) {
+            return FORM_STRING; /* a dot without digits */
+        }
+        form = FORM_FLOAT;
+        end = frac_end;
+    } else if (end == i) {
+        return FORM_STRING;
+    }
+    if (end < len && (s[end] == 'e' || s[end] == 'E')) {
+        size_t exp_start = end + 1;
+        if (exp_start < len && (s[exp_start] == '-' || s[exp_start] == '+')) {
+            exp_start++;
+        }
+        end = skip_digits(s, exp_start, len);
+        if (end == exp_start) {
+            return FORM_STRING;
+        }
+        form = FORM_FLOAT;
+    }
+    return end == len ? form : FORM_STRING;
+}
+
+/* What a plain scalar is under the core schema. */
+static plain_form classify(const char *s, size_t len)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+    static const char *const trues[] = {"true", "True", "TRUE"};
+    static const char *const falses[] = {"false", "False", "FALSE"};
+    static const char *const inf_nan[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"};
+    for (size_t i = 0; i < COUNT(nulls); i++) {
+        if (equals(s, len, nulls[i])) {
+            return FORM_NULL;
+        }
+    }
+    for (size_t i = 0; i < COUNT(trues); i++) {
+        if (equals(s, len, trues[i])) {
+            return FORM_TRUE;
+        }
+        if (equals(s, len, falses[i])) {
+            return FORM_FALSE;
+        }
+    }
+    for (size_t i = 0; i < COUNT(inf_nan); i++) {
+        /* Only the infinities take a sign. */
+        int signed_inf = inf_nan[i][1] == 'i' || inf_nan[i][1] == 'I';
+        signed_inf = signed_inf && len > 0 && (s[0] == '-' || s[0] == '+');
+        if (equals(s + signed_inf, len - (size_t)signed_inf, inf_nan[i])) {
+            return FORM_INF_NAN;
+        }
+    }
+    if (is_radix(s, len, 'x', 16)) {
+        return FORM_HEX;
+    }
+    if (is_radix(s, len, 'o', 8)) {
+        return FORM_OCTAL;
+    }
+    return decimal_form(s, len);
+}
+
+/* Whether a scalar of this form satisfies the tag. */
+static int form_fits(plain_form form, tag_kind kind)
+{
+    switch (kind) {
+    case TAG_NULL: return form == FORM_NULL;
+    case TAG_BOOL: return form == FORM_TRUE || form == FORM_FALSE;
+    case TAG_INT: return form == FORM_INT || form == FORM_HEX || form == FORM_OCTAL;
+    case TAG_FLOAT: return form == FORM_INT || form == FORM_FLOAT || form == FORM_INF_NAN;
+    default: return 1;
+    }
+}
+
+/* Digits after "0x" or "0o" to the nearest double. Once 61 or more
+ * significant bits are held, further digits only shift the exponent and
+ * leave a sticky bit below the rounding point, so the final conversion
+ * rounds as if every bit had been kept. */
+static double radix_value(const char *digits, size_t n, unsigned bits)
+{
+    uint64_t m = 0;
+    int exponent = 0;
+    uint64_t sticky = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t d = (uint64_t)hex_digit(digits[i]);
+        if ((m >> (64 - bits)) == 0) {
+            m = (m << bits) | d;
+        } else {
+            exponent += exponent < 4096 ? (int)bits : 0; /* past any double */
+            sticky |= d != 0;
+        }
+    }
+    return ldexp((double)(m | sticky), exponent);
+}
+
+/* s (NUL-terminated, already checked against the grammar) to a double in the
+ * "C" numeric locale, whatever the host has set. */
+static int decimal_value(loader *ld, const char *s, double *out)
+{
+    if (ld->c_numeric == (locale_t)0) {
+        ld->c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+        if (ld->c_numeric == (locale_t)0) {
+            out_of_memory(ld);
+            return -1;
+        }
+    }
+    locale_t previous = uselocale(ld->c_numeric);
+    *out = strtod(s, NULL);
+    uselocale(previous);
+    return 0;
+}
+
+static cJSON *load_number(loader *ld, const yaml_event_t *ev, plain_form form)
+{
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t len = ev->data.scalar.length;
+    char quoted[64];
+    double value;
+    if (form == FORM_INF_NAN) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark),
+                           "%s cannot be a number: JSON has no infinity or NaN",
+                           dh_quote(quoted, sizeof(quoted), s, len));
+        return NULL;
+    }
+    if (form == FORM_HEX || form == FORM_OCTAL) {
+        value = radix_value(s + 2, len - 2, form == FORM_HEX ? 4 : 3);
+    } else if (decimal_value(ld, s, &value) != 0) {
+        return NULL;
+    }
+    if (isinf(value)) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "%s is out of the range of a double",
+                           dh_quote(quoted, sizeof(quoted), s, len));
+        return NULL;
+    }
+    return track(ld, cJSON_CreateNumber(value), ev->start_mark);
+}
+
+static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
+{
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t len = ev->data.scalar.length;
+    tag_kind kind = kind_of_tag(ev->data.scalar.tag);
+    char quoted[64];
+    if (memchr(s, '\0', len) != NULL) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark),
+                           "a string cannot contain a NUL character");
+        return NULL;
+    }
+    if (kind == TAG_SEQ || kind == TAG_MAP) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a scalar", tag_names[kind]);
+        return NULL;
+    }
+    if (kind == TAG_STR || kind == TAG_BANG ||
+        (kind == TAG_NONE && ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)) {
+        return track(ld, cJSON_CreateString(s), ev->start_mark);
+    }
+    plain_form form = classify(s, len);
+    if (!form_fits(form, kind)) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "%s is not a valid %s",
+                           dh_quote(quoted, sizeof(quoted), s, len), tag_names[kind]);
+        return NULL;
+    }
+    switch (form) {
+    case FORM_NULL: return track(ld, cJSON_CreateNull(), ev->start_mark);
+    case FORM_TRUE: return track(ld, cJSON_CreateTrue(), ev->start_mark);
+    case FORM_FALSE: return track(ld, cJSON_CreateFalse(), ev->start_mark);
+    case FORM_STRING: return track(ld, cJSON_CreateString(s), ev->start_mark);
+    default: return load_number(ld, ev, form);
+    }
+}
+
+/* A deep copy of src for an alias, every node recorded at the alias. */
+static cJSON *copy_tree(loader *ld, const cJSON *src, yaml_mark_t mark)
+{
+    cJSON *dst;
+    if (cJSON_IsArray(src)) {
+        dst = cJSON_CreateArray();
+    } else if (cJSON_IsObject(src)) {
+        dst = cJSON_CreateObject();
+    } else if (cJSON_IsString(src)) {
+        dst = cJSON_CreateString(src->valuestring);
+    } else if (cJSON_IsNumber(src)) {
+        dst = cJSON_CreateNumber(src->valuedouble);
+    } else if (cJSON_IsBool(src)) {
+        dst = cJSON_CreateBool(cJSON_IsTrue(src));
+    } else {
+        dst = cJSON_CreateNull();
+    }
+    if ((dst = track(ld, dst, mark)) == NULL) {
+        return NULL;
+    }
+    for (const cJSON *child = src->child; child != NULL; child = child->next) {
+        cJSON *copy = copy_tree(ld, child, mark);
+        if (copy == NULL) {
+            cJSON_Delete(dst);
+            return NULL;
+        }
+        if (cJSON_IsObject(dst) ? !cJSON_AddItemToObject(dst, child->string, copy)
+                                : !cJSON_AddItemToArray(dst, copy)) {
+            cJSON_Delete(copy);
+            cJSON_Delete(dst);
+            out_of_memory(ld);
+            return NULL;
+        }
+    }
+    return dst;
+}
+
+/* An alias whose collections would start at depth. */
+static cJSON *load_alias(loader *ld, const yaml_event_t *ev, int depth, int *height)
+{
+    const char *name = (const char *)ev->data.alias.anchor;
+    /* Anchors are registered when their node is complete, so an alias inside
+     * its own anchored node finds nothing (or an older anchor): no cycles. */
+    const name_slot *anchor = names_find(&ld->names, NULL, name);
+    if (anchor == NULL) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "undefined alias \"%s\"", name);
+        return NULL;
+    }
+    if (anchor->height > 0 && depth - 1 + anchor->height > MAX_DEPTH) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "nesting deeper than %d levels",
+                           MAX_DEPTH);
+        return NULL;
+    }
+    if (anchor->nodes > DH_YAML_MAX_NODES - ld->nodes) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark),
+                           "alias expansion produces more than %d nodes", DH_YAML_MAX_NODES);
+        return NULL;
+    }
+    *height = anchor->height;
+    return copy_tree(ld, anchor->node, ev->start_mark);
+}
+
+static cJSON *load_node(loader *ld, yaml_event_t *ev, int depth, int *height);
+
+/* The items after SEQUENCE-START, up to SEQUENCE-END. */
+static cJSON *load_sequence(loader *ld, const yaml_event_t *start, int depth, int *height)
+{
+    cJSON *array = track(ld, cJSON_CreateArray(), start->start_mark);
+    if (array == NULL) {
+        return NULL;
+    }
+    for (;;) {
+        yaml_event_t ev;
+        if (next_event(ld, &ev) != 0) {
+            break;
+        }
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            return array;
+        }
+        int item_height;
+        cJSON *item = load_node(ld, &ev, depth + 1, &item_height);
+        if (item == NULL) {
+            break;
+        }
+        cJSON_AddItemToArray(array, item);
+        *height = item_height + 1 > *height ? item_height + 1 : *height;
+    }
+    cJSON_Delete(array);
+    return NULL;
+}
+
+/* Checks a key event; returns its text, or NULL with the error set. */
+static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t *key)
+{
+    const char *problem = NULL;
+    if (key->type == YAML_ALIAS_EVENT) {
+        problem = "an alias cannot be a mapping key";
+    } else if (key->type != YAML_SCALAR_EVENT) {
+        problem = "mapping keys must be scalars";
+    } else if (key->data.scalar.anchor != NULL) {
+        problem = "an anchor on a mapping key is not supported";
+    } else if (memchr(key->data.scalar.value, '\0', key->data.scalar.length) != NULL) {
+        problem = "a string cannot contain a NUL character";
+    }
+    if (problem != NULL) {
+        dh_parse_error_set(ld->err, pos_of(key->start_mark), "%s", problem);
+        return NULL;
+    }
+    const char *text = (const char *)key->data.scalar.value;
+    if (names_find(&ld->names, object, text) != NULL) {
+        char quoted[64];
+        dh_parse_error_set(ld->err, pos_of(key->start_mark), "duplicate key %s",
+                           dh_quote(quoted, sizeof(quoted), text, key->data.scalar.length));
+        return NULL;
+    }
+    return text;
+}
+
+/* Adds value under key and remembers the key for the duplicate check. */
+static int add_member(loader *ld, cJSON *object, const char *key, cJSON *value)
+{
+    if (!cJSON_AddItemToObject(object, key, value)) {
+        cJSON_Delete(value);
+        out_of_memory(ld);
+        return -1;
+    }
+    if (names_reserve(&ld->names) != 0) {
+        out_of_memory(ld);
+        return -1;
+    }
+    name_slot *slot = probe(&ld->names, object, value->string);
+    slot->owner = object;
+    slot->name = value->string;
+    ld->names.used++;
+    return 0;
+}
+
+/* The key/value pairs after MAPPING-START, up to MAPPING-END. */
+static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int *height)
+{
+    cJSON *object = track(ld, cJSON_CreateObject(), start->start_mark);
+    if (object == NULL) {
+        return NULL;
+    }
+    for (;;) {
+        yaml_event_t key;
+        if (next_event(ld, &key) != 0) {
+            break;
+        }
+        if (key.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&key);
+            return object;
+        }
+        const char *text = key_text(ld, object, &key);
+        yaml_event_t ev;
+        int value_height = 0;
+        cJSON *value = NULL;
+        if (text != NULL && next_event(ld, &ev) == 0) {
+            value = load_node(ld, &ev, depth + 1, &value_height);
+        }
+        int failed = value == NULL || add_member(ld, object, text, value) != 0;
+        yaml_event_delete(&key);
+        if (failed) {
+            break;
+        }
+        *height = value_height + 1 > *height ? value_height + 1 : *height;
+    }
+    cJSON_Delete(object);
+    return NULL;
+}
+
+static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, size_t nodes,
+                           int height)
+{
+    if (names_reserve(&ld->names) != 0) {
+        return -1;
+    }
+    name_slot *slot = probe(&ld->names, NULL, (const char *)anchor);
+    if (slot->name == NULL) {
+        if ((slot->name = strdup((const char *)anchor)) == NULL) {
+            return -1;
+        }
+        ld->names.used++;
+    }
+    slot->node = node; /* a redefined anchor means its latest node */
+    slot->nodes = nodes;
+    slot->height = height;
+    return 0;
+}
+
+/* A sequence or mapping that starts with ev, after its tag and depth checks. */
+static cJSON *load_collection(loader *ld, const yaml_event_t *ev, int depth, int *height)
+{
+    int is_sequence = ev->type == YAML_SEQUENCE_START_EVENT;
+    tag_kind kind = kind_of_tag(is_sequence ? ev->data.sequence_start.tag
+                                            : ev->data.mapping_start.tag);
+    if (depth > MAX_DEPTH) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "nesting deeper than %d levels",
+                           MAX_DEPTH);
+        return NULL;
+    }
+    if (kind != TAG_NONE && kind != TAG_BANG && kind != (is_sequence ? TAG_SEQ : TAG_MAP)) {
+        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a %s", tag_names[kind],
+                           is_sequence ? "sequence" : "mapping");
+        return NULL;
+    }
+    return is_sequence ? load_sequence(ld, ev, depth, height) : load_mapping(ld, ev, depth, height);
+}
+
+/* The node that starts with ev (which this consumes), its collections
+ * starting at depth; stores how many collection levels it holds. */
+static cJSON *load_node(loader *ld, yaml_event_t *ev, int depth, int *height)
+{
+    size_t nodes_before = ld->nodes;
+    const yaml_char_t *anchor = NULL;
+    cJSON *node;
+    *height = 0;
+    if (ev->type == YAML_SCALAR_EVENT) {
+        anchor = ev->data.scalar.anchor;
+        node = load_scalar(ld, ev);
+    } else if (ev->type == YAML_ALIAS_EVENT) {
+        node = load_alias(ld, ev, depth, height);
+    } else {
+        anchor = ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
+                                                       : ev->data.mapping_start.anchor;
+        node = load_collection(ld, ev, depth, height);
+    }
+    if (node != NULL && anchor != NULL &&
+        remember_anchor(ld, anchor, node, ld->nodes - nodes_before, *height) != 0) {
+        cJSON_Delete(node);
+        node = NULL;
+        out_of_memory(ld);
+    }
+    yaml_event_delete(ev);
+    return node;
+}
+
+/* Reads the end of the first document. After an implicit end the next event
+ * too, so that text starting no new document ("{a: 1} x") is an error; what a
+ * later document holds is never read. */
+static int finish_document(loader *ld)
+{
+    yaml_event_t ev;
+    if (next_event(ld, &ev) != 0) {
+        return -1;
+    }
+    int implicit = ev.data.document_end.implicit;
+    yaml_event_delete(&ev);
+    if (implicit) {
+        if (next_event(ld, &ev) != 0) {
+            return -1;
+        }
+        yaml_event_delete(&ev);
+    }
+    return 0;
+}
+
+/* STREAM-START, then an empty stream (JSON null) or the first document. */
+static cJSON *load_first_document(loader *ld)
+{
+    yaml_event_t ev;
+    if (next_event(ld, &ev) != 0) {
+        return NULL;
+    }
+    yaml_event_delete(&ev);
+    if (next_event(ld, &ev) != 0) {
+        return NULL;
+    }
+    if (ev.type == YAML_STREAM_END_EVENT) {
+        cJSON *null = track(ld, cJSON_CreateNull(), ev.start_mark);
+        yaml_event_delete(&ev);
+        return null;
+    }
+    yaml_event_delete(&ev); /* DOCUMENT-START */
+    int height;
+    cJSON *root = next_event(ld, &ev) == 0 ? load_node(ld, &ev, 1, &height) : NULL;
+    if (root != NULL && finish_document(ld) != 0) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+cJSON *dh_yaml_parse(const char *text, size_t len, dh_posmap *map, dh_parse_error *err)
+{
+    loader ld;
+    memset(&ld, 0, sizeof(ld));
+    size_t map_count = map != NULL ? map->count : 0;
+    size_t bom = dh_bom_length(text, len);
+    /* The byte order mark takes no column, as in the file reader. */
+    ld.text = len > 0 ? text + bom : "";
+    ld.map = map;
+    ld.err = err;
+    if (!yaml_parser_initialize(&ld.parser)) {
+        out_of_memory(&ld);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&ld.parser, (const unsigned char *)ld.text, len - bom);
+    /* UTF-16 and UTF-32 are not accepted: their bytes fail as UTF-8. */
+    yaml_parser_set_encoding(&ld.parser, YAML_UTF8_ENCODING);
+    cJSON *root = load_first_document(&ld);
+    yaml_parser_delete(&ld.parser);
+    names_free(&ld.names);
+    if (ld.c_numeric != (locale_t)0) {
+        freelocale(ld.c_numeric);
+    }
+    if (root == NULL && map != NULL) {
+        map->count = map_count;
+    }
+    return root;
+}
