@@ -224,6 +224,22 @@ static int library_failure(const char *option, int rc)
     return CLI_EXIT_ERROR;
 }
 
+/* The option given an empty name, or NULL. An empty name is a command-line
+ * slip: it would only give a "" marker key or a diagnostic without a source. */
+static const char *empty_name_option(const cli_options *opts)
+{
+    if (opts->marker_key != NULL && opts->marker_key[0] == '\0') {
+        return "--marker-key";
+    }
+    if (opts->config != NULL && opts->config[0] == '\0') {
+        return "--config";
+    }
+    if (opts->payload != NULL && strcmp(opts->payload, "@") == 0) {
+        return "--payload @FILE";
+    }
+    return NULL;
+}
+
 int cli_apply_options(const cli_options *opts, dynhc_resolver *r)
 {
     char quoted[160];
@@ -252,20 +268,28 @@ int cli_apply_options(const cli_options *opts, dynhc_resolver *r)
     }
     if (opts->bos_token_id != NULL) {
         long long id = 0;
-        if (parse_token_id(opts->bos_token_id, &id) != 0 ||
-            dynhc_resolver_set_bos_token_id(r, id) == DYNHC_ERR_INVALID_ARG) {
+        if (parse_token_id(opts->bos_token_id, &id) != 0) {
             cli_usage_error("--bos-token-id needs a non-negative integer, not %s",
                             cli_quote(quoted, sizeof(quoted), opts->bos_token_id));
             return CLI_EXIT_USAGE;
         }
+        rc = dynhc_resolver_set_bos_token_id(r, id);
+        if (rc == DYNHC_ERR_INVALID_ARG) {
+            cli_usage_error("--bos-token-id %s is out of range",
+                            cli_quote(quoted, sizeof(quoted), opts->bos_token_id));
+            return CLI_EXIT_USAGE;
+        }
+        if (rc != DYNHC_OK) {
+            return library_failure("--bos-token-id", rc);
+        }
+    }
+    const char *empty = empty_name_option(opts);
+    if (empty != NULL) {
+        cli_usage_error("%s needs a non-empty name", empty);
+        return CLI_EXIT_USAGE;
     }
     if (opts->marker_key != NULL || opts->no_marker) {
         rc = dynhc_resolver_set_marker_key(r, opts->marker_key);
-        if (rc == DYNHC_ERR_INVALID_ARG && opts->marker_key != NULL) {
-            cli_usage_error("invalid marker key %s",
-                            cli_quote(quoted, sizeof(quoted), opts->marker_key));
-            return CLI_EXIT_USAGE;
-        }
         if (rc != DYNHC_OK) {
             return library_failure("--marker-key", rc);
         }
