@@ -107,15 +107,16 @@ static char *substitute(char *text, const char *dir)
 {
     static const char *const names[] = {"{DIR}", "{VERSION}"};
     const char *values[] = {dir, DYNHC_VERSION_STRING};
+    const size_t count = sizeof(names) / sizeof(names[0]);
     buffer b = {0};
     buffer_append(&b, "", 0);
     const char *p = text;
     while (*p != '\0') {
         size_t i = 0;
-        while (i < 2 && strncmp(p, names[i], strlen(names[i])) != 0) {
+        while (i < count && strncmp(p, names[i], strlen(names[i])) != 0) {
             i++;
         }
-        if (i < 2) {
+        if (i < count) {
             buffer_append(&b, values[i], strlen(values[i]));
             p += strlen(names[i]);
         } else {
