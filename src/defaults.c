@@ -2,14 +2,14 @@
  * table reads like the specification. */
 #include "defaults.h"
 
-#include <string.h>
+#include <stdio.h>
 
 #include "json_text.h"
 
 #define HAIKU "Write a haiku about artificial intelligence:"
 
-/* Indexed [model type][level]. The tokens rows get the BOS token id appended
- * to their empty token_ids. */
+/* Indexed [model type][level]. The tokens rows are split where the BOS token
+ * id goes: text before it, then text after it. */
 static const char *const default_payloads[4][3] = {
     [DYNHC_MODEL_GENERATE] = {
         "{\"prompt\":\"1\",\"max_tokens\":1,\"temperature\":0.0,\"stream\":false}",
@@ -32,31 +32,30 @@ static const char *const default_payloads[4][3] = {
         "{\"input\":[\"" HAIKU "\",\"The sky is\"]}",
     },
     [DYNHC_MODEL_TOKENS] = {
-        "{\"token_ids\":[],\"stop_conditions\":{\"max_tokens\":1},"
-        "\"sampling_options\":{\"temperature\":0.0}}",
-        "{\"token_ids\":[],\"stop_conditions\":{\"max_tokens\":5},"
-        "\"sampling_options\":{\"temperature\":0.7}}",
-        "{\"token_ids\":[],\"stop_conditions\":{\"max_tokens\":50},"
-        "\"sampling_options\":{\"temperature\":0.8,\"top_p\":0.95,"
-        "\"frequency_penalty\":0.5,\"presence_penalty\":0.5}}",
+        "],\"stop_conditions\":{\"max_tokens\":1},\"sampling_options\":{\"temperature\":0.0}}",
+        "],\"stop_conditions\":{\"max_tokens\":5},\"sampling_options\":{\"temperature\":0.7}}",
+        "],\"stop_conditions\":{\"max_tokens\":50},\"sampling_options\":{\"temperature\":0.8,"
+        "\"top_p\":0.95,\"frequency_penalty\":0.5,\"presence_penalty\":0.5}}",
     },
 };
 
-cJSON *dh_default_payload(dynhc_model_type type, dynhc_level level, long long bos_token_id)
+size_t dh_default_payload_text(dynhc_model_type type, dynhc_level level, long long bos_token_id,
+                               char *buf, size_t size)
 {
     if ((unsigned)type > DYNHC_MODEL_TOKENS || (unsigned)level > DYNHC_LEVEL_COMPREHENSIVE) {
-        return NULL;
+        return 0;
     }
-    const char *text = default_payloads[type][level];
+    int n = type == DYNHC_MODEL_TOKENS
+                ? snprintf(buf, size, "{\"token_ids\":[%lld%s", bos_token_id,
+                           default_payloads[type][level])
+                : snprintf(buf, size, "%s", default_payloads[type][level]);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+cJSON *dh_default_payload(dynhc_model_type type, dynhc_level level, long long bos_token_id)
+{
+    char text[DH_DEFAULT_PAYLOAD_MAX];
+    size_t len = dh_default_payload_text(type, level, bos_token_id, text, sizeof(text));
     dh_pos origin = {1, 1};
-    cJSON *payload = dh_json_parse(text, strlen(text), origin, NULL, NULL);
-    if (payload != NULL && type == DYNHC_MODEL_TOKENS) {
-        cJSON *bos = cJSON_CreateNumber((double)bos_token_id);
-        if (bos == NULL) {
-            cJSON_Delete(payload);
-            return NULL;
-        }
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(payload, "token_ids"), bos);
-    }
-    return payload;
+    return len > 0 ? dh_json_parse(text, len, origin, NULL, NULL) : NULL;
 }

@@ -8,6 +8,7 @@
 #include "defaults.h"
 #include "file_read.h"
 #include "json_text.h"
+#include "json_write.h"
 #include "merge.h"
 #include "payload_check.h"
 #include "resolver_internal.h"
@@ -35,17 +36,11 @@ static const char *env_get(ctx *c, const char *name, size_t *len)
     return *len > 0 ? value : NULL;
 }
 
+/* name is static, or the config's source (kept in the result). */
 static void set_origin(ctx *c, enum dh_setting which, const char *kind, const char *name)
 {
-    size_t size = strlen(kind) + (name != NULL ? strlen(name) + 1 : 0) + 1;
-    char *text = malloc(size);
-    if (text == NULL) {
-        c->nomem = 1;
-        return;
-    }
-    snprintf(text, size, name != NULL ? "%s %s" : "%s", kind, name);
-    free(c->res->setting_origin[which]);
-    c->res->setting_origin[which] = text;
+    c->res->origin_kind[which] = kind;
+    c->res->origin_name[which] = name;
 }
 
 /* ---- scalar settings ---------------------------------------------------- */
@@ -144,7 +139,7 @@ static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
     if (node != NULL) {
         const char *why = parse_node(kind, node, out);
         if (why == NULL) {
-            set_origin(c, which, "config", c->config->source);
+            set_origin(c, which, "config", c->res->config_source);
             return 1;
         }
         dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
@@ -233,6 +228,8 @@ typedef struct candidate {
     const char *source;    /* diagnostics' SOURCE: variable, file or "<runtime>" */
     dynhc_source kind;
     char *origin;
+    char *compact; /* the payload's compact text, when it came as text */
+    size_t compact_len;
 } candidate;
 
 static void candidate_free(candidate *cand)
@@ -240,6 +237,7 @@ static void candidate_free(candidate *cand)
     cJSON_Delete(cand->owned);
     dh_posmap_clear(&cand->map);
     free(cand->origin);
+    free(cand->compact);
     memset(cand, 0, sizeof(*cand));
 }
 
@@ -274,7 +272,9 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
                          dh_pos inner_origin, const dh_pos *report_at)
 {
     dh_parse_error err = {{0, 0}, ""};
-    cand->owned = dh_json_parse(text, len, inner_origin, report_at ? NULL : &cand->map, &err);
+    /* Built-in payloads need no positions: they draw no warnings. */
+    dh_posmap *map = report_at != NULL || cand->kind == DYNHC_SOURCE_DEFAULT ? NULL : &cand->map;
+    cand->owned = dh_json_parse(text, len, inner_origin, map, &err);
     if (cand->owned == NULL) {
         if (strcmp(err.message, "out of memory") == 0) {
             c->nomem = 1;
@@ -290,8 +290,18 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
         return 0;
     }
     cand->payload = cand->owned;
-    cand->positions = report_at ? NULL : &cand->map;
-    return accept_object(c, cand, report_at ? *report_at : inner_origin);
+    cand->positions = map;
+    if (!accept_object(c, cand, report_at ? *report_at : inner_origin)) {
+        return 0;
+    }
+    const char *key = c->r->marker_key;
+    cand->compact = dh_json_minify(text, len, key != NULL ? dh_json_marker_room(key) : 0,
+                                   &cand->compact_len);
+    if (cand->compact == NULL) {
+        c->nomem = 1;
+        return 0;
+    }
+    return 1;
 }
 
 static int read_payload_file(ctx *c, candidate *cand, const char *path)
@@ -374,12 +384,6 @@ static int load_env(ctx *c, candidate *cand)
         }
         return ok && read_payload_file(c, cand, cand->origin);
     }
-    dh_parse_error err = {{0, 0}, ""};
-    if (dh_utf8_check(raw, (size_t)(text - raw) + len, &err) != 0) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ENV_PAYLOAD, err.pos,
-                     "%s; payload ignored", err.message);
-        return 0;
-    }
     /* Positions count from the value as set, before trimming. */
     return set_candidate(c, cand, DYNHC_SOURCE_ENV, ENV_PAYLOAD) == 0 &&
            parse_payload(c, cand, text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL);
@@ -461,15 +465,13 @@ static int load_custom(ctx *c, candidate *cand)
 
 static int load_default(ctx *c, candidate *cand)
 {
-    cand->owned = dh_default_payload(c->res->model_type, c->res->level, c->r->bos_token_id);
-    if (cand->owned == NULL) {
-        c->nomem = 1;
-        return 0;
-    }
-    cand->payload = cand->owned;
+    char text[DH_DEFAULT_PAYLOAD_MAX];
+    size_t len = dh_default_payload_text(c->res->model_type, c->res->level, c->r->bos_token_id,
+                                         text, sizeof(text));
     cand->kind = DYNHC_SOURCE_DEFAULT;
     cand->source = "<default>";
-    return 1;
+    dh_pos origin = {1, 1};
+    return len > 0 && parse_payload(c, cand, text, len, origin, NULL);
 }
 
 typedef int (*loader_fn)(ctx *c, candidate *cand);
@@ -490,6 +492,9 @@ static int take_payload(ctx *c, candidate *cand)
         return -1;
     }
     res->source = cand->kind;
+    res->text = cand->compact;
+    res->text_len = cand->compact_len;
+    cand->compact = NULL;
     if (cand->origin != NULL) {
         res->origin = cand->origin;
         cand->origin = NULL;
@@ -618,15 +623,25 @@ static void finish_payload(ctx *c)
 {
     dynhc_result *res = c->res;
     const char *key = c->r->marker_key;
-    if (key != NULL && cJSON_GetObjectItemCaseSensitive(res->payload, key) == NULL &&
-        cJSON_AddTrueToObject(res->payload, key) == NULL) {
+    int add_marker = key != NULL && cJSON_GetObjectItemCaseSensitive(res->payload, key) == NULL;
+    if (add_marker && cJSON_AddTrueToObject(res->payload, key) == NULL) {
         c->nomem = 1;
         return;
     }
     res->token_budget = dh_payload_token_budget(res->payload, res->model_type);
-    if ((res->text = cJSON_PrintUnformatted(res->payload)) == NULL) {
+    if (res->text != NULL) {
+        if (add_marker) {
+            res->text_len = dh_json_append_marker(res->text, res->text_len, key);
+        }
+        return;
+    }
+    /* A payload that came as a tree (or was merged) is printed; the copy
+     * keeps one allocator for the result's text whatever cJSON's hooks are. */
+    char *printed = cJSON_PrintUnformatted(res->payload);
+    if (printed == NULL || (res->text = dh_strdup(printed)) == NULL) {
         c->nomem = 1;
     }
+    cJSON_free(printed);
 }
 
 int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
@@ -642,6 +657,10 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
         return DYNHC_ERR_NOMEM;
     }
     res->diags.strict = r->strict;
+    /* What a result reports when resolution stops before the settings. */
+    res->enabled = r->enabled_default;
+    res->interval_ns = DH_DEFAULT_INTERVAL_NS;
+    res->timeout_ns = DH_DEFAULT_TIMEOUT_NS;
     if (r->marker_key != NULL && (res->marker_key = dh_strdup(r->marker_key)) == NULL) {
         dynhc_result_free(res);
         return DYNHC_ERR_NOMEM;
@@ -660,7 +679,10 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
         c.config = &r->config_values;
     }
 
-    if (res->status == DYNHC_OK) {
+    if (c.config != NULL && (res->config_source = dh_strdup(c.config->source)) == NULL) {
+        c.nomem = 1;
+    }
+    if (res->status == DYNHC_OK && !c.nomem) {
         resolve_settings(&c);
         if (r->check_all) {
             check_system_settings(&c);
@@ -689,7 +711,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     if (res->status != DYNHC_OK) {
         /* Never a partial payload: only a clean resolution carries one. */
         cJSON_Delete(res->payload);
-        cJSON_free(res->text);
+        free(res->text);
         res->payload = NULL;
         res->text = NULL;
         res->source = DYNHC_SOURCE_NONE;

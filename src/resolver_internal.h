@@ -55,7 +55,8 @@ enum dh_setting {
 struct dynhc_result {
     int status;
     cJSON *payload;
-    char *text;
+    char *text; /* malloc'd */
+    size_t text_len;
     dynhc_source source;
     char *origin;
     dynhc_model_type model_type;
@@ -67,7 +68,11 @@ struct dynhc_result {
     uint64_t timeout_ns;
     int merged;              /* the payload merges several sources */
     char *marker_key;        /* NULL: no marker */
-    char *setting_origin[DH_SETTING_COUNT];
+    /* Where each setting came from: a kind ("runtime", "environment",
+     * "config", "default") and a name (static, or config_source). */
+    const char *origin_kind[DH_SETTING_COUNT];
+    const char *origin_name[DH_SETTING_COUNT];
+    char *config_source;
     dh_diags diags;
 };
 

@@ -12,13 +12,11 @@ void dynhc_result_free(dynhc_result *res)
         return;
     }
     cJSON_Delete(res->payload);
-    cJSON_free(res->text);
+    free(res->text);
     free(res->origin);
     free(res->model_name);
     free(res->marker_key);
-    for (size_t i = 0; i < DH_SETTING_COUNT; i++) {
-        free(res->setting_origin[i]);
-    }
+    free(res->config_source);
     dh_diags_free(&res->diags);
     free(res);
 }
@@ -133,9 +131,14 @@ static void append(text_buf *b, const char *fmt, ...)
     }
 }
 
-static const char *origin_of(const dynhc_result *res, enum dh_setting which)
+/* "from environment DYN_X" and the like, in one static-size buffer. */
+static const char *origin_of(const dynhc_result *res, enum dh_setting which, char *buf,
+                             size_t size)
 {
-    return res->setting_origin[which] != NULL ? res->setting_origin[which] : "default";
+    const char *kind = res->origin_kind[which] != NULL ? res->origin_kind[which] : "default";
+    const char *name = res->origin_name[which];
+    snprintf(buf, size, name != NULL ? "%s %s" : "%s", kind, name);
+    return buf;
 }
 
 static void append_duration(text_buf *b, const char *name, uint64_t ns, const char *origin)
@@ -149,6 +152,7 @@ char *dynhc_result_explain(const dynhc_result *res)
         return NULL;
     }
     text_buf b = {NULL, 0, 0, 0};
+    char o[600];
     if (res->payload != NULL) {
         const char *how = res->merged ? "merged, top source " : "";
         if (res->source == DYNHC_SOURCE_DEFAULT) {
@@ -159,14 +163,14 @@ char *dynhc_result_explain(const dynhc_result *res)
                    res->origin != NULL ? res->origin : "");
         }
     } else if (res->status == DYNHC_DISABLED) {
-        append(&b, "payload: disabled (from %s)\n", origin_of(res, DH_SETTING_DISABLED));
+        append(&b, "payload: disabled (from %s)\n", origin_of(res, DH_SETTING_DISABLED, o, sizeof(o)));
     } else {
         append(&b, "payload: none (%s)\n", dynhc_strerror(res->status));
     }
     append(&b, "model type: %s (from %s)\n", dynhc_model_type_name(res->model_type),
-           origin_of(res, DH_SETTING_MODEL_TYPE));
+           origin_of(res, DH_SETTING_MODEL_TYPE, o, sizeof(o)));
     append(&b, "level: %s (from %s)\n", dynhc_level_name(res->level),
-           origin_of(res, DH_SETTING_LEVEL));
+           origin_of(res, DH_SETTING_LEVEL, o, sizeof(o)));
     if (res->marker_key != NULL) {
         append(&b, "marker key: %s\n", res->marker_key);
     } else {
@@ -177,9 +181,9 @@ char *dynhc_result_explain(const dynhc_result *res)
         append(&b, "model: %s\n", res->model_name);
     }
     append(&b, "enabled: %s (from %s)\n", res->enabled ? "true" : "false",
-           origin_of(res, DH_SETTING_ENABLED));
-    append_duration(&b, "interval", res->interval_ns, origin_of(res, DH_SETTING_INTERVAL));
-    append_duration(&b, "timeout", res->timeout_ns, origin_of(res, DH_SETTING_TIMEOUT));
+           origin_of(res, DH_SETTING_ENABLED, o, sizeof(o)));
+    append_duration(&b, "interval", res->interval_ns, origin_of(res, DH_SETTING_INTERVAL, o, sizeof(o)));
+    append_duration(&b, "timeout", res->timeout_ns, origin_of(res, DH_SETTING_TIMEOUT, o, sizeof(o)));
     if (b.failed) {
         free(b.data);
         return NULL;
