@@ -39,11 +39,13 @@ int dh_config_load_file(dh_config *c, const char *path, dh_diags *diags)
     memset(c, 0, sizeof(*c));
     dh_parse_error err = {{0, 0}, ""};
     size_t len = 0;
-    char *text = dh_read_file(path, &len, &err);
+    int json = has_json_extension(path);
+    /* The JSON reader checks UTF-8 and NUL bytes itself. */
+    char *text = json ? dh_read_file_raw(path, &len, &err) : dh_read_file(path, &len, &err);
     if (text != NULL) {
         dh_pos origin = {1, 1};
-        c->root = has_json_extension(path) ? dh_json_parse(text, len, origin, &c->map, &err)
-                                           : dh_yaml_parse(text, len, &c->map, &err);
+        c->root = json ? dh_json_parse(text, len, origin, &c->map, &err)
+                       : dh_yaml_parse(text, len, &c->map, &err);
         free(text);
     }
     if (c->root == NULL) {

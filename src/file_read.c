@@ -67,8 +67,10 @@ static char *read_all(int fd, size_t size_hint, size_t *len, dh_parse_error *err
             free(buf);
             return NULL;
         }
-        if (n == 0) {
-            *len = total;
+        /* A regular file gives less than asked only at its end: stopping
+         * there saves the read() that would return 0. */
+        if (n == 0 || (size_t)n < capacity - total) {
+            *len = total + (size_t)n;
             return buf;
         }
         total += (size_t)n;
@@ -94,7 +96,7 @@ static int check_text(const char *text, size_t len, dh_parse_error *err)
     return 0;
 }
 
-char *dh_read_file(const char *path, size_t *len, dh_parse_error *err)
+char *dh_read_file_raw(const char *path, size_t *len, dh_parse_error *err)
 {
     dh_pos none = {0, 0};
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. O_NOCTTY: a
@@ -121,12 +123,20 @@ char *dh_read_file(const char *path, size_t *len, dh_parse_error *err)
         return NULL;
     }
     size_t bom = dh_bom_length(buf, *len);
-    if (check_text(buf + bom, *len - bom, err) != 0) {
+    if (bom > 0) {
+        *len -= bom;
+        memmove(buf, buf + bom, *len);
+    }
+    buf[*len] = '\0';
+    return buf;
+}
+
+char *dh_read_file(const char *path, size_t *len, dh_parse_error *err)
+{
+    char *buf = dh_read_file_raw(path, len, err);
+    if (buf != NULL && check_text(buf, *len, err) != 0) {
         free(buf);
         return NULL;
     }
-    *len -= bom;
-    memmove(buf, buf + bom, *len);
-    buf[*len] = '\0';
     return buf;
 }

@@ -308,7 +308,7 @@ static int read_payload_file(ctx *c, candidate *cand, const char *path)
 {
     dh_parse_error err = {{0, 0}, ""};
     size_t len = 0;
-    char *text = dh_read_file(path, &len, &err);
+    char *text = dh_read_file_raw(path, &len, &err);
     if (text == NULL) {
         dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, path, err.pos, "%s; payload ignored",
                      err.message);
