@@ -228,6 +228,7 @@ typedef struct candidate {
     const char *source;    /* diagnostics' SOURCE: variable, file or "<runtime>" */
     dynhc_source kind;
     char *origin;
+    int checked;   /* dh_payload_check already ran */
     char *compact; /* the payload's compact text, when it came as text */
     size_t compact_len;
 } candidate;
@@ -263,6 +264,36 @@ static int accept_object(ctx *c, candidate *cand, dh_pos at)
 }
 
 /*
+ * Checks a payload parsed from text. Positions cost a second walk over the
+ * text, and only warnings need them: the text is read again with positions
+ * only when the check finds something. Returns 0, or -1 when out of memory.
+ */
+static int check_with_positions(ctx *c, candidate *cand, const char *text, size_t len,
+                                dh_pos origin)
+{
+    dh_diags scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    int warnings = dh_payload_check(cand->payload, c->res->model_type, cand->source, NULL,
+                                    &scratch);
+    dh_diags_free(&scratch);
+    cand->checked = 1;
+    if (warnings == 0) {
+        return 0;
+    }
+    cJSON *again = dh_json_parse(text, len, origin, &cand->map, NULL);
+    if (again == NULL) {
+        c->nomem = 1; /* it parsed a moment ago: memory is the only way to fail */
+        return -1;
+    }
+    cJSON_Delete(cand->owned);
+    cand->owned = again;
+    cand->payload = again;
+    cand->positions = &cand->map;
+    dh_payload_check(cand->payload, c->res->model_type, cand->source, cand->positions, c->diags);
+    return 0;
+}
+
+/*
  * Parses JSON text as cand's payload. inner_origin is where the text starts
  * in its source. report_at, when not NULL, is where every diagnostic points
  * instead (text held in a config string, whose inner positions are not file
@@ -272,9 +303,7 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
                          dh_pos inner_origin, const dh_pos *report_at)
 {
     dh_parse_error err = {{0, 0}, ""};
-    /* Built-in payloads need no positions: they draw no warnings. */
-    dh_posmap *map = report_at != NULL || cand->kind == DYNHC_SOURCE_DEFAULT ? NULL : &cand->map;
-    cand->owned = dh_json_parse(text, len, inner_origin, map, &err);
+    cand->owned = dh_json_parse(text, len, inner_origin, NULL, &err);
     if (cand->owned == NULL) {
         if (strcmp(err.message, "out of memory") == 0) {
             c->nomem = 1;
@@ -290,8 +319,11 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
         return 0;
     }
     cand->payload = cand->owned;
-    cand->positions = map;
     if (!accept_object(c, cand, report_at ? *report_at : inner_origin)) {
+        return 0;
+    }
+    if (!c->r->merge && report_at == NULL &&
+        check_with_positions(c, cand, text, len, inner_origin) != 0) {
         return 0;
     }
     const char *key = c->r->marker_key;
@@ -508,8 +540,10 @@ static void resolve_replace(ctx *c)
         candidate cand;
         memset(&cand, 0, sizeof(cand));
         if (loaders[i](c, &cand)) {
-            dh_payload_check(cand.payload, c->res->model_type, cand.source, cand.positions,
-                             c->diags);
+            if (!cand.checked) {
+                dh_payload_check(cand.payload, c->res->model_type, cand.source, cand.positions,
+                                 c->diags);
+            }
             take_payload(c, &cand);
             candidate_free(&cand);
             return;
