@@ -20,99 +20,74 @@ int cli_write_stdout(const char *text)
     return CLI_EXIT_OK;
 }
 
-static void put_indent(FILE *out, int depth)
+static void put_newline(FILE *out, int depth)
 {
+    fputc('\n', out);
     for (int i = 0; i < depth; i++) {
         fputs("  ", out);
     }
 }
 
-/* A JSON string, escaped the way cJSON escapes, so that keys and compact
- * text agree. */
-static void put_string(FILE *out, const char *s)
+/* Re-indents the result's compact text (one member per line, 2 spaces,
+ * empty containers as {} and []) so that both outputs spell every value
+ * alike: numbers stay as the operator wrote them. */
+static void put_pretty(FILE *out, const char *text)
 {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+    int depth = 0;
+    for (const char *p = text; *p != '\0'; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\b': fputs("\\b", out); break;
-        case '\f': fputs("\\f", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20) {
-                fprintf(out, "\\u%04x", (unsigned)*p);
-            } else {
+        case '"':
+            fputc('"', out);
+            for (p++; *p != '"'; p++) {
                 fputc(*p, out);
+                if (*p == '\\') {
+                    fputc(*++p, out); /* an escaped quote does not end the string */
+                }
             }
-        }
-    }
-    fputc('"', out);
-}
-
-/* Containers one member per line, 2-space indent; empty ones as {} and [].
- * Numbers, booleans and null are printed by cJSON, as in the compact text. */
-static int put_value(FILE *out, const cJSON *item, int depth)
-{
-    if (cJSON_IsString(item)) {
-        put_string(out, item->valuestring);
-        return 0;
-    }
-    if (!cJSON_IsObject(item) && !cJSON_IsArray(item)) {
-        char *text = cJSON_PrintUnformatted(item);
-        if (text == NULL) {
-            return -1;
-        }
-        fputs(text, out);
-        cJSON_free(text);
-        return 0;
-    }
-    int is_object = cJSON_IsObject(item);
-    if (item->child == NULL) {
-        fputs(is_object ? "{}" : "[]", out);
-        return 0;
-    }
-    fputs(is_object ? "{\n" : "[\n", out);
-    for (const cJSON *child = item->child; child != NULL; child = child->next) {
-        put_indent(out, depth + 1);
-        if (is_object) {
-            put_string(out, child->string);
+            fputc('"', out);
+            break;
+        case '{':
+        case '[':
+            fputc(*p, out);
+            if (p[1] == '}' || p[1] == ']') {
+                fputc(*++p, out);
+            } else {
+                put_newline(out, ++depth);
+            }
+            break;
+        case '}':
+        case ']':
+            put_newline(out, --depth);
+            fputc(*p, out);
+            break;
+        case ',':
+            fputc(',', out);
+            put_newline(out, depth);
+            break;
+        case ':':
             fputs(": ", out);
+            break;
+        default:
+            fputc(*p, out);
         }
-        if (put_value(out, child, depth + 1) != 0) {
-            return -1;
-        }
-        fputs(child->next != NULL ? ",\n" : "\n", out);
     }
-    put_indent(out, depth);
-    fputc(is_object ? '}' : ']', out);
-    return 0;
+    fputc('\n', out);
 }
 
 char *cli_render_payload(const dynhc_result *res, int compact)
 {
-    if (compact) {
-        const char *text = dynhc_result_text(res);
-        size_t len = strlen(text);
-        char *line = malloc(len + 2);
-        if (line != NULL) {
-            memcpy(line, text, len);
-            line[len] = '\n';
-            line[len + 1] = '\0';
-        }
-        return line;
-    }
     char *buf = NULL;
     size_t size = 0;
     FILE *out = open_memstream(&buf, &size);
     if (out == NULL) {
         return NULL;
     }
-    int failed = put_value(out, dynhc_result_payload(res), 0) != 0;
-    fputc('\n', out);
-    failed |= ferror(out) != 0;
+    if (compact) {
+        fprintf(out, "%s\n", dynhc_result_text(res));
+    } else {
+        put_pretty(out, dynhc_result_text(res));
+    }
+    int failed = ferror(out) != 0;
     failed |= fclose(out) != 0;
     if (failed) {
         free(buf);
