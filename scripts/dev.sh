@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc pkg-config libcjson-dev libyaml-dev libcmocka-dev
-          libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3)
+          libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
@@ -55,7 +55,15 @@ run_tests() {
     [ "${CI:-}" = "true" ] && werror=(-DDYNHC_WERROR=ON)
     echo "== plain build"
     configure_and_build build-test "${werror[@]}"
-    (cd build-test && ctest --output-on-failure -j "$jobs" | tail -n 3)
+    (cd build-test && ctest --output-on-failure -j "$jobs")
+    echo "== valgrind (unit tests)"
+    for t in build-test/tests/test_*; do
+        # test_cli checks the runner's children, not the runner: skip it here.
+        [ -x "$t" ] && [ "${t##*/}" != test_cli ] || continue
+        valgrind -q --error-exitcode=1 --leak-check=full \
+            --errors-for-leak-kinds=definite,possible "$t" >/dev/null
+    done
+    echo "valgrind: clean"
     echo "== ASan+UBSan build"
     configure_and_build build-asan -DDYNHC_SANITIZE=address,undefined -DDYNHC_BUILD_BENCH=OFF "${werror[@]}"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
