@@ -1,0 +1,28 @@
+/* fuzz_check.h: what the harnesses share: the libFuzzer entry point and the
+ * properties checked on every tree the readers build. A broken property
+ * aborts, which libFuzzer (or tests/fuzz_replay.c) reports as a crash. */
+#ifndef DH_FUZZ_CHECK_H
+#define DH_FUZZ_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* Defined by each harness; called by libFuzzer or tests/fuzz_replay.c. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * Runs dh_json_parse on data[0..size) and checks: success and error exclude
+ * each other; a failure leaves the position map as it was; a success records
+ * one position per node; positions follow the origin; the tree printed by
+ * cJSON reads back to an equal tree.
+ */
+void fuzz_check_json(const uint8_t *data, size_t size);
+
+/* Checks that cJSON's printing of root is valid strict JSON that reads back
+ * to an equal tree (so root has no duplicate keys, no NaN or infinity and
+ * nests at most 64 deep). */
+void fuzz_check_round_trip(const cJSON *root, const char *what);
+
+#endif
