@@ -690,6 +690,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     if (res == NULL) {
         return DYNHC_ERR_NOMEM;
     }
+    atomic_init(&res->refs, 1);
     res->diags.strict = r->strict;
     /* What a result reports when resolution stops before the settings. */
     res->enabled = r->enabled_default;

@@ -4,6 +4,7 @@
 #ifndef DH_RESOLVER_INTERNAL_H
 #define DH_RESOLVER_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -53,6 +54,7 @@ enum dh_setting {
 };
 
 struct dynhc_result {
+    atomic_uint refs; /* results are immutable once returned, so only this changes */
     int status;
     cJSON *payload;
     char *text; /* malloc'd */

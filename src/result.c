@@ -1,14 +1,25 @@
 /* result.c: reading a resolution's result. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "resolver_internal.h"
 
+dynhc_result *dynhc_result_ref(const dynhc_result *res)
+{
+    dynhc_result *mutable_res = (dynhc_result *)(uintptr_t)res;
+    if (mutable_res != NULL) {
+        atomic_fetch_add_explicit(&mutable_res->refs, 1, memory_order_relaxed);
+    }
+    return mutable_res;
+}
+
 void dynhc_result_free(dynhc_result *res)
 {
-    if (res == NULL) {
+    if (res == NULL ||
+        atomic_fetch_sub_explicit(&res->refs, 1, memory_order_acq_rel) != 1) {
         return;
     }
     cJSON_Delete(res->payload);

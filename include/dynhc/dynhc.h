@@ -5,5 +5,6 @@
 #include "common.h"
 #include "resolver.h"
 #include "compat.h"
+#include "sched.h"
 
 #endif

@@ -198,8 +198,14 @@ DYNHC_API int dynhc_resolver_set_check_all(dynhc_resolver *r, int check_all);
  */
 DYNHC_API int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out);
 
-/* Frees a result. NULL is a no-op. */
+/* Releases one reference to a result, freeing it with the last. NULL is a
+ * no-op. Any thread. */
 DYNHC_API void dynhc_result_free(dynhc_result *res);
+
+/* Takes one more reference to a result (each is released with
+ * dynhc_result_free()); returns res. Any thread: the scheduler keeps one per
+ * endpoint so that one payload text serves many endpoints. */
+DYNHC_API dynhc_result *dynhc_result_ref(const dynhc_result *res);
 
 /* The status dynhc_resolver_resolve() returned with this result. */
 DYNHC_API int dynhc_result_status(const dynhc_result *res);

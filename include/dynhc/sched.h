@@ -1,0 +1,249 @@
+/*
+ * dynhc/sched.h: decides when each endpoint is sent its health-check
+ * payload, judges the outcome and reports readiness (SPEC 3).
+ *
+ * The scheduler owns no thread. The caller drives time: dynhc_sched_next_deadline()
+ * says when something is due, dynhc_sched_tick(now) does it. Any event loop can
+ * do that (see examples/), or dynhc_sched_start_thread() runs a thread that does.
+ *
+ * Two modes: idle (default, Dynamo's canary) sends a check only after an
+ * endpoint has seen no traffic for the interval; periodic sends one every
+ * interval regardless of traffic.
+ *
+ * Thread safety: dynhc_endpoint_record_activity(), dynhc_sched_complete(),
+ * dynhc_sched_is_ready(), dynhc_sched_set_process_ready(),
+ * dynhc_sched_status_json() and dynhc_sched_metrics() may be called from any
+ * thread at any time. Everything else (configuration, adding and removing
+ * endpoints, ticking) belongs to one thread at a time: the one that ticks,
+ * or any thread while no thread runner is running. Callbacks are called
+ * without any lock held, so they may call back into the scheduler.
+ *
+ * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default).
+ */
+#ifndef DYNHC_SCHED_H
+#define DYNHC_SCHED_H
+
+#include <stdint.h>
+
+#include "common.h"
+#include "resolver.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dynhc_sched dynhc_sched;
+typedef struct dynhc_endpoint dynhc_endpoint;
+
+/* No deadline: nothing is scheduled. */
+#define DYNHC_NO_DEADLINE UINT64_MAX
+
+typedef enum dynhc_mode {
+    DYNHC_MODE_IDLE = 0,    /* a check only after the interval without traffic */
+    DYNHC_MODE_PERIODIC = 1 /* a check every interval */
+} dynhc_mode;
+
+typedef enum dynhc_check_result {
+    DYNHC_CHECK_SUCCESS = 0,
+    DYNHC_CHECK_FAILURE = 1,
+    DYNHC_CHECK_TIMEOUT = 2
+} dynhc_check_result;
+
+typedef enum dynhc_log_level {
+    DYNHC_LOG_DEBUG = 0,
+    DYNHC_LOG_INFO = 1,
+    DYNHC_LOG_WARNING = 2,
+    DYNHC_LOG_ERROR = 3
+} dynhc_log_level;
+
+/* One check to send, as the send callback sees it. Everything is borrowed
+ * and valid until the check completes or the endpoint is removed. */
+typedef struct dynhc_check {
+    uint64_t id;              /* pass to dynhc_sched_complete() */
+    const char *endpoint;     /* the endpoint's name */
+    const char *payload_text; /* compact JSON, shared by every endpoint that uses it */
+    const cJSON *payload;
+    uint64_t sent_ns;     /* when it was sent */
+    uint64_t deadline_ns; /* when it times out */
+} dynhc_check;
+
+/*
+ * Starts a check: send check->payload_text to the endpoint and, now or
+ * later, from any thread, report the outcome with dynhc_sched_complete(s,
+ * check->id, ...). Return 0 when the check was started; anything else counts
+ * as a failed check at once. Called from the ticking thread.
+ */
+typedef int (*dynhc_send_fn)(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                             void *user_data);
+
+/* Frees user data when its endpoint (or the scheduler) goes away. */
+typedef void (*dynhc_destroy_fn)(void *user_data);
+
+/* A readiness change: of an endpoint (ep and name set) or of the overall
+ * status (ep NULL, name NULL). Called from the thread that caused it. */
+typedef void (*dynhc_transition_fn)(dynhc_sched *s, dynhc_endpoint *ep, const char *name,
+                                    int ready, void *user_data);
+
+/* A log line (no trailing newline). Called from any thread. */
+typedef void (*dynhc_log_fn)(dynhc_log_level level, const char *message, void *user_data);
+
+/* A monotonic clock in nanoseconds. */
+typedef uint64_t (*dynhc_clock_fn)(void *user_data);
+
+/* Called, from any thread, when the next deadline may have moved earlier,
+ * so that a sleeping event loop recomputes it (uv_async_send, a pipe...). */
+typedef void (*dynhc_wakeup_fn)(dynhc_sched *s, void *user_data);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+DYNHC_API uint64_t dynhc_now_ns(void);
+
+/*
+ * A new scheduler: idle mode, interval 10 s, timeout 3 s, the not-ready
+ * interval equal to the interval, no jitter, first checks spread over one
+ * interval, 1 failure to turn not ready and 1 success to turn ready,
+ * successful traffic marks an endpoint ready, checks enabled, starting status
+ * not ready, the log sink writing warnings and errors to stderr.
+ * NULL when out of memory.
+ */
+DYNHC_API dynhc_sched *dynhc_sched_new(void);
+
+/*
+ * Frees the scheduler and every endpoint (their destructors run). Stops the
+ * thread runner first. NULL is a no-op. Not from inside a callback
+ * (the call is ignored there and logged as an error).
+ */
+DYNHC_API void dynhc_sched_free(dynhc_sched *s);
+
+/* Settings. Each returns DYNHC_OK or DYNHC_ERR_INVALID_ARG. They take effect
+ * from the next time an endpoint is scheduled. */
+DYNHC_API int dynhc_sched_set_mode(dynhc_sched *s, dynhc_mode mode);
+DYNHC_API int dynhc_sched_set_interval_ns(dynhc_sched *s, uint64_t ns);           /* > 0 */
+DYNHC_API int dynhc_sched_set_not_ready_interval_ns(dynhc_sched *s, uint64_t ns); /* > 0 */
+DYNHC_API int dynhc_sched_set_timeout_ns(dynhc_sched *s, uint64_t ns);            /* > 0 */
+/* Each interval is drawn from [interval * (1 - jitter), interval * (1 + jitter)], 0 <= jitter < 1. */
+DYNHC_API int dynhc_sched_set_jitter(dynhc_sched *s, double jitter);
+/* An endpoint's first check comes at a random time within spread of its
+ * registration (0: at once). */
+DYNHC_API int dynhc_sched_set_spread_ns(dynhc_sched *s, uint64_t ns);
+/* Consecutive failures to turn not ready, successes to turn ready (>= 1). */
+DYNHC_API int dynhc_sched_set_thresholds(dynhc_sched *s, unsigned failures, unsigned successes);
+/* Whether a successful request recorded as activity marks its endpoint ready. */
+DYNHC_API int dynhc_sched_set_activity_marks_ready(dynhc_sched *s, int on);
+/* Whether checks are sent at all (readiness then follows traffic only). */
+DYNHC_API int dynhc_sched_set_enabled(dynhc_sched *s, int enabled);
+/* The status of an endpoint before its first check, and of the process. */
+DYNHC_API int dynhc_sched_set_starting_status(dynhc_sched *s, int ready);
+/* The endpoints whose status makes the overall status (names copied);
+ * n == 0: every endpoint. */
+DYNHC_API int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size_t n);
+/* The seed of the random numbers behind jitter and spread (tests). */
+DYNHC_API int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed);
+DYNHC_API int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data);
+/* fn NULL silences the log. */
+DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data);
+DYNHC_API int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn,
+                                                  void *user_data);
+DYNHC_API int dynhc_sched_set_wakeup(dynhc_sched *s, dynhc_wakeup_fn fn, void *user_data);
+
+/*
+ * Takes the scalar settings of a resolution (enabled, interval, timeout):
+ * they already follow runtime > environment > config > default.
+ */
+DYNHC_API int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *settings);
+
+/*
+ * Reads DYN_SYSTEM_STARTING_HEALTH_STATUS and DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS
+ * through fn (NULL: getenv). Bad values are logged as warnings in the
+ * format of SPEC 1.6 and ignored. Returns DYNHC_OK, or DYNHC_ERR_NOMEM.
+ */
+DYNHC_API int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data);
+
+/*
+ * Registers an endpoint. name is copied; payload is a resolved result
+ * (DYNHC_OK) whose text every check sends: the scheduler keeps a reference
+ * (dynhc_result_ref), so the caller may free its own. labels are
+ * name/value pairs for the metrics, NULL-terminated (may be NULL), copied.
+ * destroy (may be NULL) frees user_data when the endpoint goes away; on
+ * failure nothing is kept and destroy is not called. Logs
+ * "Health check payload for endpoint 'NAME' from SOURCE: JSON" at info level.
+ * Returns DYNHC_OK with *out set, DYNHC_ERR_INVALID_ARG (a NULL argument,
+ * an empty or duplicate name, a result without payload), DYNHC_ERR_NOMEM.
+ */
+DYNHC_API int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name,
+                                       const dynhc_result *payload, const char *const *labels,
+                                       dynhc_send_fn send, void *user_data,
+                                       dynhc_destroy_fn destroy, dynhc_endpoint **out);
+
+/*
+ * Removes an endpoint, also from inside any callback and while a check is in
+ * flight (its completion is then ignored). The endpoint handle must not be
+ * used afterwards. Returns DYNHC_OK or DYNHC_ERR_INVALID_ARG.
+ */
+DYNHC_API int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep);
+
+/* The endpoint's name, borrowed. */
+DYNHC_API const char *dynhc_endpoint_name(const dynhc_endpoint *ep);
+/* 1 when the endpoint is ready. Any thread. */
+DYNHC_API int dynhc_endpoint_is_ready(const dynhc_endpoint *ep);
+
+/*
+ * Real traffic reached the endpoint: resets its idle timer and, when ok and
+ * the option is on, marks it ready. Any thread, lock-free unless the
+ * readiness changes.
+ */
+DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
+
+/*
+ * Reports a check's outcome, from any thread, once. error (may be NULL) is a
+ * short text kept as the endpoint's last error. A completion after the
+ * timeout, for an unknown id or for a removed endpoint is counted as late
+ * and otherwise ignored: DYNHC_ERR_NOT_FOUND.
+ */
+DYNHC_API int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
+                                   const char *error);
+
+/* When dynhc_sched_tick() should next be called, or DYNHC_NO_DEADLINE. */
+DYNHC_API uint64_t dynhc_sched_next_deadline(dynhc_sched *s);
+
+/*
+ * Sends the checks that are due at now and times out those whose time is up.
+ * Returns how many checks it sent, or DYNHC_ERR_BUSY when called from inside
+ * one of this scheduler's callbacks.
+ */
+DYNHC_API int dynhc_sched_tick(dynhc_sched *s, uint64_t now);
+
+/* The overall status: 1 ready, 0 not ready. Any thread. */
+DYNHC_API int dynhc_sched_is_ready(dynhc_sched *s);
+
+/* The process status used when no endpoint makes the overall status. */
+DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
+
+/*
+ * The status JSON of Dynamo's /health:
+ * {"status":"ready","uptime":{"secs":N,"nanos":N},"endpoints":{"generate":"ready"}};
+ * verbose adds "checks" with per endpoint the last check's age, latency and
+ * result, consecutive failures and last error. Free with dynhc_free().
+ * NULL when out of memory. Any thread.
+ */
+DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
+
+/* The Prometheus text exposition of every metric. Free with dynhc_free().
+ * NULL when out of memory. Any thread. */
+DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
+
+/*
+ * Runs a thread that ticks the scheduler, sleeping until the next deadline
+ * or a wakeup (no polling). Replaces any wakeup function set before.
+ * DYNHC_ERR_BUSY when it runs already, DYNHC_ERR_SYSTEM when the thread
+ * cannot start.
+ */
+DYNHC_API int dynhc_sched_start_thread(dynhc_sched *s);
+/* Stops and joins the thread runner; DYNHC_OK also when none runs. Not from
+ * the runner's own callbacks (DYNHC_ERR_BUSY). */
+DYNHC_API int dynhc_sched_stop_thread(dynhc_sched *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,879 @@
+/* sched.c: when checks are sent and what their outcomes do (SPEC 3).
+ *
+ * Every endpoint has exactly one entry in a binary min-heap keyed by the
+ * time it next needs attention: its next check, or the deadline of the check
+ * in flight. A tick pops what is due (O(log n) each), sends outside the
+ * lock, and outcomes reschedule. Idle mode is lazy: traffic only stores a
+ * timestamp, and a due endpoint that saw traffic is pushed back instead of
+ * checked, so recording activity never touches the heap. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "resolver_internal.h"
+#include "sched_internal.h"
+#include "settings.h"
+
+/* The scheduler whose callback this thread is running, if any: a tick or a
+ * free from there would pull the ground from under the caller. */
+static _Thread_local const dynhc_sched *callback_owner;
+
+/* Readiness changes seen under the lock, announced after it is released. */
+typedef struct transitions {
+    dynhc_endpoint *ep;
+    int ep_ready;
+    int overall_changed;
+    int overall_ready;
+} transitions;
+
+uint64_t dynhc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * DH_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t dh_sched_now(const dynhc_sched *s)
+{
+    return s->clock != NULL ? s->clock(s->clock_data) : dynhc_now_ns();
+}
+
+static void stderr_log(dynhc_log_level level, const char *message, void *user_data)
+{
+    (void)user_data;
+    if (level >= DYNHC_LOG_WARNING) {
+        fprintf(stderr, "dynhc: %s: %s\n", level == DYNHC_LOG_ERROR ? "error" : "warning",
+                message);
+    }
+}
+
+void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
+{
+    /* Formatting is skipped when nobody would see the line. */
+    if (s->log == NULL || (s->log == stderr_log && level < DYNHC_LOG_WARNING)) {
+        return;
+    }
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    s->log(level, message, s->log_data);
+}
+
+/* ---- random numbers (xorshift64*) ---------------------------------------- */
+
+static uint64_t random_next(dynhc_sched *s)
+{
+    uint64_t x = s->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Uniform in [0, n); the modulo bias is far below what jitter can notice. */
+static uint64_t random_below(dynhc_sched *s, uint64_t n)
+{
+    return n == 0 ? 0 : random_next(s) % n;
+}
+
+/* ---- the heap -------------------------------------------------------------- */
+
+static void heap_place(dynhc_sched *s, uint32_t i, dh_heap_entry e)
+{
+    s->heap[i] = e;
+    e.ep->heap_index = i;
+}
+
+static void sift_up(dynhc_sched *s, uint32_t i)
+{
+    dh_heap_entry e = s->heap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (s->heap[parent].due_ns <= e.due_ns) {
+            break;
+        }
+        heap_place(s, i, s->heap[parent]);
+        i = parent;
+    }
+    heap_place(s, i, e);
+}
+
+static void sift_down(dynhc_sched *s, uint32_t i)
+{
+    dh_heap_entry e = s->heap[i];
+    for (;;) {
+        uint32_t child = 2 * i + 1;
+        if (child >= s->heap_len) {
+            break;
+        }
+        if (child + 1 < s->heap_len && s->heap[child + 1].due_ns < s->heap[child].due_ns) {
+            child++;
+        }
+        if (s->heap[child].due_ns >= e.due_ns) {
+            break;
+        }
+        heap_place(s, i, s->heap[child]);
+        i = child;
+    }
+    heap_place(s, i, e);
+}
+
+/* The heap has room for every endpoint (reserved at registration), so
+ * scheduling never allocates. */
+void dh_sched_schedule_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t due)
+{
+    ep->due_ns = due;
+    if (ep->heap_index == DH_NOT_IN_HEAP) {
+        dh_heap_entry e = {due, ep};
+        s->heap[s->heap_len] = e;
+        ep->heap_index = s->heap_len++;
+        sift_up(s, ep->heap_index);
+        return;
+    }
+    uint32_t i = ep->heap_index;
+    s->heap[i].due_ns = due;
+    if (i > 0 && s->heap[(i - 1) / 2].due_ns > due) {
+        sift_up(s, i);
+    } else {
+        sift_down(s, i);
+    }
+}
+
+static void heap_remove(dynhc_sched *s, dynhc_endpoint *ep)
+{
+    uint32_t i = ep->heap_index;
+    if (i == DH_NOT_IN_HEAP) {
+        return;
+    }
+    ep->heap_index = DH_NOT_IN_HEAP;
+    s->heap_len--;
+    if (i == s->heap_len) {
+        return;
+    }
+    heap_place(s, i, s->heap[s->heap_len]);
+    if (i > 0 && s->heap[(i - 1) / 2].due_ns > s->heap[i].due_ns) {
+        sift_up(s, i);
+    } else {
+        sift_down(s, i);
+    }
+}
+
+uint64_t dh_sched_next_deadline_locked(const dynhc_sched *s)
+{
+    return s->heap_len > 0 ? s->heap[0].due_ns : DYNHC_NO_DEADLINE;
+}
+
+/* ---- readiness ------------------------------------------------------------- */
+
+static int overall_of(const dynhc_sched *s)
+{
+    if (s->use_count > 0) {
+        return s->tracked_ready == s->use_count;
+    }
+    if (s->tracked_count == 0) {
+        return atomic_load(&s->process_ready);
+    }
+    return s->tracked_ready == s->tracked_count;
+}
+
+static void update_overall(dynhc_sched *s, transitions *t)
+{
+    int ready = overall_of(s);
+    if (ready != atomic_load(&s->overall_ready)) {
+        atomic_store(&s->overall_ready, ready);
+        s->overall_transitions++;
+        t->overall_changed = 1;
+        t->overall_ready = ready;
+    }
+}
+
+static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, transitions *t)
+{
+    if (atomic_load(&ep->ready) == ready) {
+        return;
+    }
+    atomic_store(&ep->ready, ready);
+    ep->transitions++;
+    if (ep->tracked) {
+        s->tracked_ready = ready ? s->tracked_ready + 1 : s->tracked_ready - 1;
+    }
+    t->ep = ep;
+    t->ep_ready = ready;
+    update_overall(s, t);
+}
+
+static void announce(dynhc_sched *s, const transitions *t)
+{
+    if (t->ep != NULL) {
+        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now %s", t->ep->name,
+                     t->ep_ready ? "ready" : "not ready");
+    }
+    if (t->overall_changed) {
+        dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s",
+                     t->overall_ready ? "ready" : "not ready");
+    }
+    if (s->on_transition == NULL) {
+        return;
+    }
+    const dynhc_sched *outer = callback_owner;
+    callback_owner = s;
+    if (t->ep != NULL) {
+        s->on_transition(s, t->ep, t->ep->name, t->ep_ready, s->transition_data);
+    }
+    if (t->overall_changed) {
+        s->on_transition(s, NULL, NULL, t->overall_ready, s->transition_data);
+    }
+    callback_owner = outer;
+}
+
+static int is_used(const dynhc_sched *s, const char *name)
+{
+    if (s->use_count == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < s->use_count; i++) {
+        if (strcmp(s->use_names[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Recounts which endpoints make the overall status. */
+static void retrack(dynhc_sched *s, transitions *t)
+{
+    s->tracked_count = s->tracked_ready = 0;
+    for (uint32_t i = 0; i < s->slot_count; i++) {
+        dynhc_endpoint *ep = s->slots[i];
+        if (ep != NULL) {
+            ep->tracked = (uint8_t)is_used(s, ep->name);
+            s->tracked_count += ep->tracked;
+            s->tracked_ready += ep->tracked && atomic_load(&ep->ready);
+        }
+    }
+    update_overall(s, t);
+}
+
+void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
+{
+    transitions t = {NULL, 0, 0, 0};
+    pthread_mutex_lock(&s->lock);
+    char **old = s->use_names;
+    size_t old_count = s->use_count;
+    s->use_names = names;
+    s->use_count = n;
+    retrack(s, &t);
+    pthread_mutex_unlock(&s->lock);
+    announce(s, &t);
+    for (size_t i = 0; i < old_count; i++) {
+        free(old[i]);
+    }
+    free(old);
+}
+
+/* ---- timing ---------------------------------------------------------------- */
+
+static uint64_t jittered(dynhc_sched *s, uint64_t interval)
+{
+    if (s->jitter <= 0) {
+        return interval;
+    }
+    uint64_t span = (uint64_t)((double)interval * s->jitter);
+    return interval - span + random_below(s, 2 * span + 1);
+}
+
+static uint64_t interval_of(const dynhc_sched *s, const dynhc_endpoint *ep)
+{
+    return atomic_load_explicit(&ep->ready, memory_order_relaxed) ? s->interval_ns
+                                                                  : s->not_ready_interval_ns;
+}
+
+/* When the next check is due after one has completed or been skipped. */
+static uint64_t next_due(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
+{
+    uint64_t interval = jittered(s, interval_of(s, ep));
+    if (s->mode == DYNHC_MODE_PERIODIC) {
+        /* Keep the cadence from the send time, never in the past. */
+        uint64_t due = ep->sent_ns + interval;
+        return due > now ? due : now;
+    }
+    uint64_t activity = atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed);
+    return (activity > now ? activity : now) + interval;
+}
+
+/* ---- outcomes -------------------------------------------------------------- */
+
+static void record_latency(dynhc_endpoint *ep, uint64_t latency_ns)
+{
+    double seconds = (double)latency_ns / 1e9;
+    uint32_t bucket = 0;
+    while (bucket < DH_LATENCY_BUCKETS && seconds > dh_latency_bounds[bucket]) {
+        bucket++;
+    }
+    ep->latency_buckets[bucket]++;
+    ep->latency_sum_ns += latency_ns;
+    ep->last_latency_ns = latency_ns;
+}
+
+/* Applies the outcome of ep's check in flight; with the lock held. */
+static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result result,
+                         const char *error, uint64_t now, transitions *t)
+{
+    ep->in_flight = 0;
+    s->in_flight--;
+    ep->checks[result]++;
+    ep->last_result = (uint8_t)result;
+    ep->last_check_ns = now;
+    record_latency(ep, now - ep->sent_ns);
+    free(ep->last_error);
+    ep->last_error = NULL;
+    if (result == DYNHC_CHECK_SUCCESS) {
+        ep->consecutive_failures = 0;
+        ep->consecutive_successes++;
+        if (ep->consecutive_successes >= s->success_threshold) {
+            set_ready_locked(s, ep, 1, t);
+        }
+    } else {
+        ep->consecutive_successes = 0;
+        ep->consecutive_failures++;
+        const char *text = error != NULL ? error : result == DYNHC_CHECK_TIMEOUT ? "timeout" : "failure";
+        size_t len = strlen(text);
+        /* A lost error text only costs detail in the verbose status. */
+        if ((ep->last_error = malloc(len + 1)) != NULL) {
+            memcpy(ep->last_error, text, len + 1);
+        }
+        if (ep->consecutive_failures >= s->failure_threshold) {
+            set_ready_locked(s, ep, 0, t);
+        }
+    }
+    if (s->enabled) {
+        dh_sched_schedule_locked(s, ep, next_due(s, ep, now));
+    } else {
+        heap_remove(s, ep);
+    }
+}
+
+static uint64_t check_id_of(const dynhc_endpoint *ep)
+{
+    return ((uint64_t)ep->slot + 1) << 32 | ep->sequence;
+}
+
+static void wake(dynhc_sched *s)
+{
+    /* The ticking thread recomputes its deadline after the tick anyway. */
+    if (s->wakeup != NULL && callback_owner != s) {
+        s->wakeup(s, s->wakeup_data);
+    }
+}
+
+int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
+                         const char *error)
+{
+    if (s == NULL || (unsigned)result > DYNHC_CHECK_TIMEOUT) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    transitions t = {NULL, 0, 0, 0};
+    int status = DYNHC_OK;
+    pthread_mutex_lock(&s->lock);
+    uint64_t slot = (check_id >> 32) - 1;
+    dynhc_endpoint *ep = slot < s->slot_count ? s->slots[slot] : NULL;
+    if (ep != NULL && ep->in_flight && check_id == check_id_of(ep)) {
+        finish_check(s, ep, result, error, dh_sched_now(s), &t);
+    } else {
+        if (ep != NULL) {
+            ep->late++;
+        } else {
+            s->late_unknown++;
+        }
+        status = DYNHC_ERR_NOT_FOUND;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (status == DYNHC_OK) {
+        announce(s, &t);
+        wake(s);
+    }
+    return status;
+}
+
+void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
+{
+    if (ep == NULL) {
+        return;
+    }
+    dynhc_sched *s = ep->sched;
+    atomic_store_explicit(&ep->last_activity_ns, dh_sched_now(s), memory_order_relaxed);
+    if (!ok || !s->activity_marks_ready || atomic_load(&ep->ready)) {
+        return;
+    }
+    transitions t = {NULL, 0, 0, 0};
+    pthread_mutex_lock(&s->lock);
+    if (!atomic_load(&ep->removed)) {
+        set_ready_locked(s, ep, 1, &t);
+    }
+    pthread_mutex_unlock(&s->lock);
+    announce(s, &t);
+}
+
+/* ---- ticking --------------------------------------------------------------- */
+
+static int reserve_batch(dynhc_sched *s, uint32_t n)
+{
+    if (n <= s->batch_capacity) {
+        return 0;
+    }
+    uint32_t capacity = s->batch_capacity ? s->batch_capacity : 64;
+    while (capacity < n) {
+        capacity *= 2;
+    }
+    dynhc_endpoint **grown = realloc(s->batch, capacity * sizeof(*grown));
+    if (grown == NULL) {
+        return -1;
+    }
+    s->batch = grown;
+    s->batch_capacity = capacity;
+    return 0;
+}
+
+static void free_endpoint(dynhc_endpoint *ep)
+{
+    if (ep->destroy != NULL) {
+        ep->destroy(ep->user_data);
+    }
+    dynhc_result_free(ep->payload);
+    free(ep->last_error);
+    free((void *)(uintptr_t)ep->labels);
+    free(ep->name);
+    free(ep);
+}
+
+/* Collects what is due, with the lock held: timeouts are applied at once,
+ * checks to send go into s->batch. Returns how many to send. */
+static uint32_t collect_due(dynhc_sched *s, uint64_t now, transitions *t)
+{
+    uint32_t count = 0;
+    while (s->heap_len > 0 && s->heap[0].due_ns <= now) {
+        dynhc_endpoint *ep = s->heap[0].ep;
+        if (ep->in_flight) {
+            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, t);
+            continue;
+        }
+        if (s->mode == DYNHC_MODE_IDLE) {
+            uint64_t quiet_until =
+                atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed) +
+                interval_of(s, ep);
+            if (quiet_until > now) {
+                dh_sched_schedule_locked(s, ep, quiet_until); /* traffic since: no canary needed yet */
+                continue;
+            }
+        }
+        if (count == s->batch_capacity && reserve_batch(s, count + 1) != 0) {
+            break; /* the rest stays due: the next tick sends it */
+        }
+        ep->in_flight = 1;
+        ep->sequence++;
+        ep->sent_ns = now;
+        ep->tokens += (uint64_t)ep->payload->token_budget;
+        s->in_flight++;
+        dh_sched_schedule_locked(s, ep, now + s->timeout_ns);
+        s->batch[count++] = ep;
+    }
+    return count;
+}
+
+int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (callback_owner == s) {
+        return DYNHC_ERR_BUSY;
+    }
+    transitions t = {NULL, 0, 0, 0};
+    pthread_mutex_lock(&s->lock);
+    s->ticking = 1;
+    uint32_t count = collect_due(s, now, &t);
+    pthread_mutex_unlock(&s->lock);
+    announce(s, &t);
+
+    const dynhc_sched *outer = callback_owner;
+    callback_owner = s;
+    for (uint32_t i = 0; i < count; i++) {
+        dynhc_endpoint *ep = s->batch[i];
+        if (atomic_load_explicit(&ep->removed, memory_order_acquire)) {
+            continue;
+        }
+        dynhc_check check = {check_id_of(ep), ep->name, ep->payload->text,
+                             ep->payload->payload, now, now + s->timeout_ns};
+        if (ep->send(s, ep, &check, ep->user_data) != 0) {
+            dynhc_sched_complete(s, check.id, DYNHC_CHECK_FAILURE, "the send callback failed");
+        }
+    }
+    callback_owner = outer;
+
+    pthread_mutex_lock(&s->lock);
+    s->ticking = 0;
+    dynhc_endpoint *pending = s->pending_free;
+    s->pending_free = NULL;
+    pthread_mutex_unlock(&s->lock);
+    while (pending != NULL) {
+        dynhc_endpoint *next = pending->next_free;
+        free_endpoint(pending);
+        pending = next;
+    }
+    return (int)count;
+}
+
+uint64_t dynhc_sched_next_deadline(dynhc_sched *s)
+{
+    if (s == NULL) {
+        return DYNHC_NO_DEADLINE;
+    }
+    pthread_mutex_lock(&s->lock);
+    uint64_t deadline = dh_sched_next_deadline_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    return deadline;
+}
+
+int dynhc_sched_is_ready(dynhc_sched *s)
+{
+    return s != NULL && atomic_load(&s->overall_ready);
+}
+
+int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    transitions t = {NULL, 0, 0, 0};
+    pthread_mutex_lock(&s->lock);
+    atomic_store(&s->process_ready, ready != 0);
+    update_overall(s, &t);
+    pthread_mutex_unlock(&s->lock);
+    announce(s, &t);
+    return DYNHC_OK;
+}
+
+const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
+{
+    return ep != NULL ? ep->name : NULL;
+}
+
+int dynhc_endpoint_is_ready(const dynhc_endpoint *ep)
+{
+    return ep != NULL && atomic_load(&ep->ready);
+}
+
+/* ---- endpoints ------------------------------------------------------------- */
+
+static size_t hash_name(const char *name)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+        h = (h ^ *p) * 1099511628211ull;
+    }
+    return (size_t)h;
+}
+
+static size_t name_slot(const dynhc_sched *s, const char *name)
+{
+    size_t mask = s->name_capacity - 1;
+    size_t i = hash_name(name) & mask;
+    while (s->names[i] != NULL && strcmp(s->names[i]->name, name) != 0) {
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static int grow_names(dynhc_sched *s)
+{
+    size_t capacity = s->name_capacity ? s->name_capacity * 2 : 64;
+    dynhc_endpoint **old = s->names;
+    size_t old_capacity = s->name_capacity;
+    s->names = calloc(capacity, sizeof(*s->names));
+    if (s->names == NULL) {
+        s->names = old;
+        return -1;
+    }
+    s->name_capacity = capacity;
+    for (size_t i = 0; i < old_capacity; i++) {
+        if (old[i] != NULL) {
+            s->names[name_slot(s, old[i]->name)] = old[i];
+        }
+    }
+    free(old);
+    return 0;
+}
+
+/* Linear probing deletes by shifting later entries back into the hole. */
+static void remove_name(dynhc_sched *s, const dynhc_endpoint *ep)
+{
+    size_t mask = s->name_capacity - 1;
+    size_t hole = name_slot(s, ep->name);
+    s->names[hole] = NULL;
+    for (size_t i = (hole + 1) & mask; s->names[i] != NULL; i = (i + 1) & mask) {
+        size_t home = hash_name(s->names[i]->name) & mask;
+        /* Move it if its home is not in the cyclic range (hole, i]. */
+        if ((i > hole && (home <= hole || home > i)) || (i < hole && home <= hole && home > i)) {
+            s->names[hole] = s->names[i];
+            s->names[i] = NULL;
+            hole = i;
+        }
+    }
+}
+
+/* Room for one more endpoint everywhere it will be stored, so that
+ * registration cannot fail halfway. */
+static int reserve_endpoint(dynhc_sched *s)
+{
+    if ((s->endpoint_count + 1) * 2 > s->name_capacity && grow_names(s) != 0) {
+        return -1;
+    }
+    if (s->free_count == 0 && s->slot_count == s->slot_capacity) {
+        uint32_t capacity = s->slot_capacity ? s->slot_capacity * 2 : 64;
+        dynhc_endpoint **slots = realloc(s->slots, capacity * sizeof(*slots));
+        if (slots == NULL) {
+            return -1;
+        }
+        s->slots = slots;
+        uint32_t *free_slots = realloc(s->free_slots, capacity * sizeof(*free_slots));
+        if (free_slots == NULL) {
+            return -1;
+        }
+        s->free_slots = free_slots;
+        s->slot_capacity = capacity;
+    }
+    if (s->heap_len == s->heap_capacity) {
+        uint32_t capacity = s->heap_capacity ? s->heap_capacity * 2 : 64;
+        dh_heap_entry *heap = realloc(s->heap, capacity * sizeof(*heap));
+        if (heap == NULL) {
+            return -1;
+        }
+        s->heap = heap;
+        s->heap_capacity = capacity;
+    }
+    return 0;
+}
+
+static int valid_label_name(const char *name)
+{
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
+          name[0] == '_') ||
+        strncmp(name, "__", 2) == 0 || strcmp(name, "endpoint") == 0) {
+        return 0;
+    }
+    for (const char *p = name + 1; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Copies labels into one block: the pointer array, then the strings. */
+static int copy_labels(const char *const *labels, const char *const **out)
+{
+    *out = NULL;
+    if (labels == NULL || labels[0] == NULL) {
+        return DYNHC_OK;
+    }
+    size_t n = 0, bytes = 0;
+    for (; labels[n] != NULL; n++) {
+        if (n % 2 == 0 && !valid_label_name(labels[n])) {
+            return DYNHC_ERR_INVALID_ARG;
+        }
+        bytes += strlen(labels[n]) + 1;
+    }
+    if (n % 2 != 0) {
+        return DYNHC_ERR_INVALID_ARG; /* a name without a value */
+    }
+    const char **block = malloc((n + 1) * sizeof(*block) + bytes);
+    if (block == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    char *text = (char *)(block + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(labels[i]) + 1;
+        memcpy(text, labels[i], len);
+        block[i] = text;
+        text += len;
+    }
+    block[n] = NULL;
+    *out = block;
+    return DYNHC_OK;
+}
+
+int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_result *payload,
+                             const char *const *labels, dynhc_send_fn send, void *user_data,
+                             dynhc_destroy_fn destroy, dynhc_endpoint **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (s == NULL || name == NULL || name[0] == '\0' || payload == NULL ||
+        payload->text == NULL || send == NULL || out == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    dynhc_endpoint *ep = calloc(1, sizeof(*ep));
+    size_t name_len = strlen(name) + 1;
+    if (ep == NULL || (ep->name = malloc(name_len)) == NULL) {
+        free(ep);
+        return DYNHC_ERR_NOMEM;
+    }
+    memcpy(ep->name, name, name_len);
+    int status = copy_labels(labels, &ep->labels);
+    if (status != DYNHC_OK) {
+        free(ep->name);
+        free(ep);
+        return status;
+    }
+    ep->sched = s;
+    ep->send = send;
+    ep->user_data = user_data;
+    ep->destroy = destroy;
+    ep->heap_index = DH_NOT_IN_HEAP;
+
+    transitions t = {NULL, 0, 0, 0};
+    pthread_mutex_lock(&s->lock);
+    if (reserve_endpoint(s) != 0) {
+        status = DYNHC_ERR_NOMEM;
+    } else if (s->names[name_slot(s, name)] != NULL) {
+        status = DYNHC_ERR_INVALID_ARG;
+    }
+    if (status != DYNHC_OK) {
+        pthread_mutex_unlock(&s->lock);
+        free((void *)(uintptr_t)ep->labels);
+        free(ep->name);
+        free(ep);
+        return status;
+    }
+    uint64_t now = dh_sched_now(s);
+    ep->payload = dynhc_result_ref(payload);
+    ep->slot = s->free_count > 0 ? s->free_slots[--s->free_count] : s->slot_count++;
+    s->slots[ep->slot] = ep;
+    s->names[name_slot(s, name)] = ep;
+    s->endpoint_count++;
+    atomic_init(&ep->ready, s->starting_ready);
+    atomic_init(&ep->last_activity_ns, 0);
+    atomic_init(&ep->removed, 0);
+    ep->tracked = (uint8_t)is_used(s, name);
+    s->tracked_count += ep->tracked;
+    s->tracked_ready += ep->tracked && s->starting_ready;
+    update_overall(s, &t);
+    if (s->enabled) {
+        dh_sched_schedule_locked(s, ep, now + random_below(s, s->spread_ns + 1));
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    if (payload->origin != NULL) {
+        dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s %s: %s",
+                     name, dynhc_source_name(payload->source), payload->origin, payload->text);
+    } else {
+        dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s: %s",
+                     name, dynhc_source_name(payload->source), payload->text);
+    }
+    announce(s, &t);
+    wake(s);
+    *out = ep;
+    return DYNHC_OK;
+}
+
+int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
+{
+    if (s == NULL || ep == NULL || ep->sched != s) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    transitions t = {NULL, 0, 0, 0};
+    pthread_mutex_lock(&s->lock);
+    if (atomic_load(&ep->removed)) {
+        pthread_mutex_unlock(&s->lock);
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    atomic_store_explicit(&ep->removed, 1, memory_order_release);
+    heap_remove(s, ep);
+    remove_name(s, ep);
+    s->slots[ep->slot] = NULL;
+    s->free_slots[s->free_count++] = ep->slot;
+    s->endpoint_count--;
+    if (ep->in_flight) {
+        s->in_flight--;
+    }
+    if (ep->tracked) {
+        s->tracked_count--;
+        s->tracked_ready -= (size_t)atomic_load(&ep->ready);
+    }
+    update_overall(s, &t);
+    int defer = s->ticking;
+    if (defer) {
+        ep->next_free = s->pending_free;
+        s->pending_free = ep;
+    }
+    pthread_mutex_unlock(&s->lock);
+    announce(s, &t);
+    if (!defer) {
+        free_endpoint(ep);
+    }
+    return DYNHC_OK;
+}
+
+/* ---- the scheduler ---------------------------------------------------------- */
+
+dynhc_sched *dynhc_sched_new(void)
+{
+    dynhc_sched *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return NULL;
+    }
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->mode = DYNHC_MODE_IDLE;
+    s->interval_ns = 10 * DH_NS_PER_SEC;
+    s->not_ready_interval_ns = s->interval_ns;
+    s->timeout_ns = 3 * DH_NS_PER_SEC;
+    s->spread_ns = s->interval_ns;
+    s->failure_threshold = 1;
+    s->success_threshold = 1;
+    s->activity_marks_ready = 1;
+    s->enabled = 1;
+    s->log = stderr_log;
+    s->rng = 0x9E3779B97F4A7C15ull ^ dynhc_now_ns();
+    atomic_init(&s->process_ready, 0);
+    atomic_init(&s->overall_ready, 0);
+    s->created_ns = dh_sched_now(s);
+    return s;
+}
+
+void dynhc_sched_free(dynhc_sched *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (callback_owner == s) {
+        dh_sched_log(s, DYNHC_LOG_ERROR, "dynhc_sched_free called from a callback: ignored");
+        return;
+    }
+    dynhc_sched_stop_thread(s);
+    for (uint32_t i = 0; i < s->slot_count; i++) {
+        if (s->slots[i] != NULL) {
+            free_endpoint(s->slots[i]);
+        }
+    }
+    for (size_t i = 0; i < s->use_count; i++) {
+        free(s->use_names[i]);
+    }
+    free(s->use_names);
+    free(s->slots);
+    free(s->free_slots);
+    free(s->names);
+    free(s->heap);
+    free(s->batch);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}

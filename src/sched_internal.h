@@ -1,0 +1,156 @@
+/* sched_internal.h: the scheduler's objects, shared by sched.c (timing and
+ * outcomes), sched_report.c (status JSON and metrics) and sched_thread.c
+ * (the thread runner). Internal.
+ *
+ * Locking: sched->lock guards every field below that is not atomic. It is
+ * never held while a callback runs. */
+#ifndef DH_SCHED_INTERNAL_H
+#define DH_SCHED_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "dynhc/sched.h"
+
+/* Upper bounds of the check latency histogram, in seconds (+Inf implied). */
+#define DH_LATENCY_BUCKETS 11
+extern const double dh_latency_bounds[DH_LATENCY_BUCKETS];
+
+#define DH_NOT_IN_HEAP UINT32_MAX
+
+struct dynhc_endpoint {
+    dynhc_sched *sched;
+    char *name;
+    dynhc_result *payload;       /* one reference */
+    const char *const *labels;   /* name, value, ..., NULL; one block; NULL when none */
+    dynhc_send_fn send;
+    void *user_data;
+    dynhc_destroy_fn destroy;
+    dynhc_endpoint *next_free;   /* on sched->pending_free */
+
+    _Atomic uint64_t last_activity_ns; /* idle mode: written by any thread, no lock */
+    atomic_int ready;
+
+    uint64_t due_ns;        /* the heap key: next check, or the in-flight check's deadline */
+    uint64_t sent_ns;       /* when the in-flight check was sent */
+    uint64_t last_check_ns; /* when the last check completed; 0 before the first */
+    uint64_t last_latency_ns;
+    char *last_error;       /* the last failure's text; NULL after a success */
+    uint32_t heap_index;    /* DH_NOT_IN_HEAP when not scheduled */
+    uint32_t slot;          /* index in sched->slots: the high half of check ids */
+    uint32_t sequence;      /* the low half of the in-flight check id */
+    uint32_t consecutive_failures;
+    uint32_t consecutive_successes;
+    uint8_t in_flight;
+    atomic_uchar removed;  /* read by the ticking thread without the lock */
+    uint8_t last_result;    /* dynhc_check_result of the last check */
+    uint8_t tracked;        /* counts toward the overall status */
+
+    /* Metrics, under the lock. */
+    uint64_t checks[3];     /* by dynhc_check_result */
+    uint64_t late;          /* completions after the timeout */
+    uint64_t tokens;        /* token budget spent on checks */
+    uint64_t transitions;
+    uint64_t latency_sum_ns;
+    uint32_t latency_buckets[DH_LATENCY_BUCKETS + 1]; /* last: +Inf */
+};
+
+/* A heap entry keeps the key beside the pointer so that sifting touches
+ * only the heap array. */
+typedef struct dh_heap_entry {
+    uint64_t due_ns;
+    dynhc_endpoint *ep;
+} dh_heap_entry;
+
+struct dynhc_sched {
+    pthread_mutex_t lock;
+
+    /* Settings. */
+    dynhc_mode mode;
+    uint64_t interval_ns;
+    uint64_t not_ready_interval_ns;
+    int not_ready_interval_set;
+    uint64_t timeout_ns;
+    double jitter;
+    uint64_t spread_ns;
+    int spread_set;
+    unsigned failure_threshold;
+    unsigned success_threshold;
+    int activity_marks_ready;
+    int enabled;
+    int starting_ready;
+    char **use_names; /* NULL: every endpoint counts */
+    size_t use_count;
+    uint64_t rng;
+
+    dynhc_clock_fn clock;
+    void *clock_data;
+    dynhc_log_fn log;
+    void *log_data;
+    dynhc_transition_fn on_transition;
+    void *transition_data;
+    dynhc_wakeup_fn wakeup;
+    void *wakeup_data;
+
+    /* Endpoints by slot (check ids name slots), and free slots for reuse. */
+    dynhc_endpoint **slots;
+    uint32_t slot_count;
+    uint32_t slot_capacity;
+    uint32_t *free_slots;
+    uint32_t free_count;
+    /* Names, open addressing on a power-of-two table (duplicate check). */
+    dynhc_endpoint **names;
+    size_t name_capacity;
+    size_t endpoint_count;
+
+    dh_heap_entry *heap;
+    uint32_t heap_len;
+    uint32_t heap_capacity;
+
+    /* Overall status: tracked endpoints and how many of them are ready. */
+    size_t tracked_count;
+    size_t tracked_ready;
+    atomic_int process_ready;
+    atomic_int overall_ready;
+
+    /* A tick in progress defers freeing removed endpoints to its end. */
+    int ticking;
+    dynhc_endpoint *pending_free;
+    dynhc_endpoint **batch; /* endpoints due in this tick, reused */
+    uint32_t batch_capacity;
+
+    uint64_t created_ns;
+    uint64_t late_unknown;  /* completions for ids no endpoint owns */
+    uint64_t in_flight;
+    uint64_t overall_transitions;
+
+    /* The thread runner (sched_thread.c). */
+    pthread_t thread;
+    pthread_cond_t wake;
+    int thread_running;
+    int thread_stop;
+    int thread_woken;
+};
+
+/* The scheduler's clock. */
+uint64_t dh_sched_now(const dynhc_sched *s);
+
+/* Logs through the scheduler's sink (formatted like printf). */
+void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Puts ep in the heap at due, or moves it there; with the lock held. */
+void dh_sched_schedule_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t due);
+
+/* Replaces the list of endpoints that make the overall status (takes
+ * ownership of names, n unique non-empty strings; NULL/0: every endpoint). */
+void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n);
+
+/* The earliest due time, DYNHC_NO_DEADLINE when none; with the lock held. */
+uint64_t dh_sched_next_deadline_locked(const dynhc_sched *s);
+
+#endif

@@ -1,0 +1,330 @@
+/* sched_settings.c: the scheduler's settings, from the API, a resolution and
+ * the environment. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_text.h"
+#include "resolver_internal.h"
+#include "sched_internal.h"
+#include "settings.h"
+
+/* Runs body with the lock held; settings are read by threads that complete
+ * checks, so they change under the lock like everything else. */
+#define WITH_LOCK(s, body)                                                                  \
+    do {                                                                                    \
+        pthread_mutex_lock(&(s)->lock);                                                     \
+        body;                                                                               \
+        pthread_mutex_unlock(&(s)->lock);                                                   \
+    } while (0)
+
+int dynhc_sched_set_mode(dynhc_sched *s, dynhc_mode mode)
+{
+    if (s == NULL || (mode != DYNHC_MODE_IDLE && mode != DYNHC_MODE_PERIODIC)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, s->mode = mode);
+    return DYNHC_OK;
+}
+
+static int valid_duration(uint64_t ns)
+{
+    return ns > 0 && ns <= DH_DURATION_MAX_NS;
+}
+
+int dynhc_sched_set_interval_ns(dynhc_sched *s, uint64_t ns)
+{
+    if (s == NULL || !valid_duration(ns)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, {
+        s->interval_ns = ns;
+        if (!s->not_ready_interval_set) {
+            s->not_ready_interval_ns = ns;
+        }
+        if (!s->spread_set) {
+            s->spread_ns = ns;
+        }
+    });
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_not_ready_interval_ns(dynhc_sched *s, uint64_t ns)
+{
+    if (s == NULL || !valid_duration(ns)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, {
+        s->not_ready_interval_ns = ns;
+        s->not_ready_interval_set = 1;
+    });
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_timeout_ns(dynhc_sched *s, uint64_t ns)
+{
+    if (s == NULL || !valid_duration(ns)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, s->timeout_ns = ns);
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_jitter(dynhc_sched *s, double jitter)
+{
+    if (s == NULL || !(jitter >= 0 && jitter < 1)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, s->jitter = jitter);
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_spread_ns(dynhc_sched *s, uint64_t ns)
+{
+    if (s == NULL || ns > DH_DURATION_MAX_NS) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, {
+        s->spread_ns = ns;
+        s->spread_set = 1;
+    });
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_thresholds(dynhc_sched *s, unsigned failures, unsigned successes)
+{
+    if (s == NULL || failures == 0 || successes == 0) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, {
+        s->failure_threshold = failures;
+        s->success_threshold = successes;
+    });
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_activity_marks_ready(dynhc_sched *s, int on)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, s->activity_marks_ready = on != 0);
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_enabled(dynhc_sched *s, int enabled)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    uint64_t now = dh_sched_now(s);
+    WITH_LOCK(s, {
+        int was = s->enabled;
+        s->enabled = enabled != 0;
+        /* Endpoints leave the heap when their next check would be scheduled;
+         * on enabling, the ones outside get a check now. */
+        for (uint32_t i = 0; s->enabled && !was && i < s->slot_count; i++) {
+            dynhc_endpoint *ep = s->slots[i];
+            if (ep != NULL && ep->heap_index == DH_NOT_IN_HEAP) {
+                dh_sched_schedule_locked(s, ep, now);
+            }
+        }
+    });
+    if (s->wakeup != NULL) {
+        s->wakeup(s, s->wakeup_data);
+    }
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_starting_status(dynhc_sched *s, int ready)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, s->starting_ready = ready != 0);
+    return dynhc_sched_set_process_ready(s, ready);
+}
+
+int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size_t n)
+{
+    if (s == NULL || (n > 0 && names == NULL)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    char **copy = n > 0 ? calloc(n, sizeof(*copy)) : NULL;
+    if (n > 0 && copy == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    size_t unique = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (names[i] == NULL || names[i][0] == '\0') {
+            for (size_t k = 0; k < unique; k++) {
+                free(copy[k]);
+            }
+            free(copy);
+            return DYNHC_ERR_INVALID_ARG;
+        }
+        int seen = 0;
+        for (size_t k = 0; k < unique && !seen; k++) {
+            seen = strcmp(copy[k], names[i]) == 0;
+        }
+        if (!seen && (copy[unique++] = dh_strdup(names[i])) == NULL) {
+            for (size_t k = 0; k + 1 < unique; k++) {
+                free(copy[k]);
+            }
+            free(copy);
+            return DYNHC_ERR_NOMEM;
+        }
+    }
+    dh_sched_set_use_names(s, copy, unique);
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    /* xorshift must not start from zero. */
+    WITH_LOCK(s, s->rng = seed != 0 ? seed : 0x9E3779B97F4A7C15ull);
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, {
+        s->clock = fn;
+        s->clock_data = user_data;
+        s->created_ns = dh_sched_now(s);
+    });
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, {
+        s->log = fn;
+        s->log_data = user_data;
+    });
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn, void *user_data)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, {
+        s->on_transition = fn;
+        s->transition_data = user_data;
+    });
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_wakeup(dynhc_sched *s, dynhc_wakeup_fn fn, void *user_data)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, {
+        s->wakeup = fn;
+        s->wakeup_data = user_data;
+    });
+    return DYNHC_OK;
+}
+
+int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *settings)
+{
+    if (s == NULL || settings == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    int status = dynhc_sched_set_interval_ns(s, settings->interval_ns);
+    if (status == DYNHC_OK) {
+        status = dynhc_sched_set_timeout_ns(s, settings->timeout_ns);
+    }
+    if (status == DYNHC_OK) {
+        status = dynhc_sched_set_enabled(s, settings->enabled);
+    }
+    return status;
+}
+
+static const char *process_getenv(const char *name, void *user_data)
+{
+    (void)user_data;
+    return getenv(name);
+}
+
+/* Reads DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS: a JSON array of names. */
+static int load_use_endpoints(dynhc_sched *s, const char *name, const char *raw)
+{
+    size_t len;
+    const char *text = dh_trim(raw, &len);
+    if (len == 0) {
+        return DYNHC_OK;
+    }
+    dh_parse_error err = {{0, 0}, ""};
+    cJSON *list = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL, &err);
+    if (list == NULL) {
+        if (strcmp(err.message, "out of memory") == 0) {
+            return DYNHC_ERR_NOMEM;
+        }
+        dh_sched_log(s, DYNHC_LOG_WARNING, "%s:%u:%u: warning: %s; ignored", name, err.pos.line,
+                     err.pos.column, err.message);
+        return DYNHC_OK;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(list);
+    const char **names = cJSON_IsArray(list) && n > 0 ? calloc(n, sizeof(*names)) : NULL;
+    int valid = names != NULL;
+    size_t i = 0;
+    for (const cJSON *item = valid ? list->child : NULL; item != NULL && valid;
+         item = item->next) {
+        valid = cJSON_IsString(item) && item->valuestring[0] != '\0';
+        names[i++] = valid ? item->valuestring : NULL;
+    }
+    int status = DYNHC_OK;
+    if (valid) {
+        status = dynhc_sched_set_use_endpoints(s, names, n);
+    } else if (cJSON_IsArray(list) && n > 0 && names == NULL) {
+        status = DYNHC_ERR_NOMEM;
+    } else {
+        dh_sched_log(s, DYNHC_LOG_WARNING,
+                     "%s: warning: expected a JSON array of endpoint names such as "
+                     "[\"generate\"]; ignored",
+                     name);
+    }
+    free(names);
+    cJSON_Delete(list);
+    return status;
+}
+
+int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data)
+{
+    if (s == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (fn == NULL) {
+        fn = process_getenv;
+    }
+    const char *starting = "DYN_SYSTEM_STARTING_HEALTH_STATUS";
+    const char *raw = fn(starting, user_data);
+    size_t len = 0;
+    const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
+    if (len > 0) {
+        int ready;
+        const char *why = dh_parse_start_status(text, len, &ready);
+        if (why == NULL) {
+            dynhc_sched_set_starting_status(s, ready);
+        } else {
+            char quoted[96];
+            dh_sched_log(s, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored",
+                         starting, dh_quote(quoted, sizeof(quoted), text, len), why);
+        }
+    }
+    const char *use = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS";
+    raw = fn(use, user_data);
+    return raw != NULL ? load_use_endpoints(s, use, raw) : DYNHC_OK;
+}
