@@ -1,0 +1,621 @@
+/* test_sched.c: the scheduler's rules (SPEC 3) on a fake clock: nothing
+ * sleeps, every time is chosen by the test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <dynhc/dynhc.h>
+
+#include "support.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+typedef struct sent_check {
+    uint64_t id;
+    uint64_t at;
+    const char *endpoint;
+} sent_check;
+
+typedef struct fixture {
+    uint64_t now;
+    dynhc_sched *s;
+    dynhc_result *payload;
+    char payload_text[512];
+    sent_check sent[256];
+    size_t sent_count;
+    int complete_with; /* -1: leave in flight; else complete synchronously */
+    int send_returns;
+    int remove_in_send; /* remove the endpoint from inside its own send */
+    dynhc_endpoint *last_ep;
+    char transitions[512];
+    char log[2048];
+    int destroyed;
+} fixture;
+
+static uint64_t fake_clock(void *user_data)
+{
+    return ((fixture *)user_data)->now;
+}
+
+static int record_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                       void *user_data)
+{
+    fixture *f = user_data;
+    assert_true(f->sent_count < 256);
+    f->sent[f->sent_count].id = check->id;
+    f->sent[f->sent_count].at = check->sent_ns;
+    f->sent[f->sent_count].endpoint = check->endpoint;
+    f->sent_count++;
+    assert_string_equal(check->payload_text, f->payload_text);
+    assert_true(check->deadline_ns > check->sent_ns);
+    assert_int_equal(dynhc_sched_tick(s, f->now), DYNHC_ERR_BUSY);
+    if (f->remove_in_send) {
+        assert_int_equal(dynhc_sched_remove_endpoint(s, ep), DYNHC_OK);
+    }
+    if (f->complete_with >= 0) {
+        int status = dynhc_sched_complete(s, check->id, (dynhc_check_result)f->complete_with,
+                                          f->complete_with ? "boom" : NULL);
+        assert_int_equal(status, f->remove_in_send ? DYNHC_ERR_NOT_FOUND : DYNHC_OK);
+    }
+    return f->send_returns;
+}
+
+static void record_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                              void *user_data)
+{
+    (void)s;
+    fixture *f = user_data;
+    char line[64];
+    snprintf(line, sizeof(line), "%s=%s;", ep != NULL ? name : "*", ready ? "up" : "down");
+    strncat(f->transitions, line, sizeof(f->transitions) - strlen(f->transitions) - 1);
+}
+
+static void record_log(dynhc_log_level level, const char *message, void *user_data)
+{
+    fixture *f = user_data;
+    char line[600];
+    snprintf(line, sizeof(line), "%d|%s\n", (int)level, message);
+    strncat(f->log, line, sizeof(f->log) - strlen(f->log) - 1);
+}
+
+static void count_destroy(void *user_data)
+{
+    ((fixture *)user_data)->destroyed++;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->now = 1000 * SEC;
+    f->s = dynhc_sched_new();
+    assert_non_null(f->s);
+    assert_int_equal(dynhc_sched_set_clock(f->s, fake_clock, f), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(f->s, record_transition, f), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log(f->s, record_log, f), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_seed(f->s, 42), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(f->s, 10 * SEC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(f->s, 0), DYNHC_OK);
+    dynhc_resolver *r = dynhc_resolver_new();
+    fake_env env = {{0}, {0}, 0};
+    dynhc_resolver_set_getenv(r, fake_env_get, &env);
+    assert_int_equal(dynhc_resolver_resolve(r, &f->payload), DYNHC_OK);
+    dynhc_resolver_free(r);
+    snprintf(f->payload_text, sizeof(f->payload_text), "%s", dynhc_result_text(f->payload));
+    f->complete_with = DYNHC_CHECK_SUCCESS;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    dynhc_sched_free(f->s);
+    dynhc_result_free(f->payload);
+    free(f);
+    return 0;
+}
+
+static dynhc_endpoint *add(fixture *f, const char *name)
+{
+    dynhc_endpoint *ep = NULL;
+    assert_int_equal(dynhc_sched_add_endpoint(f->s, name, f->payload, NULL, record_send, f,
+                                              count_destroy, &ep),
+                     DYNHC_OK);
+    f->last_ep = ep;
+    return ep;
+}
+
+/* Advances the fake clock to t and ticks; returns how many checks were sent. */
+static int tick_at(fixture *f, uint64_t t)
+{
+    f->now = t;
+    return dynhc_sched_tick(f->s, t);
+}
+
+/* ---- error paths first ---------------------------------------------------- */
+
+static void registration_rejects_bad_arguments_without_calling_back(void **state)
+{
+    fixture *f = *state;
+    dynhc_endpoint *ep = (dynhc_endpoint *)f;
+    const char *odd_labels[] = {"model", NULL, NULL};
+    const char *bad_name[] = {"9model", "x", NULL};
+    const char *reserved[] = {"endpoint", "x", NULL};
+    const char *dunder[] = {"__x", "y", NULL};
+    assert_int_equal(dynhc_sched_add_endpoint(f->s, "", f->payload, NULL, record_send, f,
+                                              count_destroy, &ep),
+                     DYNHC_ERR_INVALID_ARG);
+    assert_null(ep);
+    assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", NULL, NULL, record_send, f, NULL, &ep),
+                     DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", f->payload, NULL, NULL, f, NULL, &ep),
+                     DYNHC_ERR_INVALID_ARG);
+    odd_labels[1] = NULL;
+    const char *const *labels[] = {odd_labels, bad_name, reserved, dunder};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", f->payload, labels[i], record_send,
+                                                  f, count_destroy, &ep),
+                         DYNHC_ERR_INVALID_ARG);
+    }
+    add(f, "generate");
+    assert_int_equal(dynhc_sched_add_endpoint(f->s, "generate", f->payload, NULL, record_send,
+                                              f, count_destroy, &ep),
+                     DYNHC_ERR_INVALID_ARG);
+    /* A disabled resolution has no payload to send. */
+    dynhc_resolver *r = dynhc_resolver_new();
+    dynhc_resolver_set_disabled(r, 1);
+    dynhc_result *disabled = NULL;
+    assert_int_equal(dynhc_resolver_resolve(r, &disabled), DYNHC_DISABLED);
+    assert_int_equal(dynhc_sched_add_endpoint(f->s, "b", disabled, NULL, record_send, f,
+                                              count_destroy, &ep),
+                     DYNHC_ERR_INVALID_ARG);
+    dynhc_result_free(disabled);
+    dynhc_resolver_free(r);
+    assert_int_equal(f->destroyed, 0);
+}
+
+static void settings_reject_out_of_range_values(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_interval_ns(f->s, 0), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 25 * 3600 * SEC), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_jitter(f->s, 1.0), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_jitter(f->s, -0.1), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_thresholds(f->s, 0, 1), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_mode(f->s, (dynhc_mode)7), DYNHC_ERR_INVALID_ARG);
+    const char *names[] = {"generate", ""};
+    assert_int_equal(dynhc_sched_set_use_endpoints(f->s, names, 2), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_interval_ns(NULL, SEC), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_tick(NULL, 0), DYNHC_ERR_INVALID_ARG);
+    assert_true(dynhc_sched_next_deadline(NULL) == DYNHC_NO_DEADLINE);
+    dynhc_sched_free(NULL);
+    dynhc_endpoint_record_activity(NULL, 1);
+}
+
+static void unknown_and_repeated_completions_are_counted_as_late(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    uint64_t id = f->sent[0].id;
+    assert_int_equal(dynhc_sched_complete(f->s, id + 1, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_ERR_NOT_FOUND);
+    assert_int_equal(dynhc_sched_complete(f->s, 12345ull << 32, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_ERR_NOT_FOUND);
+    assert_int_equal(dynhc_sched_complete(f->s, 0, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_ERR_NOT_FOUND);
+    assert_int_equal(dynhc_sched_complete(f->s, id, (dynhc_check_result)9, NULL),
+                     DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_complete(f->s, id, DYNHC_CHECK_SUCCESS, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_sched_complete(f->s, id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_ERR_NOT_FOUND);
+    assert_true(dynhc_endpoint_is_ready(f->last_ep));
+}
+
+static void a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored(
+    void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 3 * SEC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_starting_status(f->s, 1), DYNHC_OK);
+    dynhc_endpoint *ep = add(f, "generate");
+    uint64_t t0 = f->now;
+    assert_int_equal(tick_at(f, t0), 1);
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 3 * SEC);
+    assert_int_equal(tick_at(f, t0 + 3 * SEC - 1), 0);
+    assert_true(dynhc_endpoint_is_ready(ep));
+    assert_int_equal(tick_at(f, t0 + 3 * SEC), 0);
+    assert_false(dynhc_endpoint_is_ready(ep));
+    assert_non_null(strstr(f->transitions, "generate=down;"));
+    assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_ERR_NOT_FOUND);
+    assert_false(dynhc_endpoint_is_ready(ep));
+    char *metrics = dynhc_sched_metrics(f->s);
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "result=\"timeout\"} 1"));
+    assert_non_null(strstr(metrics, "dynhc_health_check_late_completions_total{endpoint=\"generate\"} 1"));
+    dynhc_free(metrics);
+}
+
+static void a_failed_send_counts_as_a_failed_check(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    f->send_returns = -1;
+    assert_int_equal(dynhc_sched_set_starting_status(f->s, 1), DYNHC_OK);
+    dynhc_endpoint *ep = add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_false(dynhc_endpoint_is_ready(ep));
+    char *status = dynhc_sched_status_json(f->s, 1);
+    assert_non_null(strstr(status, "the send callback failed"));
+    dynhc_free(status);
+}
+
+static void removing_an_endpoint_from_its_own_send_callback_is_safe(void **state)
+{
+    fixture *f = *state;
+    f->remove_in_send = 1;
+    add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_int_equal(f->destroyed, 1);
+    assert_true(dynhc_sched_next_deadline(f->s) == DYNHC_NO_DEADLINE);
+}
+
+static void removing_an_endpoint_with_a_check_in_flight_ignores_its_completion(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    dynhc_endpoint *ep = add(f, "generate");
+    add(f, "other");
+    assert_int_equal(tick_at(f, f->now), 2);
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, ep), DYNHC_OK);
+    assert_int_equal(f->destroyed, 1);
+    assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_ERR_NOT_FOUND);
+    /* The freed slot is reused without confusing old ids with new ones. */
+    add(f, "third");
+    assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_ERR_NOT_FOUND);
+    assert_int_equal(dynhc_sched_complete(f->s, f->sent[1].id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_OK);
+}
+
+static void tick_and_free_from_a_callback_are_refused(void **state)
+{
+    fixture *f = *state;
+    add(f, "generate");
+    /* record_send asserts that a tick from inside it is DYNHC_ERR_BUSY. */
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_int_equal(f->sent_count, 1);
+}
+
+/* ---- timing ------------------------------------------------------------------ */
+
+static void idle_mode_sends_a_canary_only_after_an_interval_without_traffic(void **state)
+{
+    fixture *f = *state;
+    uint64_t t0 = f->now;
+    dynhc_endpoint *ep = add(f, "generate");
+    assert_int_equal(tick_at(f, t0), 1); /* spread 0: the first check at once */
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 10 * SEC);
+
+    f->now = t0 + 6 * SEC;
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_int_equal(tick_at(f, t0 + 10 * SEC), 0); /* traffic 4 s ago: not idle yet */
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 16 * SEC);
+    assert_int_equal(tick_at(f, t0 + 16 * SEC - 1), 0);
+    assert_int_equal(tick_at(f, t0 + 16 * SEC), 1);
+    assert_int_equal(f->sent_count, 2);
+}
+
+static void periodic_mode_sends_every_interval_regardless_of_traffic(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_mode(f->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    uint64_t t0 = f->now;
+    dynhc_endpoint *ep = add(f, "generate");
+    for (int i = 0; i < 5; i++) {
+        f->now = t0 + (uint64_t)i * 10 * SEC + 5 * SEC;
+        dynhc_endpoint_record_activity(ep, 1);
+        assert_int_equal(tick_at(f, t0 + (uint64_t)i * 10 * SEC), i == 0 ? 1 : 1);
+    }
+    assert_int_equal(f->sent_count, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_true(f->sent[i].at == t0 + i * 10 * SEC);
+    }
+}
+
+static void at_most_one_check_is_in_flight_per_endpoint(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 60 * SEC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(f->s, SEC), DYNHC_OK);
+    add(f, "generate");
+    uint64_t t0 = f->now;
+    assert_int_equal(tick_at(f, t0), 1);
+    for (uint64_t t = 1; t < 60; t++) {
+        assert_int_equal(tick_at(f, t0 + t * SEC), 0);
+    }
+    assert_int_equal(f->sent_count, 1);
+}
+
+static void thresholds_need_consecutive_outcomes(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_thresholds(f->s, 3, 2), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_activity_marks_ready(f->s, 0), DYNHC_OK);
+    dynhc_endpoint *ep = add(f, "generate");
+    uint64_t t = f->now;
+    const struct {
+        int result;
+        int ready_after;
+    } steps[] = {
+        {DYNHC_CHECK_SUCCESS, 0}, {DYNHC_CHECK_FAILURE, 0}, {DYNHC_CHECK_SUCCESS, 0},
+        {DYNHC_CHECK_SUCCESS, 1}, {DYNHC_CHECK_FAILURE, 1}, {DYNHC_CHECK_TIMEOUT, 1},
+        {DYNHC_CHECK_SUCCESS, 1}, {DYNHC_CHECK_FAILURE, 1}, {DYNHC_CHECK_FAILURE, 1},
+        {DYNHC_CHECK_FAILURE, 0},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        f->complete_with = steps[i].result;
+        assert_int_equal(tick_at(f, t), 1);
+        assert_int_equal(dynhc_endpoint_is_ready(ep), steps[i].ready_after);
+        t = dynhc_sched_next_deadline(f->s);
+    }
+    assert_string_equal(f->transitions, "generate=up;*=up;generate=down;*=down;");
+}
+
+static void a_not_ready_endpoint_is_checked_at_its_own_interval(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_not_ready_interval_ns(f->s, 2 * SEC), DYNHC_OK);
+    f->complete_with = DYNHC_CHECK_FAILURE;
+    uint64_t t0 = f->now;
+    add(f, "generate");
+    assert_int_equal(tick_at(f, t0), 1);
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 2 * SEC);
+    f->complete_with = DYNHC_CHECK_SUCCESS;
+    assert_int_equal(tick_at(f, t0 + 2 * SEC), 1);
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 12 * SEC);
+}
+
+static void jitter_keeps_every_interval_within_its_bounds(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_mode(f->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_jitter(f->s, 0.2), DYNHC_OK);
+    add(f, "generate");
+    uint64_t previous = f->now;
+    assert_int_equal(tick_at(f, previous), 1);
+    uint64_t low = UINT64_MAX, high = 0;
+    for (int i = 0; i < 200; i++) {
+        uint64_t next = dynhc_sched_next_deadline(f->s);
+        uint64_t gap = next - previous;
+        assert_true(gap >= 8 * SEC && gap <= 12 * SEC);
+        low = gap < low ? gap : low;
+        high = gap > high ? gap : high;
+        f->sent_count = 0;
+        assert_int_equal(tick_at(f, next), 1);
+        previous = next;
+    }
+    /* The draws use the range, not a single value. */
+    assert_true(low < 9 * SEC && high > 11 * SEC);
+}
+
+static void first_checks_are_spread_so_endpoints_do_not_fire_in_lock_step(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_spread_ns(f->s, 10 * SEC), DYNHC_OK);
+    uint64_t t0 = f->now;
+    char name[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "ep%d", i);
+        add(f, name);
+    }
+    /* Ten windows of one second each get some, none gets all. */
+    int per_second[10] = {0};
+    f->complete_with = -1;
+    for (int second = 0; second < 10; second++) {
+        f->sent_count = 0;
+        per_second[second] = tick_at(f, t0 + (uint64_t)(second + 1) * SEC - 1);
+        assert_true(per_second[second] < 30);
+    }
+    int total = 0;
+    for (int second = 0; second < 10; second++) {
+        total += per_second[second];
+    }
+    assert_int_equal(total + tick_at(f, t0 + 10 * SEC), 100);
+}
+
+static void disabled_checks_send_nothing_until_enabled(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_enabled(f->s, 0), DYNHC_OK);
+    add(f, "generate");
+    assert_true(dynhc_sched_next_deadline(f->s) == DYNHC_NO_DEADLINE);
+    assert_int_equal(tick_at(f, f->now + 100 * SEC), 0);
+    assert_int_equal(dynhc_sched_set_enabled(f->s, 1), DYNHC_OK);
+    assert_int_equal(tick_at(f, f->now), 1);
+}
+
+/* ---- readiness and status ---------------------------------------------------- */
+
+static void successful_traffic_marks_an_endpoint_ready_unless_turned_off(void **state)
+{
+    fixture *f = *state;
+    dynhc_endpoint *ep = add(f, "generate");
+    dynhc_endpoint_record_activity(ep, 0);
+    assert_false(dynhc_endpoint_is_ready(ep));
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_true(dynhc_endpoint_is_ready(ep));
+    assert_true(dynhc_sched_is_ready(f->s));
+
+    dynhc_endpoint *other = add(f, "other");
+    assert_false(dynhc_sched_is_ready(f->s));
+    assert_int_equal(dynhc_sched_set_activity_marks_ready(f->s, 0), DYNHC_OK);
+    dynhc_endpoint_record_activity(other, 1);
+    assert_false(dynhc_endpoint_is_ready(other));
+}
+
+static void overall_status_follows_the_named_endpoints_or_else_all(void **state)
+{
+    fixture *f = *state;
+    assert_false(dynhc_sched_is_ready(f->s));
+    assert_int_equal(dynhc_sched_set_process_ready(f->s, 1), DYNHC_OK);
+    assert_true(dynhc_sched_is_ready(f->s)); /* no endpoint: the process status */
+
+    dynhc_endpoint *generate = add(f, "generate");
+    dynhc_endpoint *clear = add(f, "clear_kv_blocks");
+    assert_false(dynhc_sched_is_ready(f->s));
+    dynhc_endpoint_record_activity(generate, 1);
+    assert_false(dynhc_sched_is_ready(f->s));
+
+    fake_env env = {{0}, {0}, 0};
+    fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", " [\"generate\"] ");
+    assert_int_equal(dynhc_sched_load_env(f->s, fake_env_get, &env), DYNHC_OK);
+    assert_true(dynhc_sched_is_ready(f->s));
+    (void)clear;
+
+    const char *names[] = {"generate", "missing"};
+    assert_int_equal(dynhc_sched_set_use_endpoints(f->s, names, 2), DYNHC_OK);
+    assert_false(dynhc_sched_is_ready(f->s)); /* a named endpoint that is not there */
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, generate), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_use_endpoints(f->s, NULL, 0), DYNHC_OK);
+    assert_false(dynhc_sched_is_ready(f->s));
+}
+
+static void starting_status_comes_from_the_environment(void **state)
+{
+    fixture *f = *state;
+    fake_env env = {{0}, {0}, 0};
+    fake_env_set(&env, "DYN_SYSTEM_STARTING_HEALTH_STATUS", "Ready");
+    assert_int_equal(dynhc_sched_load_env(f->s, fake_env_get, &env), DYNHC_OK);
+    assert_true(dynhc_sched_is_ready(f->s));
+    dynhc_endpoint *ep = add(f, "generate");
+    assert_true(dynhc_endpoint_is_ready(ep));
+}
+
+static void bad_environment_values_are_logged_and_ignored(void **state)
+{
+    fixture *f = *state;
+    fake_env env = {{0}, {0}, 0};
+    fake_env_set(&env, "DYN_SYSTEM_STARTING_HEALTH_STATUS", "up");
+    fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "[\"generate\",]");
+    assert_int_equal(dynhc_sched_load_env(f->s, fake_env_get, &env), DYNHC_OK);
+    assert_non_null(strstr(f->log, "2|DYN_SYSTEM_STARTING_HEALTH_STATUS: warning: invalid value \"up\""));
+    assert_non_null(strstr(f->log, "2|DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS:1:13: warning:"));
+    fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "{\"a\":1}");
+    assert_int_equal(dynhc_sched_load_env(f->s, fake_env_get, &env), DYNHC_OK);
+    assert_non_null(strstr(f->log, "expected a JSON array of endpoint names"));
+    assert_false(dynhc_sched_is_ready(f->s));
+}
+
+static void settings_come_from_a_resolution(void **state)
+{
+    fixture *f = *state;
+    fake_env env = {{0}, {0}, 0};
+    fake_env_set(&env, "DYN_HEALTH_CHECK_INTERVAL", "30");
+    fake_env_set(&env, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT", "500ms");
+    fake_env_set(&env, "DYN_HEALTH_CHECK_ENABLED", "false");
+    dynhc_resolver *r = dynhc_resolver_new();
+    dynhc_resolver_set_getenv(r, fake_env_get, &env);
+    dynhc_result *res = NULL;
+    assert_int_equal(dynhc_resolver_resolve(r, &res), DYNHC_OK);
+    assert_int_equal(dynhc_sched_apply_result(f->s, res), DYNHC_OK);
+    add(f, "generate");
+    assert_true(dynhc_sched_next_deadline(f->s) == DYNHC_NO_DEADLINE);
+    fake_env_set(&env, "DYN_HEALTH_CHECK_ENABLED", "true");
+    dynhc_result_free(res);
+    assert_int_equal(dynhc_resolver_resolve(r, &res), DYNHC_OK);
+    assert_int_equal(dynhc_sched_apply_result(f->s, res), DYNHC_OK);
+    f->complete_with = -1;
+    uint64_t t0 = f->now;
+    assert_int_equal(tick_at(f, t0), 1);
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 500 * MS);
+    f->complete_with = DYNHC_CHECK_SUCCESS;
+    assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_OK);
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 30 * SEC);
+    dynhc_result_free(res);
+    dynhc_resolver_free(r);
+}
+
+static void registration_logs_the_payload_and_its_source(void **state)
+{
+    fixture *f = *state;
+    add(f, "generate");
+    char expected[512];
+    snprintf(expected, sizeof(expected),
+             "1|Health check payload for endpoint 'generate' from default: %s\n",
+             dynhc_result_text(f->payload));
+    assert_non_null(strstr(f->log, expected));
+}
+
+static void the_payload_is_shared_and_outlives_the_callers_reference(void **state)
+{
+    fixture *f = *state;
+    add(f, "a");
+    add(f, "b");
+    /* The scheduler keeps its own references: the checks still carry the text. */
+    dynhc_result_free(f->payload);
+    f->payload = NULL;
+    assert_int_equal(tick_at(f, f->now), 2);
+    assert_int_equal(strcmp(f->sent[0].endpoint, "a") == 0 || strcmp(f->sent[1].endpoint, "a") == 0,
+                     1);
+}
+
+static void freeing_the_scheduler_destroys_every_endpoints_user_data(void **state)
+{
+    fixture *f = *state;
+    add(f, "a");
+    add(f, "b");
+    dynhc_endpoint *c = add(f, "c");
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, c), DYNHC_OK);
+    assert_int_equal(f->destroyed, 1);
+    dynhc_sched_free(f->s);
+    f->s = NULL;
+    assert_int_equal(f->destroyed, 3);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(registration_rejects_bad_arguments_without_calling_back),
+        T(settings_reject_out_of_range_values),
+        T(unknown_and_repeated_completions_are_counted_as_late),
+        T(a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored),
+        T(a_failed_send_counts_as_a_failed_check),
+        T(removing_an_endpoint_from_its_own_send_callback_is_safe),
+        T(removing_an_endpoint_with_a_check_in_flight_ignores_its_completion),
+        T(tick_and_free_from_a_callback_are_refused),
+        T(idle_mode_sends_a_canary_only_after_an_interval_without_traffic),
+        T(periodic_mode_sends_every_interval_regardless_of_traffic),
+        T(at_most_one_check_is_in_flight_per_endpoint),
+        T(thresholds_need_consecutive_outcomes),
+        T(a_not_ready_endpoint_is_checked_at_its_own_interval),
+        T(jitter_keeps_every_interval_within_its_bounds),
+        T(first_checks_are_spread_so_endpoints_do_not_fire_in_lock_step),
+        T(disabled_checks_send_nothing_until_enabled),
+        T(successful_traffic_marks_an_endpoint_ready_unless_turned_off),
+        T(overall_status_follows_the_named_endpoints_or_else_all),
+        T(starting_status_comes_from_the_environment),
+        T(bad_environment_values_are_logged_and_ignored),
+        T(settings_come_from_a_resolution),
+        T(registration_logs_the_payload_and_its_source),
+        T(the_payload_is_shared_and_outlives_the_callers_reference),
+        T(freeing_the_scheduler_destroys_every_endpoints_user_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
