@@ -3,6 +3,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -587,6 +590,133 @@ static void freeing_the_scheduler_destroys_every_endpoints_user_data(void **stat
     assert_int_equal(f->destroyed, 3);
 }
 
+/* ---- threads ---------------------------------------------------------------- */
+
+#define STRESS_ENDPOINTS 16
+#define STRESS_TICKS 3000
+
+typedef struct stress {
+    dynhc_sched *s;
+    _Atomic uint64_t now;
+    atomic_int stop;
+    pthread_mutex_t lock; /* guards the queue of ids to complete */
+    uint64_t queue[4096];
+    size_t head, tail;
+    atomic_size_t sent, completed, refused;
+    dynhc_endpoint *eps[STRESS_ENDPOINTS];
+} stress;
+
+static uint64_t stress_clock(void *user_data)
+{
+    return atomic_load(&((stress *)user_data)->now);
+}
+
+static int stress_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                       void *user_data)
+{
+    (void)s;
+    (void)ep;
+    stress *st = user_data;
+    pthread_mutex_lock(&st->lock);
+    if (st->tail - st->head < 4096) {
+        st->queue[st->tail++ % 4096] = check->id;
+    }
+    pthread_mutex_unlock(&st->lock);
+    atomic_fetch_add(&st->sent, 1);
+    return 0;
+}
+
+/* Completes queued checks from its own thread, as an HTTP client would. */
+static void *stress_completer(void *arg)
+{
+    stress *st = arg;
+    unsigned n = 0;
+    while (!atomic_load(&st->stop)) {
+        uint64_t id = 0;
+        pthread_mutex_lock(&st->lock);
+        if (st->head < st->tail) {
+            id = st->queue[st->head++ % 4096];
+        }
+        pthread_mutex_unlock(&st->lock);
+        if (id != 0) {
+            int status = dynhc_sched_complete(st->s, id, n++ % 3 ? DYNHC_CHECK_SUCCESS
+                                                                 : DYNHC_CHECK_FAILURE, "x");
+            atomic_fetch_add(status == DYNHC_OK ? &st->completed : &st->refused, 1);
+        }
+        char *status_json = dynhc_sched_status_json(st->s, 1);
+        dynhc_free(status_json);
+    }
+    return NULL;
+}
+
+/* Plays the serving runtime's workers: traffic on every endpoint. */
+static void *stress_traffic(void *arg)
+{
+    stress *st = arg;
+    unsigned n = 0;
+    while (!atomic_load(&st->stop)) {
+        dynhc_endpoint_record_activity(st->eps[n % STRESS_ENDPOINTS], n % 5 != 0);
+        (void)dynhc_sched_is_ready(st->s);
+        n++;
+    }
+    return NULL;
+}
+
+static void completions_and_traffic_from_other_threads_while_ticking(void **state)
+{
+    fixture *f = *state;
+    stress *st = calloc(1, sizeof(*st));
+    assert_non_null(st);
+    st->s = f->s;
+    atomic_init(&st->now, 1000 * SEC);
+    pthread_mutex_init(&st->lock, NULL);
+    assert_int_equal(dynhc_sched_set_clock(f->s, stress_clock, st), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(f->s, 10 * MS), DYNHC_OK);
+    /* Longer than the run: no check times out, so the counts must add up. */
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 60 * SEC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(f->s, NULL, NULL), DYNHC_OK);
+    char name[16];
+    for (int i = 0; i < STRESS_ENDPOINTS; i++) {
+        snprintf(name, sizeof(name), "ep%d", i);
+        assert_int_equal(dynhc_sched_add_endpoint(f->s, name, f->payload, NULL, stress_send, st,
+                                                  NULL, &st->eps[i]),
+                         DYNHC_OK);
+    }
+    pthread_t completer, traffic;
+    assert_int_equal(pthread_create(&completer, NULL, stress_completer, st), 0);
+    assert_int_equal(pthread_create(&traffic, NULL, stress_traffic, st), 0);
+    for (int i = 0; i < STRESS_TICKS; i++) {
+        uint64_t now = atomic_fetch_add(&st->now, MS) + MS;
+        assert_true(dynhc_sched_tick(f->s, now) >= 0);
+        /* Every few ticks, let the completer catch up so outcomes interleave
+         * with ticks instead of all arriving at the end. */
+        for (int spins = 0; i % 8 == 0 && spins < 100000 &&
+                            atomic_load(&st->completed) + atomic_load(&st->refused) <
+                                atomic_load(&st->sent);
+             spins++) {
+            sched_yield();
+        }
+    }
+    atomic_store(&st->stop, 1);
+    pthread_join(completer, NULL);
+    pthread_join(traffic, NULL);
+    /* Every check sent was completed or is still in flight. */
+    char *metrics = dynhc_sched_metrics(f->s);
+    assert_non_null(metrics);
+    const char *line = strstr(metrics, "\ndynhc_health_checks_in_flight ");
+    assert_non_null(line);
+    size_t in_flight = (size_t)strtoull(line + strlen("\ndynhc_health_checks_in_flight "), NULL, 10);
+    dynhc_free(metrics);
+    print_message("sent %zu completed %zu refused %zu in flight %zu\n", atomic_load(&st->sent),
+                  atomic_load(&st->completed), atomic_load(&st->refused), in_flight);
+    assert_true(atomic_load(&st->completed) > 0);
+    assert_int_equal(atomic_load(&st->refused), 0);
+    assert_int_equal(atomic_load(&st->completed) + in_flight, atomic_load(&st->sent));
+    assert_true(in_flight <= STRESS_ENDPOINTS);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -616,6 +746,7 @@ int main(void)
         T(registration_logs_the_payload_and_its_source),
         T(the_payload_is_shared_and_outlives_the_callers_reference),
         T(freeing_the_scheduler_destroys_every_endpoints_user_data),
+        T(completions_and_traffic_from_other_threads_while_ticking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
