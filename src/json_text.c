@@ -34,6 +34,8 @@ typedef struct parser {
     dh_parse_error *err;
 } parser;
 
+/* The position of at, which is never before the last position asked for
+ * nor before the start of the current line. */
 static dh_pos pos_of(parser *ps, const unsigned char *at)
 {
     unsigned column = ps->column;
@@ -646,17 +648,25 @@ static cJSON *parse_array(parser *ps, unsigned depth)
     return NULL;
 }
 
+static int starts_with(const parser *ps, const char *word)
+{
+    size_t len = strlen(word);
+    return (size_t)(ps->end - ps->p) >= len && memcmp(ps->p, word, len) == 0;
+}
+
 /* A hint for a character that cannot start a value, or "". */
 static const char *value_hint(const parser *ps)
 {
-    const unsigned char *p = ps->p;
-    switch (*p) {
-    case '\'': return " (strings take double quotes)";
-    case '+': case '.': return " (a number starts with '-' or a digit)";
-    case 'N': case 'I': return " (NaN and Infinity are not JSON numbers)";
-    default: break;
+    if (*ps->p == '\'') {
+        return " (strings take double quotes)";
     }
-    if (dh_bom_length((const char *)p, (size_t)(ps->end - p)) != 0) {
+    if (*ps->p == '+' || *ps->p == '.') {
+        return " (a number starts with '-' or a digit)";
+    }
+    if (starts_with(ps, "NaN") || starts_with(ps, "Infinity")) {
+        return " (NaN and Infinity are not JSON numbers)";
+    }
+    if (dh_bom_length((const char *)ps->p, (size_t)(ps->end - ps->p)) != 0) {
         return " (found a byte order mark)";
     }
     return "";

@@ -170,6 +170,13 @@ static void values_that_are_not_json_are_rejected_with_hints(void **state)
         {"True", 0, 1, 1, "expected a JSON value"},
     };
     CHECK_BAD(cases);
+    /* No hint where none fits: words that only start like NaN. */
+    static const char *const plain[] = {"None", "Na", "Inf", "\xC3\xA9"};
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        dh_parse_error err = {{0, 0}, ""};
+        assert_null(parse_exact(plain[i], strlen(plain[i]), start_of_text, NULL, &err));
+        assert_string_equal(err.message, "expected a JSON value");
+    }
 }
 
 static void misspelled_literals_are_rejected_at_the_first_wrong_letter(void **state)
