@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc pkg-config libcjson-dev libyaml-dev libcmocka-dev
-          libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind)
+          libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind locales)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
@@ -23,6 +23,13 @@ deps() {
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    # A locale whose decimal point is ',' lets the tests prove that number
+    # parsing ignores the host's locale.
+    if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo localedef -i de_DE -f UTF-8 de_DE.UTF-8 || echo "dev.sh: no de_DE.UTF-8 locale; the locale tests will skip"
     fi
 }
 
@@ -64,6 +71,10 @@ run_tests() {
             --errors-for-leak-kinds=definite,possible "$t" >/dev/null
     done
     echo "valgrind: clean"
+    echo "== ThreadSanitizer build (the scheduler's cross-thread calls)"
+    configure_and_build build-tsan -DDYNHC_SANITIZE=thread -DDYNHC_BUILD_BENCH=OFF \
+        -DDYNHC_BUILD_EXAMPLES=OFF "${werror[@]}"
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'sched')
     echo "== ASan+UBSan build"
     configure_and_build build-asan -DDYNHC_SANITIZE=address,undefined -DDYNHC_BUILD_BENCH=OFF "${werror[@]}"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
