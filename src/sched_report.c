@@ -8,7 +8,7 @@
  * nanosecond counts. Text that is not valid UTF-8 (endpoint names and errors
  * are arbitrary bytes) has each bad byte replaced by U+FFFD, because both
  * formats must be UTF-8. */
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,7 +244,7 @@ static void out_check_json(out_buf *out, const dynhc_endpoint *ep, uint64_t now)
         out_str(out, "null");
     }
     out_str(out, ",\"result\":");
-    if (checked && ep->last_result < 3) {
+    if (checked) {
         out_json_string(out, result_names[ep->last_result]);
     } else {
         out_str(out, "null");
