@@ -475,7 +475,12 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now, transitions *t)
             break; /* the rest stays due: the next tick sends it */
         }
         ep->in_flight = 1;
-        ep->sequence++;
+        /* One counter for the whole scheduler: an endpoint that reuses a
+         * removed one's slot never repeats the ids still out for it. */
+        if (++s->check_counter == 0) {
+            s->check_counter = 1;
+        }
+        ep->sequence = s->check_counter;
         ep->sent_ns = now;
         ep->tokens += (uint64_t)ep->payload->token_budget;
         s->in_flight++;

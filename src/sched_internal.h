@@ -120,6 +120,7 @@ struct dynhc_sched {
     dynhc_endpoint **batch; /* endpoints due in this tick, reused */
     uint32_t batch_capacity;
 
+    uint32_t check_counter; /* the low half of the last check id */
     uint64_t created_ns;
     uint64_t late_unknown;  /* completions for ids no endpoint owns */
     uint64_t in_flight;

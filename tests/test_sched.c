@@ -287,8 +287,12 @@ static void removing_an_endpoint_with_a_check_in_flight_ignores_its_completion(v
                      DYNHC_ERR_NOT_FOUND);
     /* The freed slot is reused without confusing old ids with new ones. */
     add(f, "third");
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_true(f->sent[2].id != f->sent[0].id);
     assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
                      DYNHC_ERR_NOT_FOUND);
+    assert_int_equal(dynhc_sched_complete(f->s, f->sent[2].id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_OK);
     assert_int_equal(dynhc_sched_complete(f->s, f->sent[1].id, DYNHC_CHECK_SUCCESS, NULL),
                      DYNHC_OK);
 }
@@ -430,7 +434,7 @@ static void first_checks_are_spread_so_endpoints_do_not_fire_in_lock_step(void *
     f->complete_with = -1;
     for (int second = 0; second < 10; second++) {
         f->sent_count = 0;
-        per_second[second] = tick_at(f, t0 + (uint64_t)(second + 1) * SEC - 1);
+        per_second[second] = tick_at(f, t0 + (uint64_t)second * SEC + SEC - 1);
         assert_true(per_second[second] < 30);
     }
     int total = 0;
