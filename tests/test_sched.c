@@ -432,9 +432,10 @@ static void first_checks_are_spread_so_endpoints_do_not_fire_in_lock_step(void *
     /* Ten windows of one second each get some, none gets all. */
     int per_second[10] = {0};
     f->complete_with = -1;
-    for (int second = 0; second < 10; second++) {
+    for (uint64_t second = 0; second < 10; second++) {
         f->sent_count = 0;
-        per_second[second] = tick_at(f, t0 + (uint64_t)second * SEC + SEC - 1);
+        uint64_t window_end = t0 + (second + 1) * SEC - 1;
+        per_second[second] = tick_at(f, window_end);
         assert_true(per_second[second] < 30);
     }
     int total = 0;
