@@ -363,11 +363,17 @@ static uint64_t check_id_of(const dynhc_endpoint *ep)
     return ((uint64_t)ep->slot + 1) << 32 | ep->sequence;
 }
 
-static void wake(dynhc_sched *s)
+dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s)
 {
     /* The ticking thread recomputes its deadline after the tick anyway. */
-    if (s->wakeup != NULL && callback_owner != s) {
-        s->wakeup(s, s->wakeup_data);
+    dh_wakeup w = {callback_owner != s ? s->wakeup : NULL, s->wakeup_data};
+    return w;
+}
+
+void dh_wakeup_call(dynhc_sched *s, dh_wakeup w)
+{
+    if (w.fn != NULL) {
+        w.fn(s, w.data);
     }
 }
 
@@ -382,8 +388,10 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     pthread_mutex_lock(&s->lock);
     uint64_t slot = (check_id >> 32) - 1;
     dynhc_endpoint *ep = slot < s->slot_count ? s->slots[slot] : NULL;
+    dh_wakeup w = {NULL, NULL};
     if (ep != NULL && ep->in_flight && check_id == check_id_of(ep)) {
         finish_check(s, ep, result, error, dh_sched_now(s), &t);
+        w = dh_sched_wakeup_locked(s);
     } else {
         if (ep != NULL) {
             ep->late++;
@@ -395,7 +403,7 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     pthread_mutex_unlock(&s->lock);
     if (status == DYNHC_OK) {
         announce(s, &t);
-        wake(s);
+        dh_wakeup_call(s, w);
     }
     return status;
 }
@@ -460,6 +468,10 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now, transitions *t)
         dynhc_endpoint *ep = s->heap[0].ep;
         if (ep->in_flight) {
             finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, t);
+            continue;
+        }
+        if (!s->enabled) {
+            heap_remove(s, ep); /* dynhc_sched_set_enabled puts it back */
             continue;
         }
         if (s->mode == DYNHC_MODE_IDLE) {
@@ -773,6 +785,7 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     if (s->enabled) {
         dh_sched_schedule_locked(s, ep, now + random_below(s, s->spread_ns + 1));
     }
+    dh_wakeup w = dh_sched_wakeup_locked(s);
     pthread_mutex_unlock(&s->lock);
 
     if (payload->origin != NULL) {
@@ -783,7 +796,7 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
                      name, dynhc_source_name(payload->source), payload->text);
     }
     announce(s, &t);
-    wake(s);
+    dh_wakeup_call(s, w);
     *out = ep;
     return DYNHC_OK;
 }

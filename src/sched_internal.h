@@ -134,6 +134,17 @@ struct dynhc_sched {
     int thread_woken;
 };
 
+/* The wakeup function, copied under the lock and called after it. */
+typedef struct dh_wakeup {
+    dynhc_wakeup_fn fn;
+    void *data;
+} dh_wakeup;
+
+/* The wakeup to call once the lock is released (none on the ticking thread
+ * inside a tick, which recomputes its deadline anyway). */
+dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s);
+void dh_wakeup_call(dynhc_sched *s, dh_wakeup w);
+
 /* The scheduler's clock. */
 uint64_t dh_sched_now(const dynhc_sched *s);
 

@@ -117,7 +117,9 @@ int dynhc_sched_set_enabled(dynhc_sched *s, int enabled)
         return DYNHC_ERR_INVALID_ARG;
     }
     uint64_t now = dh_sched_now(s);
+    dh_wakeup w;
     WITH_LOCK(s, {
+        w = dh_sched_wakeup_locked(s);
         int was = s->enabled;
         s->enabled = enabled != 0;
         /* Endpoints leave the heap when their next check would be scheduled;
@@ -129,9 +131,7 @@ int dynhc_sched_set_enabled(dynhc_sched *s, int enabled)
             }
         }
     });
-    if (s->wakeup != NULL) {
-        s->wakeup(s, s->wakeup_data);
-    }
+    dh_wakeup_call(s, w);
     return DYNHC_OK;
 }
 

@@ -454,6 +454,11 @@ static void disabled_checks_send_nothing_until_enabled(void **state)
     assert_int_equal(tick_at(f, f->now + 100 * SEC), 0);
     assert_int_equal(dynhc_sched_set_enabled(f->s, 1), DYNHC_OK);
     assert_int_equal(tick_at(f, f->now), 1);
+    /* Disabling again stops the checks that were already scheduled. */
+    assert_int_equal(dynhc_sched_set_enabled(f->s, 0), DYNHC_OK);
+    assert_int_equal(tick_at(f, f->now + 20 * SEC), 0);
+    assert_int_equal(tick_at(f, f->now + 20 * SEC), 0);
+    assert_true(dynhc_sched_next_deadline(f->s) == DYNHC_NO_DEADLINE);
 }
 
 /* ---- readiness and status ---------------------------------------------------- */

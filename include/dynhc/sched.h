@@ -11,12 +11,15 @@
  * interval regardless of traffic.
  *
  * Thread safety: dynhc_endpoint_record_activity(), dynhc_sched_complete(),
+ * dynhc_sched_add_endpoint(), dynhc_sched_remove_endpoint(),
  * dynhc_sched_is_ready(), dynhc_sched_set_process_ready(),
  * dynhc_sched_status_json() and dynhc_sched_metrics() may be called from any
- * thread at any time. Everything else (configuration, adding and removing
- * endpoints, ticking) belongs to one thread at a time: the one that ticks,
- * or any thread while no thread runner is running. Callbacks are called
- * without any lock held, so they may call back into the scheduler.
+ * thread at any time; an endpoint handle must not be used once
+ * dynhc_sched_remove_endpoint() has returned for it. Ticking belongs to one
+ * thread at a time (the thread runner, when it runs). Configuration is
+ * meant for start-up, from one thread; it is locked all the same. Callbacks
+ * are called without any lock held, so they may call back into the
+ * scheduler.
  *
  * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default).
  */
