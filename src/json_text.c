@@ -114,26 +114,12 @@ static cJSON *track(parser *ps, cJSON *node, const unsigned char *at)
     return node;
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Reads the 4 hex digits after "\u" at esc. Returns the code unit or -1. */
 static long read_hex4(parser *ps, const unsigned char *esc)
 {
     long unit = 0;
     for (const unsigned char *h = esc + 2; h < esc + 6; h++) {
-        int v = h < ps->end ? hex_value(*h) : -1;
+        int v = h < ps->end ? dh_hex_value(*h) : -1;
         if (v < 0) {
             const char *what = "4 hex digits after \\u";
             if (h == ps->end) {

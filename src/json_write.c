@@ -39,25 +39,54 @@ size_t dh_json_marker_room(const char *key)
     return strlen(key) * 6 + sizeof(",\"\":true");
 }
 
-size_t dh_json_append_marker(char *buf, size_t len, const char *key)
+/* RFC 8259: quote, backslash and every control character escaped. */
+const char *dh_json_escape(unsigned char c, char scratch[8])
 {
     static const char hex[] = "0123456789abcdef";
+    switch (c) {
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    case '\b':
+        return "\\b";
+    case '\f':
+        return "\\f";
+    default:
+        break;
+    }
+    if (c >= 0x20) {
+        return NULL;
+    }
+    memcpy(scratch, "\\u00", 4);
+    scratch[4] = hex[c >> 4];
+    scratch[5] = hex[c & 0xF];
+    scratch[6] = '\0';
+    return scratch;
+}
+
+size_t dh_json_append_marker(char *buf, size_t len, const char *key)
+{
     size_t n = len - 1; /* overwrite the closing brace */
     if (n > 1) {
         buf[n++] = ',';
     }
     buf[n++] = '"';
     for (const unsigned char *k = (const unsigned char *)key; *k != '\0'; k++) {
-        if (*k == '"' || *k == '\\') {
-            buf[n++] = '\\';
+        char scratch[8];
+        const char *escaped = dh_json_escape(*k, scratch);
+        if (escaped == NULL) {
             buf[n++] = (char)*k;
-        } else if (*k < 0x20) {
-            memcpy(buf + n, "\\u00", 4);
-            buf[n + 4] = hex[*k >> 4];
-            buf[n + 5] = hex[*k & 0xF];
-            n += 6;
         } else {
-            buf[n++] = (char)*k;
+            size_t len_escaped = strlen(escaped);
+            memcpy(buf + n, escaped, len_escaped);
+            n += len_escaped;
         }
     }
     memcpy(buf + n, "\":true}", sizeof("\":true}"));

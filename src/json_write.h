@@ -16,6 +16,10 @@
  */
 char *dh_json_minify(const char *text, size_t len, size_t extra, size_t *out_len);
 
+/* How RFC 8259 writes byte c inside a string: NULL when as itself, else
+ * its escape (a static string, or scratch for \u00XX). */
+const char *dh_json_escape(unsigned char c, char scratch[8]);
+
 /* Bytes that appending a marker member with this key may need at most. */
 size_t dh_json_marker_room(const char *key);
 

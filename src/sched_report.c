@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_write.h"
 #include "sched_internal.h"
 #include "text.h"
 
@@ -153,38 +154,6 @@ static void out_text(out_buf *out, const char *s, escape_fn escape, const char *
     out_write(out, (const char *)p, run);
 }
 
-/* RFC 8259: quote, backslash and every control character escaped. */
-static const char *json_escape(unsigned char c, char scratch[8])
-{
-    static const char hex[] = "0123456789abcdef";
-    switch (c) {
-    case '"':
-        return "\\\"";
-    case '\\':
-        return "\\\\";
-    case '\n':
-        return "\\n";
-    case '\r':
-        return "\\r";
-    case '\t':
-        return "\\t";
-    case '\b':
-        return "\\b";
-    case '\f':
-        return "\\f";
-    default:
-        break;
-    }
-    if (c >= 0x20) {
-        return NULL;
-    }
-    memcpy(scratch, "\\u00", 4);
-    scratch[4] = hex[c >> 4];
-    scratch[5] = hex[c & 0xF];
-    scratch[6] = '\0';
-    return scratch;
-}
-
 /* Exposition format 0.0.4: a label value escapes backslash, quote and line
  * feed; everything else is kept. */
 static const char *label_escape(unsigned char c, char scratch[8])
@@ -205,7 +174,7 @@ static const char *label_escape(unsigned char c, char scratch[8])
 static void out_json_string(out_buf *out, const char *s)
 {
     out_char(out, '"');
-    out_text(out, s, json_escape, "\\ufffd");
+    out_text(out, s, dh_json_escape, "\\ufffd");
     out_char(out, '"');
 }
 

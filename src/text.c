@@ -176,3 +176,17 @@ int dh_equals_nocase(const char *s, size_t len, const char *word)
     }
     return i == len && word[i] == '\0';
 }
+
+int dh_hex_value(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}

@@ -67,6 +67,9 @@ size_t dh_bom_length(const char *text, size_t len);
  * and stores the kept length. */
 const char *dh_trim(const char *s, size_t *len);
 
+/* The value of a hexadecimal digit, or -1 when c is none. */
+int dh_hex_value(int c);
+
 /* ASCII case-insensitive comparison of s[0..len) with the NUL-terminated word. */
 int dh_equals_nocase(const char *s, size_t len, const char *word);
 

@@ -238,20 +238,6 @@ static size_t skip_digits(const char *s, size_t i, size_t len)
     return i;
 }
 
-static int hex_digit(char c)
-{
-    if (is_digit(c)) {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Whether s[2..len) are all digits below radix, after a "0x"/"0o" prefix. */
 static int is_radix(const char *s, size_t len, char prefix, int radix)
 {
@@ -259,7 +245,7 @@ static int is_radix(const char *s, size_t len, char prefix, int radix)
         return 0;
     }
     for (size_t i = 2; i < len; i++) {
-        int d = hex_digit(s[i]);
+        int d = dh_hex_value(s[i]);
         if (d < 0 || d >= radix) {
             return 0;
         }
@@ -357,7 +343,7 @@ static double radix_value(const char *digits, size_t n, unsigned bits)
     int exponent = 0;
     uint64_t sticky = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t d = (uint64_t)hex_digit(digits[i]);
+        uint64_t d = (uint64_t)dh_hex_value(digits[i]);
         if ((m >> (64 - bits)) == 0) {
             m = (m << bits) | d;
         } else {
