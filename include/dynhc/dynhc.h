@@ -6,5 +6,6 @@
 #include "resolver.h"
 #include "compat.h"
 #include "sched.h"
+#include "server.h"
 
 #endif
