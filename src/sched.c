@@ -20,13 +20,6 @@
  * free from there would pull the ground from under the caller. */
 static _Thread_local const dynhc_sched *callback_owner;
 
-/* Readiness changes seen under the lock, announced after it is released. */
-typedef struct transitions {
-    dynhc_endpoint *ep;
-    int ep_ready;
-    int overall_changed;
-    int overall_ready;
-} transitions;
 
 uint64_t dynhc_now_ns(void)
 {
@@ -76,7 +69,7 @@ static uint64_t random_next(dynhc_sched *s)
 }
 
 /* Uniform in [0, n); the modulo bias is far below what jitter can notice. */
-static uint64_t random_below(dynhc_sched *s, uint64_t n)
+uint64_t dh_sched_random_below(dynhc_sched *s, uint64_t n)
 {
     return n == 0 ? 0 : random_next(s) % n;
 }
@@ -144,7 +137,7 @@ void dh_sched_schedule_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t due)
     }
 }
 
-static void heap_remove(dynhc_sched *s, dynhc_endpoint *ep)
+void dh_sched_unschedule_locked(dynhc_sched *s, dynhc_endpoint *ep)
 {
     uint32_t i = ep->heap_index;
     if (i == DH_NOT_IN_HEAP) {
@@ -181,7 +174,7 @@ static int overall_of(const dynhc_sched *s)
     return s->tracked_ready == s->tracked_count;
 }
 
-static void update_overall(dynhc_sched *s, transitions *t)
+void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t)
 {
     int ready = overall_of(s);
     if (ready != atomic_load(&s->overall_ready)) {
@@ -192,7 +185,7 @@ static void update_overall(dynhc_sched *s, transitions *t)
     }
 }
 
-static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, transitions *t)
+static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_transitions *t)
 {
     if (atomic_load(&ep->ready) == ready) {
         return;
@@ -204,10 +197,10 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, tran
     }
     t->ep = ep;
     t->ep_ready = ready;
-    update_overall(s, t);
+    dh_sched_update_overall(s, t);
 }
 
-static void announce(dynhc_sched *s, const transitions *t)
+void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
 {
     if (t->ep != NULL) {
         dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now %s", t->ep->name,
@@ -231,7 +224,7 @@ static void announce(dynhc_sched *s, const transitions *t)
     callback_owner = outer;
 }
 
-static int is_used(const dynhc_sched *s, const char *name)
+int dh_sched_is_used(const dynhc_sched *s, const char *name)
 {
     if (s->use_count == 0) {
         return 1;
@@ -245,23 +238,23 @@ static int is_used(const dynhc_sched *s, const char *name)
 }
 
 /* Recounts which endpoints make the overall status. */
-static void retrack(dynhc_sched *s, transitions *t)
+static void retrack(dynhc_sched *s, dh_transitions *t)
 {
     s->tracked_count = s->tracked_ready = 0;
     for (uint32_t i = 0; i < s->slot_count; i++) {
         dynhc_endpoint *ep = s->slots[i];
         if (ep != NULL) {
-            ep->tracked = (uint8_t)is_used(s, ep->name);
+            ep->tracked = (uint8_t)dh_sched_is_used(s, ep->name);
             s->tracked_count += ep->tracked;
             s->tracked_ready += ep->tracked && atomic_load(&ep->ready);
         }
     }
-    update_overall(s, t);
+    dh_sched_update_overall(s, t);
 }
 
 void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
 {
-    transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = {NULL, 0, 0, 0};
     pthread_mutex_lock(&s->lock);
     char **old = s->use_names;
     size_t old_count = s->use_count;
@@ -269,7 +262,7 @@ void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
     s->use_count = n;
     retrack(s, &t);
     pthread_mutex_unlock(&s->lock);
-    announce(s, &t);
+    dh_sched_announce(s, &t);
     for (size_t i = 0; i < old_count; i++) {
         free(old[i]);
     }
@@ -284,7 +277,7 @@ static uint64_t jittered(dynhc_sched *s, uint64_t interval)
         return interval;
     }
     uint64_t span = (uint64_t)((double)interval * s->jitter);
-    return interval - span + random_below(s, 2 * span + 1);
+    return interval - span + dh_sched_random_below(s, 2 * span + 1);
 }
 
 static uint64_t interval_of(const dynhc_sched *s, const dynhc_endpoint *ep)
@@ -322,7 +315,7 @@ static void record_latency(dynhc_endpoint *ep, uint64_t latency_ns)
 
 /* Applies the outcome of ep's check in flight; with the lock held. */
 static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result result,
-                         const char *error, uint64_t now, transitions *t)
+                         const char *error, uint64_t now, dh_transitions *t)
 {
     ep->in_flight = 0;
     s->in_flight--;
@@ -354,7 +347,7 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     if (s->enabled) {
         dh_sched_schedule_locked(s, ep, next_due(s, ep, now));
     } else {
-        heap_remove(s, ep);
+        dh_sched_unschedule_locked(s, ep);
     }
 }
 
@@ -383,7 +376,7 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     if (s == NULL || (unsigned)result > DYNHC_CHECK_TIMEOUT) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = {NULL, 0, 0, 0};
     int status = DYNHC_OK;
     pthread_mutex_lock(&s->lock);
     uint64_t slot = (check_id >> 32) - 1;
@@ -402,7 +395,7 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     }
     pthread_mutex_unlock(&s->lock);
     if (status == DYNHC_OK) {
-        announce(s, &t);
+        dh_sched_announce(s, &t);
         dh_wakeup_call(s, w);
     }
     return status;
@@ -418,13 +411,13 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
     if (!ok || !s->activity_marks_ready || atomic_load(&ep->ready)) {
         return;
     }
-    transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = {NULL, 0, 0, 0};
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&ep->removed)) {
         set_ready_locked(s, ep, 1, &t);
     }
     pthread_mutex_unlock(&s->lock);
-    announce(s, &t);
+    dh_sched_announce(s, &t);
 }
 
 /* ---- ticking --------------------------------------------------------------- */
@@ -447,7 +440,7 @@ static int reserve_batch(dynhc_sched *s, uint32_t n)
     return 0;
 }
 
-static void free_endpoint(dynhc_endpoint *ep)
+void dh_sched_free_endpoint(dynhc_endpoint *ep)
 {
     if (ep->destroy != NULL) {
         ep->destroy(ep->user_data);
@@ -461,7 +454,7 @@ static void free_endpoint(dynhc_endpoint *ep)
 
 /* Collects what is due, with the lock held: timeouts are applied at once,
  * checks to send go into s->batch. Returns how many to send. */
-static uint32_t collect_due(dynhc_sched *s, uint64_t now, transitions *t)
+static uint32_t collect_due(dynhc_sched *s, uint64_t now, dh_transitions *t)
 {
     uint32_t count = 0;
     while (s->heap_len > 0 && s->heap[0].due_ns <= now) {
@@ -471,7 +464,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now, transitions *t)
             continue;
         }
         if (!s->enabled) {
-            heap_remove(s, ep); /* dynhc_sched_set_enabled puts it back */
+            dh_sched_unschedule_locked(s, ep); /* dynhc_sched_set_enabled puts it back */
             continue;
         }
         if (s->mode == DYNHC_MODE_IDLE) {
@@ -510,12 +503,12 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     if (callback_owner == s) {
         return DYNHC_ERR_BUSY;
     }
-    transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = {NULL, 0, 0, 0};
     pthread_mutex_lock(&s->lock);
     s->ticking = 1;
     uint32_t count = collect_due(s, now, &t);
     pthread_mutex_unlock(&s->lock);
-    announce(s, &t);
+    dh_sched_announce(s, &t);
 
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
@@ -539,7 +532,7 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     pthread_mutex_unlock(&s->lock);
     while (pending != NULL) {
         dynhc_endpoint *next = pending->next_free;
-        free_endpoint(pending);
+        dh_sched_free_endpoint(pending);
         pending = next;
     }
     return (int)count;
@@ -566,276 +559,12 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = {NULL, 0, 0, 0};
     pthread_mutex_lock(&s->lock);
     atomic_store(&s->process_ready, ready != 0);
-    update_overall(s, &t);
+    dh_sched_update_overall(s, &t);
     pthread_mutex_unlock(&s->lock);
-    announce(s, &t);
-    return DYNHC_OK;
-}
-
-const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
-{
-    return ep != NULL ? ep->name : NULL;
-}
-
-int dynhc_endpoint_is_ready(const dynhc_endpoint *ep)
-{
-    return ep != NULL && atomic_load(&ep->ready);
-}
-
-/* ---- endpoints ------------------------------------------------------------- */
-
-static size_t hash_name(const char *name)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
-        h = (h ^ *p) * 1099511628211ull;
-    }
-    return (size_t)h;
-}
-
-static size_t name_slot(const dynhc_sched *s, const char *name)
-{
-    size_t mask = s->name_capacity - 1;
-    size_t i = hash_name(name) & mask;
-    while (s->names[i] != NULL && strcmp(s->names[i]->name, name) != 0) {
-        i = (i + 1) & mask;
-    }
-    return i;
-}
-
-static int grow_names(dynhc_sched *s)
-{
-    size_t capacity = s->name_capacity ? s->name_capacity * 2 : 64;
-    dynhc_endpoint **old = s->names;
-    size_t old_capacity = s->name_capacity;
-    s->names = calloc(capacity, sizeof(*s->names));
-    if (s->names == NULL) {
-        s->names = old;
-        return -1;
-    }
-    s->name_capacity = capacity;
-    for (size_t i = 0; i < old_capacity; i++) {
-        if (old[i] != NULL) {
-            s->names[name_slot(s, old[i]->name)] = old[i];
-        }
-    }
-    free(old);
-    return 0;
-}
-
-/* Linear probing deletes by shifting later entries back into the hole. */
-static void remove_name(dynhc_sched *s, const dynhc_endpoint *ep)
-{
-    size_t mask = s->name_capacity - 1;
-    size_t hole = name_slot(s, ep->name);
-    s->names[hole] = NULL;
-    for (size_t i = (hole + 1) & mask; s->names[i] != NULL; i = (i + 1) & mask) {
-        size_t home = hash_name(s->names[i]->name) & mask;
-        /* Move it if its home is not in the cyclic range (hole, i]. */
-        if ((i > hole && (home <= hole || home > i)) || (i < hole && home <= hole && home > i)) {
-            s->names[hole] = s->names[i];
-            s->names[i] = NULL;
-            hole = i;
-        }
-    }
-}
-
-/* Room for one more endpoint everywhere it will be stored, so that
- * registration cannot fail halfway. */
-static int reserve_endpoint(dynhc_sched *s)
-{
-    if ((s->endpoint_count + 1) * 2 > s->name_capacity && grow_names(s) != 0) {
-        return -1;
-    }
-    if (s->free_count == 0 && s->slot_count == s->slot_capacity) {
-        uint32_t capacity = s->slot_capacity ? s->slot_capacity * 2 : 64;
-        dynhc_endpoint **slots = realloc(s->slots, capacity * sizeof(*slots));
-        if (slots == NULL) {
-            return -1;
-        }
-        s->slots = slots;
-        uint32_t *free_slots = realloc(s->free_slots, capacity * sizeof(*free_slots));
-        if (free_slots == NULL) {
-            return -1;
-        }
-        s->free_slots = free_slots;
-        s->slot_capacity = capacity;
-    }
-    if (s->heap_len == s->heap_capacity) {
-        uint32_t capacity = s->heap_capacity ? s->heap_capacity * 2 : 64;
-        dh_heap_entry *heap = realloc(s->heap, capacity * sizeof(*heap));
-        if (heap == NULL) {
-            return -1;
-        }
-        s->heap = heap;
-        s->heap_capacity = capacity;
-    }
-    return 0;
-}
-
-static int valid_label_name(const char *name)
-{
-    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
-          name[0] == '_') ||
-        strncmp(name, "__", 2) == 0 || strcmp(name, "endpoint") == 0) {
-        return 0;
-    }
-    for (const char *p = name + 1; *p != '\0'; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '_')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Copies labels into one block: the pointer array, then the strings. */
-static int copy_labels(const char *const *labels, const char *const **out)
-{
-    *out = NULL;
-    if (labels == NULL || labels[0] == NULL) {
-        return DYNHC_OK;
-    }
-    size_t n = 0, bytes = 0;
-    for (; labels[n] != NULL; n++) {
-        if (n % 2 == 0 && !valid_label_name(labels[n])) {
-            return DYNHC_ERR_INVALID_ARG;
-        }
-        bytes += strlen(labels[n]) + 1;
-    }
-    if (n % 2 != 0) {
-        return DYNHC_ERR_INVALID_ARG; /* a name without a value */
-    }
-    const char **block = malloc((n + 1) * sizeof(*block) + bytes);
-    if (block == NULL) {
-        return DYNHC_ERR_NOMEM;
-    }
-    char *text = (char *)(block + n + 1);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(labels[i]) + 1;
-        memcpy(text, labels[i], len);
-        block[i] = text;
-        text += len;
-    }
-    block[n] = NULL;
-    *out = block;
-    return DYNHC_OK;
-}
-
-int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_result *payload,
-                             const char *const *labels, dynhc_send_fn send, void *user_data,
-                             dynhc_destroy_fn destroy, dynhc_endpoint **out)
-{
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (s == NULL || name == NULL || name[0] == '\0' || payload == NULL ||
-        payload->text == NULL || send == NULL || out == NULL) {
-        return DYNHC_ERR_INVALID_ARG;
-    }
-    dynhc_endpoint *ep = calloc(1, sizeof(*ep));
-    size_t name_len = strlen(name) + 1;
-    if (ep == NULL || (ep->name = malloc(name_len)) == NULL) {
-        free(ep);
-        return DYNHC_ERR_NOMEM;
-    }
-    memcpy(ep->name, name, name_len);
-    int status = copy_labels(labels, &ep->labels);
-    if (status != DYNHC_OK) {
-        free(ep->name);
-        free(ep);
-        return status;
-    }
-    ep->sched = s;
-    ep->send = send;
-    ep->user_data = user_data;
-    ep->destroy = destroy;
-    ep->heap_index = DH_NOT_IN_HEAP;
-
-    transitions t = {NULL, 0, 0, 0};
-    pthread_mutex_lock(&s->lock);
-    if (reserve_endpoint(s) != 0) {
-        status = DYNHC_ERR_NOMEM;
-    } else if (s->names[name_slot(s, name)] != NULL) {
-        status = DYNHC_ERR_INVALID_ARG;
-    }
-    if (status != DYNHC_OK) {
-        pthread_mutex_unlock(&s->lock);
-        free((void *)(uintptr_t)ep->labels);
-        free(ep->name);
-        free(ep);
-        return status;
-    }
-    uint64_t now = dh_sched_now(s);
-    ep->payload = dynhc_result_ref(payload);
-    ep->slot = s->free_count > 0 ? s->free_slots[--s->free_count] : s->slot_count++;
-    s->slots[ep->slot] = ep;
-    s->names[name_slot(s, name)] = ep;
-    s->endpoint_count++;
-    atomic_init(&ep->ready, s->starting_ready);
-    atomic_init(&ep->last_activity_ns, 0);
-    atomic_init(&ep->removed, 0);
-    ep->tracked = (uint8_t)is_used(s, name);
-    s->tracked_count += ep->tracked;
-    s->tracked_ready += ep->tracked && s->starting_ready;
-    update_overall(s, &t);
-    if (s->enabled) {
-        dh_sched_schedule_locked(s, ep, now + random_below(s, s->spread_ns + 1));
-    }
-    dh_wakeup w = dh_sched_wakeup_locked(s);
-    pthread_mutex_unlock(&s->lock);
-
-    if (payload->origin != NULL) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s %s: %s",
-                     name, dynhc_source_name(payload->source), payload->origin, payload->text);
-    } else {
-        dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s: %s",
-                     name, dynhc_source_name(payload->source), payload->text);
-    }
-    announce(s, &t);
-    dh_wakeup_call(s, w);
-    *out = ep;
-    return DYNHC_OK;
-}
-
-int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
-{
-    if (s == NULL || ep == NULL || ep->sched != s) {
-        return DYNHC_ERR_INVALID_ARG;
-    }
-    transitions t = {NULL, 0, 0, 0};
-    pthread_mutex_lock(&s->lock);
-    if (atomic_load(&ep->removed)) {
-        pthread_mutex_unlock(&s->lock);
-        return DYNHC_ERR_INVALID_ARG;
-    }
-    atomic_store_explicit(&ep->removed, 1, memory_order_release);
-    heap_remove(s, ep);
-    remove_name(s, ep);
-    s->slots[ep->slot] = NULL;
-    s->free_slots[s->free_count++] = ep->slot;
-    s->endpoint_count--;
-    if (ep->in_flight) {
-        s->in_flight--;
-    }
-    if (ep->tracked) {
-        s->tracked_count--;
-        s->tracked_ready -= (size_t)atomic_load(&ep->ready);
-    }
-    update_overall(s, &t);
-    int defer = s->ticking;
-    if (defer) {
-        ep->next_free = s->pending_free;
-        s->pending_free = ep;
-    }
-    pthread_mutex_unlock(&s->lock);
-    announce(s, &t);
-    if (!defer) {
-        free_endpoint(ep);
-    }
+    dh_sched_announce(s, &t);
     return DYNHC_OK;
 }
 
@@ -880,7 +609,7 @@ void dynhc_sched_free(dynhc_sched *s)
     dynhc_sched_stop_thread(s);
     for (uint32_t i = 0; i < s->slot_count; i++) {
         if (s->slots[i] != NULL) {
-            free_endpoint(s->slots[i]);
+            dh_sched_free_endpoint(s->slots[i]);
         }
     }
     for (size_t i = 0; i < s->use_count; i++) {

@@ -134,6 +134,27 @@ struct dynhc_sched {
     int thread_woken;
 };
 
+/* Readiness changes seen under the lock, announced after it is released. */
+typedef struct dh_transitions {
+    dynhc_endpoint *ep;
+    int ep_ready;
+    int overall_changed;
+    int overall_ready;
+} dh_transitions;
+
+/* Recomputes the overall status, noting a change in t; with the lock held. */
+void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t);
+/* Logs and calls back what t holds; without the lock. */
+void dh_sched_announce(dynhc_sched *s, const dh_transitions *t);
+/* Whether the endpoint called name makes the overall status. */
+int dh_sched_is_used(const dynhc_sched *s, const char *name);
+/* Uniform in [0, n). With the lock held. */
+uint64_t dh_sched_random_below(dynhc_sched *s, uint64_t n);
+/* Takes ep out of the heap; with the lock held. */
+void dh_sched_unschedule_locked(dynhc_sched *s, dynhc_endpoint *ep);
+/* Runs the user data's destructor and frees ep; without the lock. */
+void dh_sched_free_endpoint(dynhc_endpoint *ep);
+
 /* The wakeup function, copied under the lock and called after it. */
 typedef struct dh_wakeup {
     dynhc_wakeup_fn fn;

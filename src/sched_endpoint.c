@@ -1,0 +1,271 @@
+/* sched_endpoint.c: registering and removing endpoints: names (unique,
+ * hashed), slots (the high half of check ids) and metric labels. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "resolver_internal.h"
+#include "sched_internal.h"
+
+const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
+{
+    return ep != NULL ? ep->name : NULL;
+}
+
+int dynhc_endpoint_is_ready(const dynhc_endpoint *ep)
+{
+    return ep != NULL && atomic_load(&ep->ready);
+}
+
+/* ---- endpoints ------------------------------------------------------------- */
+
+static size_t hash_name(const char *name)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+        h = (h ^ *p) * 1099511628211ull;
+    }
+    return (size_t)h;
+}
+
+static size_t name_slot(const dynhc_sched *s, const char *name)
+{
+    size_t mask = s->name_capacity - 1;
+    size_t i = hash_name(name) & mask;
+    while (s->names[i] != NULL && strcmp(s->names[i]->name, name) != 0) {
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static int grow_names(dynhc_sched *s)
+{
+    size_t capacity = s->name_capacity ? s->name_capacity * 2 : 64;
+    dynhc_endpoint **old = s->names;
+    size_t old_capacity = s->name_capacity;
+    s->names = calloc(capacity, sizeof(*s->names));
+    if (s->names == NULL) {
+        s->names = old;
+        return -1;
+    }
+    s->name_capacity = capacity;
+    for (size_t i = 0; i < old_capacity; i++) {
+        if (old[i] != NULL) {
+            s->names[name_slot(s, old[i]->name)] = old[i];
+        }
+    }
+    free(old);
+    return 0;
+}
+
+/* Linear probing deletes by shifting later entries back into the hole. */
+static void remove_name(dynhc_sched *s, const dynhc_endpoint *ep)
+{
+    size_t mask = s->name_capacity - 1;
+    size_t hole = name_slot(s, ep->name);
+    s->names[hole] = NULL;
+    for (size_t i = (hole + 1) & mask; s->names[i] != NULL; i = (i + 1) & mask) {
+        size_t home = hash_name(s->names[i]->name) & mask;
+        /* Move it if its home is not in the cyclic range (hole, i]. */
+        if ((i > hole && (home <= hole || home > i)) || (i < hole && home <= hole && home > i)) {
+            s->names[hole] = s->names[i];
+            s->names[i] = NULL;
+            hole = i;
+        }
+    }
+}
+
+/* Room for one more endpoint everywhere it will be stored, so that
+ * registration cannot fail halfway. */
+static int reserve_endpoint(dynhc_sched *s)
+{
+    if ((s->endpoint_count + 1) * 2 > s->name_capacity && grow_names(s) != 0) {
+        return -1;
+    }
+    if (s->free_count == 0 && s->slot_count == s->slot_capacity) {
+        uint32_t capacity = s->slot_capacity ? s->slot_capacity * 2 : 64;
+        dynhc_endpoint **slots = realloc(s->slots, capacity * sizeof(*slots));
+        if (slots == NULL) {
+            return -1;
+        }
+        s->slots = slots;
+        uint32_t *free_slots = realloc(s->free_slots, capacity * sizeof(*free_slots));
+        if (free_slots == NULL) {
+            return -1;
+        }
+        s->free_slots = free_slots;
+        s->slot_capacity = capacity;
+    }
+    if (s->heap_len == s->heap_capacity) {
+        uint32_t capacity = s->heap_capacity ? s->heap_capacity * 2 : 64;
+        dh_heap_entry *heap = realloc(s->heap, capacity * sizeof(*heap));
+        if (heap == NULL) {
+            return -1;
+        }
+        s->heap = heap;
+        s->heap_capacity = capacity;
+    }
+    return 0;
+}
+
+static int valid_label_name(const char *name)
+{
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
+          name[0] == '_') ||
+        strncmp(name, "__", 2) == 0 || strcmp(name, "endpoint") == 0) {
+        return 0;
+    }
+    for (const char *p = name + 1; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Copies labels into one block: the pointer array, then the strings. */
+static int copy_labels(const char *const *labels, const char *const **out)
+{
+    *out = NULL;
+    if (labels == NULL || labels[0] == NULL) {
+        return DYNHC_OK;
+    }
+    size_t n = 0, bytes = 0;
+    for (; labels[n] != NULL; n++) {
+        if (n % 2 == 0 && !valid_label_name(labels[n])) {
+            return DYNHC_ERR_INVALID_ARG;
+        }
+        bytes += strlen(labels[n]) + 1;
+    }
+    if (n % 2 != 0) {
+        return DYNHC_ERR_INVALID_ARG; /* a name without a value */
+    }
+    const char **block = malloc((n + 1) * sizeof(*block) + bytes);
+    if (block == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    char *text = (char *)(block + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(labels[i]) + 1;
+        memcpy(text, labels[i], len);
+        block[i] = text;
+        text += len;
+    }
+    block[n] = NULL;
+    *out = block;
+    return DYNHC_OK;
+}
+
+int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_result *payload,
+                             const char *const *labels, dynhc_send_fn send, void *user_data,
+                             dynhc_destroy_fn destroy, dynhc_endpoint **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (s == NULL || name == NULL || name[0] == '\0' || payload == NULL ||
+        payload->text == NULL || send == NULL || out == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    dynhc_endpoint *ep = calloc(1, sizeof(*ep));
+    size_t name_len = strlen(name) + 1;
+    if (ep == NULL || (ep->name = malloc(name_len)) == NULL) {
+        free(ep);
+        return DYNHC_ERR_NOMEM;
+    }
+    memcpy(ep->name, name, name_len);
+    int status = copy_labels(labels, &ep->labels);
+    if (status != DYNHC_OK) {
+        free(ep->name);
+        free(ep);
+        return status;
+    }
+    ep->sched = s;
+    ep->send = send;
+    ep->user_data = user_data;
+    ep->destroy = destroy;
+    ep->heap_index = DH_NOT_IN_HEAP;
+
+    dh_transitions t = {NULL, 0, 0, 0};
+    pthread_mutex_lock(&s->lock);
+    if (reserve_endpoint(s) != 0) {
+        status = DYNHC_ERR_NOMEM;
+    } else if (s->names[name_slot(s, name)] != NULL) {
+        status = DYNHC_ERR_INVALID_ARG;
+    }
+    if (status != DYNHC_OK) {
+        pthread_mutex_unlock(&s->lock);
+        free((void *)(uintptr_t)ep->labels);
+        free(ep->name);
+        free(ep);
+        return status;
+    }
+    uint64_t now = dh_sched_now(s);
+    ep->payload = dynhc_result_ref(payload);
+    ep->slot = s->free_count > 0 ? s->free_slots[--s->free_count] : s->slot_count++;
+    s->slots[ep->slot] = ep;
+    s->names[name_slot(s, name)] = ep;
+    s->endpoint_count++;
+    atomic_init(&ep->ready, s->starting_ready);
+    atomic_init(&ep->last_activity_ns, 0);
+    atomic_init(&ep->removed, 0);
+    ep->tracked = (uint8_t)dh_sched_is_used(s, name);
+    s->tracked_count += ep->tracked;
+    s->tracked_ready += ep->tracked && s->starting_ready;
+    dh_sched_update_overall(s, &t);
+    if (s->enabled) {
+        dh_sched_schedule_locked(s, ep, now + dh_sched_random_below(s, s->spread_ns + 1));
+    }
+    dh_wakeup w = dh_sched_wakeup_locked(s);
+    pthread_mutex_unlock(&s->lock);
+
+    if (payload->origin != NULL) {
+        dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s %s: %s",
+                     name, dynhc_source_name(payload->source), payload->origin, payload->text);
+    } else {
+        dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s: %s",
+                     name, dynhc_source_name(payload->source), payload->text);
+    }
+    dh_sched_announce(s, &t);
+    dh_wakeup_call(s, w);
+    *out = ep;
+    return DYNHC_OK;
+}
+
+int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
+{
+    if (s == NULL || ep == NULL || ep->sched != s) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    dh_transitions t = {NULL, 0, 0, 0};
+    pthread_mutex_lock(&s->lock);
+    if (atomic_load(&ep->removed)) {
+        pthread_mutex_unlock(&s->lock);
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    atomic_store_explicit(&ep->removed, 1, memory_order_release);
+    dh_sched_unschedule_locked(s, ep);
+    remove_name(s, ep);
+    s->slots[ep->slot] = NULL;
+    s->free_slots[s->free_count++] = ep->slot;
+    s->endpoint_count--;
+    if (ep->in_flight) {
+        s->in_flight--;
+    }
+    if (ep->tracked) {
+        s->tracked_count--;
+        s->tracked_ready -= (size_t)atomic_load(&ep->ready);
+    }
+    dh_sched_update_overall(s, &t);
+    int defer = s->ticking;
+    if (defer) {
+        ep->next_free = s->pending_free;
+        s->pending_free = ep;
+    }
+    pthread_mutex_unlock(&s->lock);
+    dh_sched_announce(s, &t);
+    if (!defer) {
+        dh_sched_free_endpoint(ep);
+    }
+    return DYNHC_OK;
+}
