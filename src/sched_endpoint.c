@@ -214,7 +214,8 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     s->tracked_ready += ep->tracked && s->starting_ready;
     dh_sched_update_overall(s, &t);
     if (s->enabled) {
-        dh_sched_schedule_locked(s, ep, now + dh_sched_random_below(s, s->spread_ns + 1));
+        ep->due_ns = now + dh_sched_random_below(s, s->spread_ns + 1);
+        dh_sched_schedule_locked(s, ep, ep->due_ns);
     }
     dh_wakeup w = dh_sched_wakeup_locked(s);
     pthread_mutex_unlock(&s->lock);

@@ -19,41 +19,43 @@ extern const double dh_latency_bounds[DH_LATENCY_BUCKETS];
 
 #define DH_NOT_IN_HEAP UINT32_MAX
 
+/* Fields that every fire touches come first, to share cache lines. The
+ * per-endpoint counters are 32-bit: at a check a second they last a century.
+ * Latency is one histogram for the scheduler (struct dynhc_sched): a
+ * histogram per endpoint would cost 56 bytes each and a dozen series each,
+ * far too many for a fleet. */
 struct dynhc_endpoint {
-    dynhc_sched *sched;
-    char *name;
-    dynhc_result *payload;       /* one reference */
-    const char *const *labels;   /* name, value, ..., NULL; one block; NULL when none */
-    dynhc_send_fn send;
-    void *user_data;
-    dynhc_destroy_fn destroy;
-    dynhc_endpoint *next_free;   /* on sched->pending_free */
-
-    _Atomic uint64_t last_activity_ns; /* idle mode: written by any thread, no lock */
-    atomic_int ready;
-
-    uint64_t due_ns;        /* the heap key: next check, or the in-flight check's deadline */
-    uint64_t sent_ns;       /* when the in-flight check was sent */
-    uint64_t last_check_ns; /* when the last check completed; 0 before the first */
-    uint64_t last_latency_ns;
-    char *last_error;       /* the last failure's text; NULL after a success */
     uint32_t heap_index;    /* DH_NOT_IN_HEAP when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
     uint32_t sequence;      /* the low half of the in-flight check id */
-    uint32_t consecutive_failures;
-    uint32_t consecutive_successes;
     uint8_t in_flight;
-    atomic_uchar removed;  /* read by the ticking thread without the lock */
+    atomic_uchar removed;   /* read by the ticking thread without the lock */
     uint8_t last_result;    /* dynhc_check_result of the last check */
     uint8_t tracked;        /* counts toward the overall status */
+    uint64_t due_ns;        /* when the next (or in-flight) check was planned */
+    uint64_t sent_ns;       /* when the in-flight check was sent */
+    dynhc_result *payload;  /* one reference */
+    dynhc_send_fn send;
+    void *user_data;
+    char *name;
+    _Atomic uint64_t last_activity_ns; /* idle mode: written by any thread, no lock */
+    atomic_int ready;
+    uint32_t consecutive_failures;
+    uint32_t consecutive_successes;
 
-    /* Metrics, under the lock. */
-    uint64_t checks[3];     /* by dynhc_check_result */
-    uint64_t late;          /* completions after the timeout */
-    uint64_t tokens;        /* token budget spent on checks */
-    uint64_t transitions;
-    uint64_t latency_sum_ns;
-    uint32_t latency_buckets[DH_LATENCY_BUCKETS + 1]; /* last: +Inf */
+    dynhc_sched *sched;
+    const char *const *labels;   /* name, value, ..., NULL; one block; NULL when none */
+    dynhc_destroy_fn destroy;
+    dynhc_endpoint *next_free;   /* on sched->pending_free */
+    uint64_t last_check_ns;      /* when the last check completed; 0 before the first */
+    uint64_t last_latency_ns;
+    char *last_error;            /* the last failure's text; NULL after a success */
+
+    /* Metrics, under the lock. Tokens spent are derived: checks sent times
+     * the payload's budget. */
+    uint32_t checks[3];     /* by dynhc_check_result */
+    uint32_t late;          /* completions after the timeout */
+    uint32_t transitions;
 };
 
 /* A heap entry keeps the key beside the pointer so that sifting touches
@@ -121,6 +123,9 @@ struct dynhc_sched {
     uint32_t batch_capacity;
 
     uint32_t check_counter; /* the low half of the last check id */
+    /* Check latency, all endpoints together (the +Inf bucket last). */
+    uint64_t latency_buckets[DH_LATENCY_BUCKETS + 1];
+    uint64_t latency_sum_ns;
     uint64_t created_ns;
     uint64_t late_unknown;  /* completions for ids no endpoint owns */
     uint64_t in_flight;
@@ -175,6 +180,11 @@ void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, 
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Next deadlines are rounded up to this grid, so that a loop wakes at most
+ * once per millisecond however many endpoints there are: checks due within
+ * the same millisecond go out in one tick. */
+#define DH_SCHED_RESOLUTION_NS 1000000ull
 
 /* Puts ep in the heap at due, or moves it there; with the lock held. */
 void dh_sched_schedule_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t due);

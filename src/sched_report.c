@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "json_write.h"
+#include "resolver_internal.h"
 #include "sched_internal.h"
 #include "text.h"
 
@@ -366,7 +367,8 @@ static uint64_t late_value(const dynhc_endpoint *ep)
 
 static uint64_t tokens_value(const dynhc_endpoint *ep)
 {
-    return ep->tokens;
+    uint64_t sent = (uint64_t)ep->checks[0] + ep->checks[1] + ep->checks[2] + ep->in_flight;
+    return sent * (uint64_t)ep->payload->token_budget;
 }
 
 static uint64_t transitions_value(const dynhc_endpoint *ep)
@@ -409,37 +411,33 @@ static uint64_t bound_ns(size_t i)
     return (uint64_t)(dh_latency_bounds[i] * 1e9 + 0.5);
 }
 
+/* One histogram for all endpoints: per endpoint it would be a dozen series
+ * each, too many to scrape for a fleet. */
 static void out_histogram(out_buf *out, const dynhc_sched *s)
 {
     out_family(out, "dynhc_health_check_duration_seconds", "histogram",
-               "Seconds from sending a health check to its outcome (a timeout counts its "
-               "timeout).");
-    for (uint32_t i = 0; i < s->slot_count; i++) {
-        const dynhc_endpoint *ep = shown(s, i);
-        if (ep == NULL) {
-            continue;
+               "Seconds from sending a health check to its outcome, all endpoints (a timeout "
+               "counts its timeout).");
+    /* The scheduler counts per bucket; the format wants running totals. */
+    uint64_t total = 0;
+    for (size_t b = 0; b <= DH_LATENCY_BUCKETS; b++) {
+        total += s->latency_buckets[b];
+        out_str(out, "dynhc_health_check_duration_seconds_bucket{le=\"");
+        if (b < DH_LATENCY_BUCKETS) {
+            out_decimal(out, bound_ns(b), 9);
+        } else {
+            out_str(out, "+Inf");
         }
-        /* The endpoint counts per bucket; the format wants running totals. */
-        uint64_t total = 0;
-        for (size_t b = 0; b <= DH_LATENCY_BUCKETS; b++) {
-            total += ep->latency_buckets[b];
-            out_series(out, "dynhc_health_check_duration_seconds_bucket", ep);
-            out_str(out, ",le=\"");
-            if (b < DH_LATENCY_BUCKETS) {
-                out_decimal(out, bound_ns(b), 9);
-            } else {
-                out_str(out, "+Inf");
-            }
-            out_char(out, '"');
-            out_value(out, total);
-        }
-        out_series(out, "dynhc_health_check_duration_seconds_sum", ep);
-        out_str(out, "} ");
-        out_decimal(out, ep->latency_sum_ns, 9);
-        out_char(out, '\n');
-        out_series(out, "dynhc_health_check_duration_seconds_count", ep);
+        out_char(out, '"');
         out_value(out, total);
     }
+    out_str(out, "dynhc_health_check_duration_seconds_sum ");
+    out_decimal(out, s->latency_sum_ns, 9);
+    out_char(out, '\n');
+    out_str(out, "dynhc_health_check_duration_seconds_count");
+    out_char(out, ' ');
+    out_u64(out, total);
+    out_char(out, '\n');
 }
 
 char *dynhc_sched_metrics(dynhc_sched *s)

@@ -127,6 +127,7 @@ int dynhc_sched_set_enabled(dynhc_sched *s, int enabled)
         for (uint32_t i = 0; s->enabled && !was && i < s->slot_count; i++) {
             dynhc_endpoint *ep = s->slots[i];
             if (ep != NULL && ep->heap_index == DH_NOT_IN_HEAP) {
+                ep->due_ns = now;
                 dh_sched_schedule_locked(s, ep, now);
             }
         }
