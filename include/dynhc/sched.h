@@ -205,7 +205,10 @@ DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 DYNHC_API int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
                                    const char *error);
 
-/* When dynhc_sched_tick() should next be called, or DYNHC_NO_DEADLINE. */
+/* When dynhc_sched_tick() should next be called, or DYNHC_NO_DEADLINE.
+ * Rounded up to the next whole millisecond of the clock, so that checks due
+ * within one millisecond go out in one tick: a loop wakes at most a thousand
+ * times a second, and a check is at most a millisecond late. */
 DYNHC_API uint64_t dynhc_sched_next_deadline(dynhc_sched *s);
 
 /*
