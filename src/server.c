@@ -1,0 +1,620 @@
+/* server.c: the status server (SPEC 4) on libmicrohttpd, or, in a build
+ * without it, functions that say so.
+ *
+ * Threads: a pool of two libmicrohttpd threads, each polling its share of
+ * the connections with epoll. Unlike a thread per connection, the thread
+ * count stays fixed however many clients keep connections open (Prometheus,
+ * kubelets, load balancers); sockets are non-blocking, so a slow client
+ * holds no thread, and an answer costs microseconds (a report built under
+ * the scheduler's lock). The settings are written before the threads start
+ * and only read by them, so the server needs no lock of its own. */
+#include "dynhc/server.h"
+
+#ifdef DYNHC_HAVE_SERVER
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "sched_internal.h"
+#include "settings.h"
+#include "text.h"
+
+#define METRICS_PATH "/metrics"
+
+/* Idle keep-alive connections (and clients that stall mid-request) are
+ * closed after this many seconds. */
+#define CONNECTION_TIMEOUT_SECS 30u
+/* A status server has a handful of clients; the cap keeps a flood from
+ * taking the process's file descriptors. */
+#define CONNECTION_LIMIT 256u
+
+struct dynhc_server {
+    dynhc_sched *sched;
+    struct sockaddr_storage addr; /* the host; the port is filled in at start */
+    int port;       /* -1 off, 0 any free port */
+    int bound_port; /* -1 when stopped */
+    char *health_path;
+    char *live_path;
+    struct MHD_Daemon *daemon;
+    /* Answers that need no allocation per request: the 500 must work when
+     * memory has run out. */
+    struct MHD_Response *not_found;
+    struct MHD_Response *not_allowed;
+    struct MHD_Response *no_memory;
+};
+
+int dynhc_server_supported(void)
+{
+    return 1;
+}
+
+/* ---- settings ------------------------------------------------------------- */
+
+/* s[0..len) as an address: an IPv4 or IPv6 literal, or localhost (IPv4, as
+ * most hosts resolve it and every container has it). 0, or -1 when it is
+ * none of these. */
+static int host_address(const char *s, size_t len, struct sockaddr_storage *addr)
+{
+    char text[INET6_ADDRSTRLEN];
+    if (len >= sizeof(text)) {
+        return -1;
+    }
+    memcpy(text, s, len);
+    text[len] = '\0';
+    if (dh_equals_nocase(s, len, "localhost")) {
+        memcpy(text, "127.0.0.1", sizeof("127.0.0.1"));
+    }
+    memset(addr, 0, sizeof(*addr));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+    if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        return 0;
+    }
+    return -1;
+}
+
+static int same_path(const char *path, size_t len, const char *other)
+{
+    return len == strlen(other) && memcmp(path, other, len) == 0;
+}
+
+/* Why path (len bytes) cannot be the health or live path; NULL when it
+ * can. /metrics is taken: a path there would hide the metrics. */
+static const char *path_problem(const char *path, size_t len)
+{
+    const char *why = dh_parse_http_path(path, len);
+    if (why == NULL && same_path(path, len, METRICS_PATH)) {
+        why = "reserved for the metrics";
+    }
+    return why;
+}
+
+/* Replaces *slot with a copy of s[0..len). */
+static int replace_path(char **slot, const char *s, size_t len)
+{
+    char *copy = strndup(s, len);
+    if (copy == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    free(*slot);
+    *slot = copy;
+    return DYNHC_OK;
+}
+
+int dynhc_server_set_host(dynhc_server *srv, const char *host)
+{
+    if (srv == NULL || host == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (srv->daemon != NULL) {
+        return DYNHC_ERR_BUSY;
+    }
+    struct sockaddr_storage addr;
+    if (host_address(host, strlen(host), &addr) != 0) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    srv->addr = addr;
+    return DYNHC_OK;
+}
+
+int dynhc_server_set_port(dynhc_server *srv, int port)
+{
+    if (srv == NULL || port < -1 || port > 65535) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (srv->daemon != NULL) {
+        return DYNHC_ERR_BUSY;
+    }
+    srv->port = port;
+    return DYNHC_OK;
+}
+
+int dynhc_server_set_health_path(dynhc_server *srv, const char *path)
+{
+    if (srv == NULL || path == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (srv->daemon != NULL) {
+        return DYNHC_ERR_BUSY;
+    }
+    size_t len = strlen(path);
+    if (path_problem(path, len) != NULL || same_path(path, len, srv->live_path)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    return replace_path(&srv->health_path, path, len);
+}
+
+int dynhc_server_set_live_path(dynhc_server *srv, const char *path)
+{
+    if (srv == NULL || path == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (srv->daemon != NULL) {
+        return DYNHC_ERR_BUSY;
+    }
+    size_t len = strlen(path);
+    if (path_problem(path, len) != NULL || same_path(path, len, srv->health_path)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    return replace_path(&srv->live_path, path, len);
+}
+
+/* ---- environment ---------------------------------------------------------- */
+
+static const char *process_getenv(const char *name, void *user_data)
+{
+    (void)user_data;
+    return getenv(name);
+}
+
+/* A variable's trimmed value, or NULL when unset or empty. */
+static const char *env_value(dynhc_getenv_fn fn, void *user_data, const char *name, size_t *len)
+{
+    const char *raw = fn(name, user_data);
+    const char *text = raw != NULL ? dh_trim(raw, len) : NULL;
+    return text != NULL && *len > 0 ? text : NULL;
+}
+
+static void warn_invalid(const dynhc_server *srv, const char *name, const char *text, size_t len,
+                         const char *why)
+{
+    char quoted[96];
+    dh_sched_log(srv->sched, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored",
+                 name, dh_quote(quoted, sizeof(quoted), text, len), why);
+}
+
+/* A path variable's value, checked on its own; NULL (after a warning) when
+ * it is no path, or when it is unset. */
+static const char *env_path(const dynhc_server *srv, dynhc_getenv_fn fn, void *user_data,
+                            const char *name, size_t *len)
+{
+    const char *text = env_value(fn, user_data, name, len);
+    const char *why = text != NULL ? path_problem(text, *len) : NULL;
+    if (why != NULL) {
+        warn_invalid(srv, name, text, *len, why);
+        return NULL;
+    }
+    return text;
+}
+
+int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data)
+{
+    if (srv == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (srv->daemon != NULL) {
+        return DYNHC_ERR_BUSY;
+    }
+    if (fn == NULL) {
+        fn = process_getenv;
+    }
+    static const char host_name[] = "DYN_SYSTEM_HOST";
+    static const char port_name[] = "DYN_SYSTEM_PORT";
+    static const char health_name[] = "DYN_SYSTEM_HEALTH_PATH";
+    static const char live_name[] = "DYN_SYSTEM_LIVE_PATH";
+    size_t len;
+    const char *text = env_value(fn, user_data, host_name, &len);
+    if (text != NULL) {
+        struct sockaddr_storage addr;
+            const char *why = dh_parse_host(text, len);
+        if (why == NULL && host_address(text, len, &addr) != 0) {
+            why = "expected an IPv4 or IPv6 address, or localhost";
+        }
+        if (why != NULL) {
+            warn_invalid(srv, host_name, text, len, why);
+        } else {
+            srv->addr = addr;
+        }
+    }
+    text = env_value(fn, user_data, port_name, &len);
+    if (text != NULL) {
+        const char *why = dh_parse_port(text, len, &srv->port);
+        if (why != NULL) {
+            warn_invalid(srv, port_name, text, len, why);
+        }
+    }
+
+    /* The two paths are judged together, so that moving both at once
+     * works in either order; when they clash, the live path gives way. */
+    size_t health_len = 0, live_len = 0;
+    const char *health = env_path(srv, fn, user_data, health_name, &health_len);
+    const char *live = env_path(srv, fn, user_data, live_name, &live_len);
+    int live_clashes = 0;
+    if (live != NULL) {
+        live_clashes = health != NULL
+                           ? live_len == health_len && memcmp(live, health, live_len) == 0
+                           : same_path(live, live_len, srv->health_path);
+    }
+    if (live_clashes) {
+        warn_invalid(srv, live_name, live, live_len, "same as the health path");
+        live = NULL;
+    }
+    if (health != NULL && live == NULL && same_path(health, health_len, srv->live_path)) {
+        warn_invalid(srv, health_name, health, health_len, "same as the live path");
+        health = NULL;
+    }
+    int status = DYNHC_OK;
+    if (health != NULL) {
+        status = replace_path(&srv->health_path, health, health_len);
+    }
+    if (live != NULL && status == DYNHC_OK) {
+        status = replace_path(&srv->live_path, live, live_len);
+    }
+    return status;
+}
+
+/* ---- answering -------------------------------------------------------------- */
+
+/* ?verbose alone, or with a true boolean, asks for the verbose status. */
+static int wants_verbose(struct MHD_Connection *conn)
+{
+    const char *value = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "verbose", strlen("verbose"),
+                                      &value, &len) != MHD_YES) {
+        return 0;
+    }
+    int on = 0;
+    return value == NULL || len == 0 || (dh_parse_bool(value, len, &on) == NULL && on);
+}
+
+/* Queues body (malloc'd, taken over; NULL when a report ran out of memory)
+ * with its content type. */
+static enum MHD_Result queue_body(const dynhc_server *srv, struct MHD_Connection *conn,
+                                  unsigned code, char *body, const char *content_type)
+{
+    struct MHD_Response *response =
+        body != NULL ? MHD_create_response_from_buffer_with_free_callback(strlen(body), body, free)
+                     : NULL;
+    if (response == NULL) {
+        free(body);
+        return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, srv->no_memory);
+    }
+    enum MHD_Result result;
+    if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_YES) {
+        result = MHD_queue_response(conn, code, response);
+    } else {
+        result = MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, srv->no_memory);
+    }
+    MHD_destroy_response(response);
+    return result;
+}
+
+/* The live path: the process answers, so it is live. The uptime is the
+ * scheduler's, as in the status JSON; nothing about checks is read. */
+static char *live_body(dynhc_sched *s)
+{
+    uint64_t now = dh_sched_now(s);
+    pthread_mutex_lock(&s->lock);
+    uint64_t created = s->created_ns;
+    pthread_mutex_unlock(&s->lock);
+    uint64_t uptime = now > created ? now - created : 0;
+    size_t size = 96; /* room for the longest uptime */
+    char *text = malloc(size);
+    if (text != NULL) {
+        snprintf(text, size,
+                 "{\"status\":\"live\",\"uptime\":{\"secs\":%" PRIu64 ",\"nanos\":%" PRIu64 "}}",
+                 (uint64_t)(uptime / DH_NS_PER_SEC), (uint64_t)(uptime % DH_NS_PER_SEC));
+    }
+    return text;
+}
+
+static enum MHD_Result respond(const dynhc_server *srv, struct MHD_Connection *conn,
+                               const char *url, const char *method)
+{
+    int health = strcmp(url, srv->health_path) == 0;
+    int live = strcmp(url, srv->live_path) == 0;
+    int metrics = strcmp(url, METRICS_PATH) == 0;
+    if (!health && !live && !metrics) {
+        return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, srv->not_found);
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, srv->not_allowed);
+    }
+    if (metrics) {
+        return queue_body(srv, conn, MHD_HTTP_OK, dynhc_sched_metrics(srv->sched),
+                          "text/plain; version=0.0.4; charset=utf-8");
+    }
+    if (live) {
+        return queue_body(srv, conn, MHD_HTTP_OK, live_body(srv->sched), "application/json");
+    }
+    char *body = dynhc_sched_status_json(srv->sched, wants_verbose(conn));
+    /* The code is read from the body, not asked again: readiness may turn
+     * between two calls, and a 200 must never carry "notready". */
+    static const char ready[] = "{\"status\":\"ready\"";
+    unsigned code = body != NULL && strncmp(body, ready, strlen(ready)) == 0
+                        ? MHD_HTTP_OK
+                        : MHD_HTTP_SERVICE_UNAVAILABLE;
+    return queue_body(srv, conn, code, body, "application/json");
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **request_state)
+{
+    (void)version;
+    (void)upload_data;
+    /* The first call only announces the request. Answering only after the
+     * body has been read (and dropped) keeps the connection usable for the
+     * next request whatever the client sent. */
+    if (*request_state == NULL) {
+        *request_state = cls;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return respond(cls, conn, url, method);
+}
+
+/* libmicrohttpd's own messages (mostly about clients that broke the
+ * protocol) go to the scheduler's log at info level. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    /* A failed bind is reported through errno after this returns. */
+    int saved = errno;
+    const dynhc_server *srv = cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+        line[--len] = '\0';
+    }
+    dh_sched_log(srv->sched, DYNHC_LOG_INFO, "status server: %s", line);
+    errno = saved;
+}
+
+/* ---- life cycle ------------------------------------------------------------- */
+
+static struct MHD_Response *json_response(const char *text)
+{
+    /* The prototype takes void *, but a persistent buffer is never written. */
+    struct MHD_Response *response = MHD_create_response_from_buffer(
+        strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+    if (response != NULL &&
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
+            MHD_YES) {
+        MHD_destroy_response(response);
+        return NULL;
+    }
+    return response;
+}
+
+dynhc_server *dynhc_server_new(dynhc_sched *s)
+{
+    if (s == NULL) {
+        return NULL;
+    }
+    dynhc_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        return NULL;
+    }
+    srv->sched = s;
+    srv->port = -1;
+    srv->bound_port = -1;
+    static const char any[] = "0.0.0.0";
+    host_address(any, strlen(any), &srv->addr);
+    srv->health_path = strdup("/health");
+    srv->live_path = strdup("/live");
+    srv->not_found = json_response("{\"error\":\"not found\"}");
+    srv->not_allowed = json_response("{\"error\":\"method not allowed\"}");
+    srv->no_memory = json_response("{\"error\":\"out of memory\"}");
+    if (srv->health_path == NULL || srv->live_path == NULL || srv->not_found == NULL ||
+        srv->not_allowed == NULL || srv->no_memory == NULL ||
+        MHD_add_response_header(srv->not_allowed, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) {
+        dynhc_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+void dynhc_server_free(dynhc_server *srv)
+{
+    if (srv == NULL) {
+        return;
+    }
+    dynhc_server_stop(srv);
+    free(srv->health_path);
+    free(srv->live_path);
+    if (srv->not_found != NULL) {
+        MHD_destroy_response(srv->not_found);
+    }
+    if (srv->not_allowed != NULL) {
+        MHD_destroy_response(srv->not_allowed);
+    }
+    if (srv->no_memory != NULL) {
+        MHD_destroy_response(srv->no_memory);
+    }
+    free(srv);
+}
+
+/* "127.0.0.1:8080" or "[::1]:8080", for the log. */
+static void describe_address(const dynhc_server *srv, int port, char *buf, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (srv->addr.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&srv->addr)->sin6_addr, host,
+                  sizeof(host));
+        snprintf(buf, size, "[%s]:%d", host, port);
+    } else {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&srv->addr)->sin_addr, host,
+                  sizeof(host));
+        snprintf(buf, size, "%s:%d", host, port);
+    }
+}
+
+int dynhc_server_start(dynhc_server *srv)
+{
+    if (srv == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (srv->daemon != NULL) {
+        return DYNHC_ERR_BUSY;
+    }
+    if (srv->port < 0) {
+        return DYNHC_DISABLED;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (srv->addr.ss_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+        ((struct sockaddr_in6 *)&srv->addr)->sin6_port = htons((uint16_t)srv->port);
+    } else {
+        ((struct sockaddr_in *)&srv->addr)->sin_port = htons((uint16_t)srv->port);
+    }
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)srv->port, NULL, NULL, answer, srv, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)&srv->addr, MHD_OPTION_THREAD_POOL_SIZE, 2u,
+        MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_SECS, MHD_OPTION_CONNECTION_LIMIT,
+        CONNECTION_LIMIT, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+    char where[INET6_ADDRSTRLEN + 16];
+    if (srv->daemon == NULL) {
+        int saved = errno;
+        char reason[128] = "unknown error";
+        strerror_r(saved, reason, sizeof(reason));
+        describe_address(srv, srv->port, where, sizeof(where));
+        dh_sched_log(srv->sched, DYNHC_LOG_WARNING, "status server: cannot listen on %s: %s",
+                     where, reason);
+        errno = saved;
+        return DYNHC_ERR_SYSTEM;
+    }
+    srv->bound_port = srv->port;
+    if (srv->port == 0) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        srv->bound_port = info != NULL && info->port != 0 ? info->port : -1;
+    }
+    describe_address(srv, srv->bound_port, where, sizeof(where));
+    dh_sched_log(srv->sched, DYNHC_LOG_INFO,
+                 "status server listening on %s (health %s, live %s, metrics " METRICS_PATH ")",
+                 where, srv->health_path, srv->live_path);
+    return DYNHC_OK;
+}
+
+int dynhc_server_port(const dynhc_server *srv)
+{
+    return srv != NULL ? srv->bound_port : -1;
+}
+
+int dynhc_server_stop(dynhc_server *srv)
+{
+    if (srv == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (srv->daemon != NULL) {
+        /* Closes the listening socket and every connection, and joins the
+         * threads: no request runs after this. */
+        MHD_stop_daemon(srv->daemon);
+        srv->daemon = NULL;
+        srv->bound_port = -1;
+    }
+    return DYNHC_OK;
+}
+
+#else /* built without libmicrohttpd */
+
+int dynhc_server_supported(void)
+{
+    return 0;
+}
+
+dynhc_server *dynhc_server_new(dynhc_sched *s)
+{
+    (void)s;
+    return NULL;
+}
+
+void dynhc_server_free(dynhc_server *srv)
+{
+    (void)srv;
+}
+
+int dynhc_server_set_host(dynhc_server *srv, const char *host)
+{
+    (void)srv;
+    (void)host;
+    return DYNHC_ERR_UNSUPPORTED;
+}
+
+int dynhc_server_set_port(dynhc_server *srv, int port)
+{
+    (void)srv;
+    (void)port;
+    return DYNHC_ERR_UNSUPPORTED;
+}
+
+int dynhc_server_set_health_path(dynhc_server *srv, const char *path)
+{
+    (void)srv;
+    (void)path;
+    return DYNHC_ERR_UNSUPPORTED;
+}
+
+int dynhc_server_set_live_path(dynhc_server *srv, const char *path)
+{
+    (void)srv;
+    (void)path;
+    return DYNHC_ERR_UNSUPPORTED;
+}
+
+int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data)
+{
+    (void)srv;
+    (void)fn;
+    (void)user_data;
+    return DYNHC_ERR_UNSUPPORTED;
+}
+
+int dynhc_server_start(dynhc_server *srv)
+{
+    (void)srv;
+    return DYNHC_ERR_UNSUPPORTED;
+}
+
+int dynhc_server_port(const dynhc_server *srv)
+{
+    (void)srv;
+    return -1;
+}
+
+int dynhc_server_stop(dynhc_server *srv)
+{
+    (void)srv;
+    return DYNHC_ERR_UNSUPPORTED;
+}
+
+#endif
