@@ -54,6 +54,9 @@ demo() {
     echo "== config-file override: examples/config.yaml"
     cat examples/config.yaml
     "$dynhc" resolve --config examples/config.yaml --explain
+    echo
+    echo "== a miniature serving runtime embedding resolver, scheduler and status server"
+    build/examples/embedded_runtime
 }
 
 run_tests() {

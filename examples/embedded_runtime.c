@@ -1,0 +1,210 @@
+/* embedded_runtime.c: a miniature serving runtime that embeds dynhc the way a
+ * real worker would: the resolver picks the payload, the scheduler sends it
+ * as a canary when the endpoint goes idle, and the status server shows the
+ * result to Kubernetes and Prometheus.
+ *
+ * The "engine" is a thread that answers requests after 5 ms. The story, in
+ * about three seconds:
+ *   0.0 s  start: not ready until something succeeds
+ *   0.0 s  user traffic for 0.8 s: successful requests mark the endpoint ready
+ *   0.8 s  traffic stops: after 300 ms of quiet a canary check goes out
+ *   1.8 s  the engine hangs: the next canary times out, the endpoint is not ready
+ * At 1.2 s and 2.8 s it fetches its own /health over HTTP, then /metrics
+ * (samples only).
+ *
+ *   ./embedded_runtime     (DYN_SYSTEM_PORT picks the port; default: any free one)
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dynhc/dynhc.h>
+
+#define MS 1000000ull
+
+/* The engine: a queue of check ids and a switch that makes it hang. */
+typedef struct engine {
+    dynhc_sched *sched;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    uint64_t queue[64];
+    size_t head, tail;
+    atomic_int hung;
+    atomic_int stop;
+} engine;
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void *engine_main(void *arg)
+{
+    engine *e = arg;
+    pthread_mutex_lock(&e->lock);
+    while (!atomic_load(&e->stop)) {
+        if (e->head == e->tail) {
+            pthread_cond_wait(&e->work, &e->lock);
+            continue;
+        }
+        uint64_t id = e->queue[e->head++ % 64];
+        pthread_mutex_unlock(&e->lock);
+        sleep_ms(5); /* "inference" */
+        if (!atomic_load(&e->hung)) {
+            dynhc_sched_complete(e->sched, id, DYNHC_CHECK_SUCCESS, NULL);
+        } /* a hung engine never answers: the scheduler times the check out */
+        pthread_mutex_lock(&e->lock);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+/* The scheduler's send callback: hand the check to the engine like any request. */
+static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                      void *user_data)
+{
+    (void)s;
+    (void)ep;
+    engine *e = user_data;
+    printf("  canary %s: %s\n", check->endpoint, check->payload_text);
+    pthread_mutex_lock(&e->lock);
+    e->queue[e->tail++ % 64] = check->id;
+    pthread_cond_signal(&e->work);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+static void on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                          void *user_data)
+{
+    (void)s;
+    (void)ep;
+    (void)user_data;
+    printf("  %s is now %s\n", name != NULL ? name : "the worker", ready ? "ready" : "NOT ready");
+}
+
+/* GET http://127.0.0.1:port/path and print the answer, to show what a probe
+ * sees; with samples_only, the metrics without their # HELP / # TYPE lines. */
+static void show(int port, const char *path, int samples_only)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char request[256];
+    int n = snprintf(request, sizeof(request),
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        write(fd, request, (size_t)n) != n) {
+        perror("GET");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    static char answer[65536];
+    size_t len = 0;
+    ssize_t got;
+    while (len < sizeof(answer) - 1 && (got = read(fd, answer + len, sizeof(answer) - 1 - len)) > 0) {
+        len += (size_t)got;
+    }
+    close(fd);
+    answer[len] = '\0';
+    char *body = strstr(answer, "\r\n\r\n");
+    char *status_end = strstr(answer, "\r\n");
+    if (body == NULL || status_end == NULL) {
+        printf("GET %s: no HTTP answer\n", path);
+        return;
+    }
+    *status_end = '\0';
+    body += 4;
+    printf("GET %s -> %s\n", path, answer);
+    for (char *line = strtok(body, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (!samples_only || line[0] != '#') {
+            printf("%s\n", line);
+        }
+    }
+}
+
+int main(void)
+{
+    /* What to send: the runtime's own settings beat the environment. */
+    dynhc_resolver *r = dynhc_resolver_new();
+    dynhc_result *payload = NULL;
+    dynhc_resolver_set_model_type(r, "chat");
+    dynhc_resolver_set_interval_ns(r, 300 * MS);
+    dynhc_resolver_set_timeout_ns(r, 200 * MS);
+    if (dynhc_resolver_resolve(r, &payload) != DYNHC_OK) {
+        fprintf(stderr, "no health-check payload\n");
+        return 1;
+    }
+    dynhc_resolver_free(r);
+
+    engine e = {.lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER};
+    dynhc_sched *s = dynhc_sched_new();
+    e.sched = s;
+    dynhc_sched_apply_result(s, payload);
+    dynhc_sched_set_spread_ns(s, 0);
+    dynhc_sched_load_env(s, NULL, NULL);
+    dynhc_sched_set_transition_callback(s, on_transition, NULL);
+    const char *labels[] = {"model", "Qwen/Qwen3-0.6B", NULL};
+    dynhc_endpoint *ep = NULL;
+    if (dynhc_sched_add_endpoint(s, "generate", payload, labels, send_check, &e, NULL, &ep) !=
+        DYNHC_OK) {
+        return 1;
+    }
+    dynhc_result_free(payload);
+
+    dynhc_server *srv = dynhc_server_new(s);
+    if (srv == NULL) {
+        fprintf(stderr, "this dynhc was built without the status server\n");
+        return 1;
+    }
+    dynhc_server_set_host(srv, "127.0.0.1");
+    dynhc_server_set_port(srv, 0);
+    dynhc_server_load_env(srv, NULL, NULL);
+    if (dynhc_server_start(srv) != DYNHC_OK) {
+        fprintf(stderr, "the status server did not start\n");
+        return 1;
+    }
+    int port = dynhc_server_port(srv);
+    printf("status server on http://127.0.0.1:%d (/health, /live, /metrics)\n", port);
+
+    pthread_t engine_thread;
+    pthread_create(&engine_thread, NULL, engine_main, &e);
+    dynhc_sched_start_thread(s);
+
+    printf("0.0 s: user traffic\n");
+    for (int i = 0; i < 40; i++) {
+        dynhc_endpoint_record_activity(ep, 1); /* what the request path calls */
+        sleep_ms(20);
+    }
+    printf("0.8 s: traffic stops; canaries start after 300 ms of quiet\n");
+    sleep_ms(400);
+    show(port, "/health", 0);
+    sleep_ms(600);
+    printf("1.8 s: the engine hangs\n");
+    atomic_store(&e.hung, 1);
+    sleep_ms(1000);
+    show(port, "/health", 0);
+    show(port, "/metrics", 1);
+
+    dynhc_server_free(srv);
+    dynhc_sched_free(s); /* stops the runner */
+    pthread_mutex_lock(&e.lock);
+    atomic_store(&e.stop, 1);
+    pthread_cond_signal(&e.work);
+    pthread_mutex_unlock(&e.lock);
+    pthread_join(engine_thread, NULL);
+    return 0;
+}
