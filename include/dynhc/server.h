@@ -2,8 +2,10 @@
  * dynhc/server.h: the status server (SPEC 4), an HTTP server on libmicrohttpd
  * that shows a scheduler's state to Kubernetes and Prometheus:
  *   GET/HEAD health path (default /health): 200 when ready, 503 when not,
- *            with the status JSON of dynhc_sched_status_json();
- *   GET/HEAD live path (default /live): 200 while the process is up (shallow);
+ *            with the status JSON of dynhc_sched_status_json(); "?verbose" (or
+ *            verbose=1/true/yes/on) gives the verbose form;
+ *   GET/HEAD live path (default /live): 200 while the process is up, with
+ *            {"status":"live","uptime":{...}} (shallow: never follows checks);
  *   GET/HEAD /metrics: the Prometheus text of dynhc_sched_metrics();
  *   anything else 404; other methods 405.
  *
@@ -38,7 +40,8 @@ DYNHC_API void dynhc_server_free(dynhc_server *srv);
 
 /* Settings, before dynhc_server_start(). host is an IPv4 or IPv6 address
  * literal or "localhost"; port -1 is off, 0 any free port. Paths start
- * with '/'. Strings are copied. DYNHC_ERR_INVALID_ARG for bad values. */
+ * with '/', differ from each other and from /metrics. Strings are copied.
+ * DYNHC_ERR_INVALID_ARG for bad values, DYNHC_ERR_BUSY while running. */
 DYNHC_API int dynhc_server_set_host(dynhc_server *srv, const char *host);
 DYNHC_API int dynhc_server_set_port(dynhc_server *srv, int port);
 DYNHC_API int dynhc_server_set_health_path(dynhc_server *srv, const char *path);
