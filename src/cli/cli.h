@@ -3,6 +3,8 @@
 #ifndef DYNHC_CLI_H
 #define DYNHC_CLI_H
 
+#include <stdint.h>
+
 #include <dynhc/dynhc.h>
 
 /* Exit statuses of SPEC 2. */
@@ -19,8 +21,19 @@ enum {
 #define CLI_PRINTF(fmt_index, first_arg)
 #endif
 
-/* The options of `resolve` and `validate`. Strings are borrowed from argv;
- * NULL means "not given". */
+/* The commands an option belongs to (a mask): validate takes the options of
+ * resolve. */
+typedef enum cli_command {
+    CLI_RESOLVE = 1 << 0,
+    CLI_PROBE = 1 << 1,
+    CLI_WATCH = 1 << 2
+} cli_command;
+
+/* The most --url a watch takes: a sidecar watches a handful of servers. */
+#define CLI_MAX_URLS 64
+
+/* The options of every command. Strings are borrowed from argv; NULL means
+ * "not given". */
 typedef struct cli_options {
     const char *model_type;
     const char *level;
@@ -33,13 +46,23 @@ typedef struct cli_options {
     int explain;
     int compact;
     int help;
+    /* probe and watch */
+    const char *urls[CLI_MAX_URLS];
+    size_t url_count;
+    const char *model;
+    uint64_t timeout_ns; /* 0: not given */
+    /* watch */
+    uint64_t interval_ns; /* 0: not given */
+    const char *host;
+    int port; /* -1: not given */
 } cli_options;
 
 /*
- * Parses the arguments after the command name. Stops at --help (opts->help
- * set). Returns CLI_EXIT_OK, or CLI_EXIT_USAGE after printing the error.
+ * Parses the arguments after the name of command (a cli_command). Stops at
+ * --help (opts->help set). Returns CLI_EXIT_OK, or CLI_EXIT_USAGE after
+ * printing the error.
  */
-int cli_parse_options(int argc, char **argv, cli_options *opts);
+int cli_parse_options(int command, int argc, char **argv, cli_options *opts);
 
 /*
  * Hands the parsed options to the resolver. Returns CLI_EXIT_OK, or
@@ -47,6 +70,30 @@ int cli_parse_options(int argc, char **argv, cli_options *opts);
  * else) after printing the error.
  */
 int cli_apply_options(const cli_options *opts, dynhc_resolver *r);
+
+/* Prints the help text on stdout; returns the exit status. */
+int cli_print_usage(void);
+
+/*
+ * Resolves the payload as the options say and prints the diagnostics (and,
+ * with --explain, the provenance) on stderr; validating resolves strictly
+ * and checks every setting. Returns CLI_EXIT_OK with *out set to a result of
+ * any status (free it) and *problems to its number of diagnostics, or
+ * another exit status after printing why.
+ */
+int cli_resolve(const cli_options *opts, int validating, dynhc_result **out, size_t *problems);
+
+/*
+ * The exit status of a resolution that should give a payload:
+ * CLI_EXIT_OK, CLI_EXIT_DISABLED (silently), or CLI_EXIT_ERROR (with a
+ * message when the diagnostics said nothing).
+ */
+int cli_payload_status(const dynhc_result *res, size_t problems);
+
+/* probe and watch (SPEC 4): the commands, given the arguments after their
+ * name. Without libcurl they only say so. */
+int cli_probe(int argc, char **argv);
+int cli_watch(int argc, char **argv);
 
 /* "dynhc: error: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);

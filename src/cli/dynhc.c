@@ -1,5 +1,6 @@
 /* dynhc.c: the dynhc command-line tool (SPEC 2): commands and exit statuses.
- * Option parsing is in options.c, printing in output.c. */
+ * Option parsing is in options.c, printing in output.c, probe and watch
+ * (SPEC 4) in probe.c and watch.c on the HTTP code of http.c. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -10,16 +11,21 @@ static const char usage_text[] =
     "Usage: dynhc COMMAND [OPTION]...\n"
     "       dynhc --help | --version\n"
     "\n"
-    "Resolves the health-check payload sent to an LLM inference endpoint.\n"
+    "Resolves the health-check payload sent to an LLM inference endpoint, and\n"
+    "sends it.\n"
     "\n"
     "Commands:\n"
     "  resolve   print the resolved payload, a JSON object, on stdout\n"
     "  validate  resolve strictly and check every setting dynhc reads (scheduler\n"
     "            and status server variables too); print every problem on stderr,\n"
     "            nothing on stdout\n"
+    "  probe     send the payload once to an OpenAI-compatible server and judge\n"
+    "            the answer: exit 0 healthy, 1 unhealthy (a Kubernetes exec probe)\n"
+    "  watch     check one or more such servers every interval and serve their\n"
+    "            status over HTTP (/health, /live, /metrics): a sidecar\n"
     "  help      print this help\n"
     "\n"
-    "Options of resolve and validate:\n"
+    "Options of every command but help (they choose the payload):\n"
     "  --model-type T    generate (aliases completion, completions, text), chat\n"
     "                    (chat-completions), embedding (embeddings, embed) or\n"
     "                    tokens; default: the config's model_type, else generate\n"
@@ -34,9 +40,28 @@ static const char usage_text[] =
     "  --strict          every warning is an error\n"
     "  --explain         also tell on stderr where the payload and settings come\n"
     "                    from\n"
-    "  --compact         print the payload on one line\n"
     "  -h, --help        print this help\n"
     "Options take their value as --opt VALUE or --opt=VALUE; -- ends the options.\n"
+    "\n"
+    "Option of resolve:\n"
+    "  --compact         print the payload on one line\n"
+    "\n"
+    "Options of probe and watch:\n"
+    "  --url URL         the server, http:// or https://: a base URL gets the route\n"
+    "                    of the model type (/v1/completions, /v1/chat/completions,\n"
+    "                    /v1/embeddings); a URL whose path ends in /completions or\n"
+    "                    /embeddings is used as is. probe takes one, watch several.\n"
+    "                    tokens has no such route: probe and watch refuse it\n"
+    "  --model NAME      the request's \"model\" when the payload has none;\n"
+    "                    default: the config's model\n"
+    "  --timeout D       time a check may take (DYN_HEALTH_CHECK_REQUEST_TIMEOUT,\n"
+    "                    3s); a duration: 3, 2.5, 500ms, 1m\n"
+    "\n"
+    "Options of watch:\n"
+    "  --interval D      time between checks (DYN_HEALTH_CHECK_INTERVAL, 10s)\n"
+    "  --host H          status server address (DYN_SYSTEM_HOST, 0.0.0.0)\n"
+    "  --port P          status server port (DYN_SYSTEM_PORT; 0 and the default:\n"
+    "                    any free port); the first line of stdout tells the URL\n"
     "\n"
     "Other options:\n"
     "  --version         print the version\n"
@@ -63,13 +88,14 @@ static const char usage_text[] =
     "  DYN_SYSTEM_LIVE_PATH                   status server liveness path (/live)\n"
     "\n"
     "Exit status:\n"
-    "  0  the payload was printed (validate: no problem found)\n"
+    "  0  the payload was printed (validate: no problem found; probe: healthy;\n"
+    "     watch: stopped by SIGINT or SIGTERM)\n"
     "  1  error: strict failure, unreadable or invalid config file, output not\n"
-    "     written (validate: a problem was found)\n"
+    "     written (validate: a problem was found; probe: unhealthy)\n"
     "  2  usage error\n"
-    "  3  payloads are disabled (nothing printed)\n";
+    "  3  payloads are disabled (nothing printed, nothing sent)\n";
 
-static int print_usage(void)
+int cli_print_usage(void)
 {
     return cli_write_stdout(usage_text);
 }
@@ -81,8 +107,9 @@ static int print_version(void)
     return cli_write_stdout(line);
 }
 
-static int print_payload(const dynhc_result *res, int status, size_t problems, int compact)
+int cli_payload_status(const dynhc_result *res, size_t problems)
 {
+    int status = dynhc_result_status(res);
     if (status == DYNHC_DISABLED) {
         return CLI_EXIT_DISABLED;
     }
@@ -97,12 +124,21 @@ static int print_payload(const dynhc_result *res, int status, size_t problems, i
         cli_error("no payload was resolved");
         return CLI_EXIT_ERROR;
     }
+    return CLI_EXIT_OK;
+}
+
+static int print_payload(const dynhc_result *res, size_t problems, int compact)
+{
+    int code = cli_payload_status(res, problems);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
     char *text = cli_render_payload(res, compact);
     if (text == NULL) {
         cli_error("out of memory");
         return CLI_EXIT_ERROR;
     }
-    int code = cli_write_stdout(text);
+    code = cli_write_stdout(text);
     free(text);
     return code;
 }
@@ -130,23 +166,15 @@ static int enable_validation(dynhc_resolver *r)
     return CLI_EXIT_OK;
 }
 
-/* resolve and validate: same options, same resolution, different output. */
-static int run_resolution(int argc, char **argv, int validating)
+int cli_resolve(const cli_options *opts, int validating, dynhc_result **out, size_t *problems)
 {
-    cli_options opts;
-    int code = cli_parse_options(argc, argv, &opts);
-    if (code != CLI_EXIT_OK) {
-        return code;
-    }
-    if (opts.help) {
-        return print_usage();
-    }
+    *out = NULL;
     dynhc_resolver *r = dynhc_resolver_new();
     if (r == NULL) {
         cli_error("out of memory");
         return CLI_EXIT_ERROR;
     }
-    code = cli_apply_options(&opts, r);
+    int code = cli_apply_options(opts, r);
     if (code == CLI_EXIT_OK && validating) {
         code = enable_validation(r);
     }
@@ -163,12 +191,35 @@ static int run_resolution(int argc, char **argv, int validating)
         cli_error("%s", dynhc_strerror(status));
         return CLI_EXIT_ERROR;
     }
-    size_t problems = cli_print_diags(res);
-    code = opts.explain ? cli_print_explain(res) : CLI_EXIT_OK;
-    if (code == CLI_EXIT_OK) {
-        code = validating ? validation_status(status, problems)
-                          : print_payload(res, status, problems, opts.compact);
+    *problems = cli_print_diags(res);
+    code = opts->explain ? cli_print_explain(res) : CLI_EXIT_OK;
+    if (code != CLI_EXIT_OK) {
+        dynhc_result_free(res);
+        return code;
     }
+    *out = res;
+    return CLI_EXIT_OK;
+}
+
+/* resolve and validate: same options, same resolution, different output. */
+static int run_resolution(int argc, char **argv, int validating)
+{
+    cli_options opts;
+    int code = cli_parse_options(CLI_RESOLVE, argc, argv, &opts);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
+    if (opts.help) {
+        return cli_print_usage();
+    }
+    dynhc_result *res = NULL;
+    size_t problems = 0;
+    code = cli_resolve(&opts, validating, &res, &problems);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
+    code = validating ? validation_status(dynhc_result_status(res), problems)
+                      : print_payload(res, problems, opts.compact);
     dynhc_result_free(res);
     return code;
 }
@@ -188,18 +239,37 @@ static int cmd_help(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    return print_usage();
+    return cli_print_usage();
 }
+
+#ifndef DYNHC_CLI_HAVE_CURL
+int cli_probe(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    cli_error("probe needs libcurl; this dynhc was built without it");
+    return CLI_EXIT_USAGE;
+}
+
+int cli_watch(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    cli_error("watch needs libcurl; this dynhc was built without it");
+    return CLI_EXIT_USAGE;
+}
+#endif
 
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv); /* gets the arguments after the name */
 } command;
 
-/* probe and watch (SPEC 4) join this table when they are built. */
 static const command commands[] = {
     {"resolve", cmd_resolve},
     {"validate", cmd_validate},
+    {"probe", cli_probe},
+    {"watch", cli_watch},
     {"help", cmd_help},
 };
 
@@ -212,7 +282,7 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
-        return print_usage();
+        return cli_print_usage();
     }
     if (strcmp(name, "--version") == 0) {
         if (argc > 2) {

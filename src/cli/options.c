@@ -1,9 +1,10 @@
-/* options.c: the options of `dynhc resolve` and `dynhc validate`, parsed by
- * hand so that every message is ours and the same on every platform. */
+/* options.c: the options of every dynhc command, parsed by hand so that
+ * every message is ours and the same on every platform. */
 #include "cli.h"
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,27 +19,44 @@ typedef enum option_id {
     OPT_STRICT,
     OPT_EXPLAIN,
     OPT_COMPACT,
-    OPT_HELP
+    OPT_HELP,
+    OPT_URL,
+    OPT_MODEL,
+    OPT_TIMEOUT,
+    OPT_INTERVAL,
+    OPT_HOST,
+    OPT_PORT
 } option_id;
 
 typedef struct option_spec {
     const char *name;
     option_id id;
     int takes_value;
+    int commands; /* the cli_command mask of those that take it */
 } option_spec;
 
+/* Every command resolves a payload, so every one takes these. */
+#define RESOLVING (CLI_RESOLVE | CLI_PROBE | CLI_WATCH)
+#define SENDING (CLI_PROBE | CLI_WATCH) /* the commands that send it */
+
 static const option_spec option_table[] = {
-    {"--model-type", OPT_MODEL_TYPE, 1},
-    {"--level", OPT_LEVEL, 1},
-    {"--config", OPT_CONFIG, 1},
-    {"--payload", OPT_PAYLOAD, 1},
-    {"--bos-token-id", OPT_BOS_TOKEN_ID, 1},
-    {"--marker-key", OPT_MARKER_KEY, 1},
-    {"--no-marker", OPT_NO_MARKER, 0},
-    {"--strict", OPT_STRICT, 0},
-    {"--explain", OPT_EXPLAIN, 0},
-    {"--compact", OPT_COMPACT, 0},
-    {"--help", OPT_HELP, 0},
+    {"--model-type", OPT_MODEL_TYPE, 1, RESOLVING},
+    {"--level", OPT_LEVEL, 1, RESOLVING},
+    {"--config", OPT_CONFIG, 1, RESOLVING},
+    {"--payload", OPT_PAYLOAD, 1, RESOLVING},
+    {"--bos-token-id", OPT_BOS_TOKEN_ID, 1, RESOLVING},
+    {"--marker-key", OPT_MARKER_KEY, 1, RESOLVING},
+    {"--no-marker", OPT_NO_MARKER, 0, RESOLVING},
+    {"--strict", OPT_STRICT, 0, RESOLVING},
+    {"--explain", OPT_EXPLAIN, 0, RESOLVING},
+    {"--compact", OPT_COMPACT, 0, CLI_RESOLVE},
+    {"--help", OPT_HELP, 0, RESOLVING},
+    {"--url", OPT_URL, 1, SENDING},
+    {"--model", OPT_MODEL, 1, SENDING},
+    {"--timeout", OPT_TIMEOUT, 1, SENDING},
+    {"--interval", OPT_INTERVAL, 1, CLI_WATCH},
+    {"--host", OPT_HOST, 1, CLI_WATCH},
+    {"--port", OPT_PORT, 1, CLI_WATCH},
 };
 
 CLI_PRINTF(1, 0)
@@ -123,8 +141,76 @@ static const char *option_name(char *buf, size_t size, const char *arg, size_t l
     return cli_quote(buf, size, name);
 }
 
-static void store(cli_options *opts, option_id id, const char *value)
+/* A non-negative decimal integer, digits only: no sign, no spaces. */
+static int parse_unsigned(const char *s, long long *out)
 {
+    long long v = 0;
+    if (*s == '\0') {
+        return -1;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            return -1;
+        }
+        int digit = *s - '0';
+        if (v > (LLONG_MAX - digit) / 10) {
+            return -1;
+        }
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return 0;
+}
+
+static const char *duration_lookup(const char *name, void *user_data)
+{
+    return strcmp(name, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT") == 0 ? user_data : NULL;
+}
+
+/*
+ * A duration by the rules of the environment (SPEC 1.2). The CLI may use
+ * only the public API, which parses durations only while resolving: so a
+ * resolver that reads nothing but this value as the request timeout does it:
+ * a diagnostic means the value is wrong. Returns CLI_EXIT_OK or an exit
+ * status after the error.
+ */
+static int parse_duration(const char *option, const char *text, uint64_t *ns)
+{
+    char quoted[160];
+    dynhc_resolver *r = dynhc_resolver_new();
+    dynhc_result *res = NULL;
+    int rc = r == NULL ? DYNHC_ERR_NOMEM : dynhc_resolver_set_disabled(r, 1);
+    if (rc == DYNHC_OK) {
+        rc = dynhc_resolver_set_getenv(r, duration_lookup, (void *)(uintptr_t)text);
+    }
+    if (rc == DYNHC_OK) {
+        rc = dynhc_resolver_resolve(r, &res);
+    }
+    dynhc_resolver_free(r);
+    if (res == NULL) {
+        cli_error("%s: %s", option, dynhc_strerror(rc));
+        return CLI_EXIT_ERROR;
+    }
+    int code = CLI_EXIT_OK;
+    /* The resolver counts an empty value as unset, without a diagnostic. */
+    if (dynhc_result_diag_count(res) > 0 || text[0] == '\0') {
+        cli_usage_error("%s %s: expected a duration above zero and up to 24 h: seconds (3, "
+                        "2.5) or a number with one unit ms, s, m or h (500ms, 1m)",
+                        option, cli_quote(quoted, sizeof(quoted), text));
+        code = CLI_EXIT_USAGE;
+    } else {
+        *ns = dynhc_result_timeout_ns(res);
+    }
+    dynhc_result_free(res);
+    return code;
+}
+
+/* Stores one option. Returns CLI_EXIT_OK, or an exit status after the error
+ * for a value that is wrong whatever the other options say. */
+static int store(cli_options *opts, option_id id, const char *value)
+{
+    char quoted[160];
+    long long port = 0;
     switch (id) {
     case OPT_MODEL_TYPE: opts->model_type = value; break;
     case OPT_LEVEL: opts->level = value; break;
@@ -137,13 +223,34 @@ static void store(cli_options *opts, option_id id, const char *value)
     case OPT_EXPLAIN: opts->explain = 1; break;
     case OPT_COMPACT: opts->compact = 1; break;
     case OPT_HELP: opts->help = 1; break;
+    case OPT_MODEL: opts->model = value; break;
+    case OPT_HOST: opts->host = value; break;
+    case OPT_URL:
+        if (opts->url_count == CLI_MAX_URLS) {
+            cli_usage_error("at most %d --url", CLI_MAX_URLS);
+            return CLI_EXIT_USAGE;
+        }
+        opts->urls[opts->url_count++] = value;
+        break;
+    case OPT_TIMEOUT: return parse_duration("--timeout", value, &opts->timeout_ns);
+    case OPT_INTERVAL: return parse_duration("--interval", value, &opts->interval_ns);
+    case OPT_PORT:
+        if (parse_unsigned(value, &port) != 0 || port > 65535) {
+            cli_usage_error("--port needs a port number from 0 to 65535, not %s",
+                            cli_quote(quoted, sizeof(quoted), value));
+            return CLI_EXIT_USAGE;
+        }
+        opts->port = (int)port;
+        break;
     }
+    return CLI_EXIT_OK;
 }
 
-int cli_parse_options(int argc, char **argv, cli_options *opts)
+int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
 {
     char quoted[160];
     memset(opts, 0, sizeof(*opts));
+    opts->port = -1;
     int i = 0;
     for (; i < argc; i++) {
         const char *arg = argv[i];
@@ -166,6 +273,11 @@ int cli_parse_options(int argc, char **argv, cli_options *opts)
                             option_name(quoted, sizeof(quoted), arg, name_len));
             return CLI_EXIT_USAGE;
         }
+        if ((spec->commands & command) == 0) {
+            cli_usage_error("option %s does not apply to this command",
+                            option_name(quoted, sizeof(quoted), arg, name_len));
+            return CLI_EXIT_USAGE;
+        }
         const char *value = NULL;
         if (spec->takes_value) {
             if (eq != NULL) {
@@ -180,7 +292,10 @@ int cli_parse_options(int argc, char **argv, cli_options *opts)
             cli_usage_error("option '%s' takes no value", spec->name);
             return CLI_EXIT_USAGE;
         }
-        store(opts, spec->id, value);
+        int code = store(opts, spec->id, value);
+        if (code != CLI_EXIT_OK) {
+            return code;
+        }
         if (opts->help) {
             return CLI_EXIT_OK;
         }
@@ -194,27 +309,6 @@ int cli_parse_options(int argc, char **argv, cli_options *opts)
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
-}
-
-/* A non-negative decimal integer, digits only: no sign, no spaces. */
-static int parse_token_id(const char *s, long long *out)
-{
-    long long v = 0;
-    if (*s == '\0') {
-        return -1;
-    }
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9') {
-            return -1;
-        }
-        int digit = *s - '0';
-        if (v > (LLONG_MAX - digit) / 10) {
-            return -1;
-        }
-        v = v * 10 + digit;
-    }
-    *out = v;
-    return 0;
 }
 
 /* A setter failed for a reason that is not the user's value. */
@@ -236,6 +330,12 @@ static const char *empty_name_option(const cli_options *opts)
     }
     if (opts->payload != NULL && strcmp(opts->payload, "@") == 0) {
         return "--payload @FILE";
+    }
+    if (opts->model != NULL && opts->model[0] == '\0') {
+        return "--model";
+    }
+    if (opts->host != NULL && opts->host[0] == '\0') {
+        return "--host";
     }
     return NULL;
 }
@@ -268,7 +368,7 @@ int cli_apply_options(const cli_options *opts, dynhc_resolver *r)
     }
     if (opts->bos_token_id != NULL) {
         long long id = 0;
-        if (parse_token_id(opts->bos_token_id, &id) != 0) {
+        if (parse_unsigned(opts->bos_token_id, &id) != 0) {
             cli_usage_error("--bos-token-id needs a non-negative integer, not %s",
                             cli_quote(quoted, sizeof(quoted), opts->bos_token_id));
             return CLI_EXIT_USAGE;
@@ -313,6 +413,15 @@ int cli_apply_options(const cli_options *opts, dynhc_resolver *r)
         if (rc != DYNHC_OK) {
             return library_failure("--strict", rc);
         }
+    }
+    /* Runtime settings: they beat the environment and the config file. */
+    if (opts->timeout_ns > 0 &&
+        (rc = dynhc_resolver_set_timeout_ns(r, opts->timeout_ns)) != DYNHC_OK) {
+        return library_failure("--timeout", rc);
+    }
+    if (opts->interval_ns > 0 &&
+        (rc = dynhc_resolver_set_interval_ns(r, opts->interval_ns)) != DYNHC_OK) {
+        return library_failure("--interval", rc);
     }
     return CLI_EXIT_OK;
 }

@@ -1,0 +1,58 @@
+/* http.h: what probe and watch share: the request a check sends to an
+ * OpenAI-compatible server, and the verdict on the answer. Built only with
+ * libcurl. */
+#ifndef DYNHC_CLI_HTTP_H
+#define DYNHC_CLI_HTTP_H
+
+#include <curl/curl.h>
+
+#include "cli.h"
+
+/*
+ * Resolves the payload to send as `dynhc resolve` would (same options, same
+ * diagnostics). Returns CLI_EXIT_OK with *res holding a payload, or an exit
+ * status: CLI_EXIT_DISABLED when payloads are disabled (nothing to send,
+ * said on stderr). *res is set in both cases (free it), or NULL.
+ */
+int cli_resolve_payload(const cli_options *opts, dynhc_result **res);
+
+/* Where a check goes and what it sends. */
+typedef struct cli_target {
+    char *url;              /* the full URL, route included */
+    char *body;             /* the payload text, "model" added when known */
+    const char *answer_key; /* what a healthy answer holds: "choices" or "data" */
+} cli_target;
+
+/*
+ * Builds the target for a --url and a resolved payload (DYNHC_OK); model
+ * (may be NULL) overrides the config's model name. Returns CLI_EXIT_OK, or
+ * CLI_EXIT_USAGE (a bad URL, the tokens model type) / CLI_EXIT_ERROR after
+ * printing why. Clear it with cli_target_clear() whatever the outcome.
+ */
+int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, const char *model);
+void cli_target_clear(cli_target *t);
+
+/* One POST of a target's body: a curl easy handle and the answer it gets. */
+typedef struct cli_exchange cli_exchange;
+
+/* A new exchange that gives up after timeout_ns. t must outlive it. NULL
+ * when out of memory. */
+cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns);
+
+/* The easy handle, to perform or to add to a multi handle. */
+CURL *cli_exchange_easy(const cli_exchange *x);
+
+/*
+ * Judges an exchange whose transfer ended with rc (CURLE_OPERATION_TIMEDOUT
+ * also when the caller gave up on it): healthy is a 2xx answer holding a JSON
+ * object with a non-empty answer_key array. Writes one line (no newline)
+ * into msg: what went wrong, or the status and time when healthy. Returns 1
+ * when healthy, else 0.
+ */
+int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t size);
+
+/* Frees the exchange and its easy handle, which must not be in a multi
+ * handle any more. NULL is a no-op. */
+void cli_exchange_free(cli_exchange *x);
+
+#endif

@@ -1,0 +1,406 @@
+/* watch.c: `dynhc watch` (SPEC 4), a sidecar health checker. One scheduler
+ * endpoint per --url, checked every interval (periodic mode: a sidecar sees
+ * no traffic) over one libcurl multi handle, all driven from one poll loop
+ * by the scheduler's deadlines: no thread per check. The status server shows
+ * the outcome. SIGINT and SIGTERM stop it cleanly (exit 0). */
+#include "http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* With nothing due the loop still wakes this often (milliseconds): curl
+ * takes no "forever". */
+#define IDLE_WAIT_MS 60000
+
+/* The signal handler's way into the loop: a flag, and a pipe that wakes the
+ * poll. */
+static volatile sig_atomic_t stopping;
+static int signal_pipe[2] = {-1, -1};
+
+typedef struct check_in_flight check_in_flight;
+
+typedef struct watch {
+    dynhc_sched *sched;
+    CURLM *multi;
+    check_in_flight *checks;
+    const char *verdict; /* why the check being completed failed, for the log */
+} watch;
+
+/* An endpoint's user data. */
+typedef struct server_target {
+    watch *w;
+    cli_target target;
+} server_target;
+
+struct check_in_flight {
+    cli_exchange *x;
+    uint64_t id;
+    uint64_t deadline_ns;
+    check_in_flight *next;
+};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    stopping = 1;
+    /* Non-blocking: a full pipe already holds a wakeup. */
+    ssize_t ignored = write(signal_pipe[1], "", 1);
+    (void)ignored;
+    errno = saved;
+}
+
+static int catch_signals(void)
+{
+    if (pipe(signal_pipe) != 0 || fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+        return -1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal;
+    struct sigaction ignore = sa;
+    /* A peer gone mid-write must cost a failed check, not the sidecar. */
+    ignore.sa_handler = SIG_IGN;
+    return sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+                   sigaction(SIGPIPE, &ignore, NULL) != 0
+               ? -1
+               : 0;
+}
+
+static void free_target(void *user_data)
+{
+    server_target *st = user_data;
+    cli_target_clear(&st->target);
+    free(st);
+}
+
+static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                      void *user_data)
+{
+    (void)s;
+    (void)ep;
+    server_target *st = user_data;
+    check_in_flight *c = calloc(1, sizeof(*c));
+    uint64_t timeout_ns = check->deadline_ns - check->sent_ns;
+    if (c == NULL || (c->x = cli_exchange_new(&st->target, timeout_ns)) == NULL) {
+        free(c);
+        return -1;
+    }
+    CURL *easy = cli_exchange_easy(c->x);
+    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
+        curl_multi_add_handle(st->w->multi, easy) != CURLM_OK) {
+        cli_exchange_free(c->x);
+        free(c);
+        return -1;
+    }
+    c->id = check->id;
+    c->deadline_ns = check->deadline_ns;
+    c->next = st->w->checks;
+    st->w->checks = c;
+    return 0;
+}
+
+/* Unlinks c and frees it, its transfer stopped. */
+static void drop(watch *w, check_in_flight *c)
+{
+    check_in_flight **p = &w->checks;
+    while (*p != c) {
+        p = &(*p)->next;
+    }
+    *p = c->next;
+    curl_multi_remove_handle(w->multi, cli_exchange_easy(c->x));
+    cli_exchange_free(c->x);
+    free(c);
+}
+
+/* Judges c's transfer, which ended with rc, and reports it. */
+static void complete(watch *w, check_in_flight *c, CURLcode rc)
+{
+    char msg[512];
+    int healthy = cli_exchange_judge(c->x, rc, msg, sizeof(msg));
+    dynhc_check_result result = healthy                          ? DYNHC_CHECK_SUCCESS
+                                : rc == CURLE_OPERATION_TIMEDOUT ? DYNHC_CHECK_TIMEOUT
+                                                                 : DYNHC_CHECK_FAILURE;
+    w->verdict = msg;
+    dynhc_sched_complete(w->sched, c->id, result, healthy ? NULL : msg);
+    w->verdict = NULL;
+    drop(w, c);
+}
+
+/* Checks past their deadline time out here, just before the tick would time
+ * them out itself, so that the transfer stops and the reason is ours. */
+static void expire(watch *w, uint64_t now)
+{
+    check_in_flight *next;
+    for (check_in_flight *c = w->checks; c != NULL; c = next) {
+        next = c->next;
+        if (c->deadline_ns <= now) {
+            complete(w, c, CURLE_OPERATION_TIMEDOUT);
+        }
+    }
+}
+
+static void finish_transfers(watch *w)
+{
+    CURLMsg *m;
+    int queued;
+    while ((m = curl_multi_info_read(w->multi, &queued)) != NULL) {
+        void *c = NULL;
+        if (m->msg == CURLMSG_DONE &&
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c) == CURLE_OK && c != NULL) {
+            complete(w, c, m->data.result);
+        }
+    }
+}
+
+static void on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                          void *user_data)
+{
+    (void)s;
+    (void)ep;
+    const watch *w = user_data;
+    if (name == NULL) {
+        fprintf(stderr, "dynhc: status: %s\n", ready ? "ready" : "notready");
+    } else if (ready || w->verdict == NULL) {
+        fprintf(stderr, "dynhc: %s: %s\n", name, ready ? "ready" : "not ready");
+    } else {
+        fprintf(stderr, "dynhc: %s: not ready: %s\n", name, w->verdict);
+    }
+}
+
+/* How long to sleep: until the scheduler's deadline or curl's, rounded up so
+ * that the loop never wakes early and spins. */
+static int wait_ms(watch *w, uint64_t now)
+{
+    uint64_t deadline = dynhc_sched_next_deadline(w->sched);
+    long ms = IDLE_WAIT_MS;
+    if (deadline != DYNHC_NO_DEADLINE) {
+        uint64_t left = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+        ms = left < (uint64_t)ms ? (long)left : ms;
+    }
+    long curl_ms = -1;
+    if (curl_multi_timeout(w->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < ms) {
+        ms = curl_ms;
+    }
+    return (int)ms;
+}
+
+static int run(watch *w)
+{
+    while (!stopping) {
+        uint64_t now = dynhc_now_ns();
+        expire(w, now);
+        dynhc_sched_tick(w->sched, now);
+        struct curl_waitfd wake = {signal_pipe[0], CURL_WAIT_POLLIN, 0};
+        int running = 0;
+        CURLMcode mc = curl_multi_poll(w->multi, &wake, 1, wait_ms(w, now), NULL);
+        if (mc == CURLM_OK) {
+            mc = curl_multi_perform(w->multi, &running);
+        }
+        if (mc != CURLM_OK) {
+            cli_error("libcurl: %s", curl_multi_strerror(mc));
+            return CLI_EXIT_ERROR;
+        }
+        finish_transfers(w);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* One endpoint per URL, named by the URL as given. */
+static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *res)
+{
+    char quoted[160];
+    const char *model = opts->model != NULL ? opts->model : dynhc_result_model_name(res);
+    const char *labels[] = {"model", model, NULL};
+    for (size_t i = 0; i < opts->url_count; i++) {
+        server_target *st = calloc(1, sizeof(*st));
+        if (st == NULL) {
+            cli_error("out of memory");
+            return CLI_EXIT_ERROR;
+        }
+        st->w = w;
+        dynhc_endpoint *ep = NULL;
+        int code = cli_target_init(&st->target, opts->urls[i], res, opts->model);
+        int rc = code != CLI_EXIT_OK ? DYNHC_OK
+                                     : dynhc_sched_add_endpoint(w->sched, opts->urls[i], res,
+                                                                model != NULL ? labels : NULL,
+                                                                send_check, st, free_target, &ep);
+        if (code != CLI_EXIT_OK || rc != DYNHC_OK) {
+            free_target(st);
+        }
+        if (rc == DYNHC_ERR_INVALID_ARG) {
+            /* The URL was checked: only a second one of the same name is left. */
+            cli_usage_error("--url %s is given twice",
+                            cli_quote(quoted, sizeof(quoted), opts->urls[i]));
+            return CLI_EXIT_USAGE;
+        }
+        if (rc != DYNHC_OK) {
+            cli_error("%s", dynhc_strerror(rc));
+            return CLI_EXIT_ERROR;
+        }
+        if (code != CLI_EXIT_OK) {
+            return code;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* The scheduler: periodic, settings from the resolution (where --interval
+ * and --timeout went) and the status variables, first checks at once so
+ * that the sidecar turns ready as soon as the servers are. */
+static int configure(watch *w, const dynhc_result *res)
+{
+    int rc = dynhc_sched_set_mode(w->sched, DYNHC_MODE_PERIODIC);
+    if (rc == DYNHC_OK) {
+        rc = dynhc_sched_apply_result(w->sched, res);
+    }
+    if (rc == DYNHC_OK) {
+        rc = dynhc_sched_load_env(w->sched, NULL, NULL);
+    }
+    if (rc == DYNHC_OK) {
+        rc = dynhc_sched_set_spread_ns(w->sched, 0);
+    }
+    if (rc == DYNHC_OK) {
+        rc = dynhc_sched_set_transition_callback(w->sched, on_transition, w);
+    }
+    if (rc != DYNHC_OK) {
+        cli_error("%s", dynhc_strerror(rc));
+        return CLI_EXIT_ERROR;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* DYN_SYSTEM_HOST as the server reads it (trimmed; empty is unset), for the
+ * first line: the server tells its port but not its host. NULL when unset. */
+static const char *env_host(char *buf, size_t size)
+{
+    const char *value = getenv("DYN_SYSTEM_HOST");
+    if (value == NULL) {
+        return NULL;
+    }
+    value += strspn(value, " \t\r\n");
+    size_t len = strlen(value);
+    while (len > 0 && strchr(" \t\r\n", value[len - 1]) != NULL) {
+        len--;
+    }
+    if (len == 0 || len >= size) {
+        return NULL;
+    }
+    memcpy(buf, value, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/*
+ * Starts the status server: --host and --port beat DYN_SYSTEM_HOST and
+ * DYN_SYSTEM_PORT. A watch exists to serve, so a port left off (-1, unset)
+ * means any free port. Prints "listening on http://HOST:PORT" as the first
+ * line of stdout.
+ */
+static int serve(dynhc_server *srv, const cli_options *opts)
+{
+    char quoted[160], env[64], line[128];
+    int rc = dynhc_server_load_env(srv, NULL, NULL);
+    const char *host = opts->host;
+    if (host != NULL) {
+        if (rc == DYNHC_OK && dynhc_server_set_host(srv, host) == DYNHC_ERR_INVALID_ARG) {
+            cli_usage_error("--host %s: expected an IPv4 or IPv6 address, or localhost",
+                            cli_quote(quoted, sizeof(quoted), host));
+            return CLI_EXIT_USAGE;
+        }
+    } else {
+        host = env_host(env, sizeof(env));
+        /* A host the server refused (with a warning) left its default. */
+        if (host == NULL || dynhc_server_set_host(srv, host) != DYNHC_OK) {
+            host = "0.0.0.0";
+        }
+    }
+    if (rc == DYNHC_OK && opts->port >= 0) {
+        rc = dynhc_server_set_port(srv, opts->port);
+    }
+    if (rc == DYNHC_OK && (rc = dynhc_server_start(srv)) == DYNHC_DISABLED &&
+        (rc = dynhc_server_set_port(srv, 0)) == DYNHC_OK) {
+        rc = dynhc_server_start(srv);
+    }
+    if (rc != DYNHC_OK) {
+        cli_error("the status server cannot start: %s",
+                  rc == DYNHC_ERR_SYSTEM ? strerror(errno) : dynhc_strerror(rc));
+        return CLI_EXIT_ERROR;
+    }
+    const char *open = strchr(host, ':') != NULL ? "[" : "";
+    const char *close = strchr(host, ':') != NULL ? "]" : "";
+    snprintf(line, sizeof(line), "listening on http://%s%s%s:%d\n", open, host, close,
+             dynhc_server_port(srv));
+    return cli_write_stdout(line);
+}
+
+int cli_watch(int argc, char **argv)
+{
+    cli_options opts;
+    int code = cli_parse_options(CLI_WATCH, argc, argv, &opts);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
+    if (opts.help) {
+        return cli_print_usage();
+    }
+    if (opts.url_count == 0) {
+        cli_usage_error("watch needs at least one --url URL");
+        return CLI_EXIT_USAGE;
+    }
+    if (!dynhc_server_supported()) {
+        cli_error("watch needs the status server; this dynhc was built without libmicrohttpd");
+        return CLI_EXIT_USAGE;
+    }
+    /* The pipe and the handlers stay for the life of the process: a late
+     * signal must still find them. */
+    if (catch_signals() != 0) {
+        cli_error("cannot catch signals: %s", strerror(errno));
+        return CLI_EXIT_ERROR;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        cli_error("libcurl cannot start");
+        return CLI_EXIT_ERROR;
+    }
+    watch w = {NULL, NULL, NULL, NULL};
+    dynhc_server *srv = NULL;
+    dynhc_result *res = NULL;
+    code = cli_resolve_payload(&opts, &res);
+    if (code == CLI_EXIT_OK) {
+        w.sched = dynhc_sched_new();
+        w.multi = curl_multi_init();
+        srv = w.sched != NULL ? dynhc_server_new(w.sched) : NULL;
+        if (srv == NULL || w.multi == NULL) {
+            cli_error("out of memory");
+            code = CLI_EXIT_ERROR;
+        }
+    }
+    if (code == CLI_EXIT_OK) {
+        code = configure(&w, res);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = add_endpoints(&w, &opts, res);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = serve(srv, &opts);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = run(&w);
+    }
+    /* The server reads the scheduler, the checks use the endpoints' targets. */
+    dynhc_server_free(srv);
+    while (w.checks != NULL) {
+        drop(&w, w.checks);
+    }
+    dynhc_sched_free(w.sched);
+    curl_multi_cleanup(w.multi);
+    dynhc_result_free(res);
+    curl_global_cleanup();
+    return code;
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""A stand-in for an OpenAI-compatible inference server, for the probe and
+watch tests. Standard library only.
+
+    openai_stub.py [--port N] [--mode MODE] [--delay-ms N]
+
+Listens on 127.0.0.1 (port 0: any free one) and prints the port as the first
+line of stdout. MODE says how it answers POST /v1/completions,
+/v1/chat/completions and /v1/embeddings:
+
+    healthy    a valid answer for the route (choices, or data for embeddings)
+    slow       the same after --delay-ms milliseconds
+    http500    HTTP 500 with a long text body holding control characters
+    malformed  HTTP 200 with a body that is not JSON
+    nochoices  HTTP 200 with a JSON object without choices or data
+    empty      HTTP 200 with empty choices and data arrays
+    hang       reads the request and never answers (until the mode changes)
+    close      sends the headers and part of the body, then closes
+    dead       stops listening and exits
+
+Control routes, answered in every mode:
+    POST /_mode   body "MODE" or "slow MS": switches the mode at run time
+    GET  /_mode   the current mode
+    GET  /_last   {"path", "content_type", "body"} of the last POST to any other
+                  path (query included)
+"""
+
+import argparse
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+MODES = ("healthy", "slow", "http500", "malformed", "nochoices", "empty", "hang", "close",
+         "dead")
+
+ANSWERS = {
+    "/v1/completions": {"id": "cmpl-stub", "object": "text_completion", "model": "stub",
+                        "choices": [{"index": 0, "text": " blue", "finish_reason": "length"}]},
+    "/v1/chat/completions": {"id": "chatcmpl-stub", "object": "chat.completion", "model": "stub",
+                             "choices": [{"index": 0, "finish_reason": "length",
+                                          "message": {"role": "assistant", "content": "Hi"}}]},
+    "/v1/embeddings": {"object": "list", "model": "stub",
+                       "data": [{"object": "embedding", "index": 0, "embedding": [0.1, -0.2]}]},
+}
+
+
+class State:
+    """What the handler threads share, under one lock."""
+
+    def __init__(self, mode, delay_ms):
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.mode = mode
+        self.delay_ms = delay_ms
+        self.last = {}
+
+    def set_mode(self, mode, delay_ms=None):
+        with self.lock:
+            self.mode = mode
+            if delay_ms is not None:
+                self.delay_ms = delay_ms
+            self.changed.notify_all()
+
+    def wait_while(self, mode):
+        with self.lock:
+            while self.mode == mode:
+                self.changed.wait()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+
+    def log_message(self, fmt, *args):  # quiet: the tests read stdout
+        pass
+
+    def send(self, status, body, content_type="application/json"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_body(self):
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self):
+        state = self.server.state
+        with state.lock:
+            if self.path == "/_last":
+                self.send(200, state.last)
+            elif self.path == "/_mode":
+                self.send(200, state.mode.encode(), "text/plain")
+            else:
+                self.send(404, {"error": "not found"})
+
+    def do_POST(self):
+        state = self.server.state
+        body = self.read_body()
+        if self.path == "/_mode":
+            self.switch(body.decode().split())
+            return
+        with state.lock:
+            state.last = {"path": self.path, "content_type": self.headers.get("Content-Type"),
+                          "body": body.decode("utf-8", "replace")}
+            mode, delay_ms = state.mode, state.delay_ms
+        self.answer(mode, delay_ms)
+
+    def switch(self, words):
+        if not words or words[0] not in MODES:
+            self.send(400, {"error": "unknown mode"})
+            return
+        self.send(200, b"ok", "text/plain")
+        self.server.state.set_mode(words[0], int(words[1]) if len(words) > 1 else None)
+        if words[0] == "dead":
+            threading.Thread(target=self.server.shutdown).start()
+
+    def answer(self, mode, delay_ms):
+        if mode == "hang":
+            self.server.state.wait_while("hang")
+            self.close_connection = True
+            return
+        if mode == "slow":
+            time.sleep(delay_ms / 1000)
+        route = urlsplit(self.path).path
+        if route not in ANSWERS:
+            self.send(404, {"error": {"message": "no route " + route}})
+        elif mode == "http500":
+            self.send(500, b"engine failed\n\tat step 7\x1b[0m " + b"x" * 400, "text/plain")
+        elif mode == "malformed":
+            self.send(200, b'{"choices": [{"text": "cut')
+        elif mode == "nochoices":
+            self.send(200, {"id": "cmpl-stub", "object": "text_completion"})
+        elif mode == "empty":
+            self.send(200, {"id": "cmpl-stub", "choices": [], "data": []})
+        elif mode == "close":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b'{"choices": [')
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self.send(200, ANSWERS[route])
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (a timeout) is part of the tests, not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--mode", choices=MODES, default="healthy")
+    parser.add_argument("--delay-ms", type=int, default=500)
+    args = parser.parse_args()
+    server = Server(("127.0.0.1", args.port), Handler)
+    server.state = State(args.mode, args.delay_ms)
+    print(server.server_address[1], flush=True)
+    if args.mode != "dead":
+        server.serve_forever(poll_interval=0.05)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
