@@ -530,6 +530,15 @@ int dynhc_server_port(const dynhc_server *srv)
     return srv != NULL ? srv->bound_port : -1;
 }
 
+int dynhc_server_address(const dynhc_server *srv, char *buf, size_t size)
+{
+    if (srv == NULL || srv->bound_port < 0 || buf == NULL || size == 0) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    describe_address(srv, srv->bound_port, buf, size);
+    return DYNHC_OK;
+}
+
 int dynhc_server_stop(dynhc_server *srv)
 {
     if (srv == NULL) {
@@ -609,6 +618,14 @@ int dynhc_server_port(const dynhc_server *srv)
 {
     (void)srv;
     return -1;
+}
+
+int dynhc_server_address(const dynhc_server *srv, char *buf, size_t size)
+{
+    (void)srv;
+    (void)buf;
+    (void)size;
+    return DYNHC_ERR_UNSUPPORTED;
 }
 
 int dynhc_server_stop(dynhc_server *srv)

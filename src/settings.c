@@ -315,3 +315,13 @@ const char *dh_parse_host(const char *s, size_t len)
     }
     return NULL;
 }
+
+int dynhc_parse_duration(const char *text, uint64_t *ns)
+{
+    if (text == NULL || ns == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    size_t len;
+    const char *s = dh_trim(text, &len);
+    return dh_parse_duration(s, len, ns) == NULL ? DYNHC_OK : DYNHC_ERR_INVALID_ARG;
+}

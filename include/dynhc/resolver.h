@@ -94,6 +94,14 @@ DYNHC_API int dynhc_model_type_from_name(const char *name, dynhc_model_type *out
 DYNHC_API int dynhc_level_from_name(const char *name, dynhc_level *out);
 
 /*
+ * Parses a duration by the rules of the environment variables (SPEC 1.2):
+ * seconds ("30", "2.5") or a number with one unit ms, s, m, h ("500ms",
+ * "1m"), above zero and at most 24 h; surrounding whitespace ignored.
+ * DYNHC_OK with *ns set, or DYNHC_ERR_INVALID_ARG.
+ */
+DYNHC_API int dynhc_parse_duration(const char *text, uint64_t *ns);
+
+/*
  * A new resolver with every setting unset: process environment through
  * getenv(), marker key "_health_check", BOS token id 1, lenient, replace mode.
  * Returns NULL when out of memory. Free with dynhc_resolver_free().

@@ -64,6 +64,11 @@ DYNHC_API int dynhc_server_start(dynhc_server *srv);
 /* The port it listens on (the one chosen for port 0), or -1 when stopped. */
 DYNHC_API int dynhc_server_port(const dynhc_server *srv);
 
+/* The address it listens on as "HOST:PORT" ("[::1]:8081" for IPv6), the
+ * chosen port included, into buf (cut to size). DYNHC_ERR_INVALID_ARG when
+ * stopped. */
+DYNHC_API int dynhc_server_address(const dynhc_server *srv, char *buf, size_t size);
+
 /* Stops listening; waits for requests in progress. DYNHC_OK also when
  * stopped already. */
 DYNHC_API int dynhc_server_stop(dynhc_server *srv);

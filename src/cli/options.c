@@ -162,47 +162,18 @@ static int parse_unsigned(const char *s, long long *out)
     return 0;
 }
 
-static const char *duration_lookup(const char *name, void *user_data)
-{
-    return strcmp(name, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT") == 0 ? user_data : NULL;
-}
-
-/*
- * A duration by the rules of the environment (SPEC 1.2). The CLI may use
- * only the public API, which parses durations only while resolving: so a
- * resolver that reads nothing but this value as the request timeout does it:
- * a diagnostic means the value is wrong. Returns CLI_EXIT_OK or an exit
- * status after the error.
- */
+/* A duration by the rules of the environment (SPEC 1.2). Returns CLI_EXIT_OK
+ * or an exit status after the error. */
 static int parse_duration(const char *option, const char *text, uint64_t *ns)
 {
     char quoted[160];
-    dynhc_resolver *r = dynhc_resolver_new();
-    dynhc_result *res = NULL;
-    int rc = r == NULL ? DYNHC_ERR_NOMEM : dynhc_resolver_set_disabled(r, 1);
-    if (rc == DYNHC_OK) {
-        rc = dynhc_resolver_set_getenv(r, duration_lookup, (void *)(uintptr_t)text);
-    }
-    if (rc == DYNHC_OK) {
-        rc = dynhc_resolver_resolve(r, &res);
-    }
-    dynhc_resolver_free(r);
-    if (res == NULL) {
-        cli_error("%s: %s", option, dynhc_strerror(rc));
-        return CLI_EXIT_ERROR;
-    }
-    int code = CLI_EXIT_OK;
-    /* The resolver counts an empty value as unset, without a diagnostic. */
-    if (dynhc_result_diag_count(res) > 0 || text[0] == '\0') {
+    if (dynhc_parse_duration(text, ns) != DYNHC_OK) {
         cli_usage_error("%s %s: expected a duration above zero and up to 24 h: seconds (3, "
                         "2.5) or a number with one unit ms, s, m or h (500ms, 1m)",
                         option, cli_quote(quoted, sizeof(quoted), text));
-        code = CLI_EXIT_USAGE;
-    } else {
-        *ns = dynhc_result_timeout_ns(res);
+        return CLI_EXIT_USAGE;
     }
-    dynhc_result_free(res);
-    return code;
+    return CLI_EXIT_OK;
 }
 
 /* Stores one option. Returns CLI_EXIT_OK, or an exit status after the error

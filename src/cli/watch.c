@@ -276,27 +276,6 @@ static int configure(watch *w, const dynhc_result *res)
     return CLI_EXIT_OK;
 }
 
-/* DYN_SYSTEM_HOST as the server reads it (trimmed; empty is unset), for the
- * first line: the server tells its port but not its host. NULL when unset. */
-static const char *env_host(char *buf, size_t size)
-{
-    const char *value = getenv("DYN_SYSTEM_HOST");
-    if (value == NULL) {
-        return NULL;
-    }
-    value += strspn(value, " \t\r\n");
-    size_t len = strlen(value);
-    while (len > 0 && strchr(" \t\r\n", value[len - 1]) != NULL) {
-        len--;
-    }
-    if (len == 0 || len >= size) {
-        return NULL;
-    }
-    memcpy(buf, value, len);
-    buf[len] = '\0';
-    return buf;
-}
-
 /*
  * Starts the status server: --host and --port beat DYN_SYSTEM_HOST and
  * DYN_SYSTEM_PORT. A watch exists to serve, so a port left off (-1, unset)
@@ -305,21 +284,13 @@ static const char *env_host(char *buf, size_t size)
  */
 static int serve(dynhc_server *srv, const cli_options *opts)
 {
-    char quoted[160], env[64], line[128];
+    char quoted[160], address[96], line[160];
     int rc = dynhc_server_load_env(srv, NULL, NULL);
-    const char *host = opts->host;
-    if (host != NULL) {
-        if (rc == DYNHC_OK && dynhc_server_set_host(srv, host) == DYNHC_ERR_INVALID_ARG) {
-            cli_usage_error("--host %s: expected an IPv4 or IPv6 address, or localhost",
-                            cli_quote(quoted, sizeof(quoted), host));
-            return CLI_EXIT_USAGE;
-        }
-    } else {
-        host = env_host(env, sizeof(env));
-        /* A host the server refused (with a warning) left its default. */
-        if (host == NULL || dynhc_server_set_host(srv, host) != DYNHC_OK) {
-            host = "0.0.0.0";
-        }
+    if (rc == DYNHC_OK && opts->host != NULL &&
+        dynhc_server_set_host(srv, opts->host) == DYNHC_ERR_INVALID_ARG) {
+        cli_usage_error("--host %s: expected an IPv4 or IPv6 address, or localhost",
+                        cli_quote(quoted, sizeof(quoted), opts->host));
+        return CLI_EXIT_USAGE;
     }
     if (rc == DYNHC_OK && opts->port >= 0) {
         rc = dynhc_server_set_port(srv, opts->port);
@@ -328,15 +299,15 @@ static int serve(dynhc_server *srv, const cli_options *opts)
         (rc = dynhc_server_set_port(srv, 0)) == DYNHC_OK) {
         rc = dynhc_server_start(srv);
     }
+    if (rc == DYNHC_OK) {
+        rc = dynhc_server_address(srv, address, sizeof(address));
+    }
     if (rc != DYNHC_OK) {
         cli_error("the status server cannot start: %s",
                   rc == DYNHC_ERR_SYSTEM ? strerror(errno) : dynhc_strerror(rc));
         return CLI_EXIT_ERROR;
     }
-    const char *open = strchr(host, ':') != NULL ? "[" : "";
-    const char *close = strchr(host, ':') != NULL ? "]" : "";
-    snprintf(line, sizeof(line), "listening on http://%s%s%s:%d\n", open, host, close,
-             dynhc_server_port(srv));
+    snprintf(line, sizeof(line), "listening on http://%s\n", address);
     return cli_write_stdout(line);
 }
 
