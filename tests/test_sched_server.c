@@ -116,8 +116,15 @@ static void world_init(world *w)
 
 static void world_start(world *w)
 {
+    char address[64], expected[64];
+    assert_int_equal(dynhc_server_address(w->srv, address, sizeof(address)),
+                     DYNHC_ERR_INVALID_ARG);
     assert_int_equal(dynhc_server_start(w->srv), DYNHC_OK);
     assert_true(dynhc_server_port(w->srv) > 0);
+    /* The address names the port bound, not the 0 asked for. */
+    assert_int_equal(dynhc_server_address(w->srv, address, sizeof(address)), DYNHC_OK);
+    snprintf(expected, sizeof(expected), ":%d", dynhc_server_port(w->srv));
+    assert_non_null(strstr(address, expected));
 }
 
 static void world_end(world *w)

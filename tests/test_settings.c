@@ -140,6 +140,23 @@ static void quote_escapes_and_cuts_long_values(void **state)
     assert_non_null(strstr(buf, "...\""));
 }
 
+static void public_duration_parser_trims_and_refuses_like_the_environment(void **state)
+{
+    (void)state;
+    uint64_t ns = 0;
+    assert_int_equal(dynhc_parse_duration(" 500ms\n", &ns), DYNHC_OK);
+    assert_true(ns == 500000000ull);
+    assert_int_equal(dynhc_parse_duration("1.5m", &ns), DYNHC_OK);
+    assert_true(ns == 90ull * DH_NS_PER_SEC);
+    ns = 7;
+    assert_int_equal(dynhc_parse_duration("0", &ns), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_parse_duration("", &ns), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_parse_duration("25h", &ns), DYNHC_ERR_INVALID_ARG);
+    assert_true(ns == 7);
+    assert_int_equal(dynhc_parse_duration(NULL, &ns), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_parse_duration("1", NULL), DYNHC_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +167,7 @@ int main(void)
         cmocka_unit_test(duration_from_seconds_applies_the_same_bounds),
         cmocka_unit_test(level_and_model_type_names_are_case_insensitive),
         cmocka_unit_test(quote_escapes_and_cuts_long_values),
+        cmocka_unit_test(public_duration_parser_trims_and_refuses_like_the_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
