@@ -16,8 +16,19 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
 
-    if (d->strict) {
+    if (d->strict && severity == DYNHC_SEVERITY_WARNING) {
         severity = DYNHC_SEVERITY_ERROR;
+        /* Nothing is skipped in strict mode (resolution fails): drop the
+         * lenient consequence from the text. */
+        static const char *const consequences[] = {"; payload ignored", "; ignored"};
+        size_t len = strlen(message);
+        for (size_t i = 0; i < sizeof(consequences) / sizeof(consequences[0]); i++) {
+            size_t tail = strlen(consequences[i]);
+            if (len >= tail && strcmp(message + len - tail, consequences[i]) == 0) {
+                message[len - tail] = '\0';
+                break;
+            }
+        }
     }
     if (d->count == d->capacity) {
         size_t capacity = d->capacity ? d->capacity * 2 : 4;

@@ -251,7 +251,13 @@ static void strict_mode_turns_a_warning_into_a_failure_without_payload(void **st
     assert_null(dynhc_result_text(res));
     assert_null(dynhc_result_payload(res));
     assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_NONE);
-    assert_int_equal(diag_with(res, "\"loud\"")->severity, DYNHC_SEVERITY_ERROR);
+    const dynhc_diag *d = diag_with(res, "\"loud\"");
+    assert_int_equal(d->severity, DYNHC_SEVERITY_ERROR);
+    /* Nothing is skipped when resolution fails: the text does not say so. */
+    assert_null(strstr(d->message, "ignored"));
+    assert_int_equal(dynhc_resolver_set_strict(f->r, 0), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_non_null(strstr(diag_with(res, "\"loud\"")->message, "; ignored"));
 }
 
 static void strict_mode_fails_on_a_payload_check(void **state)
