@@ -1,7 +1,5 @@
-/* common.c: status strings, version and memory release. */
+/* common.c: status strings and version. */
 #include "dynhc/common.h"
-
-#include <stdlib.h>
 
 const char *dynhc_strerror(int status)
 {
@@ -31,9 +29,4 @@ const char *dynhc_version(void)
 unsigned dynhc_version_number(void)
 {
     return DYNHC_VERSION_NUMBER;
-}
-
-void dynhc_free(void *p)
-{
-    free(p);
 }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "alloc.h"
 #include "defaults.h"
 #include "resolver_internal.h"
 

@@ -1,5 +1,6 @@
 /* config.c: loading the config source. Only the keys of SPEC 1.5 are read
  * later; everything else in the file belongs to the serving runtime. */
+#include "alloc.h"
 #include "config.h"
 
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 
 static char *copy_string(const char *s, size_t len)
 {
-    char *copy = malloc(len + 1);
+    char *copy = dh_malloc(len + 1);
     if (copy != NULL) {
         memcpy(copy, s, len);
         copy[len] = '\0';
@@ -46,7 +47,7 @@ int dh_config_load_file(dh_config *c, const char *path, dh_diags *diags)
         dh_pos origin = {1, 1};
         c->root = json ? dh_json_parse(text, len, origin, &c->map, &err)
                        : dh_yaml_parse(text, len, &c->map, &err);
-        free(text);
+        dh_free(text);
     }
     if (c->root == NULL) {
         dh_diags_add(diags, DYNHC_SEVERITY_ERROR, path, err.pos, "%s", err.message);
@@ -115,7 +116,7 @@ void dh_config_free(dh_config *c)
 {
     cJSON_Delete(c->root);
     dh_posmap_clear(&c->map);
-    free(c->source);
-    free(c->base_dir);
+    dh_free(c->source);
+    dh_free(c->base_dir);
     memset(c, 0, sizeof(*c));
 }

@@ -1,4 +1,5 @@
 /* diag.c: collecting and formatting diagnostics. */
+#include "alloc.h"
 #include "diag.h"
 
 #include <stdarg.h>
@@ -32,7 +33,7 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
     }
     if (d->count == d->capacity) {
         size_t capacity = d->capacity ? d->capacity * 2 : 4;
-        dynhc_diag *grown = realloc(d->items, capacity * sizeof(*grown));
+        dynhc_diag *grown = dh_realloc(d->items, capacity * sizeof(*grown));
         if (grown == NULL) {
             d->nomem = 1;
             return;
@@ -40,9 +41,9 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
         d->items = grown;
         d->capacity = capacity;
     }
-    /* One block holds both strings, so one free() releases the diagnostic. */
+    /* One block holds both strings, so one dh_free() releases the diagnostic. */
     size_t source_len = strlen(source), message_len = strlen(message);
-    char *block = malloc(source_len + message_len + 2);
+    char *block = dh_malloc(source_len + message_len + 2);
     if (block == NULL) {
         d->nomem = 1;
         return;
@@ -64,9 +65,9 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
 void dh_diags_free(dh_diags *d)
 {
     for (size_t i = 0; i < d->count; i++) {
-        free((void *)(uintptr_t)d->items[i].source);
+        dh_free((void *)(uintptr_t)d->items[i].source);
     }
-    free(d->items);
+    dh_free(d->items);
     d->items = NULL;
     d->count = d->capacity = 0;
 }

@@ -1,4 +1,5 @@
 /* file_read.c: bounded, checked reading of payload and config files. */
+#include "alloc.h"
 #include "file_read.h"
 
 #include <errno.h>
@@ -42,17 +43,17 @@ static char *read_all(int fd, size_t size_hint, size_t *len, dh_parse_error *err
     dh_pos none = {0, 0};
     size_t capacity = size_hint + 1; /* one byte more, to meet the end (or growth) */
     size_t total = 0;
-    char *buf = malloc(capacity + 1);
+    char *buf = dh_malloc(capacity + 1);
     while (buf != NULL) {
         if (total == capacity) {
             if (capacity > DH_FILE_MAX_BYTES) {
                 dh_parse_error_set(err, none,
                                    "larger than the 1 MiB limit (it grew while being read)");
-                free(buf);
+                dh_free(buf);
                 return NULL;
             }
             capacity = capacity * 2 > DH_FILE_MAX_BYTES ? DH_FILE_MAX_BYTES + 1 : capacity * 2;
-            char *bigger = realloc(buf, capacity + 1);
+            char *bigger = dh_realloc(buf, capacity + 1);
             if (bigger == NULL) {
                 break;
             }
@@ -64,7 +65,7 @@ static char *read_all(int fd, size_t size_hint, size_t *len, dh_parse_error *err
         }
         if (n < 0) {
             set_errno_error(err, "cannot read", errno);
-            free(buf);
+            dh_free(buf);
             return NULL;
         }
         /* A regular file gives less than asked only at its end: stopping
@@ -75,7 +76,7 @@ static char *read_all(int fd, size_t size_hint, size_t *len, dh_parse_error *err
         }
         total += (size_t)n;
     }
-    free(buf);
+    dh_free(buf);
     dh_parse_error_set(err, none, "out of memory");
     return NULL;
 }
@@ -135,7 +136,7 @@ char *dh_read_file(const char *path, size_t *len, dh_parse_error *err)
 {
     char *buf = dh_read_file_raw(path, len, err);
     if (buf != NULL && check_text(buf, *len, err) != 0) {
-        free(buf);
+        dh_free(buf);
         return NULL;
     }
     return buf;

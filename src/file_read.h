@@ -13,7 +13,7 @@
  * Reads the whole file at path, which must be a regular file of at most
  * DH_FILE_MAX_BYTES bytes in well-formed UTF-8. A leading byte order mark is
  * dropped. Never blocks on a FIFO, never follows into a device. Returns a new
- * NUL-terminated buffer (free with free()) and its length, or NULL with err
+ * NUL-terminated buffer (free with dh_free()) and its length, or NULL with err
  * set: a message such as "cannot open: No such file or directory", "not a
  * regular file", "larger than 1 MiB" or "invalid UTF-8" with the position.
  */

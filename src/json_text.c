@@ -4,6 +4,7 @@
  * column at one point of the text and counts characters forward from there
  * only when a position is asked for (a node start for the map, or an error).
  * Positions are asked for in text order, so the whole count stays linear. */
+#include "alloc.h"
 #include "json_text.h"
 
 #include <langinfo.h>
@@ -316,7 +317,7 @@ static int convert_number(const unsigned char *text, size_t len, double *out)
     char *buf = small;
     size_t need = len + radix_len + 1;
     if (need > sizeof(small)) {
-        buf = malloc(need); /* only for numbers with very many digits */
+        buf = dh_malloc(need); /* only for numbers with very many digits */
         if (buf == NULL) {
             return -1;
         }
@@ -333,7 +334,7 @@ static int convert_number(const unsigned char *text, size_t len, double *out)
     buf[o] = '\0';
     *out = strtod(buf, NULL);
     if (buf != small) {
-        free(buf);
+        dh_free(buf);
     }
     return 0;
 }
@@ -462,7 +463,7 @@ static int key_index_add(key_index *ix, const cJSON *member)
 {
     if ((ix->count + 1) * 2 > ix->capacity) {
         size_t capacity = ix->capacity ? ix->capacity * 2 : 4 * KEY_INDEX_THRESHOLD;
-        const cJSON **slots = calloc(capacity, sizeof(*slots));
+        const cJSON **slots = dh_calloc(capacity, sizeof(*slots));
         if (slots == NULL) {
             return -1;
         }
@@ -475,7 +476,7 @@ static int key_index_add(key_index *ix, const cJSON *member)
                 slots[j] = ix->slots[i];
             }
         }
-        free(ix->slots);
+        dh_free(ix->slots);
         ix->slots = slots;
         ix->capacity = capacity;
     }
@@ -585,7 +586,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
             expected_key = "a string key after ','";
         } else if (ps->p < ps->end && *ps->p == '}') {
             ps->p++;
-            free(ix.slots);
+            dh_free(ix.slots);
             return obj;
         } else {
             fail_expected(ps, "',' or '}' after an object member");
@@ -593,7 +594,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
         }
     }
 fail:
-    free(ix.slots);
+    dh_free(ix.slots);
     cJSON_Delete(obj);
     return NULL;
 }

@@ -1,4 +1,5 @@
 /* json_write.c: compacting JSON text and appending the marker member. */
+#include "alloc.h"
 #include "json_write.h"
 
 #include <stdlib.h>
@@ -6,7 +7,7 @@
 
 char *dh_json_minify(const char *text, size_t len, size_t extra, size_t *out_len)
 {
-    char *out = malloc(len + extra + 1);
+    char *out = dh_malloc(len + extra + 1);
     if (out == NULL) {
         return NULL;
     }

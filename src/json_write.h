@@ -12,7 +12,7 @@
 /*
  * Copies text[0..len), which must be valid JSON, without the whitespace
  * outside strings into a new buffer with room for `extra` more bytes.
- * Returns it (free with free()) and its length, or NULL when out of memory.
+ * Returns it (free with dh_free()) and its length, or NULL when out of memory.
  */
 char *dh_json_minify(const char *text, size_t len, size_t extra, size_t *out_len);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "defaults.h"
 #include "file_read.h"
 #include "json_text.h"
@@ -237,8 +238,8 @@ static void candidate_free(candidate *cand)
 {
     cJSON_Delete(cand->owned);
     dh_posmap_clear(&cand->map);
-    free(cand->origin);
-    free(cand->compact);
+    dh_free(cand->origin);
+    dh_free(cand->compact);
     memset(cand, 0, sizeof(*cand));
 }
 
@@ -348,7 +349,7 @@ static int read_payload_file(ctx *c, candidate *cand, const char *path)
     }
     dh_pos origin = {1, 1};
     int ok = parse_payload(c, cand, text, len, origin, NULL);
-    free(text);
+    dh_free(text);
     return ok;
 }
 
@@ -400,7 +401,7 @@ static int load_env(ctx *c, candidate *cand)
         /* The path is what follows '@', relative to the working directory. */
         size_t path_len;
         const char *path = dh_trim(text + 1, &path_len);
-        char *copy = malloc(path_len + 1);
+        char *copy = dh_malloc(path_len + 1);
         if (copy == NULL) {
             c->nomem = 1;
             return 0;
@@ -408,7 +409,7 @@ static int load_env(ctx *c, candidate *cand)
         memcpy(copy, path, path_len);
         copy[path_len] = '\0';
         int ok = set_candidate(c, cand, DYNHC_SOURCE_ENV_FILE, copy) == 0;
-        free(copy);
+        dh_free(copy);
         if (ok && path_len == 0) {
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ENV_PAYLOAD, no_pos,
                          "expected a file path after '@'; payload ignored");
@@ -448,7 +449,7 @@ static int load_config(ctx *c, candidate *cand)
         const char *path = dh_trim(text + 1, &path_len);
         /* Relative to the config file's folder, so the pair can move together. */
         size_t size = strlen(config->base_dir) + path_len + 2;
-        char *full = malloc(size);
+        char *full = dh_malloc(size);
         if (full == NULL) {
             c->nomem = 1;
             return 0;
@@ -458,7 +459,7 @@ static int load_config(ctx *c, candidate *cand)
         } else {
             snprintf(full, size, "%s/%.*s", config->base_dir, (int)path_len, path);
         }
-        free(cand->origin);
+        dh_free(cand->origin);
         cand->origin = full;
         cand->source = full;
         cand->kind = DYNHC_SOURCE_CONFIG;
@@ -686,7 +687,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     if (r == NULL || out == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dynhc_result *res = calloc(1, sizeof(*res));
+    dynhc_result *res = dh_calloc(1, sizeof(*res));
     if (res == NULL) {
         return DYNHC_ERR_NOMEM;
     }
@@ -746,7 +747,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     if (res->status != DYNHC_OK) {
         /* Never a partial payload: only a clean resolution carries one. */
         cJSON_Delete(res->payload);
-        free(res->text);
+        dh_free(res->text);
         res->payload = NULL;
         res->text = NULL;
         res->source = DYNHC_SOURCE_NONE;

@@ -1,4 +1,5 @@
 /* resolver.c: the resolver object and the precedence rules of SPEC 1.1. */
+#include "alloc.h"
 #include "resolver_internal.h"
 
 #include <stdlib.h>
@@ -15,14 +16,14 @@ static const char *process_getenv(const char *name, void *user_data)
 
 dynhc_resolver *dynhc_resolver_new(void)
 {
-    dynhc_resolver *r = calloc(1, sizeof(*r));
+    dynhc_resolver *r = dh_calloc(1, sizeof(*r));
     if (r == NULL) {
         return NULL;
     }
     r->getenv_fn = process_getenv;
     r->marker_key = dh_strdup(DH_DEFAULT_MARKER_KEY);
     if (r->marker_key == NULL) {
-        free(r);
+        dh_free(r);
         return NULL;
     }
     r->model_type = -1;
@@ -36,8 +37,8 @@ dynhc_resolver *dynhc_resolver_new(void)
 
 static void clear_runtime_payload(dynhc_resolver *r)
 {
-    free(r->payload_text);
-    free(r->payload_file);
+    dh_free(r->payload_text);
+    dh_free(r->payload_file);
     cJSON_Delete(r->payload_json);
     r->payload_text = r->payload_file = NULL;
     r->payload_json = NULL;
@@ -45,7 +46,7 @@ static void clear_runtime_payload(dynhc_resolver *r)
 
 static void clear_config(dynhc_resolver *r)
 {
-    free(r->config_file);
+    dh_free(r->config_file);
     r->config_file = NULL;
     dh_config_free(&r->config_values);
     r->has_config_values = 0;
@@ -59,18 +60,8 @@ void dynhc_resolver_free(dynhc_resolver *r)
     clear_runtime_payload(r);
     clear_config(r);
     cJSON_Delete(r->custom_default);
-    free(r->marker_key);
-    free(r);
-}
-
-char *dh_strdup(const char *s)
-{
-    size_t len = strlen(s);
-    char *copy = malloc(len + 1);
-    if (copy != NULL) {
-        memcpy(copy, s, len + 1);
-    }
-    return copy;
+    dh_free(r->marker_key);
+    dh_free(r);
 }
 
 /* Replaces *slot with a copy of value (NULL clears). */
@@ -80,7 +71,7 @@ static int replace_string(char **slot, const char *value)
     if (value != NULL && (copy = dh_strdup(value)) == NULL) {
         return DYNHC_ERR_NOMEM;
     }
-    free(*slot);
+    dh_free(*slot);
     *slot = copy;
     return DYNHC_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "resolver_internal.h"
 
 dynhc_result *dynhc_result_ref(const dynhc_result *res)
@@ -23,13 +24,13 @@ void dynhc_result_free(dynhc_result *res)
         return;
     }
     cJSON_Delete(res->payload);
-    free(res->text);
-    free(res->origin);
-    free(res->model_name);
-    free(res->marker_key);
-    free(res->config_source);
+    dh_free(res->text);
+    dh_free(res->origin);
+    dh_free(res->model_name);
+    dh_free(res->marker_key);
+    dh_free(res->config_source);
     dh_diags_free(&res->diags);
-    free(res);
+    dh_free(res);
 }
 
 int dynhc_result_status(const dynhc_result *res)
@@ -132,7 +133,7 @@ static void append(text_buf *b, const char *fmt, ...)
             return;
         }
         size_t capacity = (b->capacity + (size_t)n + 1) * 2;
-        char *grown = realloc(b->data, capacity);
+        char *grown = dh_realloc(b->data, capacity);
         if (grown == NULL) {
             b->failed = 1;
             return;
@@ -196,7 +197,7 @@ char *dynhc_result_explain(const dynhc_result *res)
     append_duration(&b, "interval", res->interval_ns, origin_of(res, DH_SETTING_INTERVAL, o, sizeof(o)));
     append_duration(&b, "timeout", res->timeout_ns, origin_of(res, DH_SETTING_TIMEOUT, o, sizeof(o)));
     if (b.failed) {
-        free(b.data);
+        dh_free(b.data);
         return NULL;
     }
     return b.data;

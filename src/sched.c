@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "resolver_internal.h"
 #include "sched_internal.h"
 #include "settings.h"
@@ -282,9 +283,9 @@ void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
     pthread_mutex_unlock(&s->lock);
     dh_sched_announce(s, &t);
     for (size_t i = 0; i < old_count; i++) {
-        free(old[i]);
+        dh_free(old[i]);
     }
-    free(old);
+    dh_free(old);
 }
 
 /* ---- timing ---------------------------------------------------------------- */
@@ -346,7 +347,7 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     ep->last_result = (uint8_t)result;
     ep->last_check_ns = now;
     record_latency(s, ep, now - ep->sent_ns);
-    free(ep->last_error);
+    dh_free(ep->last_error);
     ep->last_error = NULL;
     if (result == DYNHC_CHECK_SUCCESS) {
         ep->consecutive_failures = 0;
@@ -360,7 +361,7 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
         const char *text = error != NULL ? error : result == DYNHC_CHECK_TIMEOUT ? "timeout" : "failure";
         size_t len = strlen(text);
         /* A lost error text only costs detail in the verbose status. */
-        if ((ep->last_error = malloc(len + 1)) != NULL) {
+        if ((ep->last_error = dh_malloc(len + 1)) != NULL) {
             memcpy(ep->last_error, text, len + 1);
         }
         if (ep->consecutive_failures >= s->failure_threshold) {
@@ -455,7 +456,7 @@ static int reserve_batch(dynhc_sched *s, uint32_t n)
     while (capacity < n) {
         capacity *= 2;
     }
-    dynhc_endpoint **grown = realloc(s->batch, capacity * sizeof(*grown));
+    dynhc_endpoint **grown = dh_realloc(s->batch, capacity * sizeof(*grown));
     if (grown == NULL) {
         return -1;
     }
@@ -470,10 +471,10 @@ void dh_sched_free_endpoint(dynhc_endpoint *ep)
         ep->destroy(ep->user_data);
     }
     dynhc_result_free(ep->payload);
-    free(ep->last_error);
-    free((void *)(uintptr_t)ep->labels);
-    free(ep->name);
-    free(ep);
+    dh_free(ep->last_error);
+    dh_free((void *)(uintptr_t)ep->labels);
+    dh_free(ep->name);
+    dh_free(ep);
 }
 
 /* Collects what is due, with the lock held: timeouts are applied at once,
@@ -596,12 +597,12 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
 
 dynhc_sched *dynhc_sched_new(void)
 {
-    dynhc_sched *s = calloc(1, sizeof(*s));
+    dynhc_sched *s = dh_calloc(1, sizeof(*s));
     if (s == NULL) {
         return NULL;
     }
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s);
+        dh_free(s);
         return NULL;
     }
     s->mode = DYNHC_MODE_IDLE;
@@ -637,14 +638,14 @@ void dynhc_sched_free(dynhc_sched *s)
         }
     }
     for (size_t i = 0; i < s->use_count; i++) {
-        free(s->use_names[i]);
+        dh_free(s->use_names[i]);
     }
-    free(s->use_names);
-    free(s->slots);
-    free(s->free_slots);
-    free(s->names);
-    free(s->heap);
-    free(s->batch);
+    dh_free(s->use_names);
+    dh_free(s->slots);
+    dh_free(s->free_slots);
+    dh_free(s->names);
+    dh_free(s->heap);
+    dh_free(s->batch);
     pthread_mutex_destroy(&s->lock);
-    free(s);
+    dh_free(s);
 }

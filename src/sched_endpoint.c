@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "resolver_internal.h"
 #include "sched_internal.h"
 
@@ -42,7 +43,7 @@ static int grow_names(dynhc_sched *s)
     size_t capacity = s->name_capacity ? s->name_capacity * 2 : 64;
     dynhc_endpoint **old = s->names;
     size_t old_capacity = s->name_capacity;
-    s->names = calloc(capacity, sizeof(*s->names));
+    s->names = dh_calloc(capacity, sizeof(*s->names));
     if (s->names == NULL) {
         s->names = old;
         return -1;
@@ -53,7 +54,7 @@ static int grow_names(dynhc_sched *s)
             s->names[name_slot(s, old[i]->name)] = old[i];
         }
     }
-    free(old);
+    dh_free(old);
     return 0;
 }
 
@@ -83,12 +84,12 @@ static int reserve_endpoint(dynhc_sched *s)
     }
     if (s->free_count == 0 && s->slot_count == s->slot_capacity) {
         uint32_t capacity = s->slot_capacity ? s->slot_capacity * 2 : 64;
-        dynhc_endpoint **slots = realloc(s->slots, capacity * sizeof(*slots));
+        dynhc_endpoint **slots = dh_realloc(s->slots, capacity * sizeof(*slots));
         if (slots == NULL) {
             return -1;
         }
         s->slots = slots;
-        uint32_t *free_slots = realloc(s->free_slots, capacity * sizeof(*free_slots));
+        uint32_t *free_slots = dh_realloc(s->free_slots, capacity * sizeof(*free_slots));
         if (free_slots == NULL) {
             return -1;
         }
@@ -97,7 +98,7 @@ static int reserve_endpoint(dynhc_sched *s)
     }
     if (s->heap_len == s->heap_capacity) {
         uint32_t capacity = s->heap_capacity ? s->heap_capacity * 2 : 64;
-        dh_heap_entry *heap = realloc(s->heap, capacity * sizeof(*heap));
+        dh_heap_entry *heap = dh_realloc(s->heap, capacity * sizeof(*heap));
         if (heap == NULL) {
             return -1;
         }
@@ -140,7 +141,7 @@ static int copy_labels(const char *const *labels, const char *const **out)
     if (n % 2 != 0) {
         return DYNHC_ERR_INVALID_ARG; /* a name without a value */
     }
-    const char **block = malloc((n + 1) * sizeof(*block) + bytes);
+    const char **block = dh_malloc((n + 1) * sizeof(*block) + bytes);
     if (block == NULL) {
         return DYNHC_ERR_NOMEM;
     }
@@ -167,17 +168,17 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
         payload->text == NULL || send == NULL || out == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dynhc_endpoint *ep = calloc(1, sizeof(*ep));
+    dynhc_endpoint *ep = dh_calloc(1, sizeof(*ep));
     size_t name_len = strlen(name) + 1;
-    if (ep == NULL || (ep->name = malloc(name_len)) == NULL) {
-        free(ep);
+    if (ep == NULL || (ep->name = dh_malloc(name_len)) == NULL) {
+        dh_free(ep);
         return DYNHC_ERR_NOMEM;
     }
     memcpy(ep->name, name, name_len);
     int status = copy_labels(labels, &ep->labels);
     if (status != DYNHC_OK) {
-        free(ep->name);
-        free(ep);
+        dh_free(ep->name);
+        dh_free(ep);
         return status;
     }
     ep->sched = s;
@@ -195,9 +196,9 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     }
     if (status != DYNHC_OK) {
         pthread_mutex_unlock(&s->lock);
-        free((void *)(uintptr_t)ep->labels);
-        free(ep->name);
-        free(ep);
+        dh_free((void *)(uintptr_t)ep->labels);
+        dh_free(ep->name);
+        dh_free(ep);
         return status;
     }
     uint64_t now = dh_sched_now(s);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "json_write.h"
 #include "resolver_internal.h"
 #include "sched_internal.h"
@@ -45,7 +46,7 @@ static int out_reserve(out_buf *out, size_t more)
         }
         capacity *= 2;
     }
-    char *grown = realloc(out->data, capacity);
+    char *grown = dh_realloc(out->data, capacity);
     if (grown == NULL) {
         out->failed = 1;
         return 0;
@@ -113,7 +114,7 @@ static void out_decimal(out_buf *out, uint64_t v, unsigned scale)
 static char *out_finish(out_buf *out)
 {
     if (!out_reserve(out, 0)) {
-        free(out->data);
+        dh_free(out->data);
         return NULL;
     }
     out->data[out->len] = '\0';

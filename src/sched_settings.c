@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "json_text.h"
 #include "resolver_internal.h"
 #include "sched_internal.h"
@@ -150,7 +151,7 @@ int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size
     if (s == NULL || (n > 0 && names == NULL)) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    char **copy = n > 0 ? calloc(n, sizeof(*copy)) : NULL;
+    char **copy = n > 0 ? dh_calloc(n, sizeof(*copy)) : NULL;
     if (n > 0 && copy == NULL) {
         return DYNHC_ERR_NOMEM;
     }
@@ -158,9 +159,9 @@ int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size
     for (size_t i = 0; i < n; i++) {
         if (names[i] == NULL || names[i][0] == '\0') {
             for (size_t k = 0; k < unique; k++) {
-                free(copy[k]);
+                dh_free(copy[k]);
             }
-            free(copy);
+            dh_free(copy);
             return DYNHC_ERR_INVALID_ARG;
         }
         int seen = 0;
@@ -169,9 +170,9 @@ int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size
         }
         if (!seen && (copy[unique++] = dh_strdup(names[i])) == NULL) {
             for (size_t k = 0; k + 1 < unique; k++) {
-                free(copy[k]);
+                dh_free(copy[k]);
             }
-            free(copy);
+            dh_free(copy);
             return DYNHC_ERR_NOMEM;
         }
     }
@@ -278,7 +279,7 @@ static int load_use_endpoints(dynhc_sched *s, const char *name, const char *raw)
         return DYNHC_OK;
     }
     size_t n = (size_t)cJSON_GetArraySize(list);
-    const char **names = cJSON_IsArray(list) && n > 0 ? calloc(n, sizeof(*names)) : NULL;
+    const char **names = cJSON_IsArray(list) && n > 0 ? dh_calloc(n, sizeof(*names)) : NULL;
     int valid = names != NULL;
     size_t i = 0;
     for (const cJSON *item = valid ? list->child : NULL; item != NULL && valid;
@@ -297,7 +298,7 @@ static int load_use_endpoints(dynhc_sched *s, const char *name, const char *raw)
                      "[\"generate\"]; ignored",
                      name);
     }
-    free(names);
+    dh_free(names);
     cJSON_Delete(list);
     return status;
 }

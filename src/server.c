@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "alloc.h"
 #include "sched_internal.h"
 #include "settings.h"
 #include "text.h"
@@ -106,11 +107,11 @@ static const char *path_problem(const char *path, size_t len)
 /* Replaces *slot with a copy of s[0..len). */
 static int replace_path(char **slot, const char *s, size_t len)
 {
-    char *copy = strndup(s, len);
+    char *copy = dh_strndup(s, len);
     if (copy == NULL) {
         return DYNHC_ERR_NOMEM;
     }
-    free(*slot);
+    dh_free(*slot);
     *slot = copy;
     return DYNHC_OK;
 }
@@ -298,10 +299,10 @@ static enum MHD_Result queue_body(const dynhc_server *srv, struct MHD_Connection
                                   unsigned code, char *body, const char *content_type)
 {
     struct MHD_Response *response =
-        body != NULL ? MHD_create_response_from_buffer_with_free_callback(strlen(body), body, free)
+        body != NULL ? MHD_create_response_from_buffer_with_free_callback(strlen(body), body, dh_free)
                      : NULL;
     if (response == NULL) {
-        free(body);
+        dh_free(body);
         return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, srv->no_memory);
     }
     enum MHD_Result result;
@@ -324,7 +325,7 @@ static char *live_body(dynhc_sched *s)
     pthread_mutex_unlock(&s->lock);
     uint64_t uptime = now > created ? now - created : 0;
     size_t size = 96; /* room for the longest uptime */
-    char *text = malloc(size);
+    char *text = dh_malloc(size);
     if (text != NULL) {
         snprintf(text, size,
                  "{\"status\":\"live\",\"uptime\":{\"secs\":%" PRIu64 ",\"nanos\":%" PRIu64 "}}",
@@ -420,7 +421,7 @@ dynhc_server *dynhc_server_new(dynhc_sched *s)
     if (s == NULL) {
         return NULL;
     }
-    dynhc_server *srv = calloc(1, sizeof(*srv));
+    dynhc_server *srv = dh_calloc(1, sizeof(*srv));
     if (srv == NULL) {
         return NULL;
     }
@@ -429,8 +430,8 @@ dynhc_server *dynhc_server_new(dynhc_sched *s)
     srv->bound_port = -1;
     static const char any[] = "0.0.0.0";
     host_address(any, strlen(any), &srv->addr);
-    srv->health_path = strdup("/health");
-    srv->live_path = strdup("/live");
+    srv->health_path = dh_strdup("/health");
+    srv->live_path = dh_strdup("/live");
     srv->not_found = json_response("{\"error\":\"not found\"}");
     srv->not_allowed = json_response("{\"error\":\"method not allowed\"}");
     srv->no_memory = json_response("{\"error\":\"out of memory\"}");
@@ -449,8 +450,8 @@ void dynhc_server_free(dynhc_server *srv)
         return;
     }
     dynhc_server_stop(srv);
-    free(srv->health_path);
-    free(srv->live_path);
+    dh_free(srv->health_path);
+    dh_free(srv->live_path);
     if (srv->not_found != NULL) {
         MHD_destroy_response(srv->not_found);
     }
@@ -460,7 +461,7 @@ void dynhc_server_free(dynhc_server *srv)
     if (srv->no_memory != NULL) {
         MHD_destroy_response(srv->no_memory);
     }
-    free(srv);
+    dh_free(srv);
 }
 
 /* "127.0.0.1:8080" or "[::1]:8080", for the log. */

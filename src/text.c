@@ -1,6 +1,8 @@
 /* text.c: positions, UTF-8 checks and parse errors shared by the readers. */
 #include "text.h"
 
+#include "alloc.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +11,7 @@ int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos)
 {
     if (map->count == map->capacity) {
         size_t capacity = map->capacity ? map->capacity * 2 : 16;
-        dh_posmap_entry *grown = realloc(map->entries, capacity * sizeof(*grown));
+        dh_posmap_entry *grown = dh_realloc(map->entries, capacity * sizeof(*grown));
         if (grown == NULL) {
             return -1;
         }
@@ -38,7 +40,7 @@ dh_pos dh_posmap_find(const dh_posmap *map, const cJSON *node)
 
 void dh_posmap_clear(dh_posmap *map)
 {
-    free(map->entries);
+    dh_free(map->entries);
     map->entries = NULL;
     map->count = 0;
     map->capacity = 0;

@@ -20,6 +20,7 @@
  * - A node copied through an alias is recorded in the position map at the
  *   alias, where the user put it.
  */
+#include "alloc.h"
 #include "yaml_load.h"
 
 #include <locale.h>
@@ -115,7 +116,7 @@ static int names_reserve(names *t)
         return 0;
     }
     names bigger = {NULL, t->used, t->capacity ? t->capacity * 2 : 64};
-    bigger.slots = calloc(bigger.capacity, sizeof(*bigger.slots));
+    bigger.slots = dh_calloc(bigger.capacity, sizeof(*bigger.slots));
     if (bigger.slots == NULL) {
         return -1;
     }
@@ -124,7 +125,7 @@ static int names_reserve(names *t)
             *probe(&bigger, t->slots[i].owner, t->slots[i].name) = t->slots[i];
         }
     }
-    free(t->slots);
+    dh_free(t->slots);
     *t = bigger;
     return 0;
 }
@@ -133,10 +134,10 @@ static void names_free(names *t)
 {
     for (size_t i = 0; i < t->capacity; i++) {
         if (t->slots[i].owner == NULL) {
-            free(t->slots[i].name);
+            dh_free(t->slots[i].name);
         }
     }
-    free(t->slots);
+    dh_free(t->slots);
 }
 
 static dh_pos pos_of(yaml_mark_t mark)
@@ -610,7 +611,7 @@ static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, s
     }
     name_slot *slot = probe(&ld->names, NULL, (const char *)anchor);
     if (slot->name == NULL) {
-        if ((slot->name = strdup((const char *)anchor)) == NULL) {
+        if ((slot->name = dh_strdup((const char *)anchor)) == NULL) {
             return -1;
         }
         ld->names.used++;

@@ -1,8 +1,9 @@
 /*
  * dynhc/common.h: what every part of dynhc shares: the export macro, status
- * codes, diagnostics, version and memory release.
+ * codes, diagnostics, version, memory release and the allocator.
  *
- * Thread safety: every function here may be called from any thread.
+ * Thread safety: every function here may be called from any thread, except
+ * dynhc_set_allocator().
  */
 #ifndef DYNHC_COMMON_H
 #define DYNHC_COMMON_H
@@ -77,6 +78,27 @@ DYNHC_API unsigned dynhc_version_number(void);
  * dynhc_free()". NULL is a no-op.
  */
 DYNHC_API void dynhc_free(void *p);
+
+typedef void *(*dynhc_malloc_fn)(size_t size);
+typedef void *(*dynhc_realloc_fn)(void *p, size_t size);
+typedef void *(*dynhc_calloc_fn)(size_t count, size_t size);
+typedef void (*dynhc_free_fn)(void *p);
+
+/*
+ * Replaces the allocator behind every allocation dynhc makes itself (as
+ * uv_replace_allocator in libuv): memory that dynhc returns is then freed
+ * with dynhc_free(), which calls free_f. All four NULL restore the C
+ * library's. Call it once, before any other dynhc call and before any
+ * dynhc object exists: memory is freed by the allocator that is set when it
+ * is freed. Not thread-safe. The functions may fail (return NULL) at any
+ * time: every dynhc call then answers DYNHC_ERR_NOMEM (or NULL where so
+ * documented), leaks nothing and leaves its objects usable.
+ * cJSON's and libyaml's own allocations are not covered: cJSON has
+ * cJSON_InitHooks for that, libyaml none.
+ * Returns DYNHC_OK, or DYNHC_ERR_INVALID_ARG when some but not all are NULL.
+ */
+DYNHC_API int dynhc_set_allocator(dynhc_malloc_fn malloc_f, dynhc_realloc_fn realloc_f,
+                                  dynhc_calloc_fn calloc_f, dynhc_free_fn free_f);
 
 typedef enum dynhc_severity {
     DYNHC_SEVERITY_WARNING = 1,
