@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# dynhc developer commands. Usage: scripts/dev.sh demo | test | deps | bench | fuzz
+# dynhc developer commands. Usage: scripts/dev.sh demo | test | deps | bench | soak | fuzz
 #   demo   installs what is missing, builds, and shows the resolver at work
 #   test   installs what is missing, builds, runs every test plain and under ASan+UBSan
 #   deps   only installs the Debian packages dynhc needs
 #   bench  builds in release mode and runs the benchmarks
+#   soak   builds in release mode and runs the scheduler soak (10 min; options
+#          after it go to bench/soak_sched, e.g. --seconds 60)
 #   fuzz   builds the libFuzzer harnesses with clang and runs each for FUZZ_SECONDS (60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,6 +96,12 @@ bench() {
     done
 }
 
+soak() {
+    deps
+    configure_and_build build-bench -DCMAKE_BUILD_TYPE=Release -DDYNHC_BUILD_TESTS=OFF
+    build-bench/bench/soak_sched "$@"
+}
+
 fuzz() {
     deps clang libclang-rt-14-dev
     CC=clang cmake -S . -B build-fuzz -DDYNHC_FUZZ=ON -DDYNHC_BUILD_TESTS=OFF \
@@ -111,6 +119,7 @@ case "${1:-}" in
     test) run_tests ;;
     deps) deps ;;
     bench) bench ;;
+    soak) shift; soak "$@" ;;
     fuzz) fuzz ;;
-    *) sed -n '2,7p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,9p' "$0" >&2; exit 2 ;;
 esac
