@@ -15,6 +15,7 @@
  *   stdout.lines     the number of lines the output must have
  *   stdout.redirect  a path opened as the child's standard output instead
  *                    (e.g. /dev/full); the output is then not captured
+ *   stdin            the child's standard input (else /dev/null)
  *   stderr, stderr.contains  as for stdout; with neither, stderr must be empty
  * The child runs in the case folder, so relative paths name its files. In
  * every file but the inputs, {DIR} stands for the case folder's absolute path
@@ -197,7 +198,9 @@ static void run_child(const char *dir, char **argv, char **envp, const char *red
     if (out_fd < 0) {
         fail_msg("cannot open %s: %s", redirect, strerror(errno));
     }
-    int null_fd = open("/dev/null", O_RDONLY);
+    char input[4096];
+    snprintf(input, sizeof(input), "%s/stdin", dir);
+    int null_fd = open(access(input, F_OK) == 0 ? input : "/dev/null", O_RDONLY);
     assert_true(null_fd >= 0);
 
     pid_t pid = fork();

@@ -255,7 +255,8 @@ class ProbeTest(unittest.TestCase):
     def test_disabled_payloads_send_nothing(self):
         status, out, err, _ = self.probe(env={"DYN_HEALTH_CHECK_PAYLOAD_DISABLED": "true"})
         self.assertEqual((status, out), (3, ""))
-        self.assertEqual(err, ["dynhc: error: health-check payloads are disabled: nothing to send"])
+        self.assertEqual(err, ["dynhc: health-check payloads are disabled (from environment "
+                               "DYN_HEALTH_CHECK_PAYLOAD_DISABLED): nothing to send"])
         self.assertEqual(self.stub.last(), {})
 
     def test_strict_failure_sends_nothing(self):

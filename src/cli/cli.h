@@ -71,8 +71,13 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts);
  */
 int cli_apply_options(const cli_options *opts, dynhc_resolver *r);
 
-/* Prints the help text on stdout; returns the exit status. */
-int cli_print_usage(void);
+/* Prints the help of command ("resolve", "watch"...), or the whole help
+ * when NULL, on stdout; returns the exit status. */
+int cli_print_usage(const char *command);
+
+/* The candidate closest to word (a slip of a letter or two: edit distance
+ * at most 2, and less than half of word), or NULL: for "did you mean". */
+const char *cli_closest(const char *word, const char *const *candidates, size_t count);
 
 /*
  * Resolves the payload as the options say and prints the diagnostics (and,
@@ -85,10 +90,11 @@ int cli_resolve(const cli_options *opts, int validating, dynhc_result **out, siz
 
 /*
  * The exit status of a resolution that should give a payload:
- * CLI_EXIT_OK, CLI_EXIT_DISABLED (silently), or CLI_EXIT_ERROR (with a
- * message when the diagnostics said nothing).
+ * CLI_EXIT_OK, CLI_EXIT_DISABLED (after saying on stderr which setting
+ * disabled payloads, and the consequence, e.g. "nothing to send"), or
+ * CLI_EXIT_ERROR (with a message when the diagnostics said nothing).
  */
-int cli_payload_status(const dynhc_result *res, size_t problems);
+int cli_payload_status(const dynhc_result *res, size_t problems, const char *consequence);
 
 /* probe and watch (SPEC 4): the commands, given the arguments after their
  * name. Without libcurl they only say so. */

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
+/* The help is written in parts so that each command's help shows what it
+ * takes, and `dynhc --help` the whole. */
+static const char general_intro[] =
     "Usage: dynhc COMMAND [OPTION]...\n"
     "       dynhc --help | --version\n"
     "\n"
@@ -23,9 +25,42 @@ static const char usage_text[] =
     "            the answer: exit 0 healthy, 1 unhealthy (a Kubernetes exec probe)\n"
     "  watch     check one or more such servers every interval and serve their\n"
     "            status over HTTP (/health, /live, /metrics): a sidecar\n"
-    "  help      print this help\n"
+    "  help      print this help, or a command's: dynhc help COMMAND\n"
+    "\n";
+
+static const char resolve_intro[] =
+    "Usage: dynhc resolve [OPTION]...\n"
     "\n"
-    "Options of every command but help (they choose the payload):\n"
+    "Prints the resolved health-check payload, a JSON object, on stdout and\n"
+    "nothing else; diagnostics go to stderr. `dynhc validate` takes the same\n"
+    "options and checks every setting strictly instead.\n"
+    "\n";
+
+static const char validate_intro[] =
+    "Usage: dynhc validate [OPTION]...\n"
+    "\n"
+    "Resolves strictly and checks every setting dynhc reads (the scheduler's and\n"
+    "the status server's variables too); prints every problem on stderr and\n"
+    "nothing on stdout. Takes the options of `dynhc resolve`.\n"
+    "\n";
+
+static const char probe_intro[] =
+    "Usage: dynhc probe --url URL [OPTION]...\n"
+    "\n"
+    "Sends the resolved payload once to an OpenAI-compatible server and judges\n"
+    "the answer: exit 0 healthy, 1 unhealthy. Usable as a Kubernetes exec probe.\n"
+    "\n";
+
+static const char watch_intro[] =
+    "Usage: dynhc watch --url URL [--url URL]... [OPTION]...\n"
+    "\n"
+    "Checks each server every interval and serves their status over HTTP\n"
+    "(/health, /live, /metrics): a sidecar health checker. SIGINT or SIGTERM\n"
+    "stops it (exit 0).\n"
+    "\n";
+
+static const char payload_options[] =
+    "Options that choose the payload (every command but help):\n"
     "  --model-type T    generate (aliases completion, completions, text), chat\n"
     "                    (chat-completions), embedding (embeddings, embed) or\n"
     "                    tokens; default: the config's model_type, else generate\n"
@@ -33,19 +68,24 @@ static const char usage_text[] =
     "  --config FILE     the serving runtime's config file: JSON when FILE ends in\n"
     "                    .json, else YAML\n"
     "  --payload JSON    the payload to use, JSON object text\n"
-    "  --payload @FILE   the payload to use, read from a JSON file\n"
+    "  --payload @FILE   the payload to use, read from a JSON file (@- reads\n"
+    "                    standard input)\n"
     "  --bos-token-id N  beginning-of-sequence token id of the tokens defaults (1)\n"
     "  --marker-key K    mark the payload with key K instead of _health_check\n"
     "  --no-marker       do not mark the payload\n"
     "  --strict          every warning is an error\n"
     "  --explain         also tell on stderr where the payload and settings come\n"
     "                    from\n"
-    "  -h, --help        print this help\n"
+    "  -h, --help        print the help of the command\n"
     "Options take their value as --opt VALUE or --opt=VALUE; -- ends the options.\n"
-    "\n"
-    "Option of resolve:\n"
+    "\n";
+
+static const char resolve_options[] =
+    "Option of resolve (validate accepts and ignores it):\n"
     "  --compact         print the payload on one line\n"
-    "\n"
+    "\n";
+
+static const char sending_options[] =
     "Options of probe and watch:\n"
     "  --url URL         the server, http:// or https://: a base URL gets the route\n"
     "                    of the model type (/v1/completions, /v1/chat/completions,\n"
@@ -56,16 +96,22 @@ static const char usage_text[] =
     "                    default: the config's model\n"
     "  --timeout D       time a check may take (DYN_HEALTH_CHECK_REQUEST_TIMEOUT,\n"
     "                    3s); a duration: 3, 2.5, 500ms, 1m\n"
-    "\n"
+    "\n";
+
+static const char watch_options[] =
     "Options of watch:\n"
     "  --interval D      time between checks (DYN_HEALTH_CHECK_INTERVAL, 10s)\n"
     "  --host H          status server address (DYN_SYSTEM_HOST, 0.0.0.0)\n"
     "  --port P          status server port (DYN_SYSTEM_PORT; 0 and the default:\n"
     "                    any free port); the first line of stdout tells the URL\n"
-    "\n"
+    "\n";
+
+static const char version_option[] =
     "Other options:\n"
-    "  --version         print the version\n"
-    "\n"
+    "  -V, --version     print the version and the optional parts built in\n"
+    "\n";
+
+static const char precedence_and_environment[] =
     "The payload comes from the highest source present and valid: --payload, then\n"
     "DYN_HEALTH_CHECK_PAYLOAD, then health_check_payload of the config file, then\n"
     "the built-in defaults for the model type and level.\n"
@@ -93,24 +139,86 @@ static const char usage_text[] =
     "  1  error: strict failure, unreadable or invalid config file, output not\n"
     "     written (validate: a problem was found; probe: unhealthy)\n"
     "  2  usage error\n"
-    "  3  payloads are disabled (nothing printed, nothing sent)\n";
+    "  3  payloads are disabled (nothing printed, nothing sent; stderr says why)\n";
 
-int cli_print_usage(void)
+int cli_print_usage(const char *command)
 {
-    return cli_write_stdout(usage_text);
+    const char *intro = general_intro, *own = NULL, *sending = NULL, *watching = NULL;
+    const char *version = NULL;
+    if (command == NULL) {
+        own = resolve_options;
+        sending = sending_options;
+        watching = watch_options;
+        version = version_option;
+    } else if (strcmp(command, "resolve") == 0) {
+        intro = resolve_intro;
+        own = resolve_options;
+    } else if (strcmp(command, "validate") == 0) {
+        intro = validate_intro;
+    } else if (strcmp(command, "probe") == 0) {
+        intro = probe_intro;
+        sending = sending_options;
+    } else if (strcmp(command, "watch") == 0) {
+        intro = watch_intro;
+        sending = sending_options;
+        watching = watch_options;
+    }
+    const char *parts[] = {intro,    payload_options, own, sending, watching, version,
+                           precedence_and_environment};
+    /* One write, so that a failed one changes the exit status. */
+    char text[8192];
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        size_t n = parts[i] != NULL ? strlen(parts[i]) : 0;
+        if (len + n >= sizeof(text)) {
+            n = sizeof(text) - 1 - len; /* a test pins the texts well below this */
+        }
+        memcpy(text + len, parts[i] != NULL ? parts[i] : "", n);
+        len += n;
+    }
+    text[len] = '\0';
+    return cli_write_stdout(text);
 }
 
 static int print_version(void)
 {
-    char line[64];
-    snprintf(line, sizeof(line), "dynhc %s\n", dynhc_version());
-    return cli_write_stdout(line);
+    char text[256];
+    snprintf(text, sizeof(text),
+             "dynhc %s\n"
+             "status server (libmicrohttpd): %s\n"
+             "probe and watch (libcurl): %s\n",
+             dynhc_version(), dynhc_server_supported() ? "yes" : "no",
+#ifdef DYNHC_CLI_HAVE_CURL
+             "yes"
+#else
+             "no"
+#endif
+    );
+    return cli_write_stdout(text);
 }
 
-int cli_payload_status(const dynhc_result *res, size_t problems)
+/* Exit status 3 alone looks like a failure: say which setting disabled the
+ * payloads, as --explain words it ("(from environment VARIABLE)"). */
+static void say_why_disabled(const dynhc_result *res, const char *consequence)
+{
+    static const char line_start[] = "payload: disabled ";
+    char *explain = dynhc_result_explain(res);
+    const char *from = explain != NULL ? strstr(explain, line_start) : NULL;
+    if (from != NULL) {
+        from += strlen(line_start);
+        fprintf(stderr, "dynhc: health-check payloads are disabled %.*s: %s\n",
+                (int)strcspn(from, "\n"), from, consequence);
+    } else {
+        fprintf(stderr, "dynhc: health-check payloads are disabled: %s\n", consequence);
+    }
+    dynhc_free(explain);
+}
+
+int cli_payload_status(const dynhc_result *res, size_t problems, const char *consequence)
 {
     int status = dynhc_result_status(res);
     if (status == DYNHC_DISABLED) {
+        say_why_disabled(res, consequence);
         return CLI_EXIT_DISABLED;
     }
     if (status != DYNHC_OK) {
@@ -129,7 +237,7 @@ int cli_payload_status(const dynhc_result *res, size_t problems)
 
 static int print_payload(const dynhc_result *res, size_t problems, int compact)
 {
-    int code = cli_payload_status(res, problems);
+    int code = cli_payload_status(res, problems, "nothing to print");
     if (code != CLI_EXIT_OK) {
         return code;
     }
@@ -210,7 +318,7 @@ static int run_resolution(int argc, char **argv, int validating)
         return code;
     }
     if (opts.help) {
-        return cli_print_usage();
+        return cli_print_usage(validating ? "validate" : "resolve");
     }
     dynhc_result *res = NULL;
     size_t problems = 0;
@@ -234,13 +342,7 @@ static int cmd_validate(int argc, char **argv)
     return run_resolution(argc, argv, 1);
 }
 
-/* `dynhc help [anything]`: one usage text covers every command. */
-static int cmd_help(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    return cli_print_usage();
-}
+static int cmd_help(int argc, char **argv);
 
 #ifndef DYNHC_CLI_HAVE_CURL
 int cli_probe(int argc, char **argv)
@@ -273,6 +375,50 @@ static const command commands[] = {
     {"help", cmd_help},
 };
 
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(name, commands[i].name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+static void unknown_command(const char *name)
+{
+    char quoted[160];
+    const char *names[sizeof(commands) / sizeof(commands[0])];
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        names[i] = commands[i].name;
+    }
+    const char *guess = cli_closest(name, names, sizeof(names) / sizeof(names[0]));
+    if (guess != NULL) {
+        cli_usage_error("unknown command %s (did you mean '%s'?)",
+                        cli_quote(quoted, sizeof(quoted), name), guess);
+    } else {
+        cli_usage_error("unknown command %s", cli_quote(quoted, sizeof(quoted), name));
+    }
+}
+
+/* `dynhc help [COMMAND]`: the whole help, or one command's. */
+static int cmd_help(int argc, char **argv)
+{
+    char quoted[160];
+    if (argc > 1) {
+        cli_usage_error("unexpected argument %s", cli_quote(quoted, sizeof(quoted), argv[1]));
+        return CLI_EXIT_USAGE;
+    }
+    if (argc == 0 || strcmp(argv[0], "help") == 0) {
+        return cli_print_usage(NULL);
+    }
+    if (find_command(argv[0]) != NULL) {
+        return cli_print_usage(argv[0]);
+    }
+    unknown_command(argv[0]);
+    return CLI_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     char quoted[160];
@@ -282,25 +428,24 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
-        return cli_print_usage();
+        return cli_print_usage(NULL);
     }
-    if (strcmp(name, "--version") == 0) {
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
         if (argc > 2) {
             cli_usage_error("unexpected argument %s", cli_quote(quoted, sizeof(quoted), argv[2]));
             return CLI_EXIT_USAGE;
         }
         return print_version();
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(name, commands[i].name) == 0) {
-            return commands[i].run(argc - 2, argv + 2);
-        }
+    const command *cmd = find_command(name);
+    if (cmd != NULL) {
+        return cmd->run(argc - 2, argv + 2);
     }
     if (name[0] == '-') {
         cli_usage_error("no command given before the option %s",
                         cli_quote(quoted, sizeof(quoted), name));
     } else {
-        cli_usage_error("unknown command %s", cli_quote(quoted, sizeof(quoted), name));
+        unknown_command(name);
     }
     return CLI_EXIT_USAGE;
 }

@@ -139,10 +139,7 @@ int cli_resolve_payload(const cli_options *opts, dynhc_result **res)
     size_t problems = 0;
     int code = cli_resolve(opts, 0, res, &problems);
     if (code == CLI_EXIT_OK) {
-        code = cli_payload_status(*res, problems);
-    }
-    if (code == CLI_EXIT_DISABLED) {
-        cli_error("health-check payloads are disabled: nothing to send");
+        code = cli_payload_status(*res, problems, "nothing to send");
     }
     return code;
 }

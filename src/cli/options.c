@@ -2,10 +2,12 @@
  * every message is ours and the same on every platform. */
 #include "cli.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef enum option_id {
@@ -117,6 +119,71 @@ const char *cli_quote(char *buf, size_t size, const char *value)
     buf[n++] = '\'';
     buf[n] = '\0';
     return buf;
+}
+
+/* Edit distance with transpositions (optimal string alignment), capped:
+ * anything above limit is reported as limit + 1. */
+static size_t edit_distance(const char *a, size_t n, const char *b, size_t m, size_t limit)
+{
+    enum { MAX_WORD = 40 };
+    if (n > MAX_WORD || m > MAX_WORD) {
+        return limit + 1;
+    }
+    size_t d[MAX_WORD + 1][MAX_WORD + 1];
+    for (size_t i = 0; i <= n; i++) {
+        d[i][0] = i;
+    }
+    for (size_t j = 0; j <= m; j++) {
+        d[0][j] = j;
+    }
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+            best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best) {
+                best = d[i - 2][j - 2] + 1;
+            }
+            d[i][j] = best;
+        }
+    }
+    return d[n][m] <= limit ? d[n][m] : limit + 1;
+}
+
+const char *cli_closest(const char *word, const char *const *candidates, size_t count)
+{
+    size_t len = strlen(word);
+    size_t limit = len / 2 < 2 ? len / 2 : 2;
+    const char *best = NULL;
+    size_t best_distance = limit + 1;
+    for (size_t i = 0; i < count; i++) {
+        size_t d = edit_distance(word, len, candidates[i], strlen(candidates[i]), limit);
+        if (d < best_distance) {
+            best = candidates[i];
+            best_distance = d;
+        }
+    }
+    return best;
+}
+
+/* The option of command closest to a misspelt one, or NULL. */
+static const char *closest_option(int command, const char *name, size_t len)
+{
+    char word[64];
+    if (len >= sizeof(word)) {
+        return NULL;
+    }
+    memcpy(word, name, len);
+    word[len] = '\0';
+    const char *names[sizeof(option_table) / sizeof(option_table[0])];
+    size_t count = 0;
+    for (size_t i = 0; i < sizeof(option_table) / sizeof(option_table[0]); i++) {
+        if (option_table[i].commands & command) {
+            names[count++] = option_table[i].name;
+        }
+    }
+    return cli_closest(word, names, count);
 }
 
 static const option_spec *find_option(const char *name, size_t len)
@@ -240,8 +307,14 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
         size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
         const option_spec *spec = arg[1] == '-' ? find_option(arg, name_len) : NULL;
         if (spec == NULL) {
-            cli_usage_error("unknown option %s",
-                            option_name(quoted, sizeof(quoted), arg, name_len));
+            const char *guess = closest_option(command, arg, name_len);
+            if (guess != NULL) {
+                cli_usage_error("unknown option %s (did you mean '%s'?)",
+                                option_name(quoted, sizeof(quoted), arg, name_len), guess);
+            } else {
+                cli_usage_error("unknown option %s",
+                                option_name(quoted, sizeof(quoted), arg, name_len));
+            }
             return CLI_EXIT_USAGE;
         }
         if ((spec->commands & command) == 0) {
@@ -280,6 +353,57 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
+}
+
+/* Payload files are limited to 1 MiB (SPEC 1.6); standard input too. */
+#define MAX_PAYLOAD_BYTES (1024 * 1024)
+
+/* `--payload @-`: the payload text from standard input, NUL-terminated in
+ * *text (free it). Returns CLI_EXIT_OK or CLI_EXIT_ERROR after the error. */
+static int read_stdin(char **text)
+{
+    size_t capacity = 4096, len = 0;
+    char *buf = malloc(capacity);
+    while (buf != NULL) {
+        if (len == capacity - 1) {
+            if (capacity > MAX_PAYLOAD_BYTES) {
+                cli_error("--payload @-: standard input is over 1 MiB");
+                free(buf);
+                return CLI_EXIT_ERROR;
+            }
+            char *grown = realloc(buf, capacity * 2);
+            if (grown == NULL) {
+                break;
+            }
+            buf = grown;
+            capacity *= 2;
+        }
+        size_t n = fread(buf + len, 1, capacity - 1 - len, stdin);
+        len += n;
+        if (n == 0) {
+            if (ferror(stdin)) {
+                cli_error("--payload @-: cannot read standard input: %s", strerror(errno));
+                free(buf);
+                return CLI_EXIT_ERROR;
+            }
+            if (len > MAX_PAYLOAD_BYTES) {
+                cli_error("--payload @-: standard input is over 1 MiB");
+                free(buf);
+                return CLI_EXIT_ERROR;
+            }
+            if (memchr(buf, '\0', len) != NULL) {
+                cli_error("--payload @-: standard input holds a NUL byte: expected JSON text");
+                free(buf);
+                return CLI_EXIT_ERROR;
+            }
+            buf[len] = '\0';
+            *text = buf;
+            return CLI_EXIT_OK;
+        }
+    }
+    free(buf);
+    cli_error("out of memory");
+    return CLI_EXIT_ERROR;
 }
 
 /* A setter failed for a reason that is not the user's value. */
@@ -371,7 +495,18 @@ int cli_apply_options(const cli_options *opts, dynhc_resolver *r)
             return library_failure("--config", rc);
         }
     }
-    if (opts->payload != NULL) {
+    if (opts->payload != NULL && strcmp(opts->payload, "@-") == 0) {
+        char *text = NULL;
+        int code = read_stdin(&text);
+        if (code != CLI_EXIT_OK) {
+            return code;
+        }
+        rc = dynhc_resolver_set_payload(r, text);
+        free(text);
+        if (rc != DYNHC_OK) {
+            return library_failure("--payload", rc);
+        }
+    } else if (opts->payload != NULL) {
         /* "@PATH" names a JSON file, as in DYN_HEALTH_CHECK_PAYLOAD. */
         rc = opts->payload[0] == '@' ? dynhc_resolver_set_payload_file(r, opts->payload + 1)
                                      : dynhc_resolver_set_payload(r, opts->payload);

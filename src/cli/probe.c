@@ -26,7 +26,7 @@ int cli_probe(int argc, char **argv)
         return code;
     }
     if (opts.help) {
-        return cli_print_usage();
+        return cli_print_usage("probe");
     }
     if (opts.url_count != 1) {
         cli_usage_error(opts.url_count == 0 ? "probe needs --url URL" : "probe takes one --url");

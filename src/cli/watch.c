@@ -319,7 +319,7 @@ int cli_watch(int argc, char **argv)
         return code;
     }
     if (opts.help) {
-        return cli_print_usage();
+        return cli_print_usage("watch");
     }
     if (opts.url_count == 0) {
         cli_usage_error("watch needs at least one --url URL");
