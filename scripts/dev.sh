@@ -10,8 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake make gcc pkg-config libcjson-dev libyaml-dev libcmocka-dev
-          libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind locales)
+packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libyaml-dev libcmocka-dev
+          libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind locales
+          cmark-gfm)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
