@@ -12,7 +12,13 @@
  * At 1.2 s and 2.8 s it fetches its own /health over HTTP, then /metrics
  * (samples only).
  *
- *   ./embedded_runtime     (DYN_SYSTEM_PORT picks the port; default: any free one)
+ *   ./embedded_runtime [CONFIG]
+ *
+ * CONFIG is the runtime's own config file (examples/config.yaml in the
+ * demo): the payload, model type and model name come from it as they would
+ * in a worker. Its interval and timeout are overridden by the runtime (300
+ * and 200 ms) so that the story fits in three seconds. DYN_SYSTEM_PORT picks
+ * the status server's port; default: any free one.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -136,19 +142,34 @@ static void show(int port, const char *path, int samples_only)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    /* What to send: the runtime's own settings beat the environment. */
+    /* What to send: the config file as a worker would read it; the runtime's
+     * own settings beat it and the environment. */
     dynhc_resolver *r = dynhc_resolver_new();
     dynhc_result *payload = NULL;
-    dynhc_resolver_set_model_type(r, "chat");
+    if (argc > 1) {
+        dynhc_resolver_set_config_file(r, argv[1]);
+    }
     dynhc_resolver_set_interval_ns(r, 300 * MS);
     dynhc_resolver_set_timeout_ns(r, 200 * MS);
-    if (dynhc_resolver_resolve(r, &payload) != DYNHC_OK) {
-        fprintf(stderr, "no health-check payload\n");
-        return 1;
+    int status = dynhc_resolver_resolve(r, &payload);
+    for (size_t i = 0; i < dynhc_result_diag_count(payload); i++) {
+        char line[512];
+        dynhc_diag_format(dynhc_result_diag(payload, i), line, sizeof(line));
+        fprintf(stderr, "%s\n", line);
     }
     dynhc_resolver_free(r);
+    if (status != DYNHC_OK) {
+        fprintf(stderr, "no health-check payload: %s\n", dynhc_strerror(status));
+        dynhc_result_free(payload);
+        return 1;
+    }
+    const char *model = dynhc_result_model_name(payload);
+    const char *origin = dynhc_result_origin(payload);
+    printf("payload for endpoint 'generate' from %s%s%s: %s\n",
+           dynhc_source_name(dynhc_result_source(payload)), origin != NULL ? " " : "",
+           origin != NULL ? origin : "", dynhc_result_text(payload));
 
     engine e = {.lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER};
     dynhc_sched *s = dynhc_sched_new();
@@ -157,7 +178,9 @@ int main(void)
     dynhc_sched_set_spread_ns(s, 0);
     dynhc_sched_load_env(s, NULL, NULL);
     dynhc_sched_set_transition_callback(s, on_transition, NULL);
-    const char *labels[] = {"model", "Qwen/Qwen3-0.6B", NULL};
+    /* The model name labels the metrics, as metrics_labels=[("model", ...)]
+     * does in the guide. */
+    const char *labels[] = {"model", model != NULL ? model : "unknown", NULL};
     dynhc_endpoint *ep = NULL;
     if (dynhc_sched_add_endpoint(s, "generate", payload, labels, send_check, &e, NULL, &ep) !=
         DYNHC_OK) {

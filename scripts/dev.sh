@@ -38,28 +38,42 @@ deps() {
 
 configure_and_build() {
     local dir=$1; shift
+    echo "dev.sh: building in $dir/ ($jobs jobs)"
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-    cmake --build "$dir" -j "$jobs" >/dev/null
+    # One line per finished target, so that a long build shows it is alive.
+    cmake --build "$dir" -j "$jobs" | sed -n 's/^\[ *\([0-9]*%\)\] Built target \(.*\)/  [\1] \2/p'
 }
 
 demo() {
     deps
+    # The demo shows the defaults and then each source in turn: settings
+    # exported in this shell (the guide has people export some) would hide
+    # what each step means, so it runs without them and says so.
+    local inherited
+    inherited=$(env | grep -o '^DYN_[A-Z_]*' | sort | tr '\n' ' ' || true)
+    if [ -n "$inherited" ]; then
+        echo "dev.sh: the demo ignores these variables of your shell: $inherited"
+        for v in $inherited; do unset "$v"; done
+    fi
     configure_and_build build -DDYNHC_BUILD_TESTS=OFF
     local dynhc=build/dynhc
     for type in generate chat embedding tokens; do
-        echo "== dynhc resolve --model-type $type"
+        echo "== dynhc resolve --model-type $type --compact"
         "$dynhc" resolve --model-type "$type" --compact
     done
     echo
     echo "== environment override: DYN_HEALTH_CHECK_PAYLOAD='{\"prompt\":\"ping\",\"max_tokens\":2}'"
     DYN_HEALTH_CHECK_PAYLOAD='{"prompt":"ping","max_tokens":2}' "$dynhc" resolve --explain
     echo
-    echo "== config-file override: examples/config.yaml"
+    echo "== config-file override: dynhc resolve --config examples/config.yaml --explain"
     cat examples/config.yaml
     "$dynhc" resolve --config examples/config.yaml --explain
     echo
-    echo "== a miniature serving runtime embedding resolver, scheduler and status server"
-    build/examples/embedded_runtime
+    echo "== a miniature serving runtime embedding resolver, scheduler and status server,"
+    echo "   with the same config file: build/examples/embedded_runtime examples/config.yaml"
+    build/examples/embedded_runtime examples/config.yaml
+    echo
+    echo "The tool is build/dynhc; README.md says how to install it on your PATH."
 }
 
 run_tests() {
