@@ -155,6 +155,7 @@ int cli_print_usage(const char *command)
         own = resolve_options;
     } else if (strcmp(command, "validate") == 0) {
         intro = validate_intro;
+        own = resolve_options;
     } else if (strcmp(command, "probe") == 0) {
         intro = probe_intro;
         sending = sending_options;
