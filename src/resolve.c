@@ -306,7 +306,7 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
     dh_parse_error err = {{0, 0}, ""};
     cand->owned = dh_json_parse(text, len, inner_origin, NULL, &err);
     if (cand->owned == NULL) {
-        if (strcmp(err.message, "out of memory") == 0) {
+        if (dh_parse_error_is_nomem(&err)) {
             c->nomem = 1;
         } else if (report_at != NULL) {
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, *report_at,
@@ -342,6 +342,10 @@ static int read_payload_file(ctx *c, candidate *cand, const char *path)
     dh_parse_error err = {{0, 0}, ""};
     size_t len = 0;
     char *text = dh_read_file_raw(path, &len, &err);
+    if (text == NULL && dh_parse_error_is_nomem(&err)) {
+        c->nomem = 1; /* not the file's fault: no warning, no falling through */
+        return 0;
+    }
     if (text == NULL) {
         dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, path, err.pos, "%s; payload ignored",
                      err.message);
