@@ -709,7 +709,10 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     dh_config file_config;
     int config_loaded = 0;
     if (r->config_file != NULL) {
-        if (dh_config_load_file(&file_config, r->config_file, c.diags) != 0) {
+        int loaded = dh_config_load_file(&file_config, r->config_file, c.diags);
+        if (loaded == DH_CONFIG_NOMEM) {
+            c.nomem = 1;
+        } else if (loaded != 0) {
             res->status = DYNHC_ERR_CONFIG;
         } else {
             c.config = &file_config;
