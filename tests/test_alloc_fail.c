@@ -145,20 +145,21 @@ static int group_teardown(void **state)
 
 /* ---- what a result says, as one text to compare --------------------------- */
 
-static void fail_if_out_of_memory_is_a_diagnostic(const dynhc_result *res)
+static void fail_if_out_of_memory_is_a_diagnostic(const dynhc_result *res, const char *context)
 {
     for (size_t i = 0; i < dynhc_result_diag_count(res); i++) {
         const dynhc_diag *d = dynhc_result_diag(res, i);
         if (strstr(d->message, "out of memory") != NULL) {
-            fail_msg("%s: out of memory reported as a diagnostic: %s: %s", alloc_fail_where(),
-                     d->source, d->message);
+            fail_msg("%s: out of memory reported as a diagnostic: %s: %s", context, d->source,
+                     d->message);
         }
     }
 }
 
 /* Everything a caller can read from a result (run unarmed: the payload is
- * printed and the explanation made here). Caller frees with free(). */
-static char *describe(int status, const dynhc_result *res)
+ * printed and the explanation made here). context names the run for
+ * failure messages. Caller frees with free(). */
+static char *describe(int status, const dynhc_result *res, const char *context)
 {
     char *text = NULL;
     size_t size = 0;
@@ -175,8 +176,8 @@ static char *describe(int status, const dynhc_result *res)
             assert_non_null(parsed);
             if (!cJSON_Compare(parsed, payload, 1)) {
                 char *printed = cJSON_PrintUnformatted(payload);
-                fail_msg("%s: the payload text %s is not the payload tree %s",
-                         alloc_fail_where(), payload_text, printed ? printed : "?");
+                fail_msg("%s: the payload text %s is not the payload tree %s", context,
+                         payload_text, printed ? printed : "?");
             }
             cJSON_Delete(parsed);
         }
@@ -205,11 +206,11 @@ static char *describe(int status, const dynhc_result *res)
 }
 
 /* Resolves unarmed and describes the outcome. */
-static char *resolve_described(dynhc_resolver *r)
+static char *resolve_described(dynhc_resolver *r, const char *context)
 {
     dynhc_result *res = NULL;
     int status = dynhc_resolver_resolve(r, &res);
-    char *text = describe(status, res);
+    char *text = describe(status, res, context);
     dynhc_result_free(res);
     return text;
 }
@@ -236,8 +237,8 @@ static void check_outcome(int status, const dynhc_result *res, unsigned long inj
         }
         return;
     }
-    fail_if_out_of_memory_is_a_diagnostic(res);
-    char *actual = describe(status, res);
+    fail_if_out_of_memory_is_a_diagnostic(res, alloc_fail_where());
+    char *actual = describe(status, res, alloc_fail_where());
     assert_same(reference, actual, "the result");
     free(actual);
 }
@@ -668,7 +669,7 @@ static unsigned long resolution_body(void *user, unsigned long n, alloc_fail_mod
     dynhc_result_free(res);
 
     /* The same resolver resolves again once memory is back. */
-    char *again = resolve_described(r);
+    char *again = resolve_described(r, alloc_fail_where());
     assert_same(run->reference, again, "resolving again");
     free(again);
     dynhc_resolver_free(r);
@@ -684,12 +685,14 @@ static void torture_resolution(const resolution_case *cases, size_t count)
         dynhc_resolver *r = make_resolver(c, &env);
         dynhc_result *res = NULL;
         int status = dynhc_resolver_resolve(r, &res);
+        char context[160];
+        snprintf(context, sizeof(context), "%s: the clean run", c->name);
+        fail_if_out_of_memory_is_a_diagnostic(res, context);
+        resolution_run run = {c, describe(status, res, context)};
         if (status != c->status || dynhc_result_source(res) != c->source ||
             (c->contains != NULL && strstr(dynhc_result_text(res), c->contains) == NULL)) {
-            char *text = describe(status, res);
-            fail_msg("%s: the clean run is not what the case expects:\n%s", c->name, text);
+            fail_msg("%s is not what the case expects:\n%s", context, run.reference);
         }
-        resolution_run run = {c, describe(status, res)};
         dynhc_result_free(res);
         dynhc_resolver_free(r);
         ok(dynhc_set_custom_health_check_payload(NULL));
@@ -935,7 +938,7 @@ static char *setter_outcome(const setter_case *c, int apply)
     if (apply) {
         ok(c->apply(r));
     }
-    char *text = resolve_described(r);
+    char *text = resolve_described(r, c->name);
     dynhc_resolver_free(r);
     ok(dynhc_set_custom_health_check_payload(NULL));
     return text;
@@ -962,7 +965,7 @@ static unsigned long setter_body(void *user, unsigned long n, alloc_fail_mode mo
         fail_msg("%s: DYNHC_ERR_NOMEM with no failed allocation", alloc_fail_where());
     }
     /* Success changed the setting; failure left it as it was. */
-    char *now = resolve_described(r);
+    char *now = resolve_described(r, alloc_fail_where());
     assert_same(status == DYNHC_OK ? run->after : run->before, now,
                 status == DYNHC_OK ? "the setting after success" : "the setting after NOMEM");
     free(now);
@@ -1006,7 +1009,7 @@ static unsigned long resolver_new_body(void *user, unsigned long n, alloc_fail_m
         return injected;
     }
     ok(dynhc_resolver_set_getenv(r, fake_env_get, &(fake_env){0}));
-    char *now = resolve_described(r);
+    char *now = resolve_described(r, alloc_fail_where());
     assert_same(default_reference, now, "a new resolver's result");
     free(now);
     dynhc_resolver_free(r);
@@ -1018,7 +1021,7 @@ static void resolver_new_answers_null_or_a_working_resolver(void **state)
     (void)state;
     dynhc_resolver *r = dynhc_resolver_new();
     ok(dynhc_resolver_set_getenv(r, fake_env_get, &(fake_env){0}));
-    default_reference = resolve_described(r);
+    default_reference = resolve_described(r, "dynhc_resolver_new: the clean run");
     dynhc_resolver_free(r);
     for (size_t m = 0; m < MODE_COUNT; m++) {
         assert_true(alloc_fail_loop("dynhc_resolver_new", modes[m], resolver_new_body, NULL) > 0);
