@@ -605,7 +605,13 @@ static void check_endpoint_list(ctx *c, const char *name, const char *raw)
         list = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), &map, &err);
     }
     if (list == NULL) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, err.pos, "%s; ignored", err.message);
+        dh_posmap_clear(&map); /* a failed parse keeps the map's storage */
+        if (dh_parse_error_is_nomem(&err)) {
+            c->nomem = 1;
+        } else {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, err.pos, "%s; ignored",
+                         err.message);
+        }
         return;
     }
     const cJSON *item;
