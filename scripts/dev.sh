@@ -88,7 +88,8 @@ run_tests() {
         # test_cli checks the runner's children, not the runner: skip it here.
         [ -x "$t" ] && [ "${t##*/}" != test_cli ] || continue
         # valgrind runs threads one at a time: the thread stress tests run shorter.
-        DYNHC_TEST_STRESS_TICKS=200 DYNHC_TEST_SERVER_REQUESTS=100 \
+        # The allocation-failure torture tries every 7th N there (every N elsewhere).
+        DYNHC_TEST_STRESS_TICKS=200 DYNHC_TEST_SERVER_REQUESTS=100 DYNHC_TEST_ALLOC_FAIL_STEP=7 \
             valgrind -q --error-exitcode=1 --leak-check=full \
             --errors-for-leak-kinds=definite,possible "$t" >/dev/null
     done

@@ -42,17 +42,25 @@ char *dynhc_get_health_check_payload(const dynhc_config *config, const char *mod
 {
     dynhc_resolver *r = dynhc_resolver_new();
     if (r == NULL) {
+        fprintf(stderr, "dynhc: error: %s\n", dynhc_strerror(DYNHC_ERR_NOMEM));
         return NULL;
     }
     char *text = NULL;
     dynhc_result *res = NULL;
-    if ((config == NULL || dynhc_resolver_set_config(r, config) == DYNHC_OK) &&
-        (model_type == NULL || dynhc_resolver_set_model_type(r, model_type) == DYNHC_OK) &&
-        dynhc_resolver_resolve(r, &res) == DYNHC_OK) {
-        text = dh_strdup(dynhc_result_text(res));
+    int status = config != NULL ? dynhc_resolver_set_config(r, config) : DYNHC_OK;
+    if (status == DYNHC_OK && model_type != NULL) {
+        status = dynhc_resolver_set_model_type(r, model_type);
     }
-    if (model_type != NULL && res == NULL) {
+    if (status == DYNHC_OK) {
+        status = dynhc_resolver_resolve(r, &res);
+    }
+    if (status == DYNHC_OK && (text = dh_strdup(dynhc_result_text(res))) == NULL) {
+        status = DYNHC_ERR_NOMEM;
+    }
+    if (status == DYNHC_ERR_UNKNOWN_MODEL_TYPE) {
         fprintf(stderr, "dynhc: error: unknown model type \"%s\"\n", model_type);
+    } else if (status == DYNHC_ERR_NOMEM) {
+        fprintf(stderr, "dynhc: error: %s\n", dynhc_strerror(status));
     }
     /* The seed wrote its warnings to the log; stderr is the closest here. */
     for (size_t i = 0; i < dynhc_result_diag_count(res); i++) {

@@ -50,8 +50,11 @@ int dh_config_load_file(dh_config *c, const char *path, dh_diags *diags)
         dh_free(text);
     }
     if (c->root == NULL) {
-        dh_diags_add(diags, DYNHC_SEVERITY_ERROR, path, err.pos, "%s", err.message);
         dh_config_free(c);
+        if (dh_parse_error_is_nomem(&err)) {
+            return DH_CONFIG_NOMEM;
+        }
+        dh_diags_add(diags, DYNHC_SEVERITY_ERROR, path, err.pos, "%s", err.message);
         return -1;
     }
     if (cJSON_IsNull(c->root)) {
@@ -65,9 +68,8 @@ int dh_config_load_file(dh_config *c, const char *path, dh_diags *diags)
         return -1;
     }
     if (c->root == NULL || set_names(c, path, path) != 0) {
-        dh_diags_add(diags, DYNHC_SEVERITY_ERROR, path, err.pos, "out of memory");
         dh_config_free(c);
-        return -1;
+        return DH_CONFIG_NOMEM;
     }
     return 0;
 }

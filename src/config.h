@@ -16,8 +16,12 @@ typedef struct dh_config {
     dh_posmap map;  /* where each value stands in the file */
 } dh_config;
 
-/* Reads and parses a config file. Returns 0, or -1 with an error recorded in
- * diags (a config file that cannot be read or parsed as a whole). */
+/* dh_config_load_file() ran out of memory: no diagnostic was recorded. */
+#define DH_CONFIG_NOMEM (-2)
+
+/* Reads and parses a config file. Returns 0; -1 with an error recorded in
+ * diags (a config file that cannot be read or parsed as a whole); or
+ * DH_CONFIG_NOMEM, which is no fault of the file and records nothing. */
 int dh_config_load_file(dh_config *c, const char *path, dh_diags *diags);
 
 /* Builds the config from in-memory values (strings kept as strings). Returns

@@ -1,6 +1,8 @@
 /* merge.c: RFC 7396 JSON Merge Patch on cJSON trees. */
 #include "merge.h"
 
+#include <string.h>
+
 /* Merges the object patch into the object target in place; members keep
  * their order. Returns 0, or -1 when out of memory. */
 static int merge_into(cJSON *target, const cJSON *patch)
@@ -23,6 +25,17 @@ static int merge_into(cJSON *target, const cJSON *patch)
         if (value == NULL || (cJSON_IsObject(member) && merge_into(value, member) != 0)) {
             cJSON_Delete(value);
             return -1;
+        }
+        if (existing != NULL && value->string == NULL) {
+            /* cJSON_ReplaceItemViaPointer keeps the replacement's key, and a
+             * new object has none (cJSON_ReplaceItemInObject would copy it
+             * but not notice when the copy fails). */
+            size_t size = strlen(member->string) + 1;
+            if ((value->string = cJSON_malloc(size)) == NULL) {
+                cJSON_Delete(value);
+                return -1;
+            }
+            memcpy(value->string, member->string, size);
         }
         int added = existing != NULL ? cJSON_ReplaceItemViaPointer(target, existing, value)
                                      : cJSON_AddItemToObject(target, member->string, value);

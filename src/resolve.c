@@ -306,7 +306,7 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
     dh_parse_error err = {{0, 0}, ""};
     cand->owned = dh_json_parse(text, len, inner_origin, NULL, &err);
     if (cand->owned == NULL) {
-        if (strcmp(err.message, "out of memory") == 0) {
+        if (dh_parse_error_is_nomem(&err)) {
             c->nomem = 1;
         } else if (report_at != NULL) {
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, *report_at,
@@ -342,6 +342,10 @@ static int read_payload_file(ctx *c, candidate *cand, const char *path)
     dh_parse_error err = {{0, 0}, ""};
     size_t len = 0;
     char *text = dh_read_file_raw(path, &len, &err);
+    if (text == NULL && dh_parse_error_is_nomem(&err)) {
+        c->nomem = 1; /* not the file's fault: no warning, no falling through */
+        return 0;
+    }
     if (text == NULL) {
         dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, path, err.pos, "%s; payload ignored",
                      err.message);
@@ -601,7 +605,13 @@ static void check_endpoint_list(ctx *c, const char *name, const char *raw)
         list = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), &map, &err);
     }
     if (list == NULL) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, err.pos, "%s; ignored", err.message);
+        dh_posmap_clear(&map); /* a failed parse keeps the map's storage */
+        if (dh_parse_error_is_nomem(&err)) {
+            c->nomem = 1;
+        } else {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, err.pos, "%s; ignored",
+                         err.message);
+        }
         return;
     }
     const cJSON *item;
@@ -705,7 +715,10 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     dh_config file_config;
     int config_loaded = 0;
     if (r->config_file != NULL) {
-        if (dh_config_load_file(&file_config, r->config_file, c.diags) != 0) {
+        int loaded = dh_config_load_file(&file_config, r->config_file, c.diags);
+        if (loaded == DH_CONFIG_NOMEM) {
+            c.nomem = 1;
+        } else if (loaded != 0) {
             res->status = DYNHC_ERR_CONFIG;
         } else {
             c.config = &file_config;

@@ -165,7 +165,7 @@ int dh_parse_custom_default(const char *json_text, cJSON **out)
     dh_parse_error err = {{0, 0}, ""};
     cJSON *parsed = dh_json_parse(json_text, strlen(json_text), origin, NULL, &err);
     if (parsed == NULL) {
-        return strcmp(err.message, "out of memory") == 0 ? DYNHC_ERR_NOMEM : DYNHC_ERR_JSON;
+        return dh_parse_error_is_nomem(&err) ? DYNHC_ERR_NOMEM : DYNHC_ERR_JSON;
     }
     if (!cJSON_IsObject(parsed)) {
         cJSON_Delete(parsed);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos)
 {
@@ -44,6 +45,11 @@ void dh_posmap_clear(dh_posmap *map)
     map->entries = NULL;
     map->count = 0;
     map->capacity = 0;
+}
+
+int dh_parse_error_is_nomem(const dh_parse_error *err)
+{
+    return err != NULL && strcmp(err->message, DH_NOMEM_MESSAGE) == 0;
 }
 
 void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)

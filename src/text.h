@@ -37,6 +37,14 @@ int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos);
 dh_pos dh_posmap_find(const dh_posmap *map, const cJSON *node);
 void dh_posmap_clear(dh_posmap *map);
 
+/* The message every reader records for an allocation failure, at no
+ * position: the text is not at fault. */
+#define DH_NOMEM_MESSAGE "out of memory"
+
+/* Whether err records an allocation failure rather than bad input; such an
+ * error is DYNHC_ERR_NOMEM, never a diagnostic. */
+int dh_parse_error_is_nomem(const dh_parse_error *err);
+
 /* Sets err (when err is not NULL and has no message yet) to a formatted
  * message at pos. */
 void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)

@@ -149,7 +149,7 @@ static dh_pos pos_of(yaml_mark_t mark)
 static void out_of_memory(loader *ld)
 {
     dh_pos none = {0, 0};
-    dh_parse_error_set(ld->err, none, "out of memory");
+    dh_parse_error_set(ld->err, none, DH_NOMEM_MESSAGE);
 }
 
 static void parser_failed(loader *ld)

@@ -58,6 +58,19 @@ static void merged_members_keep_their_order(void **state)
     cJSON_Delete(p);
 }
 
+static void an_object_patch_replaces_a_scalar_under_the_same_key(void **state)
+{
+    (void)state;
+    cJSON *t = cJSON_Parse("{\"x\":1,\"a\":5,\"z\":3}");
+    cJSON *p = cJSON_Parse("{\"a\":{\"b\":{\"c\":1},\"d\":null}}");
+    cJSON *merged = dh_merge_patch(t, p);
+    char *text = cJSON_PrintUnformatted(merged);
+    assert_string_equal(text, "{\"x\":1,\"a\":{\"b\":{\"c\":1}},\"z\":3}");
+    cJSON_free(text);
+    cJSON_Delete(merged);
+    cJSON_Delete(p);
+}
+
 static void a_null_target_starts_from_an_empty_object(void **state)
 {
     (void)state;
@@ -75,6 +88,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rfc7396_appendix_examples_hold),
         cmocka_unit_test(merged_members_keep_their_order),
+        cmocka_unit_test(an_object_patch_replaces_a_scalar_under_the_same_key),
         cmocka_unit_test(a_null_target_starts_from_an_empty_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

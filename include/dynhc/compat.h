@@ -17,8 +17,9 @@ extern "C" {
  * config (NULL: none) and model_type (NULL: the config's model_type, else
  * "generate"). Returns compact JSON text, freed with dynhc_free(), or NULL
  * when payloads are disabled, the model type is unknown, or on error.
- * Warnings go to stderr. Thread-safe, but it reads the process environment,
- * so do not call setenv() concurrently.
+ * Warnings go to stderr, and so does the reason for a NULL other than
+ * "disabled" (an unknown model type, out of memory). Thread-safe, but it
+ * reads the process environment, so do not call setenv() concurrently.
  */
 DYNHC_API char *dynhc_get_health_check_payload(const dynhc_config *config,
                                                const char *model_type);
