@@ -337,16 +337,17 @@ static void record_latency(dynhc_sched *s, dynhc_endpoint *ep, uint64_t latency_
     ep->last_latency_ns = latency_ns;
 }
 
-/* Applies the outcome of ep's check in flight; with the lock held. */
+/* Applies the outcome of ep's check in flight, which took latency_ns; with
+ * the lock held. */
 static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result result,
-                         const char *error, uint64_t now, dh_transitions *t)
+                         const char *error, uint64_t now, uint64_t latency_ns, dh_transitions *t)
 {
     ep->in_flight = 0;
     s->in_flight--;
     ep->checks[result]++;
     ep->last_result = (uint8_t)result;
     ep->last_check_ns = now;
-    record_latency(s, ep, now - ep->sent_ns);
+    record_latency(s, ep, latency_ns);
     dh_free(ep->last_error);
     ep->last_error = NULL;
     if (result == DYNHC_CHECK_SUCCESS) {
@@ -408,7 +409,8 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     dynhc_endpoint *ep = slot < s->slot_count ? s->slots[slot] : NULL;
     dh_wakeup w = {NULL, NULL};
     if (ep != NULL && ep->in_flight && check_id == check_id_of(ep)) {
-        finish_check(s, ep, result, error, dh_sched_now(s), &t);
+        uint64_t now = dh_sched_now(s);
+        finish_check(s, ep, result, error, now, now - ep->sent_ns, &t);
         w = dh_sched_wakeup_locked(s);
     } else {
         if (ep != NULL) {
@@ -485,7 +487,10 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now, dh_transitions *t)
     while (s->heap_len > 0 && s->heap[0].due_ns <= now) {
         dynhc_endpoint *ep = s->heap[0].ep;
         if (ep->in_flight) {
-            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, t);
+            /* The heap holds the check's deadline: it took exactly its
+             * timeout, however late this tick noticed. */
+            uint64_t deadline = s->heap[0].due_ns;
+            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, deadline - ep->sent_ns, t);
             continue;
         }
         if (!s->enabled) {

@@ -939,6 +939,37 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
     harness_end(&h);
 }
 
+/* A timeout's latency is exactly the timeout, however late the tick that
+ * notices it: here the check goes out between two milliseconds, and its
+ * deadline is noticed at the next whole millisecond (the grid of
+ * dynhc_sched_next_deadline()). 1000.8 ms would land in the 2.5 s bucket. */
+static void a_timeout_is_recorded_as_exactly_the_timeout(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    assert_int_equal(dynhc_sched_set_timeout_ns(h.s, SEC), DYNHC_OK);
+    static const step steps[] = {{1, DYNHC_CHECK_SUCCESS, 0, NULL}};
+    script sc = {.steps = steps, .count = 1};
+    h.now = T0 + 200 * 1000; /* 0.2 ms past the grid */
+    add(&h, "generate", NULL, &sc);
+    assert_int_equal(dynhc_sched_tick(h.s, h.now), 1);
+    assert_true(dynhc_sched_next_deadline(h.s) == T0 + 1001 * MS);
+    run_until(&h, T0 + 1500 * MS);
+
+    char *text = dynhc_sched_metrics(h.s);
+    assert_exposition_valid(text);
+    assert_line(text, "dynhc_health_checks_total{endpoint=\"generate\",result=\"timeout\"} 1");
+    assert_line(text, "dynhc_health_check_duration_seconds_bucket{le=\"0.5\"} 0");
+    assert_line(text, "dynhc_health_check_duration_seconds_bucket{le=\"1\"} 1");
+    assert_line(text, "dynhc_health_check_duration_seconds_sum 1");
+    dynhc_free(text);
+    text = dynhc_sched_status_json(h.s, 1);
+    assert_non_null(strstr(text, "\"latency_ms\":1000,\"result\":\"timeout\""));
+    dynhc_free(text);
+    harness_end(&h);
+}
+
 static void metrics_escape_label_values_as_the_format_requires(void **state)
 {
     (void)state;
@@ -1024,6 +1055,7 @@ int main(void)
         cmocka_unit_test(validator_rejects_what_the_format_forbids),
         cmocka_unit_test(metrics_of_an_empty_scheduler_declare_every_family),
         cmocka_unit_test(metrics_count_a_scripted_run_of_successes_failures_and_timeouts),
+        cmocka_unit_test(a_timeout_is_recorded_as_exactly_the_timeout),
         cmocka_unit_test(metrics_escape_label_values_as_the_format_requires),
         cmocka_unit_test(metrics_leave_out_extra_labels_that_clash_with_their_own),
         cmocka_unit_test(reports_do_not_depend_on_the_numeric_locale),
