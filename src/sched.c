@@ -31,7 +31,17 @@ uint64_t dynhc_now_ns(void)
 
 uint64_t dh_sched_now(const dynhc_sched *s)
 {
-    return s->clock != NULL ? s->clock(s->clock_data) : dynhc_now_ns();
+    uint64_t now = s->clock != NULL ? s->clock(s->clock_data) : dynhc_now_ns();
+    uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_acquire);
+    return now > floor ? now : floor;
+}
+
+/* Raises the time floor to now; with the lock held (the only writers). */
+static void raise_time_floor_locked(dynhc_sched *s, uint64_t now)
+{
+    if (now > atomic_load_explicit(&s->time_floor, memory_order_relaxed)) {
+        atomic_store_explicit(&s->time_floor, now, memory_order_release);
+    }
 }
 
 static void stderr_log(dynhc_log_level level, const char *message, void *user_data)
@@ -404,13 +414,18 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     }
     dh_transitions t = {NULL, 0, 0, 0};
     int status = DYNHC_OK;
+    /* The clock is read before the lock; a tick may have raised the time
+     * floor since, so the floor is applied again under the lock: the
+     * completion never comes before a send. */
+    uint64_t now = dh_sched_now(s);
     pthread_mutex_lock(&s->lock);
+    uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_relaxed);
+    now = now > floor ? now : floor;
     uint64_t slot = (check_id >> 32) - 1;
     dynhc_endpoint *ep = slot < s->slot_count ? s->slots[slot] : NULL;
     dh_wakeup w = {NULL, NULL};
     if (ep != NULL && ep->in_flight && check_id == check_id_of(ep)) {
-        uint64_t now = dh_sched_now(s);
-        finish_check(s, ep, result, error, now, now - ep->sent_ns, &t);
+        finish_check(s, ep, result, error, now, dh_elapsed(now, ep->sent_ns), &t);
         w = dh_sched_wakeup_locked(s);
     } else {
         if (ep != NULL) {
@@ -535,6 +550,7 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     }
     dh_transitions t = {NULL, 0, 0, 0};
     pthread_mutex_lock(&s->lock);
+    raise_time_floor_locked(s, now);
     s->ticking = 1;
     uint32_t count = collect_due(s, now, &t);
     pthread_mutex_unlock(&s->lock);
@@ -623,7 +639,8 @@ dynhc_sched *dynhc_sched_new(void)
     s->rng = 0x9E3779B97F4A7C15ull ^ dynhc_now_ns();
     atomic_init(&s->process_ready, 0);
     atomic_init(&s->overall_ready, 0);
-    s->created_ns = dh_sched_now(s);
+    s->created_ns = dynhc_now_ns();
+    atomic_init(&s->time_floor, s->created_ns);
     return s;
 }
 

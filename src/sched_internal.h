@@ -127,6 +127,12 @@ struct dynhc_sched {
     uint64_t latency_buckets[DH_LATENCY_BUCKETS + 1];
     uint64_t latency_sum_ns;
     uint64_t created_ns;
+    /* One time source: the latest now a tick was given. Times read from
+     * the clock are never taken below it (dh_sched_now), so a tick whose
+     * now runs ahead of the clock (a loop ticking at the deadline it was
+     * given) and a completion or traffic that follows it agree on which
+     * came first. Written under the lock, read without it. */
+    _Atomic uint64_t time_floor;
     uint64_t late_unknown;  /* completions for ids no endpoint owns */
     uint64_t in_flight;
     uint64_t overall_transitions;
@@ -171,8 +177,15 @@ typedef struct dh_wakeup {
 dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s);
 void dh_wakeup_call(dynhc_sched *s, dh_wakeup w);
 
-/* The scheduler's clock. */
+/* The scheduler's time: its clock, never below the latest now given to a
+ * tick (time_floor). Calls the clock: without the lock. */
 uint64_t dh_sched_now(const dynhc_sched *s);
+
+/* later - earlier, or 0 when earlier is later: durations never wrap. */
+static inline uint64_t dh_elapsed(uint64_t later, uint64_t earlier)
+{
+    return later > earlier ? later - earlier : 0;
+}
 
 /* Logs through the scheduler's sink (formatted like printf). */
 void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)

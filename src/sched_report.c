@@ -194,17 +194,12 @@ static int ready_of(const dynhc_endpoint *ep)
     return atomic_load(&ep->ready) != 0;
 }
 
-static uint64_t elapsed(uint64_t now, uint64_t since)
-{
-    return now > since ? now - since : 0;
-}
-
 static void out_check_json(out_buf *out, const dynhc_endpoint *ep, uint64_t now)
 {
     int checked = ep->last_check_ns != 0;
     out_str(out, "{\"last_check_secs_ago\":");
     if (checked) {
-        out_decimal(out, elapsed(now, ep->last_check_ns), 9);
+        out_decimal(out, dh_elapsed(now, ep->last_check_ns), 9);
     } else {
         out_str(out, "null");
     }
@@ -240,7 +235,7 @@ char *dynhc_sched_status_json(dynhc_sched *s, int verbose)
     uint64_t now = dh_sched_now(s);
     out_buf out = {0};
     pthread_mutex_lock(&s->lock);
-    uint64_t uptime = elapsed(now, s->created_ns);
+    uint64_t uptime = dh_elapsed(now, s->created_ns);
     out_str(&out, atomic_load(&s->overall_ready) ? "{\"status\":\"ready\"" :
                                                    "{\"status\":\"notready\"");
     out_str(&out, ",\"uptime\":{\"secs\":");
@@ -454,7 +449,7 @@ char *dynhc_sched_metrics(dynhc_sched *s)
                    (uint64_t)(atomic_load(&s->overall_ready) != 0));
     out_family(&out, "dynhc_uptime_seconds", "gauge", "Seconds since the scheduler was created.");
     out_str(&out, "dynhc_uptime_seconds ");
-    out_decimal(&out, elapsed(now, s->created_ns), 9);
+    out_decimal(&out, dh_elapsed(now, s->created_ns), 9);
     out_char(&out, '\n');
     out_unlabelled(&out, "dynhc_health_checks_in_flight", "gauge",
                    "Health checks sent and not yet completed or timed out.", s->in_flight);

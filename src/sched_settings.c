@@ -195,10 +195,13 @@ int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
+    /* A new time source: the time floor of the old one means nothing to it. */
+    uint64_t start = fn != NULL ? fn(user_data) : dynhc_now_ns();
     WITH_LOCK(s, {
         s->clock = fn;
         s->clock_data = user_data;
-        s->created_ns = dh_sched_now(s);
+        s->created_ns = start;
+        atomic_store(&s->time_floor, start);
     });
     return DYNHC_OK;
 }

@@ -325,6 +325,24 @@ static void idle_mode_sends_a_canary_only_after_an_interval_without_traffic(void
     assert_int_equal(f->sent_count, 2);
 }
 
+/* One time source: traffic recorded after a tick whose now ran ahead of the
+ * clock (a loop that ticks at the deadline it was given) happened after that
+ * tick, so the idle timer runs from the tick's now, not from the clock's
+ * older reading. Otherwise the canary goes out although traffic came in. */
+static void idle_traffic_after_a_tick_ahead_of_the_clock_holds_the_canary_back(void **state)
+{
+    fixture *f = *state;
+    uint64_t t0 = f->now;
+    dynhc_endpoint *ep = add(f, "generate");
+    /* The tick's now is 5 ms ahead of the clock; the check completes at once. */
+    assert_int_equal(dynhc_sched_tick(f->s, t0 + 5 * MS), 1);
+    f->now = t0 + MS;
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_int_equal(tick_at(f, t0 + 10 * SEC + 3 * MS), 0);
+    assert_true(dynhc_sched_next_deadline(f->s) >= t0 + 10 * SEC + 5 * MS);
+    assert_int_equal(f->sent_count, 1);
+}
+
 static void periodic_mode_sends_every_interval_regardless_of_traffic(void **state)
 {
     fixture *f = *state;
@@ -764,6 +782,7 @@ int main(void)
         T(removing_an_endpoint_with_a_check_in_flight_ignores_its_completion),
         T(tick_and_free_from_a_callback_are_refused),
         T(idle_mode_sends_a_canary_only_after_an_interval_without_traffic),
+        T(idle_traffic_after_a_tick_ahead_of_the_clock_holds_the_canary_back),
         T(periodic_mode_sends_every_interval_regardless_of_traffic),
         T(at_most_one_check_is_in_flight_per_endpoint),
         T(thresholds_need_consecutive_outcomes),

@@ -970,6 +970,36 @@ static void a_timeout_is_recorded_as_exactly_the_timeout(void **state)
     harness_end(&h);
 }
 
+/* One time source: a loop that ticks at the deadline it was given (a whole
+ * millisecond, ahead of the clock that has not quite reached it) and a send
+ * callback that completes at once. The completion must not come before the
+ * send: a wrapped latency (1.8e10 s) would corrupt _sum for good. */
+static void a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_latency(
+    void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    static const step steps[] = {{0, DYNHC_CHECK_SUCCESS, 0, NULL}};
+    script sc = {.steps = steps, .count = 1};
+    h.now = T0 + 300 * 1000;
+    add(&h, "generate", NULL, &sc);
+    uint64_t deadline = dynhc_sched_next_deadline(h.s);
+    assert_true(deadline == T0 + MS);
+    assert_int_equal(dynhc_sched_tick(h.s, deadline), 1); /* the clock still says T0 + 0.3 ms */
+
+    char *text = dynhc_sched_metrics(h.s);
+    assert_exposition_valid(text);
+    assert_line(text, "dynhc_health_check_duration_seconds_bucket{le=\"0.005\"} 1");
+    assert_line(text, "dynhc_health_check_duration_seconds_sum 0");
+    assert_line(text, "dynhc_health_check_duration_seconds_count 1");
+    dynhc_free(text);
+    text = dynhc_sched_status_json(h.s, 1);
+    assert_non_null(strstr(text, "\"last_check_secs_ago\":0,\"latency_ms\":0,"));
+    dynhc_free(text);
+    harness_end(&h);
+}
+
 static void metrics_escape_label_values_as_the_format_requires(void **state)
 {
     (void)state;
@@ -1056,6 +1086,8 @@ int main(void)
         cmocka_unit_test(metrics_of_an_empty_scheduler_declare_every_family),
         cmocka_unit_test(metrics_count_a_scripted_run_of_successes_failures_and_timeouts),
         cmocka_unit_test(a_timeout_is_recorded_as_exactly_the_timeout),
+        cmocka_unit_test(
+            a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_latency),
         cmocka_unit_test(metrics_escape_label_values_as_the_format_requires),
         cmocka_unit_test(metrics_leave_out_extra_labels_that_clash_with_their_own),
         cmocka_unit_test(reports_do_not_depend_on_the_numeric_locale),

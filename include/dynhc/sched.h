@@ -21,7 +21,13 @@
  * are called without any lock held, so they may call back into the
  * scheduler.
  *
- * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default).
+ * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default), and
+ * it is one time source: the scheduler remembers the latest now given to
+ * dynhc_sched_tick(), and a time it reads from the clock afterwards (a
+ * completion, traffic, a report, a registration) is never taken below it.
+ * A loop may so tick at the deadline it was given although the clock has
+ * not quite reached it. Every duration (latency, idle time, uptime, age) is
+ * clamped at zero: none is ever negative or wrapped.
  */
 #ifndef DYNHC_SCHED_H
 #define DYNHC_SCHED_H
@@ -141,6 +147,9 @@ DYNHC_API int dynhc_sched_set_starting_status(dynhc_sched *s, int ready);
 DYNHC_API int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size_t n);
 /* The seed of the random numbers behind jitter and spread (tests). */
 DYNHC_API int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed);
+/* The clock (NULL: dynhc_now_ns()); a new time source, so the uptime starts
+ * again from its current reading and the latest now of earlier ticks is
+ * forgotten. Before the scheduler is used. */
 DYNHC_API int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data);
 /* fn NULL silences the log. */
 DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data);
