@@ -21,6 +21,13 @@
  * free from there would pull the ground from under the caller. */
 static _Thread_local const dynhc_sched *callback_owner;
 
+/* The scheduler this thread is ticking, if any: it computes its next
+ * deadline once the tick returns, so changes made on it need no wakeup.
+ * Not the same as callback_owner: a transition callback also runs on
+ * threads that complete checks or record traffic, and those must wake the
+ * ticking thread. */
+static _Thread_local const dynhc_sched *ticking_owner;
+
 
 uint64_t dynhc_now_ns(void)
 {
@@ -395,7 +402,7 @@ static uint64_t check_id_of(const dynhc_endpoint *ep)
 dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s)
 {
     /* The ticking thread recomputes its deadline after the tick anyway. */
-    dh_wakeup w = {callback_owner != s ? s->wakeup : NULL, s->wakeup_data};
+    dh_wakeup w = {ticking_owner != s ? s->wakeup : NULL, s->wakeup_data};
     return w;
 }
 
@@ -549,6 +556,8 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
         return DYNHC_ERR_BUSY;
     }
     dh_transitions t = {NULL, 0, 0, 0};
+    const dynhc_sched *outer_tick = ticking_owner;
+    ticking_owner = s;
     pthread_mutex_lock(&s->lock);
     raise_time_floor_locked(s, now);
     s->ticking = 1;
@@ -581,6 +590,7 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
         dh_sched_free_endpoint(pending);
         pending = next;
     }
+    ticking_owner = outer_tick;
     return (int)count;
 }
 

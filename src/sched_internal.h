@@ -172,8 +172,9 @@ typedef struct dh_wakeup {
     void *data;
 } dh_wakeup;
 
-/* The wakeup to call once the lock is released (none on the ticking thread
- * inside a tick, which recomputes its deadline anyway). */
+/* The wakeup to call once the lock is released: none on the thread that is
+ * inside dynhc_sched_tick() for s (it recomputes its deadline anyway), one
+ * on every other thread, callbacks that run there included. */
 dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s);
 void dh_wakeup_call(dynhc_sched *s, dh_wakeup w);
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -401,6 +402,63 @@ static void completion_from_another_thread_wakes_the_runner(void **state)
     probe_destroy(&p);
 }
 
+/* A server that refuses every check: the endpoint stays not ready. */
+static int send_and_fail(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                         void *user_data)
+{
+    (void)s;
+    (void)ep;
+    note_sent(user_data, check);
+    return -1;
+}
+
+typedef struct adder {
+    probe *probe; /* for the endpoint it adds */
+    int added;
+} adder;
+
+/* A transition callback that registers an endpoint when "a" turns ready. */
+static void add_on_ready(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                         void *user_data)
+{
+    adder *a = user_data;
+    if (ep != NULL && ready && strcmp(name, "a") == 0 && !a->added) {
+        a->added = 1;
+        add(s, "b", send_and_complete, a->probe);
+    }
+}
+
+static void an_endpoint_added_from_a_callback_on_a_traffic_thread_wakes_the_runner(
+    void **state)
+{
+    (void)state;
+    probe pa, pb;
+    probe_init(&pa);
+    probe_init(&pb);
+    dynhc_sched *s = periodic_sched(10000 * MS);
+    adder a = {.probe = &pb};
+    assert_int_equal(dynhc_sched_set_transition_callback(s, add_on_ready, &a), DYNHC_OK);
+    dynhc_endpoint *ep = add(s, "a", send_and_fail, &pa);
+    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_true(wait_sent(&pa, 1) >= 1);
+    sleep_ms(10); /* the runner sleeps until a's next check, ten seconds away */
+
+    /* Traffic on this thread, which is not ticking: "a" turns ready, and the
+     * transition callback, on this thread, adds "b", due at once. */
+    uint64_t t0 = dynhc_now_ns();
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_int_equal(a.added, 1);
+    assert_true(wait_sent(&pb, 1) >= 1);
+    pthread_mutex_lock(&pb.lock);
+    assert_true(pb.first_sent_ns - t0 < 250 * MS);
+    pthread_mutex_unlock(&pb.lock);
+
+    assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
+    dynhc_sched_free(s);
+    probe_destroy(&pa);
+    probe_destroy(&pb);
+}
+
 static void stop_from_a_runner_callback_is_busy(void **state)
 {
     (void)state;
@@ -519,6 +577,7 @@ int main(void)
         cmocka_unit_test(start_and_stop_refuse_null),
         cmocka_unit_test(stop_without_a_runner_is_ok),
         cmocka_unit_test(start_twice_is_busy_and_a_stopped_runner_starts_again),
+        cmocka_unit_test(an_endpoint_added_from_a_callback_on_a_traffic_thread_wakes_the_runner),
         cmocka_unit_test(stop_from_a_runner_callback_is_busy),
         cmocka_unit_test(runner_sends_periodic_checks_on_time_and_stops_promptly),
         cmocka_unit_test(stop_wakes_a_runner_sleeping_until_a_distant_deadline),
