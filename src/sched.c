@@ -233,29 +233,34 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_t
     dh_sched_update_overall(s, t);
 }
 
+/* Logs and calls back one transition: of ep, or of the overall status
+ * when ep is NULL. With callback_owner set, without the lock. */
+static void announce_one(dynhc_sched *s, dynhc_transition_fn fn, void *data, dynhc_endpoint *ep,
+                         int ready)
+{
+    if (ep != NULL) {
+        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now %s", ep->name,
+                     ready ? "ready" : "not ready");
+    } else {
+        dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
+    }
+    if (fn != NULL) {
+        fn(s, ep, ep != NULL ? ep->name : NULL, ready, data);
+    }
+}
+
 void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
 {
     if (t->ep == NULL && !t->overall_changed) {
         return;
     }
-    if (t->ep != NULL) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now %s", t->ep->name,
-                     t->ep_ready ? "ready" : "not ready");
-    }
-    if (t->overall_changed) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s",
-                     t->overall_ready ? "ready" : "not ready");
-    }
-    if (s->on_transition == NULL) {
-        return;
-    }
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
     if (t->ep != NULL) {
-        s->on_transition(s, t->ep, t->ep->name, t->ep_ready, s->transition_data);
+        announce_one(s, s->on_transition, s->transition_data, t->ep, t->ep_ready);
     }
     if (t->overall_changed) {
-        s->on_transition(s, NULL, NULL, t->overall_ready, s->transition_data);
+        announce_one(s, s->on_transition, s->transition_data, NULL, t->overall_ready);
     }
     callback_owner = outer;
 }
@@ -480,7 +485,7 @@ static int reserve_batch(dynhc_sched *s, uint32_t n)
     while (capacity < n) {
         capacity *= 2;
     }
-    dynhc_endpoint **grown = dh_realloc(s->batch, capacity * sizeof(*grown));
+    dh_batch_entry *grown = dh_realloc(s->batch, capacity * sizeof(*grown));
     if (grown == NULL) {
         return -1;
     }
@@ -501,18 +506,38 @@ void dh_sched_free_endpoint(dynhc_endpoint *ep)
     dh_free(ep);
 }
 
-/* Collects what is due, with the lock held: timeouts are applied at once,
- * checks to send go into s->batch. Returns how many to send. */
-static uint32_t collect_due(dynhc_sched *s, uint64_t now, dh_transitions *t)
+/* Appends the transitions in t to the batch (room reserved). */
+static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dh_transitions *t)
+{
+    if (t->ep != NULL) {
+        s->batch[count++] = (dh_batch_entry){t->ep, 0, 0, DH_BATCH_ENDPOINT, (uint8_t)t->ep_ready};
+    }
+    if (t->overall_changed) {
+        s->batch[count++] = (dh_batch_entry){NULL, 0, 0, DH_BATCH_OVERALL, (uint8_t)t->overall_ready};
+    }
+    return count;
+}
+
+/* Collects what is due, with the lock held: timeouts are applied at once
+ * and their transitions go into s->batch, as do the checks to send, in the
+ * order they were found. Returns the length of the batch. */
+static uint32_t collect_due(dynhc_sched *s, uint64_t now)
 {
     uint32_t count = 0;
     while (s->heap_len > 0 && s->heap[0].due_ns <= now) {
+        /* Room for what one endpoint adds: a check to send, or its own
+         * transition and the overall status's. */
+        if (s->batch_capacity - count < 2 && reserve_batch(s, count + 2) != 0) {
+            break; /* the rest stays due: the next tick does it */
+        }
         dynhc_endpoint *ep = s->heap[0].ep;
         if (ep->in_flight) {
             /* The heap holds the check's deadline: it took exactly its
              * timeout, however late this tick noticed. */
             uint64_t deadline = s->heap[0].due_ns;
-            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, deadline - ep->sent_ns, t);
+            dh_transitions t = {NULL, 0, 0, 0};
+            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, deadline - ep->sent_ns, &t);
+            count = batch_transitions(s, count, &t);
             continue;
         }
         if (!s->enabled) {
@@ -529,9 +554,6 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now, dh_transitions *t)
                 continue;
             }
         }
-        if (count == s->batch_capacity && reserve_batch(s, count + 1) != 0) {
-            break; /* the rest stays due: the next tick sends it */
-        }
         ep->in_flight = 1;
         /* One counter for the whole scheduler: an endpoint that reuses a
          * removed one's slot never repeats the ids still out for it. */
@@ -541,8 +563,9 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now, dh_transitions *t)
         ep->sequence = s->check_counter;
         ep->sent_ns = now;
         s->in_flight++;
-        dh_sched_schedule_locked(s, ep, now + s->timeout_ns);
-        s->batch[count++] = ep;
+        uint64_t deadline = now + s->timeout_ns;
+        dh_sched_schedule_locked(s, ep, deadline);
+        s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0};
     }
     return count;
 }
@@ -555,25 +578,32 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     if (callback_owner == s) {
         return DYNHC_ERR_BUSY;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
     const dynhc_sched *outer_tick = ticking_owner;
     ticking_owner = s;
     pthread_mutex_lock(&s->lock);
     raise_time_floor_locked(s, now);
     s->ticking = 1;
-    uint32_t count = collect_due(s, now, &t);
+    uint32_t count = collect_due(s, now);
+    dynhc_transition_fn on_transition = s->on_transition;
+    void *transition_data = s->transition_data;
     pthread_mutex_unlock(&s->lock);
-    dh_sched_announce(s, &t);
 
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
+    int sent = 0;
     for (uint32_t i = 0; i < count; i++) {
-        dynhc_endpoint *ep = s->batch[i];
+        const dh_batch_entry *e = &s->batch[i];
+        dynhc_endpoint *ep = e->ep;
+        if (e->kind != DH_BATCH_SEND) {
+            announce_one(s, on_transition, transition_data, ep, e->ready);
+            continue;
+        }
+        sent++;
         if (atomic_load_explicit(&ep->removed, memory_order_acquire)) {
             continue;
         }
-        dynhc_check check = {check_id_of(ep), ep->name, ep->payload->text,
-                             ep->payload->payload, now, now + s->timeout_ns};
+        dynhc_check check = {e->id, ep->name, ep->payload->text, ep->payload->payload, now,
+                             e->deadline_ns};
         if (ep->send(s, ep, &check, ep->user_data) != 0) {
             dynhc_sched_complete(s, check.id, DYNHC_CHECK_FAILURE, "the send callback failed");
         }
@@ -591,7 +621,7 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
         pending = next;
     }
     ticking_owner = outer_tick;
-    return (int)count;
+    return sent;
 }
 
 uint64_t dynhc_sched_next_deadline(dynhc_sched *s)

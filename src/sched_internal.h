@@ -58,6 +58,18 @@ struct dynhc_endpoint {
     uint32_t transitions;
 };
 
+/* What a tick does once the lock is released, in the order it was found:
+ * send a check, or announce a transition that a timeout caused. */
+enum { DH_BATCH_SEND, DH_BATCH_ENDPOINT, DH_BATCH_OVERALL };
+
+typedef struct dh_batch_entry {
+    dynhc_endpoint *ep;   /* NULL for the overall status */
+    uint64_t id;          /* a send: the check's id */
+    uint64_t deadline_ns; /* a send: when the check times out */
+    uint8_t kind;
+    uint8_t ready;        /* a transition: the new status */
+} dh_batch_entry;
+
 /* A heap entry keeps the key beside the pointer so that sifting touches
  * only the heap array. */
 typedef struct dh_heap_entry {
@@ -119,7 +131,7 @@ struct dynhc_sched {
     /* A tick in progress defers freeing removed endpoints to its end. */
     int ticking;
     dynhc_endpoint *pending_free;
-    dynhc_endpoint **batch; /* endpoints due in this tick, reused */
+    dh_batch_entry *batch; /* what this tick does after the lock, reused */
     uint32_t batch_capacity;
 
     uint32_t check_counter; /* the low half of the last check id */

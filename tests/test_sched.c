@@ -250,6 +250,31 @@ static void a_check_not_completed_in_time_fails_as_timeout_and_late_completion_i
     dynhc_free(metrics);
 }
 
+static void every_transition_of_one_tick_is_announced(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_starting_status(f->s, 1), DYNHC_OK);
+    add(f, "a");
+    add(f, "b");
+    add(f, "c");
+    uint64_t t0 = f->now;
+    assert_int_equal(tick_at(f, t0), 3);
+    f->log[0] = '\0';
+    f->transitions[0] = '\0';
+    /* All three time out in one tick: three endpoint transitions, then the
+     * overall one, each announced once. */
+    assert_int_equal(tick_at(f, t0 + 3 * SEC), 0);
+    assert_non_null(strstr(f->transitions, "a=down;"));
+    assert_non_null(strstr(f->transitions, "b=down;"));
+    assert_non_null(strstr(f->transitions, "c=down;"));
+    assert_non_null(strstr(f->transitions, "*=down;"));
+    assert_int_equal(strlen(f->transitions), strlen("a=down;b=down;c=down;*=down;"));
+    assert_non_null(strstr(f->log, "endpoint 'a' is now not ready"));
+    assert_non_null(strstr(f->log, "endpoint 'b' is now not ready"));
+    assert_non_null(strstr(f->log, "endpoint 'c' is now not ready"));
+}
+
 static void a_failed_send_counts_as_a_failed_check(void **state)
 {
     fixture *f = *state;
@@ -777,6 +802,7 @@ int main(void)
         T(settings_reject_out_of_range_values),
         T(unknown_and_repeated_completions_are_counted_as_late),
         T(a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored),
+        T(every_transition_of_one_tick_is_announced),
         T(a_failed_send_counts_as_a_failed_check),
         T(removing_an_endpoint_from_its_own_send_callback_is_safe),
         T(removing_an_endpoint_with_a_check_in_flight_ignores_its_completion),
