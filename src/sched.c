@@ -228,6 +228,9 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_t
     if (ep->tracked) {
         s->tracked_ready = ready ? s->tracked_ready + 1 : s->tracked_ready - 1;
     }
+    /* Announced after the lock is released, when another thread may have
+     * removed ep: the reference keeps it. */
+    dh_endpoint_hold_locked(ep);
     t->ep = ep;
     t->ep_ready = ready;
     dh_sched_update_overall(s, t);
@@ -263,6 +266,9 @@ void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
         announce_one(s, s->on_transition, s->transition_data, NULL, t->overall_ready);
     }
     callback_owner = outer;
+    if (t->ep != NULL) {
+        dh_endpoint_release(t->ep);
+    }
 }
 
 int dh_sched_is_used(const dynhc_sched *s, const char *name)
@@ -494,6 +500,19 @@ static int reserve_batch(dynhc_sched *s, uint32_t n)
     return 0;
 }
 
+void dh_endpoint_hold_locked(dynhc_endpoint *ep)
+{
+    atomic_fetch_add_explicit(&ep->refs, 1, memory_order_relaxed);
+}
+
+void dh_endpoint_release(dynhc_endpoint *ep)
+{
+    /* acq_rel: whoever frees sees every write made by the other holders. */
+    if (atomic_fetch_sub_explicit(&ep->refs, 1, memory_order_acq_rel) == 1) {
+        dh_sched_free_endpoint(ep);
+    }
+}
+
 void dh_sched_free_endpoint(dynhc_endpoint *ep)
 {
     if (ep->destroy != NULL) {
@@ -506,7 +525,8 @@ void dh_sched_free_endpoint(dynhc_endpoint *ep)
     dh_free(ep);
 }
 
-/* Appends the transitions in t to the batch (room reserved). */
+/* Appends the transitions in t to the batch (room reserved); the endpoint
+ * transition takes over t's reference. */
 static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dh_transitions *t)
 {
     if (t->ep != NULL) {
@@ -565,6 +585,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         s->in_flight++;
         uint64_t deadline = now + s->timeout_ns;
         dh_sched_schedule_locked(s, ep, deadline);
+        dh_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
         s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0};
     }
     return count;
@@ -582,7 +603,6 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     ticking_owner = s;
     pthread_mutex_lock(&s->lock);
     raise_time_floor_locked(s, now);
-    s->ticking = 1;
     uint32_t count = collect_due(s, now);
     dynhc_transition_fn on_transition = s->on_transition;
     void *transition_data = s->transition_data;
@@ -596,30 +616,23 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
         dynhc_endpoint *ep = e->ep;
         if (e->kind != DH_BATCH_SEND) {
             announce_one(s, on_transition, transition_data, ep, e->ready);
-            continue;
+        } else {
+            sent++;
+            /* A check whose endpoint was removed meanwhile is not sent. */
+            if (!atomic_load_explicit(&ep->removed, memory_order_acquire)) {
+                dynhc_check check = {e->id, ep->name, ep->payload->text, ep->payload->payload,
+                                     now, e->deadline_ns};
+                if (ep->send(s, ep, &check, ep->user_data) != 0) {
+                    dynhc_sched_complete(s, check.id, DYNHC_CHECK_FAILURE,
+                                         "the send callback failed");
+                }
+            }
         }
-        sent++;
-        if (atomic_load_explicit(&ep->removed, memory_order_acquire)) {
-            continue;
-        }
-        dynhc_check check = {e->id, ep->name, ep->payload->text, ep->payload->payload, now,
-                             e->deadline_ns};
-        if (ep->send(s, ep, &check, ep->user_data) != 0) {
-            dynhc_sched_complete(s, check.id, DYNHC_CHECK_FAILURE, "the send callback failed");
+        if (ep != NULL) {
+            dh_endpoint_release(ep);
         }
     }
     callback_owner = outer;
-
-    pthread_mutex_lock(&s->lock);
-    s->ticking = 0;
-    dynhc_endpoint *pending = s->pending_free;
-    s->pending_free = NULL;
-    pthread_mutex_unlock(&s->lock);
-    while (pending != NULL) {
-        dynhc_endpoint *next = pending->next_free;
-        dh_sched_free_endpoint(pending);
-        pending = next;
-    }
     ticking_owner = outer_tick;
     return sent;
 }

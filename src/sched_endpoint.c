@@ -210,6 +210,7 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     atomic_init(&ep->ready, s->starting_ready);
     atomic_init(&ep->last_activity_ns, 0);
     atomic_init(&ep->removed, 0);
+    atomic_init(&ep->refs, 1); /* the registration's */
     ep->tracked = (uint8_t)dh_sched_is_used(s, name);
     s->tracked_count += ep->tracked;
     s->tracked_ready += ep->tracked && s->starting_ready;
@@ -259,15 +260,10 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
         s->tracked_ready -= (size_t)atomic_load(&ep->ready);
     }
     dh_sched_update_overall(s, &t);
-    int defer = s->ticking;
-    if (defer) {
-        ep->next_free = s->pending_free;
-        s->pending_free = ep;
-    }
     pthread_mutex_unlock(&s->lock);
     dh_sched_announce(s, &t);
-    if (!defer) {
-        dh_sched_free_endpoint(ep);
-    }
+    /* Freed now, or by whoever still uses it (a tick sending its check, a
+     * thread announcing its transition) when that is done. */
+    dh_endpoint_release(ep);
     return DYNHC_OK;
 }

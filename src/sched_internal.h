@@ -46,7 +46,11 @@ struct dynhc_endpoint {
     dynhc_sched *sched;
     const char *const *labels;   /* name, value, ..., NULL; one block; NULL when none */
     dynhc_destroy_fn destroy;
-    dynhc_endpoint *next_free;   /* on sched->pending_free */
+    /* One for the registration, dropped by removal, plus one per internal
+     * user that touches the endpoint after releasing the lock (a transition
+     * being announced, a tick's batch). Taken under the lock while the
+     * endpoint is registered, dropped anywhere; the last one frees it. */
+    atomic_uint refs;
     uint64_t last_check_ns;      /* when the last check completed; 0 before the first */
     uint64_t last_latency_ns;
     char *last_error;            /* the last failure's text; NULL after a success */
@@ -128,9 +132,6 @@ struct dynhc_sched {
     atomic_int process_ready;
     atomic_int overall_ready;
 
-    /* A tick in progress defers freeing removed endpoints to its end. */
-    int ticking;
-    dynhc_endpoint *pending_free;
     dh_batch_entry *batch; /* what this tick does after the lock, reused */
     uint32_t batch_capacity;
 
@@ -159,7 +160,7 @@ struct dynhc_sched {
 
 /* Readiness changes seen under the lock, announced after it is released. */
 typedef struct dh_transitions {
-    dynhc_endpoint *ep;
+    dynhc_endpoint *ep; /* with a reference, which dh_sched_announce() drops */
     int ep_ready;
     int overall_changed;
     int overall_ready;
@@ -167,7 +168,8 @@ typedef struct dh_transitions {
 
 /* Recomputes the overall status, noting a change in t; with the lock held. */
 void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t);
-/* Logs and calls back what t holds; without the lock. */
+/* Logs and calls back what t holds, then drops its reference; without the
+ * lock. */
 void dh_sched_announce(dynhc_sched *s, const dh_transitions *t);
 /* Whether the endpoint called name makes the overall status. */
 int dh_sched_is_used(const dynhc_sched *s, const char *name);
@@ -177,6 +179,10 @@ uint64_t dh_sched_random_below(dynhc_sched *s, uint64_t n);
 void dh_sched_unschedule_locked(dynhc_sched *s, dynhc_endpoint *ep);
 /* Runs the user data's destructor and frees ep; without the lock. */
 void dh_sched_free_endpoint(dynhc_endpoint *ep);
+/* A reference to ep, registered; with the lock held. */
+void dh_endpoint_hold_locked(dynhc_endpoint *ep);
+/* Drops a reference; the last one frees ep. Without the lock. */
+void dh_endpoint_release(dynhc_endpoint *ep);
 
 /* The wakeup function, copied under the lock and called after it. */
 typedef struct dh_wakeup {
