@@ -36,9 +36,42 @@ uint64_t dynhc_now_ns(void)
     return (uint64_t)ts.tv_sec * DH_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+void dh_hook_init(dh_hook *h, dh_any_fn fn, void *data)
+{
+    atomic_init(&h->seq, 0);
+    atomic_init(&h->fn, fn);
+    atomic_init(&h->data, data);
+}
+
+void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data)
+{
+    unsigned seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
+    atomic_store_explicit(&h->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&h->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&h->data, data, memory_order_relaxed);
+    atomic_store_explicit(&h->seq, seq + 2, memory_order_release);
+}
+
+dh_any_fn dh_hook_get(const dh_hook *h, void **data)
+{
+    for (;;) {
+        unsigned before = atomic_load_explicit(&h->seq, memory_order_acquire);
+        dh_any_fn fn = atomic_load_explicit(&h->fn, memory_order_relaxed);
+        void *d = atomic_load_explicit(&h->data, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (before % 2 == 0 && atomic_load_explicit(&h->seq, memory_order_relaxed) == before) {
+            *data = d;
+            return fn;
+        }
+    }
+}
+
 uint64_t dh_sched_now(const dynhc_sched *s)
 {
-    uint64_t now = s->clock != NULL ? s->clock(s->clock_data) : dynhc_now_ns();
+    void *data;
+    dynhc_clock_fn clock = (dynhc_clock_fn)dh_hook_get(&s->clock, &data);
+    uint64_t now = clock != NULL ? clock(data) : dynhc_now_ns();
     uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_acquire);
     return now > floor ? now : floor;
 }
@@ -62,8 +95,10 @@ static void stderr_log(dynhc_log_level level, const char *message, void *user_da
 
 void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
 {
+    void *data;
+    dynhc_log_fn log = (dynhc_log_fn)dh_hook_get(&s->log, &data);
     /* Formatting is skipped when nobody would see the line. */
-    if (s->log == NULL || (s->log == stderr_log && level < DYNHC_LOG_WARNING)) {
+    if (log == NULL || (log == stderr_log && level < DYNHC_LOG_WARNING)) {
         return;
     }
     char message[1024];
@@ -71,7 +106,7 @@ void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    s->log(level, message, s->log_data);
+    log(level, message, data);
 }
 
 /* ---- random numbers (xorshift64*) ---------------------------------------- */
@@ -215,6 +250,8 @@ void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t)
         s->overall_transitions++;
         t->overall_changed = 1;
         t->overall_ready = ready;
+        t->fn = s->on_transition;
+        t->data = s->transition_data;
     }
 }
 
@@ -233,6 +270,8 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_t
     dh_endpoint_hold_locked(ep);
     t->ep = ep;
     t->ep_ready = ready;
+    t->fn = s->on_transition;
+    t->data = s->transition_data;
     dh_sched_update_overall(s, t);
 }
 
@@ -260,10 +299,10 @@ void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
     if (t->ep != NULL) {
-        announce_one(s, s->on_transition, s->transition_data, t->ep, t->ep_ready);
+        announce_one(s, t->fn, t->data, t->ep, t->ep_ready);
     }
     if (t->overall_changed) {
-        announce_one(s, s->on_transition, s->transition_data, NULL, t->overall_ready);
+        announce_one(s, t->fn, t->data, NULL, t->overall_ready);
     }
     callback_owner = outer;
     if (t->ep != NULL) {
@@ -301,7 +340,7 @@ static void retrack(dynhc_sched *s, dh_transitions *t)
 
 void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
 {
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     char **old = s->use_names;
     size_t old_count = s->use_count;
@@ -430,7 +469,7 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     if (s == NULL || (unsigned)result > DYNHC_CHECK_TIMEOUT) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     int status = DYNHC_OK;
     /* The clock is read before the lock; a tick may have raised the time
      * floor since, so the floor is applied again under the lock: the
@@ -468,12 +507,13 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
     }
     dynhc_sched *s = ep->sched;
     atomic_store_explicit(&ep->last_activity_ns, dh_sched_now(s), memory_order_relaxed);
-    if (!ok || !s->activity_marks_ready || atomic_load(&ep->ready)) {
+    if (!ok || !atomic_load_explicit(&s->activity_marks_ready, memory_order_relaxed) ||
+        atomic_load(&ep->ready)) {
         return;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
-    if (!atomic_load(&ep->removed)) {
+    if (!atomic_load(&ep->removed) && atomic_load(&s->activity_marks_ready)) {
         set_ready_locked(s, ep, 1, &t);
     }
     pthread_mutex_unlock(&s->lock);
@@ -555,7 +595,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
             /* The heap holds the check's deadline: it took exactly its
              * timeout, however late this tick noticed. */
             uint64_t deadline = s->heap[0].due_ns;
-            dh_transitions t = {NULL, 0, 0, 0};
+            dh_transitions t = DH_TRANSITIONS_NONE;
             finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, deadline - ep->sent_ns, &t);
             count = batch_transitions(s, count, &t);
             continue;
@@ -658,7 +698,7 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     atomic_store(&s->process_ready, ready != 0);
     dh_sched_update_overall(s, &t);
@@ -679,6 +719,11 @@ dynhc_sched *dynhc_sched_new(void)
         dh_free(s);
         return NULL;
     }
+    if (pthread_mutex_init(&s->report_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        dh_free(s);
+        return NULL;
+    }
     s->mode = DYNHC_MODE_IDLE;
     s->interval_ns = 10 * DH_NS_PER_SEC;
     s->not_ready_interval_ns = s->interval_ns;
@@ -686,9 +731,10 @@ dynhc_sched *dynhc_sched_new(void)
     s->spread_ns = s->interval_ns;
     s->failure_threshold = 1;
     s->success_threshold = 1;
-    s->activity_marks_ready = 1;
+    atomic_init(&s->activity_marks_ready, 1);
     s->enabled = 1;
-    s->log = stderr_log;
+    dh_hook_init(&s->clock, NULL, NULL);
+    dh_hook_init(&s->log, (dh_any_fn)stderr_log, NULL);
     s->rng = 0x9E3779B97F4A7C15ull ^ dynhc_now_ns();
     atomic_init(&s->process_ready, 0);
     atomic_init(&s->overall_ready, 0);
@@ -721,6 +767,9 @@ void dynhc_sched_free(dynhc_sched *s)
     dh_free(s->names);
     dh_free(s->heap);
     dh_free(s->batch);
+    dh_free(s->report_eps);
+    dh_free(s->report_text);
+    pthread_mutex_destroy(&s->report_lock);
     pthread_mutex_destroy(&s->lock);
     dh_free(s);
 }

@@ -3,7 +3,8 @@
  * (the thread runner). Internal.
  *
  * Locking: sched->lock guards every field below that is not atomic. It is
- * never held while a callback runs. */
+ * never held while a callback (the clock included) runs, nor while a report
+ * is written. */
 #ifndef DH_SCHED_INTERNAL_H
 #define DH_SCHED_INTERNAL_H
 
@@ -44,7 +45,9 @@ struct dynhc_endpoint {
     uint32_t consecutive_successes;
 
     dynhc_sched *sched;
-    const char *const *labels;   /* name, value, ..., NULL; one block; NULL when none */
+    /* The metric labels that can be written: name, value, ..., NULL, the
+     * strings one after the other in the same block; NULL when none. */
+    const char *const *labels;
     dynhc_destroy_fn destroy;
     /* One for the registration, dropped by removal, plus one per internal
      * user that touches the endpoint after releasing the lock (a transition
@@ -61,6 +64,24 @@ struct dynhc_endpoint {
     uint32_t late;          /* completions after the timeout */
     uint32_t transitions;
 };
+
+/* A callback and its user data that lock-free paths call (the clock from
+ * dynhc_endpoint_record_activity(), the log sink from anywhere): changed
+ * under the lock, read without it. A sequence count keeps the pair
+ * consistent: odd while a change is written, and a reader that overlapped
+ * a change reads again. */
+typedef void (*dh_any_fn)(void);
+typedef struct dh_hook {
+    atomic_uint seq;
+    _Atomic(dh_any_fn) fn;
+    _Atomic(void *) data;
+} dh_hook;
+
+void dh_hook_init(dh_hook *h, dh_any_fn fn, void *data);
+/* With the lock held (one writer at a time). */
+void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data);
+/* Any thread, no lock. */
+dh_any_fn dh_hook_get(const dh_hook *h, void **data);
 
 /* What a tick does once the lock is released, in the order it was found:
  * send a check, or announce a transition that a timeout caused. */
@@ -95,18 +116,16 @@ struct dynhc_sched {
     int spread_set;
     unsigned failure_threshold;
     unsigned success_threshold;
-    int activity_marks_ready;
+    atomic_int activity_marks_ready; /* also read without the lock by traffic */
     int enabled;
     int starting_ready;
     char **use_names; /* NULL: every endpoint counts */
     size_t use_count;
     uint64_t rng;
 
-    dynhc_clock_fn clock;
-    void *clock_data;
-    dynhc_log_fn log;
-    void *log_data;
-    dynhc_transition_fn on_transition;
+    dh_hook clock; /* a dynhc_clock_fn, NULL: dynhc_now_ns() */
+    dh_hook log;   /* a dynhc_log_fn, NULL: silent */
+    dynhc_transition_fn on_transition; /* copied under the lock by whoever announces */
     void *transition_data;
     dynhc_wakeup_fn wakeup;
     void *wakeup_data;
@@ -150,6 +169,15 @@ struct dynhc_sched {
     uint64_t in_flight;
     uint64_t overall_transitions;
 
+    /* Reports (sched_report.c): one at a time (report_lock, taken before
+     * lock, never inside it), each copied under lock into these buffers,
+     * which are kept for the next report, and written after it. */
+    pthread_mutex_t report_lock;
+    void *report_eps;
+    size_t report_eps_bytes;
+    char *report_text;
+    size_t report_text_bytes;
+
     /* The thread runner (sched_thread.c). */
     pthread_t thread;
     pthread_cond_t wake;
@@ -164,7 +192,12 @@ typedef struct dh_transitions {
     int ep_ready;
     int overall_changed;
     int overall_ready;
+    /* The transition callback, copied under the lock with the change. */
+    dynhc_transition_fn fn;
+    void *data;
 } dh_transitions;
+
+#define DH_TRANSITIONS_NONE {NULL, 0, 0, 0, NULL, NULL}
 
 /* Recomputes the overall status, noting a change in t; with the lock held. */
 void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t);

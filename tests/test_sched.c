@@ -23,6 +23,7 @@
 typedef struct sent_check {
     uint64_t id;
     uint64_t at;
+    uint64_t deadline;
     const char *endpoint;
 } sent_check;
 
@@ -36,6 +37,7 @@ typedef struct fixture {
     int complete_with; /* -1: leave in flight; else complete synchronously */
     int send_returns;
     int remove_in_send; /* remove the endpoint from inside its own send */
+    uint64_t timeout_in_send; /* non-zero: the first send sets this timeout */
     dynhc_endpoint *last_ep;
     char transitions[512];
     char log[2048];
@@ -54,11 +56,16 @@ static int record_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *ch
     assert_true(f->sent_count < 256);
     f->sent[f->sent_count].id = check->id;
     f->sent[f->sent_count].at = check->sent_ns;
+    f->sent[f->sent_count].deadline = check->deadline_ns;
     f->sent[f->sent_count].endpoint = check->endpoint;
     f->sent_count++;
     assert_string_equal(check->payload_text, f->payload_text);
     assert_true(check->deadline_ns > check->sent_ns);
     assert_int_equal(dynhc_sched_tick(s, f->now), DYNHC_ERR_BUSY);
+    if (f->timeout_in_send != 0) {
+        assert_int_equal(dynhc_sched_set_timeout_ns(s, f->timeout_in_send), DYNHC_OK);
+        f->timeout_in_send = 0;
+    }
     if (f->remove_in_send) {
         assert_int_equal(dynhc_sched_remove_endpoint(s, ep), DYNHC_OK);
     }
@@ -273,6 +280,28 @@ static void every_transition_of_one_tick_is_announced(void **state)
     assert_non_null(strstr(f->log, "endpoint 'a' is now not ready"));
     assert_non_null(strstr(f->log, "endpoint 'b' is now not ready"));
     assert_non_null(strstr(f->log, "endpoint 'c' is now not ready"));
+}
+
+/* A setting changed while a tick sends (here by the first send callback)
+ * does not split a check in two: the deadline a check is told is the one it
+ * is held to. */
+static void a_check_is_told_the_deadline_it_is_held_to(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 3 * SEC), DYNHC_OK);
+    f->timeout_in_send = 7 * SEC;
+    add(f, "a");
+    add(f, "b");
+    uint64_t t0 = f->now;
+    assert_int_equal(tick_at(f, t0), 2);
+    assert_true(f->sent[0].deadline == t0 + 3 * SEC);
+    assert_true(f->sent[1].deadline == t0 + 3 * SEC);
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 3 * SEC);
+    assert_int_equal(tick_at(f, t0 + 3 * SEC), 0);
+    char *metrics = dynhc_sched_metrics(f->s);
+    assert_non_null(strstr(metrics, "dynhc_health_checks_total{endpoint=\"b\",result=\"timeout\"} 1"));
+    dynhc_free(metrics);
 }
 
 static void a_failed_send_counts_as_a_failed_check(void **state)
@@ -803,6 +832,7 @@ int main(void)
         T(unknown_and_repeated_completions_are_counted_as_late),
         T(a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored),
         T(every_transition_of_one_tick_is_announced),
+        T(a_check_is_told_the_deadline_it_is_held_to),
         T(a_failed_send_counts_as_a_failed_check),
         T(removing_an_endpoint_from_its_own_send_callback_is_safe),
         T(removing_an_endpoint_with_a_check_in_flight_ignores_its_completion),

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 
 #include <dynhc/dynhc.h>
 
+#include "sched_internal.h"
 #include "support.h"
 
 #define MS 1000000ull
@@ -248,6 +251,283 @@ static void an_endpoint_removed_by_the_log_sink_while_its_traffic_is_announced_s
     poison_off();
 }
 
+/* ---- callbacks and reports without the lock -------------------------------------- */
+
+/* The scheduler whose lock the checking clock and allocator look at. These
+ * tests run on one thread: a lock that trylock finds taken is held by the
+ * caller, around the call. */
+static dynhc_sched *watched;
+static int clock_calls, clock_calls_under_lock;
+static int allocations, allocations_under_lock;
+
+static int watched_lock_held(void)
+{
+    if (watched == NULL) {
+        return 0;
+    }
+    if (pthread_mutex_trylock(&watched->lock) != 0) {
+        return 1;
+    }
+    pthread_mutex_unlock(&watched->lock);
+    return 0;
+}
+
+static uint64_t checking_clock(void *user_data)
+{
+    (void)user_data;
+    clock_calls++;
+    clock_calls_under_lock += watched_lock_held();
+    return fake_now;
+}
+
+static int complete_at_once(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                            void *user_data)
+{
+    (void)ep;
+    (void)user_data;
+    assert_int_equal(dynhc_sched_complete(s, check->id, DYNHC_CHECK_FAILURE, "no"), DYNHC_OK);
+    return 0;
+}
+
+static void the_clock_is_never_called_with_the_lock_held(void **state)
+{
+    (void)state;
+    dynhc_result *res = payload();
+    dynhc_sched *s = dynhc_sched_new();
+    assert_non_null(s);
+    watched = s;
+    clock_calls = clock_calls_under_lock = 0;
+    assert_int_equal(dynhc_sched_set_clock(s, checking_clock, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(s, 0), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log(s, NULL, NULL), DYNHC_OK);
+    uint64_t id = 0;
+    dynhc_endpoint *quick = NULL, *slow = NULL;
+    assert_int_equal(
+        dynhc_sched_add_endpoint(s, "quick", res, NULL, complete_at_once, NULL, NULL, &quick),
+        DYNHC_OK);
+    assert_int_equal(dynhc_sched_add_endpoint(s, "slow", res, NULL, keep_id, &id, NULL, &slow),
+                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_tick(s, fake_now), 2);
+    assert_int_equal(dynhc_sched_complete(s, id, DYNHC_CHECK_SUCCESS, NULL), DYNHC_OK);
+    dynhc_endpoint_record_activity(quick, 1);
+    dynhc_endpoint_record_activity(slow, 0);
+    dynhc_free(dynhc_sched_status_json(s, 1));
+    dynhc_free(dynhc_sched_metrics(s));
+    assert_int_equal(dynhc_sched_set_enabled(s, 0), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_enabled(s, 1), DYNHC_OK);
+    assert_int_equal(dynhc_sched_remove_endpoint(s, slow), DYNHC_OK);
+    (void)dynhc_sched_next_deadline(s);
+    assert_int_equal(dynhc_sched_set_process_ready(s, 1), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_clock(s, checking_clock, NULL), DYNHC_OK);
+    watched = NULL;
+    dynhc_sched_free(s);
+    dynhc_result_free(res);
+    assert_true(clock_calls >= 8);
+    assert_int_equal(clock_calls_under_lock, 0);
+}
+
+static void *checking_malloc(size_t n)
+{
+    allocations++;
+    allocations_under_lock += watched_lock_held();
+    return malloc(n);
+}
+
+static void *checking_realloc(void *p, size_t n)
+{
+    allocations++;
+    allocations_under_lock += watched_lock_held();
+    return realloc(p, n);
+}
+
+static void *checking_calloc(size_t count, size_t n)
+{
+    allocations++;
+    allocations_under_lock += watched_lock_held();
+    return calloc(count, n);
+}
+
+/* A report is copied under the lock and written after it: the text, which
+ * grows as it is written, is never allocated with the lock held (at 1e5
+ * endpoints writing takes milliseconds that every tick and completion
+ * would wait for). */
+static void reports_are_written_without_the_lock_held(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        dynhc_set_allocator(checking_malloc, checking_realloc, checking_calloc, free), DYNHC_OK);
+    dynhc_result *res = payload();
+    dynhc_sched *s = new_sched();
+    static const char *const labels[] = {"model", "gpt2", NULL};
+    char name[32];
+    uint64_t ids[64];
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof(name), "endpoint-with-a-long-name-%d", i);
+        dynhc_endpoint *ep = NULL;
+        assert_int_equal(
+            dynhc_sched_add_endpoint(s, name, res, labels, keep_id, &ids[i], NULL, &ep), DYNHC_OK);
+    }
+    assert_int_equal(dynhc_sched_tick(s, fake_now), 64);
+    for (int i = 0; i < 64; i += 2) {
+        assert_int_equal(dynhc_sched_complete(s, ids[i], DYNHC_CHECK_FAILURE, "HTTP 503"),
+                         DYNHC_OK);
+    }
+    watched = s;
+    for (int round = 0; round < 2; round++) {
+        allocations = allocations_under_lock = 0;
+        char *status = dynhc_sched_status_json(s, 0);
+        char *verbose = dynhc_sched_status_json(s, 1);
+        char *metrics = dynhc_sched_metrics(s);
+        assert_non_null(status);
+        assert_non_null(verbose);
+        assert_non_null(metrics);
+        assert_true(strlen(metrics) > 64 * 500);
+        dynhc_free(status);
+        dynhc_free(verbose);
+        dynhc_free(metrics);
+        assert_true(allocations > 0);
+        assert_int_equal(allocations_under_lock, 0);
+    }
+    watched = NULL;
+    dynhc_sched_free(s);
+    dynhc_result_free(res);
+    assert_int_equal(dynhc_set_allocator(NULL, NULL, NULL, NULL), DYNHC_OK);
+}
+
+/* ---- settings changed while other threads run ------------------------------------ */
+
+/* The number of rounds of the threaded tests: DYNHC_TEST_STRESS_TICKS (as
+ * the stress test of test_sched.c), lower under valgrind, higher to hunt. */
+static int stress_rounds(int normal)
+{
+    const char *text = getenv("DYNHC_TEST_STRESS_TICKS");
+    int ticks = text != NULL ? atoi(text) : 0;
+    return ticks > 0 ? ticks : normal;
+}
+
+typedef struct settings_run {
+    dynhc_sched *s;
+    dynhc_endpoint *eps[4];
+    atomic_int stop;
+    atomic_uint transitions;
+    atomic_uint lines;
+} settings_run;
+
+static void count_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                             void *user_data)
+{
+    (void)s;
+    (void)ep;
+    (void)name;
+    (void)ready;
+    atomic_fetch_add(&((settings_run *)user_data)->transitions, 1);
+}
+
+static void count_transition_too(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                                 void *user_data)
+{
+    count_transition(s, ep, name, ready, user_data);
+}
+
+static void count_line(dynhc_log_level level, const char *message, void *user_data)
+{
+    (void)level;
+    (void)message;
+    atomic_fetch_add(&((settings_run *)user_data)->lines, 1);
+}
+
+static void count_line_too(dynhc_log_level level, const char *message, void *user_data)
+{
+    count_line(level, message, user_data);
+}
+
+static void *traffic_main(void *arg)
+{
+    settings_run *r = arg;
+    for (unsigned n = 0; !atomic_load(&r->stop); n++) {
+        dynhc_endpoint_record_activity(r->eps[n % 4], n % 3 != 0);
+        if (n % 16 == 0) {
+            sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static void *settings_main(void *arg)
+{
+    settings_run *r = arg;
+    for (unsigned n = 0; !atomic_load(&r->stop); n++) {
+        dynhc_sched_set_activity_marks_ready(r->s, (int)(n & 1));
+        dynhc_sched_set_transition_callback(r->s, n & 2 ? count_transition : count_transition_too,
+                                            r);
+        dynhc_sched_set_log(r->s, n & 4 ? count_line : count_line_too, r);
+        dynhc_sched_set_timeout_ns(r->s, (1 + n % 5) * MS);
+        dynhc_sched_set_thresholds(r->s, 1 + n % 2, 1);
+        dynhc_sched_set_interval_ns(r->s, (1 + n % 3) * MS);
+        sched_yield();
+    }
+    return NULL;
+}
+
+/* Fails the checks of every other round so that readiness keeps turning. */
+static int alternate(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                     void *user_data)
+{
+    (void)ep;
+    (void)user_data;
+    dynhc_sched_complete(s, check->id, check->sent_ns / MS % 2 ? DYNHC_CHECK_SUCCESS
+                                                               : DYNHC_CHECK_FAILURE, NULL);
+    return 0;
+}
+
+static _Atomic uint64_t shared_now;
+
+static uint64_t shared_clock(void *user_data)
+{
+    (void)user_data;
+    return atomic_load(&shared_now);
+}
+
+/* Settings are changed under the lock and read under it (or, for the
+ * clock and the log sink, read consistently without it): ThreadSanitizer
+ * finds no race between a thread changing them and threads that tick,
+ * complete and record traffic. */
+static void settings_change_while_other_threads_use_the_scheduler(void **state)
+{
+    (void)state;
+    settings_run r = {.s = new_sched()};
+    atomic_store(&shared_now, 1000 * SEC);
+    assert_int_equal(dynhc_sched_set_clock(r.s, shared_clock, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_mode(r.s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(r.s, MS), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(r.s, count_transition, &r), DYNHC_OK);
+    dynhc_result *res = payload();
+    char name[8];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "ep%d", i);
+        assert_int_equal(
+            dynhc_sched_add_endpoint(r.s, name, res, NULL, alternate, NULL, NULL, &r.eps[i]),
+            DYNHC_OK);
+    }
+    pthread_t traffic, settings;
+    assert_int_equal(pthread_create(&traffic, NULL, traffic_main, &r), 0);
+    assert_int_equal(pthread_create(&settings, NULL, settings_main, &r), 0);
+    int rounds = stress_rounds(2000);
+    for (int i = 0; i < rounds; i++) {
+        uint64_t now = atomic_fetch_add(&shared_now, MS) + MS;
+        assert_true(dynhc_sched_tick(r.s, now) >= 0);
+        if (i % 8 == 0) {
+            sched_yield(); /* two cores: let the other threads in */
+        }
+    }
+    atomic_store(&r.stop, 1);
+    assert_int_equal(pthread_join(traffic, NULL), 0);
+    assert_int_equal(pthread_join(settings, NULL), 0);
+    assert_true(atomic_load(&r.transitions) > 0);
+    dynhc_sched_free(r.s);
+    dynhc_result_free(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +535,9 @@ int main(void)
             an_endpoint_removed_on_another_thread_while_its_completion_is_announced_stays_valid),
         cmocka_unit_test(
             an_endpoint_removed_by_the_log_sink_while_its_traffic_is_announced_stays_valid),
+        cmocka_unit_test(the_clock_is_never_called_with_the_lock_held),
+        cmocka_unit_test(reports_are_written_without_the_lock_held),
+        cmocka_unit_test(settings_change_while_other_threads_use_the_scheduler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

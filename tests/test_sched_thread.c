@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "dynhc/sched.h"
+#include "sched_internal.h"
 #include "support.h"
 
 #define MS 1000000ull
@@ -502,6 +503,47 @@ static void runner_follows_the_schedulers_own_clock(void **state)
     probe_destroy(&p);
 }
 
+/* The real clock, noting calls made while the scheduler's lock is held.
+ * Only the runner uses the scheduler meanwhile, so a lock that trylock
+ * finds taken is the runner's own. */
+static dynhc_sched *watched;
+static atomic_uint clock_calls_under_lock;
+
+static uint64_t lock_checking_clock(void *user_data)
+{
+    (void)user_data;
+    atomic_fetch_add(&clock_reads, 1);
+    if (watched != NULL) {
+        if (pthread_mutex_trylock(&watched->lock) != 0) {
+            atomic_fetch_add(&clock_calls_under_lock, 1);
+        } else {
+            pthread_mutex_unlock(&watched->lock);
+        }
+    }
+    return dynhc_now_ns();
+}
+
+static void the_runner_never_calls_the_clock_with_the_lock_held(void **state)
+{
+    (void)state;
+    probe p;
+    probe_init(&p);
+    dynhc_sched *s = periodic_sched(5 * MS);
+    assert_int_equal(dynhc_sched_set_clock(s, lock_checking_clock, NULL), DYNHC_OK);
+    add(s, "generate", send_and_complete, &p);
+    atomic_store(&clock_calls_under_lock, 0);
+    unsigned reads = atomic_load(&clock_reads);
+    watched = s;
+    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_true(wait_sent(&p, 4) >= 4);
+    assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
+    watched = NULL;
+    assert_true(atomic_load(&clock_reads) - reads >= 4);
+    assert_int_equal(atomic_load(&clock_calls_under_lock), 0);
+    dynhc_sched_free(s);
+    probe_destroy(&p);
+}
+
 static void runner_without_endpoints_sleeps(void **state)
 {
     (void)state;
@@ -584,6 +626,7 @@ int main(void)
         cmocka_unit_test(adding_an_endpoint_wakes_a_runner_sleeping_without_deadline),
         cmocka_unit_test(completion_from_another_thread_wakes_the_runner),
         cmocka_unit_test(runner_follows_the_schedulers_own_clock),
+        cmocka_unit_test(the_runner_never_calls_the_clock_with_the_lock_held),
         cmocka_unit_test(runner_without_endpoints_sleeps),
         cmocka_unit_test(runner_waiting_for_a_distant_deadline_sleeps),
         cmocka_unit_test(runner_replaces_a_wakeup_function_set_before),

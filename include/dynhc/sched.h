@@ -25,8 +25,13 @@
  * any thread at any time: the endpoint is kept until the last of these is
  * done. Ticking belongs to one thread at a time (the thread runner, when it
  * runs). Configuration is meant for start-up, from one thread; it is
- * locked all the same. Callbacks are called without any lock held, so they
- * may call back into the scheduler.
+ * locked all the same, and settings that other threads read are read
+ * consistently (a change of the clock or the log sink may still reach a
+ * call already under way with the old function: keep the old user data
+ * alive). Callbacks, the clock included, are called without any lock held,
+ * so they may call back into the scheduler. Reports are copied under the
+ * lock and written after it: a large report does not hold up ticks and
+ * completions.
  *
  * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default), and
  * it is one time source: the scheduler remembers the latest now given to
@@ -256,12 +261,16 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  * {"status":"ready","uptime":{"secs":N,"nanos":N},"endpoints":{"generate":"ready"}};
  * verbose adds "checks" with per endpoint the last check's age, latency and
  * result, consecutive failures and last error. Free with dynhc_free().
- * NULL when out of memory. Any thread.
+ * NULL when out of memory. Any thread; one consistent snapshot, taken under
+ * the scheduler's lock and written out after it (reports run one at a
+ * time).
  */
 DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
 
 /* The Prometheus text exposition of every metric. Free with dynhc_free().
- * NULL when out of memory. Any thread. */
+ * NULL when out of memory. Any thread; a snapshot like the status JSON's.
+ * Extra labels that clash with a family's own (result, le) or repeat an
+ * earlier one were left out at registration. */
 DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
 
 /*
