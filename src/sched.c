@@ -224,9 +224,12 @@ uint64_t dh_sched_next_deadline_locked(const dynhc_sched *s)
         return DYNHC_NO_DEADLINE;
     }
     uint64_t due = s->heap[0].due_ns;
-    uint64_t rounded = (due / DH_SCHED_RESOLUTION_NS + (due % DH_SCHED_RESOLUTION_NS != 0)) *
-                       DH_SCHED_RESOLUTION_NS;
-    return rounded >= due ? rounded : due; /* no wrap near the end of time */
+    uint64_t rest = due % DH_SCHED_RESOLUTION_NS;
+    if (rest == 0) {
+        return due;
+    }
+    uint64_t up = DH_SCHED_RESOLUTION_NS - rest;
+    return due > UINT64_MAX - up ? due : due + up; /* no wrap near the end of time */
 }
 
 /* ---- readiness ------------------------------------------------------------- */
@@ -380,14 +383,15 @@ static uint64_t next_due(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
         /* From the planned time, not the send time: each endpoint keeps its
          * own phase, so endpoints sent in one tick do not fall into lock step.
          * Whole periods missed (a long stall) are skipped, not caught up. */
-        uint64_t due = ep->due_ns + interval;
+        uint64_t due = dh_later(ep->due_ns, interval);
         if (due <= now) {
-            due += (now - due) / interval * interval + interval;
+            due += (now - due) / interval * interval; /* still <= now */
+            due = dh_later(due, interval);
         }
         return due;
     }
     uint64_t activity = atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed);
-    return (activity > now ? activity : now) + interval;
+    return dh_later(activity > now ? activity : now, interval);
 }
 
 /* ---- outcomes -------------------------------------------------------------- */
@@ -400,7 +404,9 @@ static void record_latency(dynhc_sched *s, dynhc_endpoint *ep, uint64_t latency_
         bucket++;
     }
     s->latency_buckets[bucket]++;
-    s->latency_sum_ns += latency_ns;
+    s->latency_sum_ns += latency_ns % DH_NS_PER_SEC;
+    s->latency_sum_s += latency_ns / DH_NS_PER_SEC + s->latency_sum_ns / DH_NS_PER_SEC;
+    s->latency_sum_ns %= DH_NS_PER_SEC;
     ep->last_latency_ns = latency_ns;
 }
 
@@ -584,7 +590,7 @@ static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dh_trans
 static uint32_t collect_due(dynhc_sched *s, uint64_t now)
 {
     uint32_t count = 0;
-    while (s->heap_len > 0 && s->heap[0].due_ns <= now) {
+    while (s->heap_len > 0 && s->heap[0].due_ns <= now && s->heap[0].due_ns != UINT64_MAX) {
         /* Room for what one endpoint adds: a check to send, or its own
          * transition and the overall status's. */
         if (s->batch_capacity - count < 2 && reserve_batch(s, count + 2) != 0) {
@@ -605,9 +611,9 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
             continue;
         }
         if (s->mode == DYNHC_MODE_IDLE) {
-            uint64_t quiet_until =
-                atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed) +
-                interval_of(s, ep);
+            uint64_t quiet_until = dh_later(
+                atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed),
+                interval_of(s, ep));
             if (quiet_until > now) {
                 ep->due_ns = quiet_until; /* traffic since: no canary needed yet */
                 dh_sched_schedule_locked(s, ep, quiet_until);
@@ -623,7 +629,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         ep->sequence = s->check_counter;
         ep->sent_ns = now;
         s->in_flight++;
-        uint64_t deadline = now + s->timeout_ns;
+        uint64_t deadline = dh_later(now, s->timeout_ns);
         dh_sched_schedule_locked(s, ep, deadline);
         dh_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
         s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0};

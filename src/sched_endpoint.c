@@ -250,7 +250,7 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     s->tracked_ready += ep->tracked && s->starting_ready;
     dh_sched_update_overall(s, &t);
     if (s->enabled) {
-        ep->due_ns = now + dh_sched_random_below(s, s->spread_ns + 1);
+        ep->due_ns = dh_later(now, dh_sched_random_below(s, s->spread_ns + 1));
         dh_sched_schedule_locked(s, ep, ep->due_ns);
     }
     dh_wakeup w = dh_sched_wakeup_locked(s);

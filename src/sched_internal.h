@@ -157,6 +157,9 @@ struct dynhc_sched {
     uint32_t check_counter; /* the low half of the last check id */
     /* Check latency, all endpoints together (the +Inf bucket last). */
     uint64_t latency_buckets[DH_LATENCY_BUCKETS + 1];
+    /* Their sum in seconds and nanoseconds (< 1e9): 64 bits of nanoseconds
+     * would wrap after 584 years of latency, hours for a large fleet. */
+    uint64_t latency_sum_s;
     uint64_t latency_sum_ns;
     uint64_t created_ns;
     /* One time source: the latest now a tick was given. Times read from
@@ -232,6 +235,14 @@ void dh_wakeup_call(dynhc_sched *s, dh_wakeup w);
 /* The scheduler's time: its clock, never below the latest now given to a
  * tick (time_floor). Calls the clock: without the lock. */
 uint64_t dh_sched_now(const dynhc_sched *s);
+
+/* time + duration, or the end of time (DYNHC_NO_DEADLINE) when that would
+ * pass it: times never wrap into the past. What is due at the end of time
+ * is never due (a tick at UINT64_MAX does not fire it). */
+static inline uint64_t dh_later(uint64_t time, uint64_t duration)
+{
+    return duration > UINT64_MAX - time ? UINT64_MAX : time + duration;
+}
 
 /* later - earlier, or 0 when earlier is later: durations never wrap. */
 static inline uint64_t dh_elapsed(uint64_t later, uint64_t earlier)

@@ -93,16 +93,10 @@ static void out_u64(out_buf *out, uint64_t v)
     out_write(out, digits + sizeof(digits) - n, n);
 }
 
-/* v / 10^scale as an exact decimal without trailing zeros ("1.5", "3",
- * "0.005"): the nanoseconds of a duration in seconds with scale 9. */
-static void out_decimal(out_buf *out, uint64_t v, unsigned scale)
+/* The fraction frac / 10^scale (frac < 10^scale) as ".5", ".005", or
+ * nothing when it is 0: no trailing zeros. */
+static void out_fraction(out_buf *out, uint64_t frac, unsigned scale)
 {
-    uint64_t unit = 1;
-    for (unsigned i = 0; i < scale; i++) {
-        unit *= 10;
-    }
-    out_u64(out, v / unit);
-    uint64_t frac = v % unit;
     if (frac == 0) {
         return;
     }
@@ -117,6 +111,18 @@ static void out_decimal(out_buf *out, uint64_t v, unsigned scale)
     }
     out_char(out, '.');
     out_write(out, digits, scale);
+}
+
+/* v / 10^scale as an exact decimal without trailing zeros ("1.5", "3",
+ * "0.005"): the nanoseconds of a duration in seconds with scale 9. */
+static void out_decimal(out_buf *out, uint64_t v, unsigned scale)
+{
+    uint64_t unit = 1;
+    for (unsigned i = 0; i < scale; i++) {
+        unit *= 10;
+    }
+    out_u64(out, v / unit);
+    out_fraction(out, v % unit, scale);
 }
 
 static char *out_finish(out_buf *out)
@@ -224,7 +230,8 @@ typedef struct report {
     uint64_t overall_transitions;
     uint64_t late_unknown;
     uint64_t latency_buckets[DH_LATENCY_BUCKETS + 1];
-    uint64_t latency_sum_ns;
+    uint64_t latency_sum_s;
+    uint64_t latency_sum_ns; /* < 1e9 */
     int overall_ready;
 } report;
 
@@ -347,6 +354,7 @@ static int take_snapshot(dynhc_sched *s, uint64_t now, unsigned want, report *ou
         out->overall_transitions = s->overall_transitions;
         out->late_unknown = s->late_unknown;
         memcpy(out->latency_buckets, s->latency_buckets, sizeof(out->latency_buckets));
+        out->latency_sum_s = s->latency_sum_s;
         out->latency_sum_ns = s->latency_sum_ns;
         pthread_mutex_unlock(&s->lock);
         out->eps = r;
@@ -579,7 +587,8 @@ static void out_histogram(out_buf *out, const report *rep)
         out_value(out, total);
     }
     out_str(out, "dynhc_health_check_duration_seconds_sum ");
-    out_decimal(out, rep->latency_sum_ns, 9);
+    out_u64(out, rep->latency_sum_s);
+    out_fraction(out, rep->latency_sum_ns, 9);
     out_char(out, '\n');
     out_str(out, "dynhc_health_check_duration_seconds_count");
     out_char(out, ' ');

@@ -491,6 +491,67 @@ static void jitter_keeps_every_interval_within_its_bounds(void **state)
     assert_true(low < 9 * SEC && high > 11 * SEC);
 }
 
+/* Near the end of a 64-bit clock, a next check or a deadline that would
+ * pass it stays at the end instead of wrapping to a time long past (which
+ * would send checks, or time them out, at every tick). */
+static void periodic_checks_near_the_end_of_the_clock_never_wrap_into_the_past(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_mode(f->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    f->now = UINT64_MAX - 5 * SEC;
+    add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_true(dynhc_sched_next_deadline(f->s) > f->now);
+    assert_int_equal(tick_at(f, f->now + MS), 0);
+    assert_int_equal(tick_at(f, UINT64_MAX - 1), 0);
+    assert_int_equal(f->sent_count, 1);
+}
+
+static void a_deadline_near_the_end_of_the_clock_never_wraps_into_the_past(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 3 * SEC), DYNHC_OK);
+    f->now = UINT64_MAX - SEC;
+    add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_true(f->sent[0].deadline > f->sent[0].at);
+    assert_true(dynhc_sched_next_deadline(f->s) > f->now);
+    assert_int_equal(tick_at(f, f->now + MS), 0);
+    char *metrics = dynhc_sched_metrics(f->s);
+    assert_non_null(strstr(metrics, "dynhc_health_check_duration_seconds_count 0"));
+    dynhc_free(metrics);
+    assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_OK);
+}
+
+static void idle_traffic_near_the_end_of_the_clock_never_wraps_into_the_past(void **state)
+{
+    fixture *f = *state;
+    f->now = UINT64_MAX - 5 * SEC;
+    dynhc_endpoint *ep = add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    f->now += SEC;
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_true(dynhc_sched_next_deadline(f->s) > f->now);
+    assert_int_equal(tick_at(f, f->now + MS), 0);
+    assert_int_equal(f->sent_count, 1);
+}
+
+/* The first check of an endpoint registered near the end of the clock. */
+static void a_first_check_near_the_end_of_the_clock_is_not_planned_in_the_past(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_spread_ns(f->s, 24 * 3600 * SEC), DYNHC_OK);
+    f->now = UINT64_MAX - SEC;
+    for (int i = 0; i < 8; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "e%d", i);
+        add(f, name);
+    }
+    assert_true(dynhc_sched_next_deadline(f->s) >= f->now);
+}
+
 static void first_checks_are_spread_so_endpoints_do_not_fire_in_lock_step(void **state)
 {
     fixture *f = *state;
@@ -844,6 +905,10 @@ int main(void)
         T(thresholds_need_consecutive_outcomes),
         T(a_not_ready_endpoint_is_checked_at_its_own_interval),
         T(jitter_keeps_every_interval_within_its_bounds),
+        T(periodic_checks_near_the_end_of_the_clock_never_wrap_into_the_past),
+        T(a_deadline_near_the_end_of_the_clock_never_wraps_into_the_past),
+        T(idle_traffic_near_the_end_of_the_clock_never_wraps_into_the_past),
+        T(a_first_check_near_the_end_of_the_clock_is_not_planned_in_the_past),
         T(first_checks_are_spread_so_endpoints_do_not_fire_in_lock_step),
         T(disabled_checks_send_nothing_until_enabled),
         T(successful_traffic_marks_an_endpoint_ready_unless_turned_off),

@@ -1000,6 +1000,46 @@ static void a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_l
     harness_end(&h);
 }
 
+/* The histogram's sum outgrows 64 bits of nanoseconds (584 years) long
+ * before a fleet's checks stop: 1e5 endpoints timing out after 3 s add
+ * 3e5 s a second, 584 years in 17 hours. Here 2000 endpoints time out 108
+ * times after a day each: 1.866e10 s, and the sum must not wrap. */
+static void the_latency_sum_never_wraps(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    uint64_t day = 24 * 3600 * SEC;
+    assert_int_equal(dynhc_sched_set_timeout_ns(h.s, day), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(h.s, 1), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(h.s, 0), DYNHC_OK);
+    static const step never[] = {{1, DYNHC_CHECK_SUCCESS, 0, NULL}};
+    script *scripts = calloc(2000, sizeof(*scripts));
+    assert_non_null(scripts);
+    char name[16];
+    for (int i = 0; i < 2000; i++) {
+        scripts[i].steps = never;
+        scripts[i].count = 1;
+        snprintf(name, sizeof(name), "e%d", i);
+        add(&h, name, NULL, &scripts[i]);
+    }
+    for (int round = 0; round < 108; round++) {
+        for (int i = 0; i < 2000; i++) {
+            scripts[i].next = 0;
+        }
+        assert_int_equal(dynhc_sched_tick(h.s, h.now), 2000);
+        h.now += day;
+        assert_int_equal(dynhc_sched_tick(h.s, h.now), 0); /* all time out */
+        h.now += 1;
+    }
+    char *text = dynhc_sched_metrics(h.s);
+    assert_line(text, "dynhc_health_check_duration_seconds_count 216000");
+    assert_line(text, "dynhc_health_check_duration_seconds_sum 18662400000");
+    dynhc_free(text);
+    harness_end(&h);
+    free(scripts);
+}
+
 static void metrics_escape_label_values_as_the_format_requires(void **state)
 {
     (void)state;
@@ -1088,6 +1128,7 @@ int main(void)
         cmocka_unit_test(a_timeout_is_recorded_as_exactly_the_timeout),
         cmocka_unit_test(
             a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_latency),
+        cmocka_unit_test(the_latency_sum_never_wraps),
         cmocka_unit_test(metrics_escape_label_values_as_the_format_requires),
         cmocka_unit_test(metrics_leave_out_extra_labels_that_clash_with_their_own),
         cmocka_unit_test(reports_do_not_depend_on_the_numeric_locale),

@@ -56,7 +56,8 @@ extern "C" {
 typedef struct dynhc_sched dynhc_sched;
 typedef struct dynhc_endpoint dynhc_endpoint;
 
-/* No deadline: nothing is scheduled. */
+/* No deadline: nothing is scheduled (or nothing before the end of the
+ * clock: a time that would pass UINT64_MAX stays there and never comes). */
 #define DYNHC_NO_DEADLINE UINT64_MAX
 
 typedef enum dynhc_mode {
