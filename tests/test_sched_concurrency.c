@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -528,6 +529,315 @@ static void settings_change_while_other_threads_use_the_scheduler(void **state)
     dynhc_result_free(res);
 }
 
+/* ---- stress: everything at once ------------------------------------------------- */
+
+#define CHURN_SLOTS 16
+#define QUEUE_SIZE 4096
+
+/* Endpoints come and go in CHURN_SLOTS slots. Each slot's mutex is the
+ * caller's side of the handle contract: traffic on a handle and its removal
+ * never overlap. Everything else races freely: check ids completed in time,
+ * late, twice or never issued, reports, announcements, the ticking thread. */
+typedef struct churn {
+    dynhc_sched *s;
+    dynhc_result *payload;
+    _Atomic uint64_t now; /* the fake clock of the manual variant */
+    atomic_int stop;      /* 1: the run is over, 2: a thread saw something wrong */
+    pthread_mutex_t slot_lock[CHURN_SLOTS];
+    dynhc_endpoint *eps[CHURN_SLOTS];
+    pthread_mutex_t queue_lock; /* the ids the send callback hands over */
+    pthread_cond_t queue_changed;
+    uint64_t queue[QUEUE_SIZE];
+    size_t head, tail;
+    atomic_uint sent, completed, refused, added, removed, destroyed, reports, transitions,
+        churned;
+} churn;
+
+static uint64_t churn_clock(void *user_data)
+{
+    return atomic_load(&((churn *)user_data)->now);
+}
+
+static void churn_destroy(void *user_data)
+{
+    atomic_fetch_add(&((churn *)user_data)->destroyed, 1);
+}
+
+static void churn_wrong(churn *c)
+{
+    atomic_store(&c->stop, 2);
+}
+
+/* Hands the check to the completer; now and then completes it at once or
+ * fails to send it. */
+static int churn_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                      void *user_data)
+{
+    churn *c = user_data;
+    unsigned n = atomic_fetch_add(&c->sent, 1);
+    /* The check's strings are readable during the send, removal or not. */
+    if (strncmp(check->endpoint, "ep", 2) != 0 || dynhc_endpoint_name(ep) != check->endpoint) {
+        churn_wrong(c);
+    }
+    if (n % 11 == 0) {
+        return -1;
+    }
+    if (n % 7 == 0) {
+        int rc = dynhc_sched_complete(s, check->id, DYNHC_CHECK_SUCCESS, NULL);
+        atomic_fetch_add(rc == DYNHC_OK ? &c->completed : &c->refused, 1);
+        return 0;
+    }
+    pthread_mutex_lock(&c->queue_lock);
+    if (c->tail - c->head < QUEUE_SIZE) {
+        c->queue[c->tail++ % QUEUE_SIZE] = check->id;
+        pthread_cond_signal(&c->queue_changed);
+    }
+    pthread_mutex_unlock(&c->queue_lock);
+    return 0;
+}
+
+static void churn_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                             void *user_data)
+{
+    (void)s;
+    (void)ready;
+    churn *c = user_data;
+    atomic_fetch_add(&c->transitions, 1);
+    /* Reads the endpoint, which another thread may be removing. */
+    if (ep != NULL && (strncmp(name, "ep", 2) != 0 || dynhc_endpoint_name(ep) != name)) {
+        churn_wrong(c);
+    }
+}
+
+/* A log sink that takes its time, as one writing to a file would: the
+ * window between the release of the lock and the announcement grows. */
+static void churn_log(dynhc_log_level level, const char *message, void *user_data)
+{
+    (void)level;
+    (void)user_data;
+    if (strstr(message, " is now ") != NULL) {
+        sched_yield();
+    }
+}
+
+static void *churn_main(void *arg)
+{
+    churn *c = arg;
+    char name[16];
+    for (unsigned n = 0; !atomic_load(&c->stop); n++) {
+        unsigned i = (n * 7) % CHURN_SLOTS;
+        pthread_mutex_lock(&c->slot_lock[i]);
+        if (c->eps[i] != NULL) {
+            if (dynhc_sched_remove_endpoint(c->s, c->eps[i]) != DYNHC_OK) {
+                churn_wrong(c);
+            }
+            atomic_fetch_add(&c->removed, 1);
+            c->eps[i] = NULL;
+        } else {
+            snprintf(name, sizeof(name), "ep%u", i);
+            if (dynhc_sched_add_endpoint(c->s, name, c->payload, NULL, churn_send, c,
+                                         churn_destroy, &c->eps[i]) != DYNHC_OK) {
+                churn_wrong(c);
+            }
+            atomic_fetch_add(&c->added, 1);
+        }
+        pthread_mutex_unlock(&c->slot_lock[i]);
+        atomic_fetch_add(&c->churned, 1);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void *churn_traffic_main(void *arg)
+{
+    churn *c = arg;
+    for (unsigned n = 0; !atomic_load(&c->stop); n++) {
+        unsigned i = n % CHURN_SLOTS;
+        pthread_mutex_lock(&c->slot_lock[i]);
+        if (c->eps[i] != NULL) {
+            dynhc_endpoint_record_activity(c->eps[i], n % 3 != 0);
+            (void)dynhc_endpoint_is_ready(c->eps[i]);
+        }
+        pthread_mutex_unlock(&c->slot_lock[i]);
+        if (n % 4 == 0) {
+            sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static void churn_complete(churn *c, uint64_t id, dynhc_check_result result)
+{
+    int rc = dynhc_sched_complete(c->s, id, result, result ? "HTTP 503" : NULL);
+    if (rc != DYNHC_OK && rc != DYNHC_ERR_NOT_FOUND) {
+        churn_wrong(c);
+    }
+    atomic_fetch_add(rc == DYNHC_OK ? &c->completed : &c->refused, 1);
+}
+
+/* Completes what it is handed: most at once, every fourth after a while
+ * (often after its timeout), some twice, some ids that were never issued. */
+static void *churn_completer_main(void *arg)
+{
+    churn *c = arg;
+    uint64_t later[32];
+    size_t held = 0;
+    for (unsigned n = 0;; n++) {
+        pthread_mutex_lock(&c->queue_lock);
+        while (c->head == c->tail && !atomic_load(&c->stop)) {
+            pthread_cond_wait(&c->queue_changed, &c->queue_lock);
+        }
+        if (c->head == c->tail) {
+            pthread_mutex_unlock(&c->queue_lock);
+            break;
+        }
+        uint64_t id = c->queue[c->head++ % QUEUE_SIZE];
+        pthread_mutex_unlock(&c->queue_lock);
+        if (n % 4 == 0) {
+            later[held++] = id;
+        } else {
+            churn_complete(c, id, n % 3 ? DYNHC_CHECK_SUCCESS : DYNHC_CHECK_FAILURE);
+        }
+        if (n % 13 == 0) {
+            churn_complete(c, id, DYNHC_CHECK_SUCCESS);
+        }
+        if (n % 17 == 0) {
+            churn_complete(c, id + (1ull << 40), DYNHC_CHECK_SUCCESS);
+        }
+        if (held == sizeof(later) / sizeof(later[0])) {
+            for (size_t i = 0; i < held; i++) {
+                churn_complete(c, later[i], DYNHC_CHECK_SUCCESS);
+            }
+            held = 0;
+        }
+    }
+    for (size_t i = 0; i < held; i++) {
+        churn_complete(c, later[i], DYNHC_CHECK_FAILURE);
+    }
+    return NULL;
+}
+
+static void *churn_reporter_main(void *arg)
+{
+    churn *c = arg;
+    for (unsigned n = 0; !atomic_load(&c->stop); n++) {
+        char *text = n % 3 == 0 ? dynhc_sched_metrics(c->s) : dynhc_sched_status_json(c->s, n % 3 == 1);
+        if (text == NULL ||
+            (n % 3 == 0 ? strstr(text, "\ndynhc_health_checks_in_flight ") == NULL
+                        : strncmp(text, "{\"status\":", 10) != 0)) {
+            churn_wrong(c);
+        }
+        dynhc_free(text);
+        atomic_fetch_add(&c->reports, 1);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs the threads above against a scheduler ticked by this thread on a
+ * fake clock, or by the thread runner on the real one, until endpoints
+ * have been added or removed DYNHC_TEST_STRESS_TICKS times (3000). */
+static void run_churn(int runner)
+{
+    churn *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    for (int i = 0; i < CHURN_SLOTS; i++) {
+        pthread_mutex_init(&c->slot_lock[i], NULL);
+    }
+    pthread_mutex_init(&c->queue_lock, NULL);
+    pthread_cond_init(&c->queue_changed, NULL);
+    c->payload = payload();
+    c->s = dynhc_sched_new();
+    assert_non_null(c->s);
+    if (!runner) {
+        atomic_store(&c->now, 1000 * SEC);
+        assert_int_equal(dynhc_sched_set_clock(c->s, churn_clock, c), DYNHC_OK);
+    }
+    assert_int_equal(dynhc_sched_set_log(c->s, churn_log, c), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(c->s, churn_transition, c), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_mode(c->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(c->s, 2 * MS), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(c->s, 0), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_timeout_ns(c->s, 5 * MS), DYNHC_OK);
+
+    pthread_t threads[4];
+    void *(*mains[4])(void *) = {churn_main, churn_traffic_main, churn_completer_main,
+                                 churn_reporter_main};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, mains[i], c), 0);
+    }
+    unsigned rounds = (unsigned)stress_rounds(3000);
+    if (!runner) {
+        /* A millisecond of the fake clock per tick, for as long as the
+         * endpoints take to change rounds times. */
+        while (atomic_load(&c->churned) < rounds && atomic_load(&c->stop) == 0) {
+            uint64_t now = atomic_fetch_add(&c->now, MS) + MS;
+            if (dynhc_sched_tick(c->s, now) < 0) {
+                churn_wrong(c);
+            }
+            sched_yield();
+        }
+    } else {
+        assert_int_equal(dynhc_sched_start_thread(c->s), DYNHC_OK);
+        /* Bounded: a stuck thread fails the counts below, not the clock. */
+        for (int waited = 0; waited < 60000 && atomic_load(&c->churned) < rounds &&
+                             atomic_load(&c->stop) == 0;
+             waited++) {
+            sleep_ms(1);
+        }
+        assert_int_equal(dynhc_sched_stop_thread(c->s), DYNHC_OK);
+    }
+    int expected = 0;
+    atomic_compare_exchange_strong(&c->stop, &expected, 1);
+    pthread_mutex_lock(&c->queue_lock);
+    pthread_cond_broadcast(&c->queue_changed);
+    pthread_mutex_unlock(&c->queue_lock);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    }
+    print_message("%s: sent %u completed %u refused %u added %u removed %u reports %u "
+                  "transitions %u\n",
+                  runner ? "runner" : "manual ticks", atomic_load(&c->sent),
+                  atomic_load(&c->completed), atomic_load(&c->refused), atomic_load(&c->added),
+                  atomic_load(&c->removed), atomic_load(&c->reports),
+                  atomic_load(&c->transitions));
+    int wrong = atomic_load(&c->stop) == 2;
+    unsigned added = atomic_load(&c->added);
+    dynhc_sched_free(c->s);
+    dynhc_result_free(c->payload);
+    assert_false(wrong);
+    assert_true(added > 0 && atomic_load(&c->removed) > 0);
+    assert_true(atomic_load(&c->sent) > 0 && atomic_load(&c->completed) > 0);
+    assert_true(atomic_load(&c->reports) > 0);
+    /* Every endpoint was freed exactly once, removed or freed with the
+     * scheduler: no reference was lost or kept. */
+    assert_int_equal(atomic_load(&c->destroyed), added);
+    pthread_cond_destroy(&c->queue_changed);
+    pthread_mutex_destroy(&c->queue_lock);
+    for (int i = 0; i < CHURN_SLOTS; i++) {
+        pthread_mutex_destroy(&c->slot_lock[i]);
+    }
+    free(c);
+}
+
+static void everything_at_once_while_a_thread_ticks(void **state)
+{
+    (void)state;
+    run_churn(0);
+}
+
+static void everything_at_once_while_the_thread_runner_ticks(void **state)
+{
+    (void)state;
+    run_churn(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +848,13 @@ int main(void)
         cmocka_unit_test(the_clock_is_never_called_with_the_lock_held),
         cmocka_unit_test(reports_are_written_without_the_lock_held),
         cmocka_unit_test(settings_change_while_other_threads_use_the_scheduler),
+        cmocka_unit_test(everything_at_once_while_a_thread_ticks),
+        cmocka_unit_test(everything_at_once_while_the_thread_runner_ticks),
     };
+    /* DYNHC_TEST_FILTER=pattern runs only the matching tests. */
+    const char *filter = getenv("DYNHC_TEST_FILTER");
+    if (filter != NULL && filter[0] != '\0') {
+        cmocka_set_test_filter(filter);
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
