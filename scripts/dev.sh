@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dynhc developer commands. Usage: scripts/dev.sh demo | test | deps | bench | soak | fuzz
 #   demo   installs what is missing, builds, and shows the resolver at work
-#   test   installs what is missing, builds, runs every test plain and under ASan+UBSan
+#   test   installs what is missing, builds, runs every test plain, under valgrind (unit
+#          tests), under ThreadSanitizer and under ASan+UBSan
 #   deps   only installs the Debian packages dynhc needs
 #   bench  builds in release mode and runs the benchmarks
 #   soak   builds in release mode and runs the scheduler soak (10 min; options
@@ -94,10 +95,9 @@ run_tests() {
             --errors-for-leak-kinds=definite,possible "$t" >/dev/null
     done
     echo "valgrind: clean"
-    echo "== ThreadSanitizer build (the scheduler's cross-thread calls)"
-    configure_and_build build-tsan -DDYNHC_SANITIZE=thread -DDYNHC_BUILD_BENCH=OFF \
-        -DDYNHC_BUILD_EXAMPLES=OFF "${werror[@]}"
-    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'sched')
+    echo "== ThreadSanitizer build (every test and example)"
+    configure_and_build build-tsan -DDYNHC_SANITIZE=thread -DDYNHC_BUILD_BENCH=OFF "${werror[@]}"
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs")
     echo "== ASan+UBSan build"
     configure_and_build build-asan -DDYNHC_SANITIZE=address,undefined -DDYNHC_BUILD_BENCH=OFF "${werror[@]}"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -137,5 +137,5 @@ case "${1:-}" in
     bench) bench ;;
     soak) shift; soak "$@" ;;
     fuzz) fuzz ;;
-    *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

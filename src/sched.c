@@ -21,6 +21,13 @@
  * free from there would pull the ground from under the caller. */
 static _Thread_local const dynhc_sched *callback_owner;
 
+/* The scheduler this thread is ticking, if any: it computes its next
+ * deadline once the tick returns, so changes made on it need no wakeup.
+ * Not the same as callback_owner: a transition callback also runs on
+ * threads that complete checks or record traffic, and those must wake the
+ * ticking thread. */
+static _Thread_local const dynhc_sched *ticking_owner;
+
 
 uint64_t dynhc_now_ns(void)
 {
@@ -29,9 +36,52 @@ uint64_t dynhc_now_ns(void)
     return (uint64_t)ts.tv_sec * DH_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+void dh_hook_init(dh_hook *h, dh_any_fn fn, void *data)
+{
+    atomic_init(&h->seq, 0);
+    atomic_init(&h->fn, fn);
+    atomic_init(&h->data, data);
+}
+
+void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data)
+{
+    unsigned seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
+    atomic_store_explicit(&h->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&h->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&h->data, data, memory_order_relaxed);
+    atomic_store_explicit(&h->seq, seq + 2, memory_order_release);
+}
+
+dh_any_fn dh_hook_get(const dh_hook *h, void **data)
+{
+    for (;;) {
+        unsigned before = atomic_load_explicit(&h->seq, memory_order_acquire);
+        dh_any_fn fn = atomic_load_explicit(&h->fn, memory_order_relaxed);
+        void *d = atomic_load_explicit(&h->data, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (before % 2 == 0 && atomic_load_explicit(&h->seq, memory_order_relaxed) == before) {
+            *data = d;
+            return fn;
+        }
+    }
+}
+
 uint64_t dh_sched_now(const dynhc_sched *s)
 {
-    return s->clock != NULL ? s->clock(s->clock_data) : dynhc_now_ns();
+    void *data;
+    dynhc_clock_fn clock = (dynhc_clock_fn)dh_hook_get(&s->clock, &data);
+    uint64_t now = clock != NULL ? clock(data) : dynhc_now_ns();
+    uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_acquire);
+    return now > floor ? now : floor;
+}
+
+/* Raises the time floor to now; with the lock held (the only writers). */
+static void raise_time_floor_locked(dynhc_sched *s, uint64_t now)
+{
+    if (now > atomic_load_explicit(&s->time_floor, memory_order_relaxed)) {
+        atomic_store_explicit(&s->time_floor, now, memory_order_release);
+    }
 }
 
 static void stderr_log(dynhc_log_level level, const char *message, void *user_data)
@@ -45,8 +95,10 @@ static void stderr_log(dynhc_log_level level, const char *message, void *user_da
 
 void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
 {
+    void *data;
+    dynhc_log_fn log = (dynhc_log_fn)dh_hook_get(&s->log, &data);
     /* Formatting is skipped when nobody would see the line. */
-    if (s->log == NULL || (s->log == stderr_log && level < DYNHC_LOG_WARNING)) {
+    if (log == NULL || (log == stderr_log && level < DYNHC_LOG_WARNING)) {
         return;
     }
     char message[1024];
@@ -54,7 +106,7 @@ void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    s->log(level, message, s->log_data);
+    log(level, message, data);
 }
 
 /* ---- random numbers (xorshift64*) ---------------------------------------- */
@@ -172,9 +224,12 @@ uint64_t dh_sched_next_deadline_locked(const dynhc_sched *s)
         return DYNHC_NO_DEADLINE;
     }
     uint64_t due = s->heap[0].due_ns;
-    uint64_t rounded = (due / DH_SCHED_RESOLUTION_NS + (due % DH_SCHED_RESOLUTION_NS != 0)) *
-                       DH_SCHED_RESOLUTION_NS;
-    return rounded >= due ? rounded : due; /* no wrap near the end of time */
+    uint64_t rest = due % DH_SCHED_RESOLUTION_NS;
+    if (rest == 0) {
+        return due;
+    }
+    uint64_t up = DH_SCHED_RESOLUTION_NS - rest;
+    return due > UINT64_MAX - up ? due : due + up; /* no wrap near the end of time */
 }
 
 /* ---- readiness ------------------------------------------------------------- */
@@ -198,6 +253,8 @@ void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t)
         s->overall_transitions++;
         t->overall_changed = 1;
         t->overall_ready = ready;
+        t->fn = s->on_transition;
+        t->data = s->transition_data;
     }
 }
 
@@ -211,9 +268,30 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_t
     if (ep->tracked) {
         s->tracked_ready = ready ? s->tracked_ready + 1 : s->tracked_ready - 1;
     }
+    /* Announced after the lock is released, when another thread may have
+     * removed ep: the reference keeps it. */
+    dh_endpoint_hold_locked(ep);
     t->ep = ep;
     t->ep_ready = ready;
+    t->fn = s->on_transition;
+    t->data = s->transition_data;
     dh_sched_update_overall(s, t);
+}
+
+/* Logs and calls back one transition: of ep, or of the overall status
+ * when ep is NULL. With callback_owner set, without the lock. */
+static void announce_one(dynhc_sched *s, dynhc_transition_fn fn, void *data, dynhc_endpoint *ep,
+                         int ready)
+{
+    if (ep != NULL) {
+        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now %s", ep->name,
+                     ready ? "ready" : "not ready");
+    } else {
+        dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
+    }
+    if (fn != NULL) {
+        fn(s, ep, ep != NULL ? ep->name : NULL, ready, data);
+    }
 }
 
 void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
@@ -221,26 +299,18 @@ void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
     if (t->ep == NULL && !t->overall_changed) {
         return;
     }
-    if (t->ep != NULL) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now %s", t->ep->name,
-                     t->ep_ready ? "ready" : "not ready");
-    }
-    if (t->overall_changed) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s",
-                     t->overall_ready ? "ready" : "not ready");
-    }
-    if (s->on_transition == NULL) {
-        return;
-    }
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
     if (t->ep != NULL) {
-        s->on_transition(s, t->ep, t->ep->name, t->ep_ready, s->transition_data);
+        announce_one(s, t->fn, t->data, t->ep, t->ep_ready);
     }
     if (t->overall_changed) {
-        s->on_transition(s, NULL, NULL, t->overall_ready, s->transition_data);
+        announce_one(s, t->fn, t->data, NULL, t->overall_ready);
     }
     callback_owner = outer;
+    if (t->ep != NULL) {
+        dh_endpoint_release(t->ep);
+    }
 }
 
 int dh_sched_is_used(const dynhc_sched *s, const char *name)
@@ -273,7 +343,7 @@ static void retrack(dynhc_sched *s, dh_transitions *t)
 
 void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
 {
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     char **old = s->use_names;
     size_t old_count = s->use_count;
@@ -313,14 +383,15 @@ static uint64_t next_due(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
         /* From the planned time, not the send time: each endpoint keeps its
          * own phase, so endpoints sent in one tick do not fall into lock step.
          * Whole periods missed (a long stall) are skipped, not caught up. */
-        uint64_t due = ep->due_ns + interval;
+        uint64_t due = dh_later(ep->due_ns, interval);
         if (due <= now) {
-            due += (now - due) / interval * interval + interval;
+            due += (now - due) / interval * interval; /* still <= now */
+            due = dh_later(due, interval);
         }
         return due;
     }
     uint64_t activity = atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed);
-    return (activity > now ? activity : now) + interval;
+    return dh_later(activity > now ? activity : now, interval);
 }
 
 /* ---- outcomes -------------------------------------------------------------- */
@@ -333,20 +404,23 @@ static void record_latency(dynhc_sched *s, dynhc_endpoint *ep, uint64_t latency_
         bucket++;
     }
     s->latency_buckets[bucket]++;
-    s->latency_sum_ns += latency_ns;
+    s->latency_sum_ns += latency_ns % DH_NS_PER_SEC;
+    s->latency_sum_s += latency_ns / DH_NS_PER_SEC + s->latency_sum_ns / DH_NS_PER_SEC;
+    s->latency_sum_ns %= DH_NS_PER_SEC;
     ep->last_latency_ns = latency_ns;
 }
 
-/* Applies the outcome of ep's check in flight; with the lock held. */
+/* Applies the outcome of ep's check in flight, which took latency_ns; with
+ * the lock held. */
 static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result result,
-                         const char *error, uint64_t now, dh_transitions *t)
+                         const char *error, uint64_t now, uint64_t latency_ns, dh_transitions *t)
 {
     ep->in_flight = 0;
     s->in_flight--;
     ep->checks[result]++;
     ep->last_result = (uint8_t)result;
     ep->last_check_ns = now;
-    record_latency(s, ep, now - ep->sent_ns);
+    record_latency(s, ep, latency_ns);
     dh_free(ep->last_error);
     ep->last_error = NULL;
     if (result == DYNHC_CHECK_SUCCESS) {
@@ -384,7 +458,7 @@ static uint64_t check_id_of(const dynhc_endpoint *ep)
 dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s)
 {
     /* The ticking thread recomputes its deadline after the tick anyway. */
-    dh_wakeup w = {callback_owner != s ? s->wakeup : NULL, s->wakeup_data};
+    dh_wakeup w = {ticking_owner != s ? s->wakeup : NULL, s->wakeup_data};
     return w;
 }
 
@@ -401,14 +475,20 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     if (s == NULL || (unsigned)result > DYNHC_CHECK_TIMEOUT) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     int status = DYNHC_OK;
+    /* The clock is read before the lock; a tick may have raised the time
+     * floor since, so the floor is applied again under the lock: the
+     * completion never comes before a send. */
+    uint64_t now = dh_sched_now(s);
     pthread_mutex_lock(&s->lock);
+    uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_relaxed);
+    now = now > floor ? now : floor;
     uint64_t slot = (check_id >> 32) - 1;
     dynhc_endpoint *ep = slot < s->slot_count ? s->slots[slot] : NULL;
     dh_wakeup w = {NULL, NULL};
     if (ep != NULL && ep->in_flight && check_id == check_id_of(ep)) {
-        finish_check(s, ep, result, error, dh_sched_now(s), &t);
+        finish_check(s, ep, result, error, now, dh_elapsed(now, ep->sent_ns), &t);
         w = dh_sched_wakeup_locked(s);
     } else {
         if (ep != NULL) {
@@ -433,12 +513,13 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
     }
     dynhc_sched *s = ep->sched;
     atomic_store_explicit(&ep->last_activity_ns, dh_sched_now(s), memory_order_relaxed);
-    if (!ok || !s->activity_marks_ready || atomic_load(&ep->ready)) {
+    if (!ok || !atomic_load_explicit(&s->activity_marks_ready, memory_order_relaxed) ||
+        atomic_load(&ep->ready)) {
         return;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
-    if (!atomic_load(&ep->removed)) {
+    if (!atomic_load(&ep->removed) && atomic_load(&s->activity_marks_ready)) {
         set_ready_locked(s, ep, 1, &t);
     }
     pthread_mutex_unlock(&s->lock);
@@ -456,13 +537,26 @@ static int reserve_batch(dynhc_sched *s, uint32_t n)
     while (capacity < n) {
         capacity *= 2;
     }
-    dynhc_endpoint **grown = dh_realloc(s->batch, capacity * sizeof(*grown));
+    dh_batch_entry *grown = dh_realloc(s->batch, capacity * sizeof(*grown));
     if (grown == NULL) {
         return -1;
     }
     s->batch = grown;
     s->batch_capacity = capacity;
     return 0;
+}
+
+void dh_endpoint_hold_locked(dynhc_endpoint *ep)
+{
+    atomic_fetch_add_explicit(&ep->refs, 1, memory_order_relaxed);
+}
+
+void dh_endpoint_release(dynhc_endpoint *ep)
+{
+    /* acq_rel: whoever frees sees every write made by the other holders. */
+    if (atomic_fetch_sub_explicit(&ep->refs, 1, memory_order_acq_rel) == 1) {
+        dh_sched_free_endpoint(ep);
+    }
 }
 
 void dh_sched_free_endpoint(dynhc_endpoint *ep)
@@ -477,15 +571,39 @@ void dh_sched_free_endpoint(dynhc_endpoint *ep)
     dh_free(ep);
 }
 
-/* Collects what is due, with the lock held: timeouts are applied at once,
- * checks to send go into s->batch. Returns how many to send. */
-static uint32_t collect_due(dynhc_sched *s, uint64_t now, dh_transitions *t)
+/* Appends the transitions in t to the batch (room reserved); the endpoint
+ * transition takes over t's reference. */
+static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dh_transitions *t)
+{
+    if (t->ep != NULL) {
+        s->batch[count++] = (dh_batch_entry){t->ep, 0, 0, DH_BATCH_ENDPOINT, (uint8_t)t->ep_ready};
+    }
+    if (t->overall_changed) {
+        s->batch[count++] = (dh_batch_entry){NULL, 0, 0, DH_BATCH_OVERALL, (uint8_t)t->overall_ready};
+    }
+    return count;
+}
+
+/* Collects what is due, with the lock held: timeouts are applied at once
+ * and their transitions go into s->batch, as do the checks to send, in the
+ * order they were found. Returns the length of the batch. */
+static uint32_t collect_due(dynhc_sched *s, uint64_t now)
 {
     uint32_t count = 0;
-    while (s->heap_len > 0 && s->heap[0].due_ns <= now) {
+    while (s->heap_len > 0 && s->heap[0].due_ns <= now && s->heap[0].due_ns != UINT64_MAX) {
+        /* Room for what one endpoint adds: a check to send, or its own
+         * transition and the overall status's. */
+        if (s->batch_capacity - count < 2 && reserve_batch(s, count + 2) != 0) {
+            break; /* the rest stays due: the next tick does it */
+        }
         dynhc_endpoint *ep = s->heap[0].ep;
         if (ep->in_flight) {
-            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, t);
+            /* The heap holds the check's deadline: it took exactly its
+             * timeout, however late this tick noticed. */
+            uint64_t deadline = s->heap[0].due_ns;
+            dh_transitions t = DH_TRANSITIONS_NONE;
+            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, deadline - ep->sent_ns, &t);
+            count = batch_transitions(s, count, &t);
             continue;
         }
         if (!s->enabled) {
@@ -493,17 +611,14 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now, dh_transitions *t)
             continue;
         }
         if (s->mode == DYNHC_MODE_IDLE) {
-            uint64_t quiet_until =
-                atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed) +
-                interval_of(s, ep);
+            uint64_t quiet_until = dh_later(
+                atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed),
+                interval_of(s, ep));
             if (quiet_until > now) {
                 ep->due_ns = quiet_until; /* traffic since: no canary needed yet */
                 dh_sched_schedule_locked(s, ep, quiet_until);
                 continue;
             }
-        }
-        if (count == s->batch_capacity && reserve_batch(s, count + 1) != 0) {
-            break; /* the rest stays due: the next tick sends it */
         }
         ep->in_flight = 1;
         /* One counter for the whole scheduler: an endpoint that reuses a
@@ -514,8 +629,10 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now, dh_transitions *t)
         ep->sequence = s->check_counter;
         ep->sent_ns = now;
         s->in_flight++;
-        dh_sched_schedule_locked(s, ep, now + s->timeout_ns);
-        s->batch[count++] = ep;
+        uint64_t deadline = dh_later(now, s->timeout_ns);
+        dh_sched_schedule_locked(s, ep, deadline);
+        dh_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
+        s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0};
     }
     return count;
 }
@@ -528,39 +645,42 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     if (callback_owner == s) {
         return DYNHC_ERR_BUSY;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
+    const dynhc_sched *outer_tick = ticking_owner;
+    ticking_owner = s;
     pthread_mutex_lock(&s->lock);
-    s->ticking = 1;
-    uint32_t count = collect_due(s, now, &t);
+    raise_time_floor_locked(s, now);
+    uint32_t count = collect_due(s, now);
+    dynhc_transition_fn on_transition = s->on_transition;
+    void *transition_data = s->transition_data;
     pthread_mutex_unlock(&s->lock);
-    dh_sched_announce(s, &t);
 
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
+    int sent = 0;
     for (uint32_t i = 0; i < count; i++) {
-        dynhc_endpoint *ep = s->batch[i];
-        if (atomic_load_explicit(&ep->removed, memory_order_acquire)) {
-            continue;
+        const dh_batch_entry *e = &s->batch[i];
+        dynhc_endpoint *ep = e->ep;
+        if (e->kind != DH_BATCH_SEND) {
+            announce_one(s, on_transition, transition_data, ep, e->ready);
+        } else {
+            sent++;
+            /* A check whose endpoint was removed meanwhile is not sent. */
+            if (!atomic_load_explicit(&ep->removed, memory_order_acquire)) {
+                dynhc_check check = {e->id, ep->name, ep->payload->text, ep->payload->payload,
+                                     now, e->deadline_ns};
+                if (ep->send(s, ep, &check, ep->user_data) != 0) {
+                    dynhc_sched_complete(s, check.id, DYNHC_CHECK_FAILURE,
+                                         "the send callback failed");
+                }
+            }
         }
-        dynhc_check check = {check_id_of(ep), ep->name, ep->payload->text,
-                             ep->payload->payload, now, now + s->timeout_ns};
-        if (ep->send(s, ep, &check, ep->user_data) != 0) {
-            dynhc_sched_complete(s, check.id, DYNHC_CHECK_FAILURE, "the send callback failed");
+        if (ep != NULL) {
+            dh_endpoint_release(ep);
         }
     }
     callback_owner = outer;
-
-    pthread_mutex_lock(&s->lock);
-    s->ticking = 0;
-    dynhc_endpoint *pending = s->pending_free;
-    s->pending_free = NULL;
-    pthread_mutex_unlock(&s->lock);
-    while (pending != NULL) {
-        dynhc_endpoint *next = pending->next_free;
-        dh_sched_free_endpoint(pending);
-        pending = next;
-    }
-    return (int)count;
+    ticking_owner = outer_tick;
+    return sent;
 }
 
 uint64_t dynhc_sched_next_deadline(dynhc_sched *s)
@@ -584,7 +704,7 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     atomic_store(&s->process_ready, ready != 0);
     dh_sched_update_overall(s, &t);
@@ -605,6 +725,11 @@ dynhc_sched *dynhc_sched_new(void)
         dh_free(s);
         return NULL;
     }
+    if (pthread_mutex_init(&s->report_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        dh_free(s);
+        return NULL;
+    }
     s->mode = DYNHC_MODE_IDLE;
     s->interval_ns = 10 * DH_NS_PER_SEC;
     s->not_ready_interval_ns = s->interval_ns;
@@ -612,13 +737,15 @@ dynhc_sched *dynhc_sched_new(void)
     s->spread_ns = s->interval_ns;
     s->failure_threshold = 1;
     s->success_threshold = 1;
-    s->activity_marks_ready = 1;
+    atomic_init(&s->activity_marks_ready, 1);
     s->enabled = 1;
-    s->log = stderr_log;
+    dh_hook_init(&s->clock, NULL, NULL);
+    dh_hook_init(&s->log, (dh_any_fn)stderr_log, NULL);
     s->rng = 0x9E3779B97F4A7C15ull ^ dynhc_now_ns();
     atomic_init(&s->process_ready, 0);
     atomic_init(&s->overall_ready, 0);
-    s->created_ns = dh_sched_now(s);
+    s->created_ns = dynhc_now_ns();
+    atomic_init(&s->time_floor, s->created_ns);
     return s;
 }
 
@@ -646,6 +773,9 @@ void dynhc_sched_free(dynhc_sched *s)
     dh_free(s->names);
     dh_free(s->heap);
     dh_free(s->batch);
+    dh_free(s->report_eps);
+    dh_free(s->report_text);
+    pthread_mutex_destroy(&s->report_lock);
     pthread_mutex_destroy(&s->lock);
     dh_free(s);
 }

@@ -124,35 +124,69 @@ static int valid_label_name(const char *name)
     return 1;
 }
 
-/* Copies labels into one block: the pointer array, then the strings. */
+/* Whether the label named at labels[i] can be written. Its name is valid
+ * (the format's syntax, not "endpoint", not "__..."), but it may clash with
+ * the labels a family adds (result, le) or repeat an earlier one:
+ * Prometheus rejects a series with a label given twice as a whole, so such
+ * a label is left out instead, from every series of the endpoint alike. */
+static int label_usable(const char *const *labels, size_t i)
+{
+    const char *name = labels[i];
+    if (strcmp(name, "result") == 0 || strcmp(name, "le") == 0) {
+        return 0;
+    }
+    for (size_t j = 0; j < i; j += 2) {
+        if (strcmp(labels[j], name) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Copies the labels that the metrics can write (label_usable) into one
+ * block: the pointer array, then the strings one after the other (reports
+ * copy them in one go). */
 static int copy_labels(const char *const *labels, const char *const **out)
 {
     *out = NULL;
     if (labels == NULL || labels[0] == NULL) {
         return DYNHC_OK;
     }
-    size_t n = 0, bytes = 0;
+    size_t n = 0, kept = 0, bytes = 0;
     for (; labels[n] != NULL; n++) {
         if (n % 2 == 0 && !valid_label_name(labels[n])) {
             return DYNHC_ERR_INVALID_ARG;
         }
-        bytes += strlen(labels[n]) + 1;
     }
     if (n % 2 != 0) {
         return DYNHC_ERR_INVALID_ARG; /* a name without a value */
     }
-    const char **block = dh_malloc((n + 1) * sizeof(*block) + bytes);
+    for (size_t i = 0; i < n; i += 2) {
+        if (label_usable(labels, i)) {
+            kept += 2;
+            bytes += strlen(labels[i]) + strlen(labels[i + 1]) + 2;
+        }
+    }
+    if (kept == 0) {
+        return DYNHC_OK;
+    }
+    const char **block = dh_malloc((kept + 1) * sizeof(*block) + bytes);
     if (block == NULL) {
         return DYNHC_ERR_NOMEM;
     }
-    char *text = (char *)(block + n + 1);
+    char *text = (char *)(block + kept + 1);
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        if (i % 2 == 0 && !label_usable(labels, i)) {
+            i++; /* and its value */
+            continue;
+        }
         size_t len = strlen(labels[i]) + 1;
         memcpy(text, labels[i], len);
-        block[i] = text;
+        block[k++] = text;
         text += len;
     }
-    block[n] = NULL;
+    block[k] = NULL;
     *out = block;
     return DYNHC_OK;
 }
@@ -187,7 +221,8 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     ep->destroy = destroy;
     ep->heap_index = DH_NOT_IN_HEAP;
 
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
+    uint64_t now = dh_sched_now(s); /* the clock is a callback: not under the lock */
     pthread_mutex_lock(&s->lock);
     if (reserve_endpoint(s) != 0) {
         status = DYNHC_ERR_NOMEM;
@@ -201,7 +236,6 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
         dh_free(ep);
         return status;
     }
-    uint64_t now = dh_sched_now(s);
     ep->payload = dynhc_result_ref(payload);
     ep->slot = s->free_count > 0 ? s->free_slots[--s->free_count] : s->slot_count++;
     s->slots[ep->slot] = ep;
@@ -210,12 +244,13 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     atomic_init(&ep->ready, s->starting_ready);
     atomic_init(&ep->last_activity_ns, 0);
     atomic_init(&ep->removed, 0);
+    atomic_init(&ep->refs, 1); /* the registration's */
     ep->tracked = (uint8_t)dh_sched_is_used(s, name);
     s->tracked_count += ep->tracked;
     s->tracked_ready += ep->tracked && s->starting_ready;
     dh_sched_update_overall(s, &t);
     if (s->enabled) {
-        ep->due_ns = now + dh_sched_random_below(s, s->spread_ns + 1);
+        ep->due_ns = dh_later(now, dh_sched_random_below(s, s->spread_ns + 1));
         dh_sched_schedule_locked(s, ep, ep->due_ns);
     }
     dh_wakeup w = dh_sched_wakeup_locked(s);
@@ -239,7 +274,7 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
     if (s == NULL || ep == NULL || ep->sched != s) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dh_transitions t = {NULL, 0, 0, 0};
+    dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     if (atomic_load(&ep->removed)) {
         pthread_mutex_unlock(&s->lock);
@@ -259,15 +294,10 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
         s->tracked_ready -= (size_t)atomic_load(&ep->ready);
     }
     dh_sched_update_overall(s, &t);
-    int defer = s->ticking;
-    if (defer) {
-        ep->next_free = s->pending_free;
-        s->pending_free = ep;
-    }
     pthread_mutex_unlock(&s->lock);
     dh_sched_announce(s, &t);
-    if (!defer) {
-        dh_sched_free_endpoint(ep);
-    }
+    /* Freed now, or by whoever still uses it (a tick sending its check, a
+     * thread announcing its transition) when that is done. */
+    dh_endpoint_release(ep);
     return DYNHC_OK;
 }

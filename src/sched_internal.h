@@ -3,7 +3,8 @@
  * (the thread runner). Internal.
  *
  * Locking: sched->lock guards every field below that is not atomic. It is
- * never held while a callback runs. */
+ * never held while a callback (the clock included) runs, nor while a report
+ * is written. */
 #ifndef DH_SCHED_INTERNAL_H
 #define DH_SCHED_INTERNAL_H
 
@@ -44,9 +45,15 @@ struct dynhc_endpoint {
     uint32_t consecutive_successes;
 
     dynhc_sched *sched;
-    const char *const *labels;   /* name, value, ..., NULL; one block; NULL when none */
+    /* The metric labels that can be written: name, value, ..., NULL, the
+     * strings one after the other in the same block; NULL when none. */
+    const char *const *labels;
     dynhc_destroy_fn destroy;
-    dynhc_endpoint *next_free;   /* on sched->pending_free */
+    /* One for the registration, dropped by removal, plus one per internal
+     * user that touches the endpoint after releasing the lock (a transition
+     * being announced, a tick's batch). Taken under the lock while the
+     * endpoint is registered, dropped anywhere; the last one frees it. */
+    atomic_uint refs;
     uint64_t last_check_ns;      /* when the last check completed; 0 before the first */
     uint64_t last_latency_ns;
     char *last_error;            /* the last failure's text; NULL after a success */
@@ -57,6 +64,36 @@ struct dynhc_endpoint {
     uint32_t late;          /* completions after the timeout */
     uint32_t transitions;
 };
+
+/* A callback and its user data that lock-free paths call (the clock from
+ * dynhc_endpoint_record_activity(), the log sink from anywhere): changed
+ * under the lock, read without it. A sequence count keeps the pair
+ * consistent: odd while a change is written, and a reader that overlapped
+ * a change reads again. */
+typedef void (*dh_any_fn)(void);
+typedef struct dh_hook {
+    atomic_uint seq;
+    _Atomic(dh_any_fn) fn;
+    _Atomic(void *) data;
+} dh_hook;
+
+void dh_hook_init(dh_hook *h, dh_any_fn fn, void *data);
+/* With the lock held (one writer at a time). */
+void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data);
+/* Any thread, no lock. */
+dh_any_fn dh_hook_get(const dh_hook *h, void **data);
+
+/* What a tick does once the lock is released, in the order it was found:
+ * send a check, or announce a transition that a timeout caused. */
+enum { DH_BATCH_SEND, DH_BATCH_ENDPOINT, DH_BATCH_OVERALL };
+
+typedef struct dh_batch_entry {
+    dynhc_endpoint *ep;   /* NULL for the overall status */
+    uint64_t id;          /* a send: the check's id */
+    uint64_t deadline_ns; /* a send: when the check times out */
+    uint8_t kind;
+    uint8_t ready;        /* a transition: the new status */
+} dh_batch_entry;
 
 /* A heap entry keeps the key beside the pointer so that sifting touches
  * only the heap array. */
@@ -79,18 +116,16 @@ struct dynhc_sched {
     int spread_set;
     unsigned failure_threshold;
     unsigned success_threshold;
-    int activity_marks_ready;
+    atomic_int activity_marks_ready; /* also read without the lock by traffic */
     int enabled;
     int starting_ready;
     char **use_names; /* NULL: every endpoint counts */
     size_t use_count;
     uint64_t rng;
 
-    dynhc_clock_fn clock;
-    void *clock_data;
-    dynhc_log_fn log;
-    void *log_data;
-    dynhc_transition_fn on_transition;
+    dh_hook clock; /* a dynhc_clock_fn, NULL: dynhc_now_ns() */
+    dh_hook log;   /* a dynhc_log_fn, NULL: silent */
+    dynhc_transition_fn on_transition; /* copied under the lock by whoever announces */
     void *transition_data;
     dynhc_wakeup_fn wakeup;
     void *wakeup_data;
@@ -116,20 +151,35 @@ struct dynhc_sched {
     atomic_int process_ready;
     atomic_int overall_ready;
 
-    /* A tick in progress defers freeing removed endpoints to its end. */
-    int ticking;
-    dynhc_endpoint *pending_free;
-    dynhc_endpoint **batch; /* endpoints due in this tick, reused */
+    dh_batch_entry *batch; /* what this tick does after the lock, reused */
     uint32_t batch_capacity;
 
     uint32_t check_counter; /* the low half of the last check id */
     /* Check latency, all endpoints together (the +Inf bucket last). */
     uint64_t latency_buckets[DH_LATENCY_BUCKETS + 1];
+    /* Their sum in seconds and nanoseconds (< 1e9): 64 bits of nanoseconds
+     * would wrap after 584 years of latency, hours for a large fleet. */
+    uint64_t latency_sum_s;
     uint64_t latency_sum_ns;
     uint64_t created_ns;
+    /* One time source: the latest now a tick was given. Times read from
+     * the clock are never taken below it (dh_sched_now), so a tick whose
+     * now runs ahead of the clock (a loop ticking at the deadline it was
+     * given) and a completion or traffic that follows it agree on which
+     * came first. Written under the lock, read without it. */
+    _Atomic uint64_t time_floor;
     uint64_t late_unknown;  /* completions for ids no endpoint owns */
     uint64_t in_flight;
     uint64_t overall_transitions;
+
+    /* Reports (sched_report.c): one at a time (report_lock, taken before
+     * lock, never inside it), each copied under lock into these buffers,
+     * which are kept for the next report, and written after it. */
+    pthread_mutex_t report_lock;
+    void *report_eps;
+    size_t report_eps_bytes;
+    char *report_text;
+    size_t report_text_bytes;
 
     /* The thread runner (sched_thread.c). */
     pthread_t thread;
@@ -141,15 +191,21 @@ struct dynhc_sched {
 
 /* Readiness changes seen under the lock, announced after it is released. */
 typedef struct dh_transitions {
-    dynhc_endpoint *ep;
+    dynhc_endpoint *ep; /* with a reference, which dh_sched_announce() drops */
     int ep_ready;
     int overall_changed;
     int overall_ready;
+    /* The transition callback, copied under the lock with the change. */
+    dynhc_transition_fn fn;
+    void *data;
 } dh_transitions;
+
+#define DH_TRANSITIONS_NONE {NULL, 0, 0, 0, NULL, NULL}
 
 /* Recomputes the overall status, noting a change in t; with the lock held. */
 void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t);
-/* Logs and calls back what t holds; without the lock. */
+/* Logs and calls back what t holds, then drops its reference; without the
+ * lock. */
 void dh_sched_announce(dynhc_sched *s, const dh_transitions *t);
 /* Whether the endpoint called name makes the overall status. */
 int dh_sched_is_used(const dynhc_sched *s, const char *name);
@@ -159,6 +215,10 @@ uint64_t dh_sched_random_below(dynhc_sched *s, uint64_t n);
 void dh_sched_unschedule_locked(dynhc_sched *s, dynhc_endpoint *ep);
 /* Runs the user data's destructor and frees ep; without the lock. */
 void dh_sched_free_endpoint(dynhc_endpoint *ep);
+/* A reference to ep, registered; with the lock held. */
+void dh_endpoint_hold_locked(dynhc_endpoint *ep);
+/* Drops a reference; the last one frees ep. Without the lock. */
+void dh_endpoint_release(dynhc_endpoint *ep);
 
 /* The wakeup function, copied under the lock and called after it. */
 typedef struct dh_wakeup {
@@ -166,13 +226,29 @@ typedef struct dh_wakeup {
     void *data;
 } dh_wakeup;
 
-/* The wakeup to call once the lock is released (none on the ticking thread
- * inside a tick, which recomputes its deadline anyway). */
+/* The wakeup to call once the lock is released: none on the thread that is
+ * inside dynhc_sched_tick() for s (it recomputes its deadline anyway), one
+ * on every other thread, callbacks that run there included. */
 dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s);
 void dh_wakeup_call(dynhc_sched *s, dh_wakeup w);
 
-/* The scheduler's clock. */
+/* The scheduler's time: its clock, never below the latest now given to a
+ * tick (time_floor). Calls the clock: without the lock. */
 uint64_t dh_sched_now(const dynhc_sched *s);
+
+/* time + duration, or the end of time (DYNHC_NO_DEADLINE) when that would
+ * pass it: times never wrap into the past. What is due at the end of time
+ * is never due (a tick at UINT64_MAX does not fire it). */
+static inline uint64_t dh_later(uint64_t time, uint64_t duration)
+{
+    return duration > UINT64_MAX - time ? UINT64_MAX : time + duration;
+}
+
+/* later - earlier, or 0 when earlier is later: durations never wrap. */
+static inline uint64_t dh_elapsed(uint64_t later, uint64_t earlier)
+{
+    return later > earlier ? later - earlier : 0;
+}
 
 /* Logs through the scheduler's sink (formatted like printf). */
 void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)

@@ -1,13 +1,21 @@
 /* sched_report.c: the scheduler's reports (SPEC 3): the status JSON of
  * Dynamo's /health and the Prometheus text exposition (format 0.0.4).
  *
- * Both are written by hand into one growing buffer: the shapes are fixed, a
- * tree would cost an allocation per value, and the lock is held while they
- * are built. Every number comes from an integer, so nothing depends on the
- * host's locale: fractions of a second are printed as exact decimals of
- * nanosecond counts. Text that is not valid UTF-8 (endpoint names and errors
- * are arbitrary bytes) has each bad byte replaced by U+FFFD, because both
- * formats must be UTF-8. */
+ * A report is taken in two steps. Under the scheduler's lock, a snapshot
+ * copies what it shows (numbers, names, labels, errors) into a compact
+ * array and one block of text: a memcpy per string, no formatting, no
+ * allocation. The lock is then released and the text is written from the
+ * snapshot, so a scrape of a large fleet never holds up ticks and
+ * completions while it escapes and prints. The snapshot buffers are kept
+ * for the next report (grown outside the lock when the fleet has grown);
+ * report_lock lets one report at a time use them.
+ *
+ * Both formats are written by hand into one growing buffer: the shapes are
+ * fixed, and a tree would cost an allocation per value. Every number comes
+ * from an integer, so nothing depends on the host's locale: fractions of a
+ * second are printed as exact decimals of nanosecond counts. Text that is
+ * not valid UTF-8 (endpoint names and errors are arbitrary bytes) has each
+ * bad byte replaced by U+FFFD, because both formats must be UTF-8. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,16 +93,10 @@ static void out_u64(out_buf *out, uint64_t v)
     out_write(out, digits + sizeof(digits) - n, n);
 }
 
-/* v / 10^scale as an exact decimal without trailing zeros ("1.5", "3",
- * "0.005"): the nanoseconds of a duration in seconds with scale 9. */
-static void out_decimal(out_buf *out, uint64_t v, unsigned scale)
+/* The fraction frac / 10^scale (frac < 10^scale) as ".5", ".005", or
+ * nothing when it is 0: no trailing zeros. */
+static void out_fraction(out_buf *out, uint64_t frac, unsigned scale)
 {
-    uint64_t unit = 1;
-    for (unsigned i = 0; i < scale; i++) {
-        unit *= 10;
-    }
-    out_u64(out, v / unit);
-    uint64_t frac = v % unit;
     if (frac == 0) {
         return;
     }
@@ -109,6 +111,18 @@ static void out_decimal(out_buf *out, uint64_t v, unsigned scale)
     }
     out_char(out, '.');
     out_write(out, digits, scale);
+}
+
+/* v / 10^scale as an exact decimal without trailing zeros ("1.5", "3",
+ * "0.005"): the nanoseconds of a duration in seconds with scale 9. */
+static void out_decimal(out_buf *out, uint64_t v, unsigned scale)
+{
+    uint64_t unit = 1;
+    for (unsigned i = 0; i < scale; i++) {
+        unit *= 10;
+    }
+    out_u64(out, v / unit);
+    out_fraction(out, v % unit, scale);
 }
 
 static char *out_finish(out_buf *out)
@@ -182,53 +196,239 @@ static void out_json_string(out_buf *out, const char *s)
 
 static const char *const result_names[3] = {"success", "failure", "timeout"};
 
-/* The endpoints a report shows: registered and not removed. */
-static const dynhc_endpoint *shown(const dynhc_sched *s, uint32_t slot)
+/* ---- the snapshot ------------------------------------------------------------ */
+
+#define NO_TEXT SIZE_MAX
+
+/* One endpoint as a report shows it, copied under the lock. Its strings are
+ * offsets into the snapshot's text, each NUL-terminated. */
+typedef struct report_ep {
+    size_t name;
+    size_t labels; /* label_pairs name/value pairs, one string after the other */
+    size_t error;  /* NO_TEXT: none */
+    uint64_t last_check_ns; /* 0: never checked */
+    uint64_t last_latency_ns;
+    uint64_t tokens;
+    uint32_t label_pairs;
+    uint32_t checks[3];
+    uint32_t late;
+    uint32_t transitions;
+    uint32_t consecutive_failures;
+    uint8_t ready;
+    uint8_t in_flight;
+    uint8_t last_result;
+} report_ep;
+
+/* The scheduler's own numbers, copied with the endpoints. */
+typedef struct report {
+    const report_ep *eps;
+    const char *text;
+    size_t count;
+    uint64_t now;
+    uint64_t uptime_ns;
+    uint64_t in_flight;
+    uint64_t overall_transitions;
+    uint64_t late_unknown;
+    uint64_t latency_buckets[DH_LATENCY_BUCKETS + 1];
+    uint64_t latency_sum_s;
+    uint64_t latency_sum_ns; /* < 1e9 */
+    int overall_ready;
+} report;
+
+/* What a report needs beyond names and numbers. */
+enum { WANT_LABELS = 1, WANT_ERRORS = 2 };
+
+/* Grows *buf to at least need bytes, with room to spare so that a growing
+ * fleet does not make every report grow it again. -1 when out of memory
+ * (*buf is then unchanged). */
+static int reserve_buffer(void **buf, size_t *bytes, size_t need)
 {
-    const dynhc_endpoint *ep = s->slots[slot];
-    return ep != NULL && !ep->removed ? ep : NULL;
+    if (need <= *bytes) {
+        return 0;
+    }
+    if (need > SIZE_MAX / 2) {
+        return -1;
+    }
+    size_t capacity = need + need / 4 + 256;
+    void *grown = dh_realloc(*buf, capacity);
+    if (grown == NULL) {
+        return -1;
+    }
+    *buf = grown;
+    *bytes = capacity;
+    return 0;
 }
 
-static int ready_of(const dynhc_endpoint *ep)
+/* Copies text into the snapshot's text at *used when it fits, and counts
+ * its bytes either way (a snapshot that does not fit is taken again). */
+static size_t copy_text(const dynhc_sched *s, size_t *used, const char *text, size_t bytes)
 {
-    return atomic_load(&ep->ready) != 0;
+    size_t at = *used;
+    if (at <= s->report_text_bytes && bytes <= s->report_text_bytes - at) {
+        memcpy(s->report_text + at, text, bytes);
+    }
+    *used = at + bytes;
+    return at;
 }
 
-static uint64_t elapsed(uint64_t now, uint64_t since)
+/* The bytes of a label block's strings: they follow one another. */
+static size_t label_bytes(const char *const *labels, uint32_t *pairs)
 {
-    return now > since ? now - since : 0;
+    size_t n = 0;
+    while (labels[n] != NULL) {
+        n++;
+    }
+    *pairs = (uint32_t)(n / 2);
+    return (size_t)(labels[n - 1] - labels[0]) + strlen(labels[n - 1]) + 1;
 }
 
-static void out_check_json(out_buf *out, const dynhc_endpoint *ep, uint64_t now)
+/* Fills r from an endpoint; with the lock held. */
+static void copy_endpoint(const dynhc_sched *s, const dynhc_endpoint *ep, unsigned want,
+                          size_t *used, report_ep *r)
 {
-    int checked = ep->last_check_ns != 0;
+    r->name = copy_text(s, used, ep->name, strlen(ep->name) + 1);
+    r->label_pairs = 0;
+    r->labels = NO_TEXT;
+    if ((want & WANT_LABELS) && ep->labels != NULL) {
+        size_t bytes = label_bytes(ep->labels, &r->label_pairs);
+        r->labels = copy_text(s, used, ep->labels[0], bytes);
+    }
+    r->error = NO_TEXT;
+    if ((want & WANT_ERRORS) && ep->last_error != NULL) {
+        r->error = copy_text(s, used, ep->last_error, strlen(ep->last_error) + 1);
+    }
+    r->last_check_ns = ep->last_check_ns;
+    r->last_latency_ns = ep->last_latency_ns;
+    uint64_t sent = (uint64_t)ep->checks[0] + ep->checks[1] + ep->checks[2] + ep->in_flight;
+    r->tokens = sent * (uint64_t)ep->payload->token_budget;
+    memcpy(r->checks, ep->checks, sizeof(r->checks));
+    r->late = ep->late;
+    r->transitions = ep->transitions;
+    r->consecutive_failures = ep->consecutive_failures;
+    r->ready = atomic_load(&ep->ready) != 0;
+    r->in_flight = ep->in_flight;
+    r->last_result = ep->last_result;
+}
+
+/* Takes the snapshot of a report read from the clock at now; with
+ * report_lock held, which makes the buffers this report's. When a buffer is
+ * too small, the lock is released, the buffer grown and the snapshot taken
+ * again. 0, or -1 when out of memory. */
+static int take_snapshot(dynhc_sched *s, uint64_t now, unsigned want, report *out)
+{
+    size_t eps_needed = 0, text_needed = 0;
+    for (;;) {
+        void *eps = s->report_eps, *text = s->report_text;
+        int failed = reserve_buffer(&eps, &s->report_eps_bytes, eps_needed) != 0;
+        s->report_eps = eps;
+        failed = failed || reserve_buffer(&text, &s->report_text_bytes, text_needed) != 0;
+        s->report_text = text;
+        if (failed) {
+            return -1;
+        }
+        pthread_mutex_lock(&s->lock);
+        if (s->endpoint_count > s->report_eps_bytes / sizeof(report_ep)) {
+            eps_needed = s->endpoint_count * sizeof(report_ep);
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
+        report_ep *r = s->report_eps;
+        size_t used = 0, count = 0;
+        for (uint32_t i = 0; i < s->slot_count; i++) {
+            const dynhc_endpoint *ep = s->slots[i];
+            if (ep != NULL && !atomic_load(&ep->removed)) {
+                copy_endpoint(s, ep, want, &used, &r[count++]);
+            }
+        }
+        if (used > s->report_text_bytes) {
+            text_needed = used;
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
+        /* A tick may have raised the time floor since the clock was read. */
+        uint64_t floor = atomic_load(&s->time_floor);
+        out->now = now > floor ? now : floor;
+        out->uptime_ns = dh_elapsed(out->now, s->created_ns);
+        out->overall_ready = atomic_load(&s->overall_ready) != 0;
+        out->in_flight = s->in_flight;
+        out->overall_transitions = s->overall_transitions;
+        out->late_unknown = s->late_unknown;
+        memcpy(out->latency_buckets, s->latency_buckets, sizeof(out->latency_buckets));
+        out->latency_sum_s = s->latency_sum_s;
+        out->latency_sum_ns = s->latency_sum_ns;
+        pthread_mutex_unlock(&s->lock);
+        out->eps = r;
+        out->text = s->report_text;
+        out->count = count;
+        return 0;
+    }
+}
+
+/* ---- the status JSON ----------------------------------------------------------- */
+
+static void out_check_json(out_buf *out, const report *rep, const report_ep *r)
+{
+    int checked = r->last_check_ns != 0;
     out_str(out, "{\"last_check_secs_ago\":");
     if (checked) {
-        out_decimal(out, elapsed(now, ep->last_check_ns), 9);
+        out_decimal(out, dh_elapsed(rep->now, r->last_check_ns), 9);
     } else {
         out_str(out, "null");
     }
     out_str(out, ",\"latency_ms\":");
     if (checked) {
-        out_decimal(out, ep->last_latency_ns, 6);
+        out_decimal(out, r->last_latency_ns, 6);
     } else {
         out_str(out, "null");
     }
     out_str(out, ",\"result\":");
     if (checked) {
-        out_json_string(out, result_names[ep->last_result]);
+        out_json_string(out, result_names[r->last_result]);
     } else {
         out_str(out, "null");
     }
     out_str(out, ",\"consecutive_failures\":");
-    out_u64(out, ep->consecutive_failures);
+    out_u64(out, r->consecutive_failures);
     out_str(out, ",\"last_error\":");
-    if (ep->last_error != NULL) {
-        out_json_string(out, ep->last_error);
+    if (r->error != NO_TEXT) {
+        out_json_string(out, rep->text + r->error);
     } else {
         out_str(out, "null");
     }
-    out_str(out, ep->in_flight ? ",\"in_flight\":true}" : ",\"in_flight\":false}");
+    out_str(out, r->in_flight ? ",\"in_flight\":true}" : ",\"in_flight\":false}");
+}
+
+static void out_status(out_buf *out, const report *rep, int verbose)
+{
+    out_str(out, rep->overall_ready ? "{\"status\":\"ready\"" : "{\"status\":\"notready\"");
+    out_str(out, ",\"uptime\":{\"secs\":");
+    out_u64(out, rep->uptime_ns / 1000000000u);
+    out_str(out, ",\"nanos\":");
+    out_u64(out, rep->uptime_ns % 1000000000u);
+    out_str(out, "},\"endpoints\":{");
+    for (size_t i = 0; i < rep->count; i++) {
+        const report_ep *r = &rep->eps[i];
+        if (i > 0) {
+            out_char(out, ',');
+        }
+        out_json_string(out, rep->text + r->name);
+        out_str(out, r->ready ? ":\"ready\"" : ":\"notready\"");
+    }
+    out_char(out, '}');
+    if (verbose) {
+        out_str(out, ",\"checks\":{");
+        for (size_t i = 0; i < rep->count; i++) {
+            const report_ep *r = &rep->eps[i];
+            if (i > 0) {
+                out_char(out, ',');
+            }
+            out_json_string(out, rep->text + r->name);
+            out_char(out, ':');
+            out_check_json(out, rep, r);
+        }
+        out_char(out, '}');
+    }
+    out_char(out, '}');
 }
 
 char *dynhc_sched_status_json(dynhc_sched *s, int verbose)
@@ -236,67 +436,21 @@ char *dynhc_sched_status_json(dynhc_sched *s, int verbose)
     if (s == NULL) {
         return NULL;
     }
-    /* The clock is the caller's function: read it before taking the lock. */
+    /* The clock is the caller's function: read it before taking a lock. */
     uint64_t now = dh_sched_now(s);
     out_buf out = {0};
-    pthread_mutex_lock(&s->lock);
-    uint64_t uptime = elapsed(now, s->created_ns);
-    out_str(&out, atomic_load(&s->overall_ready) ? "{\"status\":\"ready\"" :
-                                                   "{\"status\":\"notready\"");
-    out_str(&out, ",\"uptime\":{\"secs\":");
-    out_u64(&out, uptime / 1000000000u);
-    out_str(&out, ",\"nanos\":");
-    out_u64(&out, uptime % 1000000000u);
-    out_str(&out, "},\"endpoints\":{");
-    const char *sep = "";
-    for (uint32_t i = 0; i < s->slot_count; i++) {
-        const dynhc_endpoint *ep = shown(s, i);
-        if (ep != NULL) {
-            out_str(&out, sep);
-            out_json_string(&out, ep->name);
-            out_str(&out, ready_of(ep) ? ":\"ready\"" : ":\"notready\"");
-            sep = ",";
-        }
+    report rep;
+    pthread_mutex_lock(&s->report_lock);
+    if (take_snapshot(s, now, verbose ? WANT_ERRORS : 0, &rep) != 0) {
+        out.failed = 1;
+    } else {
+        out_status(&out, &rep, verbose);
     }
-    out_char(&out, '}');
-    if (verbose) {
-        out_str(&out, ",\"checks\":{");
-        sep = "";
-        for (uint32_t i = 0; i < s->slot_count; i++) {
-            const dynhc_endpoint *ep = shown(s, i);
-            if (ep != NULL) {
-                out_str(&out, sep);
-                out_json_string(&out, ep->name);
-                out_char(&out, ':');
-                out_check_json(&out, ep, now);
-                sep = ",";
-            }
-        }
-        out_char(&out, '}');
-    }
-    out_char(&out, '}');
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->report_lock);
     return out_finish(&out);
 }
 
-/* Whether the extra label at labels[i] can be written. Registration has
- * checked its name (the format's syntax, not "endpoint", not "__..."), but
- * not against the labels a family adds (result, le) nor against repeats:
- * Prometheus rejects a series with a label given twice as a whole, so such
- * a label is left out instead, from every series of the endpoint alike. */
-static int label_usable(const char *const *labels, size_t i)
-{
-    const char *name = labels[i];
-    if (strcmp(name, "result") == 0 || strcmp(name, "le") == 0) {
-        return 0;
-    }
-    for (size_t j = 0; j < i; j += 2) {
-        if (strcmp(labels[j], name) == 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
+/* ---- the Prometheus text ------------------------------------------------------- */
 
 static void out_family(out_buf *out, const char *name, const char *type, const char *help)
 {
@@ -312,22 +466,23 @@ static void out_family(out_buf *out, const char *name, const char *type, const c
 }
 
 /* Starts a sample of an endpoint: NAME{endpoint="...",EXTRA="..." with the
- * brace left open for the family's own label. */
-static void out_series(out_buf *out, const char *name, const dynhc_endpoint *ep)
+ * brace left open for the family's own label. Registration kept only the
+ * labels that can be written. */
+static void out_series(out_buf *out, const char *name, const report *rep, const report_ep *r)
 {
     out_str(out, name);
     out_str(out, "{endpoint=\"");
-    out_text(out, ep->name, label_escape, "\xEF\xBF\xBD");
+    out_text(out, rep->text + r->name, label_escape, "\xEF\xBF\xBD");
     out_char(out, '"');
-    const char *const *labels = ep->labels;
-    for (size_t i = 0; labels != NULL && labels[i] != NULL && labels[i + 1] != NULL; i += 2) {
-        if (label_usable(labels, i)) {
-            out_char(out, ',');
-            out_str(out, labels[i]);
-            out_str(out, "=\"");
-            out_text(out, labels[i + 1], label_escape, "\xEF\xBF\xBD");
-            out_char(out, '"');
-        }
+    const char *label = r->labels != NO_TEXT ? rep->text + r->labels : NULL;
+    for (uint32_t i = 0; i < r->label_pairs; i++) {
+        const char *value = label + strlen(label) + 1;
+        out_char(out, ',');
+        out_str(out, label);
+        out_str(out, "=\"");
+        out_text(out, value, label_escape, "\xEF\xBF\xBD");
+        out_char(out, '"');
+        label = value + strlen(value) + 1;
     }
 }
 
@@ -353,28 +508,27 @@ typedef struct endpoint_family {
     const char *name;
     const char *type;
     const char *help;
-    uint64_t (*value)(const dynhc_endpoint *ep);
+    uint64_t (*value)(const report_ep *r);
 } endpoint_family;
 
-static uint64_t ready_value(const dynhc_endpoint *ep)
+static uint64_t ready_value(const report_ep *r)
 {
-    return (uint64_t)ready_of(ep);
+    return r->ready;
 }
 
-static uint64_t late_value(const dynhc_endpoint *ep)
+static uint64_t late_value(const report_ep *r)
 {
-    return ep->late;
+    return r->late;
 }
 
-static uint64_t tokens_value(const dynhc_endpoint *ep)
+static uint64_t tokens_value(const report_ep *r)
 {
-    uint64_t sent = (uint64_t)ep->checks[0] + ep->checks[1] + ep->checks[2] + ep->in_flight;
-    return sent * (uint64_t)ep->payload->token_budget;
+    return r->tokens;
 }
 
-static uint64_t transitions_value(const dynhc_endpoint *ep)
+static uint64_t transitions_value(const report_ep *r)
 {
-    return ep->transitions;
+    return r->transitions;
 }
 
 static const endpoint_family endpoint_families[] = {
@@ -389,18 +543,18 @@ static const endpoint_family endpoint_families[] = {
      "Changes of the endpoint's readiness, either way.", transitions_value},
 };
 
-static void out_checks_total(out_buf *out, const dynhc_sched *s)
+static void out_checks_total(out_buf *out, const report *rep)
 {
     out_family(out, "dynhc_health_checks_total", "counter",
                "Health checks completed, by endpoint and result.");
-    for (uint32_t i = 0; i < s->slot_count; i++) {
-        const dynhc_endpoint *ep = shown(s, i);
-        for (unsigned r = 0; ep != NULL && r < 3; r++) {
-            out_series(out, "dynhc_health_checks_total", ep);
+    for (size_t i = 0; i < rep->count; i++) {
+        const report_ep *r = &rep->eps[i];
+        for (unsigned result = 0; result < 3; result++) {
+            out_series(out, "dynhc_health_checks_total", rep, r);
             out_str(out, ",result=\"");
-            out_str(out, result_names[r]);
+            out_str(out, result_names[result]);
             out_char(out, '"');
-            out_value(out, ep->checks[r]);
+            out_value(out, r->checks[result]);
         }
     }
 }
@@ -414,7 +568,7 @@ static uint64_t bound_ns(size_t i)
 
 /* One histogram for all endpoints: per endpoint it would be a dozen series
  * each, too many to scrape for a fleet. */
-static void out_histogram(out_buf *out, const dynhc_sched *s)
+static void out_histogram(out_buf *out, const report *rep)
 {
     out_family(out, "dynhc_health_check_duration_seconds", "histogram",
                "Seconds from sending a health check to its outcome, all endpoints (a timeout "
@@ -422,7 +576,7 @@ static void out_histogram(out_buf *out, const dynhc_sched *s)
     /* The scheduler counts per bucket; the format wants running totals. */
     uint64_t total = 0;
     for (size_t b = 0; b <= DH_LATENCY_BUCKETS; b++) {
-        total += s->latency_buckets[b];
+        total += rep->latency_buckets[b];
         out_str(out, "dynhc_health_check_duration_seconds_bucket{le=\"");
         if (b < DH_LATENCY_BUCKETS) {
             out_decimal(out, bound_ns(b), 9);
@@ -433,12 +587,42 @@ static void out_histogram(out_buf *out, const dynhc_sched *s)
         out_value(out, total);
     }
     out_str(out, "dynhc_health_check_duration_seconds_sum ");
-    out_decimal(out, s->latency_sum_ns, 9);
+    out_u64(out, rep->latency_sum_s);
+    out_fraction(out, rep->latency_sum_ns, 9);
     out_char(out, '\n');
     out_str(out, "dynhc_health_check_duration_seconds_count");
     out_char(out, ' ');
     out_u64(out, total);
     out_char(out, '\n');
+}
+
+static void out_metrics(out_buf *out, const report *rep)
+{
+    out_unlabelled(out, "dynhc_ready", "gauge",
+                   "Whether the process is ready (1) or not (0), as the status JSON says.",
+                   (uint64_t)rep->overall_ready);
+    out_family(out, "dynhc_uptime_seconds", "gauge", "Seconds since the scheduler was created.");
+    out_str(out, "dynhc_uptime_seconds ");
+    out_decimal(out, rep->uptime_ns, 9);
+    out_char(out, '\n');
+    out_unlabelled(out, "dynhc_health_checks_in_flight", "gauge",
+                   "Health checks sent and not yet completed or timed out.", rep->in_flight);
+    out_unlabelled(out, "dynhc_overall_readiness_transitions_total", "counter",
+                   "Changes of the overall readiness, either way.", rep->overall_transitions);
+    out_unlabelled(out, "dynhc_health_check_unknown_completions_total", "counter",
+                   "Completions for check ids that no endpoint owns (removed endpoints, "
+                   "unknown ids), ignored.",
+                   rep->late_unknown);
+    out_checks_total(out, rep);
+    out_histogram(out, rep);
+    for (size_t f = 0; f < sizeof(endpoint_families) / sizeof(endpoint_families[0]); f++) {
+        const endpoint_family *family = &endpoint_families[f];
+        out_family(out, family->name, family->type, family->help);
+        for (size_t i = 0; i < rep->count; i++) {
+            out_series(out, family->name, rep, &rep->eps[i]);
+            out_value(out, family->value(&rep->eps[i]));
+        }
+    }
 }
 
 char *dynhc_sched_metrics(dynhc_sched *s)
@@ -448,35 +632,13 @@ char *dynhc_sched_metrics(dynhc_sched *s)
     }
     uint64_t now = dh_sched_now(s);
     out_buf out = {0};
-    pthread_mutex_lock(&s->lock);
-    out_unlabelled(&out, "dynhc_ready", "gauge",
-                   "Whether the process is ready (1) or not (0), as the status JSON says.",
-                   (uint64_t)(atomic_load(&s->overall_ready) != 0));
-    out_family(&out, "dynhc_uptime_seconds", "gauge", "Seconds since the scheduler was created.");
-    out_str(&out, "dynhc_uptime_seconds ");
-    out_decimal(&out, elapsed(now, s->created_ns), 9);
-    out_char(&out, '\n');
-    out_unlabelled(&out, "dynhc_health_checks_in_flight", "gauge",
-                   "Health checks sent and not yet completed or timed out.", s->in_flight);
-    out_unlabelled(&out, "dynhc_overall_readiness_transitions_total", "counter",
-                   "Changes of the overall readiness, either way.", s->overall_transitions);
-    out_unlabelled(&out, "dynhc_health_check_unknown_completions_total", "counter",
-                   "Completions for check ids that no endpoint owns (removed endpoints, "
-                   "unknown ids), ignored.",
-                   s->late_unknown);
-    out_checks_total(&out, s);
-    out_histogram(&out, s);
-    for (size_t f = 0; f < sizeof(endpoint_families) / sizeof(endpoint_families[0]); f++) {
-        const endpoint_family *family = &endpoint_families[f];
-        out_family(&out, family->name, family->type, family->help);
-        for (uint32_t i = 0; i < s->slot_count; i++) {
-            const dynhc_endpoint *ep = shown(s, i);
-            if (ep != NULL) {
-                out_series(&out, family->name, ep);
-                out_value(&out, family->value(ep));
-            }
-        }
+    report rep;
+    pthread_mutex_lock(&s->report_lock);
+    if (take_snapshot(s, now, WANT_LABELS, &rep) != 0) {
+        out.failed = 1;
+    } else {
+        out_metrics(&out, &rep);
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->report_lock);
     return out_finish(&out);
 }

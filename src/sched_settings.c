@@ -108,7 +108,7 @@ int dynhc_sched_set_activity_marks_ready(dynhc_sched *s, int on)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    WITH_LOCK(s, s->activity_marks_ready = on != 0);
+    WITH_LOCK(s, atomic_store(&s->activity_marks_ready, on != 0));
     return DYNHC_OK;
 }
 
@@ -195,10 +195,12 @@ int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
+    /* A new time source: the time floor of the old one means nothing to it. */
+    uint64_t start = fn != NULL ? fn(user_data) : dynhc_now_ns();
     WITH_LOCK(s, {
-        s->clock = fn;
-        s->clock_data = user_data;
-        s->created_ns = dh_sched_now(s);
+        dh_hook_set_locked(&s->clock, (dh_any_fn)fn, user_data);
+        s->created_ns = start;
+        atomic_store(&s->time_floor, start);
     });
     return DYNHC_OK;
 }
@@ -208,10 +210,7 @@ int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    WITH_LOCK(s, {
-        s->log = fn;
-        s->log_data = user_data;
-    });
+    WITH_LOCK(s, dh_hook_set_locked(&s->log, (dh_any_fn)fn, user_data));
     return DYNHC_OK;
 }
 

@@ -52,24 +52,27 @@ static void *runner_main(void *arg)
          * point comes with a wakeup that sets it again. */
         s->thread_woken = 0;
         uint64_t deadline = dh_sched_next_deadline_locked(s);
-        uint64_t now = dh_sched_now(s);
-        if (deadline <= now) {
-            pthread_mutex_unlock(&s->lock);
-            dynhc_sched_tick(s, now);
-            pthread_mutex_lock(&s->lock);
-            continue;
-        }
         if (deadline == DYNHC_NO_DEADLINE) {
             while (!s->thread_woken && !s->thread_stop) {
                 pthread_cond_wait(&s->wake, &s->lock);
             }
-        } else {
-            uint64_t wait_ns = deadline - now;
-            struct timespec until = wait_until(wait_ns < MAX_WAIT_NS ? wait_ns : MAX_WAIT_NS);
-            while (!s->thread_woken && !s->thread_stop) {
-                if (pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT) {
-                    break;
-                }
+            continue;
+        }
+        /* The clock is the caller's function: read without the lock. A
+         * wakeup meanwhile sets thread_woken, seen below before waiting. */
+        pthread_mutex_unlock(&s->lock);
+        uint64_t now = dh_sched_now(s);
+        if (deadline <= now) {
+            dynhc_sched_tick(s, now);
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
+        pthread_mutex_lock(&s->lock);
+        uint64_t wait_ns = deadline - now;
+        struct timespec until = wait_until(wait_ns < MAX_WAIT_NS ? wait_ns : MAX_WAIT_NS);
+        while (!s->thread_woken && !s->thread_stop) {
+            if (pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT) {
+                break;
             }
         }
     }

@@ -31,7 +31,7 @@ SLACK = 2.0
 
 def clean_env(extra=None):
     env = {k: v for k, v in os.environ.items()
-           if k == "PATH" or k.split("_")[0] in ("ASAN", "UBSAN", "LSAN")}
+           if k == "PATH" or k.split("_")[0] in ("ASAN", "UBSAN", "LSAN", "TSAN")}
     env.update(extra or {})
     return env
 

@@ -23,6 +23,7 @@
 typedef struct sent_check {
     uint64_t id;
     uint64_t at;
+    uint64_t deadline;
     const char *endpoint;
 } sent_check;
 
@@ -36,6 +37,7 @@ typedef struct fixture {
     int complete_with; /* -1: leave in flight; else complete synchronously */
     int send_returns;
     int remove_in_send; /* remove the endpoint from inside its own send */
+    uint64_t timeout_in_send; /* non-zero: the first send sets this timeout */
     dynhc_endpoint *last_ep;
     char transitions[512];
     char log[2048];
@@ -54,11 +56,16 @@ static int record_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *ch
     assert_true(f->sent_count < 256);
     f->sent[f->sent_count].id = check->id;
     f->sent[f->sent_count].at = check->sent_ns;
+    f->sent[f->sent_count].deadline = check->deadline_ns;
     f->sent[f->sent_count].endpoint = check->endpoint;
     f->sent_count++;
     assert_string_equal(check->payload_text, f->payload_text);
     assert_true(check->deadline_ns > check->sent_ns);
     assert_int_equal(dynhc_sched_tick(s, f->now), DYNHC_ERR_BUSY);
+    if (f->timeout_in_send != 0) {
+        assert_int_equal(dynhc_sched_set_timeout_ns(s, f->timeout_in_send), DYNHC_OK);
+        f->timeout_in_send = 0;
+    }
     if (f->remove_in_send) {
         assert_int_equal(dynhc_sched_remove_endpoint(s, ep), DYNHC_OK);
     }
@@ -250,6 +257,53 @@ static void a_check_not_completed_in_time_fails_as_timeout_and_late_completion_i
     dynhc_free(metrics);
 }
 
+static void every_transition_of_one_tick_is_announced(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_starting_status(f->s, 1), DYNHC_OK);
+    add(f, "a");
+    add(f, "b");
+    add(f, "c");
+    uint64_t t0 = f->now;
+    assert_int_equal(tick_at(f, t0), 3);
+    f->log[0] = '\0';
+    f->transitions[0] = '\0';
+    /* All three time out in one tick: three endpoint transitions, then the
+     * overall one, each announced once. */
+    assert_int_equal(tick_at(f, t0 + 3 * SEC), 0);
+    assert_non_null(strstr(f->transitions, "a=down;"));
+    assert_non_null(strstr(f->transitions, "b=down;"));
+    assert_non_null(strstr(f->transitions, "c=down;"));
+    assert_non_null(strstr(f->transitions, "*=down;"));
+    assert_int_equal(strlen(f->transitions), strlen("a=down;b=down;c=down;*=down;"));
+    assert_non_null(strstr(f->log, "endpoint 'a' is now not ready"));
+    assert_non_null(strstr(f->log, "endpoint 'b' is now not ready"));
+    assert_non_null(strstr(f->log, "endpoint 'c' is now not ready"));
+}
+
+/* A setting changed while a tick sends (here by the first send callback)
+ * does not split a check in two: the deadline a check is told is the one it
+ * is held to. */
+static void a_check_is_told_the_deadline_it_is_held_to(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 3 * SEC), DYNHC_OK);
+    f->timeout_in_send = 7 * SEC;
+    add(f, "a");
+    add(f, "b");
+    uint64_t t0 = f->now;
+    assert_int_equal(tick_at(f, t0), 2);
+    assert_true(f->sent[0].deadline == t0 + 3 * SEC);
+    assert_true(f->sent[1].deadline == t0 + 3 * SEC);
+    assert_true(dynhc_sched_next_deadline(f->s) == t0 + 3 * SEC);
+    assert_int_equal(tick_at(f, t0 + 3 * SEC), 0);
+    char *metrics = dynhc_sched_metrics(f->s);
+    assert_non_null(strstr(metrics, "dynhc_health_checks_total{endpoint=\"b\",result=\"timeout\"} 1"));
+    dynhc_free(metrics);
+}
+
 static void a_failed_send_counts_as_a_failed_check(void **state)
 {
     fixture *f = *state;
@@ -323,6 +377,24 @@ static void idle_mode_sends_a_canary_only_after_an_interval_without_traffic(void
     assert_int_equal(tick_at(f, t0 + 16 * SEC - 1), 0);
     assert_int_equal(tick_at(f, t0 + 16 * SEC), 1);
     assert_int_equal(f->sent_count, 2);
+}
+
+/* One time source: traffic recorded after a tick whose now ran ahead of the
+ * clock (a loop that ticks at the deadline it was given) happened after that
+ * tick, so the idle timer runs from the tick's now, not from the clock's
+ * older reading. Otherwise the canary goes out although traffic came in. */
+static void idle_traffic_after_a_tick_ahead_of_the_clock_holds_the_canary_back(void **state)
+{
+    fixture *f = *state;
+    uint64_t t0 = f->now;
+    dynhc_endpoint *ep = add(f, "generate");
+    /* The tick's now is 5 ms ahead of the clock; the check completes at once. */
+    assert_int_equal(dynhc_sched_tick(f->s, t0 + 5 * MS), 1);
+    f->now = t0 + MS;
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_int_equal(tick_at(f, t0 + 10 * SEC + 3 * MS), 0);
+    assert_true(dynhc_sched_next_deadline(f->s) >= t0 + 10 * SEC + 5 * MS);
+    assert_int_equal(f->sent_count, 1);
 }
 
 static void periodic_mode_sends_every_interval_regardless_of_traffic(void **state)
@@ -417,6 +489,67 @@ static void jitter_keeps_every_interval_within_its_bounds(void **state)
     }
     /* The draws use the range, not a single value. */
     assert_true(low < 9 * SEC && high > 11 * SEC);
+}
+
+/* Near the end of a 64-bit clock, a next check or a deadline that would
+ * pass it stays at the end instead of wrapping to a time long past (which
+ * would send checks, or time them out, at every tick). */
+static void periodic_checks_near_the_end_of_the_clock_never_wrap_into_the_past(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_mode(f->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    f->now = UINT64_MAX - 5 * SEC;
+    add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_true(dynhc_sched_next_deadline(f->s) > f->now);
+    assert_int_equal(tick_at(f, f->now + MS), 0);
+    assert_int_equal(tick_at(f, UINT64_MAX - 1), 0);
+    assert_int_equal(f->sent_count, 1);
+}
+
+static void a_deadline_near_the_end_of_the_clock_never_wraps_into_the_past(void **state)
+{
+    fixture *f = *state;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 3 * SEC), DYNHC_OK);
+    f->now = UINT64_MAX - SEC;
+    add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_true(f->sent[0].deadline > f->sent[0].at);
+    assert_true(dynhc_sched_next_deadline(f->s) > f->now);
+    assert_int_equal(tick_at(f, f->now + MS), 0);
+    char *metrics = dynhc_sched_metrics(f->s);
+    assert_non_null(strstr(metrics, "dynhc_health_check_duration_seconds_count 0"));
+    dynhc_free(metrics);
+    assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
+                     DYNHC_OK);
+}
+
+static void idle_traffic_near_the_end_of_the_clock_never_wraps_into_the_past(void **state)
+{
+    fixture *f = *state;
+    f->now = UINT64_MAX - 5 * SEC;
+    dynhc_endpoint *ep = add(f, "generate");
+    assert_int_equal(tick_at(f, f->now), 1);
+    f->now += SEC;
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_true(dynhc_sched_next_deadline(f->s) > f->now);
+    assert_int_equal(tick_at(f, f->now + MS), 0);
+    assert_int_equal(f->sent_count, 1);
+}
+
+/* The first check of an endpoint registered near the end of the clock. */
+static void a_first_check_near_the_end_of_the_clock_is_not_planned_in_the_past(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_spread_ns(f->s, 24 * 3600 * SEC), DYNHC_OK);
+    f->now = UINT64_MAX - SEC;
+    for (int i = 0; i < 8; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "e%d", i);
+        add(f, name);
+    }
+    assert_true(dynhc_sched_next_deadline(f->s) >= f->now);
 }
 
 static void first_checks_are_spread_so_endpoints_do_not_fire_in_lock_step(void **state)
@@ -759,16 +892,23 @@ int main(void)
         T(settings_reject_out_of_range_values),
         T(unknown_and_repeated_completions_are_counted_as_late),
         T(a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored),
+        T(every_transition_of_one_tick_is_announced),
+        T(a_check_is_told_the_deadline_it_is_held_to),
         T(a_failed_send_counts_as_a_failed_check),
         T(removing_an_endpoint_from_its_own_send_callback_is_safe),
         T(removing_an_endpoint_with_a_check_in_flight_ignores_its_completion),
         T(tick_and_free_from_a_callback_are_refused),
         T(idle_mode_sends_a_canary_only_after_an_interval_without_traffic),
+        T(idle_traffic_after_a_tick_ahead_of_the_clock_holds_the_canary_back),
         T(periodic_mode_sends_every_interval_regardless_of_traffic),
         T(at_most_one_check_is_in_flight_per_endpoint),
         T(thresholds_need_consecutive_outcomes),
         T(a_not_ready_endpoint_is_checked_at_its_own_interval),
         T(jitter_keeps_every_interval_within_its_bounds),
+        T(periodic_checks_near_the_end_of_the_clock_never_wrap_into_the_past),
+        T(a_deadline_near_the_end_of_the_clock_never_wraps_into_the_past),
+        T(idle_traffic_near_the_end_of_the_clock_never_wraps_into_the_past),
+        T(a_first_check_near_the_end_of_the_clock_is_not_planned_in_the_past),
         T(first_checks_are_spread_so_endpoints_do_not_fire_in_lock_step),
         T(disabled_checks_send_nothing_until_enabled),
         T(successful_traffic_marks_an_endpoint_ready_unless_turned_off),

@@ -939,6 +939,107 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
     harness_end(&h);
 }
 
+/* A timeout's latency is exactly the timeout, however late the tick that
+ * notices it: here the check goes out between two milliseconds, and its
+ * deadline is noticed at the next whole millisecond (the grid of
+ * dynhc_sched_next_deadline()). 1000.8 ms would land in the 2.5 s bucket. */
+static void a_timeout_is_recorded_as_exactly_the_timeout(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    assert_int_equal(dynhc_sched_set_timeout_ns(h.s, SEC), DYNHC_OK);
+    static const step steps[] = {{1, DYNHC_CHECK_SUCCESS, 0, NULL}};
+    script sc = {.steps = steps, .count = 1};
+    h.now = T0 + 200 * 1000; /* 0.2 ms past the grid */
+    add(&h, "generate", NULL, &sc);
+    assert_int_equal(dynhc_sched_tick(h.s, h.now), 1);
+    assert_true(dynhc_sched_next_deadline(h.s) == T0 + 1001 * MS);
+    run_until(&h, T0 + 1500 * MS);
+
+    char *text = dynhc_sched_metrics(h.s);
+    assert_exposition_valid(text);
+    assert_line(text, "dynhc_health_checks_total{endpoint=\"generate\",result=\"timeout\"} 1");
+    assert_line(text, "dynhc_health_check_duration_seconds_bucket{le=\"0.5\"} 0");
+    assert_line(text, "dynhc_health_check_duration_seconds_bucket{le=\"1\"} 1");
+    assert_line(text, "dynhc_health_check_duration_seconds_sum 1");
+    dynhc_free(text);
+    text = dynhc_sched_status_json(h.s, 1);
+    assert_non_null(strstr(text, "\"latency_ms\":1000,\"result\":\"timeout\""));
+    dynhc_free(text);
+    harness_end(&h);
+}
+
+/* One time source: a loop that ticks at the deadline it was given (a whole
+ * millisecond, ahead of the clock that has not quite reached it) and a send
+ * callback that completes at once. The completion must not come before the
+ * send: a wrapped latency (1.8e10 s) would corrupt _sum for good. */
+static void a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_latency(
+    void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    static const step steps[] = {{0, DYNHC_CHECK_SUCCESS, 0, NULL}};
+    script sc = {.steps = steps, .count = 1};
+    h.now = T0 + 300 * 1000;
+    add(&h, "generate", NULL, &sc);
+    uint64_t deadline = dynhc_sched_next_deadline(h.s);
+    assert_true(deadline == T0 + MS);
+    assert_int_equal(dynhc_sched_tick(h.s, deadline), 1); /* the clock still says T0 + 0.3 ms */
+
+    char *text = dynhc_sched_metrics(h.s);
+    assert_exposition_valid(text);
+    assert_line(text, "dynhc_health_check_duration_seconds_bucket{le=\"0.005\"} 1");
+    assert_line(text, "dynhc_health_check_duration_seconds_sum 0");
+    assert_line(text, "dynhc_health_check_duration_seconds_count 1");
+    dynhc_free(text);
+    text = dynhc_sched_status_json(h.s, 1);
+    assert_non_null(strstr(text, "\"last_check_secs_ago\":0,\"latency_ms\":0,"));
+    dynhc_free(text);
+    harness_end(&h);
+}
+
+/* The histogram's sum outgrows 64 bits of nanoseconds (584 years) long
+ * before a fleet's checks stop: 1e5 endpoints timing out after 3 s add
+ * 3e5 s a second, 584 years in 17 hours. Here 2000 endpoints time out 108
+ * times after a day each: 1.866e10 s, and the sum must not wrap. */
+static void the_latency_sum_never_wraps(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    uint64_t day = 24 * 3600 * SEC;
+    assert_int_equal(dynhc_sched_set_timeout_ns(h.s, day), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(h.s, 1), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(h.s, 0), DYNHC_OK);
+    static const step never[] = {{1, DYNHC_CHECK_SUCCESS, 0, NULL}};
+    script *scripts = calloc(2000, sizeof(*scripts));
+    assert_non_null(scripts);
+    char name[16];
+    for (int i = 0; i < 2000; i++) {
+        scripts[i].steps = never;
+        scripts[i].count = 1;
+        snprintf(name, sizeof(name), "e%d", i);
+        add(&h, name, NULL, &scripts[i]);
+    }
+    for (int round = 0; round < 108; round++) {
+        for (int i = 0; i < 2000; i++) {
+            scripts[i].next = 0;
+        }
+        assert_int_equal(dynhc_sched_tick(h.s, h.now), 2000);
+        h.now += day;
+        assert_int_equal(dynhc_sched_tick(h.s, h.now), 0); /* all time out */
+        h.now += 1;
+    }
+    char *text = dynhc_sched_metrics(h.s);
+    assert_line(text, "dynhc_health_check_duration_seconds_count 216000");
+    assert_line(text, "dynhc_health_check_duration_seconds_sum 18662400000");
+    dynhc_free(text);
+    harness_end(&h);
+    free(scripts);
+}
+
 static void metrics_escape_label_values_as_the_format_requires(void **state)
 {
     (void)state;
@@ -1024,6 +1125,10 @@ int main(void)
         cmocka_unit_test(validator_rejects_what_the_format_forbids),
         cmocka_unit_test(metrics_of_an_empty_scheduler_declare_every_family),
         cmocka_unit_test(metrics_count_a_scripted_run_of_successes_failures_and_timeouts),
+        cmocka_unit_test(a_timeout_is_recorded_as_exactly_the_timeout),
+        cmocka_unit_test(
+            a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_latency),
+        cmocka_unit_test(the_latency_sum_never_wraps),
         cmocka_unit_test(metrics_escape_label_values_as_the_format_requires),
         cmocka_unit_test(metrics_leave_out_extra_labels_that_clash_with_their_own),
         cmocka_unit_test(reports_do_not_depend_on_the_numeric_locale),

@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
 #include <sys/resource.h>
 
 #include "dynhc/sched.h"
+#include "sched_internal.h"
 #include "support.h"
 
 #define MS 1000000ull
@@ -401,6 +403,63 @@ static void completion_from_another_thread_wakes_the_runner(void **state)
     probe_destroy(&p);
 }
 
+/* A server that refuses every check: the endpoint stays not ready. */
+static int send_and_fail(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                         void *user_data)
+{
+    (void)s;
+    (void)ep;
+    note_sent(user_data, check);
+    return -1;
+}
+
+typedef struct adder {
+    probe *probe; /* for the endpoint it adds */
+    int added;
+} adder;
+
+/* A transition callback that registers an endpoint when "a" turns ready. */
+static void add_on_ready(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                         void *user_data)
+{
+    adder *a = user_data;
+    if (ep != NULL && ready && strcmp(name, "a") == 0 && !a->added) {
+        a->added = 1;
+        add(s, "b", send_and_complete, a->probe);
+    }
+}
+
+static void an_endpoint_added_from_a_callback_on_a_traffic_thread_wakes_the_runner(
+    void **state)
+{
+    (void)state;
+    probe pa, pb;
+    probe_init(&pa);
+    probe_init(&pb);
+    dynhc_sched *s = periodic_sched(10000 * MS);
+    adder a = {.probe = &pb};
+    assert_int_equal(dynhc_sched_set_transition_callback(s, add_on_ready, &a), DYNHC_OK);
+    dynhc_endpoint *ep = add(s, "a", send_and_fail, &pa);
+    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_true(wait_sent(&pa, 1) >= 1);
+    sleep_ms(10); /* the runner sleeps until a's next check, ten seconds away */
+
+    /* Traffic on this thread, which is not ticking: "a" turns ready, and the
+     * transition callback, on this thread, adds "b", due at once. */
+    uint64_t t0 = dynhc_now_ns();
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_int_equal(a.added, 1);
+    assert_true(wait_sent(&pb, 1) >= 1);
+    pthread_mutex_lock(&pb.lock);
+    assert_true(pb.first_sent_ns - t0 < 250 * MS);
+    pthread_mutex_unlock(&pb.lock);
+
+    assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
+    dynhc_sched_free(s);
+    probe_destroy(&pa);
+    probe_destroy(&pb);
+}
+
 static void stop_from_a_runner_callback_is_busy(void **state)
 {
     (void)state;
@@ -440,6 +499,47 @@ static void runner_follows_the_schedulers_own_clock(void **state)
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
     assert_true(p.first_sent_ns >= 1000000 * 1000000000ull);
 
+    dynhc_sched_free(s);
+    probe_destroy(&p);
+}
+
+/* The real clock, noting calls made while the scheduler's lock is held.
+ * Only the runner uses the scheduler meanwhile, so a lock that trylock
+ * finds taken is the runner's own. */
+static dynhc_sched *watched;
+static atomic_uint clock_calls_under_lock;
+
+static uint64_t lock_checking_clock(void *user_data)
+{
+    (void)user_data;
+    atomic_fetch_add(&clock_reads, 1);
+    if (watched != NULL) {
+        if (pthread_mutex_trylock(&watched->lock) != 0) {
+            atomic_fetch_add(&clock_calls_under_lock, 1);
+        } else {
+            pthread_mutex_unlock(&watched->lock);
+        }
+    }
+    return dynhc_now_ns();
+}
+
+static void the_runner_never_calls_the_clock_with_the_lock_held(void **state)
+{
+    (void)state;
+    probe p;
+    probe_init(&p);
+    dynhc_sched *s = periodic_sched(5 * MS);
+    assert_int_equal(dynhc_sched_set_clock(s, lock_checking_clock, NULL), DYNHC_OK);
+    add(s, "generate", send_and_complete, &p);
+    atomic_store(&clock_calls_under_lock, 0);
+    unsigned reads = atomic_load(&clock_reads);
+    watched = s;
+    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_true(wait_sent(&p, 4) >= 4);
+    assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
+    watched = NULL;
+    assert_true(atomic_load(&clock_reads) - reads >= 4);
+    assert_int_equal(atomic_load(&clock_calls_under_lock), 0);
     dynhc_sched_free(s);
     probe_destroy(&p);
 }
@@ -519,12 +619,14 @@ int main(void)
         cmocka_unit_test(start_and_stop_refuse_null),
         cmocka_unit_test(stop_without_a_runner_is_ok),
         cmocka_unit_test(start_twice_is_busy_and_a_stopped_runner_starts_again),
+        cmocka_unit_test(an_endpoint_added_from_a_callback_on_a_traffic_thread_wakes_the_runner),
         cmocka_unit_test(stop_from_a_runner_callback_is_busy),
         cmocka_unit_test(runner_sends_periodic_checks_on_time_and_stops_promptly),
         cmocka_unit_test(stop_wakes_a_runner_sleeping_until_a_distant_deadline),
         cmocka_unit_test(adding_an_endpoint_wakes_a_runner_sleeping_without_deadline),
         cmocka_unit_test(completion_from_another_thread_wakes_the_runner),
         cmocka_unit_test(runner_follows_the_schedulers_own_clock),
+        cmocka_unit_test(the_runner_never_calls_the_clock_with_the_lock_held),
         cmocka_unit_test(runner_without_endpoints_sleeps),
         cmocka_unit_test(runner_waiting_for_a_distant_deadline_sleeps),
         cmocka_unit_test(runner_replaces_a_wakeup_function_set_before),

@@ -14,14 +14,32 @@
  * dynhc_sched_add_endpoint(), dynhc_sched_remove_endpoint(),
  * dynhc_sched_is_ready(), dynhc_sched_set_process_ready(),
  * dynhc_sched_status_json() and dynhc_sched_metrics() may be called from any
- * thread at any time; an endpoint handle must not be used once
- * dynhc_sched_remove_endpoint() has returned for it. Ticking belongs to one
- * thread at a time (the thread runner, when it runs). Configuration is
- * meant for start-up, from one thread; it is locked all the same. Callbacks
- * are called without any lock held, so they may call back into the
- * scheduler.
+ * thread at any time, each safe against every other one, removal included.
+ * The endpoint handle is the caller's, like a pointer from malloc(): it
+ * must not be used once dynhc_sched_remove_endpoint() has returned for it,
+ * so the caller's own calls with it (dynhc_endpoint_record_activity(),
+ * dynhc_endpoint_is_ready(), dynhc_endpoint_name()) on other threads must
+ * be over when it removes the endpoint. What the scheduler does with an
+ * endpoint on its own (a completion by check id, the tick sending its check,
+ * a transition being announced, a report) is safe against its removal from
+ * any thread at any time: the endpoint is kept until the last of these is
+ * done. Ticking belongs to one thread at a time (the thread runner, when it
+ * runs). Configuration is meant for start-up, from one thread; it is
+ * locked all the same, and settings that other threads read are read
+ * consistently (a change of the clock or the log sink may still reach a
+ * call already under way with the old function: keep the old user data
+ * alive). Callbacks, the clock included, are called without any lock held,
+ * so they may call back into the scheduler. Reports are copied under the
+ * lock and written after it: a large report does not hold up ticks and
+ * completions.
  *
- * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default).
+ * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default), and
+ * it is one time source: the scheduler remembers the latest now given to
+ * dynhc_sched_tick(), and a time it reads from the clock afterwards (a
+ * completion, traffic, a report, a registration) is never taken below it.
+ * A loop may so tick at the deadline it was given although the clock has
+ * not quite reached it. Every duration (latency, idle time, uptime, age) is
+ * clamped at zero: none is ever negative or wrapped.
  */
 #ifndef DYNHC_SCHED_H
 #define DYNHC_SCHED_H
@@ -38,7 +56,8 @@ extern "C" {
 typedef struct dynhc_sched dynhc_sched;
 typedef struct dynhc_endpoint dynhc_endpoint;
 
-/* No deadline: nothing is scheduled. */
+/* No deadline: nothing is scheduled (or nothing before the end of the
+ * clock: a time that would pass UINT64_MAX stays there and never comes). */
 #define DYNHC_NO_DEADLINE UINT64_MAX
 
 typedef enum dynhc_mode {
@@ -59,8 +78,10 @@ typedef enum dynhc_log_level {
     DYNHC_LOG_ERROR = 3
 } dynhc_log_level;
 
-/* One check to send, as the send callback sees it. Everything is borrowed
- * and valid until the check completes or the endpoint is removed. */
+/* One check to send, as the send callback sees it. Everything is borrowed:
+ * valid while the send callback runs (even if another thread removes the
+ * endpoint meanwhile), then until the check completes or the endpoint is
+ * removed. */
 typedef struct dynhc_check {
     uint64_t id;              /* pass to dynhc_sched_complete() */
     const char *endpoint;     /* the endpoint's name */
@@ -79,11 +100,16 @@ typedef struct dynhc_check {
 typedef int (*dynhc_send_fn)(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
                              void *user_data);
 
-/* Frees user data when its endpoint (or the scheduler) goes away. */
+/* Frees user data when its endpoint (or the scheduler) goes away: when
+ * nothing uses the endpoint any more, from the thread that let go of it last
+ * (the one that removed it, or one still sending its check or announcing
+ * its transition). */
 typedef void (*dynhc_destroy_fn)(void *user_data);
 
 /* A readiness change: of an endpoint (ep and name set) or of the overall
- * status (ep NULL, name NULL). Called from the thread that caused it. */
+ * status (ep NULL, name NULL). Called from the thread that caused it. ep and
+ * name stay valid during the call, even when another thread (or this
+ * callback) removes the endpoint meanwhile. */
 typedef void (*dynhc_transition_fn)(dynhc_sched *s, dynhc_endpoint *ep, const char *name,
                                     int ready, void *user_data);
 
@@ -141,6 +167,9 @@ DYNHC_API int dynhc_sched_set_starting_status(dynhc_sched *s, int ready);
 DYNHC_API int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size_t n);
 /* The seed of the random numbers behind jitter and spread (tests). */
 DYNHC_API int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed);
+/* The clock (NULL: dynhc_now_ns()); a new time source, so the uptime starts
+ * again from its current reading and the latest now of earlier ticks is
+ * forgotten. Before the scheduler is used. */
 DYNHC_API int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data);
 /* fn NULL silences the log. */
 DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data);
@@ -178,9 +207,13 @@ DYNHC_API int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name,
                                        dynhc_destroy_fn destroy, dynhc_endpoint **out);
 
 /*
- * Removes an endpoint, also from inside any callback and while a check is in
- * flight (its completion is then ignored). The endpoint handle must not be
- * used afterwards. Returns DYNHC_OK or DYNHC_ERR_INVALID_ARG.
+ * Removes an endpoint, from any thread, also from inside any callback and
+ * while a check is in flight (its completion is then ignored, and a check
+ * not sent yet is not sent). The endpoint handle must not be used
+ * afterwards. Its memory and user data are freed at once, or, when another
+ * thread is still sending its check or announcing its transition, by that
+ * thread when it is done (see dynhc_destroy_fn). Returns DYNHC_OK or
+ * DYNHC_ERR_INVALID_ARG.
  */
 DYNHC_API int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep);
 
@@ -229,12 +262,16 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  * {"status":"ready","uptime":{"secs":N,"nanos":N},"endpoints":{"generate":"ready"}};
  * verbose adds "checks" with per endpoint the last check's age, latency and
  * result, consecutive failures and last error. Free with dynhc_free().
- * NULL when out of memory. Any thread.
+ * NULL when out of memory. Any thread; one consistent snapshot, taken under
+ * the scheduler's lock and written out after it (reports run one at a
+ * time).
  */
 DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
 
 /* The Prometheus text exposition of every metric. Free with dynhc_free().
- * NULL when out of memory. Any thread. */
+ * NULL when out of memory. Any thread; a snapshot like the status JSON's.
+ * Extra labels that clash with a family's own (result, le) or repeat an
+ * earlier one were left out at registration. */
 DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
 
 /*

@@ -1,0 +1,860 @@
+/* test_sched_concurrency.c: the scheduler's calls from several threads
+ * (SPEC 3, "Threads and time"): removal against every other call,
+ * callbacks without the lock. The races are forced into their worst order
+ * with handshakes in callbacks, so each test is deterministic; memory that
+ * the library frees is overwritten first (a poisoning allocator), so a use
+ * after free fails here even without AddressSanitizer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <dynhc/dynhc.h>
+
+#include "sched_internal.h"
+#include "support.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+/* ---- a poisoning allocator ---------------------------------------------------- */
+
+static void poisoning_free(void *p)
+{
+    if (p != NULL) {
+        memset(p, 0x5a, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+static void poison_on(void)
+{
+    assert_int_equal(dynhc_set_allocator(malloc, realloc, calloc, poisoning_free), DYNHC_OK);
+}
+
+static void poison_off(void)
+{
+    assert_int_equal(dynhc_set_allocator(NULL, NULL, NULL, NULL), DYNHC_OK);
+}
+
+/* ---- a scheduler on a fake clock --------------------------------------------- */
+
+static uint64_t fake_now = 1000 * SEC;
+
+static uint64_t fake_clock(void *user_data)
+{
+    (void)user_data;
+    return fake_now;
+}
+
+static dynhc_result *payload(void)
+{
+    fake_env env = {0};
+    dynhc_resolver *r = dynhc_resolver_new();
+    assert_non_null(r);
+    assert_int_equal(dynhc_resolver_set_getenv(r, fake_env_get, &env), DYNHC_OK);
+    dynhc_result *res = NULL;
+    assert_int_equal(dynhc_resolver_resolve(r, &res), DYNHC_OK);
+    dynhc_resolver_free(r);
+    return res;
+}
+
+static dynhc_sched *new_sched(void)
+{
+    dynhc_sched *s = dynhc_sched_new();
+    assert_non_null(s);
+    assert_int_equal(dynhc_sched_set_clock(s, fake_clock, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(s, 0), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log(s, NULL, NULL), DYNHC_OK);
+    return s;
+}
+
+/* A send callback that leaves the check in flight and keeps its id. */
+static int keep_id(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                   void *user_data)
+{
+    (void)s;
+    (void)ep;
+    *(uint64_t *)user_data = check->id;
+    return 0;
+}
+
+static int destroyed;
+
+static void count_destroy(void *user_data)
+{
+    (void)user_data;
+    destroyed++;
+}
+
+/* ---- removal against announcements --------------------------------------------- */
+
+/* What the transition callback saw of the endpoint. */
+typedef struct seen {
+    const char *expected_name; /* the endpoint's name pointer before removal */
+    int calls;
+    int name_ok; /* the name passed was the endpoint's own, still readable */
+} seen;
+
+static void note_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                            void *user_data)
+{
+    (void)s;
+    (void)ready;
+    seen *v = user_data;
+    if (ep == NULL) {
+        return;
+    }
+    v->calls++;
+    /* Compared as a pointer first: a freed endpoint gives poison, which
+     * must not be read as a string. */
+    v->name_ok = name == v->expected_name && strcmp(name, "generate") == 0 &&
+                 dynhc_endpoint_name(ep) == name;
+}
+
+/* Thread B completes a check; its log sink, called while the completion is
+ * announced, lets thread A remove the endpoint and waits until it has. */
+typedef struct handshake {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int stage; /* 0, 1: B is announcing, 2: A has removed the endpoint */
+    dynhc_sched *s;
+    uint64_t id;
+    int complete_rc;
+} handshake;
+
+static void wait_in_log(dynhc_log_level level, const char *message, void *user_data)
+{
+    (void)level;
+    handshake *h = user_data;
+    if (strstr(message, "endpoint 'generate' is now ready") == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    h->stage = 1;
+    pthread_cond_broadcast(&h->changed);
+    while (h->stage != 2) {
+        pthread_cond_wait(&h->changed, &h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void *complete_main(void *arg)
+{
+    handshake *h = arg;
+    h->complete_rc = dynhc_sched_complete(h->s, h->id, DYNHC_CHECK_SUCCESS, NULL);
+    return NULL;
+}
+
+static void an_endpoint_removed_on_another_thread_while_its_completion_is_announced_stays_valid(
+    void **state)
+{
+    (void)state;
+    poison_on();
+    destroyed = 0;
+    handshake h = {.stage = 0};
+    pthread_mutex_init(&h.lock, NULL);
+    pthread_cond_init(&h.changed, NULL);
+    dynhc_result *res = payload();
+    dynhc_sched *s = new_sched();
+    seen v = {0};
+    assert_int_equal(dynhc_sched_set_log(s, wait_in_log, &h), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(s, note_transition, &v), DYNHC_OK);
+    dynhc_endpoint *ep = NULL;
+    assert_int_equal(
+        dynhc_sched_add_endpoint(s, "generate", res, NULL, keep_id, &h.id, count_destroy, &ep),
+        DYNHC_OK);
+    assert_int_equal(dynhc_sched_tick(s, fake_now), 1);
+    v.expected_name = dynhc_endpoint_name(ep);
+
+    h.s = s;
+    pthread_t b;
+    assert_int_equal(pthread_create(&b, NULL, complete_main, &h), 0);
+    pthread_mutex_lock(&h.lock);
+    while (h.stage != 1) {
+        pthread_cond_wait(&h.changed, &h.lock);
+    }
+    pthread_mutex_unlock(&h.lock);
+    /* B has applied the outcome and released the lock; it is announcing. */
+    assert_int_equal(dynhc_sched_remove_endpoint(s, ep), DYNHC_OK);
+    pthread_mutex_lock(&h.lock);
+    h.stage = 2;
+    pthread_cond_broadcast(&h.changed);
+    pthread_mutex_unlock(&h.lock);
+    assert_int_equal(pthread_join(b, NULL), 0);
+
+    assert_int_equal(h.complete_rc, DYNHC_OK);
+    assert_int_equal(v.calls, 1);
+    assert_true(v.name_ok);
+    assert_int_equal(destroyed, 1);
+    dynhc_sched_free(s);
+    dynhc_result_free(res);
+    pthread_cond_destroy(&h.changed);
+    pthread_mutex_destroy(&h.lock);
+    poison_off();
+}
+
+/* A log sink that removes the endpoint (allowed from inside any callback)
+ * while its traffic's transition is being announced. */
+typedef struct remover {
+    dynhc_sched *s;
+    dynhc_endpoint *ep;
+    int rc;
+} remover;
+
+static void remove_in_log(dynhc_log_level level, const char *message, void *user_data)
+{
+    (void)level;
+    remover *r = user_data;
+    if (r->ep != NULL && strstr(message, "endpoint 'generate' is now ready") != NULL) {
+        r->rc = dynhc_sched_remove_endpoint(r->s, r->ep);
+        r->ep = NULL;
+    }
+}
+
+static void an_endpoint_removed_by_the_log_sink_while_its_traffic_is_announced_stays_valid(
+    void **state)
+{
+    (void)state;
+    poison_on();
+    destroyed = 0;
+    dynhc_result *res = payload();
+    dynhc_sched *s = new_sched();
+    seen v = {0};
+    remover r = {.s = s, .rc = -1};
+    assert_int_equal(dynhc_sched_set_log(s, remove_in_log, &r), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(s, note_transition, &v), DYNHC_OK);
+    uint64_t id = 0;
+    dynhc_endpoint *ep = NULL;
+    assert_int_equal(
+        dynhc_sched_add_endpoint(s, "generate", res, NULL, keep_id, &id, count_destroy, &ep),
+        DYNHC_OK);
+    v.expected_name = dynhc_endpoint_name(ep);
+    r.ep = ep;
+
+    dynhc_endpoint_record_activity(ep, 1);
+    assert_int_equal(r.rc, DYNHC_OK);
+    assert_int_equal(v.calls, 1);
+    assert_true(v.name_ok);
+    assert_int_equal(destroyed, 1);
+    dynhc_sched_free(s);
+    dynhc_result_free(res);
+    poison_off();
+}
+
+/* ---- callbacks and reports without the lock -------------------------------------- */
+
+/* The scheduler whose lock the checking clock and allocator look at. These
+ * tests run on one thread: a lock that trylock finds taken is held by the
+ * caller, around the call. */
+static dynhc_sched *watched;
+static int clock_calls, clock_calls_under_lock;
+static int allocations, allocations_under_lock;
+
+static int watched_lock_held(void)
+{
+    if (watched == NULL) {
+        return 0;
+    }
+    if (pthread_mutex_trylock(&watched->lock) != 0) {
+        return 1;
+    }
+    pthread_mutex_unlock(&watched->lock);
+    return 0;
+}
+
+static uint64_t checking_clock(void *user_data)
+{
+    (void)user_data;
+    clock_calls++;
+    clock_calls_under_lock += watched_lock_held();
+    return fake_now;
+}
+
+static int complete_at_once(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                            void *user_data)
+{
+    (void)ep;
+    (void)user_data;
+    assert_int_equal(dynhc_sched_complete(s, check->id, DYNHC_CHECK_FAILURE, "no"), DYNHC_OK);
+    return 0;
+}
+
+static void the_clock_is_never_called_with_the_lock_held(void **state)
+{
+    (void)state;
+    dynhc_result *res = payload();
+    dynhc_sched *s = dynhc_sched_new();
+    assert_non_null(s);
+    watched = s;
+    clock_calls = clock_calls_under_lock = 0;
+    assert_int_equal(dynhc_sched_set_clock(s, checking_clock, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(s, 0), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log(s, NULL, NULL), DYNHC_OK);
+    uint64_t id = 0;
+    dynhc_endpoint *quick = NULL, *slow = NULL;
+    assert_int_equal(
+        dynhc_sched_add_endpoint(s, "quick", res, NULL, complete_at_once, NULL, NULL, &quick),
+        DYNHC_OK);
+    assert_int_equal(dynhc_sched_add_endpoint(s, "slow", res, NULL, keep_id, &id, NULL, &slow),
+                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_tick(s, fake_now), 2);
+    assert_int_equal(dynhc_sched_complete(s, id, DYNHC_CHECK_SUCCESS, NULL), DYNHC_OK);
+    dynhc_endpoint_record_activity(quick, 1);
+    dynhc_endpoint_record_activity(slow, 0);
+    dynhc_free(dynhc_sched_status_json(s, 1));
+    dynhc_free(dynhc_sched_metrics(s));
+    assert_int_equal(dynhc_sched_set_enabled(s, 0), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_enabled(s, 1), DYNHC_OK);
+    assert_int_equal(dynhc_sched_remove_endpoint(s, slow), DYNHC_OK);
+    (void)dynhc_sched_next_deadline(s);
+    assert_int_equal(dynhc_sched_set_process_ready(s, 1), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_clock(s, checking_clock, NULL), DYNHC_OK);
+    watched = NULL;
+    dynhc_sched_free(s);
+    dynhc_result_free(res);
+    assert_true(clock_calls >= 8);
+    assert_int_equal(clock_calls_under_lock, 0);
+}
+
+static void *checking_malloc(size_t n)
+{
+    allocations++;
+    allocations_under_lock += watched_lock_held();
+    return malloc(n);
+}
+
+static void *checking_realloc(void *p, size_t n)
+{
+    allocations++;
+    allocations_under_lock += watched_lock_held();
+    return realloc(p, n);
+}
+
+static void *checking_calloc(size_t count, size_t n)
+{
+    allocations++;
+    allocations_under_lock += watched_lock_held();
+    return calloc(count, n);
+}
+
+/* A report is copied under the lock and written after it: the text, which
+ * grows as it is written, is never allocated with the lock held (at 1e5
+ * endpoints writing takes milliseconds that every tick and completion
+ * would wait for). */
+static void reports_are_written_without_the_lock_held(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        dynhc_set_allocator(checking_malloc, checking_realloc, checking_calloc, free), DYNHC_OK);
+    dynhc_result *res = payload();
+    dynhc_sched *s = new_sched();
+    static const char *const labels[] = {"model", "gpt2", NULL};
+    char name[32];
+    uint64_t ids[64];
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof(name), "endpoint-with-a-long-name-%d", i);
+        dynhc_endpoint *ep = NULL;
+        assert_int_equal(
+            dynhc_sched_add_endpoint(s, name, res, labels, keep_id, &ids[i], NULL, &ep), DYNHC_OK);
+    }
+    assert_int_equal(dynhc_sched_tick(s, fake_now), 64);
+    for (int i = 0; i < 64; i += 2) {
+        assert_int_equal(dynhc_sched_complete(s, ids[i], DYNHC_CHECK_FAILURE, "HTTP 503"),
+                         DYNHC_OK);
+    }
+    watched = s;
+    for (int round = 0; round < 2; round++) {
+        allocations = allocations_under_lock = 0;
+        char *status = dynhc_sched_status_json(s, 0);
+        char *verbose = dynhc_sched_status_json(s, 1);
+        char *metrics = dynhc_sched_metrics(s);
+        assert_non_null(status);
+        assert_non_null(verbose);
+        assert_non_null(metrics);
+        assert_true(strlen(metrics) > 64 * 500);
+        dynhc_free(status);
+        dynhc_free(verbose);
+        dynhc_free(metrics);
+        assert_true(allocations > 0);
+        assert_int_equal(allocations_under_lock, 0);
+    }
+    watched = NULL;
+    dynhc_sched_free(s);
+    dynhc_result_free(res);
+    assert_int_equal(dynhc_set_allocator(NULL, NULL, NULL, NULL), DYNHC_OK);
+}
+
+/* ---- settings changed while other threads run ------------------------------------ */
+
+/* The number of rounds of the threaded tests: DYNHC_TEST_STRESS_TICKS (as
+ * the stress test of test_sched.c), lower under valgrind, higher to hunt. */
+static int stress_rounds(int normal)
+{
+    const char *text = getenv("DYNHC_TEST_STRESS_TICKS");
+    int ticks = text != NULL ? atoi(text) : 0;
+    return ticks > 0 ? ticks : normal;
+}
+
+typedef struct settings_run {
+    dynhc_sched *s;
+    dynhc_endpoint *eps[4];
+    atomic_int stop;
+    atomic_uint transitions;
+    atomic_uint lines;
+} settings_run;
+
+static void count_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                             void *user_data)
+{
+    (void)s;
+    (void)ep;
+    (void)name;
+    (void)ready;
+    atomic_fetch_add(&((settings_run *)user_data)->transitions, 1);
+}
+
+static void count_transition_too(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                                 void *user_data)
+{
+    count_transition(s, ep, name, ready, user_data);
+}
+
+static void count_line(dynhc_log_level level, const char *message, void *user_data)
+{
+    (void)level;
+    (void)message;
+    atomic_fetch_add(&((settings_run *)user_data)->lines, 1);
+}
+
+static void count_line_too(dynhc_log_level level, const char *message, void *user_data)
+{
+    count_line(level, message, user_data);
+}
+
+static void *traffic_main(void *arg)
+{
+    settings_run *r = arg;
+    for (unsigned n = 0; !atomic_load(&r->stop); n++) {
+        dynhc_endpoint_record_activity(r->eps[n % 4], n % 3 != 0);
+        if (n % 16 == 0) {
+            sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static void *settings_main(void *arg)
+{
+    settings_run *r = arg;
+    for (unsigned n = 0; !atomic_load(&r->stop); n++) {
+        dynhc_sched_set_activity_marks_ready(r->s, (int)(n & 1));
+        dynhc_sched_set_transition_callback(r->s, n & 2 ? count_transition : count_transition_too,
+                                            r);
+        dynhc_sched_set_log(r->s, n & 4 ? count_line : count_line_too, r);
+        dynhc_sched_set_timeout_ns(r->s, (1 + n % 5) * MS);
+        dynhc_sched_set_thresholds(r->s, 1 + n % 2, 1);
+        dynhc_sched_set_interval_ns(r->s, (1 + n % 3) * MS);
+        sched_yield();
+    }
+    return NULL;
+}
+
+/* Fails the checks of every other round so that readiness keeps turning. */
+static int alternate(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                     void *user_data)
+{
+    (void)ep;
+    (void)user_data;
+    dynhc_sched_complete(s, check->id, check->sent_ns / MS % 2 ? DYNHC_CHECK_SUCCESS
+                                                               : DYNHC_CHECK_FAILURE, NULL);
+    return 0;
+}
+
+static _Atomic uint64_t shared_now;
+
+static uint64_t shared_clock(void *user_data)
+{
+    (void)user_data;
+    return atomic_load(&shared_now);
+}
+
+/* Settings are changed under the lock and read under it (or, for the
+ * clock and the log sink, read consistently without it): ThreadSanitizer
+ * finds no race between a thread changing them and threads that tick,
+ * complete and record traffic. */
+static void settings_change_while_other_threads_use_the_scheduler(void **state)
+{
+    (void)state;
+    settings_run r = {.s = new_sched()};
+    atomic_store(&shared_now, 1000 * SEC);
+    assert_int_equal(dynhc_sched_set_clock(r.s, shared_clock, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_mode(r.s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(r.s, MS), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(r.s, count_transition, &r), DYNHC_OK);
+    dynhc_result *res = payload();
+    char name[8];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "ep%d", i);
+        assert_int_equal(
+            dynhc_sched_add_endpoint(r.s, name, res, NULL, alternate, NULL, NULL, &r.eps[i]),
+            DYNHC_OK);
+    }
+    pthread_t traffic, settings;
+    assert_int_equal(pthread_create(&traffic, NULL, traffic_main, &r), 0);
+    assert_int_equal(pthread_create(&settings, NULL, settings_main, &r), 0);
+    int rounds = stress_rounds(2000);
+    for (int i = 0; i < rounds; i++) {
+        uint64_t now = atomic_fetch_add(&shared_now, MS) + MS;
+        assert_true(dynhc_sched_tick(r.s, now) >= 0);
+        if (i % 8 == 0) {
+            sched_yield(); /* two cores: let the other threads in */
+        }
+    }
+    atomic_store(&r.stop, 1);
+    assert_int_equal(pthread_join(traffic, NULL), 0);
+    assert_int_equal(pthread_join(settings, NULL), 0);
+    assert_true(atomic_load(&r.transitions) > 0);
+    dynhc_sched_free(r.s);
+    dynhc_result_free(res);
+}
+
+/* ---- stress: everything at once ------------------------------------------------- */
+
+#define CHURN_SLOTS 16
+#define QUEUE_SIZE 4096
+
+/* Endpoints come and go in CHURN_SLOTS slots. Each slot's mutex is the
+ * caller's side of the handle contract: traffic on a handle and its removal
+ * never overlap. Everything else races freely: check ids completed in time,
+ * late, twice or never issued, reports, announcements, the ticking thread. */
+typedef struct churn {
+    dynhc_sched *s;
+    dynhc_result *payload;
+    _Atomic uint64_t now; /* the fake clock of the manual variant */
+    atomic_int stop;      /* 1: the run is over, 2: a thread saw something wrong */
+    pthread_mutex_t slot_lock[CHURN_SLOTS];
+    dynhc_endpoint *eps[CHURN_SLOTS];
+    pthread_mutex_t queue_lock; /* the ids the send callback hands over */
+    pthread_cond_t queue_changed;
+    uint64_t queue[QUEUE_SIZE];
+    size_t head, tail;
+    atomic_uint sent, completed, refused, added, removed, destroyed, reports, transitions,
+        churned;
+} churn;
+
+static uint64_t churn_clock(void *user_data)
+{
+    return atomic_load(&((churn *)user_data)->now);
+}
+
+static void churn_destroy(void *user_data)
+{
+    atomic_fetch_add(&((churn *)user_data)->destroyed, 1);
+}
+
+static void churn_wrong(churn *c)
+{
+    atomic_store(&c->stop, 2);
+}
+
+/* Hands the check to the completer; now and then completes it at once or
+ * fails to send it. */
+static int churn_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                      void *user_data)
+{
+    churn *c = user_data;
+    unsigned n = atomic_fetch_add(&c->sent, 1);
+    /* The check's strings are readable during the send, removal or not. */
+    if (strncmp(check->endpoint, "ep", 2) != 0 || dynhc_endpoint_name(ep) != check->endpoint) {
+        churn_wrong(c);
+    }
+    if (n % 11 == 0) {
+        return -1;
+    }
+    if (n % 7 == 0) {
+        int rc = dynhc_sched_complete(s, check->id, DYNHC_CHECK_SUCCESS, NULL);
+        atomic_fetch_add(rc == DYNHC_OK ? &c->completed : &c->refused, 1);
+        return 0;
+    }
+    pthread_mutex_lock(&c->queue_lock);
+    if (c->tail - c->head < QUEUE_SIZE) {
+        c->queue[c->tail++ % QUEUE_SIZE] = check->id;
+        pthread_cond_signal(&c->queue_changed);
+    }
+    pthread_mutex_unlock(&c->queue_lock);
+    return 0;
+}
+
+static void churn_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                             void *user_data)
+{
+    (void)s;
+    (void)ready;
+    churn *c = user_data;
+    atomic_fetch_add(&c->transitions, 1);
+    /* Reads the endpoint, which another thread may be removing. */
+    if (ep != NULL && (strncmp(name, "ep", 2) != 0 || dynhc_endpoint_name(ep) != name)) {
+        churn_wrong(c);
+    }
+}
+
+/* A log sink that takes its time, as one writing to a file would: the
+ * window between the release of the lock and the announcement grows. */
+static void churn_log(dynhc_log_level level, const char *message, void *user_data)
+{
+    (void)level;
+    (void)user_data;
+    if (strstr(message, " is now ") != NULL) {
+        sched_yield();
+    }
+}
+
+static void *churn_main(void *arg)
+{
+    churn *c = arg;
+    char name[16];
+    for (unsigned n = 0; !atomic_load(&c->stop); n++) {
+        unsigned i = (n * 7) % CHURN_SLOTS;
+        pthread_mutex_lock(&c->slot_lock[i]);
+        if (c->eps[i] != NULL) {
+            if (dynhc_sched_remove_endpoint(c->s, c->eps[i]) != DYNHC_OK) {
+                churn_wrong(c);
+            }
+            atomic_fetch_add(&c->removed, 1);
+            c->eps[i] = NULL;
+        } else {
+            snprintf(name, sizeof(name), "ep%u", i);
+            if (dynhc_sched_add_endpoint(c->s, name, c->payload, NULL, churn_send, c,
+                                         churn_destroy, &c->eps[i]) != DYNHC_OK) {
+                churn_wrong(c);
+            }
+            atomic_fetch_add(&c->added, 1);
+        }
+        pthread_mutex_unlock(&c->slot_lock[i]);
+        atomic_fetch_add(&c->churned, 1);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void *churn_traffic_main(void *arg)
+{
+    churn *c = arg;
+    for (unsigned n = 0; !atomic_load(&c->stop); n++) {
+        unsigned i = n % CHURN_SLOTS;
+        pthread_mutex_lock(&c->slot_lock[i]);
+        if (c->eps[i] != NULL) {
+            dynhc_endpoint_record_activity(c->eps[i], n % 3 != 0);
+            (void)dynhc_endpoint_is_ready(c->eps[i]);
+        }
+        pthread_mutex_unlock(&c->slot_lock[i]);
+        if (n % 4 == 0) {
+            sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static void churn_complete(churn *c, uint64_t id, dynhc_check_result result)
+{
+    int rc = dynhc_sched_complete(c->s, id, result, result ? "HTTP 503" : NULL);
+    if (rc != DYNHC_OK && rc != DYNHC_ERR_NOT_FOUND) {
+        churn_wrong(c);
+    }
+    atomic_fetch_add(rc == DYNHC_OK ? &c->completed : &c->refused, 1);
+}
+
+/* Completes what it is handed: most at once, every fourth after a while
+ * (often after its timeout), some twice, some ids that were never issued. */
+static void *churn_completer_main(void *arg)
+{
+    churn *c = arg;
+    uint64_t later[32];
+    size_t held = 0;
+    for (unsigned n = 0;; n++) {
+        pthread_mutex_lock(&c->queue_lock);
+        while (c->head == c->tail && !atomic_load(&c->stop)) {
+            pthread_cond_wait(&c->queue_changed, &c->queue_lock);
+        }
+        if (c->head == c->tail) {
+            pthread_mutex_unlock(&c->queue_lock);
+            break;
+        }
+        uint64_t id = c->queue[c->head++ % QUEUE_SIZE];
+        pthread_mutex_unlock(&c->queue_lock);
+        if (n % 4 == 0) {
+            later[held++] = id;
+        } else {
+            churn_complete(c, id, n % 3 ? DYNHC_CHECK_SUCCESS : DYNHC_CHECK_FAILURE);
+        }
+        if (n % 13 == 0) {
+            churn_complete(c, id, DYNHC_CHECK_SUCCESS);
+        }
+        if (n % 17 == 0) {
+            churn_complete(c, id + (1ull << 40), DYNHC_CHECK_SUCCESS);
+        }
+        if (held == sizeof(later) / sizeof(later[0])) {
+            for (size_t i = 0; i < held; i++) {
+                churn_complete(c, later[i], DYNHC_CHECK_SUCCESS);
+            }
+            held = 0;
+        }
+    }
+    for (size_t i = 0; i < held; i++) {
+        churn_complete(c, later[i], DYNHC_CHECK_FAILURE);
+    }
+    return NULL;
+}
+
+static void *churn_reporter_main(void *arg)
+{
+    churn *c = arg;
+    for (unsigned n = 0; !atomic_load(&c->stop); n++) {
+        char *text = n % 3 == 0 ? dynhc_sched_metrics(c->s) : dynhc_sched_status_json(c->s, n % 3 == 1);
+        if (text == NULL ||
+            (n % 3 == 0 ? strstr(text, "\ndynhc_health_checks_in_flight ") == NULL
+                        : strncmp(text, "{\"status\":", 10) != 0)) {
+            churn_wrong(c);
+        }
+        dynhc_free(text);
+        atomic_fetch_add(&c->reports, 1);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs the threads above against a scheduler ticked by this thread on a
+ * fake clock, or by the thread runner on the real one, until endpoints
+ * have been added or removed DYNHC_TEST_STRESS_TICKS times (3000). */
+static void run_churn(int runner)
+{
+    churn *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    for (int i = 0; i < CHURN_SLOTS; i++) {
+        pthread_mutex_init(&c->slot_lock[i], NULL);
+    }
+    pthread_mutex_init(&c->queue_lock, NULL);
+    pthread_cond_init(&c->queue_changed, NULL);
+    c->payload = payload();
+    c->s = dynhc_sched_new();
+    assert_non_null(c->s);
+    if (!runner) {
+        atomic_store(&c->now, 1000 * SEC);
+        assert_int_equal(dynhc_sched_set_clock(c->s, churn_clock, c), DYNHC_OK);
+    }
+    assert_int_equal(dynhc_sched_set_log(c->s, churn_log, c), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(c->s, churn_transition, c), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_mode(c->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(c->s, 2 * MS), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(c->s, 0), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_timeout_ns(c->s, 5 * MS), DYNHC_OK);
+
+    pthread_t threads[4];
+    void *(*mains[4])(void *) = {churn_main, churn_traffic_main, churn_completer_main,
+                                 churn_reporter_main};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, mains[i], c), 0);
+    }
+    unsigned rounds = (unsigned)stress_rounds(3000);
+    if (!runner) {
+        /* A millisecond of the fake clock per tick, for as long as the
+         * endpoints take to change rounds times. */
+        while (atomic_load(&c->churned) < rounds && atomic_load(&c->stop) == 0) {
+            uint64_t now = atomic_fetch_add(&c->now, MS) + MS;
+            if (dynhc_sched_tick(c->s, now) < 0) {
+                churn_wrong(c);
+            }
+            sched_yield();
+        }
+    } else {
+        assert_int_equal(dynhc_sched_start_thread(c->s), DYNHC_OK);
+        /* Bounded: a stuck thread fails the counts below, not the clock. */
+        for (int waited = 0; waited < 60000 && atomic_load(&c->churned) < rounds &&
+                             atomic_load(&c->stop) == 0;
+             waited++) {
+            sleep_ms(1);
+        }
+        assert_int_equal(dynhc_sched_stop_thread(c->s), DYNHC_OK);
+    }
+    int expected = 0;
+    atomic_compare_exchange_strong(&c->stop, &expected, 1);
+    pthread_mutex_lock(&c->queue_lock);
+    pthread_cond_broadcast(&c->queue_changed);
+    pthread_mutex_unlock(&c->queue_lock);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    }
+    print_message("%s: sent %u completed %u refused %u added %u removed %u reports %u "
+                  "transitions %u\n",
+                  runner ? "runner" : "manual ticks", atomic_load(&c->sent),
+                  atomic_load(&c->completed), atomic_load(&c->refused), atomic_load(&c->added),
+                  atomic_load(&c->removed), atomic_load(&c->reports),
+                  atomic_load(&c->transitions));
+    int wrong = atomic_load(&c->stop) == 2;
+    unsigned added = atomic_load(&c->added);
+    dynhc_sched_free(c->s);
+    dynhc_result_free(c->payload);
+    assert_false(wrong);
+    assert_true(added > 0 && atomic_load(&c->removed) > 0);
+    assert_true(atomic_load(&c->sent) > 0 && atomic_load(&c->completed) > 0);
+    assert_true(atomic_load(&c->reports) > 0);
+    /* Every endpoint was freed exactly once, removed or freed with the
+     * scheduler: no reference was lost or kept. */
+    assert_int_equal(atomic_load(&c->destroyed), added);
+    pthread_cond_destroy(&c->queue_changed);
+    pthread_mutex_destroy(&c->queue_lock);
+    for (int i = 0; i < CHURN_SLOTS; i++) {
+        pthread_mutex_destroy(&c->slot_lock[i]);
+    }
+    free(c);
+}
+
+static void everything_at_once_while_a_thread_ticks(void **state)
+{
+    (void)state;
+    run_churn(0);
+}
+
+static void everything_at_once_while_the_thread_runner_ticks(void **state)
+{
+    (void)state;
+    run_churn(1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(
+            an_endpoint_removed_on_another_thread_while_its_completion_is_announced_stays_valid),
+        cmocka_unit_test(
+            an_endpoint_removed_by_the_log_sink_while_its_traffic_is_announced_stays_valid),
+        cmocka_unit_test(the_clock_is_never_called_with_the_lock_held),
+        cmocka_unit_test(reports_are_written_without_the_lock_held),
+        cmocka_unit_test(settings_change_while_other_threads_use_the_scheduler),
+        cmocka_unit_test(everything_at_once_while_a_thread_ticks),
+        cmocka_unit_test(everything_at_once_while_the_thread_runner_ticks),
+    };
+    /* DYNHC_TEST_FILTER=pattern runs only the matching tests. */
+    const char *filter = getenv("DYNHC_TEST_FILTER");
+    if (filter != NULL && filter[0] != '\0') {
+        cmocka_set_test_filter(filter);
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
