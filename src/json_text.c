@@ -100,19 +100,27 @@ static void skip_space(parser *ps)
     ps->p = p;
 }
 
-/* Records node's start (when there is a map). Frees node on failure. */
-static cJSON *track(parser *ps, cJSON *node, const unsigned char *at)
+/* Records node's start (when there is a map), with its text at[0..len) when
+ * len > 0 (a number). Frees node on failure. */
+static cJSON *track_number(parser *ps, cJSON *node, const unsigned char *at, size_t len)
 {
     if (node == NULL) {
         fail_nomem(ps);
         return NULL;
     }
-    if (ps->map != NULL && dh_posmap_add(ps->map, node, pos_of(ps, at)) != 0) {
+    if (ps->map != NULL &&
+        (len > 0 ? dh_posmap_add_number(ps->map, node, pos_of(ps, at), (const char *)at, len)
+                 : dh_posmap_add(ps->map, node, pos_of(ps, at))) != 0) {
         cJSON_Delete(node);
         fail_nomem(ps);
         return NULL;
     }
     return node;
+}
+
+static cJSON *track(parser *ps, cJSON *node, const unsigned char *at)
+{
+    return track_number(ps, node, at, 0);
 }
 
 /* Reads the 4 hex digits after "\u" at esc. Returns the code unit or -1. */
@@ -409,7 +417,8 @@ static cJSON *parse_number(parser *ps)
         }
     }
     ps->p = q;
-    return track(ps, cJSON_CreateNumber(value), start);
+    /* The text as written, for messages that quote the number. */
+    return track_number(ps, cJSON_CreateNumber(value), start, (size_t)(q - start));
 }
 
 static cJSON *parse_literal(parser *ps, const char *word, cJSON *(*create)(void))
@@ -735,7 +744,7 @@ cJSON *dh_json_parse(const char *text, size_t len, dh_pos origin, dh_posmap *map
         }
     }
     if (root == NULL && map != NULL) {
-        map->count = mark;
+        dh_posmap_truncate(map, mark);
     }
     return root;
 }

@@ -185,8 +185,10 @@ static int next_event(loader *ld, yaml_event_t *ev)
 }
 
 /* A node just made (NULL when out of memory), counted against the bound and
- * recorded in the position map; NULL with err set when any of that fails. */
-static cJSON *track(loader *ld, cJSON *node, yaml_mark_t mark)
+ * recorded in the position map, with the text it was written as when text is
+ * not NULL (a number); NULL with err set when any of that fails. */
+static cJSON *track_number(loader *ld, cJSON *node, yaml_mark_t mark, const char *text,
+                           size_t len)
 {
     if (node == NULL) {
         out_of_memory(ld);
@@ -194,13 +196,20 @@ static cJSON *track(loader *ld, cJSON *node, yaml_mark_t mark)
     }
     if (++ld->nodes > DH_YAML_MAX_NODES) {
         dh_parse_error_set(ld->err, pos_of(mark), "more than %d nodes", DH_YAML_MAX_NODES);
-    } else if (ld->map != NULL && dh_posmap_add(ld->map, node, pos_of(mark)) != 0) {
+    } else if (ld->map != NULL &&
+               (text != NULL ? dh_posmap_add_number(ld->map, node, pos_of(mark), text, len)
+                             : dh_posmap_add(ld->map, node, pos_of(mark))) != 0) {
         out_of_memory(ld);
     } else {
         return node;
     }
     cJSON_Delete(node);
     return NULL;
+}
+
+static cJSON *track(loader *ld, cJSON *node, yaml_mark_t mark)
+{
+    return track_number(ld, node, mark, NULL, 0);
 }
 
 static tag_kind kind_of_tag(const yaml_char_t *tag)
@@ -394,7 +403,8 @@ static cJSON *load_number(loader *ld, const yaml_event_t *ev, plain_form form)
                            dh_quote(quoted, sizeof(quoted), s, len));
         return NULL;
     }
-    return track(ld, cJSON_CreateNumber(value), ev->start_mark);
+    /* The text as written ("2.50", "0x10"), for messages that quote it. */
+    return track_number(ld, cJSON_CreateNumber(value), ev->start_mark, s, len);
 }
 
 static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
@@ -739,7 +749,7 @@ cJSON *dh_yaml_parse(const char *text, size_t len, dh_posmap *map, dh_parse_erro
         freelocale(ld.c_numeric);
     }
     if (root == NULL && map != NULL) {
-        map->count = map_count;
+        dh_posmap_truncate(map, map_count);
     }
     return root;
 }

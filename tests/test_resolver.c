@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,10 +285,10 @@ static void payload_checks_warn_at_the_value_but_keep_the_payload(void **state)
     assert_diag_at(diag_with(res, "non-empty \"messages\""), DYNHC_SEVERITY_WARNING, var, 1, 13);
     assert_diag_at(diag_with(res, "large budget"), DYNHC_SEVERITY_WARNING, var, 1, 29);
     assert_diag_at(diag_with(res, "\"top_p\""), DYNHC_SEVERITY_WARNING, var, 1, 41);
-    assert_non_null(diag_with(res, "\"stream\" must be true or false"));
+    assert_non_null(diag_with(res, "\"stream\" is the string \"no\": expected true or false"));
     assert_non_null(diag_with(res, "\"presence_penalty\" is -3"));
-    assert_non_null(diag_with(res, "\"frequency_penalty\" must be a number"));
-    assert_non_null(diag_with(res, "\"max_completion_tokens\" must be a positive integer"));
+    assert_non_null(diag_with(res, "\"frequency_penalty\" is the string \"x\": expected a number in [-2, 2]"));
+    assert_non_null(diag_with(res, "\"max_completion_tokens\" is 0: expected a positive integer"));
     assert_int_equal(dynhc_result_token_budget(res), 300);
 }
 
@@ -311,7 +312,7 @@ static void shape_checks_follow_the_model_type(void **state)
         {"tokens", "{\"token_ids\":[1],\"sampling_options\":{\"temperature\":9}}",
          "\"temperature\" is 9"},
         {"tokens", "{\"token_ids\":[1],\"stop_conditions\":{\"max_tokens\":1.5}}",
-         "\"max_tokens\" must be a positive integer"},
+         "\"max_tokens\" is 1.5: expected a positive integer"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(dynhc_resolver_set_model_type(f->r, cases[i].type), DYNHC_OK);
@@ -673,6 +674,114 @@ static void explain_names_every_setting_and_its_origin(void **state)
     dynhc_free(explain);
 }
 
+/* ---- numbers people read ---------------------------------------------------- */
+
+/* The explanation's line for name ("interval"), without its end. */
+static void assert_explain_line(const dynhc_result *res, const char *line)
+{
+    char *explain = dynhc_result_explain(res);
+    assert_non_null(explain);
+    if (strstr(explain, line) == NULL) {
+        fail_msg("no \"%s\" in:\n%s", line, explain);
+    }
+    dynhc_free(explain);
+}
+
+static void explain_prints_durations_as_exact_decimals(void **state)
+{
+    fixture *f = *state;
+    const struct {
+        const char *value;
+        const char *line;
+    } cases[] = {
+        {"3599", "interval: 3599s (from environment DYN_HEALTH_CHECK_INTERVAL)"},
+        {"1000", "interval: 1000s ("},
+        {"2.5", "interval: 2.5s ("},
+        {"250ms", "interval: 0.25s ("},
+        {"1.000000001", "interval: 1.000000001s ("},
+        {"24h", "interval: 86400s ("},
+        {"1.5m", "interval: 90s ("},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", cases[i].value);
+        assert_explain_line(resolve(f, DYNHC_OK), cases[i].line);
+    }
+    assert_int_equal(dynhc_resolver_set_timeout_ns(f->r, 1), DYNHC_OK);
+    assert_explain_line(resolve(f, DYNHC_OK), "timeout: 0.000000001s (from runtime)");
+}
+
+/* A host that adopts a locale with a decimal comma (setlocale(LC_ALL, ""))
+ * still reads '.' in every number dynhc prints. */
+static void numbers_people_read_ignore_a_comma_decimal_locale(void **state)
+{
+    fixture *f = *state;
+    if (setlocale(LC_ALL, "de_DE.UTF-8") == NULL && setlocale(LC_ALL, "de_DE.utf8") == NULL) {
+        skip(); /* no locale with a decimal comma on this machine */
+    }
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", "2.5");
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{\"prompt\":\"x\",\"temperature\":2.0000001,"
+                                                      "\"top_p\":1.5}"),
+                     DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    char *explain = dynhc_result_explain(res);
+    const char *temperature = diag_with(res, "\"temperature\"")->message;
+    const char *top_p = diag_with(res, "\"top_p\"")->message;
+    char copy[3][300];
+    snprintf(copy[0], sizeof(copy[0]), "%s", explain != NULL ? explain : "");
+    snprintf(copy[1], sizeof(copy[1]), "%s", temperature);
+    snprintf(copy[2], sizeof(copy[2]), "%s", top_p);
+    dynhc_free(explain);
+    setlocale(LC_ALL, "C");
+    assert_non_null(strstr(copy[0], "interval: 2.5s ("));
+    assert_string_equal(copy[1], "\"temperature\" is 2.0000001: expected a number in [0, 2]");
+    assert_string_equal(copy[2], "\"top_p\" is 1.5: expected a number in (0, 1]");
+}
+
+static int restore_c_locale(void **state)
+{
+    setlocale(LC_ALL, "C");
+    return teardown(state);
+}
+
+static void range_warnings_print_the_number_as_written(void **state)
+{
+    fixture *f = *state;
+    const struct {
+        const char *payload;
+        const char *message;
+    } cases[] = {
+        {"{\"prompt\":\"x\",\"temperature\":2.0000001}",
+         "\"temperature\" is 2.0000001: expected a number in [0, 2]"},
+        {"{\"prompt\":\"x\",\"temperature\":2.50}",
+         "\"temperature\" is 2.50: expected a number in [0, 2]"},
+        {"{\"prompt\":\"x\",\"top_p\":1e-400}", "\"top_p\" is 1e-400: expected a number in (0, 1]"},
+        {"{\"prompt\":\"x\",\"presence_penalty\":-2.000000000000001}",
+         "\"presence_penalty\" is -2.000000000000001: expected a number in [-2, 2]"},
+        {"{\"prompt\":\"x\",\"max_tokens\":1E3}",
+         "\"max_tokens\" is 1E3: a large budget for a health check (above 256)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(dynhc_resolver_set_payload(f->r, cases[i].payload), DYNHC_OK);
+        const dynhc_result *res = resolve(f, DYNHC_OK);
+        assert_int_equal(dynhc_result_diag_count(res), 1);
+        assert_string_equal(dynhc_result_diag(res, 0)->message, cases[i].message);
+    }
+    /* A YAML config keeps the number's text too. */
+    assert_int_equal(dynhc_resolver_set_payload(f->r, NULL), DYNHC_OK);
+    free(config_file(f, "c.yaml", "health_check_payload:\n  prompt: x\n  temperature: 2.0000001\n"));
+    assert_non_null(diag_with(resolve(f, DYNHC_OK), "\"temperature\" is 2.0000001: expected"));
+    /* Without the text (a payload built as a tree, or merged), the shortest
+     * spelling that reads back as the same double. */
+    cJSON *tree = cJSON_Parse("{\"prompt\":\"x\",\"temperature\":3.0000000000000004,"
+                              "\"top_p\":-0.1}");
+    assert_non_null(tree);
+    assert_int_equal(dynhc_resolver_set_payload_json(f->r, tree), DYNHC_OK);
+    cJSON_Delete(tree);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_non_null(diag_with(res, "\"temperature\" is 3.0000000000000004: expected"));
+    assert_non_null(diag_with(res, "\"top_p\" is -0.1: expected"));
+}
+
 /* ---- seed entry points ---------------------------------------------------- */
 
 static void get_health_check_payload_uses_config_struct_and_model_type(void **state)
@@ -774,6 +883,10 @@ int main(void)
         T(merge_mode_patches_each_source_over_the_ones_below),
         T(token_budget_reads_each_model_types_field),
         T(explain_names_every_setting_and_its_origin),
+        T(explain_prints_durations_as_exact_decimals),
+        cmocka_unit_test_setup_teardown(numbers_people_read_ignore_a_comma_decimal_locale, setup,
+                                        restore_c_locale),
+        T(range_warnings_print_the_number_as_written),
         cmocka_unit_test(get_health_check_payload_uses_config_struct_and_model_type),
         cmocka_unit_test(get_health_check_payload_without_config_gives_the_default),
         cmocka_unit_test(version_macros_and_runtime_version_agree),
