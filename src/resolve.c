@@ -69,8 +69,11 @@ static const char *parse_text(value_kind kind, const char *s, size_t len, value 
 }
 
 /* A config value keeps its YAML/JSON type, or is a string read like the
- * environment (SPEC 1.5). */
-static const char *parse_node(value_kind kind, const cJSON *node, value *out)
+ * environment (SPEC 1.5). A number of seconds is read from its text when the
+ * map has it and it is a plain decimal, so that 4.1 is exactly 4.1 s; other
+ * spellings (1e3, 0x10) go through the double. */
+static const char *parse_node(value_kind kind, const cJSON *node, const dh_posmap *map,
+                              value *out)
 {
     if (cJSON_IsString(node)) {
         size_t len;
@@ -87,6 +90,12 @@ static const char *parse_node(value_kind kind, const cJSON *node, value *out)
         return NULL;
     }
     if (kind == KIND_DURATION && cJSON_IsNumber(node)) {
+        const char *token = dh_posmap_token(map, node);
+        uint64_t ns;
+        if (token != NULL && dh_parse_duration(token, strlen(token), &ns) == NULL) {
+            out->ns = ns;
+            return NULL;
+        }
         return dh_duration_from_seconds(node->valuedouble, &out->ns);
     }
     switch (kind) {
@@ -98,17 +107,34 @@ static const char *parse_node(value_kind kind, const cJSON *node, value *out)
     return "expected a string";
 }
 
-/* Describes a config value for a message: its text when it is a string. */
-static const char *node_text(const cJSON *node, char *buf, size_t size)
+/* Quotes a config value for a message: a string in quotes, a number as it
+ * was written (else its shortest spelling), true or false; a collection by
+ * its kind, "(a list)" or "(a mapping)". */
+static const char *node_text(const cJSON *node, const dh_posmap *map, char *buf, size_t size)
 {
     if (cJSON_IsString(node)) {
         return dh_quote(buf, size, node->valuestring, strlen(node->valuestring));
     }
+    if (cJSON_IsNumber(node)) {
+        const char *token = dh_posmap_token(map, node);
+        char number[DH_NUMBER_TEXT_SIZE];
+        if (token == NULL) {
+            token = dh_format_double(number, node->valuedouble);
+        }
+        /* A number's text is digits, signs, '.', 'e', 'x' and 'o': quoting
+         * only cuts one too long to read. */
+        size_t len = strlen(token);
+        if (len < size) {
+            memcpy(buf, token, len + 1);
+            return buf;
+        }
+        return dh_quote(buf, size, token, len);
+    }
     snprintf(buf, size, "%s",
-             cJSON_IsNumber(node) ? "number" : cJSON_IsBool(node) ? "boolean"
-                                  : cJSON_IsArray(node)           ? "list"
-                                  : cJSON_IsObject(node)          ? "mapping"
-                                                                  : "value");
+             cJSON_IsTrue(node)    ? "true"
+             : cJSON_IsFalse(node) ? "false"
+             : cJSON_IsArray(node) ? "(a list)"
+                                   : "(a mapping)");
     return buf;
 }
 
@@ -138,14 +164,15 @@ static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
     }
     const cJSON *node = dh_config_get(c->config, config_key);
     if (node != NULL) {
-        const char *why = parse_node(kind, node, out);
+        const dh_posmap *map = &c->config->map;
+        const char *why = parse_node(kind, node, map, out);
         if (why == NULL) {
             set_origin(c, which, "config", c->res->config_source);
             return 1;
         }
         dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
-                     dh_posmap_find(&c->config->map, node), "%s: invalid %s %s: %s; ignored",
-                     config_key, kind_names[kind], node_text(node, quoted, sizeof(quoted)), why);
+                     dh_posmap_find(map, node), "%s: invalid %s %s: %s; ignored", config_key,
+                     kind_names[kind], node_text(node, map, quoted, sizeof(quoted)), why);
     }
     return 0;
 }

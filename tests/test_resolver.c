@@ -234,7 +234,7 @@ static void invalid_config_settings_warn_at_their_position(void **state)
     assert_int_equal(dynhc_result_model_type(res), DYNHC_MODEL_GENERATE);
     assert_diag_at(diag_with(res, "model_type: invalid model type \"llama\""),
                    DYNHC_SEVERITY_WARNING, path, 1, 13);
-    assert_diag_at(diag_with(res, "health_check_level: invalid level list"),
+    assert_diag_at(diag_with(res, "health_check_level: invalid level (a list)"),
                    DYNHC_SEVERITY_WARNING, path, 2, 21);
     assert_diag_at(diag_with(res, "health_check_timeout"), DYNHC_SEVERITY_WARNING, path, 3, 23);
     assert_diag_at(diag_with(res, "\"sometimes\""), DYNHC_SEVERITY_WARNING, path, 4, 23);
@@ -722,25 +722,81 @@ static void numbers_people_read_ignore_a_comma_decimal_locale(void **state)
     assert_int_equal(dynhc_resolver_set_payload(f->r, "{\"prompt\":\"x\",\"temperature\":2.0000001,"
                                                       "\"top_p\":1.5}"),
                      DYNHC_OK);
+    free(config_file(f, "c.yaml", "health_check_timeout: -0.5\n"));
     const dynhc_result *res = resolve(f, DYNHC_OK);
     char *explain = dynhc_result_explain(res);
     const char *temperature = diag_with(res, "\"temperature\"")->message;
     const char *top_p = diag_with(res, "\"top_p\"")->message;
-    char copy[3][300];
+    const char *timeout = diag_with(res, "health_check_timeout")->message;
+    char copy[4][300];
     snprintf(copy[0], sizeof(copy[0]), "%s", explain != NULL ? explain : "");
     snprintf(copy[1], sizeof(copy[1]), "%s", temperature);
     snprintf(copy[2], sizeof(copy[2]), "%s", top_p);
+    snprintf(copy[3], sizeof(copy[3]), "%s", timeout);
     dynhc_free(explain);
     setlocale(LC_ALL, "C");
     assert_non_null(strstr(copy[0], "interval: 2.5s ("));
     assert_string_equal(copy[1], "\"temperature\" is 2.0000001: expected a number in [0, 2]");
     assert_string_equal(copy[2], "\"top_p\" is 1.5: expected a number in (0, 1]");
+    assert_string_equal(copy[3], "health_check_timeout: invalid duration -0.5: must be greater "
+                                 "than zero; ignored");
 }
 
 static int restore_c_locale(void **state)
 {
     setlocale(LC_ALL, "C");
     return teardown(state);
+}
+
+static void config_setting_warnings_quote_the_rejected_value(void **state)
+{
+    fixture *f = *state;
+    char *path = config_file(f, "c.yaml",
+                             "health_check_timeout: 0\n"
+                             "health_check_interval: 90000.5\n"
+                             "health_check_enabled: 7\n"
+                             "health_check_level: {a: 1}\n");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_string_equal(diag_with(res, "health_check_timeout")->message,
+                        "health_check_timeout: invalid duration 0: must be greater than zero; "
+                        "ignored");
+    assert_string_equal(diag_with(res, "health_check_interval")->message,
+                        "health_check_interval: invalid duration 90000.5: above the 24 h limit; "
+                        "ignored");
+    assert_string_equal(diag_with(res, "health_check_enabled")->message,
+                        "health_check_enabled: invalid boolean 7: expected a boolean; ignored");
+    assert_string_equal(diag_with(res, "health_check_level")->message,
+                        "health_check_level: invalid level (a mapping): expected a string; "
+                        "ignored");
+    free(path);
+    path = config_file(f, "c.json", "{\"health_check_interval\": -1e-3, "
+                                    "\"health_check_timeout\": true}");
+    res = resolve(f, DYNHC_OK);
+    assert_string_equal(diag_with(res, "health_check_interval")->message,
+                        "health_check_interval: invalid duration -1e-3: must be greater than "
+                        "zero; ignored");
+    assert_string_equal(diag_with(res, "health_check_timeout")->message,
+                        "health_check_timeout: invalid duration true: expected a number of "
+                        "seconds or a duration string; ignored");
+    free(path);
+}
+
+/* A number of seconds in a config file is as exact as the same text in the
+ * environment: 4.1 is 4.1 s, not the 4.099999999 s of 4.1 * 1e9 in doubles. */
+static void config_durations_given_as_numbers_are_exact(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "c.yaml",
+                     "health_check_interval: 4.1\nhealth_check_timeout: 0x10\n"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_true(dynhc_result_interval_ns(res) == 4100000000ull);
+    assert_true(dynhc_result_timeout_ns(res) == 16000000000ull);
+    assert_explain_line(res, "interval: 4.1s (from config");
+    free(config_file(f, "c.json", "{\"health_check_interval\": 1.000000007,"
+                                  "\"health_check_timeout\": 2.5e1}"));
+    res = resolve(f, DYNHC_OK);
+    assert_true(dynhc_result_interval_ns(res) == 1000000007ull);
+    assert_true(dynhc_result_timeout_ns(res) == 25000000000ull);
 }
 
 static void range_warnings_print_the_number_as_written(void **state)
@@ -887,6 +943,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(numbers_people_read_ignore_a_comma_decimal_locale, setup,
                                         restore_c_locale),
         T(range_warnings_print_the_number_as_written),
+        T(config_setting_warnings_quote_the_rejected_value),
+        T(config_durations_given_as_numbers_are_exact),
         cmocka_unit_test(get_health_check_payload_uses_config_struct_and_model_type),
         cmocka_unit_test(get_health_check_payload_without_config_gives_the_default),
         cmocka_unit_test(version_macros_and_runtime_version_agree),
