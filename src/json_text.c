@@ -534,6 +534,22 @@ static int index_member(const cJSON *obj, size_t members, key_index *ix, const c
 
 static cJSON *parse_value(parser *ps, unsigned depth, const char *expected);
 
+static const char single_quote_hint[] = " (use double quotes: JSON has no single-quoted strings)";
+
+/* Reports "expected WHAT" where a key should start, with a hint for a key in
+ * single quotes or none (JavaScript's {prompt: 1}). */
+static void fail_expected_key(parser *ps, const char *what)
+{
+    unsigned char c = ps->p < ps->end ? *ps->p : 0;
+    if (c == '\'') {
+        fail_at(ps, ps->p, "expected %s%s", what, single_quote_hint);
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$') {
+        fail_at(ps, ps->p, "expected %s (use double quotes: a JSON key is a string)", what);
+    } else {
+        fail_expected(ps, what);
+    }
+}
+
 static cJSON *parse_object(parser *ps, unsigned depth)
 {
     cJSON *obj = track(ps, cJSON_CreateObject(), ps->p);
@@ -551,7 +567,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
     const char *expected_key = "a string key or '}'";
     for (;;) {
         if (ps->p == ps->end || *ps->p != '"') {
-            fail_expected(ps, expected_key);
+            fail_expected_key(ps, expected_key);
             goto fail;
         }
         const unsigned char *key_at = ps->p;
@@ -654,7 +670,7 @@ static int starts_with(const parser *ps, const char *word)
 static const char *value_hint(const parser *ps)
 {
     if (*ps->p == '\'') {
-        return " (strings take double quotes)";
+        return single_quote_hint;
     }
     if (*ps->p == '+' || *ps->p == '.') {
         return " (a number starts with '-' or a digit)";

@@ -158,8 +158,14 @@ static void values_that_are_not_json_are_rejected_with_hints(void **state)
 {
     (void)state;
     static const bad_case cases[] = {
-        {"'a'", 0, 1, 1, "expected a JSON value (strings take double quotes)"},
-        {"{\"a\":'b'}", 0, 1, 6, "expected a JSON value after ':' (strings take double"},
+        {"'a'", 0, 1, 1,
+         "expected a JSON value (use double quotes: JSON has no single-quoted strings)"},
+        {"{\"a\":'b'}", 0, 1, 6, "expected a JSON value after ':' (use double quotes"},
+        {"{'a': 1}", 0, 1, 2,
+         "expected a string key or '}' (use double quotes: JSON has no single-quoted strings)"},
+        {"{\"a\": 1, 'b': 2}", 0, 1, 10, "expected a string key after ',' (use double quotes"},
+        {"{prompt: 1}", 0, 1, 2,
+         "expected a string key or '}' (use double quotes: a JSON key is a string)"},
         {"NaN", 0, 1, 1, "expected a JSON value (NaN and Infinity are not JSON numbers)"},
         {"[Infinity]", 0, 1, 2, "NaN and Infinity are not JSON numbers"},
         {"+1", 0, 1, 1, "expected a JSON value (a number starts with '-' or a digit)"},
