@@ -321,20 +321,78 @@ static int check_with_positions(ctx *c, candidate *cand, const char *text, size_
     return 0;
 }
 
+/* How a text source names a payload file instead: with '@' (environment,
+ * config string), with --payload @ (the CLI's runtime text), or not at all
+ * (a file's content, a default). */
+typedef enum path_hint { HINT_NONE, HINT_AT, HINT_RUNTIME } path_hint;
+
+static int is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+/* Whether text (trimmed, not JSON) looks like a file path: one word that
+ * starts with '/', "./", "../" or "~/", or ends with ".json". */
+static int looks_like_path(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (is_space(text[i]) || text[i] == '{' || text[i] == '"') {
+            return 0;
+        }
+    }
+    return (len > 1 && (text[0] == '/' || (text[0] == '~' && text[1] == '/'))) ||
+           (len > 2 && strncmp(text, "./", 2) == 0) || (len > 3 && strncmp(text, "../", 3) == 0) ||
+           (len > 5 && dh_equals_nocase(text + len - 5, 5, ".json"));
+}
+
+/* Writes into buf the message for text that does not parse but looks like
+ * a file path; returns 0, or -1 when there is no such hint. */
+static int path_message(path_hint hint, const char *text, size_t len, char *buf, size_t size)
+{
+    while (len > 0 && is_space(text[0])) {
+        text++;
+        len--;
+    }
+    while (len > 0 && is_space(text[len - 1])) {
+        len--;
+    }
+    if (hint == HINT_NONE || !looks_like_path(text, len)) {
+        return -1;
+    }
+    static const char lead[] = "expected JSON text, found what looks like a file path: to read a "
+                               "file, write";
+    int n = (int)(len < 300 ? len : 300);
+    if (text[0] == '~') {
+        snprintf(buf, size, "%s @ and its full path (~ is not expanded)", lead);
+    } else if (hint == HINT_AT) {
+        snprintf(buf, size, "%s @%.*s", lead, n, text);
+    } else {
+        snprintf(buf, size, "%s --payload @%.*s (dynhc_resolver_set_payload_file() in the API)",
+                 lead, n, text);
+    }
+    return 0;
+}
+
 /*
  * Parses JSON text as cand's payload. inner_origin is where the text starts
  * in its source. report_at, when not NULL, is where every diagnostic points
  * instead (text held in a config string, whose inner positions are not file
- * positions). Returns 1 on success, 0 after a warning.
+ * positions). hint says how the source reads a file instead, for text that
+ * looks like a path. Returns 1 on success, 0 after a warning.
  */
 static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
-                         dh_pos inner_origin, const dh_pos *report_at)
+                         dh_pos inner_origin, const dh_pos *report_at, path_hint hint)
 {
     dh_parse_error err = {{0, 0}, ""};
+    char message[512];
     cand->owned = dh_json_parse(text, len, inner_origin, NULL, &err);
     if (cand->owned == NULL) {
         if (dh_parse_error_is_nomem(&err)) {
             c->nomem = 1;
+        } else if (path_message(hint, text, len, message, sizeof(message)) == 0) {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source,
+                         report_at != NULL ? *report_at : err.pos, "%s%s; payload ignored",
+                         report_at != NULL ? "health_check_payload: " : "", message);
         } else if (report_at != NULL) {
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, *report_at,
                          "health_check_payload: %s (line %u, column %u of the JSON text); "
@@ -379,7 +437,7 @@ static int read_payload_file(ctx *c, candidate *cand, const char *path)
         return 0;
     }
     dh_pos origin = {1, 1};
-    int ok = parse_payload(c, cand, text, len, origin, NULL);
+    int ok = parse_payload(c, cand, text, len, origin, NULL, HINT_NONE);
     dh_free(text);
     return ok;
 }
@@ -415,7 +473,8 @@ static int load_runtime(ctx *c, candidate *cand)
     }
     if (r->payload_text != NULL) {
         return set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, "<runtime>") == 0 &&
-               parse_payload(c, cand, r->payload_text, strlen(r->payload_text), origin, NULL);
+               parse_payload(c, cand, r->payload_text, strlen(r->payload_text), origin, NULL,
+                             HINT_RUNTIME);
     }
     return 0;
 }
@@ -450,7 +509,8 @@ static int load_env(ctx *c, candidate *cand)
     }
     /* Positions count from the value as set, before trimming. */
     return set_candidate(c, cand, DYNHC_SOURCE_ENV, ENV_PAYLOAD) == 0 &&
-           parse_payload(c, cand, text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL);
+           parse_payload(c, cand, text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL,
+                         HINT_AT);
 }
 
 static int load_config(ctx *c, candidate *cand)
@@ -502,7 +562,7 @@ static int load_config(ctx *c, candidate *cand)
         return read_payload_file(c, cand, full);
     }
     dh_pos inner = {1, 1};
-    return parse_payload(c, cand, text, len, inner, &at);
+    return parse_payload(c, cand, text, len, inner, &at, HINT_AT);
 }
 
 static int load_custom(ctx *c, candidate *cand)
@@ -535,7 +595,7 @@ static int load_default(ctx *c, candidate *cand)
     cand->kind = DYNHC_SOURCE_DEFAULT;
     cand->source = "<default>";
     dh_pos origin = {1, 1};
-    return len > 0 && parse_payload(c, cand, text, len, origin, NULL);
+    return len > 0 && parse_payload(c, cand, text, len, origin, NULL, HINT_NONE);
 }
 
 typedef int (*loader_fn)(ctx *c, candidate *cand);

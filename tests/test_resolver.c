@@ -81,6 +81,24 @@ static const dynhc_diag *diag_with(const dynhc_result *res, const char *text)
     return found;
 }
 
+/* The one diagnostic from source; fails unless exactly one. */
+static const dynhc_diag *diag_from(const dynhc_result *res, const char *source)
+{
+    const dynhc_diag *found = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < dynhc_result_diag_count(res); i++) {
+        const dynhc_diag *d = dynhc_result_diag(res, i);
+        if (strcmp(d->source, source) == 0) {
+            found = d;
+            n++;
+        }
+    }
+    if (n != 1) {
+        fail_msg("%zu diagnostics from \"%s\" (of %zu)", n, source, dynhc_result_diag_count(res));
+    }
+    return found;
+}
+
 static void assert_diag_at(const dynhc_diag *d, dynhc_severity severity, const char *source,
                            unsigned line, unsigned column)
 {
@@ -381,6 +399,62 @@ static void setters_reject_bad_arguments_and_null_resolvers(void **state)
     const dynhc_result *res = resolve(f, DYNHC_OK);
     assert_int_equal(dynhc_result_model_type(res), DYNHC_MODEL_GENERATE);
     assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+}
+
+/* ---- hints where people go wrong -------------------------------------------- */
+
+static void env_payload_that_looks_like_a_path_says_to_write_at(void **state)
+{
+    fixture *f = *state;
+    const struct {
+        const char *value;
+        unsigned column;
+        const char *message;
+    } cases[] = {
+        {"/etc/hc.json", 1,
+         "expected JSON text, found what looks like a file path: to read a file, write "
+         "@/etc/hc.json; payload ignored"},
+        {"./payload.json", 1,
+         "expected JSON text, found what looks like a file path: to read a file, write "
+         "@./payload.json; payload ignored"},
+        {"  payload.JSON\n", 3,
+         "expected JSON text, found what looks like a file path: to read a file, write "
+         "@payload.JSON; payload ignored"},
+        {"~/hc.json", 1,
+         "expected JSON text, found what looks like a file path: to read a file, write @ "
+         "and its full path (~ is not expanded); payload ignored"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", cases[i].value);
+        const dynhc_result *res = resolve(f, DYNHC_OK);
+        assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+        assert_int_equal(dynhc_result_diag_count(res), 1);
+        const dynhc_diag *d = dynhc_result_diag(res, 0);
+        assert_diag_at(d, DYNHC_SEVERITY_WARNING, "DYN_HEALTH_CHECK_PAYLOAD", 1, cases[i].column);
+        assert_string_equal(d->message, cases[i].message);
+    }
+    /* Text that is no path keeps the reader's message. */
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "hello world");
+    assert_string_equal(dynhc_result_diag(resolve(f, DYNHC_OK), 0)->message,
+                        "expected a JSON value; payload ignored");
+}
+
+static void config_and_runtime_payloads_that_look_like_paths_get_the_hint(void **state)
+{
+    fixture *f = *state;
+    char *path = config_file(f, "c.yaml", "health_check_payload: /etc/hc.json\n");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_diag_at(dynhc_result_diag(res, 0), DYNHC_SEVERITY_WARNING, path, 1, 23);
+    assert_string_equal(dynhc_result_diag(res, 0)->message,
+                        "health_check_payload: expected JSON text, found what looks like a file "
+                        "path: to read a file, write @/etc/hc.json; payload ignored");
+    free(path);
+    assert_int_equal(dynhc_resolver_set_payload(f->r, " hc.json\n"), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_string_equal(diag_from(res, "<runtime>")->message,
+                        "expected JSON text, found what looks like a file path: to read a file, "
+                        "write --payload @hc.json (dynhc_resolver_set_payload_file() in the API); "
+                        "payload ignored");
 }
 
 /* ---- precedence ---------------------------------------------------------- */
@@ -922,6 +996,8 @@ int main(void)
         T(empty_object_payload_wins_with_a_warning),
         T(check_all_reports_bad_system_settings),
         T(setters_reject_bad_arguments_and_null_resolvers),
+        T(env_payload_that_looks_like_a_path_says_to_write_at),
+        T(config_and_runtime_payloads_that_look_like_paths_get_the_hint),
         T(builtin_default_is_used_when_nothing_is_set),
         T(runtime_payload_beats_env_which_beats_config),
         T(runtime_payload_can_come_from_a_file_or_a_cjson_object),
