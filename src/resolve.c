@@ -422,13 +422,49 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
     return 1;
 }
 
-static int read_payload_file(ctx *c, candidate *cand, const char *path)
+/* What referred to a payload file. A problem with the file as a whole (it
+ * cannot be opened, is no regular file, is too large) is reported there, the
+ * way the person wrote it: DYN_HEALTH_CHECK_PAYLOAD: cannot read @x.json.
+ * Problems inside the file are reported at their line in the file. */
+typedef struct file_ref {
+    const char *source;   /* the variable, the config file or "<runtime>" */
+    dh_pos at;            /* where in source */
+    const char *key;      /* "health_check_payload: " in a config file, else "" */
+    const char *written;  /* "@" or "the payload file " */
+    const char *path;     /* the path as written */
+    size_t path_len;
+    const char *resolved; /* the path read, when it differs from the one written */
+} file_ref;
+
+/* err's message without the "cannot open: " that file_read puts before
+ * strerror's text: the warning says "cannot read" itself. */
+static const char *file_problem(const dh_parse_error *err)
+{
+    static const char *const prefixes[] = {"cannot open: ", "cannot read: "};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(err->message, prefixes[i], n) == 0) {
+            return err->message + n;
+        }
+    }
+    return err->message;
+}
+
+static int read_payload_file(ctx *c, candidate *cand, const char *path, const file_ref *ref)
 {
     dh_parse_error err = {{0, 0}, ""};
     size_t len = 0;
     char *text = dh_read_file_raw(path, &len, &err);
     if (text == NULL && dh_parse_error_is_nomem(&err)) {
         c->nomem = 1; /* not the file's fault: no warning, no falling through */
+        return 0;
+    }
+    if (text == NULL && err.pos.line == 0) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ref->source, ref->at,
+                     "%scannot read %s%.*s%s%s%s: %s; payload ignored", ref->key, ref->written,
+                     (int)ref->path_len, ref->path, ref->resolved != NULL ? " (" : "",
+                     ref->resolved != NULL ? ref->resolved : "", ref->resolved != NULL ? ")" : "",
+                     file_problem(&err));
         return 0;
     }
     if (text == NULL) {
@@ -468,8 +504,10 @@ static int load_runtime(ctx *c, candidate *cand)
         return accept_object(c, cand, no_pos);
     }
     if (r->payload_file != NULL) {
+        file_ref ref = {"<runtime>", no_pos, "", "the payload file ", r->payload_file,
+                        strlen(r->payload_file), NULL};
         return set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, r->payload_file) == 0 &&
-               read_payload_file(c, cand, r->payload_file);
+               read_payload_file(c, cand, r->payload_file, &ref);
     }
     if (r->payload_text != NULL) {
         return set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, "<runtime>") == 0 &&
@@ -505,7 +543,8 @@ static int load_env(ctx *c, candidate *cand)
                          "expected a file path after '@'; payload ignored");
             return 0;
         }
-        return ok && read_payload_file(c, cand, cand->origin);
+        file_ref ref = {ENV_PAYLOAD, no_pos, "", "@", path, path_len, NULL};
+        return ok && read_payload_file(c, cand, cand->origin, &ref);
     }
     /* Positions count from the value as set, before trimming. */
     return set_candidate(c, cand, DYNHC_SOURCE_ENV, ENV_PAYLOAD) == 0 &&
@@ -545,11 +584,15 @@ static int load_config(ctx *c, candidate *cand)
             c->nomem = 1;
             return 0;
         }
-        if (path_len > 0 && path[0] == '/') {
+        int relative = path_len == 0 || path[0] != '/';
+        if (!relative) {
             snprintf(full, size, "%.*s", (int)path_len, path);
         } else {
             snprintf(full, size, "%s/%.*s", config->base_dir, (int)path_len, path);
         }
+        /* The folder is worth saying unless it is the working directory. */
+        file_ref ref = {config->source, at, "health_check_payload: ", "@", path, path_len,
+                        relative && strcmp(config->base_dir, ".") != 0 ? full : NULL};
         dh_free(cand->origin);
         cand->origin = full;
         cand->source = full;
@@ -559,7 +602,7 @@ static int load_config(ctx *c, candidate *cand)
                          "health_check_payload: expected a file path after '@'; payload ignored");
             return 0;
         }
-        return read_payload_file(c, cand, full);
+        return read_payload_file(c, cand, full, &ref);
     }
     dh_pos inner = {1, 1};
     return parse_payload(c, cand, text, len, inner, &at, HINT_AT);

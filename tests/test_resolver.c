@@ -178,14 +178,51 @@ static void env_payload_that_is_not_an_object_is_skipped(void **state)
                    "DYN_HEALTH_CHECK_PAYLOAD", 1, 1);
 }
 
-static void env_at_file_that_is_missing_warns_with_the_path(void **state)
+/* A file that cannot be read is reported by what referred to it: the
+ * variable, the config key, the runtime. */
+static void env_at_file_that_is_missing_warns_with_the_variable_and_the_path(void **state)
 {
     fixture *f = *state;
     fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "@/nonexistent/payload.json");
     const dynhc_result *res = resolve(f, DYNHC_OK);
     assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
-    assert_diag_at(diag_with(res, "payload ignored"), DYNHC_SEVERITY_WARNING,
-                   "/nonexistent/payload.json", 0, 0);
+    const dynhc_diag *d = diag_with(res, "payload ignored");
+    assert_diag_at(d, DYNHC_SEVERITY_WARNING, "DYN_HEALTH_CHECK_PAYLOAD", 0, 0);
+    assert_string_equal(d->message, "cannot read @/nonexistent/payload.json: No such file or "
+                                    "directory; payload ignored");
+
+    char value[300];
+    snprintf(value, sizeof(value), "@ %s ", f->dir);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", value);
+    d = diag_with(resolve(f, DYNHC_OK), "payload ignored");
+    assert_diag_at(d, DYNHC_SEVERITY_WARNING, "DYN_HEALTH_CHECK_PAYLOAD", 0, 0);
+    char expected[400];
+    snprintf(expected, sizeof(expected),
+             "cannot read @%s: not a regular file (a directory); payload ignored", f->dir);
+    assert_string_equal(d->message, expected);
+}
+
+static void config_and_runtime_payload_files_that_are_missing_name_who_asked(void **state)
+{
+    fixture *f = *state;
+    char *path = config_file(f, "c.yaml", "model: m\nhealth_check_payload: '@missing.json'\n");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    const dynhc_diag *d = diag_with(res, "payload ignored");
+    assert_diag_at(d, DYNHC_SEVERITY_WARNING, path, 2, 23);
+    char expected[400];
+    snprintf(expected, sizeof(expected),
+             "health_check_payload: cannot read @missing.json (%s/missing.json): No such file or "
+             "directory; payload ignored",
+             f->dir);
+    assert_string_equal(d->message, expected);
+    free(path);
+
+    assert_int_equal(dynhc_resolver_set_payload_file(f->r, "/nonexistent/p.json"), DYNHC_OK);
+    d = diag_from(resolve(f, DYNHC_OK), "<runtime>");
+    assert_int_equal(d->line, 0);
+    assert_string_equal(d->message, "cannot read the payload file /nonexistent/p.json: No such "
+                                    "file or directory; payload ignored");
 }
 
 static void env_at_file_with_bad_json_warns_at_file_position(void **state)
@@ -984,7 +1021,8 @@ int main(void)
         T(invalid_env_json_warns_at_its_position_and_falls_through_to_config),
         T(env_json_positions_count_from_the_untrimmed_value),
         T(env_payload_that_is_not_an_object_is_skipped),
-        T(env_at_file_that_is_missing_warns_with_the_path),
+        T(env_at_file_that_is_missing_warns_with_the_variable_and_the_path),
+        T(config_and_runtime_payload_files_that_are_missing_name_who_asked),
         T(env_at_file_with_bad_json_warns_at_file_position),
         T(bad_runtime_payload_warns_as_runtime_and_falls_through),
         T(invalid_env_settings_warn_name_the_variable_and_count_as_unset),
