@@ -54,6 +54,7 @@ typedef struct names {
 typedef struct loader {
     yaml_parser_t parser;
     const char *text;
+    size_t len;
     dh_posmap *map;
     dh_parse_error *err;
     names names;
@@ -152,6 +153,23 @@ static void out_of_memory(loader *ld)
     dh_parse_error_set(ld->err, none, DH_NOMEM_MESSAGE);
 }
 
+/* The byte at a mark's line and column (libyaml counts characters), or 0
+ * past the end of the text. */
+static unsigned char byte_at(const loader *ld, yaml_mark_t mark)
+{
+    const unsigned char *t = (const unsigned char *)ld->text;
+    size_t i = 0;
+    for (size_t line = 0; i < ld->len && line < mark.line; i++) {
+        line += t[i] == '\n';
+    }
+    for (size_t column = 0; i < ld->len && column < mark.column; column++) {
+        do {
+            i++;
+        } while (i < ld->len && (t[i] & 0xC0) == 0x80);
+    }
+    return i < ld->len ? t[i] : 0;
+}
+
 static void parser_failed(loader *ld)
 {
     const yaml_parser_t *p = &ld->parser;
@@ -166,12 +184,19 @@ static void parser_failed(loader *ld)
         } else {
             dh_parse_error_set(ld->err, pos, "%s", p->problem);
         }
-    } else if (p->context != NULL) {
-        dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s (%s at line %zu, column %zu)",
-                           p->problem, p->context, p->context_mark.line + 1,
-                           p->context_mark.column + 1);
     } else {
-        dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s", p->problem);
+        /* A tab where libyaml stops is indentation written with tabs, the
+         * classic slip; libyaml does not always say so. */
+        const char *hint = byte_at(ld, p->problem_mark) == '\t'
+                               ? "; a tab cannot indent YAML: use spaces"
+                               : "";
+        if (p->context != NULL) {
+            dh_parse_error_set(ld->err, pos_of(p->problem_mark),
+                               "%s (%s at line %zu, column %zu)%s", p->problem, p->context,
+                               p->context_mark.line + 1, p->context_mark.column + 1, hint);
+        } else {
+            dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s%s", p->problem, hint);
+        }
     }
 }
 
@@ -733,6 +758,7 @@ cJSON *dh_yaml_parse(const char *text, size_t len, dh_posmap *map, dh_parse_erro
     size_t bom = dh_bom_length(text, len);
     /* The byte order mark takes no column, as in the file reader. */
     ld.text = len > 0 ? text + bom : "";
+    ld.len = len - bom;
     ld.map = map;
     ld.err = err;
     if (!yaml_parser_initialize(&ld.parser)) {

@@ -77,6 +77,20 @@ static void syntax_errors_carry_libyaml_line_and_column(void **state)
                     "column 4)");
 }
 
+static void tab_indentation_is_called_a_tab(void **state)
+{
+    (void)state;
+    assert_error_at("health_check_payload:\n\tprompt: x\n", 2, 1,
+                    "found character that cannot start any token (while scanning for the next "
+                    "token at line 2, column 1); a tab cannot indent YAML: use spaces");
+    assert_error_at("model: a\nhealth_check_payload:\n  prompt: x\n\tmax_tokens: 2\n", 4, 1,
+                    "found a tab character that violates indentation (while scanning a plain "
+                    "scalar at line 3, column 11); a tab cannot indent YAML: use spaces");
+    /* A tab where YAML allows one is no error; an error elsewhere says nothing of tabs. */
+    assert_json("a:\t1\n", "{\"a\":1}");
+    assert_error_at("a: 1\n b: 2\n", 2, 3, "mapping values are not allowed in this context");
+}
+
 static void bytes_that_are_not_utf8_are_rejected_where_they_are(void **state)
 {
     (void)state;
@@ -540,6 +554,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(syntax_errors_carry_libyaml_line_and_column),
+        cmocka_unit_test(tab_indentation_is_called_a_tab),
         cmocka_unit_test(bytes_that_are_not_utf8_are_rejected_where_they_are),
         cmocka_unit_test(infinity_and_nan_are_errors_at_the_scalar),
         cmocka_unit_test(numbers_beyond_a_double_are_errors),
