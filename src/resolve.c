@@ -57,8 +57,22 @@ typedef union value {
 
 static const char *const kind_names[] = {"boolean", "duration", "level", "model type"};
 
-static const char *parse_text(value_kind kind, const char *s, size_t len, value *out)
+/* Text that is not UTF-8 is refused as such: no setting is spelt that way,
+ * and saying which byte is wrong beats "expected minimal, ...". why_buf holds
+ * that message. */
+static const char *utf8_problem(const char *s, size_t len, dh_parse_error *why_buf)
 {
+    memset(why_buf, 0, sizeof(*why_buf));
+    return dh_utf8_check(s, len, why_buf) != 0 ? why_buf->message : NULL;
+}
+
+static const char *parse_text(value_kind kind, const char *s, size_t len, value *out,
+                              dh_parse_error *why_buf)
+{
+    const char *bad = utf8_problem(s, len, why_buf);
+    if (bad != NULL) {
+        return bad;
+    }
     switch (kind) {
     case KIND_BOOL: return dh_parse_bool(s, len, &out->flag);
     case KIND_DURATION: return dh_parse_duration(s, len, &out->ns);
@@ -73,12 +87,12 @@ static const char *parse_text(value_kind kind, const char *s, size_t len, value 
  * map has it and it is a plain decimal, so that 4.1 is exactly 4.1 s; other
  * spellings (1e3, 0x10) go through the double. */
 static const char *parse_node(value_kind kind, const cJSON *node, const dh_posmap *map,
-                              value *out)
+                              value *out, dh_parse_error *why_buf)
 {
     if (cJSON_IsString(node)) {
         size_t len;
         const char *s = dh_trim(node->valuestring, &len);
-        return parse_text(kind, s, len, out);
+        return parse_text(kind, s, len, out, why_buf);
     }
     if (kind == KIND_BOOL && cJSON_IsBool(node)) {
         out->flag = cJSON_IsTrue(node);
@@ -147,13 +161,14 @@ static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
                           const char *const *env_names, const char *config_key, value *out)
 {
     char quoted[96];
+    dh_parse_error why_buf;
     for (; *env_names != NULL; env_names++) {
         size_t len;
         const char *text = env_get(c, *env_names, &len);
         if (text == NULL) {
             continue;
         }
-        const char *why = parse_text(kind, text, len, out);
+        const char *why = parse_text(kind, text, len, out, &why_buf);
         if (why == NULL) {
             set_origin(c, which, "environment", *env_names);
             return 1;
@@ -165,7 +180,7 @@ static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
     const cJSON *node = dh_config_get(c->config, config_key);
     if (node != NULL) {
         const dh_posmap *map = &c->config->map;
-        const char *why = parse_node(kind, node, map, out);
+        const char *why = parse_node(kind, node, map, out, &why_buf);
         if (why == NULL) {
             set_origin(c, which, "config", c->res->config_source);
             return 1;
@@ -235,7 +250,14 @@ static void resolve_settings(ctx *c)
                           .ns;
 
     const cJSON *model = dh_config_get(c->config, "model");
-    if (cJSON_IsString(model)) {
+    dh_parse_error why_buf;
+    const char *bad = cJSON_IsString(model) ? utf8_problem(model->valuestring,
+                                                           strlen(model->valuestring), &why_buf)
+                                            : NULL;
+    if (bad != NULL) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
+                     dh_posmap_find(&c->config->map, model), "model: %s; ignored", bad);
+    } else if (cJSON_IsString(model)) {
         if ((res->model_name = dh_strdup(model->valuestring)) == NULL) {
             c->nomem = 1;
         }
@@ -774,10 +796,14 @@ static void check_system_settings(ctx *c)
             continue;
         }
         int ignored;
-        const char *why = i == 0   ? dh_parse_start_status(text, len, &ignored)
-                          : i == 1 ? dh_parse_host(text, len)
-                          : i == 2 ? dh_parse_port(text, len, &ignored)
-                                   : dh_parse_http_path(text, len);
+        dh_parse_error why_buf;
+        const char *why = utf8_problem(text, len, &why_buf);
+        if (why == NULL) {
+            why = i == 0   ? dh_parse_start_status(text, len, &ignored)
+                  : i == 1 ? dh_parse_host(text, len)
+                  : i == 2 ? dh_parse_port(text, len, &ignored)
+                           : dh_parse_http_path(text, len);
+        }
         if (why != NULL) {
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, names[i], no_pos,
                          "invalid value %s: %s; ignored",

@@ -494,6 +494,65 @@ static void config_and_runtime_payloads_that_look_like_paths_get_the_hint(void *
                         "payload ignored");
 }
 
+/* Whether s is well-formed UTF-8 (a message must never pass bad bytes on). */
+static int is_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                          : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        if (n == 0 || (n > 1 && *p < 0xC2)) {
+            return 0;
+        }
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                return 0;
+            }
+        }
+        p += n;
+    }
+    return 1;
+}
+
+static void settings_that_are_not_utf8_say_so_and_never_echo_bad_bytes(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "\xff");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", "1\xe9s");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT", "dr\xc3\xa9i");
+    fake_env_set(&f->env, "DYN_SYSTEM_HOST", "h\xe9st");
+    fake_env_set(&f->env, "DYN_SYSTEM_HEALTH_PATH", "/h\xe9");
+    assert_int_equal(dynhc_resolver_set_check_all(f->r, 1), DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_string_equal(diag_from(res, "DYN_HEALTH_CHECK_LEVEL")->message,
+                        "invalid level \"\\xFF\": invalid UTF-8 (byte 0xFF); ignored");
+    assert_string_equal(diag_from(res, "DYN_HEALTH_CHECK_INTERVAL")->message,
+                        "invalid duration \"1\\xE9s\": invalid UTF-8 (byte 0xE9); ignored");
+    /* Well-formed UTF-8 is quoted as it is. */
+    assert_string_equal(diag_from(res, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT")->message,
+                        "invalid duration \"dr\xc3\xa9i\": expected a number of seconds (10, 2.5) "
+                        "or a number with one unit ms, s, m or h (500ms, 1m); ignored");
+    assert_string_equal(diag_from(res, "DYN_SYSTEM_HOST")->message,
+                        "invalid value \"h\\xE9st\": invalid UTF-8 (byte 0xE9); ignored");
+    assert_string_equal(diag_from(res, "DYN_SYSTEM_HEALTH_PATH")->message,
+                        "invalid value \"/h\\xE9\": invalid UTF-8 (byte 0xE9); ignored");
+    for (size_t i = 0; i < dynhc_result_diag_count(res); i++) {
+        assert_true(is_utf8(dynhc_result_diag(res, i)->message));
+    }
+
+    dynhc_config config = {0};
+    config.model_type = "ch\xe4t";
+    config.model = "caf\xe9";
+    assert_int_equal(dynhc_resolver_set_config(f->r, &config), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_null(dynhc_result_model_name(res));
+    assert_string_equal(diag_with(res, "model_type")->message,
+                        "model_type: invalid model type \"ch\\xE4t\": invalid UTF-8 (byte 0xE4); "
+                        "ignored");
+    assert_string_equal(diag_with(res, "model:")->message,
+                        "model: invalid UTF-8 (byte 0xE9); ignored");
+}
+
 /* ---- precedence ---------------------------------------------------------- */
 
 static void builtin_default_is_used_when_nothing_is_set(void **state)
@@ -1036,6 +1095,7 @@ int main(void)
         T(setters_reject_bad_arguments_and_null_resolvers),
         T(env_payload_that_looks_like_a_path_says_to_write_at),
         T(config_and_runtime_payloads_that_look_like_paths_get_the_hint),
+        T(settings_that_are_not_utf8_say_so_and_never_echo_bad_bytes),
         T(builtin_default_is_used_when_nothing_is_set),
         T(runtime_payload_beats_env_which_beats_config),
         T(runtime_payload_can_come_from_a_file_or_a_cjson_object),
