@@ -13,8 +13,12 @@
  *   tag (local "!foo", "!!binary", ...) is ignored and the node resolves as if
  *   it had none.
  * - The merge key "<<" is an ordinary key: YAML 1.2 has no merge.
- * - A key is its text ("1", "true", "~"); tags on keys are ignored. Aliases
- *   and anchors on keys are refused: a JSON key is not a node to share.
+ * - A key is its text ("1", "true", "~"); tags on keys are ignored. An
+ *   anchor on a key is accepted (an alias of it, as a value, is the scalar as
+ *   the schema reads it); an alias used as a key is the text of the scalar its
+ *   anchor names ("&n 1.50" gives the key "1.50"). An alias of a sequence or
+ *   mapping cannot be a key, as no collection can: JSON keys are strings.
+ *   A runtime's config may use either anywhere, under keys dynhc ignores.
  * - A number too small for a double becomes the nearest double (maybe 0);
  *   only a number too large is an error.
  * - A node copied through an alias is recorded in the position map at the
@@ -43,6 +47,8 @@ typedef struct name_slot {
     cJSON *node;  /* anchors: the node an alias copies */
     size_t nodes; /* anchors: how many nodes that copy makes */
     int height;   /* anchors: how many collection levels it holds */
+    char *text;   /* anchors on scalars: the scalar's text, for an alias used as a key */
+    cJSON *owned; /* anchors on keys: the node, which no tree holds (else NULL) */
 } name_slot;
 
 typedef struct names {
@@ -136,6 +142,8 @@ static void names_free(names *t)
     for (size_t i = 0; i < t->capacity; i++) {
         if (t->slots[i].owner == NULL) {
             dh_free(t->slots[i].name);
+            dh_free(t->slots[i].text);
+            cJSON_Delete(t->slots[i].owned);
         }
     }
     dh_free(t->slots);
@@ -406,7 +414,8 @@ static int decimal_value(loader *ld, const char *s, double *out)
     return 0;
 }
 
-static cJSON *load_number(loader *ld, const yaml_event_t *ev, plain_form form)
+/* A new node for a number scalar (not tracked); NULL with err set. */
+static cJSON *number_node(loader *ld, const yaml_event_t *ev, plain_form form)
 {
     const char *s = (const char *)ev->data.scalar.value;
     size_t len = ev->data.scalar.length;
@@ -428,16 +437,21 @@ static cJSON *load_number(loader *ld, const yaml_event_t *ev, plain_form form)
                            dh_quote(quoted, sizeof(quoted), s, len));
         return NULL;
     }
-    /* The text as written ("2.50", "0x10"), for messages that quote it. */
-    return track_number(ld, cJSON_CreateNumber(value), ev->start_mark, s, len);
+    cJSON *node = cJSON_CreateNumber(value);
+    if (node == NULL) {
+        out_of_memory(ld);
+    }
+    return node;
 }
 
-static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
+/* A new node for the scalar ev under tag kind, not tracked yet; NULL with
+ * err set (out of memory included). */
+static cJSON *scalar_node(loader *ld, const yaml_event_t *ev, tag_kind kind)
 {
     const char *s = (const char *)ev->data.scalar.value;
     size_t len = ev->data.scalar.length;
-    tag_kind kind = kind_of_tag(ev->data.scalar.tag);
     char quoted[64];
+    cJSON *node;
     if (memchr(s, '\0', len) != NULL) {
         dh_parse_error_set(ld->err, pos_of(ev->start_mark),
                            "a string cannot contain a NUL character");
@@ -447,23 +461,41 @@ static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
         dh_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a scalar", tag_names[kind]);
         return NULL;
     }
+    plain_form form = FORM_STRING;
     if (kind == TAG_STR || kind == TAG_BANG ||
         (kind == TAG_NONE && ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)) {
-        return track(ld, cJSON_CreateString(s), ev->start_mark);
-    }
-    plain_form form = classify(s, len);
-    if (!form_fits(form, kind)) {
+        node = cJSON_CreateString(s);
+    } else if (!form_fits(form = classify(s, len), kind)) {
         dh_parse_error_set(ld->err, pos_of(ev->start_mark), "%s is not a valid %s",
                            dh_quote(quoted, sizeof(quoted), s, len), tag_names[kind]);
         return NULL;
+    } else {
+        switch (form) {
+        case FORM_NULL: node = cJSON_CreateNull(); break;
+        case FORM_TRUE: node = cJSON_CreateTrue(); break;
+        case FORM_FALSE: node = cJSON_CreateFalse(); break;
+        case FORM_STRING: node = cJSON_CreateString(s); break;
+        default: return number_node(ld, ev, form);
+        }
     }
-    switch (form) {
-    case FORM_NULL: return track(ld, cJSON_CreateNull(), ev->start_mark);
-    case FORM_TRUE: return track(ld, cJSON_CreateTrue(), ev->start_mark);
-    case FORM_FALSE: return track(ld, cJSON_CreateFalse(), ev->start_mark);
-    case FORM_STRING: return track(ld, cJSON_CreateString(s), ev->start_mark);
-    default: return load_number(ld, ev, form);
+    if (node == NULL) {
+        out_of_memory(ld);
     }
+    return node;
+}
+
+static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
+{
+    cJSON *node = scalar_node(ld, ev, kind_of_tag(ev->data.scalar.tag));
+    if (node == NULL) {
+        return NULL;
+    }
+    if (cJSON_IsNumber(node)) {
+        /* The text as written ("2.50", "0x10"), for messages that quote it. */
+        return track_number(ld, node, ev->start_mark, (const char *)ev->data.scalar.value,
+                            ev->data.scalar.length);
+    }
+    return track(ld, node, ev->start_mark);
 }
 
 /* A deep copy of src for an alias, every node recorded at the alias. */
@@ -558,28 +590,106 @@ static cJSON *load_sequence(loader *ld, const yaml_event_t *start, int depth, in
     return NULL;
 }
 
-/* Checks a key event; returns its text, or NULL with the error set. */
-static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t *key)
+/* Registers anchor for node. scalar (NULL for a collection) is the event of
+ * a scalar node, whose text an alias used as a key needs. owned says that
+ * node belongs to the table (an anchored key, which no tree holds); it does
+ * only once this returns 0. Returns 0, or -1 when out of memory. */
+static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, size_t nodes,
+                           int height, const yaml_event_t *scalar, int owned)
+{
+    if (names_reserve(&ld->names) != 0) {
+        return -1;
+    }
+    char *text = NULL;
+    if (scalar != NULL) {
+        size_t len = scalar->data.scalar.length;
+        if ((text = dh_malloc(len + 1)) == NULL) {
+            return -1;
+        }
+        memcpy(text, scalar->data.scalar.value, len);
+        text[len] = '\0';
+    }
+    name_slot *slot = probe(&ld->names, NULL, (const char *)anchor);
+    if (slot->name == NULL) {
+        if ((slot->name = dh_strdup((const char *)anchor)) == NULL) {
+            dh_free(text);
+            return -1;
+        }
+        ld->names.used++;
+    }
+    /* A redefined anchor means its latest node. */
+    dh_free(slot->text);
+    cJSON_Delete(slot->owned);
+    slot->node = node;
+    slot->nodes = nodes;
+    slot->height = height;
+    slot->text = text;
+    slot->owned = owned ? node : NULL;
+    return 0;
+}
+
+/* Registers the anchor on a key scalar: an alias of it, as a value, is the
+ * scalar as the schema reads it (a key's tag is ignored, as for the key). */
+static int remember_key_anchor(loader *ld, const yaml_event_t *key)
+{
+    cJSON *node = scalar_node(ld, key, TAG_NONE);
+    if (node == NULL) {
+        return -1;
+    }
+    if (remember_anchor(ld, key->data.scalar.anchor, node, 1, 0, key, 1) != 0) {
+        cJSON_Delete(node);
+        out_of_memory(ld);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks a key event; returns its text (a copy to free, for an alias, whose
+ * anchor the value may redefine), or NULL with the error set. A key is the
+ * scalar's text; an alias key is the text of the scalar its anchor names. */
+static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t *key,
+                            char **copy)
 {
     const char *problem = NULL;
+    const char *text = NULL;
+    *copy = NULL;
     if (key->type == YAML_ALIAS_EVENT) {
-        problem = "an alias cannot be a mapping key";
+        const char *name = (const char *)key->data.alias.anchor;
+        const name_slot *anchor = names_find(&ld->names, NULL, name);
+        if (anchor == NULL) {
+            dh_parse_error_set(ld->err, pos_of(key->start_mark), "undefined alias \"%s\"", name);
+            return NULL;
+        }
+        if (anchor->text == NULL) {
+            dh_parse_error_set(ld->err, pos_of(key->start_mark),
+                               "mapping keys must be scalars (the alias *%s names a %s)", name,
+                               cJSON_IsArray(anchor->node) ? "sequence" : "mapping");
+            return NULL;
+        }
+        if ((*copy = dh_strdup(anchor->text)) == NULL) {
+            out_of_memory(ld);
+            return NULL;
+        }
+        text = *copy;
     } else if (key->type != YAML_SCALAR_EVENT) {
         problem = "mapping keys must be scalars";
-    } else if (key->data.scalar.anchor != NULL) {
-        problem = "an anchor on a mapping key is not supported";
     } else if (memchr(key->data.scalar.value, '\0', key->data.scalar.length) != NULL) {
         problem = "a string cannot contain a NUL character";
+    } else if (key->data.scalar.anchor != NULL && remember_key_anchor(ld, key) != 0) {
+        return NULL;
+    } else {
+        text = (const char *)key->data.scalar.value;
     }
     if (problem != NULL) {
         dh_parse_error_set(ld->err, pos_of(key->start_mark), "%s", problem);
         return NULL;
     }
-    const char *text = (const char *)key->data.scalar.value;
     if (names_find(&ld->names, object, text) != NULL) {
         char quoted[64];
         dh_parse_error_set(ld->err, pos_of(key->start_mark), "duplicate key %s",
-                           dh_quote(quoted, sizeof(quoted), text, key->data.scalar.length));
+                           dh_quote(quoted, sizeof(quoted), text, strlen(text)));
+        dh_free(*copy);
+        *copy = NULL;
         return NULL;
     }
     return text;
@@ -620,7 +730,8 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
             yaml_event_delete(&key);
             return object;
         }
-        const char *text = key_text(ld, object, &key);
+        char *copy;
+        const char *text = key_text(ld, object, &key, &copy);
         yaml_event_t ev;
         int value_height = 0;
         cJSON *value = NULL;
@@ -628,6 +739,7 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
             value = load_node(ld, &ev, depth + 1, &value_height);
         }
         int failed = value == NULL || add_member(ld, object, text, value) != 0;
+        dh_free(copy);
         yaml_event_delete(&key);
         if (failed) {
             break;
@@ -636,25 +748,6 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
     }
     cJSON_Delete(object);
     return NULL;
-}
-
-static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, size_t nodes,
-                           int height)
-{
-    if (names_reserve(&ld->names) != 0) {
-        return -1;
-    }
-    name_slot *slot = probe(&ld->names, NULL, (const char *)anchor);
-    if (slot->name == NULL) {
-        if ((slot->name = dh_strdup((const char *)anchor)) == NULL) {
-            return -1;
-        }
-        ld->names.used++;
-    }
-    slot->node = node; /* a redefined anchor means its latest node */
-    slot->nodes = nodes;
-    slot->height = height;
-    return 0;
 }
 
 /* A sequence or mapping that starts with ev, after its tag and depth checks. */
@@ -695,7 +788,8 @@ static cJSON *load_node(loader *ld, yaml_event_t *ev, int depth, int *height)
         node = load_collection(ld, ev, depth, height);
     }
     if (node != NULL && anchor != NULL &&
-        remember_anchor(ld, anchor, node, ld->nodes - nodes_before, *height) != 0) {
+        remember_anchor(ld, anchor, node, ld->nodes - nodes_before, *height,
+                        ev->type == YAML_SCALAR_EVENT ? ev : NULL, 0) != 0) {
         cJSON_Delete(node);
         node = NULL;
         out_of_memory(ld);
