@@ -19,6 +19,8 @@
  *   anchor names ("&n 1.50" gives the key "1.50"). An alias of a sequence or
  *   mapping cannot be a key, as no collection can: JSON keys are strings.
  *   A runtime's config may use either anywhere, under keys dynhc ignores.
+ * - After an explicit document end "..." only blanks and a comment may
+ *   follow on its line, as YAML requires; libyaml would start a document.
  * - A number too small for a double becomes the nearest double (maybe 0);
  *   only a number too large is an error.
  * - A node copied through an alias is recorded in the position map at the
@@ -161,9 +163,9 @@ static void out_of_memory(loader *ld)
     dh_parse_error_set(ld->err, none, DH_NOMEM_MESSAGE);
 }
 
-/* The byte at a mark's line and column (libyaml counts characters), or 0
- * past the end of the text. */
-static unsigned char byte_at(const loader *ld, yaml_mark_t mark)
+/* The byte offset of a mark's line and column (libyaml counts characters;
+ * lines end at LF, CRLF counting once), at most the text's length. */
+static size_t offset_of(const loader *ld, yaml_mark_t mark)
 {
     const unsigned char *t = (const unsigned char *)ld->text;
     size_t i = 0;
@@ -175,7 +177,14 @@ static unsigned char byte_at(const loader *ld, yaml_mark_t mark)
             i++;
         } while (i < ld->len && (t[i] & 0xC0) == 0x80);
     }
-    return i < ld->len ? t[i] : 0;
+    return i;
+}
+
+/* The byte at a mark, or 0 past the end of the text. */
+static unsigned char byte_at(const loader *ld, yaml_mark_t mark)
+{
+    size_t i = offset_of(ld, mark);
+    return i < ld->len ? (unsigned char)ld->text[i] : 0;
 }
 
 static void parser_failed(loader *ld)
@@ -798,9 +807,10 @@ static cJSON *load_node(loader *ld, yaml_event_t *ev, int depth, int *height)
     return node;
 }
 
-/* Reads the end of the first document. After an implicit end the next event
- * too, so that text starting no new document ("{a: 1} x") is an error; what a
- * later document holds is never read. */
+/* Reads the end of the first document. After an explicit end ("...") the
+ * rest of its line, which may hold only a comment; after an implicit end the
+ * next event, so that text starting no new document ("{a: 1} x") is an
+ * error. What a later document holds is never read. */
 static int finish_document(loader *ld)
 {
     yaml_event_t ev;
@@ -808,13 +818,28 @@ static int finish_document(loader *ld)
         return -1;
     }
     int implicit = ev.data.document_end.implicit;
+    yaml_mark_t end = ev.end_mark;
     yaml_event_delete(&ev);
-    if (implicit) {
-        if (next_event(ld, &ev) != 0) {
+    if (!implicit) {
+        /* After "..." YAML allows only blanks and a comment on the line
+         * (l-document-suffix); libyaml would read on as a new document. */
+        size_t i = offset_of(ld, end);
+        while (i < ld->len && (ld->text[i] == ' ' || ld->text[i] == '\t')) {
+            i++;
+            end.column++;
+        }
+        if (i < ld->len && ld->text[i] != '\n' && ld->text[i] != '\r' && ld->text[i] != '#') {
+            dh_parse_error_set(ld->err, pos_of(end),
+                               "text after the document end marker \"...\" (only a comment may "
+                               "follow it on its line)");
             return -1;
         }
-        yaml_event_delete(&ev);
+        return 0;
     }
+    if (next_event(ld, &ev) != 0) {
+        return -1;
+    }
+    yaml_event_delete(&ev);
     return 0;
 }
 

@@ -468,6 +468,22 @@ static void only_the_first_document_is_read(void **state)
     assert_json("a: 1\n...\nfoo: [\n", "{\"a\":1}");
 }
 
+/* YAML allows only a comment after "..." on its line (l-document-suffix). */
+static void text_after_an_explicit_document_end_is_an_error(void **state)
+{
+    (void)state;
+    const char *message = "text after the document end marker \"...\" (only a comment may "
+                          "follow it on its line)";
+    assert_error_at("a: 1\n... x\n", 2, 5, message);
+    assert_error_at("--- 1\n...\t [2]\n", 2, 6, message);
+    assert_error_at("\xEF\xBB\xBF" "a: \xC3\xA9\n... x\n", 2, 5, message);
+    assert_json("a: 1\n...   # done\nb: [\n", "{\"a\":1}");
+    assert_json("a: 1\n...\t\n", "{\"a\":1}");
+    assert_json("a: 1\r\n...\r\nb: [\r\n", "{\"a\":1}");
+    assert_json("a: 1\n...", "{\"a\":1}");
+    assert_json("a: 1\n...\n--- x\n", "{\"a\":1}");
+}
+
 static void empty_text_and_empty_documents_are_null(void **state)
 {
     (void)state;
@@ -588,6 +604,7 @@ int main(void)
         cmocka_unit_test(keys_that_are_not_scalars_are_errors),
         cmocka_unit_test(keys_with_anchors_and_aliases_are_their_text),
         cmocka_unit_test(alias_keys_follow_the_key_rules),
+        cmocka_unit_test(text_after_an_explicit_document_end_is_an_error),
         cmocka_unit_test(undefined_alias_is_an_error),
         cmocka_unit_test(nesting_deeper_than_64_is_an_error_at_the_opening_node),
         cmocka_unit_test(alias_that_would_nest_too_deep_is_an_error),
