@@ -26,6 +26,31 @@ typedef struct ctx {
 
 static const dh_pos no_pos = {0, 0};
 
+/*
+ * The order of diagnostics (dh_diags_sort): sources in precedence order, the
+ * runtime first; the environment's variables in the order of SPEC 1.2's
+ * table; the config file; the custom default. Inside one, by position.
+ */
+enum { GROUP_RUNTIME = 0, GROUP_ENV = 1, GROUP_CONFIG = 100, GROUP_CUSTOM, GROUP_DEFAULT };
+
+static unsigned env_group(const char *name)
+{
+    static const char *const order[] = {
+        "DYN_HEALTH_CHECK_PAYLOAD",          "DYN_HEALTH_CHECK_PAYLOAD_DISABLED",
+        "DYN_HEALTH_CHECK_LEVEL",            "DYN_HEALTH_CHECK_ENABLED",
+        "DYN_HEALTH_CHECK_INTERVAL",         "DYN_CANARY_WAIT_TIME",
+        "DYN_HEALTH_CHECK_REQUEST_TIMEOUT",  "DYN_SYSTEM_STARTING_HEALTH_STATUS",
+        "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "DYN_SYSTEM_HOST",
+        "DYN_SYSTEM_PORT",                   "DYN_SYSTEM_HEALTH_PATH",
+        "DYN_SYSTEM_LIVE_PATH",
+    };
+    unsigned i = 0;
+    while (i < sizeof(order) / sizeof(order[0]) && strcmp(order[i], name) != 0) {
+        i++;
+    }
+    return GROUP_ENV + i;
+}
+
 /* An environment value, trimmed; NULL when unset or blank (SPEC 1.2). */
 static const char *env_get(ctx *c, const char *name, size_t *len)
 {
@@ -168,6 +193,7 @@ static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
         if (text == NULL) {
             continue;
         }
+        dh_diags_group(c->diags, env_group(*env_names), no_pos);
         const char *why = parse_text(kind, text, len, out, &why_buf);
         if (why == NULL) {
             set_origin(c, which, "environment", *env_names);
@@ -180,6 +206,7 @@ static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
     const cJSON *node = dh_config_get(c->config, config_key);
     if (node != NULL) {
         const dh_posmap *map = &c->config->map;
+        dh_diags_group(c->diags, GROUP_CONFIG, no_pos);
         const char *why = parse_node(kind, node, map, out, &why_buf);
         if (why == NULL) {
             set_origin(c, which, "config", c->res->config_source);
@@ -251,6 +278,7 @@ static void resolve_settings(ctx *c)
 
     const cJSON *model = dh_config_get(c->config, "model");
     dh_parse_error why_buf;
+    dh_diags_group(c->diags, GROUP_CONFIG, no_pos);
     const char *bad = cJSON_IsString(model) ? utf8_problem(model->valuestring,
                                                            strlen(model->valuestring), &why_buf)
                                             : NULL;
@@ -279,6 +307,8 @@ typedef struct candidate {
     dynhc_source kind;
     char *origin;
     int checked;   /* dh_payload_check already ran */
+    unsigned group; /* where its diagnostics sort (dh_diags_group) */
+    dh_pos anchor;
     char *compact; /* the payload's compact text, when it came as text */
     size_t compact_len;
 } candidate;
@@ -500,6 +530,14 @@ static int read_payload_file(ctx *c, candidate *cand, const char *path, const fi
     return ok;
 }
 
+/* The diagnostics about cand from now on sort in group, at anchor. */
+static void in_group(ctx *c, candidate *cand, unsigned group, dh_pos anchor)
+{
+    cand->group = group;
+    cand->anchor = anchor;
+    dh_diags_group(c->diags, group, anchor);
+}
+
 static int set_candidate(ctx *c, candidate *cand, dynhc_source kind, const char *origin)
 {
     cand->kind = kind;
@@ -518,6 +556,7 @@ static int load_runtime(ctx *c, candidate *cand)
 {
     const dynhc_resolver *r = c->r;
     dh_pos origin = {1, 1};
+    in_group(c, cand, GROUP_RUNTIME, no_pos);
     if (r->payload_json != NULL) {
         if (set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, "<runtime>") != 0) {
             return 0;
@@ -547,6 +586,7 @@ static int load_env(ctx *c, candidate *cand)
     if (len == 0) {
         return 0;
     }
+    in_group(c, cand, env_group(ENV_PAYLOAD), no_pos);
     if (text[0] == '@') {
         /* The path is what follows '@', relative to the working directory. */
         size_t path_len;
@@ -582,6 +622,9 @@ static int load_config(ctx *c, candidate *cand)
         return 0;
     }
     dh_pos at = dh_posmap_find(&config->map, node);
+    /* A string's payload (JSON text, or a file it names) has no position in
+     * the config file: its diagnostics come where the string stands. */
+    in_group(c, cand, GROUP_CONFIG, cJSON_IsString(node) ? at : no_pos);
     if (cJSON_IsObject(node)) {
         cand->payload = node;
         cand->positions = &config->map;
@@ -632,6 +675,7 @@ static int load_config(ctx *c, candidate *cand)
 
 static int load_custom(ctx *c, candidate *cand)
 {
+    in_group(c, cand, GROUP_CUSTOM, no_pos);
     if (c->r->custom_default != NULL) {
         if (set_candidate(c, cand, DYNHC_SOURCE_CUSTOM, "resolver custom default") != 0) {
             return 0;
@@ -659,6 +703,7 @@ static int load_default(ctx *c, candidate *cand)
                                          text, sizeof(text));
     cand->kind = DYNHC_SOURCE_DEFAULT;
     cand->source = "<default>";
+    in_group(c, cand, GROUP_DEFAULT, no_pos);
     dh_pos origin = {1, 1};
     return len > 0 && parse_payload(c, cand, text, len, origin, NULL, HINT_NONE);
 }
@@ -698,6 +743,7 @@ static void resolve_replace(ctx *c)
         memset(&cand, 0, sizeof(cand));
         if (loaders[i](c, &cand)) {
             if (!cand.checked) {
+                dh_diags_group(c->diags, cand.group, cand.anchor);
                 dh_payload_check(cand.payload, c->res->model_type, cand.source, cand.positions,
                                  c->diags);
             }
@@ -730,6 +776,7 @@ static void resolve_merge(ctx *c)
     }
     if (merged != NULL && top < SOURCE_COUNT) {
         /* Positions do not survive merging: checks name the top source only. */
+        dh_diags_group(c->diags, cands[top].group, cands[top].anchor);
         dh_payload_check(merged, c->res->model_type, cands[top].source, NULL, c->diags);
         c->res->payload = merged;
         c->res->source = cands[top].kind;
@@ -748,6 +795,7 @@ static void resolve_merge(ctx *c)
 
 static void check_endpoint_list(ctx *c, const char *name, const char *raw)
 {
+    dh_diags_group(c->diags, env_group(name), no_pos);
     size_t len;
     const char *text = dh_trim(raw, &len);
     dh_parse_error err = {{0, 0}, ""};
@@ -805,6 +853,7 @@ static void check_system_settings(ctx *c)
                            : dh_parse_http_path(text, len);
         }
         if (why != NULL) {
+            dh_diags_group(c->diags, env_group(names[i]), no_pos);
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, names[i], no_pos,
                          "invalid value %s: %s; ignored",
                          dh_quote(quoted, sizeof(quoted), text, len), why);
@@ -909,6 +958,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     if (config_loaded) {
         dh_config_free(&file_config);
     }
+    dh_diags_sort(&res->diags);
     if (c.nomem || res->diags.nomem) {
         dynhc_result_free(res);
         return DYNHC_ERR_NOMEM;

@@ -1008,6 +1008,95 @@ static void range_warnings_print_the_number_as_written(void **state)
     assert_non_null(diag_with(res, "\"top_p\" is -0.1: expected"));
 }
 
+/* ---- the order of diagnostics ---------------------------------------------- */
+
+typedef struct expected_diag {
+    const char *source;
+    unsigned line;
+    unsigned column;
+    const char *start; /* how the message starts */
+} expected_diag;
+
+/* Fails unless the diagnostics are exactly these, in this order. */
+static void assert_diag_order(const dynhc_result *res, const expected_diag *want, size_t n)
+{
+    size_t count = dynhc_result_diag_count(res);
+    for (size_t i = 0; i < count || i < n; i++) {
+        const dynhc_diag *d = dynhc_result_diag(res, i);
+        if (i < n && d != NULL && strcmp(d->source, want[i].source) == 0 &&
+            d->line == want[i].line && d->column == want[i].column &&
+            strncmp(d->message, want[i].start, strlen(want[i].start)) == 0) {
+            continue;
+        }
+        for (size_t k = 0; k < count; k++) {
+            const dynhc_diag *e = dynhc_result_diag(res, k);
+            print_message("  %s:%u:%u: %s\n", e->source, e->line, e->column, e->message);
+        }
+        if (i < n) {
+            fail_msg("diagnostic %zu: expected %s:%u:%u: %s...", i, want[i].source, want[i].line,
+                     want[i].column, want[i].start);
+        }
+        fail_msg("diagnostic %zu was not expected", i);
+    }
+}
+
+/* Sources in precedence order (runtime, environment, config file); the
+ * environment's variables in the order of SPEC 1.2's table; inside a text
+ * or file, the order of their positions. */
+static void diagnostics_come_in_source_order(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{"), DYNHC_OK);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", "30x");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "loud");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "@missing.json");
+    char *path = config_file(f, "c.yaml",
+                             "health_check_timeout: 0\n"
+                             "model: 5\n"
+                             "health_check_level: loud\n"
+                             "model_type: llama\n"
+                             "health_check_payload_disabled: maybe\n"
+                             "health_check_payload:\n"
+                             "  stream: \"no\"\n"
+                             "  max_tokens: 0\n"
+                             "  prompt: 5\n");
+    const expected_diag want[] = {
+        {"<runtime>", 1, 2, "unexpected end of text"},
+        {"DYN_HEALTH_CHECK_PAYLOAD", 0, 0, "cannot read @missing.json"},
+        {"DYN_HEALTH_CHECK_LEVEL", 0, 0, "invalid level"},
+        {"DYN_HEALTH_CHECK_INTERVAL", 0, 0, "invalid duration"},
+        {path, 1, 23, "health_check_timeout:"},
+        {path, 2, 8, "model:"},
+        {path, 3, 21, "health_check_level:"},
+        {path, 4, 13, "model_type:"},
+        {path, 5, 32, "health_check_payload_disabled:"},
+        {path, 7, 11, "\"stream\""},
+        {path, 8, 15, "\"max_tokens\""},
+        {path, 9, 11, "\"prompt\""},
+    };
+    assert_diag_order(resolve(f, DYNHC_OK), want, sizeof(want) / sizeof(want[0]));
+    free(path);
+}
+
+/* A payload file named in the config file reports at its own lines, but
+ * comes where the config file names it. */
+static void payload_file_diagnostics_come_where_the_file_is_named(void **state)
+{
+    fixture *f = *state;
+    char *payload = temp_file(f->dir, "p.json", "{\"stream\": 1,\n \"prompt\": 5}");
+    char *path = config_file(f, "c.yaml",
+                             "model: 5\nhealth_check_payload: '@p.json'\nhealth_check_level: 1\n");
+    const expected_diag want[] = {
+        {path, 1, 8, "model:"},
+        {payload, 1, 12, "\"stream\""},
+        {payload, 2, 12, "\"prompt\""},
+        {path, 3, 21, "health_check_level:"},
+    };
+    assert_diag_order(resolve(f, DYNHC_OK), want, sizeof(want) / sizeof(want[0]));
+    free(payload);
+    free(path);
+}
+
 /* ---- seed entry points ---------------------------------------------------- */
 
 static void get_health_check_payload_uses_config_struct_and_model_type(void **state)
@@ -1119,6 +1208,8 @@ int main(void)
         T(range_warnings_print_the_number_as_written),
         T(config_setting_warnings_quote_the_rejected_value),
         T(config_durations_given_as_numbers_are_exact),
+        T(diagnostics_come_in_source_order),
+        T(payload_file_diagnostics_come_where_the_file_is_named),
         cmocka_unit_test(get_health_check_payload_uses_config_struct_and_model_type),
         cmocka_unit_test(get_health_check_payload_without_config_gives_the_default),
         cmocka_unit_test(version_macros_and_runtime_version_agree),
