@@ -30,7 +30,10 @@ static const char *describe(const check_ctx *ctx, const cJSON *node, char *buf, 
     if (cJSON_IsNumber(node)) {
         const char *token = dh_posmap_token(ctx->map, node);
         char number[DH_NUMBER_TEXT_SIZE];
-        snprintf(buf, size, "%s", token != NULL ? token : dh_format_double(number, node->valuedouble));
+        if (token == NULL) {
+            token = dh_format_double(number, node->valuedouble);
+        }
+        snprintf(buf, size, "%s", token);
     } else if (cJSON_IsString(node)) {
         char quoted[96];
         snprintf(buf, size, "the string %s",
