@@ -39,6 +39,12 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
             return;
         }
         d->items = grown;
+        dh_diag_key *keys = dh_realloc(d->keys, capacity * sizeof(*keys));
+        if (keys == NULL) {
+            d->nomem = 1;
+            return;
+        }
+        d->keys = keys;
         d->capacity = capacity;
     }
     /* One block holds both strings, so one dh_free() releases the diagnostic. */
@@ -51,6 +57,10 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
     memcpy(block, source, source_len + 1);
     memcpy(block + source_len + 1, message, message_len + 1);
 
+    dh_diag_key *key = &d->keys[d->count];
+    key->group = d->group;
+    key->at = d->anchor.line != 0 ? d->anchor : pos;
+    key->pos = pos;
     dynhc_diag *item = &d->items[d->count++];
     item->severity = severity;
     item->source = block;
@@ -68,8 +78,51 @@ void dh_diags_free(dh_diags *d)
         dh_free((void *)(uintptr_t)d->items[i].source);
     }
     dh_free(d->items);
+    dh_free(d->keys);
     d->items = NULL;
+    d->keys = NULL;
     d->count = d->capacity = 0;
+}
+
+void dh_diags_group(dh_diags *d, unsigned group, dh_pos anchor)
+{
+    d->group = group;
+    d->anchor = anchor;
+}
+
+static int pos_compare(dh_pos a, dh_pos b)
+{
+    if (a.line != b.line) {
+        return a.line < b.line ? -1 : 1;
+    }
+    return a.column < b.column ? -1 : a.column > b.column;
+}
+
+static int key_before(const dh_diag_key *a, const dh_diag_key *b)
+{
+    if (a->group != b->group) {
+        return a->group < b->group;
+    }
+    int at = pos_compare(a->at, b->at);
+    return at != 0 ? at < 0 : pos_compare(a->pos, b->pos) < 0;
+}
+
+void dh_diags_sort(dh_diags *d)
+{
+    /* Insertion sort: stable, in place, and a resolution has a few dozen
+     * diagnostics at most. */
+    for (size_t i = 1; i < d->count; i++) {
+        dynhc_diag item = d->items[i];
+        dh_diag_key key = d->keys[i];
+        size_t j = i;
+        while (j > 0 && key_before(&key, &d->keys[j - 1])) {
+            d->items[j] = d->items[j - 1];
+            d->keys[j] = d->keys[j - 1];
+            j--;
+        }
+        d->items[j] = item;
+        d->keys[j] = key;
+    }
 }
 
 int dynhc_diag_format(const dynhc_diag *d, char *buf, size_t size)

@@ -100,19 +100,27 @@ static void skip_space(parser *ps)
     ps->p = p;
 }
 
-/* Records node's start (when there is a map). Frees node on failure. */
-static cJSON *track(parser *ps, cJSON *node, const unsigned char *at)
+/* Records node's start (when there is a map), with its text at[0..len) when
+ * len > 0 (a number). Frees node on failure. */
+static cJSON *track_number(parser *ps, cJSON *node, const unsigned char *at, size_t len)
 {
     if (node == NULL) {
         fail_nomem(ps);
         return NULL;
     }
-    if (ps->map != NULL && dh_posmap_add(ps->map, node, pos_of(ps, at)) != 0) {
+    if (ps->map != NULL &&
+        (len > 0 ? dh_posmap_add_number(ps->map, node, pos_of(ps, at), (const char *)at, len)
+                 : dh_posmap_add(ps->map, node, pos_of(ps, at))) != 0) {
         cJSON_Delete(node);
         fail_nomem(ps);
         return NULL;
     }
     return node;
+}
+
+static cJSON *track(parser *ps, cJSON *node, const unsigned char *at)
+{
+    return track_number(ps, node, at, 0);
 }
 
 /* Reads the 4 hex digits after "\u" at esc. Returns the code unit or -1. */
@@ -409,7 +417,8 @@ static cJSON *parse_number(parser *ps)
         }
     }
     ps->p = q;
-    return track(ps, cJSON_CreateNumber(value), start);
+    /* The text as written, for messages that quote the number. */
+    return track_number(ps, cJSON_CreateNumber(value), start, (size_t)(q - start));
 }
 
 static cJSON *parse_literal(parser *ps, const char *word, cJSON *(*create)(void))
@@ -525,6 +534,22 @@ static int index_member(const cJSON *obj, size_t members, key_index *ix, const c
 
 static cJSON *parse_value(parser *ps, unsigned depth, const char *expected);
 
+static const char single_quote_hint[] = " (use double quotes: JSON has no single-quoted strings)";
+
+/* Reports "expected WHAT" where a key should start, with a hint for a key in
+ * single quotes or none (JavaScript's {prompt: 1}). */
+static void fail_expected_key(parser *ps, const char *what)
+{
+    unsigned char c = ps->p < ps->end ? *ps->p : 0;
+    if (c == '\'') {
+        fail_at(ps, ps->p, "expected %s%s", what, single_quote_hint);
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$') {
+        fail_at(ps, ps->p, "expected %s (use double quotes: a JSON key is a string)", what);
+    } else {
+        fail_expected(ps, what);
+    }
+}
+
 static cJSON *parse_object(parser *ps, unsigned depth)
 {
     cJSON *obj = track(ps, cJSON_CreateObject(), ps->p);
@@ -542,7 +567,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
     const char *expected_key = "a string key or '}'";
     for (;;) {
         if (ps->p == ps->end || *ps->p != '"') {
-            fail_expected(ps, expected_key);
+            fail_expected_key(ps, expected_key);
             goto fail;
         }
         const unsigned char *key_at = ps->p;
@@ -645,7 +670,7 @@ static int starts_with(const parser *ps, const char *word)
 static const char *value_hint(const parser *ps)
 {
     if (*ps->p == '\'') {
-        return " (strings take double quotes)";
+        return single_quote_hint;
     }
     if (*ps->p == '+' || *ps->p == '.') {
         return " (a number starts with '-' or a digit)";
@@ -735,7 +760,7 @@ cJSON *dh_json_parse(const char *text, size_t len, dh_pos origin, dh_posmap *map
         }
     }
     if (root == NULL && map != NULL) {
-        map->count = mark;
+        dh_posmap_truncate(map, mark);
     }
     return root;
 }

@@ -2,6 +2,10 @@
 #include "payload_check.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "settings.h"
 
 /* Everything one check needs to say where a problem is. */
 typedef struct check_ctx {
@@ -17,6 +21,32 @@ typedef struct check_ctx {
                      dh_posmap_find((ctx)->map, (node)), __VA_ARGS__);                    \
         (ctx)->warnings++;                                                                \
     } while (0)
+
+/* What node is, for a message: a number as it was written (from the map,
+ * else its shortest spelling), the string "...", true, false, null, an
+ * array, an object. Never depends on the locale. */
+static const char *describe(const check_ctx *ctx, const cJSON *node, char *buf, size_t size)
+{
+    if (cJSON_IsNumber(node)) {
+        const char *token = dh_posmap_token(ctx->map, node);
+        char number[DH_NUMBER_TEXT_SIZE];
+        if (token == NULL) {
+            token = dh_format_double(number, node->valuedouble);
+        }
+        snprintf(buf, size, "%s", token);
+    } else if (cJSON_IsString(node)) {
+        char quoted[96];
+        snprintf(buf, size, "the string %s",
+                 dh_quote(quoted, sizeof(quoted), node->valuestring, strlen(node->valuestring)));
+    } else {
+        snprintf(buf, size, "%s", cJSON_IsTrue(node)    ? "true"
+                                  : cJSON_IsFalse(node) ? "false"
+                                  : cJSON_IsNull(node)  ? "null"
+                                  : cJSON_IsArray(node) ? "an array"
+                                                        : "an object");
+    }
+    return buf;
+}
 
 /* JSON numbers are doubles: 2^53 is where they stop being exact integers. */
 static int is_integer(const cJSON *node)
@@ -51,39 +81,39 @@ static void check_budget(check_ctx *ctx, const cJSON *parent, const char *key)
     if (value == NULL) {
         return;
     }
+    char what[160];
     if (!is_integer(value) || value->valuedouble < 1) {
-        WARN(ctx, value, "\"%s\" must be a positive integer", key);
+        WARN(ctx, value, "\"%s\" is %s: expected a positive integer", key,
+             describe(ctx, value, what, sizeof(what)));
     } else if (value->valuedouble > DH_LARGE_TOKEN_BUDGET) {
-        WARN(ctx, value, "\"%s\" is %.0f: a large budget for a health check (above %d)", key,
-             value->valuedouble, DH_LARGE_TOKEN_BUDGET);
+        WARN(ctx, value, "\"%s\" is %s: a large budget for a health check (above %d)", key,
+             describe(ctx, value, what, sizeof(what)), DH_LARGE_TOKEN_BUDGET);
     }
 }
 
-/* low_open: the range excludes its lower bound. */
+/* low_open: the range excludes its lower bound; range is how a message
+ * writes it ("(0, 1]"). */
 static void check_range(check_ctx *ctx, const cJSON *parent, const char *key, double low,
-                        int low_open, double high)
+                        int low_open, double high, const char *range)
 {
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(parent, key);
     if (value == NULL) {
         return;
     }
-    if (!cJSON_IsNumber(value)) {
-        WARN(ctx, value, "\"%s\" must be a number", key);
-        return;
-    }
     double v = value->valuedouble;
-    if ((low_open ? v <= low : v < low) || v > high) {
-        WARN(ctx, value, "\"%s\" is %g: expected a number in %c%g, %g]", key, v,
-             low_open ? '(' : '[', low, high);
+    if (!cJSON_IsNumber(value) || (low_open ? v <= low : v < low) || v > high) {
+        char what[160];
+        WARN(ctx, value, "\"%s\" is %s: expected a number in %s", key,
+             describe(ctx, value, what, sizeof(what)), range);
     }
 }
 
 static void check_sampling(check_ctx *ctx, const cJSON *parent)
 {
-    check_range(ctx, parent, "temperature", 0, 0, 2);
-    check_range(ctx, parent, "top_p", 0, 1, 1);
-    check_range(ctx, parent, "frequency_penalty", -2, 0, 2);
-    check_range(ctx, parent, "presence_penalty", -2, 0, 2);
+    check_range(ctx, parent, "temperature", 0, 0, 2, "[0, 2]");
+    check_range(ctx, parent, "top_p", 0, 1, 1, "(0, 1]");
+    check_range(ctx, parent, "frequency_penalty", -2, 0, 2, "[-2, 2]");
+    check_range(ctx, parent, "presence_penalty", -2, 0, 2, "[-2, 2]");
 }
 
 static void check_messages(check_ctx *ctx, const cJSON *payload)
@@ -170,7 +200,9 @@ int dh_payload_check(const cJSON *payload, dynhc_model_type type, const char *so
     }
     const cJSON *stream = cJSON_GetObjectItemCaseSensitive(payload, "stream");
     if (stream != NULL && !cJSON_IsBool(stream)) {
-        WARN(&ctx, stream, "\"stream\" must be true or false");
+        char what[160];
+        WARN(&ctx, stream, "\"stream\" is %s: expected true or false",
+             describe(&ctx, stream, what, sizeof(what)));
     }
     return ctx.warnings;
 }

@@ -26,6 +26,31 @@ typedef struct ctx {
 
 static const dh_pos no_pos = {0, 0};
 
+/*
+ * The order of diagnostics (dh_diags_sort): sources in precedence order, the
+ * runtime first; the environment's variables in the order of SPEC 1.2's
+ * table; the config file; the custom default. Inside one, by position.
+ */
+enum { GROUP_RUNTIME = 0, GROUP_ENV = 1, GROUP_CONFIG = 100, GROUP_CUSTOM, GROUP_DEFAULT };
+
+static unsigned env_group(const char *name)
+{
+    static const char *const order[] = {
+        "DYN_HEALTH_CHECK_PAYLOAD",          "DYN_HEALTH_CHECK_PAYLOAD_DISABLED",
+        "DYN_HEALTH_CHECK_LEVEL",            "DYN_HEALTH_CHECK_ENABLED",
+        "DYN_HEALTH_CHECK_INTERVAL",         "DYN_CANARY_WAIT_TIME",
+        "DYN_HEALTH_CHECK_REQUEST_TIMEOUT",  "DYN_SYSTEM_STARTING_HEALTH_STATUS",
+        "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "DYN_SYSTEM_HOST",
+        "DYN_SYSTEM_PORT",                   "DYN_SYSTEM_HEALTH_PATH",
+        "DYN_SYSTEM_LIVE_PATH",
+    };
+    unsigned i = 0;
+    while (i < sizeof(order) / sizeof(order[0]) && strcmp(order[i], name) != 0) {
+        i++;
+    }
+    return GROUP_ENV + i;
+}
+
 /* An environment value, trimmed; NULL when unset or blank (SPEC 1.2). */
 static const char *env_get(ctx *c, const char *name, size_t *len)
 {
@@ -57,8 +82,22 @@ typedef union value {
 
 static const char *const kind_names[] = {"boolean", "duration", "level", "model type"};
 
-static const char *parse_text(value_kind kind, const char *s, size_t len, value *out)
+/* Text that is not UTF-8 is refused as such: no setting is spelt that way,
+ * and saying which byte is wrong beats "expected minimal, ...". why_buf holds
+ * that message. */
+static const char *utf8_problem(const char *s, size_t len, dh_parse_error *why_buf)
 {
+    memset(why_buf, 0, sizeof(*why_buf));
+    return dh_utf8_check(s, len, why_buf) != 0 ? why_buf->message : NULL;
+}
+
+static const char *parse_text(value_kind kind, const char *s, size_t len, value *out,
+                              dh_parse_error *why_buf)
+{
+    const char *bad = utf8_problem(s, len, why_buf);
+    if (bad != NULL) {
+        return bad;
+    }
     switch (kind) {
     case KIND_BOOL: return dh_parse_bool(s, len, &out->flag);
     case KIND_DURATION: return dh_parse_duration(s, len, &out->ns);
@@ -69,13 +108,16 @@ static const char *parse_text(value_kind kind, const char *s, size_t len, value 
 }
 
 /* A config value keeps its YAML/JSON type, or is a string read like the
- * environment (SPEC 1.5). */
-static const char *parse_node(value_kind kind, const cJSON *node, value *out)
+ * environment (SPEC 1.5). A number of seconds is read from its text when the
+ * map has it and it is a plain decimal, so that 4.1 is exactly 4.1 s; other
+ * spellings (1e3, 0x10) go through the double. */
+static const char *parse_node(value_kind kind, const cJSON *node, const dh_posmap *map,
+                              value *out, dh_parse_error *why_buf)
 {
     if (cJSON_IsString(node)) {
         size_t len;
         const char *s = dh_trim(node->valuestring, &len);
-        return parse_text(kind, s, len, out);
+        return parse_text(kind, s, len, out, why_buf);
     }
     if (kind == KIND_BOOL && cJSON_IsBool(node)) {
         out->flag = cJSON_IsTrue(node);
@@ -87,6 +129,12 @@ static const char *parse_node(value_kind kind, const cJSON *node, value *out)
         return NULL;
     }
     if (kind == KIND_DURATION && cJSON_IsNumber(node)) {
+        const char *token = dh_posmap_token(map, node);
+        uint64_t ns;
+        if (token != NULL && dh_parse_duration(token, strlen(token), &ns) == NULL) {
+            out->ns = ns;
+            return NULL;
+        }
         return dh_duration_from_seconds(node->valuedouble, &out->ns);
     }
     switch (kind) {
@@ -98,17 +146,34 @@ static const char *parse_node(value_kind kind, const cJSON *node, value *out)
     return "expected a string";
 }
 
-/* Describes a config value for a message: its text when it is a string. */
-static const char *node_text(const cJSON *node, char *buf, size_t size)
+/* Quotes a config value for a message: a string in quotes, a number as it
+ * was written (else its shortest spelling), true or false; a collection by
+ * its kind, "(a list)" or "(a mapping)". */
+static const char *node_text(const cJSON *node, const dh_posmap *map, char *buf, size_t size)
 {
     if (cJSON_IsString(node)) {
         return dh_quote(buf, size, node->valuestring, strlen(node->valuestring));
     }
+    if (cJSON_IsNumber(node)) {
+        const char *token = dh_posmap_token(map, node);
+        char number[DH_NUMBER_TEXT_SIZE];
+        if (token == NULL) {
+            token = dh_format_double(number, node->valuedouble);
+        }
+        /* A number's text is digits, signs, '.', 'e', 'x' and 'o': quoting
+         * only cuts one too long to read. */
+        size_t len = strlen(token);
+        if (len < size) {
+            memcpy(buf, token, len + 1);
+            return buf;
+        }
+        return dh_quote(buf, size, token, len);
+    }
     snprintf(buf, size, "%s",
-             cJSON_IsNumber(node) ? "number" : cJSON_IsBool(node) ? "boolean"
-                                  : cJSON_IsArray(node)           ? "list"
-                                  : cJSON_IsObject(node)          ? "mapping"
-                                                                  : "value");
+             cJSON_IsTrue(node)    ? "true"
+             : cJSON_IsFalse(node) ? "false"
+             : cJSON_IsArray(node) ? "(a list)"
+                                   : "(a mapping)");
     return buf;
 }
 
@@ -121,13 +186,15 @@ static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
                           const char *const *env_names, const char *config_key, value *out)
 {
     char quoted[96];
+    dh_parse_error why_buf;
     for (; *env_names != NULL; env_names++) {
         size_t len;
         const char *text = env_get(c, *env_names, &len);
         if (text == NULL) {
             continue;
         }
-        const char *why = parse_text(kind, text, len, out);
+        dh_diags_group(c->diags, env_group(*env_names), no_pos);
+        const char *why = parse_text(kind, text, len, out, &why_buf);
         if (why == NULL) {
             set_origin(c, which, "environment", *env_names);
             return 1;
@@ -138,14 +205,16 @@ static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
     }
     const cJSON *node = dh_config_get(c->config, config_key);
     if (node != NULL) {
-        const char *why = parse_node(kind, node, out);
+        const dh_posmap *map = &c->config->map;
+        dh_diags_group(c->diags, GROUP_CONFIG, no_pos);
+        const char *why = parse_node(kind, node, map, out, &why_buf);
         if (why == NULL) {
             set_origin(c, which, "config", c->res->config_source);
             return 1;
         }
         dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
-                     dh_posmap_find(&c->config->map, node), "%s: invalid %s %s: %s; ignored",
-                     config_key, kind_names[kind], node_text(node, quoted, sizeof(quoted)), why);
+                     dh_posmap_find(map, node), "%s: invalid %s %s: %s; ignored", config_key,
+                     kind_names[kind], node_text(node, map, quoted, sizeof(quoted)), why);
     }
     return 0;
 }
@@ -208,7 +277,15 @@ static void resolve_settings(ctx *c)
                           .ns;
 
     const cJSON *model = dh_config_get(c->config, "model");
-    if (cJSON_IsString(model)) {
+    dh_parse_error why_buf;
+    dh_diags_group(c->diags, GROUP_CONFIG, no_pos);
+    const char *bad = cJSON_IsString(model) ? utf8_problem(model->valuestring,
+                                                           strlen(model->valuestring), &why_buf)
+                                            : NULL;
+    if (bad != NULL) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
+                     dh_posmap_find(&c->config->map, model), "model: %s; ignored", bad);
+    } else if (cJSON_IsString(model)) {
         if ((res->model_name = dh_strdup(model->valuestring)) == NULL) {
             c->nomem = 1;
         }
@@ -230,6 +307,8 @@ typedef struct candidate {
     dynhc_source kind;
     char *origin;
     int checked;   /* dh_payload_check already ran */
+    unsigned group; /* where its diagnostics sort (dh_diags_group) */
+    dh_pos anchor;
     char *compact; /* the payload's compact text, when it came as text */
     size_t compact_len;
 } candidate;
@@ -294,20 +373,78 @@ static int check_with_positions(ctx *c, candidate *cand, const char *text, size_
     return 0;
 }
 
+/* How a text source names a payload file instead: with '@' (environment,
+ * config string), with --payload @ (the CLI's runtime text), or not at all
+ * (a file's content, a default). */
+typedef enum path_hint { HINT_NONE, HINT_AT, HINT_RUNTIME } path_hint;
+
+static int is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+/* Whether text (trimmed, not JSON) looks like a file path: one word that
+ * starts with '/', "./", "../" or "~/", or ends with ".json". */
+static int looks_like_path(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (is_space(text[i]) || text[i] == '{' || text[i] == '"') {
+            return 0;
+        }
+    }
+    return (len > 1 && (text[0] == '/' || (text[0] == '~' && text[1] == '/'))) ||
+           (len > 2 && strncmp(text, "./", 2) == 0) || (len > 3 && strncmp(text, "../", 3) == 0) ||
+           (len > 5 && dh_equals_nocase(text + len - 5, 5, ".json"));
+}
+
+/* Writes into buf the message for text that does not parse but looks like
+ * a file path; returns 0, or -1 when there is no such hint. */
+static int path_message(path_hint hint, const char *text, size_t len, char *buf, size_t size)
+{
+    while (len > 0 && is_space(text[0])) {
+        text++;
+        len--;
+    }
+    while (len > 0 && is_space(text[len - 1])) {
+        len--;
+    }
+    if (hint == HINT_NONE || !looks_like_path(text, len)) {
+        return -1;
+    }
+    static const char lead[] = "expected JSON text, found what looks like a file path: to read a "
+                               "file, write";
+    int n = (int)(len < 300 ? len : 300);
+    if (text[0] == '~') {
+        snprintf(buf, size, "%s @ and its full path (~ is not expanded)", lead);
+    } else if (hint == HINT_AT) {
+        snprintf(buf, size, "%s @%.*s", lead, n, text);
+    } else {
+        snprintf(buf, size, "%s --payload @%.*s (dynhc_resolver_set_payload_file() in the API)",
+                 lead, n, text);
+    }
+    return 0;
+}
+
 /*
  * Parses JSON text as cand's payload. inner_origin is where the text starts
  * in its source. report_at, when not NULL, is where every diagnostic points
  * instead (text held in a config string, whose inner positions are not file
- * positions). Returns 1 on success, 0 after a warning.
+ * positions). hint says how the source reads a file instead, for text that
+ * looks like a path. Returns 1 on success, 0 after a warning.
  */
 static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
-                         dh_pos inner_origin, const dh_pos *report_at)
+                         dh_pos inner_origin, const dh_pos *report_at, path_hint hint)
 {
     dh_parse_error err = {{0, 0}, ""};
+    char message[512];
     cand->owned = dh_json_parse(text, len, inner_origin, NULL, &err);
     if (cand->owned == NULL) {
         if (dh_parse_error_is_nomem(&err)) {
             c->nomem = 1;
+        } else if (path_message(hint, text, len, message, sizeof(message)) == 0) {
+            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source,
+                         report_at != NULL ? *report_at : err.pos, "%s%s; payload ignored",
+                         report_at != NULL ? "health_check_payload: " : "", message);
         } else if (report_at != NULL) {
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, *report_at,
                          "health_check_payload: %s (line %u, column %u of the JSON text); "
@@ -337,7 +474,35 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
     return 1;
 }
 
-static int read_payload_file(ctx *c, candidate *cand, const char *path)
+/* What referred to a payload file. A problem with the file as a whole (it
+ * cannot be opened, is no regular file, is too large) is reported there, the
+ * way the person wrote it: DYN_HEALTH_CHECK_PAYLOAD: cannot read @x.json.
+ * Problems inside the file are reported at their line in the file. */
+typedef struct file_ref {
+    const char *source;   /* the variable, the config file or "<runtime>" */
+    dh_pos at;            /* where in source */
+    const char *key;      /* "health_check_payload: " in a config file, else "" */
+    const char *written;  /* "@" or "the payload file " */
+    const char *path;     /* the path as written */
+    size_t path_len;
+    const char *resolved; /* the path read, when it differs from the one written */
+} file_ref;
+
+/* err's message without the "cannot open: " that file_read puts before
+ * strerror's text: the warning says "cannot read" itself. */
+static const char *file_problem(const dh_parse_error *err)
+{
+    static const char *const prefixes[] = {"cannot open: ", "cannot read: "};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(err->message, prefixes[i], n) == 0) {
+            return err->message + n;
+        }
+    }
+    return err->message;
+}
+
+static int read_payload_file(ctx *c, candidate *cand, const char *path, const file_ref *ref)
 {
     dh_parse_error err = {{0, 0}, ""};
     size_t len = 0;
@@ -346,15 +511,31 @@ static int read_payload_file(ctx *c, candidate *cand, const char *path)
         c->nomem = 1; /* not the file's fault: no warning, no falling through */
         return 0;
     }
+    if (text == NULL && err.pos.line == 0) {
+        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ref->source, ref->at,
+                     "%scannot read %s%.*s%s%s%s: %s; payload ignored", ref->key, ref->written,
+                     (int)ref->path_len, ref->path, ref->resolved != NULL ? " (" : "",
+                     ref->resolved != NULL ? ref->resolved : "", ref->resolved != NULL ? ")" : "",
+                     file_problem(&err));
+        return 0;
+    }
     if (text == NULL) {
         dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, path, err.pos, "%s; payload ignored",
                      err.message);
         return 0;
     }
     dh_pos origin = {1, 1};
-    int ok = parse_payload(c, cand, text, len, origin, NULL);
+    int ok = parse_payload(c, cand, text, len, origin, NULL, HINT_NONE);
     dh_free(text);
     return ok;
+}
+
+/* The diagnostics about cand from now on sort in group, at anchor. */
+static void in_group(ctx *c, candidate *cand, unsigned group, dh_pos anchor)
+{
+    cand->group = group;
+    cand->anchor = anchor;
+    dh_diags_group(c->diags, group, anchor);
 }
 
 static int set_candidate(ctx *c, candidate *cand, dynhc_source kind, const char *origin)
@@ -375,6 +556,7 @@ static int load_runtime(ctx *c, candidate *cand)
 {
     const dynhc_resolver *r = c->r;
     dh_pos origin = {1, 1};
+    in_group(c, cand, GROUP_RUNTIME, no_pos);
     if (r->payload_json != NULL) {
         if (set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, "<runtime>") != 0) {
             return 0;
@@ -383,12 +565,15 @@ static int load_runtime(ctx *c, candidate *cand)
         return accept_object(c, cand, no_pos);
     }
     if (r->payload_file != NULL) {
+        file_ref ref = {"<runtime>", no_pos, "", "the payload file ", r->payload_file,
+                        strlen(r->payload_file), NULL};
         return set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, r->payload_file) == 0 &&
-               read_payload_file(c, cand, r->payload_file);
+               read_payload_file(c, cand, r->payload_file, &ref);
     }
     if (r->payload_text != NULL) {
         return set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, "<runtime>") == 0 &&
-               parse_payload(c, cand, r->payload_text, strlen(r->payload_text), origin, NULL);
+               parse_payload(c, cand, r->payload_text, strlen(r->payload_text), origin, NULL,
+                             HINT_RUNTIME);
     }
     return 0;
 }
@@ -401,6 +586,7 @@ static int load_env(ctx *c, candidate *cand)
     if (len == 0) {
         return 0;
     }
+    in_group(c, cand, env_group(ENV_PAYLOAD), no_pos);
     if (text[0] == '@') {
         /* The path is what follows '@', relative to the working directory. */
         size_t path_len;
@@ -419,11 +605,13 @@ static int load_env(ctx *c, candidate *cand)
                          "expected a file path after '@'; payload ignored");
             return 0;
         }
-        return ok && read_payload_file(c, cand, cand->origin);
+        file_ref ref = {ENV_PAYLOAD, no_pos, "", "@", path, path_len, NULL};
+        return ok && read_payload_file(c, cand, cand->origin, &ref);
     }
     /* Positions count from the value as set, before trimming. */
     return set_candidate(c, cand, DYNHC_SOURCE_ENV, ENV_PAYLOAD) == 0 &&
-           parse_payload(c, cand, text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL);
+           parse_payload(c, cand, text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL,
+                         HINT_AT);
 }
 
 static int load_config(ctx *c, candidate *cand)
@@ -434,6 +622,9 @@ static int load_config(ctx *c, candidate *cand)
         return 0;
     }
     dh_pos at = dh_posmap_find(&config->map, node);
+    /* A string's payload (JSON text, or a file it names) has no position in
+     * the config file: its diagnostics come where the string stands. */
+    in_group(c, cand, GROUP_CONFIG, cJSON_IsString(node) ? at : no_pos);
     if (cJSON_IsObject(node)) {
         cand->payload = node;
         cand->positions = &config->map;
@@ -458,11 +649,15 @@ static int load_config(ctx *c, candidate *cand)
             c->nomem = 1;
             return 0;
         }
-        if (path_len > 0 && path[0] == '/') {
+        int relative = path_len == 0 || path[0] != '/';
+        if (!relative) {
             snprintf(full, size, "%.*s", (int)path_len, path);
         } else {
             snprintf(full, size, "%s/%.*s", config->base_dir, (int)path_len, path);
         }
+        /* The folder is worth saying unless it is the working directory. */
+        file_ref ref = {config->source, at, "health_check_payload: ", "@", path, path_len,
+                        relative && strcmp(config->base_dir, ".") != 0 ? full : NULL};
         dh_free(cand->origin);
         cand->origin = full;
         cand->source = full;
@@ -472,14 +667,15 @@ static int load_config(ctx *c, candidate *cand)
                          "health_check_payload: expected a file path after '@'; payload ignored");
             return 0;
         }
-        return read_payload_file(c, cand, full);
+        return read_payload_file(c, cand, full, &ref);
     }
     dh_pos inner = {1, 1};
-    return parse_payload(c, cand, text, len, inner, &at);
+    return parse_payload(c, cand, text, len, inner, &at, HINT_AT);
 }
 
 static int load_custom(ctx *c, candidate *cand)
 {
+    in_group(c, cand, GROUP_CUSTOM, no_pos);
     if (c->r->custom_default != NULL) {
         if (set_candidate(c, cand, DYNHC_SOURCE_CUSTOM, "resolver custom default") != 0) {
             return 0;
@@ -507,8 +703,9 @@ static int load_default(ctx *c, candidate *cand)
                                          text, sizeof(text));
     cand->kind = DYNHC_SOURCE_DEFAULT;
     cand->source = "<default>";
+    in_group(c, cand, GROUP_DEFAULT, no_pos);
     dh_pos origin = {1, 1};
-    return len > 0 && parse_payload(c, cand, text, len, origin, NULL);
+    return len > 0 && parse_payload(c, cand, text, len, origin, NULL, HINT_NONE);
 }
 
 typedef int (*loader_fn)(ctx *c, candidate *cand);
@@ -546,6 +743,7 @@ static void resolve_replace(ctx *c)
         memset(&cand, 0, sizeof(cand));
         if (loaders[i](c, &cand)) {
             if (!cand.checked) {
+                dh_diags_group(c->diags, cand.group, cand.anchor);
                 dh_payload_check(cand.payload, c->res->model_type, cand.source, cand.positions,
                                  c->diags);
             }
@@ -578,6 +776,7 @@ static void resolve_merge(ctx *c)
     }
     if (merged != NULL && top < SOURCE_COUNT) {
         /* Positions do not survive merging: checks name the top source only. */
+        dh_diags_group(c->diags, cands[top].group, cands[top].anchor);
         dh_payload_check(merged, c->res->model_type, cands[top].source, NULL, c->diags);
         c->res->payload = merged;
         c->res->source = cands[top].kind;
@@ -596,6 +795,7 @@ static void resolve_merge(ctx *c)
 
 static void check_endpoint_list(ctx *c, const char *name, const char *raw)
 {
+    dh_diags_group(c->diags, env_group(name), no_pos);
     size_t len;
     const char *text = dh_trim(raw, &len);
     dh_parse_error err = {{0, 0}, ""};
@@ -644,11 +844,16 @@ static void check_system_settings(ctx *c)
             continue;
         }
         int ignored;
-        const char *why = i == 0   ? dh_parse_start_status(text, len, &ignored)
-                          : i == 1 ? dh_parse_host(text, len)
-                          : i == 2 ? dh_parse_port(text, len, &ignored)
-                                   : dh_parse_http_path(text, len);
+        dh_parse_error why_buf;
+        const char *why = utf8_problem(text, len, &why_buf);
+        if (why == NULL) {
+            why = i == 0   ? dh_parse_start_status(text, len, &ignored)
+                  : i == 1 ? dh_parse_host(text, len)
+                  : i == 2 ? dh_parse_port(text, len, &ignored)
+                           : dh_parse_http_path(text, len);
+        }
         if (why != NULL) {
+            dh_diags_group(c->diags, env_group(names[i]), no_pos);
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, names[i], no_pos,
                          "invalid value %s: %s; ignored",
                          dh_quote(quoted, sizeof(quoted), text, len), why);
@@ -753,6 +958,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     if (config_loaded) {
         dh_config_free(&file_config);
     }
+    dh_diags_sort(&res->diags);
     if (c.nomem || res->diags.nomem) {
         dynhc_result_free(res);
         return DYNHC_ERR_NOMEM;

@@ -153,9 +153,12 @@ static const char *origin_of(const dynhc_result *res, enum dh_setting which, cha
     return buf;
 }
 
+/* Seconds as an exact decimal of the nanoseconds ("3599s", "2.5s",
+ * "1.000000001s"), whatever the locale. */
 static void append_duration(text_buf *b, const char *name, uint64_t ns, const char *origin)
 {
-    append(b, "%s: %.3gs (from %s)\n", name, (double)ns / 1e9, origin);
+    char seconds[DH_NUMBER_TEXT_SIZE];
+    append(b, "%s: %ss (from %s)\n", name, dh_format_decimal(seconds, ns, 9), origin);
 }
 
 char *dynhc_result_explain(const dynhc_result *res)

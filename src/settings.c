@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "text.h"
 
@@ -154,38 +155,38 @@ const char *dh_quote(char *buf, size_t size, const char *s, size_t len)
     size_t limit = size - sizeof(ellipsis) - 1;
     buf[out++] = '"';
     size_t i = 0;
-    for (; i < len; i++) {
+    while (i < len) {
         unsigned char c = (unsigned char)s[i];
         char piece[8];
-        int n;
+        size_t n = 1; /* bytes of s this piece stands for */
+        int w;        /* bytes of the piece */
         if (c == '"' || c == '\\') {
-            n = snprintf(piece, sizeof(piece), "\\%c", c);
+            w = snprintf(piece, sizeof(piece), "\\%c", c);
         } else if (c == '\n') {
-            n = snprintf(piece, sizeof(piece), "\\n");
+            w = snprintf(piece, sizeof(piece), "\\n");
         } else if (c == '\t') {
-            n = snprintf(piece, sizeof(piece), "\\t");
+            w = snprintf(piece, sizeof(piece), "\\t");
         } else if (c < 0x20 || c == 0x7F) {
-            n = snprintf(piece, sizeof(piece), "\\x%02X", c);
-        } else {
+            w = snprintf(piece, sizeof(piece), "\\x%02X", c);
+        } else if (c < 0x80) {
             piece[0] = (char)c;
-            piece[1] = '\0';
+            w = 1;
+        } else if ((n = dh_utf8_sequence_length((const unsigned char *)s + i, len - i)) > 0) {
+            memcpy(piece, s + i, n); /* a whole character, never cut */
+            w = (int)n;
+        } else {
+            /* Not UTF-8: escaped, so that the message itself stays UTF-8. */
             n = 1;
+            w = snprintf(piece, sizeof(piece), "\\x%02X", c);
         }
-        if (out + (size_t)n > limit) {
+        if (out + (size_t)w > limit) {
             break;
         }
-        for (int k = 0; k < n; k++) {
-            buf[out++] = piece[k];
-        }
+        memcpy(buf + out, piece, (size_t)w);
+        out += (size_t)w;
+        i += n;
     }
     if (i < len) {
-        /* Do not cut a UTF-8 sequence in half. */
-        while (out > 1 && ((unsigned char)buf[out - 1] & 0xC0) == 0x80) {
-            out--;
-        }
-        if (out > 1 && (unsigned char)buf[out - 1] >= 0xC0) {
-            out--;
-        }
         for (size_t k = 0; k < sizeof(ellipsis); k++) {
             buf[out++] = ellipsis[k];
         }

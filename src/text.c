@@ -3,6 +3,7 @@
 
 #include "alloc.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,25 @@ int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos)
     }
     map->entries[map->count].node = node;
     map->entries[map->count].pos = pos;
+    map->entries[map->count].token = NULL;
     map->count++;
+    return 0;
+}
+
+int dh_posmap_add_number(dh_posmap *map, const cJSON *node, dh_pos pos, const char *text,
+                         size_t len)
+{
+    char *token = dh_malloc(len + 1);
+    if (token == NULL) {
+        return -1;
+    }
+    memcpy(token, text, len);
+    token[len] = '\0';
+    if (dh_posmap_add(map, node, pos) != 0) {
+        dh_free(token);
+        return -1;
+    }
+    map->entries[map->count - 1].token = token;
     return 0;
 }
 
@@ -39,8 +58,29 @@ dh_pos dh_posmap_find(const dh_posmap *map, const cJSON *node)
     return none;
 }
 
+const char *dh_posmap_token(const dh_posmap *map, const cJSON *node)
+{
+    if (map == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < map->count; i++) {
+        if (map->entries[i].node == node) {
+            return map->entries[i].token;
+        }
+    }
+    return NULL;
+}
+
+void dh_posmap_truncate(dh_posmap *map, size_t count)
+{
+    while (map->count > count) {
+        dh_free(map->entries[--map->count].token);
+    }
+}
+
 void dh_posmap_clear(dh_posmap *map)
 {
+    dh_posmap_truncate(map, 0);
     dh_free(map->entries);
     map->entries = NULL;
     map->count = 0;
@@ -197,4 +237,114 @@ int dh_hex_value(int c)
         return c - 'A' + 10;
     }
     return -1;
+}
+
+const char *dh_format_decimal(char buf[DH_NUMBER_TEXT_SIZE], uint64_t value, unsigned scale)
+{
+    /* Digits from the right: the fraction (trailing zeros dropped), the
+     * point, then the whole part, which has at least one digit. */
+    char digits[DH_NUMBER_TEXT_SIZE];
+    size_t at = sizeof(digits);
+    digits[--at] = '\0';
+    int fraction = 0;
+    for (unsigned i = 0; i < scale && i < 19; i++) {
+        unsigned d = (unsigned)(value % 10);
+        value /= 10;
+        if (d != 0 || fraction) {
+            digits[--at] = (char)('0' + d);
+            fraction = 1;
+        }
+    }
+    if (fraction) {
+        digits[--at] = '.';
+    }
+    do {
+        digits[--at] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    memcpy(buf, digits + at, sizeof(digits) - at);
+    return buf;
+}
+
+/* Whether the significant digits d[0..n) times 10^exp10 (the exponent of
+ * the last digit) read back as value. strtod sees no decimal point, so no
+ * locale can change what it reads. */
+static int reads_back(const char *d, int n, int exp10, int negative, double value)
+{
+    char text[48];
+    snprintf(text, sizeof(text), "%s%.*se%d", negative ? "-" : "", n, d, exp10);
+    return strtod(text, NULL) == value;
+}
+
+const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value)
+{
+    if (isnan(value)) {
+        return strcpy(buf, "nan");
+    }
+    if (isinf(value)) {
+        return strcpy(buf, value < 0 ? "-inf" : "inf");
+    }
+    int negative = signbit(value) != 0;
+    char d[20];
+    int n = 0, point = 0; /* value = 0.d[0..n) * 10^point */
+    for (int precision = 1; precision <= 17; precision++) {
+        /* "%.*e" writes one digit, the locale's decimal point (whatever its
+         * bytes), more digits, then 'e' and the exponent: keep the digits. */
+        char text[48];
+        snprintf(text, sizeof(text), "%.*e", precision - 1, value);
+        const char *p = text;
+        n = 0;
+        for (; *p != '\0' && *p != 'e'; p++) {
+            if (*p >= '0' && *p <= '9' && n < (int)sizeof(d)) {
+                d[n++] = *p;
+            }
+        }
+        int exp10 = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
+        point = exp10 + 1;
+        if (reads_back(d, n, point - n, negative, value)) {
+            break;
+        }
+    }
+    while (n > 1 && d[n - 1] == '0') {
+        n--;
+    }
+    /* JavaScript's rule: plain digits from 1e-6 to below 1e21, else an
+     * exponent. */
+    size_t o = 0;
+    if (negative) {
+        buf[o++] = '-';
+    }
+    if (point > 21 || point < -5) {
+        buf[o++] = d[0];
+        if (n > 1) {
+            buf[o++] = '.';
+            memcpy(buf + o, d + 1, (size_t)n - 1);
+            o += (size_t)n - 1;
+        }
+        snprintf(buf + o, DH_NUMBER_TEXT_SIZE - o, "e%+d", point - 1);
+        return buf;
+    }
+    if (point <= 0) {
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (int i = point; i < 0; i++) {
+            buf[o++] = '0';
+        }
+        memcpy(buf + o, d, (size_t)n);
+        o += (size_t)n;
+    } else if (point >= n) {
+        memcpy(buf + o, d, (size_t)n);
+        o += (size_t)n;
+        for (int i = n; i < point; i++) {
+            buf[o++] = '0';
+        }
+    } else {
+        memcpy(buf + o, d, (size_t)point);
+        o += (size_t)point;
+        buf[o++] = '.';
+        memcpy(buf + o, d + point, (size_t)(n - point));
+        o += (size_t)(n - point);
+    }
+    buf[o] = '\0';
+    return buf;
 }

@@ -4,6 +4,7 @@
 #define DH_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -19,10 +20,13 @@ typedef struct dh_parse_error {
     char message[200];
 } dh_parse_error;
 
-/* Remembers where each parsed node started, for diagnostics about values. */
+/* Remembers where each parsed node started, for diagnostics about values,
+ * and how each number was written ("2.50", "1e-400", "0x10"), so that a
+ * message can quote it as the user wrote it. */
 typedef struct dh_posmap_entry {
     const cJSON *node;
     dh_pos pos;
+    char *token; /* a number's text as written (owned); NULL for other nodes */
 } dh_posmap_entry;
 
 typedef struct dh_posmap {
@@ -33,9 +37,37 @@ typedef struct dh_posmap {
 
 /* Records where node starts. Returns 0, or -1 when out of memory. */
 int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos);
+/* Records where the number node starts and copies its text text[0..len).
+ * Returns 0, or -1 when out of memory (nothing recorded). */
+int dh_posmap_add_number(dh_posmap *map, const cJSON *node, dh_pos pos, const char *text,
+                         size_t len);
 /* Where node starts; {0,0} when unknown (map may be NULL). */
 dh_pos dh_posmap_find(const dh_posmap *map, const cJSON *node);
+/* The text a number node was written as; NULL when unknown (map may be NULL). */
+const char *dh_posmap_token(const dh_posmap *map, const cJSON *node);
+/* Drops the entries from index count on (a parse that failed). */
+void dh_posmap_truncate(dh_posmap *map, size_t count);
 void dh_posmap_clear(dh_posmap *map);
+
+/* Room for any text of dh_format_decimal() and dh_format_double(). */
+#define DH_NUMBER_TEXT_SIZE 32
+
+/*
+ * Writes value / 10^scale (scale <= 19) as an exact decimal: "3599", "2.5",
+ * "0.25", "1.000000001"; no exponent, no trailing zeros, '.' as the decimal
+ * point whatever the locale. buf holds DH_NUMBER_TEXT_SIZE bytes. Returns buf.
+ * Durations are printed with it: dh_format_decimal(buf, ns, 9) is seconds.
+ */
+const char *dh_format_decimal(char buf[DH_NUMBER_TEXT_SIZE], uint64_t value, unsigned scale);
+
+/*
+ * Writes the shortest decimal that reads back as the same double ("2.0000001",
+ * "0.1", "1e+300", "-0"), in JSON's syntax (finite values) with '.' as the
+ * decimal point whatever the locale; "nan", "inf" or "-inf" otherwise. For
+ * numbers whose written text is lost (a payload built as a tree). buf holds
+ * DH_NUMBER_TEXT_SIZE bytes. Returns buf.
+ */
+const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value);
 
 /* The message every reader records for an allocation failure, at no
  * position: the text is not at fault. */

@@ -13,8 +13,14 @@
  *   tag (local "!foo", "!!binary", ...) is ignored and the node resolves as if
  *   it had none.
  * - The merge key "<<" is an ordinary key: YAML 1.2 has no merge.
- * - A key is its text ("1", "true", "~"); tags on keys are ignored. Aliases
- *   and anchors on keys are refused: a JSON key is not a node to share.
+ * - A key is its text ("1", "true", "~"); tags on keys are ignored. An
+ *   anchor on a key is accepted (an alias of it, as a value, is the scalar as
+ *   the schema reads it); an alias used as a key is the text of the scalar its
+ *   anchor names ("&n 1.50" gives the key "1.50"). An alias of a sequence or
+ *   mapping cannot be a key, as no collection can: JSON keys are strings.
+ *   A runtime's config may use either anywhere, under keys dynhc ignores.
+ * - After an explicit document end "..." only blanks and a comment may
+ *   follow on its line, as YAML requires; libyaml would start a document.
  * - A number too small for a double becomes the nearest double (maybe 0);
  *   only a number too large is an error.
  * - A node copied through an alias is recorded in the position map at the
@@ -43,6 +49,8 @@ typedef struct name_slot {
     cJSON *node;  /* anchors: the node an alias copies */
     size_t nodes; /* anchors: how many nodes that copy makes */
     int height;   /* anchors: how many collection levels it holds */
+    char *text;   /* anchors on scalars: the scalar's text, for an alias used as a key */
+    cJSON *owned; /* anchors on keys: the node, which no tree holds (else NULL) */
 } name_slot;
 
 typedef struct names {
@@ -54,6 +62,7 @@ typedef struct names {
 typedef struct loader {
     yaml_parser_t parser;
     const char *text;
+    size_t len;
     dh_posmap *map;
     dh_parse_error *err;
     names names;
@@ -135,6 +144,8 @@ static void names_free(names *t)
     for (size_t i = 0; i < t->capacity; i++) {
         if (t->slots[i].owner == NULL) {
             dh_free(t->slots[i].name);
+            dh_free(t->slots[i].text);
+            cJSON_Delete(t->slots[i].owned);
         }
     }
     dh_free(t->slots);
@@ -152,6 +163,30 @@ static void out_of_memory(loader *ld)
     dh_parse_error_set(ld->err, none, DH_NOMEM_MESSAGE);
 }
 
+/* The byte offset of a mark's line and column (libyaml counts characters;
+ * lines end at LF, CRLF counting once), at most the text's length. */
+static size_t offset_of(const loader *ld, yaml_mark_t mark)
+{
+    const unsigned char *t = (const unsigned char *)ld->text;
+    size_t i = 0;
+    for (size_t line = 0; i < ld->len && line < mark.line; i++) {
+        line += t[i] == '\n';
+    }
+    for (size_t column = 0; i < ld->len && column < mark.column; column++) {
+        do {
+            i++;
+        } while (i < ld->len && (t[i] & 0xC0) == 0x80);
+    }
+    return i;
+}
+
+/* The byte at a mark, or 0 past the end of the text. */
+static unsigned char byte_at(const loader *ld, yaml_mark_t mark)
+{
+    size_t i = offset_of(ld, mark);
+    return i < ld->len ? (unsigned char)ld->text[i] : 0;
+}
+
 static void parser_failed(loader *ld)
 {
     const yaml_parser_t *p = &ld->parser;
@@ -166,12 +201,19 @@ static void parser_failed(loader *ld)
         } else {
             dh_parse_error_set(ld->err, pos, "%s", p->problem);
         }
-    } else if (p->context != NULL) {
-        dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s (%s at line %zu, column %zu)",
-                           p->problem, p->context, p->context_mark.line + 1,
-                           p->context_mark.column + 1);
     } else {
-        dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s", p->problem);
+        /* A tab where libyaml stops is indentation written with tabs, the
+         * classic slip; libyaml does not always say so. */
+        const char *hint = byte_at(ld, p->problem_mark) == '\t'
+                               ? "; a tab cannot indent YAML: use spaces"
+                               : "";
+        if (p->context != NULL) {
+            dh_parse_error_set(ld->err, pos_of(p->problem_mark),
+                               "%s (%s at line %zu, column %zu)%s", p->problem, p->context,
+                               p->context_mark.line + 1, p->context_mark.column + 1, hint);
+        } else {
+            dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s%s", p->problem, hint);
+        }
     }
 }
 
@@ -185,8 +227,10 @@ static int next_event(loader *ld, yaml_event_t *ev)
 }
 
 /* A node just made (NULL when out of memory), counted against the bound and
- * recorded in the position map; NULL with err set when any of that fails. */
-static cJSON *track(loader *ld, cJSON *node, yaml_mark_t mark)
+ * recorded in the position map, with the text it was written as when text is
+ * not NULL (a number); NULL with err set when any of that fails. */
+static cJSON *track_number(loader *ld, cJSON *node, yaml_mark_t mark, const char *text,
+                           size_t len)
 {
     if (node == NULL) {
         out_of_memory(ld);
@@ -194,13 +238,20 @@ static cJSON *track(loader *ld, cJSON *node, yaml_mark_t mark)
     }
     if (++ld->nodes > DH_YAML_MAX_NODES) {
         dh_parse_error_set(ld->err, pos_of(mark), "more than %d nodes", DH_YAML_MAX_NODES);
-    } else if (ld->map != NULL && dh_posmap_add(ld->map, node, pos_of(mark)) != 0) {
+    } else if (ld->map != NULL &&
+               (text != NULL ? dh_posmap_add_number(ld->map, node, pos_of(mark), text, len)
+                             : dh_posmap_add(ld->map, node, pos_of(mark))) != 0) {
         out_of_memory(ld);
     } else {
         return node;
     }
     cJSON_Delete(node);
     return NULL;
+}
+
+static cJSON *track(loader *ld, cJSON *node, yaml_mark_t mark)
+{
+    return track_number(ld, node, mark, NULL, 0);
 }
 
 static tag_kind kind_of_tag(const yaml_char_t *tag)
@@ -372,7 +423,8 @@ static int decimal_value(loader *ld, const char *s, double *out)
     return 0;
 }
 
-static cJSON *load_number(loader *ld, const yaml_event_t *ev, plain_form form)
+/* A new node for a number scalar (not tracked); NULL with err set. */
+static cJSON *number_node(loader *ld, const yaml_event_t *ev, plain_form form)
 {
     const char *s = (const char *)ev->data.scalar.value;
     size_t len = ev->data.scalar.length;
@@ -394,15 +446,21 @@ static cJSON *load_number(loader *ld, const yaml_event_t *ev, plain_form form)
                            dh_quote(quoted, sizeof(quoted), s, len));
         return NULL;
     }
-    return track(ld, cJSON_CreateNumber(value), ev->start_mark);
+    cJSON *node = cJSON_CreateNumber(value);
+    if (node == NULL) {
+        out_of_memory(ld);
+    }
+    return node;
 }
 
-static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
+/* A new node for the scalar ev under tag kind, not tracked yet; NULL with
+ * err set (out of memory included). */
+static cJSON *scalar_node(loader *ld, const yaml_event_t *ev, tag_kind kind)
 {
     const char *s = (const char *)ev->data.scalar.value;
     size_t len = ev->data.scalar.length;
-    tag_kind kind = kind_of_tag(ev->data.scalar.tag);
     char quoted[64];
+    cJSON *node;
     if (memchr(s, '\0', len) != NULL) {
         dh_parse_error_set(ld->err, pos_of(ev->start_mark),
                            "a string cannot contain a NUL character");
@@ -412,23 +470,41 @@ static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
         dh_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a scalar", tag_names[kind]);
         return NULL;
     }
+    plain_form form = FORM_STRING;
     if (kind == TAG_STR || kind == TAG_BANG ||
         (kind == TAG_NONE && ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)) {
-        return track(ld, cJSON_CreateString(s), ev->start_mark);
-    }
-    plain_form form = classify(s, len);
-    if (!form_fits(form, kind)) {
+        node = cJSON_CreateString(s);
+    } else if (!form_fits(form = classify(s, len), kind)) {
         dh_parse_error_set(ld->err, pos_of(ev->start_mark), "%s is not a valid %s",
                            dh_quote(quoted, sizeof(quoted), s, len), tag_names[kind]);
         return NULL;
+    } else {
+        switch (form) {
+        case FORM_NULL: node = cJSON_CreateNull(); break;
+        case FORM_TRUE: node = cJSON_CreateTrue(); break;
+        case FORM_FALSE: node = cJSON_CreateFalse(); break;
+        case FORM_STRING: node = cJSON_CreateString(s); break;
+        default: return number_node(ld, ev, form);
+        }
     }
-    switch (form) {
-    case FORM_NULL: return track(ld, cJSON_CreateNull(), ev->start_mark);
-    case FORM_TRUE: return track(ld, cJSON_CreateTrue(), ev->start_mark);
-    case FORM_FALSE: return track(ld, cJSON_CreateFalse(), ev->start_mark);
-    case FORM_STRING: return track(ld, cJSON_CreateString(s), ev->start_mark);
-    default: return load_number(ld, ev, form);
+    if (node == NULL) {
+        out_of_memory(ld);
     }
+    return node;
+}
+
+static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
+{
+    cJSON *node = scalar_node(ld, ev, kind_of_tag(ev->data.scalar.tag));
+    if (node == NULL) {
+        return NULL;
+    }
+    if (cJSON_IsNumber(node)) {
+        /* The text as written ("2.50", "0x10"), for messages that quote it. */
+        return track_number(ld, node, ev->start_mark, (const char *)ev->data.scalar.value,
+                            ev->data.scalar.length);
+    }
+    return track(ld, node, ev->start_mark);
 }
 
 /* A deep copy of src for an alias, every node recorded at the alias. */
@@ -523,28 +599,106 @@ static cJSON *load_sequence(loader *ld, const yaml_event_t *start, int depth, in
     return NULL;
 }
 
-/* Checks a key event; returns its text, or NULL with the error set. */
-static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t *key)
+/* Registers anchor for node. scalar (NULL for a collection) is the event of
+ * a scalar node, whose text an alias used as a key needs. owned says that
+ * node belongs to the table (an anchored key, which no tree holds); it does
+ * only once this returns 0. Returns 0, or -1 when out of memory. */
+static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, size_t nodes,
+                           int height, const yaml_event_t *scalar, int owned)
+{
+    if (names_reserve(&ld->names) != 0) {
+        return -1;
+    }
+    char *text = NULL;
+    if (scalar != NULL) {
+        size_t len = scalar->data.scalar.length;
+        if ((text = dh_malloc(len + 1)) == NULL) {
+            return -1;
+        }
+        memcpy(text, scalar->data.scalar.value, len);
+        text[len] = '\0';
+    }
+    name_slot *slot = probe(&ld->names, NULL, (const char *)anchor);
+    if (slot->name == NULL) {
+        if ((slot->name = dh_strdup((const char *)anchor)) == NULL) {
+            dh_free(text);
+            return -1;
+        }
+        ld->names.used++;
+    }
+    /* A redefined anchor means its latest node. */
+    dh_free(slot->text);
+    cJSON_Delete(slot->owned);
+    slot->node = node;
+    slot->nodes = nodes;
+    slot->height = height;
+    slot->text = text;
+    slot->owned = owned ? node : NULL;
+    return 0;
+}
+
+/* Registers the anchor on a key scalar: an alias of it, as a value, is the
+ * scalar as the schema reads it (a key's tag is ignored, as for the key). */
+static int remember_key_anchor(loader *ld, const yaml_event_t *key)
+{
+    cJSON *node = scalar_node(ld, key, TAG_NONE);
+    if (node == NULL) {
+        return -1;
+    }
+    if (remember_anchor(ld, key->data.scalar.anchor, node, 1, 0, key, 1) != 0) {
+        cJSON_Delete(node);
+        out_of_memory(ld);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks a key event; returns its text (a copy to free, for an alias, whose
+ * anchor the value may redefine), or NULL with the error set. A key is the
+ * scalar's text; an alias key is the text of the scalar its anchor names. */
+static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t *key,
+                            char **copy)
 {
     const char *problem = NULL;
+    const char *text = NULL;
+    *copy = NULL;
     if (key->type == YAML_ALIAS_EVENT) {
-        problem = "an alias cannot be a mapping key";
+        const char *name = (const char *)key->data.alias.anchor;
+        const name_slot *anchor = names_find(&ld->names, NULL, name);
+        if (anchor == NULL) {
+            dh_parse_error_set(ld->err, pos_of(key->start_mark), "undefined alias \"%s\"", name);
+            return NULL;
+        }
+        if (anchor->text == NULL) {
+            dh_parse_error_set(ld->err, pos_of(key->start_mark),
+                               "mapping keys must be scalars (the alias *%s names a %s)", name,
+                               cJSON_IsArray(anchor->node) ? "sequence" : "mapping");
+            return NULL;
+        }
+        if ((*copy = dh_strdup(anchor->text)) == NULL) {
+            out_of_memory(ld);
+            return NULL;
+        }
+        text = *copy;
     } else if (key->type != YAML_SCALAR_EVENT) {
         problem = "mapping keys must be scalars";
-    } else if (key->data.scalar.anchor != NULL) {
-        problem = "an anchor on a mapping key is not supported";
     } else if (memchr(key->data.scalar.value, '\0', key->data.scalar.length) != NULL) {
         problem = "a string cannot contain a NUL character";
+    } else if (key->data.scalar.anchor != NULL && remember_key_anchor(ld, key) != 0) {
+        return NULL;
+    } else {
+        text = (const char *)key->data.scalar.value;
     }
     if (problem != NULL) {
         dh_parse_error_set(ld->err, pos_of(key->start_mark), "%s", problem);
         return NULL;
     }
-    const char *text = (const char *)key->data.scalar.value;
     if (names_find(&ld->names, object, text) != NULL) {
         char quoted[64];
         dh_parse_error_set(ld->err, pos_of(key->start_mark), "duplicate key %s",
-                           dh_quote(quoted, sizeof(quoted), text, key->data.scalar.length));
+                           dh_quote(quoted, sizeof(quoted), text, strlen(text)));
+        dh_free(*copy);
+        *copy = NULL;
         return NULL;
     }
     return text;
@@ -585,7 +739,8 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
             yaml_event_delete(&key);
             return object;
         }
-        const char *text = key_text(ld, object, &key);
+        char *copy;
+        const char *text = key_text(ld, object, &key, &copy);
         yaml_event_t ev;
         int value_height = 0;
         cJSON *value = NULL;
@@ -593,6 +748,7 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
             value = load_node(ld, &ev, depth + 1, &value_height);
         }
         int failed = value == NULL || add_member(ld, object, text, value) != 0;
+        dh_free(copy);
         yaml_event_delete(&key);
         if (failed) {
             break;
@@ -601,25 +757,6 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
     }
     cJSON_Delete(object);
     return NULL;
-}
-
-static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, size_t nodes,
-                           int height)
-{
-    if (names_reserve(&ld->names) != 0) {
-        return -1;
-    }
-    name_slot *slot = probe(&ld->names, NULL, (const char *)anchor);
-    if (slot->name == NULL) {
-        if ((slot->name = dh_strdup((const char *)anchor)) == NULL) {
-            return -1;
-        }
-        ld->names.used++;
-    }
-    slot->node = node; /* a redefined anchor means its latest node */
-    slot->nodes = nodes;
-    slot->height = height;
-    return 0;
 }
 
 /* A sequence or mapping that starts with ev, after its tag and depth checks. */
@@ -660,7 +797,8 @@ static cJSON *load_node(loader *ld, yaml_event_t *ev, int depth, int *height)
         node = load_collection(ld, ev, depth, height);
     }
     if (node != NULL && anchor != NULL &&
-        remember_anchor(ld, anchor, node, ld->nodes - nodes_before, *height) != 0) {
+        remember_anchor(ld, anchor, node, ld->nodes - nodes_before, *height,
+                        ev->type == YAML_SCALAR_EVENT ? ev : NULL, 0) != 0) {
         cJSON_Delete(node);
         node = NULL;
         out_of_memory(ld);
@@ -669,9 +807,10 @@ static cJSON *load_node(loader *ld, yaml_event_t *ev, int depth, int *height)
     return node;
 }
 
-/* Reads the end of the first document. After an implicit end the next event
- * too, so that text starting no new document ("{a: 1} x") is an error; what a
- * later document holds is never read. */
+/* Reads the end of the first document. After an explicit end ("...") the
+ * rest of its line, which may hold only a comment; after an implicit end the
+ * next event, so that text starting no new document ("{a: 1} x") is an
+ * error. What a later document holds is never read. */
 static int finish_document(loader *ld)
 {
     yaml_event_t ev;
@@ -679,13 +818,28 @@ static int finish_document(loader *ld)
         return -1;
     }
     int implicit = ev.data.document_end.implicit;
+    yaml_mark_t end = ev.end_mark;
     yaml_event_delete(&ev);
-    if (implicit) {
-        if (next_event(ld, &ev) != 0) {
+    if (!implicit) {
+        /* After "..." YAML allows only blanks and a comment on the line
+         * (l-document-suffix); libyaml would read on as a new document. */
+        size_t i = offset_of(ld, end);
+        while (i < ld->len && (ld->text[i] == ' ' || ld->text[i] == '\t')) {
+            i++;
+            end.column++;
+        }
+        if (i < ld->len && ld->text[i] != '\n' && ld->text[i] != '\r' && ld->text[i] != '#') {
+            dh_parse_error_set(ld->err, pos_of(end),
+                               "text after the document end marker \"...\" (only a comment may "
+                               "follow it on its line)");
             return -1;
         }
-        yaml_event_delete(&ev);
+        return 0;
     }
+    if (next_event(ld, &ev) != 0) {
+        return -1;
+    }
+    yaml_event_delete(&ev);
     return 0;
 }
 
@@ -723,6 +877,7 @@ cJSON *dh_yaml_parse(const char *text, size_t len, dh_posmap *map, dh_parse_erro
     size_t bom = dh_bom_length(text, len);
     /* The byte order mark takes no column, as in the file reader. */
     ld.text = len > 0 ? text + bom : "";
+    ld.len = len - bom;
     ld.map = map;
     ld.err = err;
     if (!yaml_parser_initialize(&ld.parser)) {
@@ -739,7 +894,7 @@ cJSON *dh_yaml_parse(const char *text, size_t len, dh_posmap *map, dh_parse_erro
         freelocale(ld.c_numeric);
     }
     if (root == NULL && map != NULL) {
-        map->count = map_count;
+        dh_posmap_truncate(map, map_count);
     }
     return root;
 }

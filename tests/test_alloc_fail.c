@@ -38,6 +38,7 @@ static char *json_mapping;        /* JSON config, many members */
 static char *json_string;         /* JSON config, the payload as JSON text */
 static char *yaml_warnings;       /* config: bad values, bad payload */
 static char *yaml_bad_string;     /* config: the payload as JSON text that does not parse */
+static char *yaml_keys;           /* config: anchors on keys, aliases as keys, numbers as written */
 static char *yaml_at_nothing;     /* config: the payload as "@" and no path */
 static char *yaml_invalid;        /* config that does not parse */
 static char *yaml_list;           /* config that is not a mapping */
@@ -119,6 +120,20 @@ static int group_setup(void **state)
                               "  stream: \"no\"\n");
     yaml_bad_string = temp_file(dir, "bad-string.yaml",
                                 "model: m\nhealth_check_payload: '{\"prompt\": [1, }'\n");
+    yaml_keys = temp_file(dir, "keys.yaml",
+                          "engine:\n"
+                          "  &tp tensor_parallel_size: 2\n"
+                          "  pipeline: &name default\n"
+                          "  again: *tp\n"
+                          "routes:\n"
+                          "  *name : /v1\n"
+                          "  *tp : 4\n"
+                          "health_check_interval: 4.1\n"
+                          "health_check_timeout: 0\n"
+                          "health_check_payload:\n"
+                          "  prompt: from anchored keys\n"
+                          "  temperature: 2.50\n"
+                          "...  # the end\n");
     yaml_at_nothing = temp_file(dir, "at-nothing.yaml", "health_check_payload: \"@ \"\n");
     yaml_invalid = temp_file(dir, "invalid.yaml", "model: a\nhealth_check_payload: {prompt: [1, 2\n");
     yaml_list = temp_file(dir, "list.yaml", "- model: a\n- model: b\n");
@@ -131,7 +146,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     char **paths[] = {&payload_file, &env_payload_file, &yaml_mapping, &yaml_string, &yaml_at,
-                      &json_mapping, &json_string, &yaml_warnings, &yaml_bad_string,
+                      &json_mapping, &json_string, &yaml_warnings, &yaml_bad_string, &yaml_keys,
                       &yaml_at_nothing, &yaml_invalid, &yaml_list,
                       &json_invalid, &stderr_file};
     for (size_t i = 0; i < COUNT(paths); i++) {
@@ -446,6 +461,12 @@ static void config_bad_string(dynhc_resolver *r, fake_env *env)
     ok(dynhc_resolver_set_config_file(r, yaml_bad_string));
 }
 
+static void config_keys_and_numbers_as_written(dynhc_resolver *r, fake_env *env)
+{
+    (void)env;
+    ok(dynhc_resolver_set_config_file(r, yaml_keys));
+}
+
 static void config_at_nothing(dynhc_resolver *r, fake_env *env)
 {
     (void)env;
@@ -617,6 +638,8 @@ static const resolution_case config_cases[] = {
     {"config with bad values", config_warnings, DYNHC_OK, DYNHC_SOURCE_CONFIG, NULL},
     {"config JSON string that does not parse", config_bad_string, DYNHC_OK,
      DYNHC_SOURCE_DEFAULT, NULL},
+    {"config with key anchors, alias keys, numbers as written",
+     config_keys_and_numbers_as_written, DYNHC_OK, DYNHC_SOURCE_CONFIG, "from anchored keys"},
     {"config @ and no path", config_at_nothing, DYNHC_OK, DYNHC_SOURCE_DEFAULT, NULL},
     {"config file missing", config_missing, DYNHC_ERR_CONFIG, DYNHC_SOURCE_NONE, NULL},
     {"config YAML invalid", config_invalid_yaml, DYNHC_ERR_CONFIG, DYNHC_SOURCE_NONE, NULL},

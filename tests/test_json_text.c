@@ -158,8 +158,14 @@ static void values_that_are_not_json_are_rejected_with_hints(void **state)
 {
     (void)state;
     static const bad_case cases[] = {
-        {"'a'", 0, 1, 1, "expected a JSON value (strings take double quotes)"},
-        {"{\"a\":'b'}", 0, 1, 6, "expected a JSON value after ':' (strings take double"},
+        {"'a'", 0, 1, 1,
+         "expected a JSON value (use double quotes: JSON has no single-quoted strings)"},
+        {"{\"a\":'b'}", 0, 1, 6, "expected a JSON value after ':' (use double quotes"},
+        {"{'a': 1}", 0, 1, 2,
+         "expected a string key or '}' (use double quotes: JSON has no single-quoted strings)"},
+        {"{\"a\": 1, 'b': 2}", 0, 1, 10, "expected a string key after ',' (use double quotes"},
+        {"{prompt: 1}", 0, 1, 2,
+         "expected a string key or '}' (use double quotes: a JSON key is a string)"},
         {"NaN", 0, 1, 1, "expected a JSON value (NaN and Infinity are not JSON numbers)"},
         {"[Infinity]", 0, 1, 2, "NaN and Infinity are not JSON numbers"},
         {"+1", 0, 1, 1, "expected a JSON value (a number starts with '-' or a digit)"},
@@ -744,6 +750,78 @@ static void out_of_memory_is_a_clean_error(void **state)
     assert_true(n > 10);
 }
 
+/* ---- numbers written for people (text.c) ---------------------------------- */
+
+static void format_decimal_writes_exact_decimals(void **state)
+{
+    (void)state;
+    char buf[DH_NUMBER_TEXT_SIZE];
+    const struct {
+        uint64_t value;
+        unsigned scale;
+        const char *text;
+    } cases[] = {
+        {3599000000000ull, 9, "3599"},  {1000000000000ull, 9, "1000"}, {2500000000ull, 9, "2.5"},
+        {250000000ull, 9, "0.25"},      {1000000001ull, 9, "1.000000001"},
+        {1ull, 9, "0.000000001"},       {0, 9, "0"},                   {86400000000000ull, 9, "86400"},
+        {1234567ull, 6, "1.234567"},    {1230000ull, 6, "1.23"},       {42, 0, "42"},
+        {UINT64_MAX, 0, "18446744073709551615"}, {UINT64_MAX, 19, "1.8446744073709551615"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_string_equal(dh_format_decimal(buf, cases[i].value, cases[i].scale), cases[i].text);
+    }
+}
+
+/* Every value of the table is its own shortest spelling. */
+static const struct {
+    double value;
+    const char *text;
+} shortest[] = {
+    {0.0, "0"}, {-0.0, "-0"}, {1.0, "1"}, {2.5, "2.5"}, {0.1, "0.1"}, {2.0000001, "2.0000001"},
+    {-2.000000000000001, "-2.000000000000001"}, {3.0000000000000004, "3.0000000000000004"},
+    {100.0, "100"}, {1e20, "100000000000000000000"}, {1e21, "1e+21"}, {1.5e300, "1.5e+300"},
+    {0.000001, "0.000001"}, {1.25e-7, "1.25e-7"}, {5e-324, "5e-324"},
+    {1.7976931348623157e308, "1.7976931348623157e+308"}, {123456.789, "123456.789"},
+};
+
+static void format_double_writes_the_shortest_round_trip(void **state)
+{
+    (void)state;
+    char buf[DH_NUMBER_TEXT_SIZE];
+    for (size_t i = 0; i < sizeof(shortest) / sizeof(shortest[0]); i++) {
+        assert_string_equal(dh_format_double(buf, shortest[i].value), shortest[i].text);
+        assert_true(strtod(buf, NULL) == shortest[i].value);
+    }
+    assert_string_equal(dh_format_double(buf, NAN), "nan");
+    assert_string_equal(dh_format_double(buf, -INFINITY), "-inf");
+}
+
+static void numbers_written_for_people_ignore_a_comma_decimal_locale(void **state)
+{
+    (void)state;
+    if (setlocale(LC_ALL, "de_DE.UTF-8") == NULL && setlocale(LC_ALL, "de_DE.utf8") == NULL) {
+        skip();
+    }
+    char texts[sizeof(shortest) / sizeof(shortest[0])][DH_NUMBER_TEXT_SIZE];
+    for (size_t i = 0; i < sizeof(shortest) / sizeof(shortest[0]); i++) {
+        dh_format_double(texts[i], shortest[i].value);
+    }
+    char decimal[DH_NUMBER_TEXT_SIZE];
+    dh_format_decimal(decimal, 2500000000ull, 9);
+    setlocale(LC_ALL, "C");
+    for (size_t i = 0; i < sizeof(shortest) / sizeof(shortest[0]); i++) {
+        assert_string_equal(texts[i], shortest[i].text);
+    }
+    assert_string_equal(decimal, "2.5");
+}
+
+static int restore_c_locale_all(void **state)
+{
+    (void)state;
+    setlocale(LC_ALL, "C");
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +856,10 @@ int main(void)
         cmocka_unit_test(failed_parse_leaves_the_map_as_it_was),
         cmocka_unit_test(the_first_error_wins),
         cmocka_unit_test(out_of_memory_is_a_clean_error),
+        cmocka_unit_test(format_decimal_writes_exact_decimals),
+        cmocka_unit_test(format_double_writes_the_shortest_round_trip),
+        cmocka_unit_test_teardown(numbers_written_for_people_ignore_a_comma_decimal_locale,
+                                  restore_c_locale_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,24 @@ static const dynhc_diag *diag_with(const dynhc_result *res, const char *text)
     }
     if (n != 1) {
         fail_msg("%zu diagnostics contain \"%s\" (of %zu)", n, text, dynhc_result_diag_count(res));
+    }
+    return found;
+}
+
+/* The one diagnostic from source; fails unless exactly one. */
+static const dynhc_diag *diag_from(const dynhc_result *res, const char *source)
+{
+    const dynhc_diag *found = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < dynhc_result_diag_count(res); i++) {
+        const dynhc_diag *d = dynhc_result_diag(res, i);
+        if (strcmp(d->source, source) == 0) {
+            found = d;
+            n++;
+        }
+    }
+    if (n != 1) {
+        fail_msg("%zu diagnostics from \"%s\" (of %zu)", n, source, dynhc_result_diag_count(res));
     }
     return found;
 }
@@ -159,14 +178,51 @@ static void env_payload_that_is_not_an_object_is_skipped(void **state)
                    "DYN_HEALTH_CHECK_PAYLOAD", 1, 1);
 }
 
-static void env_at_file_that_is_missing_warns_with_the_path(void **state)
+/* A file that cannot be read is reported by what referred to it: the
+ * variable, the config key, the runtime. */
+static void env_at_file_that_is_missing_warns_with_the_variable_and_the_path(void **state)
 {
     fixture *f = *state;
     fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "@/nonexistent/payload.json");
     const dynhc_result *res = resolve(f, DYNHC_OK);
     assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
-    assert_diag_at(diag_with(res, "payload ignored"), DYNHC_SEVERITY_WARNING,
-                   "/nonexistent/payload.json", 0, 0);
+    const dynhc_diag *d = diag_with(res, "payload ignored");
+    assert_diag_at(d, DYNHC_SEVERITY_WARNING, "DYN_HEALTH_CHECK_PAYLOAD", 0, 0);
+    assert_string_equal(d->message, "cannot read @/nonexistent/payload.json: No such file or "
+                                    "directory; payload ignored");
+
+    char value[300];
+    snprintf(value, sizeof(value), "@ %s ", f->dir);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", value);
+    d = diag_with(resolve(f, DYNHC_OK), "payload ignored");
+    assert_diag_at(d, DYNHC_SEVERITY_WARNING, "DYN_HEALTH_CHECK_PAYLOAD", 0, 0);
+    char expected[400];
+    snprintf(expected, sizeof(expected),
+             "cannot read @%s: not a regular file (a directory); payload ignored", f->dir);
+    assert_string_equal(d->message, expected);
+}
+
+static void config_and_runtime_payload_files_that_are_missing_name_who_asked(void **state)
+{
+    fixture *f = *state;
+    char *path = config_file(f, "c.yaml", "model: m\nhealth_check_payload: '@missing.json'\n");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+    const dynhc_diag *d = diag_with(res, "payload ignored");
+    assert_diag_at(d, DYNHC_SEVERITY_WARNING, path, 2, 23);
+    char expected[400];
+    snprintf(expected, sizeof(expected),
+             "health_check_payload: cannot read @missing.json (%s/missing.json): No such file or "
+             "directory; payload ignored",
+             f->dir);
+    assert_string_equal(d->message, expected);
+    free(path);
+
+    assert_int_equal(dynhc_resolver_set_payload_file(f->r, "/nonexistent/p.json"), DYNHC_OK);
+    d = diag_from(resolve(f, DYNHC_OK), "<runtime>");
+    assert_int_equal(d->line, 0);
+    assert_string_equal(d->message, "cannot read the payload file /nonexistent/p.json: No such "
+                                    "file or directory; payload ignored");
 }
 
 static void env_at_file_with_bad_json_warns_at_file_position(void **state)
@@ -233,7 +289,7 @@ static void invalid_config_settings_warn_at_their_position(void **state)
     assert_int_equal(dynhc_result_model_type(res), DYNHC_MODEL_GENERATE);
     assert_diag_at(diag_with(res, "model_type: invalid model type \"llama\""),
                    DYNHC_SEVERITY_WARNING, path, 1, 13);
-    assert_diag_at(diag_with(res, "health_check_level: invalid level list"),
+    assert_diag_at(diag_with(res, "health_check_level: invalid level (a list)"),
                    DYNHC_SEVERITY_WARNING, path, 2, 21);
     assert_diag_at(diag_with(res, "health_check_timeout"), DYNHC_SEVERITY_WARNING, path, 3, 23);
     assert_diag_at(diag_with(res, "\"sometimes\""), DYNHC_SEVERITY_WARNING, path, 4, 23);
@@ -284,10 +340,10 @@ static void payload_checks_warn_at_the_value_but_keep_the_payload(void **state)
     assert_diag_at(diag_with(res, "non-empty \"messages\""), DYNHC_SEVERITY_WARNING, var, 1, 13);
     assert_diag_at(diag_with(res, "large budget"), DYNHC_SEVERITY_WARNING, var, 1, 29);
     assert_diag_at(diag_with(res, "\"top_p\""), DYNHC_SEVERITY_WARNING, var, 1, 41);
-    assert_non_null(diag_with(res, "\"stream\" must be true or false"));
+    assert_non_null(diag_with(res, "\"stream\" is the string \"no\": expected true or false"));
     assert_non_null(diag_with(res, "\"presence_penalty\" is -3"));
-    assert_non_null(diag_with(res, "\"frequency_penalty\" must be a number"));
-    assert_non_null(diag_with(res, "\"max_completion_tokens\" must be a positive integer"));
+    assert_non_null(diag_with(res, "\"frequency_penalty\" is the string \"x\": expected a number in [-2, 2]"));
+    assert_non_null(diag_with(res, "\"max_completion_tokens\" is 0: expected a positive integer"));
     assert_int_equal(dynhc_result_token_budget(res), 300);
 }
 
@@ -311,7 +367,7 @@ static void shape_checks_follow_the_model_type(void **state)
         {"tokens", "{\"token_ids\":[1],\"sampling_options\":{\"temperature\":9}}",
          "\"temperature\" is 9"},
         {"tokens", "{\"token_ids\":[1],\"stop_conditions\":{\"max_tokens\":1.5}}",
-         "\"max_tokens\" must be a positive integer"},
+         "\"max_tokens\" is 1.5: expected a positive integer"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(dynhc_resolver_set_model_type(f->r, cases[i].type), DYNHC_OK);
@@ -380,6 +436,121 @@ static void setters_reject_bad_arguments_and_null_resolvers(void **state)
     const dynhc_result *res = resolve(f, DYNHC_OK);
     assert_int_equal(dynhc_result_model_type(res), DYNHC_MODEL_GENERATE);
     assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+}
+
+/* ---- hints where people go wrong -------------------------------------------- */
+
+static void env_payload_that_looks_like_a_path_says_to_write_at(void **state)
+{
+    fixture *f = *state;
+    const struct {
+        const char *value;
+        unsigned column;
+        const char *message;
+    } cases[] = {
+        {"/etc/hc.json", 1,
+         "expected JSON text, found what looks like a file path: to read a file, write "
+         "@/etc/hc.json; payload ignored"},
+        {"./payload.json", 1,
+         "expected JSON text, found what looks like a file path: to read a file, write "
+         "@./payload.json; payload ignored"},
+        {"  payload.JSON\n", 3,
+         "expected JSON text, found what looks like a file path: to read a file, write "
+         "@payload.JSON; payload ignored"},
+        {"~/hc.json", 1,
+         "expected JSON text, found what looks like a file path: to read a file, write @ "
+         "and its full path (~ is not expanded); payload ignored"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", cases[i].value);
+        const dynhc_result *res = resolve(f, DYNHC_OK);
+        assert_int_equal(dynhc_result_source(res), DYNHC_SOURCE_DEFAULT);
+        assert_int_equal(dynhc_result_diag_count(res), 1);
+        const dynhc_diag *d = dynhc_result_diag(res, 0);
+        assert_diag_at(d, DYNHC_SEVERITY_WARNING, "DYN_HEALTH_CHECK_PAYLOAD", 1, cases[i].column);
+        assert_string_equal(d->message, cases[i].message);
+    }
+    /* Text that is no path keeps the reader's message. */
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "hello world");
+    assert_string_equal(dynhc_result_diag(resolve(f, DYNHC_OK), 0)->message,
+                        "expected a JSON value; payload ignored");
+}
+
+static void config_and_runtime_payloads_that_look_like_paths_get_the_hint(void **state)
+{
+    fixture *f = *state;
+    char *path = config_file(f, "c.yaml", "health_check_payload: /etc/hc.json\n");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_diag_at(dynhc_result_diag(res, 0), DYNHC_SEVERITY_WARNING, path, 1, 23);
+    assert_string_equal(dynhc_result_diag(res, 0)->message,
+                        "health_check_payload: expected JSON text, found what looks like a file "
+                        "path: to read a file, write @/etc/hc.json; payload ignored");
+    free(path);
+    assert_int_equal(dynhc_resolver_set_payload(f->r, " hc.json\n"), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_string_equal(diag_from(res, "<runtime>")->message,
+                        "expected JSON text, found what looks like a file path: to read a file, "
+                        "write --payload @hc.json (dynhc_resolver_set_payload_file() in the API); "
+                        "payload ignored");
+}
+
+/* Whether s is well-formed UTF-8 (a message must never pass bad bytes on). */
+static int is_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                          : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        if (n == 0 || (n > 1 && *p < 0xC2)) {
+            return 0;
+        }
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                return 0;
+            }
+        }
+        p += n;
+    }
+    return 1;
+}
+
+static void settings_that_are_not_utf8_say_so_and_never_echo_bad_bytes(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "\xff");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", "1\xe9s");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT", "dr\xc3\xa9i");
+    fake_env_set(&f->env, "DYN_SYSTEM_HOST", "h\xe9st");
+    fake_env_set(&f->env, "DYN_SYSTEM_HEALTH_PATH", "/h\xe9");
+    assert_int_equal(dynhc_resolver_set_check_all(f->r, 1), DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_string_equal(diag_from(res, "DYN_HEALTH_CHECK_LEVEL")->message,
+                        "invalid level \"\\xFF\": invalid UTF-8 (byte 0xFF); ignored");
+    assert_string_equal(diag_from(res, "DYN_HEALTH_CHECK_INTERVAL")->message,
+                        "invalid duration \"1\\xE9s\": invalid UTF-8 (byte 0xE9); ignored");
+    /* Well-formed UTF-8 is quoted as it is. */
+    assert_string_equal(diag_from(res, "DYN_HEALTH_CHECK_REQUEST_TIMEOUT")->message,
+                        "invalid duration \"dr\xc3\xa9i\": expected a number of seconds (10, 2.5) "
+                        "or a number with one unit ms, s, m or h (500ms, 1m); ignored");
+    assert_string_equal(diag_from(res, "DYN_SYSTEM_HOST")->message,
+                        "invalid value \"h\\xE9st\": invalid UTF-8 (byte 0xE9); ignored");
+    assert_string_equal(diag_from(res, "DYN_SYSTEM_HEALTH_PATH")->message,
+                        "invalid value \"/h\\xE9\": invalid UTF-8 (byte 0xE9); ignored");
+    for (size_t i = 0; i < dynhc_result_diag_count(res); i++) {
+        assert_true(is_utf8(dynhc_result_diag(res, i)->message));
+    }
+
+    dynhc_config config = {0};
+    config.model_type = "ch\xe4t";
+    config.model = "caf\xe9";
+    assert_int_equal(dynhc_resolver_set_config(f->r, &config), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_null(dynhc_result_model_name(res));
+    assert_string_equal(diag_with(res, "model_type")->message,
+                        "model_type: invalid model type \"ch\\xE4t\": invalid UTF-8 (byte 0xE4); "
+                        "ignored");
+    assert_string_equal(diag_with(res, "model:")->message,
+                        "model: invalid UTF-8 (byte 0xE9); ignored");
 }
 
 /* ---- precedence ---------------------------------------------------------- */
@@ -673,6 +844,259 @@ static void explain_names_every_setting_and_its_origin(void **state)
     dynhc_free(explain);
 }
 
+/* ---- numbers people read ---------------------------------------------------- */
+
+/* The explanation's line for name ("interval"), without its end. */
+static void assert_explain_line(const dynhc_result *res, const char *line)
+{
+    char *explain = dynhc_result_explain(res);
+    assert_non_null(explain);
+    if (strstr(explain, line) == NULL) {
+        fail_msg("no \"%s\" in:\n%s", line, explain);
+    }
+    dynhc_free(explain);
+}
+
+static void explain_prints_durations_as_exact_decimals(void **state)
+{
+    fixture *f = *state;
+    const struct {
+        const char *value;
+        const char *line;
+    } cases[] = {
+        {"3599", "interval: 3599s (from environment DYN_HEALTH_CHECK_INTERVAL)"},
+        {"1000", "interval: 1000s ("},
+        {"2.5", "interval: 2.5s ("},
+        {"250ms", "interval: 0.25s ("},
+        {"1.000000001", "interval: 1.000000001s ("},
+        {"24h", "interval: 86400s ("},
+        {"1.5m", "interval: 90s ("},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", cases[i].value);
+        assert_explain_line(resolve(f, DYNHC_OK), cases[i].line);
+    }
+    assert_int_equal(dynhc_resolver_set_timeout_ns(f->r, 1), DYNHC_OK);
+    assert_explain_line(resolve(f, DYNHC_OK), "timeout: 0.000000001s (from runtime)");
+}
+
+/* A host that adopts a locale with a decimal comma (setlocale(LC_ALL, ""))
+ * still reads '.' in every number dynhc prints. */
+static void numbers_people_read_ignore_a_comma_decimal_locale(void **state)
+{
+    fixture *f = *state;
+    if (setlocale(LC_ALL, "de_DE.UTF-8") == NULL && setlocale(LC_ALL, "de_DE.utf8") == NULL) {
+        skip(); /* no locale with a decimal comma on this machine */
+    }
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", "2.5");
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{\"prompt\":\"x\",\"temperature\":2.0000001,"
+                                                      "\"top_p\":1.5}"),
+                     DYNHC_OK);
+    free(config_file(f, "c.yaml", "health_check_timeout: -0.5\n"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    char *explain = dynhc_result_explain(res);
+    const char *temperature = diag_with(res, "\"temperature\"")->message;
+    const char *top_p = diag_with(res, "\"top_p\"")->message;
+    const char *timeout = diag_with(res, "health_check_timeout")->message;
+    char copy[4][300];
+    snprintf(copy[0], sizeof(copy[0]), "%s", explain != NULL ? explain : "");
+    snprintf(copy[1], sizeof(copy[1]), "%s", temperature);
+    snprintf(copy[2], sizeof(copy[2]), "%s", top_p);
+    snprintf(copy[3], sizeof(copy[3]), "%s", timeout);
+    dynhc_free(explain);
+    setlocale(LC_ALL, "C");
+    assert_non_null(strstr(copy[0], "interval: 2.5s ("));
+    assert_string_equal(copy[1], "\"temperature\" is 2.0000001: expected a number in [0, 2]");
+    assert_string_equal(copy[2], "\"top_p\" is 1.5: expected a number in (0, 1]");
+    assert_string_equal(copy[3], "health_check_timeout: invalid duration -0.5: must be greater "
+                                 "than zero; ignored");
+}
+
+static int restore_c_locale(void **state)
+{
+    setlocale(LC_ALL, "C");
+    return teardown(state);
+}
+
+static void config_setting_warnings_quote_the_rejected_value(void **state)
+{
+    fixture *f = *state;
+    char *path = config_file(f, "c.yaml",
+                             "health_check_timeout: 0\n"
+                             "health_check_interval: 90000.5\n"
+                             "health_check_enabled: 7\n"
+                             "health_check_level: {a: 1}\n");
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_string_equal(diag_with(res, "health_check_timeout")->message,
+                        "health_check_timeout: invalid duration 0: must be greater than zero; "
+                        "ignored");
+    assert_string_equal(diag_with(res, "health_check_interval")->message,
+                        "health_check_interval: invalid duration 90000.5: above the 24 h limit; "
+                        "ignored");
+    assert_string_equal(diag_with(res, "health_check_enabled")->message,
+                        "health_check_enabled: invalid boolean 7: expected a boolean; ignored");
+    assert_string_equal(diag_with(res, "health_check_level")->message,
+                        "health_check_level: invalid level (a mapping): expected a string; "
+                        "ignored");
+    free(path);
+    path = config_file(f, "c.json", "{\"health_check_interval\": -1e-3, "
+                                    "\"health_check_timeout\": true}");
+    res = resolve(f, DYNHC_OK);
+    assert_string_equal(diag_with(res, "health_check_interval")->message,
+                        "health_check_interval: invalid duration -1e-3: must be greater than "
+                        "zero; ignored");
+    assert_string_equal(diag_with(res, "health_check_timeout")->message,
+                        "health_check_timeout: invalid duration true: expected a number of "
+                        "seconds or a duration string; ignored");
+    free(path);
+}
+
+/* A number of seconds in a config file is as exact as the same text in the
+ * environment: 4.1 is 4.1 s, not the 4.099999999 s of 4.1 * 1e9 in doubles. */
+static void config_durations_given_as_numbers_are_exact(void **state)
+{
+    fixture *f = *state;
+    free(config_file(f, "c.yaml",
+                     "health_check_interval: 4.1\nhealth_check_timeout: 0x10\n"));
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_true(dynhc_result_interval_ns(res) == 4100000000ull);
+    assert_true(dynhc_result_timeout_ns(res) == 16000000000ull);
+    assert_explain_line(res, "interval: 4.1s (from config");
+    free(config_file(f, "c.json", "{\"health_check_interval\": 1.000000007,"
+                                  "\"health_check_timeout\": 2.5e1}"));
+    res = resolve(f, DYNHC_OK);
+    assert_true(dynhc_result_interval_ns(res) == 1000000007ull);
+    assert_true(dynhc_result_timeout_ns(res) == 25000000000ull);
+}
+
+static void range_warnings_print_the_number_as_written(void **state)
+{
+    fixture *f = *state;
+    const struct {
+        const char *payload;
+        const char *message;
+    } cases[] = {
+        {"{\"prompt\":\"x\",\"temperature\":2.0000001}",
+         "\"temperature\" is 2.0000001: expected a number in [0, 2]"},
+        {"{\"prompt\":\"x\",\"temperature\":2.50}",
+         "\"temperature\" is 2.50: expected a number in [0, 2]"},
+        {"{\"prompt\":\"x\",\"top_p\":1e-400}", "\"top_p\" is 1e-400: expected a number in (0, 1]"},
+        {"{\"prompt\":\"x\",\"presence_penalty\":-2.000000000000001}",
+         "\"presence_penalty\" is -2.000000000000001: expected a number in [-2, 2]"},
+        {"{\"prompt\":\"x\",\"max_tokens\":1E3}",
+         "\"max_tokens\" is 1E3: a large budget for a health check (above 256)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(dynhc_resolver_set_payload(f->r, cases[i].payload), DYNHC_OK);
+        const dynhc_result *res = resolve(f, DYNHC_OK);
+        assert_int_equal(dynhc_result_diag_count(res), 1);
+        assert_string_equal(dynhc_result_diag(res, 0)->message, cases[i].message);
+    }
+    /* A YAML config keeps the number's text too. */
+    assert_int_equal(dynhc_resolver_set_payload(f->r, NULL), DYNHC_OK);
+    free(config_file(f, "c.yaml", "health_check_payload:\n  prompt: x\n  temperature: 2.0000001\n"));
+    assert_non_null(diag_with(resolve(f, DYNHC_OK), "\"temperature\" is 2.0000001: expected"));
+    /* Without the text (a payload built as a tree, or merged), the shortest
+     * spelling that reads back as the same double. */
+    cJSON *tree = cJSON_Parse("{\"prompt\":\"x\",\"temperature\":3.0000000000000004,"
+                              "\"top_p\":-0.1}");
+    assert_non_null(tree);
+    assert_int_equal(dynhc_resolver_set_payload_json(f->r, tree), DYNHC_OK);
+    cJSON_Delete(tree);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_non_null(diag_with(res, "\"temperature\" is 3.0000000000000004: expected"));
+    assert_non_null(diag_with(res, "\"top_p\" is -0.1: expected"));
+}
+
+/* ---- the order of diagnostics ---------------------------------------------- */
+
+typedef struct expected_diag {
+    const char *source;
+    unsigned line;
+    unsigned column;
+    const char *start; /* how the message starts */
+} expected_diag;
+
+/* Fails unless the diagnostics are exactly these, in this order. */
+static void assert_diag_order(const dynhc_result *res, const expected_diag *want, size_t n)
+{
+    size_t count = dynhc_result_diag_count(res);
+    for (size_t i = 0; i < count || i < n; i++) {
+        const dynhc_diag *d = dynhc_result_diag(res, i);
+        if (i < n && d != NULL && strcmp(d->source, want[i].source) == 0 &&
+            d->line == want[i].line && d->column == want[i].column &&
+            strncmp(d->message, want[i].start, strlen(want[i].start)) == 0) {
+            continue;
+        }
+        for (size_t k = 0; k < count; k++) {
+            const dynhc_diag *e = dynhc_result_diag(res, k);
+            print_message("  %s:%u:%u: %s\n", e->source, e->line, e->column, e->message);
+        }
+        if (i < n) {
+            fail_msg("diagnostic %zu: expected %s:%u:%u: %s...", i, want[i].source, want[i].line,
+                     want[i].column, want[i].start);
+        }
+        fail_msg("diagnostic %zu was not expected", i);
+    }
+}
+
+/* Sources in precedence order (runtime, environment, config file); the
+ * environment's variables in the order of SPEC 1.2's table; inside a text
+ * or file, the order of their positions. */
+static void diagnostics_come_in_source_order(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_resolver_set_payload(f->r, "{"), DYNHC_OK);
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_INTERVAL", "30x");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_LEVEL", "loud");
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD", "@missing.json");
+    char *path = config_file(f, "c.yaml",
+                             "health_check_timeout: 0\n"
+                             "model: 5\n"
+                             "health_check_level: loud\n"
+                             "model_type: llama\n"
+                             "health_check_payload_disabled: maybe\n"
+                             "health_check_payload:\n"
+                             "  stream: \"no\"\n"
+                             "  max_tokens: 0\n"
+                             "  prompt: 5\n");
+    const expected_diag want[] = {
+        {"<runtime>", 1, 2, "unexpected end of text"},
+        {"DYN_HEALTH_CHECK_PAYLOAD", 0, 0, "cannot read @missing.json"},
+        {"DYN_HEALTH_CHECK_LEVEL", 0, 0, "invalid level"},
+        {"DYN_HEALTH_CHECK_INTERVAL", 0, 0, "invalid duration"},
+        {path, 1, 23, "health_check_timeout:"},
+        {path, 2, 8, "model:"},
+        {path, 3, 21, "health_check_level:"},
+        {path, 4, 13, "model_type:"},
+        {path, 5, 32, "health_check_payload_disabled:"},
+        {path, 7, 11, "\"stream\""},
+        {path, 8, 15, "\"max_tokens\""},
+        {path, 9, 11, "\"prompt\""},
+    };
+    assert_diag_order(resolve(f, DYNHC_OK), want, sizeof(want) / sizeof(want[0]));
+    free(path);
+}
+
+/* A payload file named in the config file reports at its own lines, but
+ * comes where the config file names it. */
+static void payload_file_diagnostics_come_where_the_file_is_named(void **state)
+{
+    fixture *f = *state;
+    char *payload = temp_file(f->dir, "p.json", "{\"stream\": 1,\n \"prompt\": 5}");
+    char *path = config_file(f, "c.yaml",
+                             "model: 5\nhealth_check_payload: '@p.json'\nhealth_check_level: 1\n");
+    const expected_diag want[] = {
+        {path, 1, 8, "model:"},
+        {payload, 1, 12, "\"stream\""},
+        {payload, 2, 12, "\"prompt\""},
+        {path, 3, 21, "health_check_level:"},
+    };
+    assert_diag_order(resolve(f, DYNHC_OK), want, sizeof(want) / sizeof(want[0]));
+    free(payload);
+    free(path);
+}
+
 /* ---- seed entry points ---------------------------------------------------- */
 
 static void get_health_check_payload_uses_config_struct_and_model_type(void **state)
@@ -745,7 +1169,8 @@ int main(void)
         T(invalid_env_json_warns_at_its_position_and_falls_through_to_config),
         T(env_json_positions_count_from_the_untrimmed_value),
         T(env_payload_that_is_not_an_object_is_skipped),
-        T(env_at_file_that_is_missing_warns_with_the_path),
+        T(env_at_file_that_is_missing_warns_with_the_variable_and_the_path),
+        T(config_and_runtime_payload_files_that_are_missing_name_who_asked),
         T(env_at_file_with_bad_json_warns_at_file_position),
         T(bad_runtime_payload_warns_as_runtime_and_falls_through),
         T(invalid_env_settings_warn_name_the_variable_and_count_as_unset),
@@ -757,6 +1182,9 @@ int main(void)
         T(empty_object_payload_wins_with_a_warning),
         T(check_all_reports_bad_system_settings),
         T(setters_reject_bad_arguments_and_null_resolvers),
+        T(env_payload_that_looks_like_a_path_says_to_write_at),
+        T(config_and_runtime_payloads_that_look_like_paths_get_the_hint),
+        T(settings_that_are_not_utf8_say_so_and_never_echo_bad_bytes),
         T(builtin_default_is_used_when_nothing_is_set),
         T(runtime_payload_beats_env_which_beats_config),
         T(runtime_payload_can_come_from_a_file_or_a_cjson_object),
@@ -774,6 +1202,14 @@ int main(void)
         T(merge_mode_patches_each_source_over_the_ones_below),
         T(token_budget_reads_each_model_types_field),
         T(explain_names_every_setting_and_its_origin),
+        T(explain_prints_durations_as_exact_decimals),
+        cmocka_unit_test_setup_teardown(numbers_people_read_ignore_a_comma_decimal_locale, setup,
+                                        restore_c_locale),
+        T(range_warnings_print_the_number_as_written),
+        T(config_setting_warnings_quote_the_rejected_value),
+        T(config_durations_given_as_numbers_are_exact),
+        T(diagnostics_come_in_source_order),
+        T(payload_file_diagnostics_come_where_the_file_is_named),
         cmocka_unit_test(get_health_check_payload_uses_config_struct_and_model_type),
         cmocka_unit_test(get_health_check_payload_without_config_gives_the_default),
         cmocka_unit_test(version_macros_and_runtime_version_agree),

@@ -77,6 +77,20 @@ static void syntax_errors_carry_libyaml_line_and_column(void **state)
                     "column 4)");
 }
 
+static void tab_indentation_is_called_a_tab(void **state)
+{
+    (void)state;
+    assert_error_at("health_check_payload:\n\tprompt: x\n", 2, 1,
+                    "found character that cannot start any token (while scanning for the next "
+                    "token at line 2, column 1); a tab cannot indent YAML: use spaces");
+    assert_error_at("model: a\nhealth_check_payload:\n  prompt: x\n\tmax_tokens: 2\n", 4, 1,
+                    "found a tab character that violates indentation (while scanning a plain "
+                    "scalar at line 3, column 11); a tab cannot indent YAML: use spaces");
+    /* A tab where YAML allows one is no error; an error elsewhere says nothing of tabs. */
+    assert_json("a:\t1\n", "{\"a\":1}");
+    assert_error_at("a: 1\n b: 2\n", 2, 3, "mapping values are not allowed in this context");
+}
+
 static void bytes_that_are_not_utf8_are_rejected_where_they_are(void **state)
 {
     (void)state;
@@ -159,11 +173,35 @@ static void keys_that_are_not_scalars_are_errors(void **state)
     assert_error_at("x: 1\n? {a: 1}\n: 2\n", 2, 3, "mapping keys must be scalars");
 }
 
-static void aliases_and_anchors_on_keys_are_refused(void **state)
+/* A runtime's config may anchor a key or use an alias as one anywhere; the
+ * key is the scalar's text, as for any key (SPEC 1.5 ignores unknown keys,
+ * so such a file must load). */
+static void keys_with_anchors_and_aliases_are_their_text(void **state)
 {
     (void)state;
-    assert_error_at("a: &k b\n*k : c\n", 2, 1, "an alias cannot be a mapping key");
-    assert_error_at("&k a: b\n", 1, 1, "an anchor on a mapping key is not supported");
+    assert_json("a: &k b\n*k : c\n", "{\"a\":\"b\",\"b\":\"c\"}");
+    assert_json("&k a: b\n", "{\"a\":\"b\"}");
+    assert_json("&k a: b\nc: *k\n", "{\"a\":\"b\",\"c\":\"a\"}");
+    assert_json("x: &n 1.50\ny: {*n : 2}\n", "{\"x\":1.5,\"y\":{\"1.50\":2}}");
+    /* An anchored key aliased as a value is the scalar the schema makes of it. */
+    assert_json("&k 1: x\nv: *k\n", "{\"1\":\"x\",\"v\":1}");
+    assert_json("&k !!int abc: x\nv: *k\n", "{\"abc\":\"x\",\"v\":\"abc\"}");
+    assert_json("other:\n  &a key: 1\n  x: *a\nmodel: m\n",
+                "{\"other\":{\"key\":1,\"x\":\"key\"},\"model\":\"m\"}");
+}
+
+static void alias_keys_follow_the_key_rules(void **state)
+{
+    (void)state;
+    assert_error_at("a: &k b\nb: 1\n*k : 2\n", 3, 1, "duplicate key \"b\"");
+    assert_error_at("a: &m {x: 1}\n*m : 2\n", 2, 1,
+                    "mapping keys must be scalars (the alias *m names a mapping)");
+    assert_error_at("a: &s [1]\n*s : 2\n", 2, 1,
+                    "mapping keys must be scalars (the alias *s names a sequence)");
+    assert_error_at("*nope : 1\n", 1, 1, "undefined alias \"nope\"");
+    /* A redefined anchor means its latest node, for keys too. */
+    assert_json("&k a: 1\nc:\n  &k b: 2\n  d: {*k : 3}\n",
+                "{\"a\":1,\"c\":{\"b\":2,\"d\":{\"b\":3}}}");
 }
 
 static void undefined_alias_is_an_error(void **state)
@@ -430,6 +468,22 @@ static void only_the_first_document_is_read(void **state)
     assert_json("a: 1\n...\nfoo: [\n", "{\"a\":1}");
 }
 
+/* YAML allows only a comment after "..." on its line (l-document-suffix). */
+static void text_after_an_explicit_document_end_is_an_error(void **state)
+{
+    (void)state;
+    const char *message = "text after the document end marker \"...\" (only a comment may "
+                          "follow it on its line)";
+    assert_error_at("a: 1\n... x\n", 2, 5, message);
+    assert_error_at("--- 1\n...\t [2]\n", 2, 6, message);
+    assert_error_at("\xEF\xBB\xBF" "a: \xC3\xA9\n... x\n", 2, 5, message);
+    assert_json("a: 1\n...   # done\nb: [\n", "{\"a\":1}");
+    assert_json("a: 1\n...\t\n", "{\"a\":1}");
+    assert_json("a: 1\r\n...\r\nb: [\r\n", "{\"a\":1}");
+    assert_json("a: 1\n...", "{\"a\":1}");
+    assert_json("a: 1\n...\n--- x\n", "{\"a\":1}");
+}
+
 static void empty_text_and_empty_documents_are_null(void **state)
 {
     (void)state;
@@ -540,6 +594,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(syntax_errors_carry_libyaml_line_and_column),
+        cmocka_unit_test(tab_indentation_is_called_a_tab),
         cmocka_unit_test(bytes_that_are_not_utf8_are_rejected_where_they_are),
         cmocka_unit_test(infinity_and_nan_are_errors_at_the_scalar),
         cmocka_unit_test(numbers_beyond_a_double_are_errors),
@@ -547,7 +602,9 @@ int main(void)
         cmocka_unit_test(collection_tags_on_the_wrong_node_are_errors),
         cmocka_unit_test(duplicate_key_is_an_error_at_the_second_key),
         cmocka_unit_test(keys_that_are_not_scalars_are_errors),
-        cmocka_unit_test(aliases_and_anchors_on_keys_are_refused),
+        cmocka_unit_test(keys_with_anchors_and_aliases_are_their_text),
+        cmocka_unit_test(alias_keys_follow_the_key_rules),
+        cmocka_unit_test(text_after_an_explicit_document_end_is_an_error),
         cmocka_unit_test(undefined_alias_is_an_error),
         cmocka_unit_test(nesting_deeper_than_64_is_an_error_at_the_opening_node),
         cmocka_unit_test(alias_that_would_nest_too_deep_is_an_error),

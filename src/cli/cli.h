@@ -109,10 +109,13 @@ void cli_usage_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 
 /*
  * Copies a command-line value into buf for an error message: quoted, control
- * characters escaped so that the message stays on one line, cut with "..."
- * when too long. Returns buf.
+ * characters and bytes that are not UTF-8 escaped (\xNN) so that the message
+ * stays one line of UTF-8, cut with "..." when too long. Returns buf.
  */
 const char *cli_quote(char *buf, size_t size, const char *value);
+
+/* Whether value is well-formed UTF-8 (cli_quote escapes the bytes that are not). */
+int cli_is_utf8(const char *value);
 
 /* Writes text to stdout and flushes it. Returns CLI_EXIT_OK, or
  * CLI_EXIT_ERROR after printing why the output could not be written. */

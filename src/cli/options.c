@@ -86,35 +86,75 @@ void cli_usage_error(const char *fmt, ...)
     fputs("Try 'dynhc --help'.\n", stderr);
 }
 
+/* The length of the well-formed UTF-8 character at s (NUL-terminated): no
+ * overlong form, no surrogate, nothing above U+10FFFF; 0 when there is none. */
+static size_t utf8_length(const unsigned char *s)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t need;
+    if (s[0] < 0x80) {
+        return 1;
+    } else if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        need = 2;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        need = 3;
+        lo = s[0] == 0xE0 ? 0xA0 : lo;
+        hi = s[0] == 0xED ? 0x9F : hi;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        need = 4;
+        lo = s[0] == 0xF0 ? 0x90 : lo;
+        hi = s[0] == 0xF4 ? 0x8F : hi;
+    } else {
+        return 0;
+    }
+    if (s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    return need;
+}
+
+int cli_is_utf8(const char *value)
+{
+    const unsigned char *p = (const unsigned char *)value;
+    size_t n;
+    while (*p != '\0' && (n = utf8_length(p)) > 0) {
+        p += n;
+    }
+    return *p == '\0';
+}
+
 const char *cli_quote(char *buf, size_t size, const char *value)
 {
     /* Room kept at the end for "...", the closing quote and the NUL. */
     const size_t reserve = 5;
     size_t n = 0;
     buf[n++] = '\'';
-    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0';) {
         char piece[8];
-        if (*p < 0x20 || *p == 0x7f) {
+        size_t len = utf8_length(p);
+        if (*p < 0x20 || *p == 0x7f || len == 0) {
+            /* Control characters and bytes that are not UTF-8 are escaped, so
+             * that the message stays one line of UTF-8. */
             snprintf(piece, sizeof(piece), "\\x%02x", (unsigned)*p);
+            len = 1;
         } else {
-            piece[0] = (char)*p;
-            piece[1] = '\0';
+            memcpy(piece, p, len); /* a whole character, never cut */
+            piece[len] = '\0';
         }
-        size_t len = strlen(piece);
-        if (n + len + reserve > size) {
-            /* Never cut a UTF-8 sequence in half. */
-            while (n > 1 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80) {
-                n--;
-            }
-            if (n > 1 && ((unsigned char)buf[n - 1] & 0xC0) == 0xC0) {
-                n--;
-            }
+        size_t width = strlen(piece);
+        if (n + width + reserve > size) {
             memcpy(buf + n, "...", 3);
             n += 3;
             break;
         }
-        memcpy(buf + n, piece, len);
-        n += len;
+        memcpy(buf + n, piece, width);
+        n += width;
+        p += len;
     }
     buf[n++] = '\'';
     buf[n] = '\0';
@@ -442,8 +482,10 @@ int cli_apply_options(const cli_options *opts, dynhc_resolver *r)
     if (opts->model_type != NULL) {
         rc = dynhc_resolver_set_model_type(r, opts->model_type);
         if (rc == DYNHC_ERR_UNKNOWN_MODEL_TYPE) {
-            cli_usage_error("unknown model type %s (expected generate, chat, embedding or tokens)",
-                            cli_quote(quoted, sizeof(quoted), opts->model_type));
+            cli_usage_error("unknown model type %s (%sexpected generate, chat, embedding or "
+                            "tokens)",
+                            cli_quote(quoted, sizeof(quoted), opts->model_type),
+                            cli_is_utf8(opts->model_type) ? "" : "invalid UTF-8; ");
             return CLI_EXIT_USAGE;
         }
         if (rc != DYNHC_OK) {
@@ -453,8 +495,9 @@ int cli_apply_options(const cli_options *opts, dynhc_resolver *r)
     if (opts->level != NULL) {
         rc = dynhc_resolver_set_level(r, opts->level);
         if (rc == DYNHC_ERR_UNKNOWN_LEVEL) {
-            cli_usage_error("unknown level %s (expected minimal, standard or comprehensive)",
-                            cli_quote(quoted, sizeof(quoted), opts->level));
+            cli_usage_error("unknown level %s (%sexpected minimal, standard or comprehensive)",
+                            cli_quote(quoted, sizeof(quoted), opts->level),
+                            cli_is_utf8(opts->level) ? "" : "invalid UTF-8; ");
             return CLI_EXIT_USAGE;
         }
         if (rc != DYNHC_OK) {
