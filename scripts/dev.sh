@@ -8,12 +8,14 @@
 #   soak   builds in release mode and runs the scheduler soak (10 min; options
 #          after it go to bench/soak_sched, e.g. --seconds 60)
 #   fuzz   builds the libFuzzer harnesses with clang and runs each for FUZZ_SECONDS (60)
+#   abi-update  records the built library's interface as the new baseline
+#          (tests/abi/): only with an intended change, see docs/abi.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libyaml-dev libcmocka-dev
           libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind locales
-          cmark-gfm)
+          cmark-gfm abigail-tools)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
@@ -118,6 +120,16 @@ soak() {
     build-bench/bench/soak_sched "$@"
 }
 
+abi_update() {
+    deps
+    configure_and_build build -DDYNHC_BUILD_TESTS=OFF
+    local lib
+    lib=$(readlink -f build/libdynhc.so)
+    nm -D --defined-only "$lib" | awk '{print $3}' | sort > tests/abi/symbols.txt
+    abidw --headers-dir include/dynhc --no-corpus-path --out-file tests/abi/libdynhc.abi "$lib"
+    echo "dev.sh: tests/abi/ now describes $(basename "$lib"); bump the version as docs/abi.md says"
+}
+
 fuzz() {
     deps clang libclang-rt-14-dev
     CC=clang cmake -S . -B build-fuzz -DDYNHC_FUZZ=ON -DDYNHC_BUILD_TESTS=OFF \
@@ -137,5 +149,6 @@ case "${1:-}" in
     bench) bench ;;
     soak) shift; soak "$@" ;;
     fuzz) fuzz ;;
-    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+    abi-update) abi_update ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac
