@@ -84,12 +84,13 @@ run_tests() {
     local werror=()
     [ "${CI:-}" = "true" ] && werror=(-DDYNHC_WERROR=ON)
     echo "== plain build"
-    configure_and_build build-test "${werror[@]}"
+    configure_and_build build-test -DDYNHC_BUILD_BENCH=ON "${werror[@]}"
     (cd build-test && ctest --output-on-failure -j "$jobs")
     echo "== valgrind (unit tests)"
     for t in build-test/tests/test_*; do
         # test_cli checks the runner's children, not the runner: skip it here.
-        [ -x "$t" ] && [ "${t##*/}" != test_cli ] || continue
+        # *_shared are the same tests against the shared library.
+        [ -x "$t" ] && [ "${t##*/}" != test_cli ] && [ "${t%_shared}" = "$t" ] || continue
         # valgrind runs threads one at a time: the thread stress tests run shorter.
         # The allocation-failure torture tries every 7th N there (every N elsewhere).
         DYNHC_TEST_STRESS_TICKS=200 DYNHC_TEST_SERVER_REQUESTS=100 DYNHC_TEST_ALLOC_FAIL_STEP=7 \
@@ -98,17 +99,17 @@ run_tests() {
     done
     echo "valgrind: clean"
     echo "== ThreadSanitizer build (every test and example)"
-    configure_and_build build-tsan -DDYNHC_SANITIZE=thread -DDYNHC_BUILD_BENCH=OFF "${werror[@]}"
+    configure_and_build build-tsan -DDYNHC_SANITIZE=thread "${werror[@]}"
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs")
     echo "== ASan+UBSan build"
-    configure_and_build build-asan -DDYNHC_SANITIZE=address,undefined -DDYNHC_BUILD_BENCH=OFF "${werror[@]}"
+    configure_and_build build-asan -DDYNHC_SANITIZE=address,undefined "${werror[@]}"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --output-on-failure -j "$jobs")
 }
 
 bench() {
     deps
-    configure_and_build build-bench -DCMAKE_BUILD_TYPE=Release -DDYNHC_BUILD_TESTS=OFF
+    configure_and_build build-bench -DCMAKE_BUILD_TYPE=Release -DDYNHC_BUILD_TESTS=OFF -DDYNHC_BUILD_BENCH=ON
     for b in build-bench/bench/bench_*; do
         [ -x "$b" ] && "$b"
     done
@@ -116,7 +117,7 @@ bench() {
 
 soak() {
     deps
-    configure_and_build build-bench -DCMAKE_BUILD_TYPE=Release -DDYNHC_BUILD_TESTS=OFF
+    configure_and_build build-bench -DCMAKE_BUILD_TYPE=Release -DDYNHC_BUILD_TESTS=OFF -DDYNHC_BUILD_BENCH=ON
     build-bench/bench/soak_sched "$@"
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs dynhc into a temporary prefix, then builds and runs a consumer
-# with find_package(dynhc) and another with pkg-config.
+# with find_package(dynhc) and another with pkg-config; then a project that
+# embeds the source tree with add_subdirectory.
 # Usage: check.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1 build=$2
@@ -31,3 +32,8 @@ if [ -n "$stray" ]; then
     exit 1
 fi
 echo "exported symbols: $(nm -D --defined-only "$lib" | awk '$2 == "T"' | wc -l) functions, all dynhc_"
+
+cmake -S "$src/tests/embed" -B "$work/embed" -DDYNHC_SOURCE_DIR="$src" >/dev/null
+cmake --build "$work/embed" --target embedder >/dev/null
+"$work/embed/embedder" | grep -q '"_health_check":true'
+echo "add_subdirectory embedder: ok"
