@@ -56,7 +56,8 @@ struct dynhc_endpoint {
     atomic_uint refs;
     uint64_t last_check_ns;      /* when the last check completed; 0 before the first */
     uint64_t last_latency_ns;
-    char *last_error;            /* the last failure's text; NULL after a success */
+    const char *last_error;      /* the last failure's text; NULL after a success */
+    uint8_t last_error_owned;    /* last_error is a copy to free, else a literal */
 
     /* Metrics, under the lock. Tokens spent are derived: checks sent times
      * the payload's budget. */

@@ -231,9 +231,13 @@ DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 
 /*
  * Reports a check's outcome, from any thread, once. error (may be NULL) is a
- * short text kept as the endpoint's last error. A completion after the
- * timeout, for an unknown id or for a removed endpoint is counted as late
- * and otherwise ignored: DYNHC_ERR_NOT_FOUND.
+ * short text kept as the endpoint's last error: copied for a failure or a
+ * timeout, ignored for a success. A completion after the timeout, for an
+ * unknown id or for a removed endpoint is counted as late and otherwise
+ * ignored: DYNHC_ERR_NOT_FOUND. DYNHC_ERR_NOMEM when error cannot be
+ * copied: nothing was done and the check is still in flight, so the same
+ * call can be made again (left alone, the check times out). A success, or
+ * an error of NULL, never allocates.
  */
 DYNHC_API int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
                                    const char *error);
