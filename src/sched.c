@@ -561,16 +561,16 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
 
 /* ---- ticking --------------------------------------------------------------- */
 
-static int reserve_batch(dynhc_sched *s, uint32_t n)
+int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n)
 {
     if (n <= s->batch_capacity) {
         return 0;
     }
     uint32_t capacity = s->batch_capacity ? s->batch_capacity : 64;
     while (capacity < n) {
-        capacity *= 2;
+        capacity = capacity <= UINT32_MAX / 2 ? capacity * 2 : n;
     }
-    dh_batch_entry *grown = dh_realloc(s->batch, capacity * sizeof(*grown));
+    dh_batch_entry *grown = dh_realloc(s->batch, (size_t)capacity * sizeof(*grown));
     if (grown == NULL) {
         return -1;
     }
@@ -625,9 +625,15 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
     uint32_t count = 0;
     while (s->heap_len > 0 && s->heap[0].due_ns <= now && s->heap[0].due_ns != UINT64_MAX) {
         /* Room for what one endpoint adds: a check to send, or its own
-         * transition and the overall status's. */
-        if (s->batch_capacity - count < 2 && reserve_batch(s, count + 2) != 0) {
-            break; /* the rest stays due: the next tick does it */
+         * transition and the overall status's. Registration keeps room for
+         * every endpoint and two more, which is always enough (an endpoint
+         * is taken at most once a tick, since whatever is done with it is
+         * due after now, and the overall status changes at most once,
+         * since timeouts only lower readiness): a tick never allocates, so
+         * it cannot fail for lack of memory. Were room to run out, the
+         * rest would stay due, for the next tick. */
+        if (s->batch_capacity - count < 2) {
+            break;
         }
         dynhc_endpoint *ep = s->heap[0].ep;
         if (ep->in_flight) {

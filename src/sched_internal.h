@@ -263,6 +263,11 @@ void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, 
  * the same millisecond go out in one tick. */
 #define DH_SCHED_RESOLUTION_NS 1000000ull
 
+/* Room for n entries in the tick's batch; 0, or -1 when out of memory
+ * (the batch is then unchanged). With the lock held. Registration keeps
+ * room for every endpoint and two more, so that a tick never allocates. */
+int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n);
+
 /* Puts ep in the heap at due, or moves it there; with the lock held. */
 void dh_sched_schedule_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t due);
 

@@ -19,7 +19,10 @@
  * found, and each run ends with invariants read from the reports: no
  * endpoint lost, and per endpoint checks sent == success + failure +
  * timeout + in flight, tokens == sent x budget.
- */
+ *
+ * Besides the scenarios: a tick never allocates (its batch is reserved at
+ * registration), and the thread runner keeps ticking, without spinning,
+ * when no allocation succeeds at all. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -333,6 +336,24 @@ static void w_reports(world *w)
     w_report(w, METRICS);
 }
 
+static void w_activity(world *w, ep_rec *r, int ok)
+{
+    dynhc_endpoint_record_activity(r->ep, ok);
+    note(w, "activity %s %d -> %s\n", r->name, ok,
+         dynhc_endpoint_is_ready(r->ep) ? "ready" : "notready");
+}
+
+static ep_rec *w_find(world *w, const char *name)
+{
+    for (size_t i = 0; i < w->ep_count; i++) {
+        if (w->eps[i].ep != NULL && strcmp(w->eps[i].name, name) == 0) {
+            return &w->eps[i];
+        }
+    }
+    fail_msg("no endpoint %s", name);
+    return NULL;
+}
+
 /* What every script ends with, on whatever the failure left: the same
  * scheduler registers, ticks, completes and reports as in the clean run. */
 static void tail(world *w)
@@ -454,6 +475,15 @@ static unsigned long long metric_in(const samples *all, const char *family, cons
                  result != NULL ? " result " : "", result != NULL ? result : "");
     }
     return found->value;
+}
+
+static unsigned long long metric(const char *metrics, const char *family, const char *name,
+                                 const char *result)
+{
+    samples all = parse_samples(metrics);
+    unsigned long long value = metric_in(&all, family, name, result);
+    free(all.items);
+    return value;
 }
 
 static unsigned long long unlabelled(const char *metrics, const char *name)
@@ -630,6 +660,90 @@ static void torture(const scenario *sc)
     free(run.clean);
 }
 
+/* ---- scenarios --------------------------------------------------------------------- */
+
+static void script_new(world *w)
+{
+    w_arm(w);
+    w_open(w);
+    tail(w);
+}
+
+/* Endpoints with and without labels, many of them: the names table, the
+ * slots, the heap, the tick's batch and the report buffers all grow. */
+static void script_add(world *w)
+{
+    static const char *const labels[] = {"model", "gpt2", "region", "eu-west", NULL};
+    static const char *const clashing[] = {"model", "m\"x\\y", "result", "dropped",
+                                           "model", "again",   "le",     "dropped", NULL};
+    static const char *const invalid[] = {"9model", "x", NULL};
+    static const char *const dropped_only[] = {"result", "x", NULL};
+    w_open(w);
+    w_arm(w);
+    for (int i = 0; i < 70; i++) { /* past 64: every table grows */
+        char name[32];
+        snprintf(name, sizeof(name), "endpoint-%03d", i);
+        w_add(w, name, i % 3 == 0 ? NULL : i % 3 == 1 ? labels : clashing);
+    }
+    w_add(w, "endpoint-007", NULL);      /* a duplicate */
+    w_add(w, "invalid", invalid);        /* a label name that cannot be written */
+    w_add(w, "dropped-only", dropped_only);
+    w_tick(w, START);                    /* all 71 due at once */
+    w_reports(w);
+    tail(w);
+}
+
+static void script_remove(world *w)
+{
+    w_open(w);
+    for (int i = 0; i < 70; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "ep-%03d", i);
+        w_add(w, name, i % 2 ? NULL : (const char *const[]){"zone", "a", NULL});
+    }
+    w_tick(w, START);
+    w_arm(w);
+    for (size_t i = 0; i < 70; i += 2) {
+        w_remove(w, &w->eps[i]); /* with its check in flight */
+    }
+    for (size_t i = 1; i < 70; i += 4) {
+        w_complete(w, &w->eps[i], DYNHC_CHECK_SUCCESS, NULL);
+    }
+    w_complete(w, &w->eps[0], DYNHC_CHECK_SUCCESS, NULL); /* removed: not found */
+    for (int i = 0; i < 45; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "again-%03d", i); /* the freed slots, then new ones */
+        w_add(w, name, (const char *const[]){"zone", "b", NULL});
+    }
+    w_remove(w, w_find(w, "ep-069"));
+    w_remove(w, w_find(w, "again-000"));
+    w_tick(w, START + 4 * SEC);
+    w_reports(w);
+    tail(w);
+}
+
+/* Many due at once, then many timing out at once, each turning its endpoint
+ * not ready: the batch holds a check or a transition per endpoint, and the
+ * overall status's. */
+static void script_tick(world *w)
+{
+    w_open(w);
+    assert_int_equal(dynhc_sched_set_starting_status(w->s, 1), DYNHC_OK);
+    w_arm(w);
+    for (int i = 0; i < 70; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "tick-%03d", i);
+        w_add(w, name, NULL);
+    }
+    w_tick(w, START);
+    w_tick(w, START + 3 * SEC); /* all time out */
+    w_tick(w, START + 13 * SEC);
+    w->eps[5].send_fails = 1; /* the tick completes it as a failure */
+    w_tick(w, START + 16 * SEC);
+    w_reports(w);
+    tail(w);
+}
+
 static void script_complete(world *w)
 {
     w_open(w);
@@ -675,8 +789,151 @@ static void script_complete(world *w)
     tail(w);
 }
 
+static void script_activity(world *w)
+{
+    w_open(w);
+    assert_int_equal(dynhc_sched_set_mode(w->s, DYNHC_MODE_IDLE), DYNHC_OK);
+    ep_rec *r[6];
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "a-%d", i);
+        r[i] = w_add(w, name, NULL);
+    }
+    w_arm(w);
+    w_activity(w, r[0], 1);
+    w_activity(w, r[1], 0);
+    atomic_store(&w->now, START + 2 * SEC);
+    w_activity(w, r[2], 1);
+    w_tick(w, START + 2 * SEC); /* the quiet ones are checked */
+    w_complete(w, r[3], DYNHC_CHECK_FAILURE, "no traffic and no answer");
+    w_tick(w, START + 10 * SEC); /* traffic pushes checks back */
+    w_activity(w, r[3], 1);      /* a success marks it ready again */
+    w_tick(w, START + 12 * SEC);
+    w_reports(w);
+    tail(w);
+}
+
+/* Reports of a fleet that grows between them: the snapshot buffers and
+ * the text grow each time. */
+static void script_reports(world *w)
+{
+    static const char *const labels[] = {"model", "a-rather-long-model-name/with-a-path",
+                                          "region", "somewhere-far-away", NULL};
+    w_open(w);
+    for (int i = 0; i < 20; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "a-long-endpoint-name-for-the-text-buffer-%03d", i);
+        w_add(w, name, i % 2 ? labels : NULL);
+    }
+    w_tick(w, START);
+    for (size_t i = 0; i < 20; i += 2) {
+        w_complete(w, &w->eps[i], DYNHC_CHECK_FAILURE,
+                   "a long error text, \"quoted\", with a tab\tand \xff bad UTF-8");
+    }
+    w_arm(w);
+    w_reports(w);
+    for (int i = 0; i < 50; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "more-%03d-\xc3\xa9", i);
+        w_add(w, name, labels);
+    }
+    w_reports(w);
+    w_reports(w);
+    tail(w);
+}
+
+static void wait_sends(world *w, unsigned n)
+{
+    for (int i = 0; i < 200000 && atomic_load(&w->sends) < n; i++) {
+        nanosleep(&(struct timespec){0, 100000}, NULL);
+    }
+    if (atomic_load(&w->sends) < n) {
+        fail_msg("%s: the thread runner sent %u of %u checks in 20 s", where(w),
+                 atomic_load(&w->sends), n);
+    }
+}
+
+/* The thread runner ticks while endpoints are added and reported on. What
+ * it does is not written down (its timing is its own), only the reports
+ * once it is idle: every endpoint checked once, at the frozen clock. */
+static void script_thread(world *w)
+{
+    w->quiet = 1;
+    w_open(w);
+    assert_int_equal(dynhc_sched_set_starting_status(w->s, 1), DYNHC_OK);
+    w->sync = DYNHC_CHECK_SUCCESS;
+    w_arm(w);
+    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s));
+    for (int i = 0; i < 20; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "t-%02d", i);
+        w_add(w, name, NULL);
+    }
+    wait_sends(w, 20);
+    w_reports(w);
+    note(w, "stop_thread -> %d\n", dynhc_sched_stop_thread(w->s));
+    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s));
+    for (int i = 20; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "t-%02d", i);
+        w_add(w, name, (const char *const[]){"k", "v", NULL});
+    }
+    wait_sends(w, 40);
+    note(w, "stop_thread -> %d\n", dynhc_sched_stop_thread(w->s));
+    w_reports(w);
+    /* Still quiet: endpoints due together go out in the order of the heap,
+     * which the runner's timing shaped. */
+    w->sync = -1;
+    tail(w);
+}
+
+/* Add 100, tick through the spread of their first checks, complete half,
+ * time out the rest, report, remove all, report, and carry on. */
+static void script_life_cycle(world *w)
+{
+    static const char *const labels[] = {"model", "gpt2", NULL};
+    w_arm(w);
+    w_open(w);
+    int st;
+    CALL(w, st, "set_spread_ns", dynhc_sched_set_spread_ns(w->s, 10 * SEC));
+    CALL(w, st, "set_thresholds", dynhc_sched_set_thresholds(w->s, 2, 1));
+    for (int i = 0; i < 100; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "life-%03d", i);
+        w->sync = i % 5 == 0 ? DYNHC_CHECK_SUCCESS : i % 5 == 1 ? DYNHC_CHECK_FAILURE : -1;
+        ep_rec *r = w_add(w, name, i % 4 == 0 ? labels : NULL);
+        r->send_fails = i % 7 == 3;
+    }
+    w->sync = -1;
+    for (uint64_t t = 0; t <= 10 * SEC; t += 500 * MS) {
+        w_tick(w, START + t);
+        for (size_t i = 0; i < 100; i += 2) {
+            ep_rec *r = &w->eps[i];
+            if (r->in_flight != 0 && r->sync < 0 && !r->send_fails) {
+                w_complete(w, r, i % 4 ? DYNHC_CHECK_SUCCESS : DYNHC_CHECK_FAILURE,
+                           i % 4 ? NULL : "half of them fail");
+            }
+        }
+    }
+    w_tick(w, START + 14 * SEC); /* the rest time out */
+    w_reports(w);
+    for (size_t i = 0; i < 100; i++) {
+        w_remove(w, &w->eps[i]);
+    }
+    w_reports(w);
+    tail(w);
+}
+
 static const scenario scenarios[] = {
+    {"dynhc_sched_new", script_new},
+    {"add_endpoint", script_add},
+    {"remove_endpoint", script_remove},
+    {"tick", script_tick},
     {"complete", script_complete},
+    {"record_activity", script_activity},
+    {"reports", script_reports},
+    {"thread runner", script_thread},
+    {"life cycle", script_life_cycle},
 };
 
 static const scenario *scenario_named(const char *name)
@@ -690,10 +947,163 @@ static const scenario *scenario_named(const char *name)
     return NULL;
 }
 
+static void sched_new_answers_null_or_a_working_scheduler(void **state)
+{
+    (void)state;
+    torture(scenario_named("dynhc_sched_new"));
+}
+
+static void add_endpoint_answers_nomem_and_keeps_every_table_whole(void **state)
+{
+    (void)state;
+    torture(scenario_named("add_endpoint"));
+}
+
+static void remove_and_reuse_of_slots_survive_every_failed_allocation(void **state)
+{
+    (void)state;
+    torture(scenario_named("remove_endpoint"));
+}
+
+static void ticks_of_many_due_endpoints_survive_every_failed_allocation(void **state)
+{
+    (void)state;
+    torture(scenario_named("tick"));
+}
+
 static void completions_answer_nomem_and_keep_the_check_in_flight(void **state)
 {
     (void)state;
     torture(scenario_named("complete"));
+}
+
+static void activity_survives_every_failed_allocation(void **state)
+{
+    (void)state;
+    torture(scenario_named("record_activity"));
+}
+
+static void reports_answer_null_never_a_truncated_text(void **state)
+{
+    (void)state;
+    torture(scenario_named("reports"));
+}
+
+static void the_thread_runner_survives_every_failed_allocation(void **state)
+{
+    (void)state;
+    torture(scenario_named("thread runner"));
+}
+
+static void a_whole_life_cycle_survives_every_failed_allocation(void **state)
+{
+    (void)state;
+    torture(scenario_named("life cycle"));
+}
+
+/* ---- a tick needs no memory ----------------------------------------------------- */
+
+static world *world_new(void)
+{
+    world *w = calloc(1, sizeof(*w));
+    assert_non_null(w);
+    w->eps = calloc(MAX_EPS, sizeof(*w->eps));
+    assert_non_null(w->eps);
+    w->sync = -1;
+    w->out = open_memstream(&w->text, &w->size);
+    assert_non_null(w->out);
+    w_open(w);
+    return w;
+}
+
+static void world_free(world *w)
+{
+    dynhc_sched_free(w->s);
+    fclose(w->out);
+    free(w->text);
+    free(w->eps);
+    free(w);
+}
+
+static void a_tick_never_allocates(void **state)
+{
+    (void)state;
+    long live = alloc_fail_live();
+    world *w = world_new();
+    assert_int_equal(dynhc_sched_set_starting_status(w->s, 1), DYNHC_OK);
+    for (int i = 0; i < 300; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "due-%03d", i);
+        w_add(w, name, NULL);
+    }
+    w->eps[3].send_fails = 1;
+    alloc_fail_start(1, ALLOC_FAIL_FROM); /* no allocation succeeds */
+    int sent = dynhc_sched_tick(w->s, START);
+    uint64_t next = dynhc_sched_next_deadline(w->s);
+    /* 299 time out and turn not ready: 299 transitions and the overall one. */
+    int timed_out_tick = dynhc_sched_tick(w->s, START + 3 * SEC);
+    unsigned long attempts = alloc_fail_count();
+    alloc_fail_stop();
+    assert_int_equal(sent, 300);
+    assert_int_equal(atomic_load(&w->sends), 300);
+    assert_true(next == START + 3 * SEC); /* nothing left due at START */
+    assert_int_equal(timed_out_tick, 0);
+    assert_int_equal(attempts, 0);
+    char *metrics = dynhc_sched_metrics(w->s);
+    assert_non_null(metrics);
+    assert_int_equal(unlabelled(metrics, "dynhc_health_checks_in_flight"), 0);
+    assert_int_equal(metric(metrics, "dynhc_health_checks_total", "due-000", "timeout"), 1);
+    assert_int_equal(metric(metrics, "dynhc_health_checks_total", "due-003", "failure"), 1);
+    assert_int_equal(metric(metrics, "dynhc_endpoint_ready", "due-299", NULL), 0);
+    dynhc_free(metrics);
+    char *status = dynhc_sched_status_json(w->s, 1);
+    assert_non_null(strstr(status, "\"due-000\":{\"last_check_secs_ago\":0,\"latency_ms\":3000,"
+                                   "\"result\":\"timeout\",\"consecutive_failures\":1,"
+                                   "\"last_error\":\"timeout\""));
+    assert_non_null(strstr(status, "\"last_error\":\"the send callback failed\""));
+    dynhc_free(status);
+    world_free(w);
+    assert_int_equal(alloc_fail_live(), live);
+}
+
+/* With no allocation succeeding at all, the thread runner still sends what
+ * is due, and then sleeps: it never spins on a tick that cannot proceed. */
+static void the_runner_ticks_without_memory_and_never_spins(void **state)
+{
+    (void)state;
+    long live = alloc_fail_live();
+    world *w = world_new();
+    w->quiet = 1;
+    w->sync = DYNHC_CHECK_SUCCESS;
+    assert_int_equal(dynhc_sched_set_starting_status(w->s, 1), DYNHC_OK);
+    for (int i = 0; i < 200; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "runner-%03d", i);
+        w_add(w, name, NULL);
+    }
+    alloc_fail_start(1, ALLOC_FAIL_FROM);
+    assert_int_equal(dynhc_sched_start_thread(w->s), DYNHC_OK);
+    for (int i = 0; i < 5000 && atomic_load(&w->sends) < 200; i++) {
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    unsigned sends = atomic_load(&w->sends);
+    unsigned long reads_before = atomic_load(&w->clock_reads);
+    /* 100 ms, in which a spinning runner reads the clock thousands of times. */
+    nanosleep(&(struct timespec){0, 100000000}, NULL);
+    unsigned long reads = atomic_load(&w->clock_reads) - reads_before;
+    assert_int_equal(dynhc_sched_stop_thread(w->s), DYNHC_OK);
+    unsigned long attempts = alloc_fail_count();
+    alloc_fail_stop();
+    if (sends < 200) {
+        fail_msg("the thread runner sent %u of 200 checks in 5 s without memory", sends);
+    }
+    if (reads > 20) {
+        fail_msg("the thread runner read the clock %lu times in 100 ms with nothing due: it spins",
+                 reads);
+    }
+    assert_int_equal(attempts, 0);
+    world_free(w);
+    assert_int_equal(alloc_fail_live(), live);
 }
 
 static int group_setup(void **state)
@@ -717,12 +1127,36 @@ static int group_teardown(void **state)
     return 0;
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
 int main(void)
 {
+#ifdef UNDER_TSAN
+    /* ThreadSanitizer is here for the runner's races, not for every N, and
+     * makes each run twenty times slower: every 7th N, as under valgrind,
+     * unless the environment chooses. */
+    setenv("DYNHC_TEST_ALLOC_FAIL_STEP", "7", 0);
+#endif
     /* Before any dynhc or cJSON object exists. */
     alloc_fail_install();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_tick_never_allocates),
+        cmocka_unit_test(the_runner_ticks_without_memory_and_never_spins),
+        cmocka_unit_test(sched_new_answers_null_or_a_working_scheduler),
+        cmocka_unit_test(add_endpoint_answers_nomem_and_keeps_every_table_whole),
+        cmocka_unit_test(remove_and_reuse_of_slots_survive_every_failed_allocation),
+        cmocka_unit_test(ticks_of_many_due_endpoints_survive_every_failed_allocation),
         cmocka_unit_test(completions_answer_nomem_and_keep_the_check_in_flight),
+        cmocka_unit_test(activity_survives_every_failed_allocation),
+        cmocka_unit_test(reports_answer_null_never_a_truncated_text),
+        cmocka_unit_test(the_thread_runner_survives_every_failed_allocation),
+        cmocka_unit_test(a_whole_life_cycle_survives_every_failed_allocation),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

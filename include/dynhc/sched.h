@@ -225,7 +225,7 @@ DYNHC_API int dynhc_endpoint_is_ready(const dynhc_endpoint *ep);
 /*
  * Real traffic reached the endpoint: resets its idle timer and, when ok and
  * the option is on, marks it ready. Any thread, lock-free unless the
- * readiness changes.
+ * readiness changes. Never allocates.
  */
 DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 
@@ -251,7 +251,9 @@ DYNHC_API uint64_t dynhc_sched_next_deadline(dynhc_sched *s);
 /*
  * Sends the checks that are due at now and times out those whose time is up.
  * Returns how many checks it sent, or DYNHC_ERR_BUSY when called from inside
- * one of this scheduler's callbacks.
+ * one of this scheduler's callbacks. Never allocates (registration keeps
+ * room for what a tick does), so it cannot fail for lack of memory: what is
+ * due is done in this one call.
  */
 DYNHC_API int dynhc_sched_tick(dynhc_sched *s, uint64_t now);
 
@@ -266,23 +268,25 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  * {"status":"ready","uptime":{"secs":N,"nanos":N},"endpoints":{"generate":"ready"}};
  * verbose adds "checks" with per endpoint the last check's age, latency and
  * result, consecutive failures and last error. Free with dynhc_free().
- * NULL when out of memory. Any thread; one consistent snapshot, taken under
- * the scheduler's lock and written out after it (reports run one at a
- * time).
+ * NULL when out of memory, never a text cut short. Any thread; one
+ * consistent snapshot, taken under the scheduler's lock and written out
+ * after it (reports run one at a time).
  */
 DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
 
 /* The Prometheus text exposition of every metric. Free with dynhc_free().
- * NULL when out of memory. Any thread; a snapshot like the status JSON's.
- * Extra labels that clash with a family's own (result, le) or repeat an
- * earlier one were left out at registration. */
+ * NULL when out of memory, never a text cut short. Any thread; a snapshot
+ * like the status JSON's. Extra labels that clash with a family's own
+ * (result, le) or repeat an earlier one were left out at registration. */
 DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
 
 /*
  * Runs a thread that ticks the scheduler, sleeping until the next deadline
  * or a wakeup (no polling). Replaces any wakeup function set before.
  * DYNHC_ERR_BUSY when it runs already, DYNHC_ERR_SYSTEM when the thread
- * cannot start.
+ * cannot start (errno set; the C library's own allocations for a thread
+ * failing included). dynhc allocates nothing for it, and the thread's
+ * ticks never allocate: it runs on when memory runs out.
  */
 DYNHC_API int dynhc_sched_start_thread(dynhc_sched *s);
 /* Stops and joins the thread runner; DYNHC_OK also when none runs. Not from
