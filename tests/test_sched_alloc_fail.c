@@ -52,6 +52,8 @@ static const alloc_fail_mode modes[] = {ALLOC_FAIL_ONCE, ALLOC_FAIL_FROM};
 /* Resolved once, before any run: every endpoint sends it. */
 static dynhc_result *payload;
 static long long budget;
+/* Interval 5 s, timeout 1 s, enabled: for dynhc_sched_apply_result(). */
+static dynhc_result *settings;
 
 /* ---- the world a script acts on -------------------------------------------- */
 
@@ -341,6 +343,20 @@ static void w_activity(world *w, ep_rec *r, int ok)
     dynhc_endpoint_record_activity(r->ep, ok);
     note(w, "activity %s %d -> %s\n", r->name, ok,
          dynhc_endpoint_is_ready(r->ep) ? "ready" : "notready");
+}
+
+static void w_set_use(world *w, const char *const *names, size_t n)
+{
+    int st;
+    CALL(w, st, "dynhc_sched_set_use_endpoints", dynhc_sched_set_use_endpoints(w->s, names, n));
+    note(w, "set_use_endpoints %zu -> %d, ready %d\n", n, st, dynhc_sched_is_ready(w->s));
+}
+
+static void w_load_env(world *w, fake_env *env)
+{
+    int st;
+    CALL(w, st, "dynhc_sched_load_env", dynhc_sched_load_env(w->s, fake_env_get, env));
+    note(w, "load_env -> %d, ready %d\n", st, dynhc_sched_is_ready(w->s));
 }
 
 static ep_rec *w_find(world *w, const char *name)
@@ -669,6 +685,44 @@ static void script_new(world *w)
     tail(w);
 }
 
+static void script_settings(world *w)
+{
+    w_open(w);
+    w_arm(w);
+    static const char *const use[] = {"ep-1", "ep-2", "ep-1"};
+    w_set_use(w, use, COUNT(use));
+    for (int i = 1; i <= 4; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "ep-%d", i);
+        w_add(w, name, NULL);
+    }
+    fake_env env = {{0}, {0}, 0};
+    fake_env_set(&env, "DYN_SYSTEM_STARTING_HEALTH_STATUS", "ready");
+    fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", " [\"ep-1\", \"ep-3\"] ");
+    w_load_env(w, &env);
+    fake_env_set(&env, "DYN_SYSTEM_STARTING_HEALTH_STATUS", "NotReady");
+    fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "[\"ep-1\", 7]");
+    w_load_env(w, &env);
+    fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "{\"not\": [\"a\", \"list\"");
+    w_load_env(w, &env);
+    /* A bad starting status beside a list that is taken: its warning is
+     * logged once, however often the call is made. */
+    fake_env_set(&env, "DYN_SYSTEM_STARTING_HEALTH_STATUS", "maybe");
+    fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "[\"ep-2\", \"ep-4\", \"ep-2\"]");
+    w_load_env(w, &env);
+    fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "  ");
+    w_load_env(w, &env);
+    w_set_use(w, NULL, 0);
+    note(w, "apply_result -> %d\n", dynhc_sched_apply_result(w->s, settings));
+    static const char *const use_ep4[] = {"ep-4"};
+    w_set_use(w, use_ep4, 1);
+    w_tick(w, START);
+    w_complete(w, w_find(w, "ep-4"), DYNHC_CHECK_SUCCESS, NULL);
+    w_complete(w, w_find(w, "ep-1"), DYNHC_CHECK_FAILURE, "settings failure");
+    w_reports(w);
+    tail(w);
+}
+
 /* Endpoints with and without labels, many of them: the names table, the
  * slots, the heap, the tick's batch and the report buffers all grow. */
 static void script_add(world *w)
@@ -926,6 +980,7 @@ static void script_life_cycle(world *w)
 
 static const scenario scenarios[] = {
     {"dynhc_sched_new", script_new},
+    {"settings", script_settings},
     {"add_endpoint", script_add},
     {"remove_endpoint", script_remove},
     {"tick", script_tick},
@@ -951,6 +1006,12 @@ static void sched_new_answers_null_or_a_working_scheduler(void **state)
 {
     (void)state;
     torture(scenario_named("dynhc_sched_new"));
+}
+
+static void settings_answer_nomem_and_retry_to_the_same_state(void **state)
+{
+    (void)state;
+    torture(scenario_named("settings"));
 }
 
 static void add_endpoint_answers_nomem_and_keeps_every_table_whole(void **state)
@@ -1116,6 +1177,9 @@ static int group_setup(void **state)
     assert_int_equal(dynhc_resolver_resolve(r, &payload), DYNHC_OK);
     budget = dynhc_result_token_budget(payload);
     assert_true(budget > 0);
+    assert_int_equal(dynhc_resolver_set_interval_ns(r, 5 * SEC), DYNHC_OK);
+    assert_int_equal(dynhc_resolver_set_timeout_ns(r, 1 * SEC), DYNHC_OK);
+    assert_int_equal(dynhc_resolver_resolve(r, &settings), DYNHC_OK);
     dynhc_resolver_free(r);
     return 0;
 }
@@ -1124,6 +1188,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     dynhc_result_free(payload);
+    dynhc_result_free(settings);
     return 0;
 }
 
@@ -1149,6 +1214,7 @@ int main(void)
         cmocka_unit_test(a_tick_never_allocates),
         cmocka_unit_test(the_runner_ticks_without_memory_and_never_spins),
         cmocka_unit_test(sched_new_answers_null_or_a_working_scheduler),
+        cmocka_unit_test(settings_answer_nomem_and_retry_to_the_same_state),
         cmocka_unit_test(add_endpoint_answers_nomem_and_keeps_every_table_whole),
         cmocka_unit_test(remove_and_reuse_of_slots_survive_every_failed_allocation),
         cmocka_unit_test(ticks_of_many_due_endpoints_survive_every_failed_allocation),

@@ -143,8 +143,9 @@ DYNHC_API dynhc_sched *dynhc_sched_new(void);
  */
 DYNHC_API void dynhc_sched_free(dynhc_sched *s);
 
-/* Settings. Each returns DYNHC_OK or DYNHC_ERR_INVALID_ARG. They take effect
- * from the next time an endpoint is scheduled. */
+/* Settings. Each returns DYNHC_OK or DYNHC_ERR_INVALID_ARG (and
+ * dynhc_sched_set_use_endpoints() DYNHC_ERR_NOMEM too; the others never
+ * allocate). They take effect from the next time an endpoint is scheduled. */
 DYNHC_API int dynhc_sched_set_mode(dynhc_sched *s, dynhc_mode mode);
 DYNHC_API int dynhc_sched_set_interval_ns(dynhc_sched *s, uint64_t ns);           /* > 0 */
 DYNHC_API int dynhc_sched_set_not_ready_interval_ns(dynhc_sched *s, uint64_t ns); /* > 0 */
@@ -163,7 +164,7 @@ DYNHC_API int dynhc_sched_set_enabled(dynhc_sched *s, int enabled);
 /* The status of an endpoint before its first check, and of the process. */
 DYNHC_API int dynhc_sched_set_starting_status(dynhc_sched *s, int ready);
 /* The endpoints whose status makes the overall status (names copied);
- * n == 0: every endpoint. */
+ * n == 0: every endpoint. DYNHC_ERR_NOMEM: the list is unchanged. */
 DYNHC_API int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size_t n);
 /* The seed of the random numbers behind jitter and spread (tests). */
 DYNHC_API int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed);
@@ -186,7 +187,9 @@ DYNHC_API int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *setti
 /*
  * Reads DYN_SYSTEM_STARTING_HEALTH_STATUS and DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS
  * through fn (NULL: getenv). Bad values are logged as warnings in the
- * format of SPEC 1.6 and ignored. Returns DYNHC_OK, or DYNHC_ERR_NOMEM.
+ * format of SPEC 1.6 and ignored. Returns DYNHC_OK, or DYNHC_ERR_NOMEM, in
+ * which case nothing was changed or logged (calling again logs each warning
+ * once).
  */
 DYNHC_API int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data);
 
