@@ -410,10 +410,22 @@ static void record_latency(dynhc_sched *s, dynhc_endpoint *ep, uint64_t latency_
     ep->last_latency_ns = latency_ns;
 }
 
+static void forget_error(dynhc_endpoint *ep)
+{
+    if (ep->last_error_owned) {
+        dh_free((void *)(uintptr_t)ep->last_error);
+    }
+    ep->last_error = NULL;
+    ep->last_error_owned = 0;
+}
+
 /* Applies the outcome of ep's check in flight, which took latency_ns; with
- * the lock held. */
+ * the lock held. error is the text kept for a failure or timeout (NULL for
+ * a success): a copy that ep takes over when owned, else a literal. Nothing
+ * here allocates: a completion that cannot copy its text fails before. */
 static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result result,
-                         const char *error, uint64_t now, uint64_t latency_ns, dh_transitions *t)
+                         const char *error, int owned, uint64_t now, uint64_t latency_ns,
+                         dh_transitions *t)
 {
     ep->in_flight = 0;
     s->in_flight--;
@@ -421,8 +433,7 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     ep->last_result = (uint8_t)result;
     ep->last_check_ns = now;
     record_latency(s, ep, latency_ns);
-    dh_free(ep->last_error);
-    ep->last_error = NULL;
+    forget_error(ep);
     if (result == DYNHC_CHECK_SUCCESS) {
         ep->consecutive_failures = 0;
         ep->consecutive_successes++;
@@ -432,12 +443,8 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     } else {
         ep->consecutive_successes = 0;
         ep->consecutive_failures++;
-        const char *text = error != NULL ? error : result == DYNHC_CHECK_TIMEOUT ? "timeout" : "failure";
-        size_t len = strlen(text);
-        /* A lost error text only costs detail in the verbose status. */
-        if ((ep->last_error = dh_malloc(len + 1)) != NULL) {
-            memcpy(ep->last_error, text, len + 1);
-        }
+        ep->last_error = error;
+        ep->last_error_owned = (uint8_t)(owned != 0);
         if (ep->consecutive_failures >= s->failure_threshold) {
             set_ready_locked(s, ep, 0, t);
         }
@@ -469,12 +476,11 @@ void dh_wakeup_call(dynhc_sched *s, dh_wakeup w)
     }
 }
 
-int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
-                         const char *error)
+/* dynhc_sched_complete(), with error copied when copy is set, else kept as
+ * it is (a literal). */
+static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
+                          const char *error, int copy)
 {
-    if (s == NULL || (unsigned)result > DYNHC_CHECK_TIMEOUT) {
-        return DYNHC_ERR_INVALID_ARG;
-    }
     dh_transitions t = DH_TRANSITIONS_NONE;
     int status = DYNHC_OK;
     /* The clock is read before the lock; a tick may have raised the time
@@ -488,8 +494,26 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     dynhc_endpoint *ep = slot < s->slot_count ? s->slots[slot] : NULL;
     dh_wakeup w = {NULL, NULL};
     if (ep != NULL && ep->in_flight && check_id == check_id_of(ep)) {
-        finish_check(s, ep, result, error, now, dh_elapsed(now, ep->sent_ns), &t);
-        w = dh_sched_wakeup_locked(s);
+        /* The text is copied first: out of memory, nothing is done and the
+         * check stays in flight, for the caller to complete again. */
+        const char *text = NULL;
+        char *copied = NULL;
+        if (result != DYNHC_CHECK_SUCCESS) {
+            if (error == NULL) {
+                text = result == DYNHC_CHECK_TIMEOUT ? "timeout" : "failure";
+            } else if (!copy) {
+                text = error;
+            } else if ((copied = dh_strdup(error)) != NULL) {
+                text = copied;
+            } else {
+                status = DYNHC_ERR_NOMEM;
+            }
+        }
+        if (status == DYNHC_OK) {
+            finish_check(s, ep, result, text, copied != NULL, now, dh_elapsed(now, ep->sent_ns),
+                         &t);
+            w = dh_sched_wakeup_locked(s);
+        }
     } else {
         if (ep != NULL) {
             ep->late++;
@@ -504,6 +528,15 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
         dh_wakeup_call(s, w);
     }
     return status;
+}
+
+int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
+                         const char *error)
+{
+    if (s == NULL || (unsigned)result > DYNHC_CHECK_TIMEOUT) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    return complete_check(s, check_id, result, error, 1);
 }
 
 void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
@@ -528,16 +561,16 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
 
 /* ---- ticking --------------------------------------------------------------- */
 
-static int reserve_batch(dynhc_sched *s, uint32_t n)
+int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n)
 {
     if (n <= s->batch_capacity) {
         return 0;
     }
     uint32_t capacity = s->batch_capacity ? s->batch_capacity : 64;
     while (capacity < n) {
-        capacity *= 2;
+        capacity = capacity <= UINT32_MAX / 2 ? capacity * 2 : n;
     }
-    dh_batch_entry *grown = dh_realloc(s->batch, capacity * sizeof(*grown));
+    dh_batch_entry *grown = dh_realloc(s->batch, (size_t)capacity * sizeof(*grown));
     if (grown == NULL) {
         return -1;
     }
@@ -565,7 +598,7 @@ void dh_sched_free_endpoint(dynhc_endpoint *ep)
         ep->destroy(ep->user_data);
     }
     dynhc_result_free(ep->payload);
-    dh_free(ep->last_error);
+    forget_error(ep);
     dh_free((void *)(uintptr_t)ep->labels);
     dh_free(ep->name);
     dh_free(ep);
@@ -592,9 +625,15 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
     uint32_t count = 0;
     while (s->heap_len > 0 && s->heap[0].due_ns <= now && s->heap[0].due_ns != UINT64_MAX) {
         /* Room for what one endpoint adds: a check to send, or its own
-         * transition and the overall status's. */
-        if (s->batch_capacity - count < 2 && reserve_batch(s, count + 2) != 0) {
-            break; /* the rest stays due: the next tick does it */
+         * transition and the overall status's. Registration keeps room for
+         * every endpoint and two more, which is always enough (an endpoint
+         * is taken at most once a tick, since whatever is done with it is
+         * due after now, and the overall status changes at most once,
+         * since timeouts only lower readiness): a tick never allocates, so
+         * it cannot fail for lack of memory. Were room to run out, the
+         * rest would stay due, for the next tick. */
+        if (s->batch_capacity - count < 2) {
+            break;
         }
         dynhc_endpoint *ep = s->heap[0].ep;
         if (ep->in_flight) {
@@ -602,7 +641,8 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
              * timeout, however late this tick noticed. */
             uint64_t deadline = s->heap[0].due_ns;
             dh_transitions t = DH_TRANSITIONS_NONE;
-            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", now, deadline - ep->sent_ns, &t);
+            finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", 0, now, deadline - ep->sent_ns,
+                         &t);
             count = batch_transitions(s, count, &t);
             continue;
         }
@@ -669,8 +709,8 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
                 dynhc_check check = {e->id, ep->name, ep->payload->text, ep->payload->payload,
                                      now, e->deadline_ns};
                 if (ep->send(s, ep, &check, ep->user_data) != 0) {
-                    dynhc_sched_complete(s, check.id, DYNHC_CHECK_FAILURE,
-                                         "the send callback failed");
+                    complete_check(s, check.id, DYNHC_CHECK_FAILURE, "the send callback failed",
+                                   0);
                 }
             }
         }

@@ -76,7 +76,7 @@ static void remove_name(dynhc_sched *s, const dynhc_endpoint *ep)
 }
 
 /* Room for one more endpoint everywhere it will be stored, so that
- * registration cannot fail halfway. */
+ * registration cannot fail halfway, and in the tick's batch. */
 static int reserve_endpoint(dynhc_sched *s)
 {
     if ((s->endpoint_count + 1) * 2 > s->name_capacity && grow_names(s) != 0) {
@@ -104,6 +104,11 @@ static int reserve_endpoint(dynhc_sched *s)
         }
         s->heap = heap;
         s->heap_capacity = capacity;
+    }
+    /* The tick's batch too: a tick then never allocates (see collect_due). */
+    if (s->endpoint_count + 3 > UINT32_MAX ||
+        dh_sched_reserve_batch_locked(s, (uint32_t)s->endpoint_count + 3) != 0) {
+        return -1;
     }
     return 0;
 }

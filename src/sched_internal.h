@@ -56,7 +56,8 @@ struct dynhc_endpoint {
     atomic_uint refs;
     uint64_t last_check_ns;      /* when the last check completed; 0 before the first */
     uint64_t last_latency_ns;
-    char *last_error;            /* the last failure's text; NULL after a success */
+    const char *last_error;      /* the last failure's text; NULL after a success */
+    uint8_t last_error_owned;    /* last_error is a copy to free, else a literal */
 
     /* Metrics, under the lock. Tokens spent are derived: checks sent times
      * the payload's budget. */
@@ -261,6 +262,11 @@ void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, 
  * once per millisecond however many endpoints there are: checks due within
  * the same millisecond go out in one tick. */
 #define DH_SCHED_RESOLUTION_NS 1000000ull
+
+/* Room for n entries in the tick's batch; 0, or -1 when out of memory
+ * (the batch is then unchanged). With the lock held. Registration keeps
+ * room for every endpoint and two more, so that a tick never allocates. */
+int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n);
 
 /* Puts ep in the heap at due, or moves it there; with the lock held. */
 void dh_sched_schedule_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t due);

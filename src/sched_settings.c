@@ -1,5 +1,6 @@
 /* sched_settings.c: the scheduler's settings, from the API, a resolution and
  * the environment. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,38 +147,57 @@ int dynhc_sched_set_starting_status(dynhc_sched *s, int ready)
     return dynhc_sched_set_process_ready(s, ready);
 }
 
+/* Copies names[0..n), without repeats, into a new array that
+ * dh_sched_set_use_names() takes over: *out (NULL when n is 0) and its
+ * length *unique. DYNHC_OK, DYNHC_ERR_INVALID_ARG (a NULL or empty name)
+ * or DYNHC_ERR_NOMEM; nothing is left allocated on error. */
+static int copy_use_names(const char *const *names, size_t n, char ***out, size_t *unique)
+{
+    *out = NULL;
+    *unique = 0;
+    char **copy = n > 0 ? dh_calloc(n, sizeof(*copy)) : NULL;
+    if (n > 0 && copy == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    size_t count = 0;
+    int status = DYNHC_OK;
+    for (size_t i = 0; i < n && status == DYNHC_OK; i++) {
+        if (names[i] == NULL || names[i][0] == '\0') {
+            status = DYNHC_ERR_INVALID_ARG;
+            break;
+        }
+        int seen = 0;
+        for (size_t k = 0; k < count && !seen; k++) {
+            seen = strcmp(copy[k], names[i]) == 0;
+        }
+        if (!seen && (copy[count++] = dh_strdup(names[i])) == NULL) {
+            status = DYNHC_ERR_NOMEM;
+        }
+    }
+    if (status != DYNHC_OK) {
+        for (size_t k = 0; k < count; k++) {
+            dh_free(copy[k]);
+        }
+        dh_free(copy);
+        return status;
+    }
+    *out = copy;
+    *unique = count;
+    return DYNHC_OK;
+}
+
 int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size_t n)
 {
     if (s == NULL || (n > 0 && names == NULL)) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    char **copy = n > 0 ? dh_calloc(n, sizeof(*copy)) : NULL;
-    if (n > 0 && copy == NULL) {
-        return DYNHC_ERR_NOMEM;
+    char **copy;
+    size_t unique;
+    int status = copy_use_names(names, n, &copy, &unique);
+    if (status == DYNHC_OK) {
+        dh_sched_set_use_names(s, copy, unique);
     }
-    size_t unique = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (names[i] == NULL || names[i][0] == '\0') {
-            for (size_t k = 0; k < unique; k++) {
-                dh_free(copy[k]);
-            }
-            dh_free(copy);
-            return DYNHC_ERR_INVALID_ARG;
-        }
-        int seen = 0;
-        for (size_t k = 0; k < unique && !seen; k++) {
-            seen = strcmp(copy[k], names[i]) == 0;
-        }
-        if (!seen && (copy[unique++] = dh_strdup(names[i])) == NULL) {
-            for (size_t k = 0; k + 1 < unique; k++) {
-                dh_free(copy[k]);
-            }
-            dh_free(copy);
-            return DYNHC_ERR_NOMEM;
-        }
-    }
-    dh_sched_set_use_names(s, copy, unique);
-    return DYNHC_OK;
+    return status;
 }
 
 int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed)
@@ -259,9 +279,18 @@ static const char *process_getenv(const char *name, void *user_data)
     return getenv(name);
 }
 
-/* Reads DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS: a JSON array of names. */
-static int load_use_endpoints(dynhc_sched *s, const char *name, const char *raw)
+/* Reads DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS (raw, from the variable
+ * called name), a JSON array of names, without changing or logging
+ * anything: *names (copies for dh_sched_set_use_names(), NULL when the
+ * value is blank or not such a list) and *n, or the warning to log in
+ * warning (empty when none). DYNHC_OK, or DYNHC_ERR_NOMEM with nothing
+ * made. */
+static int read_use_endpoints(const char *name, const char *raw, char ***names, size_t *n,
+                              char *warning, size_t size)
 {
+    *names = NULL;
+    *n = 0;
+    warning[0] = '\0';
     size_t len;
     const char *text = dh_trim(raw, &len);
     if (len == 0) {
@@ -270,38 +299,46 @@ static int load_use_endpoints(dynhc_sched *s, const char *name, const char *raw)
     dh_parse_error err = {{0, 0}, ""};
     cJSON *list = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL, &err);
     if (list == NULL) {
-        if (strcmp(err.message, "out of memory") == 0) {
+        if (dh_parse_error_is_nomem(&err)) {
             return DYNHC_ERR_NOMEM;
         }
-        dh_sched_log(s, DYNHC_LOG_WARNING, "%s:%u:%u: warning: %s; ignored", name, err.pos.line,
-                     err.pos.column, err.message);
+        snprintf(warning, size, "%s:%u:%u: warning: %s; ignored", name, err.pos.line,
+                 err.pos.column, err.message);
         return DYNHC_OK;
     }
-    size_t n = (size_t)cJSON_GetArraySize(list);
-    const char **names = cJSON_IsArray(list) && n > 0 ? dh_calloc(n, sizeof(*names)) : NULL;
-    int valid = names != NULL;
-    size_t i = 0;
+    size_t count = 0;
+    int valid = cJSON_IsArray(list);
     for (const cJSON *item = valid ? list->child : NULL; item != NULL && valid;
          item = item->next) {
         valid = cJSON_IsString(item) && item->valuestring[0] != '\0';
-        names[i++] = valid ? item->valuestring : NULL;
+        count++;
     }
     int status = DYNHC_OK;
-    if (valid) {
-        status = dynhc_sched_set_use_endpoints(s, names, n);
-    } else if (cJSON_IsArray(list) && n > 0 && names == NULL) {
-        status = DYNHC_ERR_NOMEM;
+    if (!valid || count == 0) {
+        snprintf(warning, size,
+                 "%s: warning: expected a JSON array of endpoint names such as [\"generate\"]; "
+                 "ignored",
+                 name);
     } else {
-        dh_sched_log(s, DYNHC_LOG_WARNING,
-                     "%s: warning: expected a JSON array of endpoint names such as "
-                     "[\"generate\"]; ignored",
-                     name);
+        const char **items = dh_calloc(count, sizeof(*items));
+        if (items == NULL) {
+            status = DYNHC_ERR_NOMEM;
+        } else {
+            size_t i = 0;
+            for (const cJSON *item = list->child; item != NULL; item = item->next) {
+                items[i++] = item->valuestring;
+            }
+            status = copy_use_names(items, count, names, n);
+            dh_free(items);
+        }
     }
-    dh_free(names);
     cJSON_Delete(list);
     return status;
 }
 
+/* Everything is read (and every allocation made) before anything is
+ * logged or changed: out of memory, the call did nothing, and calling it
+ * again logs each warning once. */
 int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data)
 {
     if (s == NULL) {
@@ -314,18 +351,39 @@ int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data)
     const char *raw = fn(starting, user_data);
     size_t len = 0;
     const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
+    int ready = -1; /* -1: not set */
+    char starting_warning[256] = "";
     if (len > 0) {
-        int ready;
         const char *why = dh_parse_start_status(text, len, &ready);
-        if (why == NULL) {
-            dynhc_sched_set_starting_status(s, ready);
-        } else {
+        if (why != NULL) {
             char quoted[96];
-            dh_sched_log(s, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored",
-                         starting, dh_quote(quoted, sizeof(quoted), text, len), why);
+            ready = -1;
+            snprintf(starting_warning, sizeof(starting_warning),
+                     "%s: warning: invalid value %s: %s; ignored", starting,
+                     dh_quote(quoted, sizeof(quoted), text, len), why);
         }
     }
     const char *use = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS";
     raw = fn(use, user_data);
-    return raw != NULL ? load_use_endpoints(s, use, raw) : DYNHC_OK;
+    char **names = NULL;
+    size_t n = 0;
+    char use_warning[384] = ""; /* a parse error message (200) and its place */
+    if (raw != NULL) {
+        int status = read_use_endpoints(use, raw, &names, &n, use_warning, sizeof(use_warning));
+        if (status != DYNHC_OK) {
+            return status;
+        }
+    }
+
+    if (starting_warning[0] != '\0') {
+        dh_sched_log(s, DYNHC_LOG_WARNING, "%s", starting_warning);
+    } else if (ready >= 0) {
+        dynhc_sched_set_starting_status(s, ready);
+    }
+    if (use_warning[0] != '\0') {
+        dh_sched_log(s, DYNHC_LOG_WARNING, "%s", use_warning);
+    } else if (names != NULL) {
+        dh_sched_set_use_names(s, names, n);
+    }
+    return DYNHC_OK;
 }

@@ -143,8 +143,9 @@ DYNHC_API dynhc_sched *dynhc_sched_new(void);
  */
 DYNHC_API void dynhc_sched_free(dynhc_sched *s);
 
-/* Settings. Each returns DYNHC_OK or DYNHC_ERR_INVALID_ARG. They take effect
- * from the next time an endpoint is scheduled. */
+/* Settings. Each returns DYNHC_OK or DYNHC_ERR_INVALID_ARG (and
+ * dynhc_sched_set_use_endpoints() DYNHC_ERR_NOMEM too; the others never
+ * allocate). They take effect from the next time an endpoint is scheduled. */
 DYNHC_API int dynhc_sched_set_mode(dynhc_sched *s, dynhc_mode mode);
 DYNHC_API int dynhc_sched_set_interval_ns(dynhc_sched *s, uint64_t ns);           /* > 0 */
 DYNHC_API int dynhc_sched_set_not_ready_interval_ns(dynhc_sched *s, uint64_t ns); /* > 0 */
@@ -163,7 +164,7 @@ DYNHC_API int dynhc_sched_set_enabled(dynhc_sched *s, int enabled);
 /* The status of an endpoint before its first check, and of the process. */
 DYNHC_API int dynhc_sched_set_starting_status(dynhc_sched *s, int ready);
 /* The endpoints whose status makes the overall status (names copied);
- * n == 0: every endpoint. */
+ * n == 0: every endpoint. DYNHC_ERR_NOMEM: the list is unchanged. */
 DYNHC_API int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size_t n);
 /* The seed of the random numbers behind jitter and spread (tests). */
 DYNHC_API int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed);
@@ -186,7 +187,9 @@ DYNHC_API int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *setti
 /*
  * Reads DYN_SYSTEM_STARTING_HEALTH_STATUS and DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS
  * through fn (NULL: getenv). Bad values are logged as warnings in the
- * format of SPEC 1.6 and ignored. Returns DYNHC_OK, or DYNHC_ERR_NOMEM.
+ * format of SPEC 1.6 and ignored. Returns DYNHC_OK, or DYNHC_ERR_NOMEM, in
+ * which case nothing was changed or logged (calling again logs each warning
+ * once).
  */
 DYNHC_API int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data);
 
@@ -225,15 +228,19 @@ DYNHC_API int dynhc_endpoint_is_ready(const dynhc_endpoint *ep);
 /*
  * Real traffic reached the endpoint: resets its idle timer and, when ok and
  * the option is on, marks it ready. Any thread, lock-free unless the
- * readiness changes.
+ * readiness changes. Never allocates.
  */
 DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 
 /*
  * Reports a check's outcome, from any thread, once. error (may be NULL) is a
- * short text kept as the endpoint's last error. A completion after the
- * timeout, for an unknown id or for a removed endpoint is counted as late
- * and otherwise ignored: DYNHC_ERR_NOT_FOUND.
+ * short text kept as the endpoint's last error: copied for a failure or a
+ * timeout, ignored for a success. A completion after the timeout, for an
+ * unknown id or for a removed endpoint is counted as late and otherwise
+ * ignored: DYNHC_ERR_NOT_FOUND. DYNHC_ERR_NOMEM when error cannot be
+ * copied: nothing was done and the check is still in flight, so the same
+ * call can be made again (left alone, the check times out). A success, or
+ * an error of NULL, never allocates.
  */
 DYNHC_API int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
                                    const char *error);
@@ -247,7 +254,9 @@ DYNHC_API uint64_t dynhc_sched_next_deadline(dynhc_sched *s);
 /*
  * Sends the checks that are due at now and times out those whose time is up.
  * Returns how many checks it sent, or DYNHC_ERR_BUSY when called from inside
- * one of this scheduler's callbacks.
+ * one of this scheduler's callbacks. Never allocates (registration keeps
+ * room for what a tick does), so it cannot fail for lack of memory: what is
+ * due is done in this one call.
  */
 DYNHC_API int dynhc_sched_tick(dynhc_sched *s, uint64_t now);
 
@@ -262,23 +271,25 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  * {"status":"ready","uptime":{"secs":N,"nanos":N},"endpoints":{"generate":"ready"}};
  * verbose adds "checks" with per endpoint the last check's age, latency and
  * result, consecutive failures and last error. Free with dynhc_free().
- * NULL when out of memory. Any thread; one consistent snapshot, taken under
- * the scheduler's lock and written out after it (reports run one at a
- * time).
+ * NULL when out of memory, never a text cut short. Any thread; one
+ * consistent snapshot, taken under the scheduler's lock and written out
+ * after it (reports run one at a time).
  */
 DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
 
 /* The Prometheus text exposition of every metric. Free with dynhc_free().
- * NULL when out of memory. Any thread; a snapshot like the status JSON's.
- * Extra labels that clash with a family's own (result, le) or repeat an
- * earlier one were left out at registration. */
+ * NULL when out of memory, never a text cut short. Any thread; a snapshot
+ * like the status JSON's. Extra labels that clash with a family's own
+ * (result, le) or repeat an earlier one were left out at registration. */
 DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
 
 /*
  * Runs a thread that ticks the scheduler, sleeping until the next deadline
  * or a wakeup (no polling). Replaces any wakeup function set before.
  * DYNHC_ERR_BUSY when it runs already, DYNHC_ERR_SYSTEM when the thread
- * cannot start.
+ * cannot start (errno set; the C library's own allocations for a thread
+ * failing included). dynhc allocates nothing for it, and the thread's
+ * ticks never allocate: it runs on when memory runs out.
  */
 DYNHC_API int dynhc_sched_start_thread(dynhc_sched *s);
 /* Stops and joins the thread runner; DYNHC_OK also when none runs. Not from
