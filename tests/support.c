@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dynhc/dynhc.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -89,4 +90,16 @@ void assert_json_equal(const char *expected_text, const char *actual_text)
     if (!same) {
         fail_msg("JSON differs\nexpected: %s\n  actual: %s", expected_text, actual_text);
     }
+}
+
+dynhc_result *builtin_payload(void)
+{
+    fake_env env = {0};
+    dynhc_resolver *r = dynhc_resolver_new();
+    assert_non_null(r);
+    assert_int_equal(dynhc_resolver_set_getenv(r, fake_env_get, &env), DYNHC_OK);
+    dynhc_result *res = NULL;
+    assert_int_equal(dynhc_resolver_resolve(r, &res), DYNHC_OK);
+    dynhc_resolver_free(r);
+    return res;
 }

@@ -18,6 +18,10 @@ void fake_env_set(fake_env *env, const char *name, const char *value);
 /* A dynhc_getenv_fn reading a fake_env passed as user data. */
 const char *fake_env_get(const char *name, void *user_data);
 
+/* The built-in payload resolved with an empty environment (free it with
+ * dynhc_result_free); fails the test when resolution fails. */
+struct dynhc_result *builtin_payload(void);
+
 /* A fresh temporary folder (removed with everything in it by
  * temp_dir_remove); returns its path, static storage per call site. */
 char *temp_dir_create(void);

@@ -57,18 +57,6 @@ static uint64_t fake_clock(void *user_data)
     return fake_now;
 }
 
-static dynhc_result *payload(void)
-{
-    fake_env env = {0};
-    dynhc_resolver *r = dynhc_resolver_new();
-    assert_non_null(r);
-    assert_int_equal(dynhc_resolver_set_getenv(r, fake_env_get, &env), DYNHC_OK);
-    dynhc_result *res = NULL;
-    assert_int_equal(dynhc_resolver_resolve(r, &res), DYNHC_OK);
-    dynhc_resolver_free(r);
-    return res;
-}
-
 static dynhc_sched *new_sched(void)
 {
     dynhc_sched *s = dynhc_sched_new();
@@ -165,7 +153,7 @@ static void an_endpoint_removed_on_another_thread_while_its_completion_is_announ
     handshake h = {.stage = 0};
     pthread_mutex_init(&h.lock, NULL);
     pthread_cond_init(&h.changed, NULL);
-    dynhc_result *res = payload();
+    dynhc_result *res = builtin_payload();
     dynhc_sched *s = new_sched();
     seen v = {0};
     assert_int_equal(dynhc_sched_set_log(s, wait_in_log, &h), DYNHC_OK);
@@ -228,7 +216,7 @@ static void an_endpoint_removed_by_the_log_sink_while_its_traffic_is_announced_s
     (void)state;
     poison_on();
     destroyed = 0;
-    dynhc_result *res = payload();
+    dynhc_result *res = builtin_payload();
     dynhc_sched *s = new_sched();
     seen v = {0};
     remover r = {.s = s, .rc = -1};
@@ -293,7 +281,7 @@ static int complete_at_once(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_chec
 static void the_clock_is_never_called_with_the_lock_held(void **state)
 {
     (void)state;
-    dynhc_result *res = payload();
+    dynhc_result *res = builtin_payload();
     dynhc_sched *s = dynhc_sched_new();
     assert_non_null(s);
     watched = s;
@@ -357,7 +345,7 @@ static void reports_are_written_without_the_lock_held(void **state)
     (void)state;
     assert_int_equal(
         dynhc_set_allocator(checking_malloc, checking_realloc, checking_calloc, free), DYNHC_OK);
-    dynhc_result *res = payload();
+    dynhc_result *res = builtin_payload();
     dynhc_sched *s = new_sched();
     static const char *const labels[] = {"model", "gpt2", NULL};
     char name[32];
@@ -502,7 +490,7 @@ static void settings_change_while_other_threads_use_the_scheduler(void **state)
     assert_int_equal(dynhc_sched_set_mode(r.s, DYNHC_MODE_PERIODIC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_interval_ns(r.s, MS), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_transition_callback(r.s, count_transition, &r), DYNHC_OK);
-    dynhc_result *res = payload();
+    dynhc_result *res = builtin_payload();
     char name[8];
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof(name), "ep%d", i);
@@ -752,7 +740,7 @@ static void run_churn(int runner)
     }
     pthread_mutex_init(&c->queue_lock, NULL);
     pthread_cond_init(&c->queue_changed, NULL);
-    c->payload = payload();
+    c->payload = builtin_payload();
     c->s = dynhc_sched_new();
     assert_non_null(c->s);
     if (!runner) {

@@ -174,19 +174,6 @@ static void *completer_main(void *arg)
     return NULL;
 }
 
-/* The built-in payload, resolved without the process environment. */
-static dynhc_result *payload(void)
-{
-    fake_env env = {0};
-    dynhc_resolver *r = dynhc_resolver_new();
-    assert_non_null(r);
-    assert_int_equal(dynhc_resolver_set_getenv(r, fake_env_get, &env), DYNHC_OK);
-    dynhc_result *res = NULL;
-    assert_int_equal(dynhc_resolver_resolve(r, &res), DYNHC_OK);
-    dynhc_resolver_free(r);
-    return res;
-}
-
 /* A scheduler whose first checks go out at once. */
 static dynhc_sched *periodic_sched(uint64_t interval_ns)
 {
@@ -203,7 +190,7 @@ static dynhc_sched *periodic_sched(uint64_t interval_ns)
 
 static dynhc_endpoint *add(dynhc_sched *s, const char *name, dynhc_send_fn send, probe *p)
 {
-    dynhc_result *res = payload();
+    dynhc_result *res = builtin_payload();
     dynhc_endpoint *ep = NULL;
     assert_int_equal(dynhc_sched_add_endpoint(s, name, res, NULL, send, p, NULL, &ep), DYNHC_OK);
     dynhc_result_free(res);
