@@ -84,12 +84,34 @@ static void raise_time_floor_locked(dynhc_sched *s, uint64_t now)
     }
 }
 
+/* Whether message is already a diagnostic in the format of SPEC 1.6 at this
+ * level: "SOURCE: warning: ..." or "SOURCE:LINE:COLUMN: warning: ...", its
+ * SOURCE (a variable name, a path) without spaces. It names where it comes
+ * from, so the default sink prints it as it is, the way `dynhc resolve`
+ * prints the resolver's diagnostics. */
+static int is_diagnostic(dynhc_log_level level, const char *message)
+{
+    const char *word = level == DYNHC_LOG_ERROR     ? "error: "
+                       : level == DYNHC_LOG_WARNING ? "warning: "
+                                                    : NULL;
+    const char *space = word != NULL ? strchr(message, ' ') : NULL;
+    return space != NULL && space - message >= 2 && space[-1] == ':' &&
+           strncmp(space + 1, word, strlen(word)) == 0;
+}
+
+/* The default sink: a diagnostic as it is, any other line as
+ * "dynhc: LEVEL: MESSAGE". One write per line. */
 static void stderr_log(dynhc_log_level level, const char *message, void *user_data)
 {
     (void)user_data;
-    if (level >= DYNHC_LOG_WARNING) {
-        fprintf(stderr, "dynhc: %s: %s\n", level == DYNHC_LOG_ERROR ? "error" : "warning",
-                message);
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    if (level < DYNHC_LOG_WARNING) {
+        return;
+    }
+    if (is_diagnostic(level, message)) {
+        fprintf(stderr, "%s\n", message);
+    } else {
+        fprintf(stderr, "dynhc: %s: %s\n", names[level], message);
     }
 }
 

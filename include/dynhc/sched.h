@@ -171,7 +171,12 @@ DYNHC_API int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed);
  * again from its current reading and the latest now of earlier ticks is
  * forgotten. Before the scheduler is used. */
 DYNHC_API int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data);
-/* fn NULL silences the log. */
+/* The log sink; fn NULL silences the log. The default sink (a new
+ * scheduler's) writes one line per message to stderr: a message that is a
+ * diagnostic in the format of SPEC 1.6 ("DYN_SYSTEM_PORT: warning: ...",
+ * a bad setting read by dynhc_sched_load_env() or dynhc_server_load_env())
+ * as it is, any other as "dynhc: LEVEL: MESSAGE". A sink set here receives
+ * the same messages, without the prefix. */
 DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data);
 DYNHC_API int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn,
                                                   void *user_data);
