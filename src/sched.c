@@ -16,6 +16,7 @@
 #include "resolver_internal.h"
 #include "sched_internal.h"
 #include "settings.h"
+#include "text.h"
 
 /* The scheduler whose callback this thread is running, if any: a tick or a
  * free from there would pull the ground from under the caller. */
@@ -105,9 +106,6 @@ static void stderr_log(dynhc_log_level level, const char *message, void *user_da
 {
     (void)user_data;
     static const char *const names[] = {"debug", "info", "warning", "error"};
-    if (level < DYNHC_LOG_WARNING) {
-        return;
-    }
     if (is_diagnostic(level, message)) {
         fprintf(stderr, "%s\n", message);
     } else {
@@ -120,7 +118,9 @@ void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, 
     void *data;
     dynhc_log_fn log = (dynhc_log_fn)dh_hook_get(&s->log, &data);
     /* Formatting is skipped when nobody would see the line. */
-    if (log == NULL || (log == stderr_log && level < DYNHC_LOG_WARNING)) {
+    if (log == NULL ||
+        (log == stderr_log &&
+         (int)level < atomic_load_explicit(&s->log_level, memory_order_relaxed))) {
         return;
     }
     char message[1024];
@@ -737,6 +737,26 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
 
 /* ---- the scheduler ---------------------------------------------------------- */
 
+/* The default sink's level: DYN_LOG, read once, when the scheduler is
+ * created (no lookup per line, and no getenv racing a setenv later on);
+ * info when it is unset, blank or bad. A bad value is a warning, which the
+ * default sink, the only one there is yet, prints. */
+static void read_dyn_log(dynhc_sched *s)
+{
+    static const char name[] = "DYN_LOG";
+    const char *raw = getenv(name);
+    size_t len = 0;
+    const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
+    int level = DYNHC_LOG_INFO;
+    const char *why = len > 0 ? dh_parse_log_level(text, len, &level) : NULL;
+    atomic_init(&s->log_level, why == NULL ? level : DYNHC_LOG_INFO);
+    if (why != NULL) {
+        char quoted[96];
+        dh_sched_log(s, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored", name,
+                     dh_quote(quoted, sizeof(quoted), text, len), why);
+    }
+}
+
 dynhc_sched *dynhc_sched_new(void)
 {
     dynhc_sched *s = dh_calloc(1, sizeof(*s));
@@ -763,6 +783,7 @@ dynhc_sched *dynhc_sched_new(void)
     s->enabled = 1;
     dh_hook_init(&s->clock, NULL, NULL);
     dh_hook_init(&s->log, (dh_any_fn)stderr_log, NULL);
+    read_dyn_log(s);
     s->rng = 0x9E3779B97F4A7C15ull ^ dynhc_now_ns();
     atomic_init(&s->process_ready, 0);
     atomic_init(&s->overall_ready, 0);

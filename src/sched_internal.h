@@ -125,6 +125,7 @@ struct dynhc_sched {
 
     dh_hook clock; /* a dynhc_clock_fn, NULL: dynhc_now_ns() */
     dh_hook log;   /* a dynhc_log_fn, NULL: silent */
+    atomic_int log_level; /* the least dynhc_log_level the default sink writes */
     dynhc_transition_fn on_transition; /* copied under the lock by whoever announces */
     void *transition_data;
     dynhc_wakeup_fn wakeup;

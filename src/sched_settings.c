@@ -214,6 +214,15 @@ int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data)
     return DYNHC_OK;
 }
 
+int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level)
+{
+    if (s == NULL || (unsigned)level > DYNHC_LOG_ERROR) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    atomic_store(&s->log_level, (int)level);
+    return DYNHC_OK;
+}
+
 int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn, void *user_data)
 {
     if (s == NULL) {

@@ -65,11 +65,22 @@ typedef struct fixture {
     uint64_t now;
     dynhc_sched *s;
     dynhc_result *payload;
+    uint64_t last_id;
 } fixture;
 
 static uint64_t fake_clock(void *user_data)
 {
     return ((const fixture *)user_data)->now;
+}
+
+/* Leaves every check in flight; the test completes it. */
+static int keep_in_flight(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                          void *user_data)
+{
+    (void)s;
+    (void)ep;
+    ((fixture *)user_data)->last_id = check->id;
+    return 0;
 }
 
 static int setup(void **state)
@@ -173,13 +184,143 @@ static void other_lines_start_with_dynhc_and_their_level(void **state)
     free(err);
 }
 
+/* ---- DYN_LOG --------------------------------------------------------------------- */
+
+/* The line the guide's troubleshooting step greps for. */
+static void expect_registration_line(const char *err, const dynhc_result *payload)
+{
+    char line[512];
+    snprintf(line, sizeof(line),
+             "dynhc: info: Health check payload for endpoint 'generate' from default: %s\n",
+             dynhc_result_text(payload));
+    if (strstr(err, line) == NULL) {
+        fail_msg("no line %s in:\n%s", line, err);
+    }
+}
+
+static dynhc_endpoint *add_captured(fixture *f, dynhc_sched *s, const char *name, char **err)
+{
+    dynhc_endpoint *ep = NULL;
+    capture c;
+    capture_begin(&c);
+    int status = dynhc_sched_add_endpoint(s, name, f->payload, NULL, keep_in_flight, f, NULL, &ep);
+    *err = capture_end(&c);
+    assert_int_equal(status, DYNHC_OK);
+    return ep;
+}
+
+/* "Check logs for 'Health check payload' messages" (the guide's
+ * troubleshooting) works out of the box: the default level is info. */
+static void registration_is_logged_on_stderr_by_default(void **state)
+{
+    fixture *f = *state;
+    char *err;
+    add_captured(f, f->s, "generate", &err);
+    expect_registration_line(err, f->payload);
+    free(err);
+}
+
+/* A scheduler created with DYN_LOG set, its creation's stderr in *err. */
+static dynhc_sched *new_with_dyn_log(const char *value, char **err)
+{
+    assert_int_equal(setenv("DYN_LOG", value, 1), 0);
+    capture c;
+    capture_begin(&c);
+    dynhc_sched *s = dynhc_sched_new();
+    *err = capture_end(&c);
+    assert_int_equal(unsetenv("DYN_LOG"), 0);
+    assert_non_null(s);
+    assert_int_equal(dynhc_sched_set_spread_ns(s, 0), DYNHC_OK);
+    return s;
+}
+
+static void dyn_log_sets_the_default_sinks_level_in_any_case(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *value;
+        int info_shown;
+    } cases[] = {{"error", 0}, {" WARN ", 0}, {"Info", 1}, {"debug", 1}, {"", 1}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *err;
+        dynhc_sched *s = new_with_dyn_log(cases[i].value, &err);
+        assert_string_equal(err, "");
+        free(err);
+        add_captured(f, s, "generate", &err);
+        if (cases[i].info_shown) {
+            expect_registration_line(err, f->payload);
+        } else {
+            assert_string_equal(err, "");
+        }
+        free(err);
+        dynhc_sched_free(s);
+    }
+}
+
+static void a_bad_dyn_log_is_a_warning_naming_it_and_info_is_used(void **state)
+{
+    fixture *f = *state;
+    char *err;
+    dynhc_sched *s = new_with_dyn_log("verbose", &err);
+    assert_string_equal(err, "DYN_LOG: warning: invalid value \"verbose\": expected error, warn, "
+                             "info or debug; ignored\n");
+    free(err);
+    add_captured(f, s, "generate", &err);
+    expect_registration_line(err, f->payload);
+    free(err);
+    dynhc_sched_free(s);
+}
+
+static void the_level_can_be_set_by_the_host(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_log_level(f->s, DYNHC_LOG_WARNING), DYNHC_OK);
+    char *err;
+    add_captured(f, f->s, "generate", &err);
+    assert_string_equal(err, "");
+    free(err);
+    assert_int_equal(dynhc_sched_set_log_level(f->s, (dynhc_log_level)4), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_log_level(NULL, DYNHC_LOG_INFO), DYNHC_ERR_INVALID_ARG);
+}
+
+static void record_line(dynhc_log_level level, const char *message, void *user_data)
+{
+    char *log = user_data;
+    size_t used = strlen(log);
+    snprintf(log + used, 1024 - used, "%d|%s\n", (int)level, message);
+}
+
+/* DYN_LOG is the default sink's: a host's own sink gets every level. */
+static void a_hosts_own_sink_receives_every_level_whatever_dyn_log_says(void **state)
+{
+    fixture *f = *state;
+    char *err;
+    dynhc_sched *s = new_with_dyn_log("error", &err);
+    free(err);
+    char log[1024] = "";
+    assert_int_equal(dynhc_sched_set_log(s, record_line, log), DYNHC_OK);
+    dynhc_endpoint *ep = NULL;
+    assert_int_equal(dynhc_sched_add_endpoint(s, "generate", f->payload, NULL, keep_in_flight, f,
+                                              NULL, &ep),
+                     DYNHC_OK);
+    assert_non_null(strstr(log, "1|Health check payload for endpoint 'generate'"));
+    dynhc_sched_free(s);
+}
+
 int main(void)
 {
+    /* What the tests set themselves, not the caller's shell. */
+    unsetenv("DYN_LOG");
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(a_scheduler_diagnostic_is_printed_once_in_the_format_of_spec_1_6),
         T(a_status_server_diagnostic_is_printed_once_in_the_format_of_spec_1_6),
         T(other_lines_start_with_dynhc_and_their_level),
+        T(registration_is_logged_on_stderr_by_default),
+        T(dyn_log_sets_the_default_sinks_level_in_any_case),
+        T(a_bad_dyn_log_is_a_warning_naming_it_and_info_is_used),
+        T(the_level_can_be_set_by_the_host),
+        T(a_hosts_own_sink_receives_every_level_whatever_dyn_log_says),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,8 +131,9 @@ DYNHC_API uint64_t dynhc_now_ns(void);
  * interval equal to the interval, no jitter, first checks spread over one
  * interval, 1 failure to turn not ready and 1 success to turn ready,
  * successful traffic marks an endpoint ready, checks enabled, starting status
- * not ready, the log sink writing warnings and errors to stderr.
- * NULL when out of memory.
+ * not ready, the default log sink writing to stderr what is at DYN_LOG's
+ * level or above (info when DYN_LOG is unset; read here, with getenv, once;
+ * a bad value is a warning there, and info). NULL when out of memory.
  */
 DYNHC_API dynhc_sched *dynhc_sched_new(void);
 
@@ -178,6 +179,11 @@ DYNHC_API int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *use
  * as it is, any other as "dynhc: LEVEL: MESSAGE". A sink set here receives
  * the same messages, without the prefix. */
 DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data);
+/* The least level the default sink writes: DYN_LOG (error, warn, info or
+ * debug, any case) as it was when the scheduler was created, else
+ * DYNHC_LOG_INFO. A sink set with dynhc_sched_set_log() receives every
+ * level and filters as it likes. */
+DYNHC_API int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level);
 DYNHC_API int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn,
                                                   void *user_data);
 DYNHC_API int dynhc_sched_set_wakeup(dynhc_sched *s, dynhc_wakeup_fn fn, void *user_data);
