@@ -294,25 +294,57 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_t
      * removed ep: the reference keeps it. */
     dh_endpoint_hold_locked(ep);
     t->ep = ep;
+    t->ep_changed = 1;
     t->ep_ready = ready;
     t->fn = s->on_transition;
     t->data = s->transition_data;
     dh_sched_update_overall(s, t);
 }
 
-/* Logs and calls back one transition: of ep, or of the overall status
- * when ep is NULL. With callback_owner set, without the lock. */
-static void announce_one(dynhc_sched *s, dynhc_transition_fn fn, void *data, dynhc_endpoint *ep,
-                         int ready)
+/* Logs and calls back one transition of the overall status. With
+ * callback_owner set, without the lock. */
+static void announce_overall(dynhc_sched *s, dynhc_transition_fn fn, void *data, int ready)
 {
-    if (ep != NULL) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now %s", ep->name,
-                     ready ? "ready" : "not ready");
-    } else {
-        dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
-    }
+    dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
     if (fn != NULL) {
-        fn(s, ep, ep != NULL ? ep->name : NULL, ready, data);
+        fn(s, NULL, NULL, ready, data);
+    }
+}
+
+/* Logs what happened to ep (its transition, its failed check) and calls
+ * back its transition. A failure is logged with its reason: not ready, at
+ * warning level, the first time (the first check of an endpoint that
+ * starts not ready included) and whenever the reason changes; still ready
+ * (below the failure threshold), at info level; a failure for the same
+ * reason as the previous check, at debug level, so that an endpoint that
+ * stays down does not repeat itself every interval. With callback_owner
+ * set, without the lock. */
+static void announce_endpoint(dynhc_sched *s, dynhc_transition_fn fn, void *data,
+                              dynhc_endpoint *ep, const dh_transitions *t)
+{
+    const char *reason = t->reason;
+    if (t->ep_changed && t->ep_ready) {
+        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now ready", ep->name);
+    } else if (t->ep_changed) {
+        dh_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is now not ready: %s", ep->name,
+                     reason != NULL ? reason : "failure");
+    } else if (reason != NULL && !t->ep_ready) {
+        if (t->repeat) {
+            dh_sched_log(s, DYNHC_LOG_DEBUG,
+                         "endpoint '%s' is still not ready: %s (consecutive failures: %u)",
+                         ep->name, reason, (unsigned)t->failures);
+        } else {
+            dh_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is not ready: %s", ep->name,
+                         reason);
+        }
+    } else if (reason != NULL) {
+        dh_sched_log(s, t->repeat ? DYNHC_LOG_DEBUG : DYNHC_LOG_INFO,
+                     "endpoint '%s' failed a check and is still ready: %s (consecutive "
+                     "failures: %u)",
+                     ep->name, reason, (unsigned)t->failures);
+    }
+    if (t->ep_changed && fn != NULL) {
+        fn(s, ep, ep->name, t->ep_ready, data);
     }
 }
 
@@ -324,10 +356,10 @@ void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
     if (t->ep != NULL) {
-        announce_one(s, t->fn, t->data, t->ep, t->ep_ready);
+        announce_endpoint(s, t->fn, t->data, t->ep, t);
     }
     if (t->overall_changed) {
-        announce_one(s, t->fn, t->data, NULL, t->overall_ready);
+        announce_overall(s, t->fn, t->data, t->overall_ready);
     }
     callback_owner = outer;
     if (t->ep != NULL) {
@@ -443,7 +475,7 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     ep->last_result = (uint8_t)result;
     ep->last_check_ns = now;
     record_latency(s, ep, latency_ns);
-    dh_free(ep->last_error);
+    char *previous_error = ep->last_error;
     ep->last_error = NULL;
     if (result == DYNHC_CHECK_SUCCESS) {
         ep->consecutive_failures = 0;
@@ -456,14 +488,26 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
         ep->consecutive_failures++;
         const char *text = error != NULL ? error : result == DYNHC_CHECK_TIMEOUT ? "timeout" : "failure";
         size_t len = strlen(text);
-        /* A lost error text only costs detail in the verbose status. */
+        /* A lost error text only costs detail in the verbose status (and
+         * the next failure for the same reason is logged as a new one). */
         if ((ep->last_error = dh_malloc(len + 1)) != NULL) {
             memcpy(ep->last_error, text, len + 1);
         }
         if (ep->consecutive_failures >= s->failure_threshold) {
             set_ready_locked(s, ep, 0, t);
         }
+        /* The failure is logged with its reason once the lock is released:
+         * the reference keeps ep (a transition holds one already). */
+        if (t->ep == NULL) {
+            dh_endpoint_hold_locked(ep);
+            t->ep = ep;
+            t->ep_ready = atomic_load(&ep->ready);
+        }
+        t->reason = text;
+        t->repeat = previous_error != NULL && strcmp(previous_error, text) == 0;
+        t->failures = ep->consecutive_failures;
     }
+    dh_free(previous_error);
     if (s->enabled) {
         ep->due_ns = next_due(s, ep, now);
         dh_sched_schedule_locked(s, ep, ep->due_ns);
@@ -598,10 +642,18 @@ void dh_sched_free_endpoint(dynhc_endpoint *ep)
 static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dh_transitions *t)
 {
     if (t->ep != NULL) {
-        s->batch[count++] = (dh_batch_entry){t->ep, 0, 0, DH_BATCH_ENDPOINT, (uint8_t)t->ep_ready};
+        s->batch[count++] = (dh_batch_entry){t->ep,
+                                             0,
+                                             0,
+                                             DH_BATCH_ENDPOINT,
+                                             (uint8_t)t->ep_ready,
+                                             (uint8_t)t->ep_changed,
+                                             (uint8_t)t->repeat,
+                                             t->failures};
     }
     if (t->overall_changed) {
-        s->batch[count++] = (dh_batch_entry){NULL, 0, 0, DH_BATCH_OVERALL, (uint8_t)t->overall_ready};
+        s->batch[count++] =
+            (dh_batch_entry){NULL, 0, 0, DH_BATCH_OVERALL, (uint8_t)t->overall_ready, 0, 0, 0};
     }
     return count;
 }
@@ -654,7 +706,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         uint64_t deadline = dh_later(now, s->timeout_ns);
         dh_sched_schedule_locked(s, ep, deadline);
         dh_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
-        s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0};
+        s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0, 0, 0, 0};
     }
     return count;
 }
@@ -682,8 +734,13 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     for (uint32_t i = 0; i < count; i++) {
         const dh_batch_entry *e = &s->batch[i];
         dynhc_endpoint *ep = e->ep;
-        if (e->kind != DH_BATCH_SEND) {
-            announce_one(s, on_transition, transition_data, ep, e->ready);
+        if (e->kind == DH_BATCH_OVERALL) {
+            announce_overall(s, on_transition, transition_data, e->ready);
+        } else if (e->kind == DH_BATCH_ENDPOINT) {
+            /* The only failure a tick applies is a timeout. */
+            dh_transitions t = {ep,        e->changed, e->ready,       "timeout", e->repeat,
+                                e->failures, 0,        0,              NULL,      NULL};
+            announce_endpoint(s, on_transition, transition_data, ep, &t);
         } else {
             sent++;
             /* A check whose endpoint was removed meanwhile is not sent. */

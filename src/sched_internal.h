@@ -84,7 +84,8 @@ void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data);
 dh_any_fn dh_hook_get(const dh_hook *h, void **data);
 
 /* What a tick does once the lock is released, in the order it was found:
- * send a check, or announce a transition that a timeout caused. */
+ * send a check, or announce what a timeout did to an endpoint (its
+ * transition, or only its failure to log) or to the overall status. */
 enum { DH_BATCH_SEND, DH_BATCH_ENDPOINT, DH_BATCH_OVERALL };
 
 typedef struct dh_batch_entry {
@@ -93,6 +94,9 @@ typedef struct dh_batch_entry {
     uint64_t deadline_ns; /* a send: when the check times out */
     uint8_t kind;
     uint8_t ready;        /* a transition: the new status */
+    uint8_t changed;      /* an endpoint: its readiness changed (else a failure only) */
+    uint8_t repeat;       /* an endpoint: its last check failed for the same reason */
+    uint32_t failures;    /* an endpoint: its consecutive failures */
 } dh_batch_entry;
 
 /* A heap entry keeps the key beside the pointer so that sifting touches
@@ -190,10 +194,18 @@ struct dynhc_sched {
     int thread_woken;
 };
 
-/* Readiness changes seen under the lock, announced after it is released. */
+/* Readiness changes seen under the lock, and a failed check to log,
+ * announced after it is released. */
 typedef struct dh_transitions {
     dynhc_endpoint *ep; /* with a reference, which dh_sched_announce() drops */
+    int ep_changed;     /* ep's readiness changed to ep_ready */
     int ep_ready;
+    /* ep's check failed for this reason (valid until the announcement: the
+     * error given to dynhc_sched_complete() or a static text); NULL when
+     * none. repeat: its previous check failed for the same reason. */
+    const char *reason;
+    int repeat;
+    uint32_t failures;  /* ep's consecutive failures */
     int overall_changed;
     int overall_ready;
     /* The transition callback, copied under the lock with the change. */
@@ -201,7 +213,7 @@ typedef struct dh_transitions {
     void *data;
 } dh_transitions;
 
-#define DH_TRANSITIONS_NONE {NULL, 0, 0, 0, NULL, NULL}
+#define DH_TRANSITIONS_NONE {NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL}
 
 /* Recomputes the overall status, noting a change in t; with the lock held. */
 void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t);

@@ -307,6 +307,126 @@ static void a_hosts_own_sink_receives_every_level_whatever_dyn_log_says(void **s
     dynhc_sched_free(s);
 }
 
+/* ---- not ready, and why ----------------------------------------------------------- */
+
+/* Sends the check due at f->now and completes it with result and error
+ * (a timeout: lets it time out); returns what went to stderr meanwhile. */
+static char *check_once(fixture *f, dynhc_check_result result, const char *error)
+{
+    capture c;
+    capture_begin(&c);
+    int sent = dynhc_sched_tick(f->s, f->now);
+    int completed = DYNHC_OK;
+    if (result == DYNHC_CHECK_TIMEOUT) {
+        f->now += 3 * SEC;
+        dynhc_sched_tick(f->s, f->now);
+    } else {
+        f->now += 5 * MS;
+        completed = dynhc_sched_complete(f->s, f->last_id, result, error);
+    }
+    char *err = capture_end(&c);
+    assert_int_equal(sent, 1);
+    assert_int_equal(completed, DYNHC_OK);
+    f->now = dynhc_sched_next_deadline(f->s);
+    return err;
+}
+
+static void check_logs(fixture *f, dynhc_check_result result, const char *error,
+                         const char *expected)
+{
+    char *err = check_once(f, result, error);
+    if (strcmp(err, expected) != 0) {
+        fail_msg("after a check failing with %s, stderr is:\n%s\nnot:\n%s",
+                 error != NULL ? error : "(no error)", err, expected);
+    }
+    free(err);
+}
+
+/* An endpoint starts not ready: its first failed check changes no
+ * readiness, and was not logged at all. */
+static void a_first_check_that_fails_is_logged_with_its_reason(void **state)
+{
+    fixture *f = *state;
+    char *err;
+    add_captured(f, f->s, "generate", &err);
+    free(err);
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 500: 'engine failed'",
+                 "dynhc: warning: endpoint 'generate' is not ready: HTTP 500: 'engine failed'\n");
+}
+
+static void a_first_check_that_times_out_is_logged_as_a_timeout(void **state)
+{
+    fixture *f = *state;
+    char *err;
+    add_captured(f, f->s, "generate", &err);
+    free(err);
+    check_logs(f, DYNHC_CHECK_TIMEOUT, NULL,
+                 "dynhc: warning: endpoint 'generate' is not ready: timeout\n");
+}
+
+/* The first failure and every change of reason or readiness are logged;
+ * an endpoint that stays down for one reason does not say it again every
+ * interval (but does at debug level). */
+static void repeated_failures_are_logged_once_and_each_change_again(void **state)
+{
+    fixture *f = *state;
+    char *err;
+    add_captured(f, f->s, "generate", &err);
+    free(err);
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 500",
+                 "dynhc: warning: endpoint 'generate' is not ready: HTTP 500\n");
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 500", "");
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 500", "");
+    check_logs(f, DYNHC_CHECK_FAILURE, "cannot connect: Connection refused",
+                 "dynhc: warning: endpoint 'generate' is not ready: cannot connect: Connection "
+                 "refused\n");
+    check_logs(f, DYNHC_CHECK_TIMEOUT, NULL,
+                 "dynhc: warning: endpoint 'generate' is not ready: timeout\n");
+    check_logs(f, DYNHC_CHECK_TIMEOUT, NULL, "");
+    assert_int_equal(dynhc_sched_set_log_level(f->s, DYNHC_LOG_DEBUG), DYNHC_OK);
+    check_logs(f, DYNHC_CHECK_TIMEOUT, NULL,
+                 "dynhc: debug: endpoint 'generate' is still not ready: timeout (consecutive "
+                 "failures: 7)\n");
+    assert_int_equal(dynhc_sched_set_log_level(f->s, DYNHC_LOG_INFO), DYNHC_OK);
+    check_logs(f, DYNHC_CHECK_SUCCESS, NULL,
+                 "dynhc: info: endpoint 'generate' is now ready\n"
+                 "dynhc: info: overall status is now ready\n");
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 500",
+                 "dynhc: warning: endpoint 'generate' is now not ready: HTTP 500\n"
+                 "dynhc: info: overall status is now not ready\n");
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 500", "");
+}
+
+/* Below the failure threshold an endpoint stays ready: its failures are
+ * news, not alarms. */
+static void a_failure_below_the_threshold_is_logged_at_info(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_thresholds(f->s, 3, 1), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_starting_status(f->s, 1), DYNHC_OK);
+    char *err;
+    add_captured(f, f->s, "generate", &err);
+    free(err);
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 503",
+                 "dynhc: info: endpoint 'generate' failed a check and is still ready: HTTP 503 "
+                 "(consecutive failures: 1)\n");
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 503", "");
+    check_logs(f, DYNHC_CHECK_TIMEOUT, NULL,
+                 "dynhc: warning: endpoint 'generate' is now not ready: timeout\n"
+                 "dynhc: info: overall status is now not ready\n");
+}
+
+/* A name is not a source: the line is not taken for a diagnostic. */
+static void an_endpoint_name_holding_warning_is_not_taken_for_a_diagnostic(void **state)
+{
+    fixture *f = *state;
+    char *err;
+    add_captured(f, f->s, "x: warning: y", &err);
+    free(err);
+    check_logs(f, DYNHC_CHECK_FAILURE, NULL,
+                 "dynhc: warning: endpoint 'x: warning: y' is not ready: failure\n");
+}
+
 int main(void)
 {
     /* What the tests set themselves, not the caller's shell. */
@@ -321,6 +441,11 @@ int main(void)
         T(a_bad_dyn_log_is_a_warning_naming_it_and_info_is_used),
         T(the_level_can_be_set_by_the_host),
         T(a_hosts_own_sink_receives_every_level_whatever_dyn_log_says),
+        T(a_first_check_that_fails_is_logged_with_its_reason),
+        T(a_first_check_that_times_out_is_logged_as_a_timeout),
+        T(repeated_failures_are_logged_once_and_each_change_again),
+        T(a_failure_below_the_threshold_is_logged_at_info),
+        T(an_endpoint_name_holding_warning_is_not_taken_for_a_diagnostic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
