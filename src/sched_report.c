@@ -465,13 +465,15 @@ static void out_family(out_buf *out, const char *name, const char *type, const c
     out_char(out, '\n');
 }
 
-/* Starts a sample of an endpoint: NAME{endpoint="...",EXTRA="..." with the
- * brace left open for the family's own label. Registration kept only the
+/* Starts a sample of an endpoint: NAME{dynhc_endpoint="...",EXTRA="..."
+ * with the brace left open for the family's own label. The label is not
+ * "endpoint": prometheus-operator gives every sample of a target an
+ * "endpoint" label of its own (the port's name). Registration kept only the
  * labels that can be written. */
 static void out_series(out_buf *out, const char *name, const report *rep, const report_ep *r)
 {
     out_str(out, name);
-    out_str(out, "{endpoint=\"");
+    out_str(out, "{dynhc_endpoint=\"");
     out_text(out, rep->text + r->name, label_escape, "\xEF\xBF\xBD");
     out_char(out, '"');
     const char *label = r->labels != NO_TEXT ? rep->text + r->labels : NULL;

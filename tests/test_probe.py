@@ -417,7 +417,7 @@ class WatchTest(unittest.TestCase):
         for line in samples:
             self.assertRegex(line, sample)
         self.assertIn('model="gpt2"', text)
-        self.assertIn('endpoint="%s"' % self.stub.url, text)
+        self.assertIn('{dynhc_endpoint="%s"' % self.stub.url, text)
 
     def test_sigint_stops_it_with_a_check_in_flight(self):
         w = self.start("--timeout", "10s")

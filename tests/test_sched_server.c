@@ -654,8 +654,8 @@ static void metrics_are_prometheus_text(void **state)
     assert_int_equal(r.code, 200);
     assert_string_equal(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
     assert_exposition_lines(r.body);
-    assert_non_null(strstr(r.body, "\ndynhc_endpoint_ready{endpoint=\"generate\"} 1\n"));
-    assert_non_null(strstr(r.body, "\ndynhc_health_checks_total{endpoint=\"generate\","
+    assert_non_null(strstr(r.body, "\ndynhc_endpoint_ready{dynhc_endpoint=\"generate\"} 1\n"));
+    assert_non_null(strstr(r.body, "\ndynhc_health_checks_total{dynhc_endpoint=\"generate\","
                                    "result=\"success\"} 1\n"));
     reply_free(&r);
     world_end(&w);
