@@ -280,13 +280,15 @@ void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t)
     }
 }
 
-static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_transitions *t)
+static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, uint64_t now,
+                             dh_transitions *t)
 {
     if (atomic_load(&ep->ready) == ready) {
         return;
     }
     atomic_store(&ep->ready, ready);
     ep->transitions++;
+    ep->last_change_ns = now;
     if (ep->tracked) {
         s->tracked_ready = ready ? s->tracked_ready + 1 : s->tracked_ready - 1;
     }
@@ -462,6 +464,7 @@ static void record_latency(dynhc_sched *s, dynhc_endpoint *ep, uint64_t latency_
     s->latency_sum_s += latency_ns / DH_NS_PER_SEC + s->latency_sum_ns / DH_NS_PER_SEC;
     s->latency_sum_ns %= DH_NS_PER_SEC;
     ep->last_latency_ns = latency_ns;
+    ep->latency_sum_ns = dh_later(ep->latency_sum_ns, latency_ns);
 }
 
 /* Applies the outcome of ep's check in flight, which took latency_ns; with
@@ -478,10 +481,11 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     char *previous_error = ep->last_error;
     ep->last_error = NULL;
     if (result == DYNHC_CHECK_SUCCESS) {
+        atomic_store_explicit(&ep->last_success_ns, now, memory_order_relaxed);
         ep->consecutive_failures = 0;
         ep->consecutive_successes++;
         if (ep->consecutive_successes >= s->success_threshold) {
-            set_ready_locked(s, ep, 1, t);
+            set_ready_locked(s, ep, 1, now, t);
         }
     } else {
         ep->consecutive_successes = 0;
@@ -494,7 +498,7 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
             memcpy(ep->last_error, text, len + 1);
         }
         if (ep->consecutive_failures >= s->failure_threshold) {
-            set_ready_locked(s, ep, 0, t);
+            set_ready_locked(s, ep, 0, now, t);
         }
         /* The failure is logged with its reason once the lock is released:
          * the reference keeps ep (a transition holds one already). */
@@ -578,7 +582,13 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
         return;
     }
     dynhc_sched *s = ep->sched;
-    atomic_store_explicit(&ep->last_activity_ns, dh_sched_now(s), memory_order_relaxed);
+    uint64_t now = dh_sched_now(s);
+    atomic_store_explicit(&ep->last_activity_ns, now, memory_order_relaxed);
+    if (ok) {
+        /* A request that worked shows the endpoint working as well as a
+         * check: in idle mode a busy endpoint is never checked. */
+        atomic_store_explicit(&ep->last_success_ns, now, memory_order_relaxed);
+    }
     if (!ok || !atomic_load_explicit(&s->activity_marks_ready, memory_order_relaxed) ||
         atomic_load(&ep->ready)) {
         return;
@@ -586,7 +596,7 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
     dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&ep->removed) && atomic_load(&s->activity_marks_ready)) {
-        set_ready_locked(s, ep, 1, &t);
+        set_ready_locked(s, ep, 1, now, &t);
     }
     pthread_mutex_unlock(&s->lock);
     dh_sched_announce(s, &t);
@@ -845,6 +855,8 @@ dynhc_sched *dynhc_sched_new(void)
     atomic_init(&s->process_ready, 0);
     atomic_init(&s->overall_ready, 0);
     s->created_ns = dynhc_now_ns();
+    s->created_wall_ns = dh_wall_now_ns();
+    s->process_start_wall_ns = dh_process_start_wall_ns(s->created_wall_ns);
     atomic_init(&s->time_floor, s->created_ns);
     return s;
 }

@@ -257,6 +257,8 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     s->endpoint_count++;
     atomic_init(&ep->ready, s->starting_ready);
     atomic_init(&ep->last_activity_ns, 0);
+    atomic_init(&ep->last_success_ns, 0);
+    ep->last_change_ns = now; /* its status holds since it was registered */
     atomic_init(&ep->removed, 0);
     atomic_init(&ep->refs, 1); /* the registration's */
     ep->tracked = (uint8_t)dh_sched_is_used(s, name);

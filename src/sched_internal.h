@@ -24,7 +24,8 @@ extern const double dh_latency_bounds[DH_LATENCY_BUCKETS];
  * per-endpoint counters are 32-bit: at a check a second they last a century.
  * Latency is one histogram for the scheduler (struct dynhc_sched): a
  * histogram per endpoint would cost 56 bytes each and a dozen series each,
- * far too many for a fleet. */
+ * far too many for a fleet. Per endpoint there is the last latency and
+ * their sum (mean latency = sum / checks), 16 bytes and two series. */
 struct dynhc_endpoint {
     uint32_t heap_index;    /* DH_NOT_IN_HEAP when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
@@ -43,19 +44,26 @@ struct dynhc_endpoint {
     atomic_int ready;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
+    /* One for the registration, dropped by removal, plus one per internal
+     * user that touches the endpoint after releasing the lock (a transition
+     * being announced, a tick's batch). Taken under the lock while the
+     * endpoint is registered, dropped anywhere; the last one frees it. */
+    atomic_uint refs;
 
     dynhc_sched *sched;
     /* The metric labels that can be written: name, value, ..., NULL, the
      * strings one after the other in the same block; NULL when none. */
     const char *const *labels;
     dynhc_destroy_fn destroy;
-    /* One for the registration, dropped by removal, plus one per internal
-     * user that touches the endpoint after releasing the lock (a transition
-     * being announced, a tick's batch). Taken under the lock while the
-     * endpoint is registered, dropped anywhere; the last one frees it. */
-    atomic_uint refs;
     uint64_t last_check_ns;      /* when the last check completed; 0 before the first */
     uint64_t last_latency_ns;
+    /* The latencies of every check, summed: one check at a time, each after
+     * the one before, so the sum never passes the clock's span (no wrap). */
+    uint64_t latency_sum_ns;
+    /* When the endpoint last worked: a successful check, or successful
+     * traffic (stored without the lock); 0: never. */
+    _Atomic uint64_t last_success_ns;
+    uint64_t last_change_ns;     /* its last readiness change; its registration before */
     char *last_error;            /* the last failure's text; NULL after a success */
 
     /* Metrics, under the lock. Tokens spent are derived: checks sent times
@@ -167,6 +175,12 @@ struct dynhc_sched {
     uint64_t latency_sum_s;
     uint64_t latency_sum_ns;
     uint64_t created_ns;
+    /* The wall clock (CLOCK_REALTIME, ns since the Unix epoch) when
+     * created_ns was read: reports turn the clock's times into Unix times
+     * with this offset, taken once so that a timestamp does not move
+     * between reports (set again with the clock). */
+    uint64_t created_wall_ns;
+    uint64_t process_start_wall_ns; /* the process's start, Unix time */
     /* One time source: the latest now a tick was given. Times read from
      * the clock are never taken below it (dh_sched_now), so a tick whose
      * now runs ahead of the clock (a loop ticking at the deadline it was
@@ -262,6 +276,13 @@ static inline uint64_t dh_elapsed(uint64_t later, uint64_t earlier)
 {
     return later > earlier ? later - earlier : 0;
 }
+
+/* CLOCK_REALTIME in nanoseconds since the Unix epoch (0 before it). */
+uint64_t dh_wall_now_ns(void);
+/* The process's start in Unix time (ns): /proc/self/stat's start time after
+ * /proc/stat's boot time, as Prometheus' client libraries read it;
+ * fallback when /proc cannot tell. */
+uint64_t dh_process_start_wall_ns(uint64_t fallback);
 
 /* Logs through the scheduler's sink (formatted like printf). */
 void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)

@@ -197,9 +197,11 @@ int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data)
     }
     /* A new time source: the time floor of the old one means nothing to it. */
     uint64_t start = fn != NULL ? fn(user_data) : dynhc_now_ns();
+    uint64_t wall = dh_wall_now_ns();
     WITH_LOCK(s, {
         dh_hook_set_locked(&s->clock, (dh_any_fn)fn, user_data);
         s->created_ns = start;
+        s->created_wall_ns = wall;
         atomic_store(&s->time_floor, start);
     });
     return DYNHC_OK;

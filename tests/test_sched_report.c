@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <locale.h>
@@ -832,6 +833,8 @@ static void metrics_of_an_empty_scheduler_declare_every_family(void **state)
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
     static const char *const types[] = {
+        "# TYPE dynhc_build_info gauge",
+        "# TYPE process_start_time_seconds gauge",
         "# TYPE dynhc_ready gauge",
         "# TYPE dynhc_uptime_seconds gauge",
         "# TYPE dynhc_health_checks_in_flight gauge",
@@ -840,13 +843,19 @@ static void metrics_of_an_empty_scheduler_declare_every_family(void **state)
         "# TYPE dynhc_health_checks_total counter",
         "# TYPE dynhc_health_check_duration_seconds histogram",
         "# TYPE dynhc_endpoint_ready gauge",
+        "# TYPE dynhc_health_check_last_duration_seconds gauge",
+        "# TYPE dynhc_health_check_seconds_total counter",
+        "# TYPE dynhc_endpoint_last_success_timestamp_seconds gauge",
+        "# TYPE dynhc_endpoint_last_change_timestamp_seconds gauge",
         "# TYPE dynhc_health_check_late_completions_total counter",
-        "# TYPE dynhc_health_check_tokens_total counter",
+        "# TYPE dynhc_health_check_token_budget_total counter",
         "# TYPE dynhc_readiness_transitions_total counter",
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         assert_line(text, types[i]);
     }
+    assert_null(strstr(text, "# TYPE dynhc_health_check_tokens_total"));
+    assert_line(text, "dynhc_build_info{version=\"" DYNHC_VERSION_STRING "\"} 1");
     assert_line(text, "dynhc_ready 0");
     assert_line(text, "dynhc_uptime_seconds 2.000000005");
     assert_line(text, "dynhc_health_checks_in_flight 0");
@@ -931,10 +940,20 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
     assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"slow\"} 0");
     assert_line(text, "dynhc_health_check_late_completions_total{dynhc_endpoint=\"generate\","
                       "model=\"gpt2\"} 1");
-    assert_line(text, "dynhc_health_check_tokens_total{dynhc_endpoint=\"generate\",model=\"gpt2\"} 35");
-    assert_line(text, "dynhc_health_check_tokens_total{dynhc_endpoint=\"slow\"} 7");
+    assert_line(text, "dynhc_health_check_token_budget_total{dynhc_endpoint=\"generate\",model=\"gpt2\"} 35");
+    assert_line(text, "dynhc_health_check_token_budget_total{dynhc_endpoint=\"slow\"} 7");
     assert_line(text, "dynhc_readiness_transitions_total{dynhc_endpoint=\"generate\",model=\"gpt2\"} 3");
     assert_line(text, "dynhc_readiness_transitions_total{dynhc_endpoint=\"slow\"} 0");
+    /* Per endpoint latency: the last check's (no sample for "slow", never
+     * checked: a 0 would read as a fast check), and the sum of all:
+     * 3 + 20 + 7 + 3000 (the timeout) + 1500 ms. */
+    assert_line(text, "dynhc_health_check_last_duration_seconds{dynhc_endpoint=\"generate\","
+                      "model=\"gpt2\"} 1.5");
+    assert_null(strstr(text, "dynhc_health_check_last_duration_seconds{dynhc_endpoint=\"slow\""));
+    assert_line(text, "dynhc_health_check_seconds_total{dynhc_endpoint=\"generate\","
+                      "model=\"gpt2\"} 4.53");
+    assert_line(text, "dynhc_health_check_seconds_total{dynhc_endpoint=\"slow\"} 0");
+    assert_line(text, "dynhc_endpoint_last_success_timestamp_seconds{dynhc_endpoint=\"slow\"} 0");
     dynhc_free(text);
     harness_end(&h);
 }
@@ -1038,6 +1057,88 @@ static void the_latency_sum_never_wraps(void **state)
     dynhc_free(text);
     harness_end(&h);
     free(scripts);
+}
+
+/* The value of the sample whose line starts with series (up to its
+ * value), as a double; fails when there is none. */
+static double sample_value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ') {
+            return strtod(p + n + 1, NULL);
+        }
+    }
+    fail_msg("no sample %s in\n%s", series, text);
+    return 0;
+}
+
+/* Timestamps are Unix times: the clock's times (a fake clock here) turned
+ * by the offset between it and the wall clock taken when the clock was
+ * set. Last success: a successful check or request; last change: the last
+ * readiness change, or the registration. */
+static void metrics_give_unix_timestamps_of_last_success_and_last_change(void **state)
+{
+    (void)state;
+    double before = (double)time(NULL);
+    harness h;
+    harness_init(&h); /* the clock says T0: the offset is taken now */
+    double after = (double)time(NULL) + 1;
+    static const step steps[] = {{0, DYNHC_CHECK_SUCCESS, 250 * MS, NULL}};
+    script sc = {.steps = steps, .count = 1};
+    h.now = T0 + 2 * SEC;
+    add(&h, "generate", NULL, &sc); /* checked at once, ready 250 ms later */
+    run_until(&h, T0 + 3 * SEC);
+    script pending = PENDING;
+    dynhc_endpoint *quiet = add(&h, "quiet", NULL, &pending); /* at T0+3 */
+    run_until(&h, T0 + 3500 * MS);
+
+    char *text = dynhc_sched_metrics(h.s);
+    assert_exposition_valid(text);
+    double start = sample_value(text, "process_start_time_seconds");
+    assert_true(start > 1e9 && start <= after);
+    double changed = sample_value(
+        text, "dynhc_endpoint_last_change_timestamp_seconds{dynhc_endpoint=\"generate\"}");
+    double success = sample_value(
+        text, "dynhc_endpoint_last_success_timestamp_seconds{dynhc_endpoint=\"generate\"}");
+    double quiet_change = sample_value(
+        text, "dynhc_endpoint_last_change_timestamp_seconds{dynhc_endpoint=\"quiet\"}");
+    assert_true(changed >= before + 2.25 && changed <= after + 2.25);
+    assert_true(success == changed);
+    assert_true(quiet_change - changed > 0.7499 && quiet_change - changed < 0.7501);
+    assert_line(text, "dynhc_endpoint_last_success_timestamp_seconds{dynhc_endpoint=\"quiet\"} 0");
+    dynhc_free(text);
+
+    /* A successful request shows the endpoint working too (idle mode never
+     * checks a busy one), and turns it ready. */
+    h.now = T0 + 4 * SEC;
+    dynhc_endpoint_record_activity(quiet, 1);
+    text = dynhc_sched_metrics(h.s);
+    double quiet_success = sample_value(
+        text, "dynhc_endpoint_last_success_timestamp_seconds{dynhc_endpoint=\"quiet\"}");
+    quiet_change = sample_value(
+        text, "dynhc_endpoint_last_change_timestamp_seconds{dynhc_endpoint=\"quiet\"}");
+    assert_true(quiet_success - success > 1.7499 && quiet_success - success < 1.7501);
+    assert_true(quiet_change == quiet_success);
+    /* The same Unix time in every report: the offset was taken once. */
+    assert_true(sample_value(text, "dynhc_endpoint_last_change_timestamp_seconds{"
+                                   "dynhc_endpoint=\"generate\"}") == changed);
+    dynhc_free(text);
+    harness_end(&h);
+}
+
+/* dynhc_build_info carries the version, dynhc_version() says the same. */
+static void metrics_carry_the_build_info(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    char *text = dynhc_sched_metrics(h.s);
+    char line[96];
+    snprintf(line, sizeof(line), "dynhc_build_info{version=\"%s\"} 1", dynhc_version());
+    assert_line(text, line);
+    dynhc_free(text);
+    harness_end(&h);
 }
 
 static void metrics_escape_label_values_as_the_format_requires(void **state)
@@ -1154,7 +1255,7 @@ static void metrics_leave_out_a_repeated_extra_label(void **state)
     assert_exposition_valid(text);
     assert_line(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\",model=\"a\","
                       "site=\"s\",result=\"timeout\"} 0");
-    assert_line(text, "dynhc_health_check_tokens_total{dynhc_endpoint=\"generate\",model=\"a\","
+    assert_line(text, "dynhc_health_check_token_budget_total{dynhc_endpoint=\"generate\",model=\"a\","
                       "site=\"s\"} 0");
     assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"generate\",model=\"a\",site=\"s\"} 0");
     dynhc_free(text);
@@ -1213,6 +1314,8 @@ int main(void)
         cmocka_unit_test(
             a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_latency),
         cmocka_unit_test(the_latency_sum_never_wraps),
+        cmocka_unit_test(metrics_give_unix_timestamps_of_last_success_and_last_change),
+        cmocka_unit_test(metrics_carry_the_build_info),
         cmocka_unit_test(metrics_escape_label_values_as_the_format_requires),
         cmocka_unit_test(metrics_name_the_endpoint_with_a_label_no_scraper_attaches),
         cmocka_unit_test(registration_refuses_label_names_of_targets_and_of_dynhc),

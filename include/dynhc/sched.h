@@ -205,12 +205,17 @@ DYNHC_API int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *use
  * Registers an endpoint. name is copied; payload is a resolved result
  * (DYNHC_OK) whose text every check sends: the scheduler keeps a reference
  * (dynhc_result_ref), so the caller may free its own. labels are
- * name/value pairs for the metrics, NULL-terminated (may be NULL), copied.
+ * name/value pairs for the metrics, NULL-terminated (may be NULL), copied;
+ * a name must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not
+ * "__..."), neither dynhc's own (dynhc_endpoint, result, le) nor one that a
+ * scraper attaches to a target (job, instance, endpoint, namespace, pod,
+ * service, container, node); a name given twice keeps its first value.
  * destroy (may be NULL) frees user_data when the endpoint goes away; on
  * failure nothing is kept and destroy is not called. Logs
  * "Health check payload for endpoint 'NAME' from SOURCE: JSON" at info level.
  * Returns DYNHC_OK with *out set, DYNHC_ERR_INVALID_ARG (a NULL argument,
- * an empty or duplicate name, a result without payload), DYNHC_ERR_NOMEM.
+ * an empty or duplicate name, a result without payload, a refused label
+ * name), DYNHC_ERR_NOMEM.
  */
 DYNHC_API int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name,
                                        const dynhc_result *payload, const char *const *labels,
@@ -279,10 +284,11 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  */
 DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
 
-/* The Prometheus text exposition of every metric. Free with dynhc_free().
- * NULL when out of memory. Any thread; a snapshot like the status JSON's.
- * Extra labels that clash with a family's own (result, le) or repeat an
- * earlier one were left out at registration. */
+/* The Prometheus text exposition of every metric (docs/metrics.md): per
+ * endpoint labelled dynhc_endpoint="NAME" and its extra labels. Free with
+ * dynhc_free(). NULL when out of memory. Any thread; a snapshot like the
+ * status JSON's. Timestamps are Unix times, from the clock's times through
+ * the wall clock's offset read when the clock was set (at creation). */
 DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
 
 /*
