@@ -240,8 +240,9 @@ DYNHC_API int dynhc_endpoint_is_ready(const dynhc_endpoint *ep);
 
 /*
  * Real traffic reached the endpoint: resets its idle timer and, when ok and
- * the option is on, marks it ready. Any thread, lock-free unless the
- * readiness changes.
+ * the option is on, marks it ready; when ok, it is also the endpoint's last
+ * success in the metrics. Any thread, lock-free unless the readiness
+ * changes.
  */
 DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 
