@@ -427,6 +427,52 @@ static void an_endpoint_name_holding_warning_is_not_taken_for_a_diagnostic(void 
                  "dynhc: warning: endpoint 'x: warning: y' is not ready: failure\n");
 }
 
+/* A sink that removes the endpoint whose failure it is told about: the
+ * line is logged after the lock is released, when any thread (the sink
+ * itself here) may remove the endpoint. */
+typedef struct remover {
+    dynhc_sched *s;
+    dynhc_endpoint *ep;
+    int lines;
+} remover;
+
+static void remove_on_failure(dynhc_log_level level, const char *message, void *user_data)
+{
+    remover *r = user_data;
+    if (level == DYNHC_LOG_WARNING && strstr(message, "is not ready: ") != NULL &&
+        r->ep != NULL) {
+        r->lines++;
+        assert_int_equal(dynhc_sched_remove_endpoint(r->s, r->ep), DYNHC_OK);
+        r->ep = NULL;
+    }
+}
+
+static void an_endpoint_removed_while_its_failure_is_logged_stays_valid(void **state)
+{
+    fixture *f = *state;
+    remover r = {f->s, NULL, 0};
+    assert_int_equal(dynhc_sched_set_log(f->s, remove_on_failure, &r), DYNHC_OK);
+    /* A completion's failure. */
+    assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", f->payload, NULL, keep_in_flight, f,
+                                              NULL, &r.ep),
+                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_tick(f->s, f->now), 1);
+    assert_int_equal(dynhc_sched_complete(f->s, f->last_id, DYNHC_CHECK_FAILURE, "HTTP 500"),
+                     DYNHC_OK);
+    assert_int_equal(r.lines, 1);
+    /* A tick's timeout. */
+    assert_int_equal(dynhc_sched_add_endpoint(f->s, "b", f->payload, NULL, keep_in_flight, f,
+                                              NULL, &r.ep),
+                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_tick(f->s, f->now), 1);
+    f->now += 3 * SEC;
+    assert_int_equal(dynhc_sched_tick(f->s, f->now), 0);
+    assert_int_equal(r.lines, 2);
+    char *text = dynhc_sched_status_json(f->s, 0);
+    assert_non_null(strstr(text, "\"endpoints\":{}"));
+    dynhc_free(text);
+}
+
 int main(void)
 {
     /* What the tests set themselves, not the caller's shell. */
@@ -446,6 +492,7 @@ int main(void)
         T(repeated_failures_are_logged_once_and_each_change_again),
         T(a_failure_below_the_threshold_is_logged_at_info),
         T(an_endpoint_name_holding_warning_is_not_taken_for_a_diagnostic),
+        T(an_endpoint_removed_while_its_failure_is_logged_stays_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
