@@ -442,7 +442,8 @@ static int run_dynhc(const run_opts *o, side_result *r)
         dynhc_sched_set_interval_ns(s, INTERVAL_NS) != DYNHC_OK ||
         dynhc_sched_set_jitter(s, 0.0) != DYNHC_OK ||
         dynhc_sched_set_spread_ns(s, SPREAD_NS) != DYNHC_OK ||
-        dynhc_sched_set_seed(s, 42) != DYNHC_OK) {
+        dynhc_sched_set_seed(s, 42) != DYNHC_OK ||
+        dynhc_sched_set_log(s, NULL, NULL) != DYNHC_OK) { /* no line per registration */
         fprintf(stderr, "bench_sched: dynhc: cannot set up the scheduler\n");
         goto done;
     }

@@ -267,8 +267,8 @@ static long stable_index(const char *name, size_t len)
 /* Reads the per-endpoint counters of the stable endpoints from metrics. */
 static void read_metrics(const char *text, seen *out)
 {
-    static const char checks[] = "dynhc_health_checks_total{endpoint=\"";
-    static const char late[] = "dynhc_health_check_late_completions_total{endpoint=\"";
+    static const char checks[] = "dynhc_health_checks_total{dynhc_endpoint=\"";
+    static const char late[] = "dynhc_health_check_late_completions_total{dynhc_endpoint=\"";
     for (const char *line = text; *line != '\0';) {
         const char *end = strchr(line, '\n');
         if (end == NULL) {

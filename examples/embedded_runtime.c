@@ -166,10 +166,8 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *model = dynhc_result_model_name(payload);
-    const char *origin = dynhc_result_origin(payload);
-    printf("payload for endpoint 'generate' from %s%s%s: %s\n",
-           dynhc_source_name(dynhc_result_source(payload)), origin != NULL ? " " : "",
-           origin != NULL ? origin : "", dynhc_result_text(payload));
+    /* Registration logs "Health check payload for endpoint 'generate' from
+     * SOURCE: JSON" on stderr (the default log sink, DYN_LOG=info). */
 
     engine e = {.lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER};
     dynhc_sched *s = dynhc_sched_new();

@@ -42,7 +42,7 @@ static unsigned env_group(const char *name)
         "DYN_HEALTH_CHECK_REQUEST_TIMEOUT",  "DYN_SYSTEM_STARTING_HEALTH_STATUS",
         "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "DYN_SYSTEM_HOST",
         "DYN_SYSTEM_PORT",                   "DYN_SYSTEM_HEALTH_PATH",
-        "DYN_SYSTEM_LIVE_PATH",
+        "DYN_SYSTEM_LIVE_PATH",              "DYN_LOG",
     };
     unsigned i = 0;
     while (i < sizeof(order) / sizeof(order[0]) && strcmp(order[i], name) != 0) {
@@ -836,7 +836,7 @@ static void check_system_settings(ctx *c)
     char quoted[96];
     static const char *const names[] = {"DYN_SYSTEM_STARTING_HEALTH_STATUS", "DYN_SYSTEM_HOST",
                                         "DYN_SYSTEM_PORT", "DYN_SYSTEM_HEALTH_PATH",
-                                        "DYN_SYSTEM_LIVE_PATH"};
+                                        "DYN_SYSTEM_LIVE_PATH", "DYN_LOG"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         size_t len;
         const char *text = env_get(c, names[i], &len);
@@ -850,6 +850,7 @@ static void check_system_settings(ctx *c)
             why = i == 0   ? dh_parse_start_status(text, len, &ignored)
                   : i == 1 ? dh_parse_host(text, len)
                   : i == 2 ? dh_parse_port(text, len, &ignored)
+                  : i == 5 ? dh_parse_log_level(text, len, &ignored)
                            : dh_parse_http_path(text, len);
         }
         if (why != NULL) {

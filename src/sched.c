@@ -16,6 +16,7 @@
 #include "resolver_internal.h"
 #include "sched_internal.h"
 #include "settings.h"
+#include "text.h"
 
 /* The scheduler whose callback this thread is running, if any: a tick or a
  * free from there would pull the ground from under the caller. */
@@ -84,12 +85,31 @@ static void raise_time_floor_locked(dynhc_sched *s, uint64_t now)
     }
 }
 
+/* Whether message is already a diagnostic in the format of SPEC 1.6 at this
+ * level: "SOURCE: warning: ..." or "SOURCE:LINE:COLUMN: warning: ...", its
+ * SOURCE (a variable name, a path) without spaces. It names where it comes
+ * from, so the default sink prints it as it is, the way `dynhc resolve`
+ * prints the resolver's diagnostics. */
+static int is_diagnostic(dynhc_log_level level, const char *message)
+{
+    const char *word = level == DYNHC_LOG_ERROR     ? "error: "
+                       : level == DYNHC_LOG_WARNING ? "warning: "
+                                                    : NULL;
+    const char *space = word != NULL ? strchr(message, ' ') : NULL;
+    return space != NULL && space - message >= 2 && space[-1] == ':' &&
+           strncmp(space + 1, word, strlen(word)) == 0;
+}
+
+/* The default sink: a diagnostic as it is, any other line as
+ * "dynhc: LEVEL: MESSAGE". One write per line. */
 static void stderr_log(dynhc_log_level level, const char *message, void *user_data)
 {
     (void)user_data;
-    if (level >= DYNHC_LOG_WARNING) {
-        fprintf(stderr, "dynhc: %s: %s\n", level == DYNHC_LOG_ERROR ? "error" : "warning",
-                message);
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    if (is_diagnostic(level, message)) {
+        fprintf(stderr, "%s\n", message);
+    } else {
+        fprintf(stderr, "dynhc: %s: %s\n", names[level], message);
     }
 }
 
@@ -98,7 +118,9 @@ void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, 
     void *data;
     dynhc_log_fn log = (dynhc_log_fn)dh_hook_get(&s->log, &data);
     /* Formatting is skipped when nobody would see the line. */
-    if (log == NULL || (log == stderr_log && level < DYNHC_LOG_WARNING)) {
+    if (log == NULL ||
+        (log == stderr_log &&
+         (int)level < atomic_load_explicit(&s->log_level, memory_order_relaxed))) {
         return;
     }
     char message[1024];
@@ -258,13 +280,15 @@ void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t)
     }
 }
 
-static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_transitions *t)
+static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, uint64_t now,
+                             dh_transitions *t)
 {
     if (atomic_load(&ep->ready) == ready) {
         return;
     }
     atomic_store(&ep->ready, ready);
     ep->transitions++;
+    ep->last_change_ns = now;
     if (ep->tracked) {
         s->tracked_ready = ready ? s->tracked_ready + 1 : s->tracked_ready - 1;
     }
@@ -272,25 +296,57 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, dh_t
      * removed ep: the reference keeps it. */
     dh_endpoint_hold_locked(ep);
     t->ep = ep;
+    t->ep_changed = 1;
     t->ep_ready = ready;
     t->fn = s->on_transition;
     t->data = s->transition_data;
     dh_sched_update_overall(s, t);
 }
 
-/* Logs and calls back one transition: of ep, or of the overall status
- * when ep is NULL. With callback_owner set, without the lock. */
-static void announce_one(dynhc_sched *s, dynhc_transition_fn fn, void *data, dynhc_endpoint *ep,
-                         int ready)
+/* Logs and calls back one transition of the overall status. With
+ * callback_owner set, without the lock. */
+static void announce_overall(dynhc_sched *s, dynhc_transition_fn fn, void *data, int ready)
 {
-    if (ep != NULL) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now %s", ep->name,
-                     ready ? "ready" : "not ready");
-    } else {
-        dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
-    }
+    dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
     if (fn != NULL) {
-        fn(s, ep, ep != NULL ? ep->name : NULL, ready, data);
+        fn(s, NULL, NULL, ready, data);
+    }
+}
+
+/* Logs what happened to ep (its transition, its failed check) and calls
+ * back its transition. A failure is logged with its reason: not ready, at
+ * warning level, the first time (the first check of an endpoint that
+ * starts not ready included) and whenever the reason changes; still ready
+ * (below the failure threshold), at info level; a failure for the same
+ * reason as the previous check, at debug level, so that an endpoint that
+ * stays down does not repeat itself every interval. With callback_owner
+ * set, without the lock. */
+static void announce_endpoint(dynhc_sched *s, dynhc_transition_fn fn, void *data,
+                              dynhc_endpoint *ep, const dh_transitions *t)
+{
+    const char *reason = t->reason;
+    if (t->ep_changed && t->ep_ready) {
+        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now ready", ep->name);
+    } else if (t->ep_changed) {
+        dh_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is now not ready: %s", ep->name,
+                     reason != NULL ? reason : "failure");
+    } else if (reason != NULL && !t->ep_ready) {
+        if (t->repeat) {
+            dh_sched_log(s, DYNHC_LOG_DEBUG,
+                         "endpoint '%s' is still not ready: %s (consecutive failures: %u)",
+                         ep->name, reason, (unsigned)t->failures);
+        } else {
+            dh_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is not ready: %s", ep->name,
+                         reason);
+        }
+    } else if (reason != NULL) {
+        dh_sched_log(s, t->repeat ? DYNHC_LOG_DEBUG : DYNHC_LOG_INFO,
+                     "endpoint '%s' failed a check and is still ready: %s (consecutive "
+                     "failures: %u)",
+                     ep->name, reason, (unsigned)t->failures);
+    }
+    if (t->ep_changed && fn != NULL) {
+        fn(s, ep, ep->name, t->ep_ready, data);
     }
 }
 
@@ -302,10 +358,10 @@ void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
     if (t->ep != NULL) {
-        announce_one(s, t->fn, t->data, t->ep, t->ep_ready);
+        announce_endpoint(s, t->fn, t->data, t->ep, t);
     }
     if (t->overall_changed) {
-        announce_one(s, t->fn, t->data, NULL, t->overall_ready);
+        announce_overall(s, t->fn, t->data, t->overall_ready);
     }
     callback_owner = outer;
     if (t->ep != NULL) {
@@ -408,6 +464,7 @@ static void record_latency(dynhc_sched *s, dynhc_endpoint *ep, uint64_t latency_
     s->latency_sum_s += latency_ns / DH_NS_PER_SEC + s->latency_sum_ns / DH_NS_PER_SEC;
     s->latency_sum_ns %= DH_NS_PER_SEC;
     ep->last_latency_ns = latency_ns;
+    ep->latency_sum_ns = dh_later(ep->latency_sum_ns, latency_ns);
 }
 
 static void forget_error(dynhc_endpoint *ep)
@@ -433,12 +490,17 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     ep->last_result = (uint8_t)result;
     ep->last_check_ns = now;
     record_latency(s, ep, latency_ns);
-    forget_error(ep);
+    /* The previous text tells whether this failure repeats it. */
+    const char *previous_error = ep->last_error;
+    int previous_owned = ep->last_error_owned;
+    ep->last_error = NULL;
+    ep->last_error_owned = 0;
     if (result == DYNHC_CHECK_SUCCESS) {
+        atomic_store_explicit(&ep->last_success_ns, now, memory_order_relaxed);
         ep->consecutive_failures = 0;
         ep->consecutive_successes++;
         if (ep->consecutive_successes >= s->success_threshold) {
-            set_ready_locked(s, ep, 1, t);
+            set_ready_locked(s, ep, 1, now, t);
         }
     } else {
         ep->consecutive_successes = 0;
@@ -446,8 +508,21 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
         ep->last_error = error;
         ep->last_error_owned = (uint8_t)(owned != 0);
         if (ep->consecutive_failures >= s->failure_threshold) {
-            set_ready_locked(s, ep, 0, t);
+            set_ready_locked(s, ep, 0, now, t);
         }
+        /* The failure is logged with its reason once the lock is released:
+         * the reference keeps ep (a transition holds one already). */
+        if (t->ep == NULL) {
+            dh_endpoint_hold_locked(ep);
+            t->ep = ep;
+            t->ep_ready = atomic_load(&ep->ready);
+        }
+        t->reason = error;
+        t->repeat = previous_error != NULL && strcmp(previous_error, error) == 0;
+        t->failures = ep->consecutive_failures;
+    }
+    if (previous_owned) {
+        dh_free((void *)(uintptr_t)previous_error);
     }
     if (s->enabled) {
         ep->due_ns = next_due(s, ep, now);
@@ -512,6 +587,11 @@ static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result 
         if (status == DYNHC_OK) {
             finish_check(s, ep, result, text, copied != NULL, now, dh_elapsed(now, ep->sent_ns),
                          &t);
+            /* The copy belongs to ep, and another completion may free it once
+             * the lock is released: the log line takes the caller's text. */
+            if (copied != NULL) {
+                t.reason = error;
+            }
             w = dh_sched_wakeup_locked(s);
         }
     } else {
@@ -545,7 +625,13 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
         return;
     }
     dynhc_sched *s = ep->sched;
-    atomic_store_explicit(&ep->last_activity_ns, dh_sched_now(s), memory_order_relaxed);
+    uint64_t now = dh_sched_now(s);
+    atomic_store_explicit(&ep->last_activity_ns, now, memory_order_relaxed);
+    if (ok) {
+        /* A request that worked shows the endpoint working as well as a
+         * check: in idle mode a busy endpoint is never checked. */
+        atomic_store_explicit(&ep->last_success_ns, now, memory_order_relaxed);
+    }
     if (!ok || !atomic_load_explicit(&s->activity_marks_ready, memory_order_relaxed) ||
         atomic_load(&ep->ready)) {
         return;
@@ -553,7 +639,7 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
     dh_transitions t = DH_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&ep->removed) && atomic_load(&s->activity_marks_ready)) {
-        set_ready_locked(s, ep, 1, &t);
+        set_ready_locked(s, ep, 1, now, &t);
     }
     pthread_mutex_unlock(&s->lock);
     dh_sched_announce(s, &t);
@@ -609,10 +695,18 @@ void dh_sched_free_endpoint(dynhc_endpoint *ep)
 static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dh_transitions *t)
 {
     if (t->ep != NULL) {
-        s->batch[count++] = (dh_batch_entry){t->ep, 0, 0, DH_BATCH_ENDPOINT, (uint8_t)t->ep_ready};
+        s->batch[count++] = (dh_batch_entry){t->ep,
+                                             0,
+                                             0,
+                                             DH_BATCH_ENDPOINT,
+                                             (uint8_t)t->ep_ready,
+                                             (uint8_t)t->ep_changed,
+                                             (uint8_t)t->repeat,
+                                             t->failures};
     }
     if (t->overall_changed) {
-        s->batch[count++] = (dh_batch_entry){NULL, 0, 0, DH_BATCH_OVERALL, (uint8_t)t->overall_ready};
+        s->batch[count++] =
+            (dh_batch_entry){NULL, 0, 0, DH_BATCH_OVERALL, (uint8_t)t->overall_ready, 0, 0, 0};
     }
     return count;
 }
@@ -672,7 +766,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         uint64_t deadline = dh_later(now, s->timeout_ns);
         dh_sched_schedule_locked(s, ep, deadline);
         dh_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
-        s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0};
+        s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0, 0, 0, 0};
     }
     return count;
 }
@@ -700,8 +794,13 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     for (uint32_t i = 0; i < count; i++) {
         const dh_batch_entry *e = &s->batch[i];
         dynhc_endpoint *ep = e->ep;
-        if (e->kind != DH_BATCH_SEND) {
-            announce_one(s, on_transition, transition_data, ep, e->ready);
+        if (e->kind == DH_BATCH_OVERALL) {
+            announce_overall(s, on_transition, transition_data, e->ready);
+        } else if (e->kind == DH_BATCH_ENDPOINT) {
+            /* The only failure a tick applies is a timeout. */
+            dh_transitions t = {ep,        e->changed, e->ready,       "timeout", e->repeat,
+                                e->failures, 0,        0,              NULL,      NULL};
+            announce_endpoint(s, on_transition, transition_data, ep, &t);
         } else {
             sent++;
             /* A check whose endpoint was removed meanwhile is not sent. */
@@ -755,6 +854,26 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
 
 /* ---- the scheduler ---------------------------------------------------------- */
 
+/* The default sink's level: DYN_LOG, read once, when the scheduler is
+ * created (no lookup per line, and no getenv racing a setenv later on);
+ * info when it is unset, blank or bad. A bad value is a warning, which the
+ * default sink, the only one there is yet, prints. */
+static void read_dyn_log(dynhc_sched *s)
+{
+    static const char name[] = "DYN_LOG";
+    const char *raw = getenv(name);
+    size_t len = 0;
+    const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
+    int level = DYNHC_LOG_INFO;
+    const char *why = len > 0 ? dh_parse_log_level(text, len, &level) : NULL;
+    atomic_init(&s->log_level, why == NULL ? level : DYNHC_LOG_INFO);
+    if (why != NULL) {
+        char quoted[96];
+        dh_sched_log(s, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored", name,
+                     dh_quote(quoted, sizeof(quoted), text, len), why);
+    }
+}
+
 dynhc_sched *dynhc_sched_new(void)
 {
     dynhc_sched *s = dh_calloc(1, sizeof(*s));
@@ -781,10 +900,13 @@ dynhc_sched *dynhc_sched_new(void)
     s->enabled = 1;
     dh_hook_init(&s->clock, NULL, NULL);
     dh_hook_init(&s->log, (dh_any_fn)stderr_log, NULL);
+    read_dyn_log(s);
     s->rng = 0x9E3779B97F4A7C15ull ^ dynhc_now_ns();
     atomic_init(&s->process_ready, 0);
     atomic_init(&s->overall_ready, 0);
     s->created_ns = dynhc_now_ns();
+    s->created_wall_ns = dh_wall_now_ns();
+    s->process_start_wall_ns = dh_process_start_wall_ns(s->created_wall_ns);
     atomic_init(&s->time_floor, s->created_ns);
     return s;
 }

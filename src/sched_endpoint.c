@@ -113,12 +113,29 @@ static int reserve_endpoint(dynhc_sched *s)
     return 0;
 }
 
+/* Label names an endpoint's extra labels may not take (SPEC 3): dynhc's
+ * own (the endpoint's name, a family's result and le), and those that
+ * Prometheus, prometheus-operator and kube-state-metrics attach to a
+ * target. A sample label that clashes with a target label is renamed
+ * exported_NAME by the scraper (without honorLabels), and a query that
+ * groups by it then sees one series for the whole target. */
+static const char *const reserved_labels[] = {
+    "dynhc_endpoint", "result",    "le",      "job",       "instance",
+    "endpoint",       "namespace", "pod",     "service",   "container",
+    "node",
+};
+
 static int valid_label_name(const char *name)
 {
     if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
           name[0] == '_') ||
-        strncmp(name, "__", 2) == 0 || strcmp(name, "endpoint") == 0) {
+        strncmp(name, "__", 2) == 0) {
         return 0;
+    }
+    for (size_t i = 0; i < sizeof(reserved_labels) / sizeof(reserved_labels[0]); i++) {
+        if (strcmp(name, reserved_labels[i]) == 0) {
+            return 0;
+        }
     }
     for (const char *p = name + 1; *p != '\0'; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -130,16 +147,13 @@ static int valid_label_name(const char *name)
 }
 
 /* Whether the label named at labels[i] can be written. Its name is valid
- * (the format's syntax, not "endpoint", not "__..."), but it may clash with
- * the labels a family adds (result, le) or repeat an earlier one:
- * Prometheus rejects a series with a label given twice as a whole, so such
- * a label is left out instead, from every series of the endpoint alike. */
+ * (the format's syntax, not reserved, not "__..."), but it may repeat an
+ * earlier one: Prometheus rejects a series with a label given twice as a
+ * whole, so the repeat is left out instead, from every series of the
+ * endpoint alike. */
 static int label_usable(const char *const *labels, size_t i)
 {
     const char *name = labels[i];
-    if (strcmp(name, "result") == 0 || strcmp(name, "le") == 0) {
-        return 0;
-    }
     for (size_t j = 0; j < i; j += 2) {
         if (strcmp(labels[j], name) == 0) {
             return 0;
@@ -248,6 +262,8 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     s->endpoint_count++;
     atomic_init(&ep->ready, s->starting_ready);
     atomic_init(&ep->last_activity_ns, 0);
+    atomic_init(&ep->last_success_ns, 0);
+    ep->last_change_ns = now; /* its status holds since it was registered */
     atomic_init(&ep->removed, 0);
     atomic_init(&ep->refs, 1); /* the registration's */
     ep->tracked = (uint8_t)dh_sched_is_used(s, name);

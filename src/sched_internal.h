@@ -24,7 +24,8 @@ extern const double dh_latency_bounds[DH_LATENCY_BUCKETS];
  * per-endpoint counters are 32-bit: at a check a second they last a century.
  * Latency is one histogram for the scheduler (struct dynhc_sched): a
  * histogram per endpoint would cost 56 bytes each and a dozen series each,
- * far too many for a fleet. */
+ * far too many for a fleet. Per endpoint there is the last latency and
+ * their sum (mean latency = sum / checks), 16 bytes and two series. */
 struct dynhc_endpoint {
     uint32_t heap_index;    /* DH_NOT_IN_HEAP when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
@@ -43,19 +44,26 @@ struct dynhc_endpoint {
     atomic_int ready;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
+    /* One for the registration, dropped by removal, plus one per internal
+     * user that touches the endpoint after releasing the lock (a transition
+     * being announced, a tick's batch). Taken under the lock while the
+     * endpoint is registered, dropped anywhere; the last one frees it. */
+    atomic_uint refs;
 
     dynhc_sched *sched;
     /* The metric labels that can be written: name, value, ..., NULL, the
      * strings one after the other in the same block; NULL when none. */
     const char *const *labels;
     dynhc_destroy_fn destroy;
-    /* One for the registration, dropped by removal, plus one per internal
-     * user that touches the endpoint after releasing the lock (a transition
-     * being announced, a tick's batch). Taken under the lock while the
-     * endpoint is registered, dropped anywhere; the last one frees it. */
-    atomic_uint refs;
     uint64_t last_check_ns;      /* when the last check completed; 0 before the first */
     uint64_t last_latency_ns;
+    /* The latencies of every check, summed: one check at a time, each after
+     * the one before, so the sum never passes the clock's span (no wrap). */
+    uint64_t latency_sum_ns;
+    /* When the endpoint last worked: a successful check, or successful
+     * traffic (stored without the lock); 0: never. */
+    _Atomic uint64_t last_success_ns;
+    uint64_t last_change_ns;     /* its last readiness change; its registration before */
     const char *last_error;      /* the last failure's text; NULL after a success */
     uint8_t last_error_owned;    /* last_error is a copy to free, else a literal */
 
@@ -85,7 +93,8 @@ void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data);
 dh_any_fn dh_hook_get(const dh_hook *h, void **data);
 
 /* What a tick does once the lock is released, in the order it was found:
- * send a check, or announce a transition that a timeout caused. */
+ * send a check, or announce what a timeout did to an endpoint (its
+ * transition, or only its failure to log) or to the overall status. */
 enum { DH_BATCH_SEND, DH_BATCH_ENDPOINT, DH_BATCH_OVERALL };
 
 typedef struct dh_batch_entry {
@@ -94,6 +103,9 @@ typedef struct dh_batch_entry {
     uint64_t deadline_ns; /* a send: when the check times out */
     uint8_t kind;
     uint8_t ready;        /* a transition: the new status */
+    uint8_t changed;      /* an endpoint: its readiness changed (else a failure only) */
+    uint8_t repeat;       /* an endpoint: its last check failed for the same reason */
+    uint32_t failures;    /* an endpoint: its consecutive failures */
 } dh_batch_entry;
 
 /* A heap entry keeps the key beside the pointer so that sifting touches
@@ -126,6 +138,7 @@ struct dynhc_sched {
 
     dh_hook clock; /* a dynhc_clock_fn, NULL: dynhc_now_ns() */
     dh_hook log;   /* a dynhc_log_fn, NULL: silent */
+    atomic_int log_level; /* the least dynhc_log_level the default sink writes */
     dynhc_transition_fn on_transition; /* copied under the lock by whoever announces */
     void *transition_data;
     dynhc_wakeup_fn wakeup;
@@ -163,6 +176,12 @@ struct dynhc_sched {
     uint64_t latency_sum_s;
     uint64_t latency_sum_ns;
     uint64_t created_ns;
+    /* The wall clock (CLOCK_REALTIME, ns since the Unix epoch) when
+     * created_ns was read: reports turn the clock's times into Unix times
+     * with this offset, taken once so that a timestamp does not move
+     * between reports (set again with the clock). */
+    uint64_t created_wall_ns;
+    uint64_t process_start_wall_ns; /* the process's start, Unix time */
     /* One time source: the latest now a tick was given. Times read from
      * the clock are never taken below it (dh_sched_now), so a tick whose
      * now runs ahead of the clock (a loop ticking at the deadline it was
@@ -190,10 +209,18 @@ struct dynhc_sched {
     int thread_woken;
 };
 
-/* Readiness changes seen under the lock, announced after it is released. */
+/* Readiness changes seen under the lock, and a failed check to log,
+ * announced after it is released. */
 typedef struct dh_transitions {
     dynhc_endpoint *ep; /* with a reference, which dh_sched_announce() drops */
+    int ep_changed;     /* ep's readiness changed to ep_ready */
     int ep_ready;
+    /* ep's check failed for this reason (valid until the announcement: the
+     * error given to dynhc_sched_complete() or a static text); NULL when
+     * none. repeat: its previous check failed for the same reason. */
+    const char *reason;
+    int repeat;
+    uint32_t failures;  /* ep's consecutive failures */
     int overall_changed;
     int overall_ready;
     /* The transition callback, copied under the lock with the change. */
@@ -201,7 +228,7 @@ typedef struct dh_transitions {
     void *data;
 } dh_transitions;
 
-#define DH_TRANSITIONS_NONE {NULL, 0, 0, 0, NULL, NULL}
+#define DH_TRANSITIONS_NONE {NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL}
 
 /* Recomputes the overall status, noting a change in t; with the lock held. */
 void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t);
@@ -250,6 +277,13 @@ static inline uint64_t dh_elapsed(uint64_t later, uint64_t earlier)
 {
     return later > earlier ? later - earlier : 0;
 }
+
+/* CLOCK_REALTIME in nanoseconds since the Unix epoch (0 before it). */
+uint64_t dh_wall_now_ns(void);
+/* The process's start in Unix time (ns): /proc/self/stat's start time after
+ * /proc/stat's boot time, as Prometheus' client libraries read it;
+ * fallback when /proc cannot tell. */
+uint64_t dh_process_start_wall_ns(uint64_t fallback);
 
 /* Logs through the scheduler's sink (formatted like printf). */
 void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)

@@ -17,17 +17,78 @@
  * not valid UTF-8 (endpoint names and errors are arbitrary bytes) has each
  * bad byte replaced by U+FFFD, because both formats must be UTF-8. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "json_write.h"
 #include "resolver_internal.h"
 #include "sched_internal.h"
 #include "text.h"
+#include "dynhc/version.h"
 
 const double dh_latency_bounds[DH_LATENCY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                       0.5,   1,    2.5,   5,    10};
+
+/* ---- Unix times ------------------------------------------------------------------ */
+
+uint64_t dh_wall_now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The number skip_fields space-separated fields after key in path's first
+ * 4 KiB (key ")": after the last parenthesis); 0, or -1 when none. */
+static int read_proc_number(const char *path, const char *key, size_t skip_fields,
+                            unsigned long long *out)
+{
+    char text[4096];
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = key[0] == ')' ? strrchr(text, ')') : strstr(text, key);
+    if (p == NULL) {
+        return -1;
+    }
+    p += strlen(key);
+    /* Whole fields separated by single spaces, as the kernel writes them. */
+    for (size_t i = 0; i < skip_fields; i++) {
+        p = strchr(p + 1, ' ');
+        if (p == NULL) {
+            return -1;
+        }
+    }
+    char *end;
+    *out = strtoull(p, &end, 10);
+    return end != p ? 0 : -1;
+}
+
+uint64_t dh_process_start_wall_ns(uint64_t fallback)
+{
+    /* Field 22 of /proc/self/stat, the start in clock ticks after boot, is
+     * the 20th after the command's closing parenthesis (the command may
+     * hold spaces and parentheses); /proc/stat's btime is the boot's Unix
+     * time in seconds. */
+    unsigned long long ticks, boot;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0 || read_proc_number("/proc/self/stat", ")", 19, &ticks) != 0 ||
+        read_proc_number("/proc/stat", "\nbtime ", 0, &boot) != 0 || boot == 0) {
+        return fallback;
+    }
+    return boot * 1000000000ull + ticks / (unsigned long long)hz * 1000000000ull +
+           ticks % (unsigned long long)hz * 1000000000ull / (unsigned long long)hz;
+}
 
 /* The report under construction. A failed allocation is sticky: later
  * writes do nothing and out_finish() gives NULL, so writers need no checks. */
@@ -208,6 +269,9 @@ typedef struct report_ep {
     size_t error;  /* NO_TEXT: none */
     uint64_t last_check_ns; /* 0: never checked */
     uint64_t last_latency_ns;
+    uint64_t latency_sum_ns;
+    uint64_t last_success_ns; /* 0: never */
+    uint64_t last_change_ns;
     uint64_t tokens;
     uint32_t label_pairs;
     uint32_t checks[3];
@@ -226,6 +290,9 @@ typedef struct report {
     size_t count;
     uint64_t now;
     uint64_t uptime_ns;
+    uint64_t created_ns;      /* the clock's time ... */
+    uint64_t created_wall_ns; /* ... and the Unix time then */
+    uint64_t process_start_wall_ns;
     uint64_t in_flight;
     uint64_t overall_transitions;
     uint64_t late_unknown;
@@ -299,6 +366,9 @@ static void copy_endpoint(const dynhc_sched *s, const dynhc_endpoint *ep, unsign
     }
     r->last_check_ns = ep->last_check_ns;
     r->last_latency_ns = ep->last_latency_ns;
+    r->latency_sum_ns = ep->latency_sum_ns;
+    r->last_success_ns = atomic_load_explicit(&ep->last_success_ns, memory_order_relaxed);
+    r->last_change_ns = ep->last_change_ns;
     uint64_t sent = (uint64_t)ep->checks[0] + ep->checks[1] + ep->checks[2] + ep->in_flight;
     r->tokens = sent * (uint64_t)ep->payload->token_budget;
     memcpy(r->checks, ep->checks, sizeof(r->checks));
@@ -349,6 +419,9 @@ static int take_snapshot(dynhc_sched *s, uint64_t now, unsigned want, report *ou
         uint64_t floor = atomic_load(&s->time_floor);
         out->now = now > floor ? now : floor;
         out->uptime_ns = dh_elapsed(out->now, s->created_ns);
+        out->created_ns = s->created_ns;
+        out->created_wall_ns = s->created_wall_ns;
+        out->process_start_wall_ns = s->process_start_wall_ns;
         out->overall_ready = atomic_load(&s->overall_ready) != 0;
         out->in_flight = s->in_flight;
         out->overall_transitions = s->overall_transitions;
@@ -465,13 +538,15 @@ static void out_family(out_buf *out, const char *name, const char *type, const c
     out_char(out, '\n');
 }
 
-/* Starts a sample of an endpoint: NAME{endpoint="...",EXTRA="..." with the
- * brace left open for the family's own label. Registration kept only the
+/* Starts a sample of an endpoint: NAME{dynhc_endpoint="...",EXTRA="..."
+ * with the brace left open for the family's own label. The label is not
+ * "endpoint": prometheus-operator gives every sample of a target an
+ * "endpoint" label of its own (the port's name). Registration kept only the
  * labels that can be written. */
 static void out_series(out_buf *out, const char *name, const report *rep, const report_ep *r)
 {
     out_str(out, name);
-    out_str(out, "{endpoint=\"");
+    out_str(out, "{dynhc_endpoint=\"");
     out_text(out, rep->text + r->name, label_escape, "\xEF\xBF\xBD");
     out_char(out, '"');
     const char *label = r->labels != NO_TEXT ? rep->text + r->labels : NULL;
@@ -503,44 +578,109 @@ static void out_unlabelled(out_buf *out, const char *name, const char *type, con
     out_char(out, '\n');
 }
 
-/* A counter or gauge with one sample per endpoint. */
+/* The Unix time (ns) of a time on the scheduler's clock, through the
+ * offset taken when the clock was (re)set. */
+static uint64_t unix_ns(const report *rep, uint64_t t)
+{
+    if (t >= rep->created_ns) {
+        return dh_later(rep->created_wall_ns, t - rep->created_ns);
+    }
+    uint64_t back = rep->created_ns - t;
+    return back < rep->created_wall_ns ? rep->created_wall_ns - back : 0;
+}
+
+/* A counter or gauge with at most one sample per endpoint. value() gives
+ * the number in units of 10^-scale (9: nanoseconds of seconds, 3:
+ * milliseconds), or returns 0 when the endpoint has no sample yet. */
 typedef struct endpoint_family {
     const char *name;
     const char *type;
     const char *help;
-    uint64_t (*value)(const report_ep *r);
+    unsigned scale;
+    int (*value)(const report *rep, const report_ep *r, uint64_t *out);
 } endpoint_family;
 
-static uint64_t ready_value(const report_ep *r)
+static int ready_value(const report *rep, const report_ep *r, uint64_t *out)
 {
-    return r->ready;
+    (void)rep;
+    *out = r->ready;
+    return 1;
 }
 
-static uint64_t late_value(const report_ep *r)
+static int last_duration_value(const report *rep, const report_ep *r, uint64_t *out)
 {
-    return r->late;
+    (void)rep;
+    *out = r->last_latency_ns;
+    return r->last_check_ns != 0; /* a 0 would read as a fast check */
 }
 
-static uint64_t tokens_value(const report_ep *r)
+static int duration_sum_value(const report *rep, const report_ep *r, uint64_t *out)
 {
-    return r->tokens;
+    (void)rep;
+    *out = r->latency_sum_ns;
+    return 1;
 }
 
-static uint64_t transitions_value(const report_ep *r)
+static int last_success_value(const report *rep, const report_ep *r, uint64_t *out)
 {
-    return r->transitions;
+    /* 0 when it never worked: time() - 0 is older than any alert's bound. */
+    *out = r->last_success_ns != 0 ? unix_ns(rep, r->last_success_ns) / 1000000u : 0;
+    return 1;
+}
+
+static int last_change_value(const report *rep, const report_ep *r, uint64_t *out)
+{
+    *out = unix_ns(rep, r->last_change_ns) / 1000000u;
+    return 1;
+}
+
+static int late_value(const report *rep, const report_ep *r, uint64_t *out)
+{
+    (void)rep;
+    *out = r->late;
+    return 1;
+}
+
+static int token_budget_value(const report *rep, const report_ep *r, uint64_t *out)
+{
+    (void)rep;
+    *out = r->tokens;
+    return 1;
+}
+
+static int transitions_value(const report *rep, const report_ep *r, uint64_t *out)
+{
+    (void)rep;
+    *out = r->transitions;
+    return 1;
 }
 
 static const endpoint_family endpoint_families[] = {
-    {"dynhc_endpoint_ready", "gauge", "Whether the endpoint is ready (1) or not (0).",
+    {"dynhc_endpoint_ready", "gauge", "Whether the endpoint is ready (1) or not (0).", 0,
      ready_value},
+    {"dynhc_health_check_last_duration_seconds", "gauge",
+     "Seconds the endpoint's last health check took (a timeout counts its timeout); no sample "
+     "before the first.",
+     9, last_duration_value},
+    {"dynhc_health_check_seconds_total", "counter",
+     "Seconds the endpoint's health checks took, summed: divided by the increase of "
+     "dynhc_health_checks_total, the mean duration.",
+     9, duration_sum_value},
+    {"dynhc_endpoint_last_success_timestamp_seconds", "gauge",
+     "Unix time the endpoint last worked: a successful health check or request; 0 if never.", 3,
+     last_success_value},
+    {"dynhc_endpoint_last_change_timestamp_seconds", "gauge",
+     "Unix time the endpoint's readiness last changed, or it was registered.", 3,
+     last_change_value},
     {"dynhc_health_check_late_completions_total", "counter",
-     "Completions of the endpoint's checks that came after a timeout (or twice), ignored.",
+     "Completions of the endpoint's checks that came after a timeout (or twice), ignored.", 0,
      late_value},
-    {"dynhc_health_check_tokens_total", "counter",
-     "Token budget (max_tokens) of the health checks sent to the endpoint.", tokens_value},
+    {"dynhc_health_check_token_budget_total", "counter",
+     "Token budget of the health checks sent to the endpoint: the payload's max_tokens summed "
+     "over the checks sent (a budget, not tokens generated).",
+     0, token_budget_value},
     {"dynhc_readiness_transitions_total", "counter",
-     "Changes of the endpoint's readiness, either way.", transitions_value},
+     "Changes of the endpoint's readiness, either way.", 0, transitions_value},
 };
 
 static void out_checks_total(out_buf *out, const report *rep)
@@ -598,6 +738,14 @@ static void out_histogram(out_buf *out, const report *rep)
 
 static void out_metrics(out_buf *out, const report *rep)
 {
+    out_family(out, "dynhc_build_info", "gauge",
+               "The dynhc library that writes these metrics: its version as a label, value 1.");
+    out_str(out, "dynhc_build_info{version=\"" DYNHC_VERSION_STRING "\"} 1\n");
+    out_family(out, "process_start_time_seconds", "gauge",
+               "Start time of the process since unix epoch in seconds.");
+    out_str(out, "process_start_time_seconds ");
+    out_decimal(out, rep->process_start_wall_ns / 1000000u, 3);
+    out_char(out, '\n');
     out_unlabelled(out, "dynhc_ready", "gauge",
                    "Whether the process is ready (1) or not (0), as the status JSON says.",
                    (uint64_t)rep->overall_ready);
@@ -619,8 +767,13 @@ static void out_metrics(out_buf *out, const report *rep)
         const endpoint_family *family = &endpoint_families[f];
         out_family(out, family->name, family->type, family->help);
         for (size_t i = 0; i < rep->count; i++) {
-            out_series(out, family->name, rep, &rep->eps[i]);
-            out_value(out, family->value(&rep->eps[i]));
+            uint64_t value;
+            if (family->value(rep, &rep->eps[i], &value)) {
+                out_series(out, family->name, rep, &rep->eps[i]);
+                out_str(out, "} ");
+                out_decimal(out, value, family->scale);
+                out_char(out, '\n');
+            }
         }
     }
 }

@@ -217,9 +217,11 @@ int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data)
     }
     /* A new time source: the time floor of the old one means nothing to it. */
     uint64_t start = fn != NULL ? fn(user_data) : dynhc_now_ns();
+    uint64_t wall = dh_wall_now_ns();
     WITH_LOCK(s, {
         dh_hook_set_locked(&s->clock, (dh_any_fn)fn, user_data);
         s->created_ns = start;
+        s->created_wall_ns = wall;
         atomic_store(&s->time_floor, start);
     });
     return DYNHC_OK;
@@ -231,6 +233,15 @@ int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data)
         return DYNHC_ERR_INVALID_ARG;
     }
     WITH_LOCK(s, dh_hook_set_locked(&s->log, (dh_any_fn)fn, user_data));
+    return DYNHC_OK;
+}
+
+int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level)
+{
+    if (s == NULL || (unsigned)level > DYNHC_LOG_ERROR) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    atomic_store(&s->log_level, (int)level);
     return DYNHC_OK;
 }
 

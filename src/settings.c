@@ -303,6 +303,19 @@ const char *dh_parse_start_status(const char *s, size_t len, int *ready)
     return "expected ready or notready";
 }
 
+const char *dh_parse_log_level(const char *s, size_t len, int *out)
+{
+    /* In the order of dynhc_log_level. */
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++) {
+        if (dh_equals_nocase(s, len, names[i])) {
+            *out = i;
+            return NULL;
+        }
+    }
+    return "expected error, warn, info or debug";
+}
+
 const char *dh_parse_host(const char *s, size_t len)
 {
     if (len == 0) {

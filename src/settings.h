@@ -34,5 +34,7 @@ const char *dh_parse_http_path(const char *s, size_t len);               /* "/..
 const char *dh_parse_start_status(const char *s, size_t len, int *ready); /* ready|notready */
 /* A host name or IP address literal: no whitespace or control characters. */
 const char *dh_parse_host(const char *s, size_t len);
+/* DYN_LOG: error, warn, info or debug, any case; *out is a dynhc_log_level. */
+const char *dh_parse_log_level(const char *s, size_t len, int *out);
 
 #endif

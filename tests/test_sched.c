@@ -158,7 +158,7 @@ static void registration_rejects_bad_arguments_without_calling_back(void **state
     dynhc_endpoint *ep = (dynhc_endpoint *)f;
     const char *odd_labels[] = {"model", NULL, NULL};
     const char *bad_name[] = {"9model", "x", NULL};
-    const char *reserved[] = {"endpoint", "x", NULL};
+    const char *reserved[] = {"dynhc_endpoint", "x", NULL};
     const char *dunder[] = {"__x", "y", NULL};
     assert_int_equal(dynhc_sched_add_endpoint(f->s, "", f->payload, NULL, record_send, f,
                                               count_destroy, &ep),
@@ -253,7 +253,7 @@ static void a_check_not_completed_in_time_fails_as_timeout_and_late_completion_i
     char *metrics = dynhc_sched_metrics(f->s);
     assert_non_null(metrics);
     assert_non_null(strstr(metrics, "result=\"timeout\"} 1"));
-    assert_non_null(strstr(metrics, "dynhc_health_check_late_completions_total{endpoint=\"generate\"} 1"));
+    assert_non_null(strstr(metrics, "dynhc_health_check_late_completions_total{dynhc_endpoint=\"generate\"} 1"));
     dynhc_free(metrics);
 }
 
@@ -300,7 +300,7 @@ static void a_check_is_told_the_deadline_it_is_held_to(void **state)
     assert_true(dynhc_sched_next_deadline(f->s) == t0 + 3 * SEC);
     assert_int_equal(tick_at(f, t0 + 3 * SEC), 0);
     char *metrics = dynhc_sched_metrics(f->s);
-    assert_non_null(strstr(metrics, "dynhc_health_checks_total{endpoint=\"b\",result=\"timeout\"} 1"));
+    assert_non_null(strstr(metrics, "dynhc_health_checks_total{dynhc_endpoint=\"b\",result=\"timeout\"} 1"));
     dynhc_free(metrics);
 }
 

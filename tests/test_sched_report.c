@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <locale.h>
@@ -832,6 +833,8 @@ static void metrics_of_an_empty_scheduler_declare_every_family(void **state)
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
     static const char *const types[] = {
+        "# TYPE dynhc_build_info gauge",
+        "# TYPE process_start_time_seconds gauge",
         "# TYPE dynhc_ready gauge",
         "# TYPE dynhc_uptime_seconds gauge",
         "# TYPE dynhc_health_checks_in_flight gauge",
@@ -840,13 +843,19 @@ static void metrics_of_an_empty_scheduler_declare_every_family(void **state)
         "# TYPE dynhc_health_checks_total counter",
         "# TYPE dynhc_health_check_duration_seconds histogram",
         "# TYPE dynhc_endpoint_ready gauge",
+        "# TYPE dynhc_health_check_last_duration_seconds gauge",
+        "# TYPE dynhc_health_check_seconds_total counter",
+        "# TYPE dynhc_endpoint_last_success_timestamp_seconds gauge",
+        "# TYPE dynhc_endpoint_last_change_timestamp_seconds gauge",
         "# TYPE dynhc_health_check_late_completions_total counter",
-        "# TYPE dynhc_health_check_tokens_total counter",
+        "# TYPE dynhc_health_check_token_budget_total counter",
         "# TYPE dynhc_readiness_transitions_total counter",
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         assert_line(text, types[i]);
     }
+    assert_null(strstr(text, "# TYPE dynhc_health_check_tokens_total"));
+    assert_line(text, "dynhc_build_info{version=\"" DYNHC_VERSION_STRING "\"} 1");
     assert_line(text, "dynhc_ready 0");
     assert_line(text, "dynhc_uptime_seconds 2.000000005");
     assert_line(text, "dynhc_health_checks_in_flight 0");
@@ -902,13 +911,13 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
      * "doomed" joins, ready when it leaves, not ready when "slow" joins. */
     assert_line(text, "dynhc_overall_readiness_transitions_total 6");
 
-    assert_line(text, "dynhc_health_checks_total{endpoint=\"generate\",model=\"gpt2\","
+    assert_line(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\",model=\"gpt2\","
                       "result=\"success\"} 3");
-    assert_line(text, "dynhc_health_checks_total{endpoint=\"generate\",model=\"gpt2\","
+    assert_line(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\",model=\"gpt2\","
                       "result=\"failure\"} 1");
-    assert_line(text, "dynhc_health_checks_total{endpoint=\"generate\",model=\"gpt2\","
+    assert_line(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\",model=\"gpt2\","
                       "result=\"timeout\"} 1");
-    assert_line(text, "dynhc_health_checks_total{endpoint=\"slow\",result=\"success\"} 0");
+    assert_line(text, "dynhc_health_checks_total{dynhc_endpoint=\"slow\",result=\"success\"} 0");
     assert_null(strstr(text, "doomed"));
 
     static const struct {
@@ -927,14 +936,24 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
     assert_line(text, "dynhc_health_check_duration_seconds_sum 4.53");
     assert_line(text, "dynhc_health_check_duration_seconds_count 5");
 
-    assert_line(text, "dynhc_endpoint_ready{endpoint=\"generate\",model=\"gpt2\"} 1");
-    assert_line(text, "dynhc_endpoint_ready{endpoint=\"slow\"} 0");
-    assert_line(text, "dynhc_health_check_late_completions_total{endpoint=\"generate\","
+    assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"generate\",model=\"gpt2\"} 1");
+    assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"slow\"} 0");
+    assert_line(text, "dynhc_health_check_late_completions_total{dynhc_endpoint=\"generate\","
                       "model=\"gpt2\"} 1");
-    assert_line(text, "dynhc_health_check_tokens_total{endpoint=\"generate\",model=\"gpt2\"} 35");
-    assert_line(text, "dynhc_health_check_tokens_total{endpoint=\"slow\"} 7");
-    assert_line(text, "dynhc_readiness_transitions_total{endpoint=\"generate\",model=\"gpt2\"} 3");
-    assert_line(text, "dynhc_readiness_transitions_total{endpoint=\"slow\"} 0");
+    assert_line(text, "dynhc_health_check_token_budget_total{dynhc_endpoint=\"generate\",model=\"gpt2\"} 35");
+    assert_line(text, "dynhc_health_check_token_budget_total{dynhc_endpoint=\"slow\"} 7");
+    assert_line(text, "dynhc_readiness_transitions_total{dynhc_endpoint=\"generate\",model=\"gpt2\"} 3");
+    assert_line(text, "dynhc_readiness_transitions_total{dynhc_endpoint=\"slow\"} 0");
+    /* Per endpoint latency: the last check's (no sample for "slow", never
+     * checked: a 0 would read as a fast check), and the sum of all:
+     * 3 + 20 + 7 + 3000 (the timeout) + 1500 ms. */
+    assert_line(text, "dynhc_health_check_last_duration_seconds{dynhc_endpoint=\"generate\","
+                      "model=\"gpt2\"} 1.5");
+    assert_null(strstr(text, "dynhc_health_check_last_duration_seconds{dynhc_endpoint=\"slow\""));
+    assert_line(text, "dynhc_health_check_seconds_total{dynhc_endpoint=\"generate\","
+                      "model=\"gpt2\"} 4.53");
+    assert_line(text, "dynhc_health_check_seconds_total{dynhc_endpoint=\"slow\"} 0");
+    assert_line(text, "dynhc_endpoint_last_success_timestamp_seconds{dynhc_endpoint=\"slow\"} 0");
     dynhc_free(text);
     harness_end(&h);
 }
@@ -959,7 +978,7 @@ static void a_timeout_is_recorded_as_exactly_the_timeout(void **state)
 
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
-    assert_line(text, "dynhc_health_checks_total{endpoint=\"generate\",result=\"timeout\"} 1");
+    assert_line(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\",result=\"timeout\"} 1");
     assert_line(text, "dynhc_health_check_duration_seconds_bucket{le=\"0.5\"} 0");
     assert_line(text, "dynhc_health_check_duration_seconds_bucket{le=\"1\"} 1");
     assert_line(text, "dynhc_health_check_duration_seconds_sum 1");
@@ -1040,6 +1059,88 @@ static void the_latency_sum_never_wraps(void **state)
     free(scripts);
 }
 
+/* The value of the sample whose line starts with series (up to its
+ * value), as a double; fails when there is none. */
+static double sample_value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)) != NULL; p++) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ') {
+            return strtod(p + n + 1, NULL);
+        }
+    }
+    fail_msg("no sample %s in\n%s", series, text);
+    return 0;
+}
+
+/* Timestamps are Unix times: the clock's times (a fake clock here) turned
+ * by the offset between it and the wall clock taken when the clock was
+ * set. Last success: a successful check or request; last change: the last
+ * readiness change, or the registration. */
+static void metrics_give_unix_timestamps_of_last_success_and_last_change(void **state)
+{
+    (void)state;
+    double before = (double)time(NULL);
+    harness h;
+    harness_init(&h); /* the clock says T0: the offset is taken now */
+    double after = (double)time(NULL) + 1;
+    static const step steps[] = {{0, DYNHC_CHECK_SUCCESS, 250 * MS, NULL}};
+    script sc = {.steps = steps, .count = 1};
+    h.now = T0 + 2 * SEC;
+    add(&h, "generate", NULL, &sc); /* checked at once, ready 250 ms later */
+    run_until(&h, T0 + 3 * SEC);
+    script pending = PENDING;
+    dynhc_endpoint *quiet = add(&h, "quiet", NULL, &pending); /* at T0+3 */
+    run_until(&h, T0 + 3500 * MS);
+
+    char *text = dynhc_sched_metrics(h.s);
+    assert_exposition_valid(text);
+    double start = sample_value(text, "process_start_time_seconds");
+    assert_true(start > 1e9 && start <= after);
+    double changed = sample_value(
+        text, "dynhc_endpoint_last_change_timestamp_seconds{dynhc_endpoint=\"generate\"}");
+    double success = sample_value(
+        text, "dynhc_endpoint_last_success_timestamp_seconds{dynhc_endpoint=\"generate\"}");
+    double quiet_change = sample_value(
+        text, "dynhc_endpoint_last_change_timestamp_seconds{dynhc_endpoint=\"quiet\"}");
+    assert_true(changed >= before + 2.25 && changed <= after + 2.25);
+    assert_true(success == changed);
+    assert_true(quiet_change - changed > 0.7499 && quiet_change - changed < 0.7501);
+    assert_line(text, "dynhc_endpoint_last_success_timestamp_seconds{dynhc_endpoint=\"quiet\"} 0");
+    dynhc_free(text);
+
+    /* A successful request shows the endpoint working too (idle mode never
+     * checks a busy one), and turns it ready. */
+    h.now = T0 + 4 * SEC;
+    dynhc_endpoint_record_activity(quiet, 1);
+    text = dynhc_sched_metrics(h.s);
+    double quiet_success = sample_value(
+        text, "dynhc_endpoint_last_success_timestamp_seconds{dynhc_endpoint=\"quiet\"}");
+    quiet_change = sample_value(
+        text, "dynhc_endpoint_last_change_timestamp_seconds{dynhc_endpoint=\"quiet\"}");
+    assert_true(quiet_success - success > 1.7499 && quiet_success - success < 1.7501);
+    assert_true(quiet_change == quiet_success);
+    /* The same Unix time in every report: the offset was taken once. */
+    assert_true(sample_value(text, "dynhc_endpoint_last_change_timestamp_seconds{"
+                                   "dynhc_endpoint=\"generate\"}") == changed);
+    dynhc_free(text);
+    harness_end(&h);
+}
+
+/* dynhc_build_info carries the version, dynhc_version() says the same. */
+static void metrics_carry_the_build_info(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    char *text = dynhc_sched_metrics(h.s);
+    char line[96];
+    snprintf(line, sizeof(line), "dynhc_build_info{version=\"%s\"} 1", dynhc_version());
+    assert_line(text, line);
+    dynhc_free(text);
+    harness_end(&h);
+}
+
 static void metrics_escape_label_values_as_the_format_requires(void **state)
 {
     (void)state;
@@ -1052,27 +1153,111 @@ static void metrics_escape_label_values_as_the_format_requires(void **state)
     assert_exposition_valid(text);
     dh_parse_error err = {{0, 0}, ""};
     assert_int_equal(dh_utf8_check(text, strlen(text), &err), 0);
-    assert_line(text, "dynhc_endpoint_ready{endpoint=\"we\\\"ird\\\\name\\nx\","
+    assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"we\\\"ird\\\\name\\nx\","
                       "model=\"a\\\"b\\\\c\\nd\",site=\"caf\xc3\xa9 \xef\xbf\xbd\"} 0");
     dynhc_free(text);
     harness_end(&h);
 }
 
-static void metrics_leave_out_extra_labels_that_clash_with_their_own(void **state)
+/* The labels a scraper attaches to every sample of a target: Prometheus
+ * (job, instance), prometheus-operator's PodMonitor and ServiceMonitor
+ * (namespace, pod, container, endpoint, service), kube-state-metrics and
+ * node relabelling (node). */
+static const char *const target_labels[] = {"job",     "instance", "endpoint",  "namespace",
+                                            "pod",     "service",  "container", "node"};
+
+/* SPEC 3: a sample label named like a target label is renamed
+ * exported_NAME when scraped without honorLabels, and every documented
+ * query grouped by it then sees one series for the whole target. */
+static void metrics_name_the_endpoint_with_a_label_no_scraper_attaches(void **state)
 {
     (void)state;
     harness h;
     harness_init(&h);
-    static const char *const labels[] = {"result", "x", "le", "y",   "model",
-                                         "a",      "model", "b", NULL};
+    static const char *const labels[] = {"model", "gpt2", NULL};
+    script sc = PENDING;
+    add(&h, "generate", labels, &sc);
+    add(&h, "embed", NULL, &sc);
+    run_until(&h, T0 + SEC);
+    char *text = dynhc_sched_metrics(h.s);
+    assert_exposition_valid(text);
+    size_t samples = 0;
+    for (const char *line = text; *line != '\0'; line = strchr(line, '\n') + 1) {
+        if (*line == '#') {
+            continue;
+        }
+        const char *brace = strpbrk(line, "{ ");
+        for (const char *p = brace; *p == '{' || *p == ','; ) {
+            const char *name = p + 1;
+            size_t n = strcspn(name, "=");
+            for (size_t i = 0; i < sizeof(target_labels) / sizeof(target_labels[0]); i++) {
+                if (strlen(target_labels[i]) == n && strncmp(name, target_labels[i], n) == 0) {
+                    fail_msg("a target's label on a sample: %.*s", (int)strcspn(line, "\n"),
+                             line);
+                }
+            }
+            p = name + n + 2; /* the value's first byte */
+            while (*p != '"') {
+                p += *p == '\\' ? 2 : 1;
+            }
+            p++;
+        }
+        samples++;
+    }
+    assert_true(samples > 20);
+    assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"generate\",model=\"gpt2\"} 0");
+    assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"embed\"} 0");
+    dynhc_free(text);
+    harness_end(&h);
+}
+
+/* Extra labels may not take a target's label name, nor one of dynhc's own
+ * (dynhc_endpoint, result, le): registration says so instead of writing a
+ * series that the scraper renames or rejects. */
+static void registration_refuses_label_names_of_targets_and_of_dynhc(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    static const char *const own[] = {"dynhc_endpoint", "result", "le"};
+    script sc = {0};
+    for (size_t i = 0; i < sizeof(target_labels) / sizeof(target_labels[0]) + 3; i++) {
+        const char *name = i < 8 ? target_labels[i] : own[i - 8];
+        const char *labels[] = {"model", "gpt2", name, "x", NULL};
+        dynhc_endpoint *ep = (dynhc_endpoint *)&h;
+        sc.h = &h;
+        assert_int_equal(dynhc_sched_add_endpoint(h.s, "generate", h.payload, labels,
+                                                  scripted_send, &sc, NULL, &ep),
+                         DYNHC_ERR_INVALID_ARG);
+        assert_null(ep);
+    }
+    /* Names that only look alike are fine. */
+    static const char *const alike[] = {"Endpoint", "x", "pod_name", "y", "exported_job", "z",
+                                        NULL};
+    add(&h, "generate", alike, &sc);
+    char *text = dynhc_sched_metrics(h.s);
+    assert_exposition_valid(text);
+    assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"generate\",Endpoint=\"x\","
+                      "pod_name=\"y\",exported_job=\"z\"} 0");
+    dynhc_free(text);
+    harness_end(&h);
+}
+
+static void metrics_leave_out_a_repeated_extra_label(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    static const char *const labels[] = {"model", "a", "site", "s", "model", "b", NULL};
     script sc = {0};
     add(&h, "generate", labels, &sc);
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
-    assert_line(text, "dynhc_health_checks_total{endpoint=\"generate\",model=\"a\","
-                      "result=\"timeout\"} 0");
-    assert_line(text, "dynhc_health_check_tokens_total{endpoint=\"generate\",model=\"a\"} 0");
-    assert_line(text, "dynhc_endpoint_ready{endpoint=\"generate\",model=\"a\"} 0");
+    assert_line(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\",model=\"a\","
+                      "site=\"s\",result=\"timeout\"} 0");
+    assert_line(text, "dynhc_health_check_token_budget_total{dynhc_endpoint=\"generate\",model=\"a\","
+                      "site=\"s\"} 0");
+    assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"generate\",model=\"a\",site=\"s\"} 0");
     dynhc_free(text);
     harness_end(&h);
 }
@@ -1129,8 +1314,12 @@ int main(void)
         cmocka_unit_test(
             a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_latency),
         cmocka_unit_test(the_latency_sum_never_wraps),
+        cmocka_unit_test(metrics_give_unix_timestamps_of_last_success_and_last_change),
+        cmocka_unit_test(metrics_carry_the_build_info),
         cmocka_unit_test(metrics_escape_label_values_as_the_format_requires),
-        cmocka_unit_test(metrics_leave_out_extra_labels_that_clash_with_their_own),
+        cmocka_unit_test(metrics_name_the_endpoint_with_a_label_no_scraper_attaches),
+        cmocka_unit_test(registration_refuses_label_names_of_targets_and_of_dynhc),
+        cmocka_unit_test(metrics_leave_out_a_repeated_extra_label),
         cmocka_unit_test(reports_do_not_depend_on_the_numeric_locale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -613,7 +613,8 @@ static void live_answers_200_with_the_uptime_whatever_the_checks(void **state)
 }
 
 /* A light check of the text exposition: comments are HELP or TYPE, every
- * sample is a dynhc_ name, labels maybe, a space and a number. */
+ * sample is a dynhc_ name (or the standard process_start_time_seconds),
+ * labels maybe, a space and a number. */
 static void assert_exposition_lines(const char *text)
 {
     size_t samples = 0;
@@ -624,13 +625,17 @@ static void assert_exposition_lines(const char *text)
         assert_true((size_t)(end - line) < sizeof(buf));
         snprintf(buf, sizeof(buf), "%.*s", (int)(end - line), line);
         if (buf[0] == '#') {
-            if (strncmp(buf, "# HELP dynhc_", 13) != 0 && strncmp(buf, "# TYPE dynhc_", 13) != 0) {
+            if ((strncmp(buf, "# HELP ", 7) != 0 && strncmp(buf, "# TYPE ", 7) != 0) ||
+                (strncmp(buf + 7, "dynhc_", 6) != 0 &&
+                 strncmp(buf + 7, "process_start_time_seconds ", 27) != 0)) {
                 fail_msg("a bad comment line: %s", buf);
             }
         } else {
             const char *space = strrchr(buf, ' ');
             char *num_end = NULL;
-            if (strncmp(buf, "dynhc_", 6) != 0 || space == NULL ||
+            if ((strncmp(buf, "dynhc_", 6) != 0 &&
+                 strncmp(buf, "process_start_time_seconds ", 27) != 0) ||
+                space == NULL ||
                 (strtod(space + 1, &num_end), *num_end != '\0' || num_end == space + 1)) {
                 fail_msg("a bad sample line: %s", buf);
             }
@@ -654,8 +659,8 @@ static void metrics_are_prometheus_text(void **state)
     assert_int_equal(r.code, 200);
     assert_string_equal(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
     assert_exposition_lines(r.body);
-    assert_non_null(strstr(r.body, "\ndynhc_endpoint_ready{endpoint=\"generate\"} 1\n"));
-    assert_non_null(strstr(r.body, "\ndynhc_health_checks_total{endpoint=\"generate\","
+    assert_non_null(strstr(r.body, "\ndynhc_endpoint_ready{dynhc_endpoint=\"generate\"} 1\n"));
+    assert_non_null(strstr(r.body, "\ndynhc_health_checks_total{dynhc_endpoint=\"generate\","
                                    "result=\"success\"} 1\n"));
     reply_free(&r);
     world_end(&w);

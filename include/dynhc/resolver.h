@@ -189,8 +189,8 @@ DYNHC_API int dynhc_resolver_set_enabled_default(dynhc_resolver *r, int enabled)
 
 /*
  * Also checks every other setting dynhc reads from the environment (the
- * scheduler's and the status server's variables of SPEC 1.2), adding their
- * diagnostics to the result. Off by default; `dynhc validate` turns it on.
+ * scheduler's and the status server's variables of SPEC 1.2, and DYN_LOG),
+ * adding their diagnostics to the result. Off by default; `dynhc validate` turns it on.
  */
 DYNHC_API int dynhc_resolver_set_check_all(dynhc_resolver *r, int check_all);
 

@@ -131,8 +131,9 @@ DYNHC_API uint64_t dynhc_now_ns(void);
  * interval equal to the interval, no jitter, first checks spread over one
  * interval, 1 failure to turn not ready and 1 success to turn ready,
  * successful traffic marks an endpoint ready, checks enabled, starting status
- * not ready, the log sink writing warnings and errors to stderr.
- * NULL when out of memory.
+ * not ready, the default log sink writing to stderr what is at DYN_LOG's
+ * level or above (info when DYN_LOG is unset; read here, with getenv, once;
+ * a bad value is a warning there, and info). NULL when out of memory.
  */
 DYNHC_API dynhc_sched *dynhc_sched_new(void);
 
@@ -172,8 +173,18 @@ DYNHC_API int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed);
  * again from its current reading and the latest now of earlier ticks is
  * forgotten. Before the scheduler is used. */
 DYNHC_API int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data);
-/* fn NULL silences the log. */
+/* The log sink; fn NULL silences the log. The default sink (a new
+ * scheduler's) writes one line per message to stderr: a message that is a
+ * diagnostic in the format of SPEC 1.6 ("DYN_SYSTEM_PORT: warning: ...",
+ * a bad setting read by dynhc_sched_load_env() or dynhc_server_load_env())
+ * as it is, any other as "dynhc: LEVEL: MESSAGE". A sink set here receives
+ * the same messages, without the prefix. */
 DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data);
+/* The least level the default sink writes: DYN_LOG (error, warn, info or
+ * debug, any case) as it was when the scheduler was created, else
+ * DYNHC_LOG_INFO. A sink set with dynhc_sched_set_log() receives every
+ * level and filters as it likes. */
+DYNHC_API int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level);
 DYNHC_API int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn,
                                                   void *user_data);
 DYNHC_API int dynhc_sched_set_wakeup(dynhc_sched *s, dynhc_wakeup_fn fn, void *user_data);
@@ -197,12 +208,17 @@ DYNHC_API int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *use
  * Registers an endpoint. name is copied; payload is a resolved result
  * (DYNHC_OK) whose text every check sends: the scheduler keeps a reference
  * (dynhc_result_ref), so the caller may free its own. labels are
- * name/value pairs for the metrics, NULL-terminated (may be NULL), copied.
+ * name/value pairs for the metrics, NULL-terminated (may be NULL), copied;
+ * a name must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not
+ * "__..."), neither dynhc's own (dynhc_endpoint, result, le) nor one that a
+ * scraper attaches to a target (job, instance, endpoint, namespace, pod,
+ * service, container, node); a name given twice keeps its first value.
  * destroy (may be NULL) frees user_data when the endpoint goes away; on
  * failure nothing is kept and destroy is not called. Logs
  * "Health check payload for endpoint 'NAME' from SOURCE: JSON" at info level.
  * Returns DYNHC_OK with *out set, DYNHC_ERR_INVALID_ARG (a NULL argument,
- * an empty or duplicate name, a result without payload), DYNHC_ERR_NOMEM.
+ * an empty or duplicate name, a result without payload, a refused label
+ * name), DYNHC_ERR_NOMEM.
  */
 DYNHC_API int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name,
                                        const dynhc_result *payload, const char *const *labels,
@@ -227,8 +243,9 @@ DYNHC_API int dynhc_endpoint_is_ready(const dynhc_endpoint *ep);
 
 /*
  * Real traffic reached the endpoint: resets its idle timer and, when ok and
- * the option is on, marks it ready. Any thread, lock-free unless the
- * readiness changes. Never allocates.
+ * the option is on, marks it ready; when ok, it is also the endpoint's last
+ * success in the metrics. Any thread, lock-free unless the readiness
+ * changes. Never allocates.
  */
 DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 
@@ -277,10 +294,12 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  */
 DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
 
-/* The Prometheus text exposition of every metric. Free with dynhc_free().
- * NULL when out of memory, never a text cut short. Any thread; a snapshot
- * like the status JSON's. Extra labels that clash with a family's own
- * (result, le) or repeat an earlier one were left out at registration. */
+/* The Prometheus text exposition of every metric (docs/metrics.md): per
+ * endpoint labelled dynhc_endpoint="NAME" and its extra labels. Free with
+ * dynhc_free(). NULL when out of memory, never a text cut short. Any
+ * thread; a snapshot like the status JSON's. Timestamps are Unix times,
+ * from the clock's times through the wall clock's offset read when the
+ * clock was set (at creation). */
 DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
 
 /*
