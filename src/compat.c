@@ -1,42 +1,13 @@
-/* compat.c: the seed-compatible entry points and the process-wide custom
- * default they share with every resolver. */
+/* compat.c: the seed's dynhc_get_health_check_payload() on the resolver's
+ * public API. Its companion, dynhc_set_custom_health_check_payload(), sets
+ * the process-wide default every resolver reads (custom_default.c). */
 #include "dynhc/compat.h"
 
-#include <pthread.h>
+#include "dynhc/resolver.h"
+
 #include <stdio.h>
 
 #include "alloc.h"
-#include "defaults.h"
-#include "resolver_internal.h"
-
-static pthread_mutex_t custom_lock = PTHREAD_MUTEX_INITIALIZER;
-static cJSON *custom_default; /* guarded by custom_lock */
-
-int dynhc_set_custom_health_check_payload(const char *json)
-{
-    cJSON *parsed = NULL;
-    if (json != NULL) {
-        int status = dh_parse_custom_default(json, &parsed);
-        if (status != DYNHC_OK) {
-            return status;
-        }
-    }
-    pthread_mutex_lock(&custom_lock);
-    cJSON *old = custom_default;
-    custom_default = parsed;
-    pthread_mutex_unlock(&custom_lock);
-    cJSON_Delete(old);
-    return DYNHC_OK;
-}
-
-cJSON *dh_custom_default_copy(int *nomem)
-{
-    pthread_mutex_lock(&custom_lock);
-    cJSON *copy = custom_default != NULL ? cJSON_Duplicate(custom_default, 1) : NULL;
-    *nomem = custom_default != NULL && copy == NULL;
-    pthread_mutex_unlock(&custom_lock);
-    return copy;
-}
 
 char *dynhc_get_health_check_payload(const dynhc_config *config, const char *model_type)
 {

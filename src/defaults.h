@@ -20,8 +20,4 @@ size_t dh_default_payload_text(dynhc_model_type type, dynhc_level level, long lo
 /* A new cJSON object holding the built-in payload; NULL when out of memory. */
 cJSON *dh_default_payload(dynhc_model_type type, dynhc_level level, long long bos_token_id);
 
-/* A deep copy of the process-wide custom default, or NULL when none is set
- * (or out of memory: *nomem is then set). Thread-safe. */
-cJSON *dh_custom_default_copy(int *nomem);
-
 #endif

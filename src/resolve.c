@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "custom_default.h"
 #include "defaults.h"
 #include "file_read.h"
 #include "json_text.h"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custom_default.h"
 #include "defaults.h"
 #include "json_text.h"
 
@@ -159,22 +160,6 @@ int dynhc_resolver_set_config(dynhc_resolver *r, const dynhc_config *config)
     return DYNHC_OK;
 }
 
-int dh_parse_custom_default(const char *json_text, cJSON **out)
-{
-    dh_pos origin = {1, 1};
-    dh_parse_error err = {{0, 0}, ""};
-    cJSON *parsed = dh_json_parse(json_text, strlen(json_text), origin, NULL, &err);
-    if (parsed == NULL) {
-        return dh_parse_error_is_nomem(&err) ? DYNHC_ERR_NOMEM : DYNHC_ERR_JSON;
-    }
-    if (!cJSON_IsObject(parsed)) {
-        cJSON_Delete(parsed);
-        return DYNHC_ERR_JSON;
-    }
-    *out = parsed;
-    return DYNHC_OK;
-}
-
 int dynhc_resolver_set_custom_default(dynhc_resolver *r, const char *json_text)
 {
     if (r == NULL) {
@@ -182,7 +167,7 @@ int dynhc_resolver_set_custom_default(dynhc_resolver *r, const char *json_text)
     }
     cJSON *parsed = NULL;
     if (json_text != NULL) {
-        int status = dh_parse_custom_default(json_text, &parsed);
+        int status = dh_custom_default_parse(json_text, &parsed);
         if (status != DYNHC_OK) {
             return status;
         }

@@ -78,8 +78,4 @@ struct dynhc_result {
     dh_diags diags;
 };
 
-/* Parses a custom default payload: DYNHC_OK with *out set, DYNHC_ERR_JSON or
- * DYNHC_ERR_NOMEM. */
-int dh_parse_custom_default(const char *json_text, cJSON **out);
-
 #endif
