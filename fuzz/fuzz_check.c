@@ -64,7 +64,7 @@ void fuzz_check_round_trip(const cJSON *root, const char *what)
         return; /* out of memory: nothing to compare */
     }
     dh_pos origin = {1, 1};
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     cJSON *again = dh_json_parse(printed, strlen(printed), origin, NULL, &err);
     if (again == NULL) {
         fprintf(stderr, "printed: %.300s\nat %u:%u\n", printed, err.pos.line, err.pos.column);
@@ -88,7 +88,7 @@ void fuzz_check_json(const uint8_t *data, size_t size)
     if (dh_posmap_add(&map, NULL, origin) != 0) {
         return;
     }
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     cJSON *root = dh_json_parse(text, size, origin, &map, &err);
     if (root == NULL) {
         if (err.message[0] == '\0') {
@@ -101,7 +101,7 @@ void fuzz_check_json(const uint8_t *data, size_t size)
             /* The same text placed at line 7, column 3 of a larger file. (Not
              * the same message: some quote a position.) */
             dh_pos shifted = {7, 3};
-            dh_parse_error err2 = {{0, 0}, ""};
+            dh_parse_error err2 = {{0, 0}, "", 0};
             if (dh_json_parse(text, size, shifted, NULL, &err2) != NULL ||
                 err2.pos.line != err.pos.line + 6 ||
                 err2.pos.column != err.pos.column + (err.pos.line == 1 ? 2 : 0)) {

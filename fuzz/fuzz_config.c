@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     dh_posmap map = {NULL, 0, 0};
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     cJSON *root = dh_yaml_parse((const char *)data, size, &map, &err);
     if (root != NULL) {
         /* SPEC 1.5: what the YAML reader accepts is plain JSON data. */

@@ -38,7 +38,7 @@ static int set_names(dh_config *c, const char *source, const char *path)
 int dh_config_load_file(dh_config *c, const char *path, dh_diags *diags)
 {
     memset(c, 0, sizeof(*c));
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     size_t len = 0;
     int json = has_json_extension(path);
     /* The JSON reader checks UTF-8 and NUL bytes itself. */

@@ -13,7 +13,7 @@ static cJSON *process_default; /* guarded by process_lock */
 int dh_custom_default_parse(const char *json_text, cJSON **out)
 {
     dh_pos origin = {1, 1};
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     cJSON *parsed = dh_json_parse(json_text, strlen(json_text), origin, NULL, &err);
     if (parsed == NULL) {
         return dh_parse_error_is_nomem(&err) ? DYNHC_ERR_NOMEM : DYNHC_ERR_JSON;

@@ -77,7 +77,7 @@ static char *read_all(int fd, size_t size_hint, size_t *len, dh_parse_error *err
         total += (size_t)n;
     }
     dh_free(buf);
-    dh_parse_error_set(err, none, DH_NOMEM_MESSAGE);
+    dh_parse_error_set_nomem(err);
     return NULL;
 }
 

@@ -67,8 +67,7 @@ static void fail_at(parser *ps, const unsigned char *at, const char *fmt, ...)
 
 static void fail_nomem(parser *ps)
 {
-    dh_pos none = {0, 0}; /* a position would suggest the text is at fault */
-    dh_parse_error_set(ps->err, none, DH_NOMEM_MESSAGE);
+    dh_parse_error_set_nomem(ps->err);
 }
 
 /* Reports "expected WHAT" at the current byte, or at the end of the text. */

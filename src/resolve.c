@@ -436,7 +436,7 @@ static int path_message(path_hint hint, const char *text, size_t len, char *buf,
 static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
                          dh_pos inner_origin, const dh_pos *report_at, path_hint hint)
 {
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     char message[512];
     cand->owned = dh_json_parse(text, len, inner_origin, NULL, &err);
     if (cand->owned == NULL) {
@@ -505,7 +505,7 @@ static const char *file_problem(const dh_parse_error *err)
 
 static int read_payload_file(ctx *c, candidate *cand, const char *path, const file_ref *ref)
 {
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     size_t len = 0;
     char *text = dh_read_file_raw(path, &len, &err);
     if (text == NULL && dh_parse_error_is_nomem(&err)) {
@@ -799,7 +799,7 @@ static void check_endpoint_list(ctx *c, const char *name, const char *raw)
     dh_diags_group(c->diags, env_group(name), no_pos);
     size_t len;
     const char *text = dh_trim(raw, &len);
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     dh_posmap map = {NULL, 0, 0};
     cJSON *list = NULL;
     if (dh_utf8_check(raw, strlen(raw), &err) == 0) {

@@ -307,7 +307,7 @@ static int read_use_endpoints(const char *name, const char *raw, char ***names, 
     if (len == 0) {
         return DYNHC_OK;
     }
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     cJSON *list = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL, &err);
     if (list == NULL) {
         if (dh_parse_error_is_nomem(&err)) {

@@ -87,9 +87,18 @@ void dh_posmap_clear(dh_posmap *map)
     map->capacity = 0;
 }
 
+void dh_parse_error_set_nomem(dh_parse_error *err)
+{
+    if (err != NULL && err->message[0] == '\0') {
+        dh_pos none = {0, 0};
+        dh_parse_error_set(err, none, "out of memory");
+        err->nomem = 1;
+    }
+}
+
 int dh_parse_error_is_nomem(const dh_parse_error *err)
 {
-    return err != NULL && strcmp(err->message, DH_NOMEM_MESSAGE) == 0;
+    return err != NULL && err->nomem;
 }
 
 void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)

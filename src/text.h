@@ -14,10 +14,13 @@ typedef struct dh_pos {
     unsigned column;
 } dh_pos;
 
-/* What went wrong in a parse, and where. First error wins. */
+/* What went wrong in a parse, and where. First error wins. nomem tells an
+ * allocation failure from bad input: such an error is DYNHC_ERR_NOMEM,
+ * never a diagnostic. */
 typedef struct dh_parse_error {
     dh_pos pos;
     char message[200];
+    int nomem;
 } dh_parse_error;
 
 /* Remembers where each parsed node started, for diagnostics about values,
@@ -69,12 +72,11 @@ const char *dh_format_decimal(char buf[DH_NUMBER_TEXT_SIZE], uint64_t value, uns
  */
 const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value);
 
-/* The message every reader records for an allocation failure, at no
+/* Records an allocation failure in err (when it has no error yet), at no
  * position: the text is not at fault. */
-#define DH_NOMEM_MESSAGE "out of memory"
+void dh_parse_error_set_nomem(dh_parse_error *err);
 
-/* Whether err records an allocation failure rather than bad input; such an
- * error is DYNHC_ERR_NOMEM, never a diagnostic. */
+/* Whether err records an allocation failure rather than bad input. */
 int dh_parse_error_is_nomem(const dh_parse_error *err);
 
 /* Sets err (when err is not NULL and has no message yet) to a formatted

@@ -159,8 +159,7 @@ static dh_pos pos_of(yaml_mark_t mark)
 
 static void out_of_memory(loader *ld)
 {
-    dh_pos none = {0, 0};
-    dh_parse_error_set(ld->err, none, DH_NOMEM_MESSAGE);
+    dh_parse_error_set_nomem(ld->err);
 }
 
 /* The byte offset of a mark's line and column (libyaml counts characters;
