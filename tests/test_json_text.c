@@ -30,7 +30,7 @@ static cJSON *parse_exact(const char *text, size_t len, dh_pos origin, dh_posmap
 
 static cJSON *parse_ok(const char *text)
 {
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     cJSON *root = parse_exact(text, strlen(text), start_of_text, NULL, &err);
     if (root == NULL) {
         fail_msg("%s rejected at %u:%u: %s", text, err.pos.line, err.pos.column, err.message);
@@ -52,7 +52,7 @@ static void check_bad_cases(const bad_case *cases, size_t n, dh_pos origin)
     for (size_t i = 0; i < n; i++) {
         const bad_case *c = &cases[i];
         size_t len = c->len ? c->len : strlen(c->text);
-        dh_parse_error err = {{0, 0}, ""};
+        dh_parse_error err = {{0, 0}, "", 0};
         cJSON *root = parse_exact(c->text, len, origin, NULL, &err);
         if (root != NULL) {
             cJSON_Delete(root);
@@ -79,7 +79,7 @@ static void empty_or_blank_text_is_rejected(void **state)
         {" \t\r\n\n  ", 0, 3, 3, "empty text: expected a JSON value"},
     };
     CHECK_BAD(cases);
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     assert_null(dh_json_parse(NULL, 0, start_of_text, NULL, &err));
     assert_string_equal(err.message, "empty text: expected a JSON value");
 }
@@ -179,7 +179,7 @@ static void values_that_are_not_json_are_rejected_with_hints(void **state)
     /* No hint where none fits: words that only start like NaN. */
     static const char *const plain[] = {"None", "Na", "Inf", "\xC3\xA9"};
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-        dh_parse_error err = {{0, 0}, ""};
+        dh_parse_error err = {{0, 0}, "", 0};
         assert_null(parse_exact(plain[i], strlen(plain[i]), start_of_text, NULL, &err));
         assert_string_equal(err.message, "expected a JSON value");
     }
@@ -413,7 +413,7 @@ static void duplicate_keys_are_found_in_large_objects(void **state)
         char bad[4096];
         memcpy(bad, text, ok_len);
         int n = snprintf(bad + ok_len, sizeof(bad) - ok_len, ",\"k%03d\":0}", dup);
-        dh_parse_error err = {{0, 0}, ""};
+        dh_parse_error err = {{0, 0}, "", 0};
         assert_null(parse_exact(bad, ok_len + (size_t)n, start_of_text, NULL, &err));
         char want[32];
         snprintf(want, sizeof(want), "duplicate key \"k%03d\"", dup);
@@ -628,7 +628,7 @@ static void position_map_records_every_value_start(void **state)
     (void)state;
     const char *text = "{\n \"a\": [1, {\"b\": null}],\n\t\"\xC3\xA9\": \"x\"\n}";
     dh_posmap map = {NULL, 0, 0};
-    dh_parse_error err = {{0, 0}, ""};
+    dh_parse_error err = {{0, 0}, "", 0};
     cJSON *root = parse_exact(text, strlen(text), start_of_text, &map, &err);
     assert_non_null(root);
     assert_int_equal(map.count, 6);
@@ -692,7 +692,7 @@ static void failed_parse_leaves_the_map_as_it_was(void **state)
         "[1, 2, {\"a\": [true, x]}]", "{\"a\":1,\"a\":2}", "[\"ok\", \"\\q\"]", "[1] 2",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        dh_parse_error err = {{0, 0}, ""};
+        dh_parse_error err = {{0, 0}, "", 0};
         assert_null(parse_exact(bad[i], strlen(bad[i]), start_of_text, &map, &err));
         assert_int_equal(map.count, 1);
         assert_ptr_equal(map.entries[0].node, first);
@@ -705,7 +705,7 @@ static void failed_parse_leaves_the_map_as_it_was(void **state)
 static void the_first_error_wins(void **state)
 {
     (void)state;
-    dh_parse_error err = {{2, 3}, "earlier problem"};
+    dh_parse_error err = {{2, 3}, "earlier problem", 0};
     assert_null(parse_exact("[x]", 3, start_of_text, NULL, &err));
     assert_string_equal(err.message, "earlier problem");
     assert_int_equal(err.pos.line, 2);
@@ -734,7 +734,7 @@ static void out_of_memory_is_a_clean_error(void **state)
     for (;; n++) {
         allocations_left = n;
         dh_posmap map = {NULL, 0, 0};
-        dh_parse_error err = {{0, 0}, ""};
+        dh_parse_error err = {{0, 0}, "", 0};
         cJSON *root = parse_exact(text, strlen(text), start_of_text, &map, &err);
         if (root != NULL) {
             cJSON_Delete(root);
