@@ -13,7 +13,6 @@
 #include <time.h>
 
 #include "alloc.h"
-#include "resolver_internal.h"
 #include "sched_internal.h"
 #include "settings.h"
 #include "text.h"
@@ -805,7 +804,7 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
             sent++;
             /* A check whose endpoint was removed meanwhile is not sent. */
             if (!atomic_load_explicit(&ep->removed, memory_order_acquire)) {
-                dynhc_check check = {e->id, ep->name, ep->payload->text, ep->payload->payload,
+                dynhc_check check = {e->id, ep->name, dynhc_result_text(ep->payload), dynhc_result_payload(ep->payload),
                                      now, e->deadline_ns};
                 if (ep->send(s, ep, &check, ep->user_data) != 0) {
                     complete_check(s, check.id, DYNHC_CHECK_FAILURE, "the send callback failed",

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "resolver_internal.h"
 #include "sched_internal.h"
 
 const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
@@ -218,7 +217,7 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
         *out = NULL;
     }
     if (s == NULL || name == NULL || name[0] == '\0' || payload == NULL ||
-        payload->text == NULL || send == NULL || out == NULL) {
+        dynhc_result_text(payload) == NULL || send == NULL || out == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
     dynhc_endpoint *ep = dh_calloc(1, sizeof(*ep));
@@ -277,12 +276,14 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     dh_wakeup w = dh_sched_wakeup_locked(s);
     pthread_mutex_unlock(&s->lock);
 
-    if (payload->origin != NULL) {
+    const char *origin = dynhc_result_origin(payload);
+    const char *source = dynhc_source_name(dynhc_result_source(payload));
+    if (origin != NULL) {
         dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s %s: %s",
-                     name, dynhc_source_name(payload->source), payload->origin, payload->text);
+                     name, source, origin, dynhc_result_text(payload));
     } else {
         dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s: %s",
-                     name, dynhc_source_name(payload->source), payload->text);
+                     name, source, dynhc_result_text(payload));
     }
     dh_sched_announce(s, &t);
     dh_wakeup_call(s, w);

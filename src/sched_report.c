@@ -25,7 +25,6 @@
 
 #include "alloc.h"
 #include "json_write.h"
-#include "resolver_internal.h"
 #include "sched_internal.h"
 #include "text.h"
 #include "dynhc/version.h"
@@ -370,7 +369,7 @@ static void copy_endpoint(const dynhc_sched *s, const dynhc_endpoint *ep, unsign
     r->last_success_ns = atomic_load_explicit(&ep->last_success_ns, memory_order_relaxed);
     r->last_change_ns = ep->last_change_ns;
     uint64_t sent = (uint64_t)ep->checks[0] + ep->checks[1] + ep->checks[2] + ep->in_flight;
-    r->tokens = sent * (uint64_t)ep->payload->token_budget;
+    r->tokens = sent * (uint64_t)dynhc_result_token_budget(ep->payload);
     memcpy(r->checks, ep->checks, sizeof(r->checks));
     r->late = ep->late;
     r->transitions = ep->transitions;

@@ -6,7 +6,6 @@
 
 #include "alloc.h"
 #include "json_text.h"
-#include "resolver_internal.h"
 #include "sched_internal.h"
 #include "settings.h"
 
@@ -274,12 +273,12 @@ int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *settings)
     if (s == NULL || settings == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    int status = dynhc_sched_set_interval_ns(s, settings->interval_ns);
+    int status = dynhc_sched_set_interval_ns(s, dynhc_result_interval_ns(settings));
     if (status == DYNHC_OK) {
-        status = dynhc_sched_set_timeout_ns(s, settings->timeout_ns);
+        status = dynhc_sched_set_timeout_ns(s, dynhc_result_timeout_ns(settings));
     }
     if (status == DYNHC_OK) {
-        status = dynhc_sched_set_enabled(s, settings->enabled);
+        status = dynhc_sched_set_enabled(s, dynhc_result_enabled(settings));
     }
     return status;
 }
