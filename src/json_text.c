@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "settings.h"
 
 /* Objects with fewer members are checked for duplicate keys by a linear
  * scan; larger ones get a hash index so that a big object stays linear. */

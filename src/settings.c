@@ -141,62 +141,6 @@ const char *dh_parse_model_type(const char *s, size_t len, dynhc_model_type *out
            "embedding (embeddings, embed) or tokens";
 }
 
-const char *dh_quote(char *buf, size_t size, const char *s, size_t len)
-{
-    static const char ellipsis[] = "...\"";
-    size_t out = 0;
-    if (size < sizeof(ellipsis) + 8) {
-        if (size > 0) {
-            buf[0] = '\0';
-        }
-        return buf;
-    }
-    /* Leave room for an ellipsis and the closing quote. */
-    size_t limit = size - sizeof(ellipsis) - 1;
-    buf[out++] = '"';
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        char piece[8];
-        size_t n = 1; /* bytes of s this piece stands for */
-        int w;        /* bytes of the piece */
-        if (c == '"' || c == '\\') {
-            w = snprintf(piece, sizeof(piece), "\\%c", c);
-        } else if (c == '\n') {
-            w = snprintf(piece, sizeof(piece), "\\n");
-        } else if (c == '\t') {
-            w = snprintf(piece, sizeof(piece), "\\t");
-        } else if (c < 0x20 || c == 0x7F) {
-            w = snprintf(piece, sizeof(piece), "\\x%02X", c);
-        } else if (c < 0x80) {
-            piece[0] = (char)c;
-            w = 1;
-        } else if ((n = dh_utf8_sequence_length((const unsigned char *)s + i, len - i)) > 0) {
-            memcpy(piece, s + i, n); /* a whole character, never cut */
-            w = (int)n;
-        } else {
-            /* Not UTF-8: escaped, so that the message itself stays UTF-8. */
-            n = 1;
-            w = snprintf(piece, sizeof(piece), "\\x%02X", c);
-        }
-        if (out + (size_t)w > limit) {
-            break;
-        }
-        memcpy(buf + out, piece, (size_t)w);
-        out += (size_t)w;
-        i += n;
-    }
-    if (i < len) {
-        for (size_t k = 0; k < sizeof(ellipsis); k++) {
-            buf[out++] = ellipsis[k];
-        }
-        return buf;
-    }
-    buf[out++] = '"';
-    buf[out] = '\0';
-    return buf;
-}
-
 const char *dynhc_model_type_name(dynhc_model_type type)
 {
     switch (type) {

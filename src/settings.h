@@ -24,10 +24,6 @@ const char *dh_duration_from_seconds(double seconds, uint64_t *ns);
 const char *dh_parse_level(const char *s, size_t len, dynhc_level *out);
 const char *dh_parse_model_type(const char *s, size_t len, dynhc_model_type *out);
 
-/* Writes s[0..len) in double quotes into buf, escaping control characters,
- * quotes and backslashes, cut to fit with "...". Returns buf. */
-const char *dh_quote(char *buf, size_t size, const char *s, size_t len);
-
 /* The status-server and scheduler variables of SPEC 1.2. */
 const char *dh_parse_port(const char *s, size_t len, int *out);          /* -1..65535 */
 const char *dh_parse_http_path(const char *s, size_t len);               /* "/..." */

@@ -72,6 +72,11 @@ const char *dh_format_decimal(char buf[DH_NUMBER_TEXT_SIZE], uint64_t value, uns
  */
 const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value);
 
+/* Writes s[0..len) in double quotes into buf, escaping control characters,
+ * quotes, backslashes and bytes that are not UTF-8, cut to fit with "...".
+ * Returns buf. */
+const char *dh_quote(char *buf, size_t size, const char *s, size_t len);
+
 /* Records an allocation failure in err (when it has no error yet), at no
  * position: the text is not at fault. */
 void dh_parse_error_set_nomem(dh_parse_error *err);

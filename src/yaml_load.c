@@ -37,7 +37,6 @@
 
 #include <yaml.h>
 
-#include "settings.h"
 
 #define MAX_DEPTH 64
 

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "settings.h"
+#include "text.h"
 
 static const char *bool_of(const char *s, int *out)
 {
