@@ -9,19 +9,13 @@
 #include "defaults.h"
 #include "json_text.h"
 
-static const char *process_getenv(const char *name, void *user_data)
-{
-    (void)user_data;
-    return getenv(name);
-}
-
 dynhc_resolver *dynhc_resolver_new(void)
 {
     dynhc_resolver *r = dh_calloc(1, sizeof(*r));
     if (r == NULL) {
         return NULL;
     }
-    r->getenv_fn = process_getenv;
+    r->getenv_fn = dh_process_getenv;
     r->marker_key = dh_strdup(DH_DEFAULT_MARKER_KEY);
     if (r->marker_key == NULL) {
         dh_free(r);
@@ -82,7 +76,7 @@ int dynhc_resolver_set_getenv(dynhc_resolver *r, dynhc_getenv_fn fn, void *user_
     if (r == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    r->getenv_fn = fn != NULL ? fn : process_getenv;
+    r->getenv_fn = fn != NULL ? fn : dh_process_getenv;
     r->getenv_user_data = user_data;
     return DYNHC_OK;
 }

@@ -860,7 +860,7 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
 static void read_dyn_log(dynhc_sched *s)
 {
     static const char name[] = "DYN_LOG";
-    const char *raw = getenv(name);
+    const char *raw = dh_process_getenv(name, NULL);
     size_t len = 0;
     const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
     int level = DYNHC_LOG_INFO;

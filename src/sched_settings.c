@@ -283,12 +283,6 @@ int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *settings)
     return status;
 }
 
-static const char *process_getenv(const char *name, void *user_data)
-{
-    (void)user_data;
-    return getenv(name);
-}
-
 /* Reads DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS (raw, from the variable
  * called name), a JSON array of names, without changing or logging
  * anything: *names (copies for dh_sched_set_use_names(), NULL when the
@@ -355,7 +349,7 @@ int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data)
         return DYNHC_ERR_INVALID_ARG;
     }
     if (fn == NULL) {
-        fn = process_getenv;
+        fn = dh_process_getenv;
     }
     const char *starting = "DYN_SYSTEM_STARTING_HEALTH_STATUS";
     const char *raw = fn(starting, user_data);

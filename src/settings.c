@@ -3,9 +3,16 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "text.h"
+
+const char *dh_process_getenv(const char *name, void *user_data)
+{
+    (void)user_data;
+    return getenv(name);
+}
 
 const char *dh_parse_bool(const char *s, size_t len, int *out)
 {

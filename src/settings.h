@@ -12,6 +12,9 @@
 #define DH_NS_PER_SEC 1000000000ull
 #define DH_DURATION_MAX_NS (24ull * 3600ull * DH_NS_PER_SEC)
 
+/* The process environment as a dynhc_getenv_fn: getenv(name). */
+const char *dh_process_getenv(const char *name, void *user_data);
+
 /* true false 1 0 yes no on off, any case. */
 const char *dh_parse_bool(const char *s, size_t len, int *out);
 
