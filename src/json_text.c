@@ -445,19 +445,11 @@ typedef struct key_index {
     size_t count;
 } key_index;
 
-static size_t key_hash(const char *key)
-{
-    size_t h = (size_t)14695981039346656037ull; /* FNV-1a */
-    for (const unsigned char *s = (const unsigned char *)key; *s != '\0'; s++) {
-        h = (h ^ *s) * (size_t)1099511628211ull;
-    }
-    return h;
-}
-
 static const cJSON *key_index_find(const key_index *ix, const char *key)
 {
     size_t mask = ix->capacity - 1;
-    for (size_t i = key_hash(key) & mask; ix->slots[i] != NULL; i = (i + 1) & mask) {
+    size_t i = (size_t)dh_hash_string(key, DH_HASH_SEED) & mask;
+    for (; ix->slots[i] != NULL; i = (i + 1) & mask) {
         if (strcmp(ix->slots[i]->string, key) == 0) {
             return ix->slots[i];
         }
@@ -476,7 +468,7 @@ static int key_index_add(key_index *ix, const cJSON *member)
         }
         for (size_t i = 0; i < ix->capacity; i++) {
             if (ix->slots[i] != NULL) {
-                size_t j = key_hash(ix->slots[i]->string) & (capacity - 1);
+                size_t j = (size_t)dh_hash_string(ix->slots[i]->string, DH_HASH_SEED) & (capacity - 1);
                 while (slots[j] != NULL) {
                     j = (j + 1) & (capacity - 1);
                 }
@@ -488,7 +480,7 @@ static int key_index_add(key_index *ix, const cJSON *member)
         ix->capacity = capacity;
     }
     size_t mask = ix->capacity - 1;
-    size_t i = key_hash(member->string) & mask;
+    size_t i = (size_t)dh_hash_string(member->string, DH_HASH_SEED) & mask;
     while (ix->slots[i] != NULL) {
         i = (i + 1) & mask;
     }

@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "sched_internal.h"
+#include "text.h"
 
 const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
 {
@@ -18,19 +19,10 @@ int dynhc_endpoint_is_ready(const dynhc_endpoint *ep)
 
 /* ---- endpoints ------------------------------------------------------------- */
 
-static size_t hash_name(const char *name)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
-        h = (h ^ *p) * 1099511628211ull;
-    }
-    return (size_t)h;
-}
-
 static size_t name_slot(const dynhc_sched *s, const char *name)
 {
     size_t mask = s->name_capacity - 1;
-    size_t i = hash_name(name) & mask;
+    size_t i = (size_t)dh_hash_string(name, DH_HASH_SEED) & mask;
     while (s->names[i] != NULL && strcmp(s->names[i]->name, name) != 0) {
         i = (i + 1) & mask;
     }
@@ -64,7 +56,7 @@ static void remove_name(dynhc_sched *s, const dynhc_endpoint *ep)
     size_t hole = name_slot(s, ep->name);
     s->names[hole] = NULL;
     for (size_t i = (hole + 1) & mask; s->names[i] != NULL; i = (i + 1) & mask) {
-        size_t home = hash_name(s->names[i]->name) & mask;
+        size_t home = (size_t)dh_hash_string(s->names[i]->name, DH_HASH_SEED) & mask;
         /* Move it if its home is not in the cyclic range (hole, i]. */
         if ((i > hole && (home <= hole || home > i)) || (i < hole && home <= hole && home > i)) {
             s->names[hole] = s->names[i];

@@ -413,3 +413,12 @@ const char *dh_quote(char *buf, size_t size, const char *s, size_t len)
     buf[out] = '\0';
     return buf;
 }
+
+uint64_t dh_hash_string(const char *s, uint64_t seed)
+{
+    uint64_t h = seed;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        h = (h ^ *p) * 1099511628211ull;
+    }
+    return h;
+}

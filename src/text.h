@@ -72,6 +72,12 @@ const char *dh_format_decimal(char buf[DH_NUMBER_TEXT_SIZE], uint64_t value, uns
  */
 const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value);
 
+/* FNV-1a of a NUL-terminated string, starting from seed (DH_HASH_SEED, or
+ * that mixed with something the key belongs to): the hash of every table
+ * keyed by names. */
+#define DH_HASH_SEED 14695981039346656037ull
+uint64_t dh_hash_string(const char *s, uint64_t seed);
+
 /* Writes s[0..len) in double quotes into buf, escaping control characters,
  * quotes, backslashes and bytes that are not UTF-8, cut to fit with "...".
  * Returns buf. */

@@ -87,13 +87,10 @@ typedef enum plain_form {
     FORM_INF_NAN
 } plain_form;
 
+/* Anchors are per document owner: the owner's address seeds the hash. */
 static size_t name_hash(const void *owner, const char *name)
 {
-    uint64_t h = 14695981039346656037u ^ (uint64_t)(uintptr_t)owner; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
-        h = (h ^ *p) * 1099511628211u;
-    }
-    return (size_t)h;
+    return (size_t)dh_hash_string(name, DH_HASH_SEED ^ (uint64_t)(uintptr_t)owner);
 }
 
 /* The slot holding (owner, name), or the free slot where it would go. */
