@@ -1,5 +1,4 @@
 /* result.c: reading a resolution's result. */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +6,7 @@
 
 #include "alloc.h"
 #include "resolver_internal.h"
+#include "strbuf.h"
 
 dynhc_result *dynhc_result_ref(const dynhc_result *res)
 {
@@ -103,46 +103,6 @@ const dynhc_diag *dynhc_result_diag(const dynhc_result *res, size_t i)
     return res != NULL && i < res->diags.count ? &res->diags.items[i] : NULL;
 }
 
-/* A growing text buffer for the explanation; on failure it stays failed. */
-typedef struct text_buf {
-    char *data;
-    size_t len;
-    size_t capacity;
-    int failed;
-} text_buf;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void append(text_buf *b, const char *fmt, ...)
-{
-    if (b->failed) {
-        return;
-    }
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->capacity - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if (b->len + (size_t)n < b->capacity) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t capacity = (b->capacity + (size_t)n + 1) * 2;
-        char *grown = dh_realloc(b->data, capacity);
-        if (grown == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->data = grown;
-        b->capacity = capacity;
-    }
-}
-
 /* "from environment DYN_X" and the like, in one static-size buffer. */
 static const char *origin_of(const dynhc_result *res, enum dh_setting which, char *buf,
                              size_t size)
@@ -155,10 +115,10 @@ static const char *origin_of(const dynhc_result *res, enum dh_setting which, cha
 
 /* Seconds as an exact decimal of the nanoseconds ("3599s", "2.5s",
  * "1.000000001s"), whatever the locale. */
-static void append_duration(text_buf *b, const char *name, uint64_t ns, const char *origin)
+static void append_duration(dh_buf *b, const char *name, uint64_t ns, const char *origin)
 {
     char seconds[DH_NUMBER_TEXT_SIZE];
-    append(b, "%s: %ss (from %s)\n", name, dh_format_decimal(seconds, ns, 9), origin);
+    dh_buf_printf(b, "%s: %ss (from %s)\n", name, dh_format_decimal(seconds, ns, 9), origin);
 }
 
 char *dynhc_result_explain(const dynhc_result *res)
@@ -166,42 +126,41 @@ char *dynhc_result_explain(const dynhc_result *res)
     if (res == NULL) {
         return NULL;
     }
-    text_buf b = {NULL, 0, 0, 0};
+    dh_buf b = {0};
     char o[600];
     if (res->payload != NULL) {
         const char *how = res->merged ? "merged, top source " : "";
         if (res->source == DYNHC_SOURCE_DEFAULT) {
-            append(&b, "payload: %sbuilt-in default for %s at level %s\n", how,
-                   dynhc_model_type_name(res->model_type), dynhc_level_name(res->level));
+            dh_buf_printf(&b, "payload: %sbuilt-in default for %s at level %s\n", how,
+                          dynhc_model_type_name(res->model_type), dynhc_level_name(res->level));
         } else {
-            append(&b, "payload: %s%s %s\n", how, dynhc_source_name(res->source),
-                   res->origin != NULL ? res->origin : "");
+            dh_buf_printf(&b, "payload: %s%s %s\n", how, dynhc_source_name(res->source),
+                          res->origin != NULL ? res->origin : "");
         }
     } else if (res->status == DYNHC_DISABLED) {
-        append(&b, "payload: disabled (from %s)\n", origin_of(res, DH_SETTING_DISABLED, o, sizeof(o)));
+        dh_buf_printf(&b, "payload: disabled (from %s)\n",
+                      origin_of(res, DH_SETTING_DISABLED, o, sizeof(o)));
     } else {
-        append(&b, "payload: none (%s)\n", dynhc_strerror(res->status));
+        dh_buf_printf(&b, "payload: none (%s)\n", dynhc_strerror(res->status));
     }
-    append(&b, "model type: %s (from %s)\n", dynhc_model_type_name(res->model_type),
-           origin_of(res, DH_SETTING_MODEL_TYPE, o, sizeof(o)));
-    append(&b, "level: %s (from %s)\n", dynhc_level_name(res->level),
-           origin_of(res, DH_SETTING_LEVEL, o, sizeof(o)));
+    dh_buf_printf(&b, "model type: %s (from %s)\n", dynhc_model_type_name(res->model_type),
+                  origin_of(res, DH_SETTING_MODEL_TYPE, o, sizeof(o)));
+    dh_buf_printf(&b, "level: %s (from %s)\n", dynhc_level_name(res->level),
+                  origin_of(res, DH_SETTING_LEVEL, o, sizeof(o)));
     if (res->marker_key != NULL) {
-        append(&b, "marker key: %s\n", res->marker_key);
+        dh_buf_printf(&b, "marker key: %s\n", res->marker_key);
     } else {
-        append(&b, "marker key: none\n");
+        dh_buf_printf(&b, "marker key: none\n");
     }
-    append(&b, "token budget: %lld\n", res->token_budget);
+    dh_buf_printf(&b, "token budget: %lld\n", res->token_budget);
     if (res->model_name != NULL) {
-        append(&b, "model: %s\n", res->model_name);
+        dh_buf_printf(&b, "model: %s\n", res->model_name);
     }
-    append(&b, "enabled: %s (from %s)\n", res->enabled ? "true" : "false",
-           origin_of(res, DH_SETTING_ENABLED, o, sizeof(o)));
-    append_duration(&b, "interval", res->interval_ns, origin_of(res, DH_SETTING_INTERVAL, o, sizeof(o)));
-    append_duration(&b, "timeout", res->timeout_ns, origin_of(res, DH_SETTING_TIMEOUT, o, sizeof(o)));
-    if (b.failed) {
-        dh_free(b.data);
-        return NULL;
-    }
-    return b.data;
+    dh_buf_printf(&b, "enabled: %s (from %s)\n", res->enabled ? "true" : "false",
+                  origin_of(res, DH_SETTING_ENABLED, o, sizeof(o)));
+    append_duration(&b, "interval", res->interval_ns,
+                    origin_of(res, DH_SETTING_INTERVAL, o, sizeof(o)));
+    append_duration(&b, "timeout", res->timeout_ns,
+                    origin_of(res, DH_SETTING_TIMEOUT, o, sizeof(o)));
+    return dh_buf_finish(&b);
 }

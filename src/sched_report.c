@@ -26,6 +26,7 @@
 #include "alloc.h"
 #include "json_write.h"
 #include "sched_internal.h"
+#include "strbuf.h"
 #include "text.h"
 #include "dynhc/version.h"
 
@@ -89,119 +90,13 @@ uint64_t dh_process_start_wall_ns(uint64_t fallback)
            ticks % (unsigned long long)hz * 1000000000ull / (unsigned long long)hz;
 }
 
-/* The report under construction. A failed allocation is sticky: later
- * writes do nothing and out_finish() gives NULL, so writers need no checks. */
-typedef struct out_buf {
-    char *data;
-    size_t len;
-    size_t capacity;
-    int failed;
-} out_buf;
-
-static int out_reserve(out_buf *out, size_t more)
-{
-    if (out->failed) {
-        return 0;
-    }
-    if (out->capacity - out->len > more) {
-        return 1; /* room for the bytes and the final NUL */
-    }
-    size_t capacity = out->capacity != 0 ? out->capacity : 1024;
-    while (capacity - out->len <= more) {
-        if (capacity > SIZE_MAX / 2) {
-            out->failed = 1;
-            return 0;
-        }
-        capacity *= 2;
-    }
-    char *grown = dh_realloc(out->data, capacity);
-    if (grown == NULL) {
-        out->failed = 1;
-        return 0;
-    }
-    out->data = grown;
-    out->capacity = capacity;
-    return 1;
-}
-
-static void out_write(out_buf *out, const char *bytes, size_t n)
-{
-    if (out_reserve(out, n)) {
-        memcpy(out->data + out->len, bytes, n);
-        out->len += n;
-    }
-}
-
-static void out_str(out_buf *out, const char *s)
-{
-    out_write(out, s, strlen(s));
-}
-
-static void out_char(out_buf *out, char c)
-{
-    out_write(out, &c, 1);
-}
-
-static void out_u64(out_buf *out, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    out_write(out, digits + sizeof(digits) - n, n);
-}
-
-/* The fraction frac / 10^scale (frac < 10^scale) as ".5", ".005", or
- * nothing when it is 0: no trailing zeros. */
-static void out_fraction(out_buf *out, uint64_t frac, unsigned scale)
-{
-    if (frac == 0) {
-        return;
-    }
-    while (frac % 10 == 0) {
-        frac /= 10;
-        scale--;
-    }
-    char digits[20];
-    for (unsigned i = scale; i > 0; i--) {
-        digits[i - 1] = (char)('0' + frac % 10);
-        frac /= 10;
-    }
-    out_char(out, '.');
-    out_write(out, digits, scale);
-}
-
-/* v / 10^scale as an exact decimal without trailing zeros ("1.5", "3",
- * "0.005"): the nanoseconds of a duration in seconds with scale 9. */
-static void out_decimal(out_buf *out, uint64_t v, unsigned scale)
-{
-    uint64_t unit = 1;
-    for (unsigned i = 0; i < scale; i++) {
-        unit *= 10;
-    }
-    out_u64(out, v / unit);
-    out_fraction(out, v % unit, scale);
-}
-
-static char *out_finish(out_buf *out)
-{
-    if (!out_reserve(out, 0)) {
-        dh_free(out->data);
-        return NULL;
-    }
-    out->data[out->len] = '\0';
-    return out->data;
-}
-
 /* How an escaper spells one ASCII byte: NULL when it stays as it is. */
 typedef const char *(*escape_fn)(unsigned char c, char scratch[8]);
 
 /* Copies s, spelling ASCII bytes through escape and replacing each byte
  * that does not start a well-formed UTF-8 sequence by replacement. Runs of
  * bytes that stay as they are go out in one write. */
-static void out_text(out_buf *out, const char *s, escape_fn escape, const char *replacement)
+static void out_text(dh_buf *out, const char *s, escape_fn escape, const char *replacement)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t left = strlen(s);
@@ -221,13 +116,13 @@ static void out_text(out_buf *out, const char *s, escape_fn escape, const char *
             run += step;
             continue;
         }
-        out_write(out, (const char *)p, run);
-        out_str(out, spelled);
+        dh_buf_write(out, (const char *)p, run);
+        dh_buf_str(out, spelled);
         p += run + 1;
         left -= run + 1;
         run = 0;
     }
-    out_write(out, (const char *)p, run);
+    dh_buf_write(out, (const char *)p, run);
 }
 
 /* Exposition format 0.0.4: a label value escapes backslash, quote and line
@@ -247,11 +142,11 @@ static const char *label_escape(unsigned char c, char scratch[8])
     }
 }
 
-static void out_json_string(out_buf *out, const char *s)
+static void out_json_string(dh_buf *out, const char *s)
 {
-    out_char(out, '"');
+    dh_buf_char(out, '"');
     out_text(out, s, dh_json_escape, "\\ufffd");
-    out_char(out, '"');
+    dh_buf_char(out, '"');
 }
 
 static const char *const result_names[3] = {"success", "failure", "timeout"};
@@ -438,69 +333,69 @@ static int take_snapshot(dynhc_sched *s, uint64_t now, unsigned want, report *ou
 
 /* ---- the status JSON ----------------------------------------------------------- */
 
-static void out_check_json(out_buf *out, const report *rep, const report_ep *r)
+static void out_check_json(dh_buf *out, const report *rep, const report_ep *r)
 {
     int checked = r->last_check_ns != 0;
-    out_str(out, "{\"last_check_secs_ago\":");
+    dh_buf_str(out, "{\"last_check_secs_ago\":");
     if (checked) {
-        out_decimal(out, dh_elapsed(rep->now, r->last_check_ns), 9);
+        dh_buf_decimal(out, dh_elapsed(rep->now, r->last_check_ns), 9);
     } else {
-        out_str(out, "null");
+        dh_buf_str(out, "null");
     }
-    out_str(out, ",\"latency_ms\":");
+    dh_buf_str(out, ",\"latency_ms\":");
     if (checked) {
-        out_decimal(out, r->last_latency_ns, 6);
+        dh_buf_decimal(out, r->last_latency_ns, 6);
     } else {
-        out_str(out, "null");
+        dh_buf_str(out, "null");
     }
-    out_str(out, ",\"result\":");
+    dh_buf_str(out, ",\"result\":");
     if (checked) {
         out_json_string(out, result_names[r->last_result]);
     } else {
-        out_str(out, "null");
+        dh_buf_str(out, "null");
     }
-    out_str(out, ",\"consecutive_failures\":");
-    out_u64(out, r->consecutive_failures);
-    out_str(out, ",\"last_error\":");
+    dh_buf_str(out, ",\"consecutive_failures\":");
+    dh_buf_u64(out, r->consecutive_failures);
+    dh_buf_str(out, ",\"last_error\":");
     if (r->error != NO_TEXT) {
         out_json_string(out, rep->text + r->error);
     } else {
-        out_str(out, "null");
+        dh_buf_str(out, "null");
     }
-    out_str(out, r->in_flight ? ",\"in_flight\":true}" : ",\"in_flight\":false}");
+    dh_buf_str(out, r->in_flight ? ",\"in_flight\":true}" : ",\"in_flight\":false}");
 }
 
-static void out_status(out_buf *out, const report *rep, int verbose)
+static void out_status(dh_buf *out, const report *rep, int verbose)
 {
-    out_str(out, rep->overall_ready ? "{\"status\":\"ready\"" : "{\"status\":\"notready\"");
-    out_str(out, ",\"uptime\":{\"secs\":");
-    out_u64(out, rep->uptime_ns / 1000000000u);
-    out_str(out, ",\"nanos\":");
-    out_u64(out, rep->uptime_ns % 1000000000u);
-    out_str(out, "},\"endpoints\":{");
+    dh_buf_str(out, rep->overall_ready ? "{\"status\":\"ready\"" : "{\"status\":\"notready\"");
+    dh_buf_str(out, ",\"uptime\":{\"secs\":");
+    dh_buf_u64(out, rep->uptime_ns / 1000000000u);
+    dh_buf_str(out, ",\"nanos\":");
+    dh_buf_u64(out, rep->uptime_ns % 1000000000u);
+    dh_buf_str(out, "},\"endpoints\":{");
     for (size_t i = 0; i < rep->count; i++) {
         const report_ep *r = &rep->eps[i];
         if (i > 0) {
-            out_char(out, ',');
+            dh_buf_char(out, ',');
         }
         out_json_string(out, rep->text + r->name);
-        out_str(out, r->ready ? ":\"ready\"" : ":\"notready\"");
+        dh_buf_str(out, r->ready ? ":\"ready\"" : ":\"notready\"");
     }
-    out_char(out, '}');
+    dh_buf_char(out, '}');
     if (verbose) {
-        out_str(out, ",\"checks\":{");
+        dh_buf_str(out, ",\"checks\":{");
         for (size_t i = 0; i < rep->count; i++) {
             const report_ep *r = &rep->eps[i];
             if (i > 0) {
-                out_char(out, ',');
+                dh_buf_char(out, ',');
             }
             out_json_string(out, rep->text + r->name);
-            out_char(out, ':');
+            dh_buf_char(out, ':');
             out_check_json(out, rep, r);
         }
-        out_char(out, '}');
+        dh_buf_char(out, '}');
     }
-    out_char(out, '}');
+    dh_buf_char(out, '}');
 }
 
 char *dynhc_sched_status_json(dynhc_sched *s, int verbose)
@@ -510,7 +405,7 @@ char *dynhc_sched_status_json(dynhc_sched *s, int verbose)
     }
     /* The clock is the caller's function: read it before taking a lock. */
     uint64_t now = dh_sched_now(s);
-    out_buf out = {0};
+    dh_buf out = {0};
     report rep;
     pthread_mutex_lock(&s->report_lock);
     if (take_snapshot(s, now, verbose ? WANT_ERRORS : 0, &rep) != 0) {
@@ -519,22 +414,22 @@ char *dynhc_sched_status_json(dynhc_sched *s, int verbose)
         out_status(&out, &rep, verbose);
     }
     pthread_mutex_unlock(&s->report_lock);
-    return out_finish(&out);
+    return dh_buf_finish(&out);
 }
 
 /* ---- the Prometheus text ------------------------------------------------------- */
 
-static void out_family(out_buf *out, const char *name, const char *type, const char *help)
+static void out_family(dh_buf *out, const char *name, const char *type, const char *help)
 {
-    out_str(out, "# HELP ");
-    out_str(out, name);
-    out_char(out, ' ');
-    out_str(out, help);
-    out_str(out, "\n# TYPE ");
-    out_str(out, name);
-    out_char(out, ' ');
-    out_str(out, type);
-    out_char(out, '\n');
+    dh_buf_str(out, "# HELP ");
+    dh_buf_str(out, name);
+    dh_buf_char(out, ' ');
+    dh_buf_str(out, help);
+    dh_buf_str(out, "\n# TYPE ");
+    dh_buf_str(out, name);
+    dh_buf_char(out, ' ');
+    dh_buf_str(out, type);
+    dh_buf_char(out, '\n');
 }
 
 /* Starts a sample of an endpoint: NAME{dynhc_endpoint="...",EXTRA="..."
@@ -542,39 +437,39 @@ static void out_family(out_buf *out, const char *name, const char *type, const c
  * "endpoint": prometheus-operator gives every sample of a target an
  * "endpoint" label of its own (the port's name). Registration kept only the
  * labels that can be written. */
-static void out_series(out_buf *out, const char *name, const report *rep, const report_ep *r)
+static void out_series(dh_buf *out, const char *name, const report *rep, const report_ep *r)
 {
-    out_str(out, name);
-    out_str(out, "{dynhc_endpoint=\"");
+    dh_buf_str(out, name);
+    dh_buf_str(out, "{dynhc_endpoint=\"");
     out_text(out, rep->text + r->name, label_escape, "\xEF\xBF\xBD");
-    out_char(out, '"');
+    dh_buf_char(out, '"');
     const char *label = r->labels != NO_TEXT ? rep->text + r->labels : NULL;
     for (uint32_t i = 0; i < r->label_pairs; i++) {
         const char *value = label + strlen(label) + 1;
-        out_char(out, ',');
-        out_str(out, label);
-        out_str(out, "=\"");
+        dh_buf_char(out, ',');
+        dh_buf_str(out, label);
+        dh_buf_str(out, "=\"");
         out_text(out, value, label_escape, "\xEF\xBF\xBD");
-        out_char(out, '"');
+        dh_buf_char(out, '"');
         label = value + strlen(value) + 1;
     }
 }
 
-static void out_value(out_buf *out, uint64_t value)
+static void out_value(dh_buf *out, uint64_t value)
 {
-    out_str(out, "} ");
-    out_u64(out, value);
-    out_char(out, '\n');
+    dh_buf_str(out, "} ");
+    dh_buf_u64(out, value);
+    dh_buf_char(out, '\n');
 }
 
-static void out_unlabelled(out_buf *out, const char *name, const char *type, const char *help,
+static void out_unlabelled(dh_buf *out, const char *name, const char *type, const char *help,
                            uint64_t value)
 {
     out_family(out, name, type, help);
-    out_str(out, name);
-    out_char(out, ' ');
-    out_u64(out, value);
-    out_char(out, '\n');
+    dh_buf_str(out, name);
+    dh_buf_char(out, ' ');
+    dh_buf_u64(out, value);
+    dh_buf_char(out, '\n');
 }
 
 /* The Unix time (ns) of a time on the scheduler's clock, through the
@@ -682,7 +577,7 @@ static const endpoint_family endpoint_families[] = {
      "Changes of the endpoint's readiness, either way.", 0, transitions_value},
 };
 
-static void out_checks_total(out_buf *out, const report *rep)
+static void out_checks_total(dh_buf *out, const report *rep)
 {
     out_family(out, "dynhc_health_checks_total", "counter",
                "Health checks completed, by endpoint and result.");
@@ -690,9 +585,9 @@ static void out_checks_total(out_buf *out, const report *rep)
         const report_ep *r = &rep->eps[i];
         for (unsigned result = 0; result < 3; result++) {
             out_series(out, "dynhc_health_checks_total", rep, r);
-            out_str(out, ",result=\"");
-            out_str(out, result_names[result]);
-            out_char(out, '"');
+            dh_buf_str(out, ",result=\"");
+            dh_buf_str(out, result_names[result]);
+            dh_buf_char(out, '"');
             out_value(out, r->checks[result]);
         }
     }
@@ -707,7 +602,7 @@ static uint64_t bound_ns(size_t i)
 
 /* One histogram for all endpoints: per endpoint it would be a dozen series
  * each, too many to scrape for a fleet. */
-static void out_histogram(out_buf *out, const report *rep)
+static void out_histogram(dh_buf *out, const report *rep)
 {
     out_family(out, "dynhc_health_check_duration_seconds", "histogram",
                "Seconds from sending a health check to its outcome, all endpoints (a timeout "
@@ -716,42 +611,45 @@ static void out_histogram(out_buf *out, const report *rep)
     uint64_t total = 0;
     for (size_t b = 0; b <= DH_LATENCY_BUCKETS; b++) {
         total += rep->latency_buckets[b];
-        out_str(out, "dynhc_health_check_duration_seconds_bucket{le=\"");
+        dh_buf_str(out, "dynhc_health_check_duration_seconds_bucket{le=\"");
         if (b < DH_LATENCY_BUCKETS) {
-            out_decimal(out, bound_ns(b), 9);
+            dh_buf_decimal(out, bound_ns(b), 9);
         } else {
-            out_str(out, "+Inf");
+            dh_buf_str(out, "+Inf");
         }
-        out_char(out, '"');
+        dh_buf_char(out, '"');
         out_value(out, total);
     }
-    out_str(out, "dynhc_health_check_duration_seconds_sum ");
-    out_u64(out, rep->latency_sum_s);
-    out_fraction(out, rep->latency_sum_ns, 9);
-    out_char(out, '\n');
-    out_str(out, "dynhc_health_check_duration_seconds_count");
-    out_char(out, ' ');
-    out_u64(out, total);
-    out_char(out, '\n');
+    dh_buf_str(out, "dynhc_health_check_duration_seconds_sum ");
+    dh_buf_u64(out, rep->latency_sum_s);
+    char fraction[DH_NUMBER_TEXT_SIZE]; /* "0.5", or "0" for none */
+    if (dh_format_decimal(fraction, rep->latency_sum_ns, 9)[1] == '.') {
+        dh_buf_str(out, fraction + 1);
+    }
+    dh_buf_char(out, '\n');
+    dh_buf_str(out, "dynhc_health_check_duration_seconds_count");
+    dh_buf_char(out, ' ');
+    dh_buf_u64(out, total);
+    dh_buf_char(out, '\n');
 }
 
-static void out_metrics(out_buf *out, const report *rep)
+static void out_metrics(dh_buf *out, const report *rep)
 {
     out_family(out, "dynhc_build_info", "gauge",
                "The dynhc library that writes these metrics: its version as a label, value 1.");
-    out_str(out, "dynhc_build_info{version=\"" DYNHC_VERSION_STRING "\"} 1\n");
+    dh_buf_str(out, "dynhc_build_info{version=\"" DYNHC_VERSION_STRING "\"} 1\n");
     out_family(out, "process_start_time_seconds", "gauge",
                "Start time of the process since unix epoch in seconds.");
-    out_str(out, "process_start_time_seconds ");
-    out_decimal(out, rep->process_start_wall_ns / 1000000u, 3);
-    out_char(out, '\n');
+    dh_buf_str(out, "process_start_time_seconds ");
+    dh_buf_decimal(out, rep->process_start_wall_ns / 1000000u, 3);
+    dh_buf_char(out, '\n');
     out_unlabelled(out, "dynhc_ready", "gauge",
                    "Whether the process is ready (1) or not (0), as the status JSON says.",
                    (uint64_t)rep->overall_ready);
     out_family(out, "dynhc_uptime_seconds", "gauge", "Seconds since the scheduler was created.");
-    out_str(out, "dynhc_uptime_seconds ");
-    out_decimal(out, rep->uptime_ns, 9);
-    out_char(out, '\n');
+    dh_buf_str(out, "dynhc_uptime_seconds ");
+    dh_buf_decimal(out, rep->uptime_ns, 9);
+    dh_buf_char(out, '\n');
     out_unlabelled(out, "dynhc_health_checks_in_flight", "gauge",
                    "Health checks sent and not yet completed or timed out.", rep->in_flight);
     out_unlabelled(out, "dynhc_overall_readiness_transitions_total", "counter",
@@ -769,9 +667,9 @@ static void out_metrics(out_buf *out, const report *rep)
             uint64_t value;
             if (family->value(rep, &rep->eps[i], &value)) {
                 out_series(out, family->name, rep, &rep->eps[i]);
-                out_str(out, "} ");
-                out_decimal(out, value, family->scale);
-                out_char(out, '\n');
+                dh_buf_str(out, "} ");
+                dh_buf_decimal(out, value, family->scale);
+                dh_buf_char(out, '\n');
             }
         }
     }
@@ -783,7 +681,7 @@ char *dynhc_sched_metrics(dynhc_sched *s)
         return NULL;
     }
     uint64_t now = dh_sched_now(s);
-    out_buf out = {0};
+    dh_buf out = {0};
     report rep;
     pthread_mutex_lock(&s->report_lock);
     if (take_snapshot(s, now, WANT_LABELS, &rep) != 0) {
@@ -792,5 +690,5 @@ char *dynhc_sched_metrics(dynhc_sched *s)
         out_metrics(&out, &rep);
     }
     pthread_mutex_unlock(&s->report_lock);
-    return out_finish(&out);
+    return dh_buf_finish(&out);
 }
