@@ -919,7 +919,12 @@ void dynhc_sched_free(dynhc_sched *s)
         dh_sched_log(s, DYNHC_LOG_ERROR, "dynhc_sched_free called from a callback: ignored");
         return;
     }
-    dynhc_sched_stop_thread(s);
+    pthread_mutex_lock(&s->lock);
+    int (*stop_runner)(dynhc_sched *) = s->stop_runner;
+    pthread_mutex_unlock(&s->lock);
+    if (stop_runner != NULL) {
+        stop_runner(s);
+    }
     for (uint32_t i = 0; i < s->slot_count; i++) {
         if (s->slots[i] != NULL) {
             dh_sched_free_endpoint(s->slots[i]);

@@ -201,7 +201,10 @@ struct dynhc_sched {
     char *report_text;
     size_t report_text_bytes;
 
-    /* The thread runner (sched_thread.c). */
+    /* The thread runner (sched_thread.c), a user of the public tick API
+     * like any event loop. stop_runner is set while it runs, so that
+     * dynhc_sched_free() can stop it without depending on its module. */
+    int (*stop_runner)(dynhc_sched *s);
     pthread_t thread;
     pthread_cond_t wake;
     int thread_running;

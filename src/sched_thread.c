@@ -113,6 +113,7 @@ int dynhc_sched_start_thread(dynhc_sched *s)
     s->thread_stop = 0;
     s->thread_woken = 0;
     s->thread_running = 1;
+    s->stop_runner = dynhc_sched_stop_thread;
 
     /* The runner blocks every signal (it inherits the mask it is created
      * with): process signals belong to the host's own threads. */
@@ -123,6 +124,7 @@ int dynhc_sched_start_thread(dynhc_sched *s)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         s->thread_running = 0;
+        s->stop_runner = NULL;
         s->wakeup = NULL;
         pthread_cond_destroy(&s->wake);
         pthread_mutex_unlock(&s->lock);
@@ -159,6 +161,7 @@ int dynhc_sched_stop_thread(dynhc_sched *s)
     s->wakeup = NULL;
     s->wakeup_data = NULL;
     s->thread_running = 0;
+    s->stop_runner = NULL;
     s->thread_stop = 0;
     pthread_cond_destroy(&s->wake);
     pthread_mutex_unlock(&s->lock);
