@@ -70,8 +70,10 @@ run_tests() {
     for t in build-test/tests/test_*; do
         # test_cli checks the runner's children, not the runner: skip it here.
         [ -x "$t" ] && [ "${t##*/}" != test_cli ] || continue
-        # valgrind runs threads one at a time: the thread stress tests run shorter.
+        # valgrind runs threads one at a time: the thread stress tests run shorter,
+        # and the hostile-client test holds a tenth of its connections.
         DYNHC_TEST_STRESS_TICKS=200 DYNHC_TEST_SERVER_REQUESTS=100 \
+            DYNHC_TEST_IDLE_CONNECTIONS=200 DYNHC_TEST_SLOW_CONNECTIONS=30 \
             valgrind -q --error-exitcode=1 --leak-check=full \
             --errors-for-leak-kinds=definite,possible "$t" >/dev/null
     done
