@@ -91,9 +91,11 @@ run_tests() {
         # test_cli checks the runner's children, not the runner: skip it here.
         # *_shared are the same tests against the shared library.
         [ -x "$t" ] && [ "${t##*/}" != test_cli ] && [ "${t%_shared}" = "$t" ] || continue
-        # valgrind runs threads one at a time: the thread stress tests run shorter.
+        # valgrind runs threads one at a time: the thread stress tests run shorter,
+        # and the hostile-client test holds a tenth of its connections.
         # The allocation-failure torture tries every 7th N there (every N elsewhere).
         DYNHC_TEST_STRESS_TICKS=200 DYNHC_TEST_SERVER_REQUESTS=100 DYNHC_TEST_ALLOC_FAIL_STEP=7 \
+            DYNHC_TEST_IDLE_CONNECTIONS=200 DYNHC_TEST_SLOW_CONNECTIONS=30 \
             valgrind -q --error-exitcode=1 --leak-check=full \
             --errors-for-leak-kinds=definite,possible "$t" >/dev/null
     done

@@ -6,8 +6,15 @@
  * count stays fixed however many clients keep connections open (Prometheus,
  * kubelets, load balancers); sockets are non-blocking, so a slow client
  * holds no thread, and an answer costs microseconds (a report built under
- * the scheduler's lock). The settings are written before the threads start
- * and only read by them, so the server needs no lock of its own. */
+ * the scheduler's lock). A third thread, the watchdog, closes connections
+ * past their deadline. The settings are written before the threads start
+ * and only read by them; the list of open connections has a lock.
+ *
+ * Hostile clients (docs/robustness.md): the connection limit follows the
+ * process's file limit; every request must arrive and be answered within a
+ * deadline, however slowly its bytes trickle in; when the server is nearly
+ * full, the connections that have waited longest are closed to make room,
+ * so that a fresh probe always finds a place. */
 #include "dynhc/server.h"
 
 #ifdef DYNHC_HAVE_SERVER
@@ -16,27 +23,45 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
 #include "alloc.h"
 #include "sched_internal.h"
+#include "server_internal.h"
 #include "settings.h"
 #include "text.h"
 
 #define METRICS_PATH "/metrics"
+#define NS_PER_MS 1000000ull
 
-/* Idle keep-alive connections (and clients that stall mid-request) are
- * closed after this many seconds. */
-#define CONNECTION_TIMEOUT_SECS 30u
-/* A status server has a handful of clients; the cap keeps a flood from
- * taking the process's file descriptors. */
-#define CONNECTION_LIMIT 256u
+/* The connection limit is this share of the process's soft file limit at
+ * start (half): the rest stays with the host, whose own sockets and files
+ * must not run out because of a flood. */
+#define FILE_LIMIT_DIVISOR 2u
+/* ... but never more than this: an idle connection costs about 5 KiB of
+ * memory (4000 of them added 18 MiB to dynhc watch), and a sidecar's
+ * memory limit must not be what a flood reaches first. */
+#define MAX_CONNECTIONS 16384u
+/* ... nor fewer than this, whatever a tiny file limit says. */
+#define MIN_CONNECTIONS 8u
+
+/* One of libmicrohttpd's connections, in the list of open connections. */
+typedef struct connection {
+    struct connection *older, *newer;
+    int fd;
+    int cut;           /* shut down by the server: never linked again */
+    uint64_t since_ns; /* opened, or last answered: the deadline runs from here */
+} connection;
 
 struct dynhc_server {
     dynhc_sched *sched;
@@ -51,6 +76,18 @@ struct dynhc_server {
     struct MHD_Response *not_found;
     struct MHD_Response *not_allowed;
     struct MHD_Response *no_memory;
+    uint64_t deadline_ns;
+    size_t connection_limit; /* 0 when stopped */
+    size_t crowded_at;       /* more open connections than this: the oldest go */
+
+    /* The open connections, oldest deadline first, and the watchdog that
+     * enforces the deadlines; under lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* on CLOCK_MONOTONIC */
+    pthread_t watchdog;
+    int stopping;
+    connection *oldest, *newest;
+    size_t open_count;
 };
 
 int dynhc_server_supported(void)
@@ -174,13 +211,19 @@ int dynhc_server_set_live_path(dynhc_server *srv, const char *path)
     return replace_path(&srv->live_path, path, len);
 }
 
-/* ---- environment ---------------------------------------------------------- */
-
-static const char *process_getenv(const char *name, void *user_data)
+int dh_server_set_request_deadline_ms(dynhc_server *srv, uint64_t ms)
 {
-    (void)user_data;
-    return getenv(name);
+    if (srv == NULL || ms == 0 || ms > UINT64_MAX / NS_PER_MS) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    if (srv->daemon != NULL) {
+        return DYNHC_ERR_BUSY;
+    }
+    srv->deadline_ns = ms * NS_PER_MS;
+    return DYNHC_OK;
 }
+
+/* ---- environment ---------------------------------------------------------- */
 
 /* A variable's trimmed value, or NULL when unset or empty. */
 static const char *env_value(dynhc_getenv_fn fn, void *user_data, const char *name, size_t *len)
@@ -221,7 +264,7 @@ int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data
         return DYNHC_ERR_BUSY;
     }
     if (fn == NULL) {
-        fn = process_getenv;
+        fn = dh_process_getenv;
     }
     static const char host_name[] = "DYN_SYSTEM_HOST";
     static const char port_name[] = "DYN_SYSTEM_PORT";
@@ -383,8 +426,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     return respond(cls, conn, url, method);
 }
 
-/* libmicrohttpd's own messages (mostly about clients that broke the
- * protocol) go to the scheduler's log at info level. */
+/* libmicrohttpd's own messages go to the scheduler's log at debug level. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     /* A failed bind is reported through errno after this returns. */
@@ -396,8 +438,175 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
         line[--len] = '\0';
     }
-    dh_sched_log(srv->sched, DYNHC_LOG_INFO, "status server: %s", line);
+    /* Mostly clients that broke the protocol: under a flood, one line each
+     * at info would bury the log (and fill an unread stderr pipe). */
+    dh_sched_log(srv->sched, DYNHC_LOG_DEBUG, "status server: %s", line);
     errno = saved;
+}
+
+/* ---- hostile clients --------------------------------------------------------- */
+
+/* Links c as the newest connection: its deadline runs from now. The list
+ * stays sorted by deadline because now never goes back under the lock. */
+static void link_newest(dynhc_server *srv, connection *c, uint64_t now)
+{
+    c->since_ns = now;
+    c->older = srv->newest;
+    c->newer = NULL;
+    if (srv->newest != NULL) {
+        srv->newest->newer = c;
+    } else {
+        srv->oldest = c;
+    }
+    srv->newest = c;
+    srv->open_count++;
+}
+
+static void unlink_connection(dynhc_server *srv, connection *c)
+{
+    *(c->older != NULL ? &c->older->newer : &srv->oldest) = c->newer;
+    *(c->newer != NULL ? &c->newer->older : &srv->newest) = c->older;
+    srv->open_count--;
+}
+
+/*
+ * Shuts c's socket down: libmicrohttpd's thread reads the end of the stream
+ * and closes the connection itself (it offers no way to close one from
+ * another thread). Under the lock, which keeps the descriptor c's: the
+ * closed notification, which libmicrohttpd gives before it closes the
+ * socket, waits for the lock and unlinks c.
+ */
+static void cut(dynhc_server *srv, connection *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
+    unlink_connection(srv, c);
+    c->cut = 1;
+}
+
+/* A connection opens or closes (libmicrohttpd's threads). A new one joins
+ * the list; when the server is nearly full, the connections that have
+ * waited longest make room, the way nginx drains its idle keep-alive
+ * connections when it runs out: a fresh probe is never the oldest. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    dynhc_server *srv = cls;
+    connection *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (c != NULL) {
+            pthread_mutex_lock(&srv->lock);
+            if (!c->cut) {
+                unlink_connection(srv, c);
+            }
+            pthread_mutex_unlock(&srv->lock);
+            dh_free(c);
+        }
+        return;
+    }
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info == NULL) {
+        return;
+    }
+    c = dh_calloc(1, sizeof(*c));
+    if (c == NULL) {
+        /* Out of the list it would escape its deadline: refused. */
+        shutdown(info->connect_fd, SHUT_RDWR);
+        return;
+    }
+    c->fd = info->connect_fd;
+    *socket_context = c;
+    pthread_mutex_lock(&srv->lock);
+    int watchdog_idle = srv->oldest == NULL;
+    link_newest(srv, c, dynhc_now_ns());
+    while (srv->open_count > srv->crowded_at) {
+        cut(srv, srv->oldest);
+    }
+    if (watchdog_idle) {
+        pthread_cond_signal(&srv->wake);
+    }
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* A request has been answered (or given up): the connection's next
+ * deadline runs from now. */
+static void on_request_done(void *cls, struct MHD_Connection *conn, void **request_state,
+                            enum MHD_RequestTerminationCode why)
+{
+    (void)request_state;
+    (void)why;
+    dynhc_server *srv = cls;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    connection *c = info != NULL ? info->socket_context : NULL;
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&srv->lock);
+    if (!c->cut) {
+        unlink_connection(srv, c);
+        link_newest(srv, c, dynhc_now_ns());
+    }
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* The watchdog: cuts each connection when its deadline passes, whatever it
+ * is doing then (sending its request head one byte at a time, a body, or
+ * reading its answer slowly), and sleeps until the next deadline. */
+static void *watch_deadlines(void *arg)
+{
+    dynhc_server *srv = arg;
+    pthread_mutex_lock(&srv->lock);
+    while (!srv->stopping) {
+        uint64_t now = dynhc_now_ns();
+        while (srv->oldest != NULL && now - srv->oldest->since_ns >= srv->deadline_ns) {
+            cut(srv, srv->oldest);
+        }
+        if (srv->oldest == NULL) {
+            pthread_cond_wait(&srv->wake, &srv->lock);
+        } else {
+            uint64_t due = srv->oldest->since_ns + srv->deadline_ns;
+            struct timespec until = {(time_t)(due / DH_NS_PER_SEC), (long)(due % DH_NS_PER_SEC)};
+            pthread_cond_timedwait(&srv->wake, &srv->lock, &until);
+        }
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+static void stop_watchdog(dynhc_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->stopping = 1;
+    pthread_cond_signal(&srv->wake);
+    pthread_mutex_unlock(&srv->lock);
+    pthread_join(srv->watchdog, NULL);
+}
+
+/* The connection limit: a share of the soft file limit, read now. The
+ * library never changes the limit; that belongs to the host. */
+static size_t connection_limit(void)
+{
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY ||
+        files.rlim_cur / FILE_LIMIT_DIVISOR > MAX_CONNECTIONS) {
+        return MAX_CONNECTIONS;
+    }
+    size_t limit = (size_t)(files.rlim_cur / FILE_LIMIT_DIVISOR);
+    return limit > MIN_CONNECTIONS ? limit : MIN_CONNECTIONS;
+}
+
+size_t dh_server_connection_limit(const dynhc_server *srv)
+{
+    return srv->connection_limit;
+}
+
+size_t dh_server_open_connections(dynhc_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    size_t count = srv->open_count;
+    pthread_mutex_unlock(&srv->lock);
+    return count;
 }
 
 /* ---- life cycle ------------------------------------------------------------- */
@@ -416,6 +625,25 @@ static struct MHD_Response *json_response(const char *text)
     return response;
 }
 
+/* The lock, and the watchdog's condition variable, which waits on the
+ * monotonic clock like the deadlines. */
+static int init_sync(dynhc_server *srv)
+{
+    pthread_condattr_t attr;
+    int rc = pthread_condattr_init(&attr);
+    if (rc == 0) {
+        rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (rc == 0) {
+            rc = pthread_cond_init(&srv->wake, &attr);
+        }
+        pthread_condattr_destroy(&attr);
+    }
+    if (rc == 0 && (rc = pthread_mutex_init(&srv->lock, NULL)) != 0) {
+        pthread_cond_destroy(&srv->wake);
+    }
+    return rc;
+}
+
 dynhc_server *dynhc_server_new(dynhc_sched *s)
 {
     if (s == NULL) {
@@ -425,7 +653,12 @@ dynhc_server *dynhc_server_new(dynhc_sched *s)
     if (srv == NULL) {
         return NULL;
     }
+    if (init_sync(srv) != 0) {
+        dh_free(srv);
+        return NULL;
+    }
     srv->sched = s;
+    srv->deadline_ns = DH_SERVER_REQUEST_DEADLINE_MS * NS_PER_MS;
     srv->port = -1;
     srv->bound_port = -1;
     static const char any[] = "0.0.0.0";
@@ -461,6 +694,8 @@ void dynhc_server_free(dynhc_server *srv)
     if (srv->no_memory != NULL) {
         MHD_destroy_response(srv->no_memory);
     }
+    pthread_cond_destroy(&srv->wake);
+    pthread_mutex_destroy(&srv->lock);
     dh_free(srv);
 }
 
@@ -490,27 +725,58 @@ int dynhc_server_start(dynhc_server *srv)
     if (srv->port < 0) {
         return DYNHC_DISABLED;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC gives each thread a channel that wakes it when the server
+     * stops: without it, a thread whose connections are quiet sleeps on in
+     * epoll until its next timeout, and stopping takes as long. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
     if (srv->addr.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
         ((struct sockaddr_in6 *)&srv->addr)->sin6_port = htons((uint16_t)srv->port);
     } else {
         ((struct sockaddr_in *)&srv->addr)->sin_port = htons((uint16_t)srv->port);
     }
+    srv->connection_limit = connection_limit();
+    /* Room kept free: connections cut are counted by libmicrohttpd until
+     * its thread has closed them. */
+    srv->crowded_at = srv->connection_limit - srv->connection_limit / 8;
+    srv->stopping = 0;
+
+    /* The threads block every signal (they inherit the mask they are
+     * created with): process signals belong to the host's own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&srv->watchdog, NULL, watch_deadlines, srv);
+    if (rc != 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        srv->connection_limit = 0;
+        char reason[128] = "unknown error";
+        strerror_r(rc, reason, sizeof(reason));
+        dh_sched_log(srv->sched, DYNHC_LOG_WARNING,
+                     "status server: cannot start its watchdog thread: %s", reason);
+        errno = rc;
+        return DYNHC_ERR_SYSTEM;
+    }
+    /* The logger first: libmicrohttpd reports the options after it through it. */
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)srv->port, NULL, NULL, answer, srv, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)&srv->addr, MHD_OPTION_THREAD_POOL_SIZE, 2u,
-        MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_SECS, MHD_OPTION_CONNECTION_LIMIT,
-        CONNECTION_LIMIT, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+        flags, (uint16_t)srv->port, NULL, NULL, answer, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&srv->addr,
+        MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)srv->connection_limit, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_request_done, srv, MHD_OPTION_END);
+    rc = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     char where[INET6_ADDRSTRLEN + 16];
     if (srv->daemon == NULL) {
-        int saved = errno;
+        stop_watchdog(srv);
+        srv->connection_limit = 0;
         char reason[128] = "unknown error";
-        strerror_r(saved, reason, sizeof(reason));
+        strerror_r(rc, reason, sizeof(reason));
         describe_address(srv, srv->port, where, sizeof(where));
         dh_sched_log(srv->sched, DYNHC_LOG_WARNING, "status server: cannot listen on %s: %s",
                      where, reason);
-        errno = saved;
+        errno = rc;
         return DYNHC_ERR_SYSTEM;
     }
     srv->bound_port = srv->port;
@@ -547,10 +813,13 @@ int dynhc_server_stop(dynhc_server *srv)
     }
     if (srv->daemon != NULL) {
         /* Closes the listening socket and every connection, and joins the
-         * threads: no request runs after this. */
+         * threads: no request runs after this. The threads' wakeup channel
+         * (MHD_USE_ITC) makes it quick whatever the connections do. */
         MHD_stop_daemon(srv->daemon);
+        stop_watchdog(srv);
         srv->daemon = NULL;
         srv->bound_port = -1;
+        srv->connection_limit = 0;
     }
     return DYNHC_OK;
 }

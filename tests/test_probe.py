@@ -13,6 +13,7 @@ any failure.
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -293,6 +294,37 @@ class ProbeTest(unittest.TestCase):
         self.assertIn("--url URL", out)
 
 
+def handles_signal(pid, sig):
+    """Whether process pid has a handler installed for sig (from /proc)."""
+    try:
+        with open("/proc/%d/status" % pid) as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return (int(line.split()[1], 16) >> (sig - 1)) & 1 == 1
+    except FileNotFoundError:
+        pass
+    return False
+
+
+def file_limits(pid):
+    """(soft, hard) "Max open files" of process pid (from /proc)."""
+    with open("/proc/%d/limits" % pid) as limits:
+        for line in limits:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise AssertionError("no file limit for %d" % pid)
+
+
+def allow_descriptors(test, needed):
+    """Raises this process's soft file limit to the hard one; skips the test
+    when needed descriptors still do not fit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        test.skipTest("needs %d file descriptors, the hard limit is %d" % (needed, hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -427,6 +459,79 @@ class WatchTest(unittest.TestCase):
         code, seconds = w.stop(signal.SIGINT)
         self.assertEqual(code, 0, w.stderr)
         self.assertLess(seconds, 2.0)
+
+    def test_signal_blocked_by_the_parent_still_stops_it_at_once(self):
+        # The signal mask survives exec: a parent may start watch with
+        # SIGTERM blocked. One sent at once, before watch has even run,
+        # waits pending and must still end it with exit 0.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            proc = subprocess.Popen([DYNHC, "watch", "--url", self.stub.url, "--port", "0"],
+                                    env=clean_env(), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            self.fail("watch ignored a SIGTERM sent while its parent blocked it")
+        self.assertEqual(proc.returncode, 0, err)
+
+    def test_a_signal_at_any_moment_of_the_start_exits_0(self):
+        # From watch's first step (handling the signals) to serving, wherever
+        # the signal lands, the exit is clean.
+        for i, delay in enumerate((0, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064)):
+            sig = (signal.SIGTERM, signal.SIGINT)[i % 2]
+            proc = subprocess.Popen([DYNHC, "watch", "--url", self.stub.url, "--port", "0"],
+                                    env=clean_env(), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 10
+            while not handles_signal(proc.pid, sig) and time.monotonic() < deadline:
+                time.sleep(0.0002)
+            time.sleep(delay)
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=10)
+            with self.subTest(delay=delay, signal=sig.name):
+                self.assertEqual(proc.returncode, 0, err)
+                # Stopped before serving, or after: never half-started.
+                self.assertRegex(out, r"^(listening on http://0\.0\.0\.0:\d+\n)?$")
+                self.assertNotIn("Sanitizer", err)
+
+    def test_watch_takes_its_whole_file_limit(self):
+        # The status server's connection limit follows the soft file limit:
+        # watch raises it to the hard one.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard <= 1024:
+            self.skipTest("the hard file limit leaves nothing to raise")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+        try:
+            w = self.start()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.assertEqual(file_limits(w.proc.pid), (hard, hard))
+
+    def test_stops_at_once_with_hundreds_of_connections_held(self):
+        # More quiet connections than the old fixed limit of 256: its
+        # threads, at their limit, slept until a 30 s timeout on stop.
+        allow_descriptors(self, 1024)
+        w = self.start()
+        held = [socket.create_connection(("127.0.0.1", w.port)) for _ in range(600)]
+        slow = [socket.create_connection(("127.0.0.1", w.port)) for _ in range(60)]
+        try:
+            for s in slow:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            # A fresh probe is answered after all of them.
+            status, _ = http("GET", w.url + "/health", timeout=2)
+            self.assertIn(status, (200, 503))
+            code, seconds = w.stop()
+            self.assertEqual(code, 0, w.stderr)
+            self.assertLess(seconds, 1.0)
+        finally:
+            for s in held + slow:
+                s.close()
 
     def test_one_bad_server_of_two_makes_the_status_not_ready(self):
         dead = Stub("dead")

@@ -12,8 +12,17 @@
  * It is an optional part: when dynhc was built without libmicrohttpd every
  * function returns DYNHC_ERR_UNSUPPORTED (or NULL).
  *
- * Thread safety: the server answers from its own threads; the functions
- * below belong to one thread at a time. The scheduler must outlive the server.
+ * Hostile clients (docs/robustness.md): the server holds at most half of
+ * the process's soft file limit (RLIMIT_NOFILE, read at start; at most
+ * 16384) in connections, and never changes the limit itself. Each request
+ * must arrive and be answered within 10 s of its connection opening or of
+ * the previous answer on it, however slowly it trickles in; when the server
+ * is nearly full, the connections that have waited longest are closed, so
+ * that a fresh GET of the health path always finds room.
+ *
+ * Thread safety: the server answers from its own threads (three, which
+ * block every signal); the functions below belong to one thread at a time.
+ * The scheduler must outlive the server.
  */
 #ifndef DYNHC_SERVER_H
 #define DYNHC_SERVER_H
@@ -55,9 +64,10 @@ DYNHC_API int dynhc_server_set_live_path(dynhc_server *srv, const char *path);
 DYNHC_API int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data);
 
 /*
- * Starts listening. DYNHC_OK; DYNHC_DISABLED when the port is off (-1);
- * DYNHC_ERR_BUSY when it runs already; DYNHC_ERR_SYSTEM when the address
- * cannot be bound (errno tells why).
+ * Starts listening; the connection limit is taken from the file limit now.
+ * DYNHC_OK; DYNHC_DISABLED when the port is off (-1); DYNHC_ERR_BUSY when
+ * it runs already; DYNHC_ERR_SYSTEM when the address cannot be bound or a
+ * thread cannot start (errno tells why).
  */
 DYNHC_API int dynhc_server_start(dynhc_server *srv);
 
@@ -69,7 +79,8 @@ DYNHC_API int dynhc_server_port(const dynhc_server *srv);
  * stopped. */
 DYNHC_API int dynhc_server_address(const dynhc_server *srv, char *buf, size_t size);
 
-/* Stops listening; waits for requests in progress. DYNHC_OK also when
+/* Stops listening and closes every connection, whatever it is doing, in
+ * well under a second; waits for answers being built. DYNHC_OK also when
  * stopped already. */
 DYNHC_API int dynhc_server_stop(dynhc_server *srv);
 

@@ -2,7 +2,8 @@
  * endpoint per --url, checked every interval (periodic mode: a sidecar sees
  * no traffic) over one libcurl multi handle, all driven from one poll loop
  * by the scheduler's deadlines: no thread per check. The status server shows
- * the outcome. SIGINT and SIGTERM stop it cleanly (exit 0). */
+ * the outcome. SIGINT and SIGTERM stop it cleanly (exit 0) from the moment
+ * the command starts. */
 #include "http.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* With nothing due the loop still wakes this often (milliseconds): curl
@@ -55,6 +57,7 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* Handles SIGINT and SIGTERM from now on, and ignores SIGPIPE. */
 static int catch_signals(void)
 {
     if (pipe(signal_pipe) != 0 || fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
@@ -64,13 +67,34 @@ static int catch_signals(void)
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_signal;
+    /* A signal during start-up must not turn into a failed read or write. */
+    sa.sa_flags = SA_RESTART;
     struct sigaction ignore = sa;
     /* A peer gone mid-write must cost a failed check, not the sidecar. */
     ignore.sa_handler = SIG_IGN;
+    /* Whoever started watch may have left them blocked: one sent before
+     * now is delivered as soon as they are unblocked, and handled. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
     return sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
-                   sigaction(SIGPIPE, &ignore, NULL) != 0
+                   sigaction(SIGPIPE, &ignore, NULL) != 0 ||
+                   sigprocmask(SIG_UNBLOCK, &stop_signals, NULL) != 0
                ? -1
                : 0;
+}
+
+/* The status server's connection limit follows the soft file limit: a
+ * process of its own, watch takes all that it is allowed. Best effort: the
+ * limit it has still works. */
+static void raise_file_limit(void)
+{
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &files);
+    }
 }
 
 static void free_target(void *user_data)
@@ -313,6 +337,13 @@ static int serve(dynhc_server *srv, const cli_options *opts)
 
 int cli_watch(int argc, char **argv)
 {
+    /* First of all, so that a SIGTERM in the first milliseconds still ends
+     * in a clean exit 0. The pipe and the handlers stay for the life of the
+     * process: a late signal must still find them. */
+    if (catch_signals() != 0) {
+        cli_error("cannot catch signals: %s", strerror(errno));
+        return CLI_EXIT_ERROR;
+    }
     cli_options opts;
     int code = cli_parse_options(CLI_WATCH, argc, argv, &opts);
     if (code != CLI_EXIT_OK) {
@@ -329,12 +360,7 @@ int cli_watch(int argc, char **argv)
         cli_error("watch needs the status server; this dynhc was built without libmicrohttpd");
         return CLI_EXIT_USAGE;
     }
-    /* The pipe and the handlers stay for the life of the process: a late
-     * signal must still find them. */
-    if (catch_signals() != 0) {
-        cli_error("cannot catch signals: %s", strerror(errno));
-        return CLI_EXIT_ERROR;
-    }
+    raise_file_limit();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         cli_error("libcurl cannot start");
         return CLI_EXIT_ERROR;
@@ -358,7 +384,8 @@ int cli_watch(int argc, char **argv)
     if (code == CLI_EXIT_OK) {
         code = add_endpoints(&w, &opts, res);
     }
-    if (code == CLI_EXIT_OK) {
+    /* Stopped already: no server to start and stop again. */
+    if (code == CLI_EXIT_OK && !stopping) {
         code = serve(srv, &opts);
     }
     if (code == CLI_EXIT_OK) {
