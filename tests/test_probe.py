@@ -434,8 +434,8 @@ class WatchTest(unittest.TestCase):
         code, seconds = w.stop()
         self.assertEqual(code, 0, w.stderr)
         self.assertLess(seconds, 2.0)
-        self.assertIn("http://127.0.0.1:%d: not ready: no answer within 300 ms\n" % self.stub.port,
-                      w.stderr)
+        self.assertIn("dynhc: warning: endpoint 'http://127.0.0.1:%d' is now not ready: "
+                      "no answer within 300 ms\n" % self.stub.port, w.stderr)
 
     def test_metrics_parse_and_carry_the_model_label(self):
         w = self.start("--model", "gpt2")

@@ -30,7 +30,6 @@ typedef struct watch {
     dynhc_sched *sched;
     CURLM *multi;
     check_in_flight *checks;
-    const char *verdict; /* why the check being completed failed, for the log */
 } watch;
 
 /* An endpoint's user data. */
@@ -151,9 +150,8 @@ static void complete(watch *w, check_in_flight *c, CURLcode rc)
     dynhc_check_result result = healthy                          ? DYNHC_CHECK_SUCCESS
                                 : rc == CURLE_OPERATION_TIMEDOUT ? DYNHC_CHECK_TIMEOUT
                                                                  : DYNHC_CHECK_FAILURE;
-    w->verdict = msg;
+    /* The scheduler logs a failure with msg as its reason. */
     dynhc_sched_complete(w->sched, c->id, result, healthy ? NULL : msg);
-    w->verdict = NULL;
     drop(w, c);
 }
 
@@ -180,21 +178,6 @@ static void finish_transfers(watch *w)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c) == CURLE_OK && c != NULL) {
             complete(w, c, m->data.result);
         }
-    }
-}
-
-static void on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
-                          void *user_data)
-{
-    (void)s;
-    (void)ep;
-    const watch *w = user_data;
-    if (name == NULL) {
-        fprintf(stderr, "dynhc: status: %s\n", ready ? "ready" : "notready");
-    } else if (ready || w->verdict == NULL) {
-        fprintf(stderr, "dynhc: %s: %s\n", name, ready ? "ready" : "not ready");
-    } else {
-        fprintf(stderr, "dynhc: %s: not ready: %s\n", name, w->verdict);
     }
 }
 
@@ -290,9 +273,6 @@ static int configure(watch *w, const dynhc_result *res)
     if (rc == DYNHC_OK) {
         rc = dynhc_sched_set_spread_ns(w->sched, 0);
     }
-    if (rc == DYNHC_OK) {
-        rc = dynhc_sched_set_transition_callback(w->sched, on_transition, w);
-    }
     if (rc != DYNHC_OK) {
         cli_error("%s", dynhc_strerror(rc));
         return CLI_EXIT_ERROR;
@@ -365,7 +345,7 @@ int cli_watch(int argc, char **argv)
         cli_error("libcurl cannot start");
         return CLI_EXIT_ERROR;
     }
-    watch w = {NULL, NULL, NULL, NULL};
+    watch w = {NULL, NULL, NULL};
     dynhc_server *srv = NULL;
     dynhc_result *res = NULL;
     code = cli_resolve_payload(&opts, &res);
