@@ -1,6 +1,6 @@
 /* sched.c: when checks are sent and what their outcomes do (SPEC 3).
  *
- * Every endpoint has exactly one entry in a binary min-heap keyed by the
+ * Every endpoint has exactly one entry in a min-heap (sched_heap.c) keyed by the
  * time it next needs attention: its next check, or the deadline of the check
  * in flight. A tick pops what is due (O(log n) each), sends outside the
  * lock, and outcomes reschedule. Idle mode is lazy: traffic only stores a
@@ -148,103 +148,14 @@ uint64_t dh_sched_random_below(dynhc_sched *s, uint64_t n)
     return n == 0 ? 0 : random_next(s) % n;
 }
 
-/* ---- the heap -------------------------------------------------------------- */
-
-/* Four children per node: half the depth of a binary heap, and a node's
- * children (4 x 16 bytes) share about one cache line, so a sift at a million
- * endpoints misses the cache half as often. */
-#define HEAP_ARITY 4
-#define PARENT(i) (((i) - 1) / HEAP_ARITY)
-
-static void heap_place(dynhc_sched *s, uint32_t i, dh_heap_entry e)
-{
-    s->heap[i] = e;
-    e.ep->heap_index = i;
-}
-
-static void sift_up(dynhc_sched *s, uint32_t i)
-{
-    dh_heap_entry e = s->heap[i];
-    while (i > 0) {
-        uint32_t parent = PARENT(i);
-        if (s->heap[parent].due_ns <= e.due_ns) {
-            break;
-        }
-        heap_place(s, i, s->heap[parent]);
-        i = parent;
-    }
-    heap_place(s, i, e);
-}
-
-static void sift_down(dynhc_sched *s, uint32_t i)
-{
-    dh_heap_entry e = s->heap[i];
-    for (;;) {
-        uint32_t first = HEAP_ARITY * i + 1;
-        if (first >= s->heap_len) {
-            break;
-        }
-        uint32_t last = first + HEAP_ARITY < s->heap_len ? first + HEAP_ARITY : s->heap_len;
-        uint32_t child = first;
-        for (uint32_t c = first + 1; c < last; c++) {
-            if (s->heap[c].due_ns < s->heap[child].due_ns) {
-                child = c;
-            }
-        }
-        if (s->heap[child].due_ns >= e.due_ns) {
-            break;
-        }
-        heap_place(s, i, s->heap[child]);
-        i = child;
-    }
-    heap_place(s, i, e);
-}
-
-/* The heap has room for every endpoint (reserved at registration), so
- * scheduling never allocates. */
-void dh_sched_schedule_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t due)
-{
-    if (ep->heap_index == DH_NOT_IN_HEAP) {
-        dh_heap_entry e = {due, ep};
-        s->heap[s->heap_len] = e;
-        ep->heap_index = s->heap_len++;
-        sift_up(s, ep->heap_index);
-        return;
-    }
-    uint32_t i = ep->heap_index;
-    s->heap[i].due_ns = due;
-    if (i > 0 && s->heap[PARENT(i)].due_ns > due) {
-        sift_up(s, i);
-    } else {
-        sift_down(s, i);
-    }
-}
-
-void dh_sched_unschedule_locked(dynhc_sched *s, dynhc_endpoint *ep)
-{
-    uint32_t i = ep->heap_index;
-    if (i == DH_NOT_IN_HEAP) {
-        return;
-    }
-    ep->heap_index = DH_NOT_IN_HEAP;
-    s->heap_len--;
-    if (i == s->heap_len) {
-        return;
-    }
-    heap_place(s, i, s->heap[s->heap_len]);
-    if (i > 0 && s->heap[PARENT(i)].due_ns > s->heap[i].due_ns) {
-        sift_up(s, i);
-    } else {
-        sift_down(s, i);
-    }
-}
+/* ---- deadlines ------------------------------------------------------------ */
 
 uint64_t dh_sched_next_deadline_locked(const dynhc_sched *s)
 {
-    if (s->heap_len == 0) {
+    if (s->heap.len == 0) {
         return DYNHC_NO_DEADLINE;
     }
-    uint64_t due = s->heap[0].due_ns;
+    uint64_t due = s->heap.entries[0].due_ns;
     uint64_t rest = due % DH_SCHED_RESOLUTION_NS;
     if (rest == 0) {
         return due;
@@ -525,9 +436,9 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     }
     if (s->enabled) {
         ep->due_ns = next_due(s, ep, now);
-        dh_sched_schedule_locked(s, ep, ep->due_ns);
+        dh_heap_set(&s->heap, ep, ep->due_ns);
     } else {
-        dh_sched_unschedule_locked(s, ep);
+        dh_heap_remove(&s->heap, ep);
     }
 }
 
@@ -716,7 +627,7 @@ static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dh_trans
 static uint32_t collect_due(dynhc_sched *s, uint64_t now)
 {
     uint32_t count = 0;
-    while (s->heap_len > 0 && s->heap[0].due_ns <= now && s->heap[0].due_ns != UINT64_MAX) {
+    while (s->heap.len > 0 && s->heap.entries[0].due_ns <= now && s->heap.entries[0].due_ns != UINT64_MAX) {
         /* Room for what one endpoint adds: a check to send, or its own
          * transition and the overall status's. Registration keeps room for
          * every endpoint and two more, which is always enough (an endpoint
@@ -728,11 +639,11 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         if (s->batch_capacity - count < 2) {
             break;
         }
-        dynhc_endpoint *ep = s->heap[0].ep;
+        dynhc_endpoint *ep = s->heap.entries[0].ep;
         if (ep->in_flight) {
             /* The heap holds the check's deadline: it took exactly its
              * timeout, however late this tick noticed. */
-            uint64_t deadline = s->heap[0].due_ns;
+            uint64_t deadline = s->heap.entries[0].due_ns;
             dh_transitions t = DH_TRANSITIONS_NONE;
             finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", 0, now, deadline - ep->sent_ns,
                          &t);
@@ -740,7 +651,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
             continue;
         }
         if (!s->enabled) {
-            dh_sched_unschedule_locked(s, ep); /* dynhc_sched_set_enabled puts it back */
+            dh_heap_remove(&s->heap, ep); /* dynhc_sched_set_enabled puts it back */
             continue;
         }
         if (s->mode == DYNHC_MODE_IDLE) {
@@ -749,7 +660,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
                 interval_of(s, ep));
             if (quiet_until > now) {
                 ep->due_ns = quiet_until; /* traffic since: no canary needed yet */
-                dh_sched_schedule_locked(s, ep, quiet_until);
+                dh_heap_set(&s->heap, ep, quiet_until);
                 continue;
             }
         }
@@ -763,7 +674,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         ep->sent_ns = now;
         s->in_flight++;
         uint64_t deadline = dh_later(now, s->timeout_ns);
-        dh_sched_schedule_locked(s, ep, deadline);
+        dh_heap_set(&s->heap, ep, deadline);
         dh_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
         s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0, 0, 0, 0};
     }
@@ -937,7 +848,7 @@ void dynhc_sched_free(dynhc_sched *s)
     dh_free(s->slots);
     dh_free(s->free_slots);
     dh_free(s->names);
-    dh_free(s->heap);
+    dh_heap_free(&s->heap);
     dh_free(s->batch);
     dh_free(s->report_eps);
     dh_free(s->report_text);

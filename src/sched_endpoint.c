@@ -87,14 +87,8 @@ static int reserve_endpoint(dynhc_sched *s)
         s->free_slots = free_slots;
         s->slot_capacity = capacity;
     }
-    if (s->heap_len == s->heap_capacity) {
-        uint32_t capacity = s->heap_capacity ? s->heap_capacity * 2 : 64;
-        dh_heap_entry *heap = dh_realloc(s->heap, capacity * sizeof(*heap));
-        if (heap == NULL) {
-            return -1;
-        }
-        s->heap = heap;
-        s->heap_capacity = capacity;
+    if (dh_heap_reserve(&s->heap, s->heap.len + 1) != 0) {
+        return -1;
     }
     /* The tick's batch too: a tick then never allocates (see collect_due). */
     if (s->endpoint_count + 3 > UINT32_MAX ||
@@ -263,7 +257,7 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     dh_sched_update_overall(s, &t);
     if (s->enabled) {
         ep->due_ns = dh_later(now, dh_sched_random_below(s, s->spread_ns + 1));
-        dh_sched_schedule_locked(s, ep, ep->due_ns);
+        dh_heap_set(&s->heap, ep, ep->due_ns);
     }
     dh_wakeup w = dh_sched_wakeup_locked(s);
     pthread_mutex_unlock(&s->lock);
@@ -295,7 +289,7 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
         return DYNHC_ERR_INVALID_ARG;
     }
     atomic_store_explicit(&ep->removed, 1, memory_order_release);
-    dh_sched_unschedule_locked(s, ep);
+    dh_heap_remove(&s->heap, ep);
     remove_name(s, ep);
     s->slots[ep->slot] = NULL;
     s->free_slots[s->free_count++] = ep->slot;

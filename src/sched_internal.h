@@ -13,12 +13,11 @@
 #include <stdint.h>
 
 #include "dynhc/sched.h"
+#include "sched_heap.h"
 
 /* Upper bounds of the check latency histogram, in seconds (+Inf implied). */
 #define DH_LATENCY_BUCKETS 11
 extern const double dh_latency_bounds[DH_LATENCY_BUCKETS];
-
-#define DH_NOT_IN_HEAP UINT32_MAX
 
 /* Fields that every fire touches come first, to share cache lines. The
  * per-endpoint counters are 32-bit: at a check a second they last a century.
@@ -108,13 +107,6 @@ typedef struct dh_batch_entry {
     uint32_t failures;    /* an endpoint: its consecutive failures */
 } dh_batch_entry;
 
-/* A heap entry keeps the key beside the pointer so that sifting touches
- * only the heap array. */
-typedef struct dh_heap_entry {
-    uint64_t due_ns;
-    dynhc_endpoint *ep;
-} dh_heap_entry;
-
 struct dynhc_sched {
     pthread_mutex_t lock;
 
@@ -155,9 +147,7 @@ struct dynhc_sched {
     size_t name_capacity;
     size_t endpoint_count;
 
-    dh_heap_entry *heap;
-    uint32_t heap_len;
-    uint32_t heap_capacity;
+    dh_heap heap; /* every scheduled endpoint, by when it is next due */
 
     /* Overall status: tracked endpoints and how many of them are ready. */
     size_t tracked_count;
@@ -242,8 +232,6 @@ void dh_sched_announce(dynhc_sched *s, const dh_transitions *t);
 int dh_sched_is_used(const dynhc_sched *s, const char *name);
 /* Uniform in [0, n). With the lock held. */
 uint64_t dh_sched_random_below(dynhc_sched *s, uint64_t n);
-/* Takes ep out of the heap; with the lock held. */
-void dh_sched_unschedule_locked(dynhc_sched *s, dynhc_endpoint *ep);
 /* Runs the user data's destructor and frees ep; without the lock. */
 void dh_sched_free_endpoint(dynhc_endpoint *ep);
 /* A reference to ep, registered; with the lock held. */
@@ -304,9 +292,6 @@ void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, 
  * (the batch is then unchanged). With the lock held. Registration keeps
  * room for every endpoint and two more, so that a tick never allocates. */
 int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n);
-
-/* Puts ep in the heap at due, or moves it there; with the lock held. */
-void dh_sched_schedule_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t due);
 
 /* Replaces the list of endpoints that make the overall status (takes
  * ownership of names, n unique non-empty strings; NULL/0: every endpoint). */

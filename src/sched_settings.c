@@ -129,7 +129,7 @@ int dynhc_sched_set_enabled(dynhc_sched *s, int enabled)
             dynhc_endpoint *ep = s->slots[i];
             if (ep != NULL && ep->heap_index == DH_NOT_IN_HEAP) {
                 ep->due_ns = now;
-                dh_sched_schedule_locked(s, ep, now);
+                dh_heap_set(&s->heap, ep, now);
             }
         }
     });

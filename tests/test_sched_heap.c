@@ -1,0 +1,131 @@
+/* test_sched_heap.c: the scheduler's timer heap (sched_heap.c) on its own:
+ * random inserts, moves and removals against a plain array, with the heap's
+ * order and every endpoint's heap_index checked after each step. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched_internal.h"
+
+#define COUNT 300
+
+typedef struct model {
+    dh_heap heap;
+    dynhc_endpoint eps[COUNT];
+    uint64_t due[COUNT]; /* UINT64_MAX: not in the heap */
+    uint64_t rng;
+} model;
+
+static uint64_t next_random(model *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return m->rng;
+}
+
+/* The heap's order, every entry's back pointer, and the same members and
+ * keys as the model. */
+static void check(const model *m)
+{
+    uint32_t members = 0;
+    uint64_t least = UINT64_MAX;
+    for (size_t i = 0; i < COUNT; i++) {
+        if (m->due[i] == UINT64_MAX) {
+            assert_int_equal(m->eps[i].heap_index, DH_NOT_IN_HEAP);
+            continue;
+        }
+        members++;
+        least = m->due[i] < least ? m->due[i] : least;
+        uint32_t at = m->eps[i].heap_index;
+        assert_true(at < m->heap.len);
+        assert_ptr_equal(m->heap.entries[at].ep, &m->eps[i]);
+        assert_int_equal(m->heap.entries[at].due_ns, m->due[i]);
+    }
+    assert_int_equal(m->heap.len, members);
+    for (uint32_t i = 1; i < m->heap.len; i++) {
+        assert_true(m->heap.entries[(i - 1) / 4].due_ns <= m->heap.entries[i].due_ns);
+    }
+    if (members > 0) {
+        assert_int_equal(m->heap.entries[0].due_ns, least);
+    }
+}
+
+static void random_operations_keep_the_order_and_the_back_pointers(void **state)
+{
+    (void)state;
+    model *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    m->rng = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < COUNT; i++) {
+        m->eps[i].heap_index = DH_NOT_IN_HEAP;
+        m->due[i] = UINT64_MAX;
+    }
+    assert_int_equal(dh_heap_reserve(&m->heap, COUNT), 0);
+    for (int step = 0; step < 20000; step++) {
+        size_t i = (size_t)(next_random(m) % COUNT);
+        /* Few distinct keys, so that ties are common; now and then the end
+         * of the clock. */
+        uint64_t due = next_random(m) % 7 == 0 ? UINT64_MAX - 1 : next_random(m) % 50;
+        if (next_random(m) % 3 == 0) {
+            dh_heap_remove(&m->heap, &m->eps[i]);
+            m->due[i] = UINT64_MAX;
+        } else {
+            dh_heap_set(&m->heap, &m->eps[i], due);
+            m->due[i] = due;
+        }
+        check(m);
+    }
+    dh_heap_free(&m->heap);
+    free(m);
+}
+
+static void popping_the_least_gives_every_key_in_order(void **state)
+{
+    (void)state;
+    static dynhc_endpoint eps[64];
+    dh_heap heap = {NULL, 0, 0};
+    assert_int_equal(dh_heap_reserve(&heap, 64), 0);
+    for (uint32_t i = 0; i < 64; i++) {
+        eps[i].heap_index = DH_NOT_IN_HEAP;
+        dh_heap_set(&heap, &eps[i], (i * 37u) % 64u); /* every key 0..63 once */
+    }
+    for (uint64_t expected = 0; expected < 64; expected++) {
+        assert_int_equal(heap.entries[0].due_ns, expected);
+        dh_heap_remove(&heap, heap.entries[0].ep);
+    }
+    assert_int_equal(heap.len, 0);
+    dh_heap_free(&heap);
+}
+
+static void reserving_grows_and_never_shrinks(void **state)
+{
+    (void)state;
+    dh_heap heap = {NULL, 0, 0};
+    assert_int_equal(dh_heap_reserve(&heap, 1), 0);
+    assert_true(heap.capacity >= 1);
+    uint32_t first = heap.capacity;
+    assert_int_equal(dh_heap_reserve(&heap, first + 1), 0);
+    assert_true(heap.capacity > first);
+    uint32_t grown = heap.capacity;
+    assert_int_equal(dh_heap_reserve(&heap, 1), 0);
+    assert_int_equal(heap.capacity, grown);
+    dh_heap_free(&heap);
+    assert_null(heap.entries);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(random_operations_keep_the_order_and_the_back_pointers),
+        cmocka_unit_test(popping_the_least_gives_every_key_in_order),
+        cmocka_unit_test(reserving_grows_and_never_shrinks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
