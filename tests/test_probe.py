@@ -560,6 +560,16 @@ class WatchTest(unittest.TestCase):
         self.assertEqual((self.watch.host, self.watch.port), ("127.0.0.1", port))
         self.assertEqual(self.watch.health()[0] in (200, 503), True)
 
+    def test_without_a_port_it_listens_on_8082_on_every_address(self):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", 8082))
+            except OSError:
+                self.skipTest("port 8082 is taken on this machine")
+        self.watch = Watch("--url", self.stub.url)
+        self.assertEqual((self.watch.host, self.watch.port), ("0.0.0.0", 8082))
+        self.assertEqual(self.watch.health()[0] in (200, 503), True)
+
     def test_options_beat_the_environment(self):
         self.watch = Watch("--url", self.stub.url, "--host", "localhost", "--port", "0",
                            env={"DYN_SYSTEM_PORT": "-1", "DYN_SYSTEM_HOST": "::1"})

@@ -102,8 +102,8 @@ static const char watch_options[] =
     "Options of watch:\n"
     "  --interval D      time between checks (DYN_HEALTH_CHECK_INTERVAL, 10s)\n"
     "  --host H          status server address (DYN_SYSTEM_HOST, 0.0.0.0)\n"
-    "  --port P          status server port (DYN_SYSTEM_PORT; 0 and the default:\n"
-    "                    any free port); the first line of stdout tells the URL\n"
+    "  --port P          status server port (DYN_SYSTEM_PORT, else 8082; 0: any\n"
+    "                    free port); the first line of stdout tells the URL\n"
     "\n";
 
 static const char version_option[] =

@@ -15,6 +15,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* The status server's port when neither --port nor DYN_SYSTEM_PORT gives
+ * one: the guide's troubleshooting step is `curl http://localhost:8082/health`. */
+#define WATCH_DEFAULT_PORT 8082
+
 /* With nothing due the loop still wakes this often (milliseconds): curl
  * takes no "forever". */
 #define IDLE_WAIT_MS 60000
@@ -283,8 +287,8 @@ static int configure(watch *w, const dynhc_result *res)
 /*
  * Starts the status server: --host and --port beat DYN_SYSTEM_HOST and
  * DYN_SYSTEM_PORT. A watch exists to serve, so a port left off (-1, unset)
- * means any free port. Prints "listening on http://HOST:PORT" as the first
- * line of stdout.
+ * means WATCH_DEFAULT_PORT: a pod spec needs a port it can name. Prints
+ * "listening on http://HOST:PORT" as the first line of stdout.
  */
 static int serve(dynhc_server *srv, const cli_options *opts)
 {
@@ -300,7 +304,7 @@ static int serve(dynhc_server *srv, const cli_options *opts)
         rc = dynhc_server_set_port(srv, opts->port);
     }
     if (rc == DYNHC_OK && (rc = dynhc_server_start(srv)) == DYNHC_DISABLED &&
-        (rc = dynhc_server_set_port(srv, 0)) == DYNHC_OK) {
+        (rc = dynhc_server_set_port(srv, WATCH_DEFAULT_PORT)) == DYNHC_OK) {
         rc = dynhc_server_start(srv);
     }
     if (rc == DYNHC_OK) {
