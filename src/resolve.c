@@ -797,48 +797,42 @@ static void resolve_merge(ctx *c)
 static void check_endpoint_list(ctx *c, const char *name, const char *raw)
 {
     dh_diags_group(c->diags, env_group(name), no_pos);
-    size_t len;
-    const char *text = dh_trim(raw, &len);
     dh_parse_error err = {{0, 0}, "", 0};
     dh_posmap map = {NULL, 0, 0};
     cJSON *list = NULL;
-    if (dh_utf8_check(raw, strlen(raw), &err) == 0) {
-        list = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), &map, &err);
-    }
-    if (list == NULL) {
-        dh_posmap_clear(&map); /* a failed parse keeps the map's storage */
+    if (dh_parse_endpoint_names(raw, &list, &map, &err) != 0) {
         if (dh_parse_error_is_nomem(&err)) {
             c->nomem = 1;
         } else {
             dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, err.pos, "%s; ignored",
                          err.message);
         }
-        return;
-    }
-    const cJSON *item;
-    if (!cJSON_IsArray(list)) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, dh_posmap_find(&map, list),
-                     "expected a JSON array of endpoint names such as [\"generate\"]; ignored");
-    } else {
-        cJSON_ArrayForEach(item, list) {
-            if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
-                dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, dh_posmap_find(&map, item),
-                             "endpoint names must be non-empty strings; ignored");
-                break;
-            }
-        }
     }
     cJSON_Delete(list);
     dh_posmap_clear(&map);
 }
 
-static void check_system_settings(ctx *c)
+static void warn_system_setting(ctx *c, const char *name, const char *text, size_t len,
+                                const char *why)
 {
     char quoted[96];
-    static const char *const names[] = {"DYN_SYSTEM_STARTING_HEALTH_STATUS", "DYN_SYSTEM_HOST",
-                                        "DYN_SYSTEM_PORT", "DYN_SYSTEM_HEALTH_PATH",
-                                        "DYN_SYSTEM_LIVE_PATH", "DYN_LOG"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    dh_diags_group(c->diags, env_group(name), no_pos);
+    dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, no_pos, "invalid value %s: %s; ignored",
+                 dh_quote(quoted, sizeof(quoted), text, len), why);
+}
+
+/* The variables of the scheduler and the status server, by the same rules
+ * (settings.c) as when they read them: a value validate passes is one they
+ * accept. */
+static void check_system_settings(ctx *c)
+{
+    enum { START, HOST, PORT, HEALTH, LIVE, LOG, COUNT };
+    static const char *const names[COUNT] = {
+        "DYN_SYSTEM_STARTING_HEALTH_STATUS", "DYN_SYSTEM_HOST",      "DYN_SYSTEM_PORT",
+        "DYN_SYSTEM_HEALTH_PATH",            "DYN_SYSTEM_LIVE_PATH", "DYN_LOG"};
+    const char *valid[COUNT] = {NULL};
+    size_t valid_len[COUNT] = {0};
+    for (size_t i = 0; i < COUNT; i++) {
         size_t len;
         const char *text = env_get(c, names[i], &len);
         if (text == NULL) {
@@ -848,18 +842,26 @@ static void check_system_settings(ctx *c)
         dh_parse_error why_buf;
         const char *why = utf8_problem(text, len, &why_buf);
         if (why == NULL) {
-            why = i == 0   ? dh_parse_start_status(text, len, &ignored)
-                  : i == 1 ? dh_parse_host(text, len)
-                  : i == 2 ? dh_parse_port(text, len, &ignored)
-                  : i == 5 ? dh_parse_log_level(text, len, &ignored)
-                           : dh_parse_http_path(text, len);
+            why = i == START  ? dh_parse_start_status(text, len, &ignored)
+                  : i == HOST ? dh_parse_host(text, len, NULL)
+                  : i == PORT ? dh_parse_port(text, len, &ignored)
+                  : i == LOG  ? dh_parse_log_level(text, len, &ignored)
+                              : dh_parse_status_path(text, len);
         }
         if (why != NULL) {
-            dh_diags_group(c->diags, env_group(names[i]), no_pos);
-            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, names[i], no_pos,
-                         "invalid value %s: %s; ignored",
-                         dh_quote(quoted, sizeof(quoted), text, len), why);
+            warn_system_setting(c, names[i], text, len, why);
+        } else {
+            valid[i] = text;
+            valid_len[i] = len;
         }
+    }
+    int live_gives_way;
+    const char *clash =
+        dh_status_paths_clash(valid[HEALTH], valid_len[HEALTH], valid[LIVE], valid_len[LIVE],
+                              DH_DEFAULT_HEALTH_PATH, DH_DEFAULT_LIVE_PATH, &live_gives_way);
+    if (clash != NULL) {
+        size_t which = live_gives_way ? LIVE : HEALTH;
+        warn_system_setting(c, names[which], valid[which], valid_len[which], clash);
     }
     size_t len;
     const char *name = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS";

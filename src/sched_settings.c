@@ -295,46 +295,33 @@ static int read_use_endpoints(const char *name, const char *raw, char ***names, 
     *names = NULL;
     *n = 0;
     warning[0] = '\0';
-    size_t len;
-    const char *text = dh_trim(raw, &len);
-    if (len == 0) {
-        return DYNHC_OK;
-    }
     dh_parse_error err = {{0, 0}, "", 0};
-    cJSON *list = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL, &err);
-    if (list == NULL) {
+    cJSON *list = NULL;
+    if (dh_parse_endpoint_names(raw, &list, NULL, &err) != 0) {
         if (dh_parse_error_is_nomem(&err)) {
             return DYNHC_ERR_NOMEM;
         }
-        snprintf(warning, size, "%s:%u:%u: warning: %s; ignored", name, err.pos.line,
-                 err.pos.column, err.message);
+        if (err.pos.line > 0) {
+            snprintf(warning, size, "%s:%u:%u: warning: %s; ignored", name, err.pos.line,
+                     err.pos.column, err.message);
+        } else {
+            snprintf(warning, size, "%s: warning: %s; ignored", name, err.message);
+        }
         return DYNHC_OK;
     }
-    size_t count = 0;
-    int valid = cJSON_IsArray(list);
-    for (const cJSON *item = valid ? list->child : NULL; item != NULL && valid;
-         item = item->next) {
-        valid = cJSON_IsString(item) && item->valuestring[0] != '\0';
-        count++;
+    if (list == NULL) {
+        return DYNHC_OK; /* blank */
     }
-    int status = DYNHC_OK;
-    if (!valid || count == 0) {
-        snprintf(warning, size,
-                 "%s: warning: expected a JSON array of endpoint names such as [\"generate\"]; "
-                 "ignored",
-                 name);
-    } else {
-        const char **items = dh_calloc(count, sizeof(*items));
-        if (items == NULL) {
-            status = DYNHC_ERR_NOMEM;
-        } else {
-            size_t i = 0;
-            for (const cJSON *item = list->child; item != NULL; item = item->next) {
-                items[i++] = item->valuestring;
-            }
-            status = copy_use_names(items, count, names, n);
-            dh_free(items);
+    size_t count = (size_t)cJSON_GetArraySize(list);
+    int status = DYNHC_ERR_NOMEM;
+    const char **items = dh_calloc(count, sizeof(*items));
+    if (items != NULL) {
+        size_t i = 0;
+        for (const cJSON *item = list->child; item != NULL; item = item->next) {
+            items[i++] = item->valuestring;
         }
+        status = copy_use_names(items, count, names, n);
+        dh_free(items);
     }
     cJSON_Delete(list);
     return status;

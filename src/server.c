@@ -41,7 +41,6 @@
 #include "settings.h"
 #include "text.h"
 
-#define METRICS_PATH "/metrics"
 #define NS_PER_MS 1000000ull
 
 /* The connection limit is this share of the process's soft file limit at
@@ -97,50 +96,6 @@ int dynhc_server_supported(void)
 
 /* ---- settings ------------------------------------------------------------- */
 
-/* s[0..len) as an address: an IPv4 or IPv6 literal, or localhost (IPv4, as
- * most hosts resolve it and every container has it). 0, or -1 when it is
- * none of these. */
-static int host_address(const char *s, size_t len, struct sockaddr_storage *addr)
-{
-    char text[INET6_ADDRSTRLEN];
-    if (len >= sizeof(text)) {
-        return -1;
-    }
-    memcpy(text, s, len);
-    text[len] = '\0';
-    if (dh_equals_nocase(s, len, "localhost")) {
-        memcpy(text, "127.0.0.1", sizeof("127.0.0.1"));
-    }
-    memset(addr, 0, sizeof(*addr));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
-    if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        return 0;
-    }
-    return -1;
-}
-
-static int same_path(const char *path, size_t len, const char *other)
-{
-    return len == strlen(other) && memcmp(path, other, len) == 0;
-}
-
-/* Why path (len bytes) cannot be the health or live path; NULL when it
- * can. /metrics is taken: a path there would hide the metrics. */
-static const char *path_problem(const char *path, size_t len)
-{
-    const char *why = dh_parse_http_path(path, len);
-    if (why == NULL && same_path(path, len, METRICS_PATH)) {
-        why = "reserved for the metrics";
-    }
-    return why;
-}
-
 /* Replaces *slot with a copy of s[0..len). */
 static int replace_path(char **slot, const char *s, size_t len)
 {
@@ -162,7 +117,7 @@ int dynhc_server_set_host(dynhc_server *srv, const char *host)
         return DYNHC_ERR_BUSY;
     }
     struct sockaddr_storage addr;
-    if (host_address(host, strlen(host), &addr) != 0) {
+    if (dh_parse_host(host, strlen(host), &addr) != NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
     srv->addr = addr;
@@ -190,7 +145,7 @@ int dynhc_server_set_health_path(dynhc_server *srv, const char *path)
         return DYNHC_ERR_BUSY;
     }
     size_t len = strlen(path);
-    if (path_problem(path, len) != NULL || same_path(path, len, srv->live_path)) {
+    if (dh_parse_status_path(path, len) != NULL || dh_equals(path, len, srv->live_path)) {
         return DYNHC_ERR_INVALID_ARG;
     }
     return replace_path(&srv->health_path, path, len);
@@ -205,7 +160,7 @@ int dynhc_server_set_live_path(dynhc_server *srv, const char *path)
         return DYNHC_ERR_BUSY;
     }
     size_t len = strlen(path);
-    if (path_problem(path, len) != NULL || same_path(path, len, srv->health_path)) {
+    if (dh_parse_status_path(path, len) != NULL || dh_equals(path, len, srv->health_path)) {
         return DYNHC_ERR_INVALID_ARG;
     }
     return replace_path(&srv->live_path, path, len);
@@ -247,7 +202,7 @@ static const char *env_path(const dynhc_server *srv, dynhc_getenv_fn fn, void *u
                             const char *name, size_t *len)
 {
     const char *text = env_value(fn, user_data, name, len);
-    const char *why = text != NULL ? path_problem(text, *len) : NULL;
+    const char *why = text != NULL ? dh_parse_status_path(text, *len) : NULL;
     if (why != NULL) {
         warn_invalid(srv, name, text, *len, why);
         return NULL;
@@ -274,10 +229,7 @@ int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data
     const char *text = env_value(fn, user_data, host_name, &len);
     if (text != NULL) {
         struct sockaddr_storage addr;
-            const char *why = dh_parse_host(text, len);
-        if (why == NULL && host_address(text, len, &addr) != 0) {
-            why = "expected an IPv4 or IPv6 address, or localhost";
-        }
+        const char *why = dh_parse_host(text, len, &addr);
         if (why != NULL) {
             warn_invalid(srv, host_name, text, len, why);
         } else {
@@ -292,23 +244,17 @@ int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data
         }
     }
 
-    /* The two paths are judged together, so that moving both at once
-     * works in either order; when they clash, the live path gives way. */
     size_t health_len = 0, live_len = 0;
     const char *health = env_path(srv, fn, user_data, health_name, &health_len);
     const char *live = env_path(srv, fn, user_data, live_name, &live_len);
-    int live_clashes = 0;
-    if (live != NULL) {
-        live_clashes = health != NULL
-                           ? live_len == health_len && memcmp(live, health, live_len) == 0
-                           : same_path(live, live_len, srv->health_path);
-    }
-    if (live_clashes) {
-        warn_invalid(srv, live_name, live, live_len, "same as the health path");
+    int live_gives_way;
+    const char *clash = dh_status_paths_clash(health, health_len, live, live_len,
+                                              srv->health_path, srv->live_path, &live_gives_way);
+    if (clash != NULL && live_gives_way) {
+        warn_invalid(srv, live_name, live, live_len, clash);
         live = NULL;
-    }
-    if (health != NULL && live == NULL && same_path(health, health_len, srv->live_path)) {
-        warn_invalid(srv, health_name, health, health_len, "same as the live path");
+    } else if (clash != NULL) {
+        warn_invalid(srv, health_name, health, health_len, clash);
         health = NULL;
     }
     int status = DYNHC_OK;
@@ -382,7 +328,7 @@ static enum MHD_Result respond(const dynhc_server *srv, struct MHD_Connection *c
 {
     int health = strcmp(url, srv->health_path) == 0;
     int live = strcmp(url, srv->live_path) == 0;
-    int metrics = strcmp(url, METRICS_PATH) == 0;
+    int metrics = strcmp(url, DH_METRICS_PATH) == 0;
     if (!health && !live && !metrics) {
         return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, srv->not_found);
     }
@@ -662,9 +608,9 @@ dynhc_server *dynhc_server_new(dynhc_sched *s)
     srv->port = -1;
     srv->bound_port = -1;
     static const char any[] = "0.0.0.0";
-    host_address(any, strlen(any), &srv->addr);
-    srv->health_path = dh_strdup("/health");
-    srv->live_path = dh_strdup("/live");
+    dh_parse_host(any, strlen(any), &srv->addr);
+    srv->health_path = dh_strdup(DH_DEFAULT_HEALTH_PATH);
+    srv->live_path = dh_strdup(DH_DEFAULT_LIVE_PATH);
     srv->not_found = json_response("{\"error\":\"not found\"}");
     srv->not_allowed = json_response("{\"error\":\"method not allowed\"}");
     srv->no_memory = json_response("{\"error\":\"out of memory\"}");
@@ -787,7 +733,7 @@ int dynhc_server_start(dynhc_server *srv)
     }
     describe_address(srv, srv->bound_port, where, sizeof(where));
     dh_sched_log(srv->sched, DYNHC_LOG_INFO,
-                 "status server listening on %s (health %s, live %s, metrics " METRICS_PATH ")",
+                 "status server listening on %s (health %s, live %s, metrics " DH_METRICS_PATH ")",
                  where, srv->health_path, srv->live_path);
     return DYNHC_OK;
 }

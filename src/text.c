@@ -216,6 +216,11 @@ const char *dh_trim(const char *s, size_t *len)
     return s;
 }
 
+int dh_equals(const char *s, size_t len, const char *text)
+{
+    return len == strlen(text) && memcmp(s, text, len) == 0;
+}
+
 int dh_equals_nocase(const char *s, size_t len, const char *word)
 {
     size_t i = 0;

@@ -125,5 +125,7 @@ int dh_hex_value(int c);
 
 /* ASCII case-insensitive comparison of s[0..len) with the NUL-terminated word. */
 int dh_equals_nocase(const char *s, size_t len, const char *word);
+/* Whether s[0..len) is exactly text. */
+int dh_equals(const char *s, size_t len, const char *text);
 
 #endif
