@@ -112,6 +112,15 @@ static void stderr_log(dynhc_log_level level, const char *message, void *user_da
     }
 }
 
+uint64_t dh_sched_uptime_ns(dynhc_sched *s)
+{
+    uint64_t now = dh_sched_now(s);
+    pthread_mutex_lock(&s->lock);
+    uint64_t created = s->created_ns;
+    pthread_mutex_unlock(&s->lock);
+    return dh_elapsed(now, created);
+}
+
 void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
 {
     void *data;

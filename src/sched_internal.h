@@ -14,6 +14,7 @@
 
 #include "dynhc/sched.h"
 #include "sched_heap.h"
+#include "sched_services.h"
 
 /* Upper bounds of the check latency histogram, in seconds (+Inf implied). */
 #define DH_LATENCY_BUCKETS 11
@@ -276,12 +277,6 @@ uint64_t dh_wall_now_ns(void);
  * fallback when /proc cannot tell. */
 uint64_t dh_process_start_wall_ns(uint64_t fallback);
 
-/* Logs through the scheduler's sink (formatted like printf). */
-void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 /* Next deadlines are rounded up to this grid, so that a loop wakes at most
  * once per millisecond however many endpoints there are: checks due within

@@ -36,7 +36,7 @@
 #include <microhttpd.h>
 
 #include "alloc.h"
-#include "sched_internal.h"
+#include "sched_services.h"
 #include "server_internal.h"
 #include "settings.h"
 #include "text.h"
@@ -308,11 +308,7 @@ static enum MHD_Result queue_body(const dynhc_server *srv, struct MHD_Connection
  * scheduler's, as in the status JSON; nothing about checks is read. */
 static char *live_body(dynhc_sched *s)
 {
-    uint64_t now = dh_sched_now(s);
-    pthread_mutex_lock(&s->lock);
-    uint64_t created = s->created_ns;
-    pthread_mutex_unlock(&s->lock);
-    uint64_t uptime = now > created ? now - created : 0;
+    uint64_t uptime = dh_sched_uptime_ns(s);
     size_t size = 96; /* room for the longest uptime */
     char *text = dh_malloc(size);
     if (text != NULL) {
