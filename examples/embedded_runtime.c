@@ -194,8 +194,11 @@ int main(int argc, char **argv)
     dynhc_server_set_host(srv, "127.0.0.1");
     dynhc_server_set_port(srv, 0);
     dynhc_server_load_env(srv, NULL, NULL);
-    if (dynhc_server_start(srv) != DYNHC_OK) {
-        fprintf(stderr, "the status server did not start\n");
+    int sys_errno = 0;
+    int rc = dynhc_server_start(srv, &sys_errno);
+    if (rc != DYNHC_OK) {
+        fprintf(stderr, "the status server did not start: %s\n",
+                rc == DYNHC_ERR_SYSTEM ? strerror(sys_errno) : dynhc_strerror(rc));
         return 1;
     }
     int port = dynhc_server_port(srv);
@@ -203,7 +206,11 @@ int main(int argc, char **argv)
 
     pthread_t engine_thread;
     pthread_create(&engine_thread, NULL, engine_main, &e);
-    dynhc_sched_start_thread(s);
+    if ((rc = dynhc_sched_start_thread(s, &sys_errno)) != DYNHC_OK) {
+        fprintf(stderr, "the scheduler's thread did not start: %s\n",
+                rc == DYNHC_ERR_SYSTEM ? strerror(sys_errno) : dynhc_strerror(rc));
+        return 1;
+    }
 
     printf("0.0 s: user traffic\n");
     for (int i = 0; i < 40; i++) {

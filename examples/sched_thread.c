@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <dynhc/dynhc.h>
@@ -111,8 +112,9 @@ int main(void)
     dynhc_result_free(payload);
     /* Endpoints first, then the runner: once it runs, configuration belongs
      * to it (see the thread-safety rules in dynhc/sched.h). */
-    if (dynhc_sched_start_thread(s) != DYNHC_OK) {
-        perror("sched_thread: dynhc_sched_start_thread");
+    int sys_errno = 0;
+    if (dynhc_sched_start_thread(s, &sys_errno) != DYNHC_OK) {
+        fprintf(stderr, "sched_thread: dynhc_sched_start_thread: %s\n", strerror(sys_errno));
         return 1;
     }
 

@@ -732,18 +732,20 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     return sent;
 }
 
-uint64_t dynhc_sched_next_deadline(dynhc_sched *s)
+uint64_t dynhc_sched_next_deadline(const dynhc_sched *s)
 {
     if (s == NULL) {
         return DYNHC_NO_DEADLINE;
     }
-    pthread_mutex_lock(&s->lock);
+    /* Read only: the lock is the one thing taken. */
+    dynhc_sched *locked = (dynhc_sched *)(uintptr_t)s;
+    pthread_mutex_lock(&locked->lock);
     uint64_t deadline = dh_sched_next_deadline_locked(s);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&locked->lock);
     return deadline;
 }
 
-int dynhc_sched_is_ready(dynhc_sched *s)
+int dynhc_sched_is_ready(const dynhc_sched *s)
 {
     return s != NULL && atomic_load(&s->overall_ready);
 }

@@ -240,7 +240,9 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
         dh_free(ep);
         return status;
     }
-    ep->payload = dynhc_result_ref(payload);
+    /* A result is immutable but for its count of references: the scheduler
+     * takes one, whatever the constness of the caller's pointer. */
+    ep->payload = dynhc_result_ref((dynhc_result *)(uintptr_t)payload);
     ep->slot = s->free_count > 0 ? s->free_slots[--s->free_count] : s->slot_count++;
     s->slots[ep->slot] = ep;
     s->names[name_slot(s, name)] = ep;

@@ -942,7 +942,7 @@ static void script_thread(world *w)
     assert_int_equal(dynhc_sched_set_starting_status(w->s, 1), DYNHC_OK);
     w->sync = DYNHC_CHECK_SUCCESS;
     w_arm(w);
-    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s));
+    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s, NULL));
     for (int i = 0; i < 20; i++) {
         char name[16];
         snprintf(name, sizeof(name), "t-%02d", i);
@@ -951,7 +951,7 @@ static void script_thread(world *w)
     wait_sends(w, 20);
     w_reports(w);
     note(w, "stop_thread -> %d\n", dynhc_sched_stop_thread(w->s));
-    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s));
+    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s, NULL));
     for (int i = 20; i < 40; i++) {
         char name[16];
         snprintf(name, sizeof(name), "t-%02d", i);
@@ -1168,7 +1168,7 @@ static void the_runner_ticks_without_memory_and_never_spins(void **state)
         w_add(w, name, NULL);
     }
     alloc_fail_start(1, ALLOC_FAIL_FROM);
-    assert_int_equal(dynhc_sched_start_thread(w->s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(w->s, NULL), DYNHC_OK);
     for (int i = 0; i < 5000 && atomic_load(&w->sends) < 200; i++) {
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     }

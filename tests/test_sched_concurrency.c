@@ -772,7 +772,7 @@ static void run_churn(int runner)
             sched_yield();
         }
     } else {
-        assert_int_equal(dynhc_sched_start_thread(c->s), DYNHC_OK);
+        assert_int_equal(dynhc_sched_start_thread(c->s, NULL), DYNHC_OK);
         /* Bounded: a stuck thread fails the counts below, not the clock. */
         for (int waited = 0; waited < 60000 && atomic_load(&c->churned) < rounds &&
                              atomic_load(&c->stop) == 0;

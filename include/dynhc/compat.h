@@ -21,8 +21,8 @@ extern "C" {
  * "disabled" (an unknown model type, out of memory). Thread-safe, but it
  * reads the process environment, so do not call setenv() concurrently.
  */
-DYNHC_API char *dynhc_get_health_check_payload(const dynhc_config *config,
-                                               const char *model_type);
+DYNHC_NODISCARD DYNHC_API char *dynhc_get_health_check_payload(const dynhc_config *config,
+                                                               const char *model_type);
 
 /*
  * Sets the process-wide custom default payload (source 4 for every resolver

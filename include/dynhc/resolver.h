@@ -48,12 +48,6 @@ typedef enum dynhc_source {
 } dynhc_source;
 
 /*
- * Looks up an environment variable. Returns the value (borrowed; it must stay
- * valid until the next call of the function) or NULL when unset.
- */
-typedef const char *(*dynhc_getenv_fn)(const char *name, void *user_data);
-
-/*
  * Config values given in memory instead of a file: each field mirrors the
  * config-file key of the same name, NULL means "not set", and every value is
  * parsed by the rules for strings in a config file (SPEC 1.5): booleans as
@@ -106,7 +100,7 @@ DYNHC_API int dynhc_parse_duration(const char *text, uint64_t *ns);
  * getenv(), marker key "_health_check", BOS token id 1, lenient, replace mode.
  * Returns NULL when out of memory. Free with dynhc_resolver_free().
  */
-DYNHC_API dynhc_resolver *dynhc_resolver_new(void);
+DYNHC_NODISCARD DYNHC_API dynhc_resolver *dynhc_resolver_new(void);
 
 /* Frees a resolver. NULL is a no-op. Results it returned stay valid. */
 DYNHC_API void dynhc_resolver_free(dynhc_resolver *r);
@@ -204,16 +198,18 @@ DYNHC_API int dynhc_resolver_set_check_all(dynhc_resolver *r, int check_all);
  *   DYNHC_ERR_STRICT strict mode and a warning was raised.
  * Diagnostics are in the result in the order they were raised.
  */
-DYNHC_API int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out);
+DYNHC_NODISCARD DYNHC_API int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out);
 
 /* Releases one reference to a result, freeing it with the last. NULL is a
  * no-op. Any thread. */
 DYNHC_API void dynhc_result_free(dynhc_result *res);
 
 /* Takes one more reference to a result (each is released with
- * dynhc_result_free()); returns res. Any thread: the scheduler keeps one per
- * endpoint so that one payload text serves many endpoints. */
-DYNHC_API dynhc_result *dynhc_result_ref(const dynhc_result *res);
+ * dynhc_result_free()) and returns res, as json_incref() does; NULL gives
+ * NULL. The caller must hold a reference already. Any thread; never
+ * allocates. The scheduler keeps one per endpoint so that one payload text
+ * serves many endpoints. */
+DYNHC_API dynhc_result *dynhc_result_ref(dynhc_result *res);
 
 /* The status dynhc_resolver_resolve() returned with this result. */
 DYNHC_API int dynhc_result_status(const dynhc_result *res);
@@ -252,7 +248,7 @@ DYNHC_API const dynhc_diag *dynhc_result_diag(const dynhc_result *res, size_t i)
  * A human-readable account of where the payload and each setting came from,
  * one fact per line. Free with dynhc_free(). NULL when out of memory.
  */
-DYNHC_API char *dynhc_result_explain(const dynhc_result *res);
+DYNHC_NODISCARD DYNHC_API char *dynhc_result_explain(const dynhc_result *res);
 
 #ifdef __cplusplus
 }

@@ -135,7 +135,7 @@ DYNHC_API uint64_t dynhc_now_ns(void);
  * level or above (info when DYN_LOG is unset; read here, with getenv, once;
  * a bad value is a warning there, and info). NULL when out of memory.
  */
-DYNHC_API dynhc_sched *dynhc_sched_new(void);
+DYNHC_NODISCARD DYNHC_API dynhc_sched *dynhc_sched_new(void);
 
 /*
  * Frees the scheduler and every endpoint (their destructors run). Stops the
@@ -262,11 +262,13 @@ DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 DYNHC_API int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
                                    const char *error);
 
-/* When dynhc_sched_tick() should next be called, or DYNHC_NO_DEADLINE.
- * Rounded up to the next whole millisecond of the clock, so that checks due
- * within one millisecond go out in one tick: a loop wakes at most a thousand
- * times a second, and a check is at most a millisecond late. */
-DYNHC_API uint64_t dynhc_sched_next_deadline(dynhc_sched *s);
+/* When dynhc_sched_tick() should next be called, or DYNHC_NO_DEADLINE
+ * (also for s NULL). Rounded up to the next whole millisecond of the clock,
+ * so that checks due within one millisecond go out in one tick: a loop wakes
+ * at most a thousand times a second, and a check is at most a millisecond
+ * late. Any thread; the answer may be out of date as soon as it is given
+ * (see dynhc_sched_set_wakeup()). */
+DYNHC_API uint64_t dynhc_sched_next_deadline(const dynhc_sched *s);
 
 /*
  * Sends the checks that are due at now and times out those whose time is up.
@@ -277,8 +279,9 @@ DYNHC_API uint64_t dynhc_sched_next_deadline(dynhc_sched *s);
  */
 DYNHC_API int dynhc_sched_tick(dynhc_sched *s, uint64_t now);
 
-/* The overall status: 1 ready, 0 not ready. Any thread. */
-DYNHC_API int dynhc_sched_is_ready(dynhc_sched *s);
+/* The overall status: 1 ready, 0 not ready (also for s NULL). Any thread,
+ * lock-free. */
+DYNHC_API int dynhc_sched_is_ready(const dynhc_sched *s);
 
 /* The process status used when no endpoint makes the overall status. */
 DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
@@ -292,7 +295,7 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  * consistent snapshot, taken under the scheduler's lock and written out
  * after it (reports run one at a time).
  */
-DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
+DYNHC_NODISCARD DYNHC_API char *dynhc_sched_status_json(const dynhc_sched *s, int verbose);
 
 /* The Prometheus text exposition of every metric (docs/metrics.md): per
  * endpoint labelled dynhc_endpoint="NAME" and its extra labels. Free with
@@ -300,17 +303,22 @@ DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
  * thread; a snapshot like the status JSON's. Timestamps are Unix times,
  * from the clock's times through the wall clock's offset read when the
  * clock was set (at creation). */
-DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
+DYNHC_NODISCARD DYNHC_API char *dynhc_sched_metrics(const dynhc_sched *s);
 
 /*
  * Runs a thread that ticks the scheduler, sleeping until the next deadline
  * or a wakeup (no polling). Replaces any wakeup function set before.
- * DYNHC_ERR_BUSY when it runs already, DYNHC_ERR_SYSTEM when the thread
- * cannot start (errno set; the C library's own allocations for a thread
- * failing included). dynhc allocates nothing for it, and the thread's
- * ticks never allocate: it runs on when memory runs out.
+ * Returns DYNHC_OK; DYNHC_ERR_INVALID_ARG (s NULL); DYNHC_ERR_BUSY when it
+ * runs already; DYNHC_ERR_SYSTEM when the thread cannot start (the C
+ * library's own allocations for a thread failing included), with the
+ * error number in *sys_errno when sys_errno is not NULL (errno itself is
+ * set too, but a log callback or the caller's own calls may change it
+ * before it is read). sys_errno is left alone on every other return.
+ * dynhc allocates nothing for it, and the thread's ticks never allocate: it
+ * runs on when memory runs out. A dropped result is a bug (nothing would
+ * tick): hence DYNHC_NODISCARD.
  */
-DYNHC_API int dynhc_sched_start_thread(dynhc_sched *s);
+DYNHC_NODISCARD DYNHC_API int dynhc_sched_start_thread(dynhc_sched *s, int *sys_errno);
 /* Stops and joins the thread runner; DYNHC_OK also when none runs. Not from
  * the runner's own callbacks (DYNHC_ERR_BUSY). */
 DYNHC_API int dynhc_sched_stop_thread(dynhc_sched *s);

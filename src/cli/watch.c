@@ -289,6 +289,7 @@ static int configure(watch *w, const dynhc_result *res)
 static int serve(dynhc_server *srv, const cli_options *opts)
 {
     char quoted[160], address[96], line[160];
+    int sys_errno = 0;
     int rc = dynhc_server_load_env(srv, NULL, NULL);
     if (rc == DYNHC_OK && opts->host != NULL &&
         dynhc_server_set_host(srv, opts->host) == DYNHC_ERR_INVALID_ARG) {
@@ -299,16 +300,16 @@ static int serve(dynhc_server *srv, const cli_options *opts)
     if (rc == DYNHC_OK && opts->port >= 0) {
         rc = dynhc_server_set_port(srv, opts->port);
     }
-    if (rc == DYNHC_OK && (rc = dynhc_server_start(srv)) == DYNHC_DISABLED &&
+    if (rc == DYNHC_OK && (rc = dynhc_server_start(srv, &sys_errno)) == DYNHC_DISABLED &&
         (rc = dynhc_server_set_port(srv, 0)) == DYNHC_OK) {
-        rc = dynhc_server_start(srv);
+        rc = dynhc_server_start(srv, &sys_errno);
     }
     if (rc == DYNHC_OK) {
         rc = dynhc_server_address(srv, address, sizeof(address));
     }
     if (rc != DYNHC_OK) {
         cli_error("the status server cannot start: %s",
-                  rc == DYNHC_ERR_SYSTEM ? strerror(errno) : dynhc_strerror(rc));
+                  rc == DYNHC_ERR_SYSTEM ? strerror(sys_errno) : dynhc_strerror(rc));
         return CLI_EXIT_ERROR;
     }
     snprintf(line, sizeof(line), "listening on http://%s\n", address);
