@@ -88,17 +88,6 @@ static void on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, 
     }
 }
 
-/* poll()'s timeout for a deadline: rounded up, so that the loop never wakes
- * a little early and spins on zero timeouts until the deadline. */
-static int timeout_ms(uint64_t deadline, uint64_t now)
-{
-    if (deadline <= now) {
-        return 0;
-    }
-    uint64_t ms = (deadline - now + MS - 1) / MS;
-    return ms > 60000 ? 60000 : (int)ms;
-}
-
 int main(void)
 {
     /* The payload, from the environment, a config file or the built-in
@@ -147,10 +136,14 @@ int main(void)
             break;
         }
         /* Wait for whichever comes first: a verdict, the scheduler's next
-         * deadline, the end of the demo. */
-        uint64_t deadline = dynhc_sched_next_deadline(s);
+         * deadline, the end of the demo. dynhc_sched_timeout_ms() gives
+         * poll()'s timeout for the deadline: -1 when nothing is scheduled,
+         * else rounded up, so that the loop never wakes a little early and
+         * spins on zero timeouts until the deadline. */
+        int wait = dynhc_sched_timeout_ms(s, now);
+        int until_end = (int)((end - now + MS - 1) / MS);
         struct pollfd fd = {.fd = srv.verdicts[0], .events = POLLIN};
-        int ready = poll(&fd, 1, timeout_ms(deadline < end ? deadline : end, now));
+        int ready = poll(&fd, 1, wait < 0 || wait > until_end ? until_end : wait);
         if (ready > 0) {
             verdict v;
             if (read(srv.verdicts[0], &v, sizeof(v)) == (ssize_t)sizeof(v)) {

@@ -6,6 +6,7 @@
  * lock, and outcomes reschedule. Idle mode is lazy: traffic only stores a
  * timestamp, and a due endpoint that saw traffic is pushed back instead of
  * checked, so recording activity never touches the heap. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -743,6 +744,20 @@ uint64_t dynhc_sched_next_deadline(const dynhc_sched *s)
     uint64_t deadline = dh_sched_next_deadline_locked(s);
     pthread_mutex_unlock(&locked->lock);
     return deadline;
+}
+
+int dynhc_sched_timeout_ms(const dynhc_sched *s, uint64_t now)
+{
+    uint64_t deadline = dynhc_sched_next_deadline(s);
+    if (deadline == DYNHC_NO_DEADLINE) {
+        return -1;
+    }
+    if (deadline <= now) {
+        return 0;
+    }
+    uint64_t left = deadline - now;
+    uint64_t ms = left / DH_NS_PER_MS + (left % DH_NS_PER_MS != 0);
+    return ms > (uint64_t)INT_MAX ? INT_MAX : (int)ms;
 }
 
 int dynhc_sched_is_ready(const dynhc_sched *s)

@@ -1,5 +1,6 @@
 /* test_sched.c: the scheduler's rules (SPEC 3) on a fake clock: nothing
  * sleeps, every time is chosen by the test. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -229,6 +230,37 @@ static void unknown_and_repeated_completions_are_counted_as_late(void **state)
     assert_int_equal(dynhc_sched_complete(f->s, id, DYNHC_CHECK_SUCCESS, NULL),
                      DYNHC_ERR_NOT_FOUND);
     assert_true(dynhc_endpoint_is_ready(f->last_ep));
+}
+
+/* dynhc_sched_timeout_ms(): what a poll() loop sleeps, as curl_multi_timeout
+ * gives it. */
+static void the_poll_timeout_is_rounded_up_and_minus_one_without_a_deadline(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_timeout_ms(NULL, 0), -1);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, f->now), -1); /* nothing scheduled */
+    /* Forty days into the clock: the deadline is far from time 0. */
+    f->now = 40ull * 24 * 3600 * SEC;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 3 * SEC), DYNHC_OK);
+    add(f, "generate");
+    uint64_t t0 = f->now; /* its first check is due at once (no spread) */
+    assert_true(dynhc_sched_next_deadline(f->s) == t0);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 + 5 * SEC), 0); /* past the deadline */
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0), 0);           /* exactly at it */
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 - 1), 1);       /* 1 ns before */
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 - MS), 1);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 - MS - 1), 2);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 - 1500 * MS), 1500);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, 0), INT_MAX); /* 3.5e9 ms: capped */
+    /* Sent and in flight: the next deadline is the check's timeout. */
+    assert_int_equal(tick_at(f, t0), 1);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0), 3000);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 + 1), 3000); /* 2999.999999 ms */
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 + 3 * SEC - 1), 1);
+    /* Removed: nothing is scheduled any more. */
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, f->last_ep), DYNHC_OK);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0), -1);
 }
 
 static void a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored(
@@ -891,6 +923,7 @@ int main(void)
         T(registration_rejects_bad_arguments_without_calling_back),
         T(settings_reject_out_of_range_values),
         T(unknown_and_repeated_completions_are_counted_as_late),
+        T(the_poll_timeout_is_rounded_up_and_minus_one_without_a_deadline),
         T(a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored),
         T(every_transition_of_one_tick_is_announced),
         T(a_check_is_told_the_deadline_it_is_held_to),

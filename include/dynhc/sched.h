@@ -271,6 +271,18 @@ DYNHC_API int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_chec
 DYNHC_API uint64_t dynhc_sched_next_deadline(const dynhc_sched *s);
 
 /*
+ * The wait before the next call of dynhc_sched_tick(), for a poll(),
+ * epoll_wait() or uv_timer_start() timeout, as curl_multi_timeout() gives
+ * it: -1 when nothing is scheduled (DYNHC_NO_DEADLINE, or s NULL), 0 when
+ * something is due at now (the deadline is now or before it), else the
+ * milliseconds from now to dynhc_sched_next_deadline(), rounded up (a loop
+ * that sleeps that long never wakes before the deadline to find nothing
+ * due), at most INT_MAX. now is a time of the scheduler's clock, as given
+ * to dynhc_sched_tick(). Any thread; never allocates.
+ */
+DYNHC_API int dynhc_sched_timeout_ms(const dynhc_sched *s, uint64_t now);
+
+/*
  * Sends the checks that are due at now and times out those whose time is up.
  * Returns how many checks it sent, or DYNHC_ERR_BUSY when called from inside
  * one of this scheduler's callbacks. Never allocates (registration keeps

@@ -181,15 +181,14 @@ static void finish_transfers(watch *w)
     }
 }
 
-/* How long to sleep: until the scheduler's deadline or curl's, rounded up so
- * that the loop never wakes early and spins. */
+/* How long to sleep: until the scheduler's deadline or curl's (the
+ * scheduler's rounded up, so that the loop never wakes early and spins), at
+ * most IDLE_WAIT_MS. */
 static int wait_ms(watch *w, uint64_t now)
 {
-    uint64_t deadline = dynhc_sched_next_deadline(w->sched);
-    long ms = IDLE_WAIT_MS;
-    if (deadline != DYNHC_NO_DEADLINE) {
-        uint64_t left = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
-        ms = left < (uint64_t)ms ? (long)left : ms;
+    long ms = dynhc_sched_timeout_ms(w->sched, now); /* -1: nothing scheduled */
+    if (ms < 0 || ms > IDLE_WAIT_MS) {
+        ms = IDLE_WAIT_MS;
     }
     long curl_ms = -1;
     if (curl_multi_timeout(w->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < ms) {
