@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dynhc/cjson.h>
 #include <dynhc/dynhc.h>
 
 #include "fuzz_check.h"

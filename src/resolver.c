@@ -1,5 +1,6 @@
 /* resolver.c: the resolver object and the precedence rules of SPEC 1.1. */
 #include "alloc.h"
+#include "dynhc/cjson.h"
 #include "resolver_internal.h"
 
 #include <stdlib.h>

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "dynhc/cjson.h"
 #include "resolver_internal.h"
 #include "strbuf.h"
 

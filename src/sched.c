@@ -716,8 +716,8 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
             sent++;
             /* A check whose endpoint was removed meanwhile is not sent. */
             if (!atomic_load_explicit(&ep->removed, memory_order_acquire)) {
-                dynhc_check check = {e->id, ep->name, dynhc_result_text(ep->payload), dynhc_result_payload(ep->payload),
-                                     now, e->deadline_ns};
+                dynhc_check check = {e->id,       ep->name, dynhc_result_text(ep->payload),
+                                     ep->payload, now,      e->deadline_ns};
                 if (ep->send(s, ep, &check, ep->user_data) != 0) {
                     complete_check(s, check.id, DYNHC_CHECK_FAILURE, "the send callback failed",
                                    0);

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include <dynhc/cjson.h>
 #include <dynhc/dynhc.h>
 
 #include "alloc_fail.h"

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <dynhc/cjson.h>
 #include <dynhc/dynhc.h>
 
 #include "support.h"

@@ -61,6 +61,10 @@ static int record_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *ch
     f->sent[f->sent_count].endpoint = check->endpoint;
     f->sent_count++;
     assert_string_equal(check->payload_text, f->payload_text);
+    /* The result the text comes from: the registration's, shared (the
+     * fixture's reference may be gone: the scheduler keeps its own). */
+    assert_true(f->payload == NULL || check->result == f->payload);
+    assert_ptr_equal(dynhc_result_text(check->result), check->payload_text);
     assert_true(check->deadline_ns > check->sent_ns);
     assert_int_equal(dynhc_sched_tick(s, f->now), DYNHC_ERR_BUSY);
     if (f->timeout_in_send != 0) {

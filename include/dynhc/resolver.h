@@ -15,8 +15,6 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "common.h"
 
 #ifdef __cplusplus
@@ -123,10 +121,6 @@ DYNHC_API int dynhc_resolver_set_payload(dynhc_resolver *r, const char *json_tex
  * NULL clears). Replaces any payload text set before, and the other way. */
 DYNHC_API int dynhc_resolver_set_payload_file(dynhc_resolver *r, const char *path);
 
-/* The runtime payload as a cJSON object, deep-copied (the caller keeps
- * ownership of obj). NULL clears. DYNHC_ERR_NOMEM when the copy fails. */
-DYNHC_API int dynhc_resolver_set_payload_json(dynhc_resolver *r, const cJSON *obj);
-
 /*
  * The config file (source 3), YAML or, for a ".json" extension, JSON. Read at
  * resolve time. NULL clears. Replaces config values set with
@@ -214,11 +208,9 @@ DYNHC_API dynhc_result *dynhc_result_ref(dynhc_result *res);
 /* The status dynhc_resolver_resolve() returned with this result. */
 DYNHC_API int dynhc_result_status(const dynhc_result *res);
 
-/* The payload as a cJSON object, borrowed (valid until the result is freed;
- * do not modify it). NULL when there is no payload. */
-DYNHC_API const cJSON *dynhc_result_payload(const dynhc_result *res);
-
-/* The payload as compact JSON text, borrowed. NULL when there is none. */
+/* The payload as compact JSON text, borrowed: valid until the last
+ * reference to the result is released. NULL when there is none. A cJSON
+ * tree of it: dynhc_result_payload() in the optional <dynhc/cjson.h>. */
 DYNHC_API const char *dynhc_result_text(const dynhc_result *res);
 
 /* Provenance. origin is the variable name, the file path or "<runtime>",

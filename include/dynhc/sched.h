@@ -81,12 +81,17 @@ typedef enum dynhc_log_level {
 /* One check to send, as the send callback sees it. Everything is borrowed:
  * valid while the send callback runs (even if another thread removes the
  * endpoint meanwhile), then until the check completes or the endpoint is
- * removed. */
+ * removed; take a reference (dynhc_result_ref(), dynhc_endpoint_ref()) to
+ * keep something longer. dynhc allocates the struct: fields may be added at
+ * the end in later versions. */
 typedef struct dynhc_check {
     uint64_t id;              /* pass to dynhc_sched_complete() */
     const char *endpoint;     /* the endpoint's name */
     const char *payload_text; /* compact JSON, shared by every endpoint that uses it */
-    const cJSON *payload;
+    /* The result whose text is sent: the endpoint's payload, with its
+     * provenance (dynhc_result_source(), _token_budget()...); a cJSON tree
+     * of it is dynhc_result_payload(check->result) from <dynhc/cjson.h>. */
+    const dynhc_result *result;
     uint64_t sent_ns;     /* when it was sent */
     uint64_t deadline_ns; /* when it times out */
 } dynhc_check;
