@@ -428,7 +428,7 @@ static void config_json_string(dynhc_resolver *r, fake_env *env)
 static void config_struct(dynhc_resolver *r, fake_env *env)
 {
     (void)env;
-    dynhc_config config = {0};
+    dynhc_config config = DYNHC_CONFIG_INIT;
     config.model = "struct-model";
     config.model_type = "completion";
     config.health_check_level = "comprehensive";
@@ -445,7 +445,7 @@ static void config_struct_at_path(dynhc_resolver *r, fake_env *env)
     (void)env;
     char value[320];
     snprintf(value, sizeof(value), "@%s", payload_file);
-    dynhc_config config = {0};
+    dynhc_config config = DYNHC_CONFIG_INIT;
     config.health_check_payload = value;
     ok(dynhc_resolver_set_config(r, &config));
 }
@@ -840,7 +840,7 @@ static int apply_config_file_null(dynhc_resolver *r)
 
 static int apply_config_struct(dynhc_resolver *r)
 {
-    dynhc_config config = {0};
+    dynhc_config config = DYNHC_CONFIG_INIT;
     config.model = "m";
     config.model_type = "chat";
     config.health_check_level = "comprehensive";
@@ -1245,11 +1245,11 @@ static void get_health_check_payload_answers_null_and_never_blames_the_input(voi
 {
     (void)state;
     static seed_case cases[] = {
-        {"seed: no config", {0}, 0, NULL, NULL},
-        {"seed: model type", {0}, 0, "chat", NULL},
-        {"seed: config struct", {0}, 1, "embedding", NULL},
-        {"seed: env payload", {0}, 1, "generate", "{\"prompt\": \"env\", \"max_tokens\": 500}"},
-        {"seed: disabled", {0}, 1, NULL, NULL},
+        {"seed: no config", DYNHC_CONFIG_INIT, 0, NULL, NULL},
+        {"seed: model type", DYNHC_CONFIG_INIT, 0, "chat", NULL},
+        {"seed: config struct", DYNHC_CONFIG_INIT, 1, "embedding", NULL},
+        {"seed: env payload", DYNHC_CONFIG_INIT, 1, "generate", "{\"prompt\": \"env\", \"max_tokens\": 500}"},
+        {"seed: disabled", DYNHC_CONFIG_INIT, 1, NULL, NULL},
     };
     cases[2].config.health_check_level = "standard";
     cases[2].config.model = "gpt2";

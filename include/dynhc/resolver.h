@@ -51,10 +51,21 @@ typedef enum dynhc_source {
  * parsed by the rules for strings in a config file (SPEC 1.5): booleans as
  * "true"/"false"/..., durations as "10", "2.5s", "500ms"...
  * health_check_payload is JSON text or "@PATH" (relative to the working
- * directory). Zero-initialise the struct: fields may be added at the end in
- * later versions.
+ * directory).
+ *
+ * The struct can grow: fields may be added at the end in later versions.
+ * Initialise it with DYNHC_CONFIG_INIT, which sets size to this header's
+ * sizeof(dynhc_config) and every field to NULL, then set the fields wanted:
+ *     dynhc_config config = DYNHC_CONFIG_INIT;
+ *     config.model_type = "chat";
+ * The library reads only the fields inside size (a program built against
+ * an older header passes a smaller one: the fields it does not know are
+ * unset), and refuses a size of 0 or below the first version's
+ * (DYNHC_ERR_INVALID_ARG), as well as a newer header's field that it does
+ * not know set to anything but NULL.
  */
 typedef struct dynhc_config {
+    size_t size; /* sizeof(dynhc_config), as DYNHC_CONFIG_INIT sets it */
     const char *model;
     const char *model_type;
     const char *health_check_level;
@@ -64,6 +75,15 @@ typedef struct dynhc_config {
     const char *health_check_interval;
     const char *health_check_timeout;
 } dynhc_config;
+
+/* A dynhc_config with its size set and every field unset. (Designated in C,
+ * so that -Wextra's missing-field-initializers stays quiet; C++ before
+ * C++20 has no designators, hence every field there.) */
+#ifdef __cplusplus
+#define DYNHC_CONFIG_INIT {sizeof(dynhc_config), 0, 0, 0, 0, 0, 0, 0, 0}
+#else
+#define DYNHC_CONFIG_INIT {.size = sizeof(dynhc_config)}
+#endif
 
 typedef struct dynhc_resolver dynhc_resolver;
 typedef struct dynhc_result dynhc_result;
@@ -128,8 +148,10 @@ DYNHC_API int dynhc_resolver_set_payload_file(dynhc_resolver *r, const char *pat
  */
 DYNHC_API int dynhc_resolver_set_config_file(dynhc_resolver *r, const char *path);
 
-/* Config values in memory (source 3); the struct and its strings are copied.
- * NULL clears. Diagnostics name the source "<config>". */
+/* Config values in memory (source 3); the struct and its strings are
+ * copied. NULL clears. Diagnostics name the source "<config>". Returns
+ * DYNHC_OK, DYNHC_ERR_INVALID_ARG (r NULL, or config's size not set: see
+ * dynhc_config; nothing changes) or DYNHC_ERR_NOMEM (nothing changes). */
 DYNHC_API int dynhc_resolver_set_config(dynhc_resolver *r, const dynhc_config *config);
 
 /*
