@@ -178,10 +178,16 @@ int main(int argc, char **argv)
     dynhc_sched_set_transition_callback(s, on_transition, NULL);
     /* The model name labels the metrics, as metrics_labels=[("model", ...)]
      * does in the guide. */
-    const char *labels[] = {"model", model != NULL ? model : "unknown", NULL};
+    const dynhc_label labels[] = {{"model", model != NULL ? model : "unknown"}};
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = "generate";
+    o.payload = payload;
+    o.labels = labels;
+    o.label_count = 1;
+    o.send = send_check;
+    o.user_data = &e;
     dynhc_endpoint *ep = NULL;
-    if (dynhc_sched_add_endpoint(s, "generate", payload, labels, send_check, &e, NULL, &ep) !=
-        DYNHC_OK) {
+    if (dynhc_sched_add(s, &o, &ep) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload);

@@ -193,9 +193,12 @@ int main(void)
     dynhc_sched_set_transition_callback(a.sched, on_transition, NULL);
     dynhc_sched_set_wakeup(a.sched, wake_loop, &a.wakeup);
     start_ns = dynhc_now_ns();
-    dynhc_endpoint *ep = NULL;
-    if (dynhc_sched_add_endpoint(a.sched, "generate", payload, NULL, send_check, &a.srv, NULL,
-                                 &ep) != DYNHC_OK) {
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = "generate";
+    o.payload = payload;
+    o.send = send_check;
+    o.user_data = &a.srv;
+    if (dynhc_sched_add(a.sched, &o, NULL) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload);

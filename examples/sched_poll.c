@@ -112,7 +112,6 @@ int main(void)
     /* A real runtime would take interval and timeout from the resolution
      * (dynhc_sched_apply_result); the demo wants them short. */
     dynhc_sched *s = dynhc_sched_new();
-    dynhc_endpoint *ep = NULL;
     if (s == NULL) {
         return 1;
     }
@@ -123,8 +122,12 @@ int main(void)
     dynhc_sched_set_thresholds(s, 2, 1);
     dynhc_sched_set_transition_callback(s, on_transition, NULL);
     start_ns = dynhc_now_ns();
-    if (dynhc_sched_add_endpoint(s, "generate", payload, NULL, send_check, &srv, NULL, &ep) !=
-        DYNHC_OK) {
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = "generate";
+    o.payload = payload;
+    o.send = send_check;
+    o.user_data = &srv;
+    if (dynhc_sched_add(s, &o, NULL) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload); /* the scheduler keeps its own reference */

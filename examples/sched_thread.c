@@ -104,9 +104,12 @@ int main(void)
     dynhc_sched_set_spread_ns(s, 0); /* the first canary at once */
     dynhc_sched_set_transition_callback(s, on_transition, NULL);
     start_ns = dynhc_now_ns();
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = "embed";
+    o.payload = payload;
+    o.send = send_canary;
     dynhc_endpoint *ep = NULL;
-    if (dynhc_sched_add_endpoint(s, "embed", payload, NULL, send_canary, NULL, NULL, &ep) !=
-        DYNHC_OK) {
+    if (dynhc_sched_add(s, &o, &ep) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload);

@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "sched_internal.h"
+#include "sized.h"
 #include "text.h"
 
 const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
@@ -131,16 +132,14 @@ static int valid_label_name(const char *name)
     return 1;
 }
 
-/* Whether the label named at labels[i] can be written. Its name is valid
- * (the format's syntax, not reserved, not "__..."), but it may repeat an
- * earlier one: Prometheus rejects a series with a label given twice as a
- * whole, so the repeat is left out instead, from every series of the
- * endpoint alike. */
-static int label_usable(const char *const *labels, size_t i)
+/* Whether labels[i] can be written. Its name is valid (the format's
+ * syntax, not reserved, not "__..."), but it may repeat an earlier one:
+ * Prometheus rejects a series with a label given twice as a whole, so the
+ * repeat is left out instead, from every series of the endpoint alike. */
+static int label_usable(const dynhc_label *labels, size_t i)
 {
-    const char *name = labels[i];
-    for (size_t j = 0; j < i; j += 2) {
-        if (strcmp(labels[j], name) == 0) {
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(labels[j].name, labels[i].name) == 0) {
             return 0;
         }
     }
@@ -148,27 +147,25 @@ static int label_usable(const char *const *labels, size_t i)
 }
 
 /* Copies the labels that the metrics can write (label_usable) into one
- * block: the pointer array, then the strings one after the other (reports
- * copy them in one go). */
-static int copy_labels(const char *const *labels, const char *const **out)
+ * block: the pointer array (name, value, ..., NULL), then the strings one
+ * after the other (reports copy them in one go). */
+static int copy_labels(const dynhc_label *labels, size_t n, const char *const **out)
 {
     *out = NULL;
-    if (labels == NULL || labels[0] == NULL) {
-        return DYNHC_OK;
+    if (n > 0 && labels == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
     }
-    size_t n = 0, kept = 0, bytes = 0;
-    for (; labels[n] != NULL; n++) {
-        if (n % 2 == 0 && !valid_label_name(labels[n])) {
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i].name == NULL || labels[i].value == NULL ||
+            !valid_label_name(labels[i].name)) {
             return DYNHC_ERR_INVALID_ARG;
         }
     }
-    if (n % 2 != 0) {
-        return DYNHC_ERR_INVALID_ARG; /* a name without a value */
-    }
-    for (size_t i = 0; i < n; i += 2) {
+    size_t kept = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
         if (label_usable(labels, i)) {
             kept += 2;
-            bytes += strlen(labels[i]) + strlen(labels[i + 1]) + 2;
+            bytes += strlen(labels[i].name) + strlen(labels[i].value) + 2;
         }
     }
     if (kept == 0) {
@@ -181,29 +178,37 @@ static int copy_labels(const char *const *labels, const char *const **out)
     char *text = (char *)(block + kept + 1);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i % 2 == 0 && !label_usable(labels, i)) {
-            i++; /* and its value */
+        if (!label_usable(labels, i)) {
             continue;
         }
-        size_t len = strlen(labels[i]) + 1;
-        memcpy(text, labels[i], len);
-        block[k++] = text;
-        text += len;
+        const char *both[2] = {labels[i].name, labels[i].value};
+        for (size_t j = 0; j < 2; j++) {
+            size_t len = strlen(both[j]) + 1;
+            memcpy(text, both[j], len);
+            block[k++] = text;
+            text += len;
+        }
     }
     block[k] = NULL;
     *out = block;
     return DYNHC_OK;
 }
 
-int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_result *payload,
-                             const char *const *labels, dynhc_send_fn send, void *user_data,
-                             dynhc_destroy_fn destroy, dynhc_endpoint **out)
+int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc_endpoint **out)
 {
     if (out != NULL) {
         *out = NULL;
     }
-    if (s == NULL || name == NULL || name[0] == '\0' || payload == NULL ||
-        dynhc_result_text(payload) == NULL || send == NULL || out == NULL) {
+    dynhc_endpoint_options o; /* the fields inside the caller's size */
+    if (s == NULL || options == NULL ||
+        dh_copy_sized(&o, sizeof(o), options, DH_SIZE_UP_TO(dynhc_endpoint_options, destroy)) !=
+            DYNHC_OK) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    const char *name = o.name;
+    const dynhc_result *payload = o.payload;
+    if (name == NULL || name[0] == '\0' || payload == NULL ||
+        dynhc_result_text(payload) == NULL || o.send == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
     dynhc_endpoint *ep = dh_calloc(1, sizeof(*ep));
@@ -213,16 +218,16 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
         return DYNHC_ERR_NOMEM;
     }
     memcpy(ep->name, name, name_len);
-    int status = copy_labels(labels, &ep->labels);
+    int status = copy_labels(o.labels, o.label_count, &ep->labels);
     if (status != DYNHC_OK) {
         dh_free(ep->name);
         dh_free(ep);
         return status;
     }
     ep->sched = s;
-    ep->send = send;
-    ep->user_data = user_data;
-    ep->destroy = destroy;
+    ep->send = o.send;
+    ep->user_data = o.user_data;
+    ep->destroy = o.destroy;
     ep->heap_index = DH_NOT_IN_HEAP;
 
     dh_transitions t = DH_TRANSITIONS_NONE;
@@ -275,7 +280,9 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     }
     dh_sched_announce(s, &t);
     dh_wakeup_call(s, w);
-    *out = ep;
+    if (out != NULL) {
+        *out = ep;
+    }
     return DYNHC_OK;
 }
 

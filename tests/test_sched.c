@@ -138,12 +138,24 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The fixture's options for an endpoint called name. */
+static dynhc_endpoint_options options_for(fixture *f, const char *name)
+{
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = name;
+    o.payload = f->payload;
+    o.send = record_send;
+    o.user_data = f;
+    o.destroy = count_destroy;
+    return o;
+}
+
 static dynhc_endpoint *add(fixture *f, const char *name)
 {
+    dynhc_endpoint_options o = options_for(f, name);
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, name, f->payload, NULL, record_send, f,
-                                              count_destroy, &ep),
-                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_OK);
+    assert_non_null(ep);
     f->last_ep = ep;
     return ep;
 }
@@ -161,37 +173,57 @@ static void registration_rejects_bad_arguments_without_calling_back(void **state
 {
     fixture *f = *state;
     dynhc_endpoint *ep = (dynhc_endpoint *)f;
-    const char *odd_labels[] = {"model", NULL, NULL};
-    const char *bad_name[] = {"9model", "x", NULL};
-    const char *reserved[] = {"dynhc_endpoint", "x", NULL};
-    const char *dunder[] = {"__x", "y", NULL};
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "", f->payload, NULL, record_send, f,
-                                              count_destroy, &ep),
-                     DYNHC_ERR_INVALID_ARG);
+    dynhc_endpoint_options o = options_for(f, "");
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     assert_null(ep);
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", NULL, NULL, record_send, f, NULL, &ep),
-                     DYNHC_ERR_INVALID_ARG);
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", f->payload, NULL, NULL, f, NULL, &ep),
-                     DYNHC_ERR_INVALID_ARG);
-    odd_labels[1] = NULL;
-    const char *const *labels[] = {odd_labels, bad_name, reserved, dunder};
-    for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", f->payload, labels[i], record_send,
-                                                  f, count_destroy, &ep),
-                         DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, NULL);
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, "a");
+    assert_int_equal(dynhc_sched_add(NULL, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_add(f->s, NULL, &ep), DYNHC_ERR_INVALID_ARG);
+    o.payload = NULL;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, "a");
+    o.send = NULL;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    /* The options' size: 0 (the initialiser forgotten), too small. */
+    o = options_for(f, "a");
+    o.size = 0;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    o.size = sizeof(o) - 1;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    /* Labels: missing, half given, or names Prometheus or dynhc refuse. */
+    const dynhc_label no_value[] = {{"model", NULL}};
+    const dynhc_label no_name[] = {{NULL, "x"}};
+    const dynhc_label bad_name[] = {{"model", "x"}, {"9model", "x"}};
+    const dynhc_label reserved[] = {{"dynhc_endpoint", "x"}};
+    const dynhc_label target[] = {{"instance", "x"}};
+    const dynhc_label dunder[] = {{"__x", "y"}};
+    const dynhc_label empty[] = {{"", "y"}};
+    const dynhc_label *const labels[] = {no_value, no_name, bad_name, reserved,
+                                         target,   dunder,  empty};
+    const size_t counts[] = {1, 1, 2, 1, 1, 1, 1};
+    for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+        o = options_for(f, "a");
+        o.labels = labels[i];
+        o.label_count = counts[i];
+        assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     }
+    o = options_for(f, "a");
+    o.label_count = 1; /* labels NULL */
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     add(f, "generate");
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "generate", f->payload, NULL, record_send,
-                                              f, count_destroy, &ep),
-                     DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, "generate");
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    assert_null(ep);
     /* A disabled resolution has no payload to send. */
     dynhc_resolver *r = dynhc_resolver_new();
     dynhc_resolver_set_disabled(r, 1);
     dynhc_result *disabled = NULL;
     assert_int_equal(dynhc_resolver_resolve(r, &disabled), DYNHC_DISABLED);
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "b", disabled, NULL, record_send, f,
-                                              count_destroy, &ep),
-                     DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, "b");
+    o.payload = disabled;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     dynhc_result_free(disabled);
     dynhc_resolver_free(r);
     assert_int_equal(f->destroyed, 0);
@@ -873,9 +905,12 @@ static void completions_and_traffic_from_other_threads_while_ticking(void **stat
     char name[16];
     for (int i = 0; i < STRESS_ENDPOINTS; i++) {
         snprintf(name, sizeof(name), "ep%d", i);
-        assert_int_equal(dynhc_sched_add_endpoint(f->s, name, f->payload, NULL, stress_send, st,
-                                                  NULL, &st->eps[i]),
-                         DYNHC_OK);
+        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+        o.name = name;
+        o.payload = f->payload;
+        o.send = stress_send;
+        o.user_data = st;
+        assert_int_equal(dynhc_sched_add(f->s, &o, &st->eps[i]), DYNHC_OK);
     }
     pthread_t completer, traffic;
     assert_int_equal(pthread_create(&completer, NULL, stress_completer, st), 0);

@@ -160,7 +160,7 @@ static void an_endpoint_removed_on_another_thread_while_its_completion_is_announ
     assert_int_equal(dynhc_sched_set_transition_callback(s, note_transition, &v), DYNHC_OK);
     dynhc_endpoint *ep = NULL;
     assert_int_equal(
-        dynhc_sched_add_endpoint(s, "generate", res, NULL, keep_id, &h.id, count_destroy, &ep),
+        sched_add(s, "generate", res, keep_id, &h.id, count_destroy, &ep),
         DYNHC_OK);
     assert_int_equal(dynhc_sched_tick(s, fake_now), 1);
     v.expected_name = dynhc_endpoint_name(ep);
@@ -225,7 +225,7 @@ static void an_endpoint_removed_by_the_log_sink_while_its_traffic_is_announced_s
     uint64_t id = 0;
     dynhc_endpoint *ep = NULL;
     assert_int_equal(
-        dynhc_sched_add_endpoint(s, "generate", res, NULL, keep_id, &id, count_destroy, &ep),
+        sched_add(s, "generate", res, keep_id, &id, count_destroy, &ep),
         DYNHC_OK);
     v.expected_name = dynhc_endpoint_name(ep);
     r.ep = ep;
@@ -292,9 +292,9 @@ static void the_clock_is_never_called_with_the_lock_held(void **state)
     uint64_t id = 0;
     dynhc_endpoint *quick = NULL, *slow = NULL;
     assert_int_equal(
-        dynhc_sched_add_endpoint(s, "quick", res, NULL, complete_at_once, NULL, NULL, &quick),
+        sched_add(s, "quick", res, complete_at_once, NULL, NULL, &quick),
         DYNHC_OK);
-    assert_int_equal(dynhc_sched_add_endpoint(s, "slow", res, NULL, keep_id, &id, NULL, &slow),
+    assert_int_equal(sched_add(s, "slow", res, keep_id, &id, NULL, &slow),
                      DYNHC_OK);
     assert_int_equal(dynhc_sched_tick(s, fake_now), 2);
     assert_int_equal(dynhc_sched_complete(s, id, DYNHC_CHECK_SUCCESS, NULL), DYNHC_OK);
@@ -347,14 +347,19 @@ static void reports_are_written_without_the_lock_held(void **state)
         dynhc_set_allocator(checking_malloc, checking_realloc, checking_calloc, free), DYNHC_OK);
     dynhc_result *res = builtin_payload();
     dynhc_sched *s = new_sched();
-    static const char *const labels[] = {"model", "gpt2", NULL};
+    static const dynhc_label labels[] = {{"model", "gpt2"}};
     char name[32];
     uint64_t ids[64];
     for (int i = 0; i < 64; i++) {
         snprintf(name, sizeof(name), "endpoint-with-a-long-name-%d", i);
-        dynhc_endpoint *ep = NULL;
-        assert_int_equal(
-            dynhc_sched_add_endpoint(s, name, res, labels, keep_id, &ids[i], NULL, &ep), DYNHC_OK);
+        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+        o.name = name;
+        o.payload = res;
+        o.labels = labels;
+        o.label_count = 1;
+        o.send = keep_id;
+        o.user_data = &ids[i];
+        assert_int_equal(dynhc_sched_add(s, &o, NULL), DYNHC_OK);
     }
     assert_int_equal(dynhc_sched_tick(s, fake_now), 64);
     for (int i = 0; i < 64; i += 2) {
@@ -495,7 +500,7 @@ static void settings_change_while_other_threads_use_the_scheduler(void **state)
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof(name), "ep%d", i);
         assert_int_equal(
-            dynhc_sched_add_endpoint(r.s, name, res, NULL, alternate, NULL, NULL, &r.eps[i]),
+            sched_add(r.s, name, res, alternate, NULL, NULL, &r.eps[i]),
             DYNHC_OK);
     }
     pthread_t traffic, settings;
@@ -623,7 +628,7 @@ static void *churn_main(void *arg)
             c->eps[i] = NULL;
         } else {
             snprintf(name, sizeof(name), "ep%u", i);
-            if (dynhc_sched_add_endpoint(c->s, name, c->payload, NULL, churn_send, c,
+            if (sched_add(c->s, name, c->payload, churn_send, c,
                                          churn_destroy, &c->eps[i]) != DYNHC_OK) {
                 churn_wrong(c);
             }

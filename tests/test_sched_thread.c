@@ -192,7 +192,7 @@ static dynhc_endpoint *add(dynhc_sched *s, const char *name, dynhc_send_fn send,
 {
     dynhc_result *res = builtin_payload();
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(dynhc_sched_add_endpoint(s, name, res, NULL, send, p, NULL, &ep), DYNHC_OK);
+    assert_int_equal(sched_add(s, name, res, send, p, NULL, &ep), DYNHC_OK);
     dynhc_result_free(res);
     return ep;
 }

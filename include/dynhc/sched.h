@@ -11,7 +11,7 @@
  * interval regardless of traffic.
  *
  * Thread safety: dynhc_endpoint_record_activity(), dynhc_sched_complete(),
- * dynhc_sched_add_endpoint(), dynhc_sched_remove_endpoint(),
+ * dynhc_sched_add(), dynhc_sched_remove_endpoint(),
  * dynhc_sched_is_ready(), dynhc_sched_set_process_ready(),
  * dynhc_sched_status_json() and dynhc_sched_metrics() may be called from any
  * thread at any time, each safe against every other one, removal included.
@@ -209,26 +209,73 @@ DYNHC_API int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *setti
  */
 DYNHC_API int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data);
 
+/* A metric label of an endpoint ({"model", "gpt2"} in the guide). */
+typedef struct dynhc_label {
+    const char *name;
+    const char *value;
+} dynhc_label;
+
 /*
- * Registers an endpoint. name is copied; payload is a resolved result
- * (DYNHC_OK) whose text every check sends: the scheduler keeps a reference
- * (dynhc_result_ref), so the caller may free its own. labels are
- * name/value pairs for the metrics, NULL-terminated (may be NULL), copied;
- * a name must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not
- * "__..."), neither dynhc's own (dynhc_endpoint, result, le) nor one that a
- * scraper attaches to a target (job, instance, endpoint, namespace, pod,
- * service, container, node); a name given twice keeps its first value.
- * destroy (may be NULL) frees user_data when the endpoint goes away; on
- * failure nothing is kept and destroy is not called. Logs
- * "Health check payload for endpoint 'NAME' from SOURCE: JSON" at info level.
- * Returns DYNHC_OK with *out set, DYNHC_ERR_INVALID_ARG (a NULL argument,
- * an empty or duplicate name, a result without payload, a refused label
- * name), DYNHC_ERR_NOMEM.
+ * What dynhc_sched_add() registers. The struct can grow: initialise it with
+ * DYNHC_ENDPOINT_OPTIONS_INIT (size set, every field NULL or 0), then set
+ * the fields wanted; the rules of dynhc_config about size apply.
+ *     dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+ *     o.name = "generate";
+ *     o.payload = result;
+ *     o.send = send_check;
  */
-DYNHC_API int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name,
-                                       const dynhc_result *payload, const char *const *labels,
-                                       dynhc_send_fn send, void *user_data,
-                                       dynhc_destroy_fn destroy, dynhc_endpoint **out);
+typedef struct dynhc_endpoint_options {
+    size_t size; /* sizeof(dynhc_endpoint_options), as the initialiser sets it */
+    /* Required: the endpoint's name, unique in the scheduler, not empty;
+     * copied. The metrics label it dynhc_endpoint="NAME". */
+    const char *name;
+    /* Required: a resolved result with a payload (dynhc_resolver_resolve()
+     * returned DYNHC_OK) whose text every check sends. The scheduler keeps a
+     * reference (dynhc_result_ref()), so the caller may free its own. */
+    const dynhc_result *payload;
+    /* label_count extra metric labels (labels may be NULL when it is 0),
+     * copied. A name must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*,
+     * not "__..."), neither dynhc's own (dynhc_endpoint, result, le) nor one
+     * that a scraper attaches to a target (job, instance, endpoint,
+     * namespace, pod, service, container, node); a name given twice keeps
+     * its first value. */
+    const dynhc_label *labels;
+    size_t label_count;
+    /* Required: starts each check (dynhc_send_fn). */
+    dynhc_send_fn send;
+    /* Given to send; freed with destroy (may be NULL) when the endpoint goes
+     * away (see dynhc_destroy_fn). */
+    void *user_data;
+    dynhc_destroy_fn destroy;
+} dynhc_endpoint_options;
+
+/* A dynhc_endpoint_options with its size set and every field unset. */
+#ifdef __cplusplus
+#define DYNHC_ENDPOINT_OPTIONS_INIT {sizeof(dynhc_endpoint_options), 0, 0, 0, 0, 0, 0, 0}
+#else
+#define DYNHC_ENDPOINT_OPTIONS_INIT {.size = sizeof(dynhc_endpoint_options)}
+#endif
+
+/*
+ * Registers an endpoint as options describe it (every string and label is
+ * copied, the payload referenced: options need not outlive the call). Logs
+ * "Health check payload for endpoint 'NAME' from SOURCE: JSON" at info
+ * level. Its first check comes within the spread (dynhc_sched_set_spread_ns()).
+ * Returns:
+ *   DYNHC_OK              registered; *out (when out is not NULL) is the
+ *                         endpoint's handle, valid until the endpoint is
+ *                         removed (see "Thread safety" above);
+ *   DYNHC_ERR_INVALID_ARG s or options NULL, options' size not valid (see
+ *                         dynhc_config), a required field missing, an empty
+ *                         name or one already registered, a result without
+ *                         payload, labels NULL with label_count > 0, a label
+ *                         name or value NULL, a refused label name;
+ *   DYNHC_ERR_NOMEM       out of memory.
+ * On failure *out is NULL, nothing is kept and destroy is not called. Any
+ * thread.
+ */
+DYNHC_NODISCARD DYNHC_API int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options,
+                                              dynhc_endpoint **out);
 
 /*
  * Removes an endpoint, from any thread, also from inside any callback and

@@ -223,7 +223,7 @@ static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *
 {
     char quoted[160];
     const char *model = opts->model != NULL ? opts->model : dynhc_result_model_name(res);
-    const char *labels[] = {"model", model, NULL};
+    const dynhc_label labels[] = {{"model", model}};
     for (size_t i = 0; i < opts->url_count; i++) {
         server_target *st = calloc(1, sizeof(*st));
         if (st == NULL) {
@@ -231,12 +231,16 @@ static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *
             return CLI_EXIT_ERROR;
         }
         st->w = w;
-        dynhc_endpoint *ep = NULL;
         int code = cli_target_init(&st->target, opts->urls[i], res, opts->model);
-        int rc = code != CLI_EXIT_OK ? DYNHC_OK
-                                     : dynhc_sched_add_endpoint(w->sched, opts->urls[i], res,
-                                                                model != NULL ? labels : NULL,
-                                                                send_check, st, free_target, &ep);
+        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+        o.name = opts->urls[i];
+        o.payload = res;
+        o.labels = labels;
+        o.label_count = model != NULL ? 1 : 0;
+        o.send = send_check;
+        o.user_data = st;
+        o.destroy = free_target;
+        int rc = code != CLI_EXIT_OK ? DYNHC_OK : dynhc_sched_add(w->sched, &o, NULL);
         if (code != CLI_EXIT_OK || rc != DYNHC_OK) {
             free_target(st);
         }
