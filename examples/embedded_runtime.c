@@ -186,6 +186,9 @@ int main(int argc, char **argv)
     o.label_count = 1;
     o.send = send_check;
     o.user_data = &e;
+    /* A borrowed handle: valid until the endpoint is removed, which only
+     * this thread would do. Request threads that may outlive a removal take
+     * references instead (dynhc_sched_find(), see examples/sched_thread.c). */
     dynhc_endpoint *ep = NULL;
     if (dynhc_sched_add(s, &o, &ep) != DYNHC_OK) {
         return 1;

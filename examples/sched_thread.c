@@ -68,10 +68,12 @@ typedef struct worker {
 } worker;
 
 /* A request handler: every finished request is recorded, which is a few
- * atomic operations (no lock) once the endpoint is ready. */
+ * atomic operations (no lock) once the endpoint is ready. The worker holds
+ * a reference to the endpoint (see "Endpoint handles" in dynhc/sched.h): it
+ * stays valid even if the runtime removes the endpoint meanwhile. */
 static void *worker_main(void *arg)
 {
-    const worker *w = arg;
+    worker *w = arg;
     unsigned served = 0;
     while (atomic_load(w->serving)) {
         sleep_ms(40); /* one request */
@@ -79,6 +81,7 @@ static void *worker_main(void *arg)
         served++;
     }
     printf("%5llu ms  a worker stops after %u requests\n", ms_since_start(), served);
+    dynhc_endpoint_release(w->ep);
     return NULL;
 }
 
@@ -108,8 +111,7 @@ int main(void)
     o.name = "embed";
     o.payload = payload;
     o.send = send_canary;
-    dynhc_endpoint *ep = NULL;
-    if (dynhc_sched_add(s, &o, &ep) != DYNHC_OK) {
+    if (dynhc_sched_add(s, &o, NULL) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload);
@@ -124,7 +126,8 @@ int main(void)
     atomic_int serving = 1;
     worker workers[2];
     for (int i = 0; i < 2; i++) {
-        workers[i] = (worker){.ep = ep, .serving = &serving};
+        /* A reference per worker, released by the worker. */
+        workers[i] = (worker){.ep = dynhc_sched_find(s, "embed"), .serving = &serving};
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
             return 1;
         }

@@ -532,7 +532,11 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
 
 void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
 {
-    if (ep == NULL) {
+    /* A removed endpoint may outlive its scheduler (a caller's reference):
+     * nothing of the scheduler is touched for it. A removal racing with
+     * this call finds the scheduler alive (it may not be freed while calls
+     * on it run), and the lock below checks again. */
+    if (ep == NULL || atomic_load_explicit(&ep->removed, memory_order_acquire)) {
         return;
     }
     dynhc_sched *s = ep->sched;
@@ -853,9 +857,14 @@ void dynhc_sched_free(dynhc_sched *s)
     if (stop_runner != NULL) {
         stop_runner(s);
     }
+    /* Every endpoint is removed and the scheduler's reference dropped: it is
+     * freed now, unless the caller holds a reference (then by its last
+     * dynhc_endpoint_release(), which needs nothing of the scheduler). */
     for (uint32_t i = 0; i < s->slot_count; i++) {
-        if (s->slots[i] != NULL) {
-            dh_sched_free_endpoint(s->slots[i]);
+        dynhc_endpoint *ep = s->slots[i];
+        if (ep != NULL) {
+            atomic_store_explicit(&ep->removed, 1, memory_order_release);
+            dh_endpoint_release(ep);
         }
     }
     for (size_t i = 0; i < s->use_count; i++) {

@@ -13,9 +13,32 @@ const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
     return ep != NULL ? ep->name : NULL;
 }
 
+int dynhc_endpoint_is_registered(const dynhc_endpoint *ep)
+{
+    return ep != NULL && !atomic_load_explicit(&ep->removed, memory_order_acquire);
+}
+
 int dynhc_endpoint_is_ready(const dynhc_endpoint *ep)
 {
-    return ep != NULL && atomic_load(&ep->ready);
+    return dynhc_endpoint_is_registered(ep) && atomic_load(&ep->ready);
+}
+
+/* ---- references ------------------------------------------------------------ */
+
+dynhc_endpoint *dynhc_endpoint_ref(dynhc_endpoint *ep)
+{
+    if (ep != NULL) {
+        /* The caller holds one: the count cannot reach zero meanwhile. */
+        atomic_fetch_add_explicit(&ep->refs, 1, memory_order_relaxed);
+    }
+    return ep;
+}
+
+void dynhc_endpoint_release(dynhc_endpoint *ep)
+{
+    if (ep != NULL) {
+        dh_endpoint_release(ep);
+    }
 }
 
 /* ---- endpoints ------------------------------------------------------------- */
@@ -286,6 +309,20 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     return DYNHC_OK;
 }
 
+dynhc_endpoint *dynhc_sched_find(dynhc_sched *s, const char *name)
+{
+    if (s == NULL || name == NULL) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    dynhc_endpoint *ep = s->name_capacity > 0 ? s->names[name_slot(s, name)] : NULL;
+    if (ep != NULL) {
+        dh_endpoint_hold_locked(ep); /* registered: the scheduler holds one */
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ep;
+}
+
 int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
 {
     if (s == NULL || ep == NULL || ep->sched != s) {
@@ -295,7 +332,7 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
     pthread_mutex_lock(&s->lock);
     if (atomic_load(&ep->removed)) {
         pthread_mutex_unlock(&s->lock);
-        return DYNHC_ERR_INVALID_ARG;
+        return DYNHC_ERR_NOT_FOUND;
     }
     atomic_store_explicit(&ep->removed, 1, memory_order_release);
     dh_heap_remove(&s->heap, ep);

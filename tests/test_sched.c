@@ -788,6 +788,112 @@ static void the_payload_is_shared_and_outlives_the_callers_reference(void **stat
                      1);
 }
 
+/* "Endpoint handles" in dynhc/sched.h: references by name, and what every
+ * call on a removed endpoint does. */
+static void a_reference_keeps_a_removed_endpoint_safe_to_call(void **state)
+{
+    fixture *f = *state;
+    assert_null(dynhc_sched_find(f->s, "generate"));
+    assert_null(dynhc_sched_find(NULL, "generate"));
+    assert_null(dynhc_sched_find(f->s, NULL));
+    assert_null(dynhc_endpoint_ref(NULL));
+    dynhc_endpoint_release(NULL);
+    assert_false(dynhc_endpoint_is_registered(NULL));
+
+    dynhc_endpoint *ep = add(f, "generate"); /* borrowed */
+    dynhc_endpoint *ref = dynhc_sched_find(f->s, "generate");
+    assert_ptr_equal(ref, ep);
+    assert_null(dynhc_sched_find(f->s, "chat"));
+    assert_ptr_equal(dynhc_endpoint_ref(ref), ep); /* a second one, released at once */
+    dynhc_endpoint_release(ref);
+    assert_true(dynhc_endpoint_is_registered(ref));
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_true(dynhc_endpoint_is_ready(ref));
+
+    /* Removed while referenced: kept, and every call does nothing. */
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, ep), DYNHC_OK);
+    assert_int_equal(f->destroyed, 0);
+    assert_false(dynhc_endpoint_is_registered(ref));
+    assert_false(dynhc_endpoint_is_ready(ref)); /* it was ready */
+    assert_string_equal(dynhc_endpoint_name(ref), "generate");
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, ref), DYNHC_ERR_NOT_FOUND);
+    assert_null(dynhc_sched_find(f->s, "generate"));
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, f->now), -1); /* nothing scheduled */
+
+    /* The name registered again is a new endpoint; traffic on the stale
+     * reference does not reach it. */
+    assert_int_equal(dynhc_sched_set_activity_marks_ready(f->s, 1), DYNHC_OK);
+    dynhc_endpoint *again = add(f, "generate");
+    assert_true(again != ref);
+    dynhc_endpoint_record_activity(ref, 1);
+    assert_false(dynhc_endpoint_is_ready(again));
+    assert_false(dynhc_endpoint_is_ready(ref));
+    dynhc_endpoint *found = dynhc_sched_find(f->s, "generate");
+    assert_ptr_equal(found, again);
+    dynhc_endpoint_record_activity(found, 1);
+    assert_true(dynhc_endpoint_is_ready(again));
+    dynhc_endpoint_release(found);
+
+    /* The last reference frees the removed endpoint, with its user data. */
+    dynhc_endpoint_release(ref);
+    assert_int_equal(f->destroyed, 1);
+    /* Another scheduler's endpoint is refused. */
+    dynhc_sched *other = dynhc_sched_new();
+    assert_non_null(other);
+    assert_int_equal(dynhc_sched_remove_endpoint(other, again), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, NULL), DYNHC_ERR_INVALID_ARG);
+    dynhc_sched_free(other);
+}
+
+static void a_reference_outlives_the_scheduler(void **state)
+{
+    fixture *f = *state;
+    add(f, "a");
+    add(f, "b");
+    dynhc_endpoint *kept = dynhc_sched_find(f->s, "b");
+    assert_non_null(kept);
+    dynhc_sched_free(f->s);
+    f->s = NULL;
+    assert_int_equal(f->destroyed, 1); /* "a"; "b" waits for its reference */
+    assert_false(dynhc_endpoint_is_registered(kept));
+    assert_false(dynhc_endpoint_is_ready(kept));
+    dynhc_endpoint_record_activity(kept, 1);
+    assert_string_equal(dynhc_endpoint_name(kept), "b");
+    dynhc_endpoint_release(kept);
+    assert_int_equal(f->destroyed, 2);
+}
+
+/* A send callback may take a reference to the endpoint it is given and
+ * use it after the callback, removal or not. */
+static dynhc_endpoint *taken_in_send;
+
+static int take_reference(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                          void *user_data)
+{
+    (void)s;
+    (void)check;
+    (void)user_data;
+    taken_in_send = dynhc_endpoint_ref(ep);
+    return 0;
+}
+
+static void a_send_callback_may_keep_a_reference_past_removal(void **state)
+{
+    fixture *f = *state;
+    dynhc_endpoint_options o = options_for(f, "generate");
+    o.send = take_reference;
+    dynhc_endpoint *ep = NULL;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_OK);
+    taken_in_send = NULL;
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_ptr_equal(taken_in_send, ep);
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, ep), DYNHC_OK);
+    assert_int_equal(f->destroyed, 0);
+    assert_string_equal(dynhc_endpoint_name(taken_in_send), "generate");
+    dynhc_endpoint_release(taken_in_send);
+    assert_int_equal(f->destroyed, 1);
+}
+
 static void freeing_the_scheduler_destroys_every_endpoints_user_data(void **state)
 {
     fixture *f = *state;
@@ -990,6 +1096,9 @@ int main(void)
         T(settings_come_from_a_resolution),
         T(registration_logs_the_payload_and_its_source),
         T(the_payload_is_shared_and_outlives_the_callers_reference),
+        T(a_reference_keeps_a_removed_endpoint_safe_to_call),
+        T(a_reference_outlives_the_scheduler),
+        T(a_send_callback_may_keep_a_reference_past_removal),
         T(freeing_the_scheduler_destroys_every_endpoints_user_data),
         T(completions_and_traffic_from_other_threads_while_ticking),
     };

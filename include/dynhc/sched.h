@@ -11,20 +11,35 @@
  * interval regardless of traffic.
  *
  * Thread safety: dynhc_endpoint_record_activity(), dynhc_sched_complete(),
- * dynhc_sched_add(), dynhc_sched_remove_endpoint(),
+ * dynhc_sched_add(), dynhc_sched_remove_endpoint(), dynhc_sched_find(),
  * dynhc_sched_is_ready(), dynhc_sched_set_process_ready(),
- * dynhc_sched_status_json() and dynhc_sched_metrics() may be called from any
- * thread at any time, each safe against every other one, removal included.
- * The endpoint handle is the caller's, like a pointer from malloc(): it
- * must not be used once dynhc_sched_remove_endpoint() has returned for it,
- * so the caller's own calls with it (dynhc_endpoint_record_activity(),
- * dynhc_endpoint_is_ready(), dynhc_endpoint_name()) on other threads must
- * be over when it removes the endpoint. What the scheduler does with an
+ * dynhc_sched_next_deadline(), dynhc_sched_timeout_ms(),
+ * dynhc_sched_status_json(), dynhc_sched_metrics() and the dynhc_endpoint_*
+ * functions may be called from any thread at any time, each safe against
+ * every other one, removal included. What the scheduler does with an
  * endpoint on its own (a completion by check id, the tick sending its check,
  * a transition being announced, a report) is safe against its removal from
  * any thread at any time: the endpoint is kept until the last of these is
  * done. Ticking belongs to one thread at a time (the thread runner, when it
- * runs). Configuration is meant for start-up, from one thread; it is
+ * runs).
+ *
+ * Endpoint handles. A dynhc_endpoint is reference-counted, like a result:
+ *   - a borrowed handle (the one dynhc_sched_add() gives, the ep of a
+ *     callback) is valid until the endpoint is removed, by any thread or
+ *     callback: use it only where nothing can remove the endpoint meanwhile
+ *     (one thread adds, uses and removes it; or inside the callback);
+ *   - a reference (from dynhc_sched_find(), or dynhc_endpoint_ref() on a
+ *     handle known to be valid) keeps the handle valid until the caller
+ *     releases it with dynhc_endpoint_release(), whatever happens to the
+ *     endpoint meanwhile: removal, the scheduler being freed. Hand
+ *     references to request threads.
+ * Once removed, an endpoint stays removed (adding the same name again makes
+ * a new endpoint, which dynhc_sched_find() then returns), and every call on
+ * it is safe and does nothing: dynhc_endpoint_record_activity() is ignored,
+ * dynhc_endpoint_is_ready() and dynhc_endpoint_is_registered() answer 0,
+ * dynhc_sched_remove_endpoint() DYNHC_ERR_NOT_FOUND; dynhc_endpoint_name()
+ * still gives its name. Its memory and user data are freed when the last
+ * reference goes (the scheduler's own, dropped by removal, included). Configuration is meant for start-up, from one thread; it is
  * locked all the same, and settings that other threads read are read
  * consistently (a change of the clock or the log sink may still reach a
  * call already under way with the old function: keep the old user data
@@ -100,15 +115,18 @@ typedef struct dynhc_check {
  * Starts a check: send check->payload_text to the endpoint and, now or
  * later, from any thread, report the outcome with dynhc_sched_complete(s,
  * check->id, ...). Return 0 when the check was started; anything else counts
- * as a failed check at once. Called from the ticking thread.
+ * as a failed check at once. Called from the ticking thread. ep is borrowed
+ * for the call (valid even if another thread removes it meanwhile; take a
+ * reference with dynhc_endpoint_ref() to keep it longer).
  */
 typedef int (*dynhc_send_fn)(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
                              void *user_data);
 
 /* Frees user data when its endpoint (or the scheduler) goes away: when
  * nothing uses the endpoint any more, from the thread that let go of it last
- * (the one that removed it, or one still sending its check or announcing
- * its transition). */
+ * (the one that removed it or freed the scheduler, one still sending its
+ * check or announcing its transition, or the one releasing the last
+ * reference with dynhc_endpoint_release()). */
 typedef void (*dynhc_destroy_fn)(void *user_data);
 
 /* A readiness change: of an endpoint (ep and name set) or of the overall
@@ -143,8 +161,12 @@ DYNHC_API uint64_t dynhc_now_ns(void);
 DYNHC_NODISCARD DYNHC_API dynhc_sched *dynhc_sched_new(void);
 
 /*
- * Frees the scheduler and every endpoint (their destructors run). Stops the
- * thread runner first. NULL is a no-op. Not from inside a callback
+ * Frees the scheduler: stops the thread runner, then removes every endpoint
+ * and frees it with its user data (destructors run), except an endpoint the
+ * caller still holds a reference to, which is freed when that is released
+ * (its handle then answers as a removed endpoint's). NULL is a no-op. No
+ * other call on the scheduler, or on its endpoints, may run meanwhile, and
+ * none may be made on the scheduler afterwards. Not from inside a callback
  * (the call is ignored there and logged as an error).
  */
 DYNHC_API void dynhc_sched_free(dynhc_sched *s);
@@ -263,8 +285,11 @@ typedef struct dynhc_endpoint_options {
  * level. Its first check comes within the spread (dynhc_sched_set_spread_ns()).
  * Returns:
  *   DYNHC_OK              registered; *out (when out is not NULL) is the
- *                         endpoint's handle, valid until the endpoint is
- *                         removed (see "Thread safety" above);
+ *                         endpoint's handle, borrowed: valid until the
+ *                         endpoint is removed (see "Endpoint handles"
+ *                         above; for a reference, dynhc_endpoint_ref() it
+ *                         before any other thread could remove it, or
+ *                         dynhc_sched_find() it by name);
  *   DYNHC_ERR_INVALID_ARG s or options NULL, options' size not valid (see
  *                         dynhc_config), a required field missing, an empty
  *                         name or one already registered, a result without
@@ -280,24 +305,63 @@ DYNHC_NODISCARD DYNHC_API int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoi
 /*
  * Removes an endpoint, from any thread, also from inside any callback and
  * while a check is in flight (its completion is then ignored, and a check
- * not sent yet is not sent). The endpoint handle must not be used
- * afterwards. Its memory and user data are freed at once, or, when another
- * thread is still sending its check or announcing its transition, by that
- * thread when it is done (see dynhc_destroy_fn). Returns DYNHC_OK or
- * DYNHC_ERR_INVALID_ARG.
+ * not sent yet is not sent). A borrowed handle is invalid afterwards; a
+ * reference stays valid (see "Endpoint handles" above). Its memory and user
+ * data are freed when the last reference goes: at once, or by the caller's
+ * dynhc_endpoint_release(), or, when another thread is still sending its
+ * check or announcing its transition, by that thread when it is done (see
+ * dynhc_destroy_fn). Returns DYNHC_OK; DYNHC_ERR_NOT_FOUND when it was
+ * removed already (a reference's endpoint that another thread removed);
+ * DYNHC_ERR_INVALID_ARG for s or ep NULL, or an endpoint of another
+ * scheduler.
  */
 DYNHC_API int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep);
 
-/* The endpoint's name, borrowed. */
+/*
+ * The endpoint registered under name, as a new reference (release it with
+ * dynhc_endpoint_release()), or NULL when none is (also for s or name
+ * NULL). Any thread; never allocates. The way to get a handle that another
+ * thread may use while the endpoint could be removed.
+ */
+DYNHC_NODISCARD DYNHC_API dynhc_endpoint *dynhc_sched_find(dynhc_sched *s, const char *name);
+
+/*
+ * Takes one more reference to an endpoint and returns ep (NULL gives NULL).
+ * The caller must hold a reference already, or a borrowed handle that no
+ * other thread can invalidate meanwhile (right after dynhc_sched_add() on
+ * the thread that alone removes it; inside a callback for ep). Any thread;
+ * never allocates.
+ */
+DYNHC_API dynhc_endpoint *dynhc_endpoint_ref(dynhc_endpoint *ep);
+
+/*
+ * Releases one reference taken with dynhc_sched_find() or
+ * dynhc_endpoint_ref(); ep must not be used afterwards unless the caller
+ * holds another. The last reference of a removed endpoint frees it and runs
+ * its destroy function, on this thread. NULL is a no-op. Any thread, also
+ * after dynhc_sched_free() (a reference outlives its scheduler). Never
+ * release a borrowed handle: the scheduler's own reference is dropped by
+ * dynhc_sched_remove_endpoint() alone.
+ */
+DYNHC_API void dynhc_endpoint_release(dynhc_endpoint *ep);
+
+/* The endpoint's name, borrowed: valid as long as the handle is, removal
+ * included. NULL for ep NULL. Any thread. */
 DYNHC_API const char *dynhc_endpoint_name(const dynhc_endpoint *ep);
-/* 1 when the endpoint is ready. Any thread. */
+/* 1 when the endpoint is ready; 0 when not, when removed, or for ep NULL.
+ * Any thread, lock-free. */
 DYNHC_API int dynhc_endpoint_is_ready(const dynhc_endpoint *ep);
+/* 1 while the endpoint is registered; 0 once it is removed (a thread
+ * holding a reference then calls dynhc_sched_find() for the endpoint
+ * registered under that name now, if any), or for ep NULL. Any thread,
+ * lock-free. */
+DYNHC_API int dynhc_endpoint_is_registered(const dynhc_endpoint *ep);
 
 /*
  * Real traffic reached the endpoint: resets its idle timer and, when ok and
  * the option is on, marks it ready; when ok, it is also the endpoint's last
- * success in the metrics. Any thread, lock-free unless the readiness
- * changes. Never allocates.
+ * success in the metrics. Ignored for a removed endpoint (and ep NULL).
+ * Any thread, lock-free unless the readiness changes. Never allocates.
  */
 DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 
