@@ -16,6 +16,12 @@
 extern "C" {
 #endif
 
+/*
+ * The export macro. dynhc is built and tested on POSIX only: the Windows
+ * branch is best effort (docs/abi.md). A consumer of the Windows DLL
+ * defines DYNHC_SHARED (the CMake target dynhc::dynhc does it for its
+ * users; dynhc.pc does not, since it serves static users too).
+ */
 #if defined(_WIN32)
 #if defined(DYNHC_BUILDING_SHARED)
 #define DYNHC_API __declspec(dllexport)
