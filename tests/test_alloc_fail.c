@@ -1248,7 +1248,8 @@ static void get_health_check_payload_answers_null_and_never_blames_the_input(voi
         {"seed: no config", DYNHC_CONFIG_INIT, 0, NULL, NULL},
         {"seed: model type", DYNHC_CONFIG_INIT, 0, "chat", NULL},
         {"seed: config struct", DYNHC_CONFIG_INIT, 1, "embedding", NULL},
-        {"seed: env payload", DYNHC_CONFIG_INIT, 1, "generate", "{\"prompt\": \"env\", \"max_tokens\": 500}"},
+        {"seed: env payload", DYNHC_CONFIG_INIT, 1, "generate",
+         "{\"prompt\": \"env\", \"max_tokens\": 500}"},
         {"seed: disabled", DYNHC_CONFIG_INIT, 1, NULL, NULL},
     };
     cases[2].config.health_check_level = "standard";

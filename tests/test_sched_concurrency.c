@@ -159,9 +159,7 @@ static void an_endpoint_removed_on_another_thread_while_its_completion_is_announ
     assert_int_equal(dynhc_sched_set_log(s, wait_in_log, &h), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_transition_callback(s, note_transition, &v), DYNHC_OK);
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(
-        sched_add(s, "generate", res, keep_id, &h.id, count_destroy, &ep),
-        DYNHC_OK);
+    assert_int_equal(sched_add(s, "generate", res, keep_id, &h.id, count_destroy, &ep), DYNHC_OK);
     assert_int_equal(dynhc_sched_tick(s, fake_now), 1);
     v.expected_name = dynhc_endpoint_name(ep);
 
@@ -224,9 +222,7 @@ static void an_endpoint_removed_by_the_log_sink_while_its_traffic_is_announced_s
     assert_int_equal(dynhc_sched_set_transition_callback(s, note_transition, &v), DYNHC_OK);
     uint64_t id = 0;
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(
-        sched_add(s, "generate", res, keep_id, &id, count_destroy, &ep),
-        DYNHC_OK);
+    assert_int_equal(sched_add(s, "generate", res, keep_id, &id, count_destroy, &ep), DYNHC_OK);
     v.expected_name = dynhc_endpoint_name(ep);
     r.ep = ep;
 
@@ -291,11 +287,8 @@ static void the_clock_is_never_called_with_the_lock_held(void **state)
     assert_int_equal(dynhc_sched_set_log(s, NULL, NULL), DYNHC_OK);
     uint64_t id = 0;
     dynhc_endpoint *quick = NULL, *slow = NULL;
-    assert_int_equal(
-        sched_add(s, "quick", res, complete_at_once, NULL, NULL, &quick),
-        DYNHC_OK);
-    assert_int_equal(sched_add(s, "slow", res, keep_id, &id, NULL, &slow),
-                     DYNHC_OK);
+    assert_int_equal(sched_add(s, "quick", res, complete_at_once, NULL, NULL, &quick), DYNHC_OK);
+    assert_int_equal(sched_add(s, "slow", res, keep_id, &id, NULL, &slow), DYNHC_OK);
     assert_int_equal(dynhc_sched_tick(s, fake_now), 2);
     assert_int_equal(dynhc_sched_complete(s, id, DYNHC_CHECK_SUCCESS, NULL), DYNHC_OK);
     dynhc_endpoint_record_activity(quick, 1);
@@ -499,9 +492,7 @@ static void settings_change_while_other_threads_use_the_scheduler(void **state)
     char name[8];
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof(name), "ep%d", i);
-        assert_int_equal(
-            sched_add(r.s, name, res, alternate, NULL, NULL, &r.eps[i]),
-            DYNHC_OK);
+        assert_int_equal(sched_add(r.s, name, res, alternate, NULL, NULL, &r.eps[i]), DYNHC_OK);
     }
     pthread_t traffic, settings;
     assert_int_equal(pthread_create(&traffic, NULL, traffic_main, &r), 0);
@@ -628,8 +619,8 @@ static void *churn_main(void *arg)
             c->eps[i] = NULL;
         } else {
             snprintf(name, sizeof(name), "ep%u", i);
-            if (sched_add(c->s, name, c->payload, churn_send, c,
-                                         churn_destroy, &c->eps[i]) != DYNHC_OK) {
+            if (sched_add(c->s, name, c->payload, churn_send, c, churn_destroy, &c->eps[i]) !=
+                DYNHC_OK) {
                 churn_wrong(c);
             }
             atomic_fetch_add(&c->added, 1);
@@ -980,8 +971,7 @@ static void request_threads_hold_references_while_endpoints_are_removed_and_adde
     assert_int_equal(dynhc_sched_set_spread_ns(r->s, 0), DYNHC_OK);
     for (unsigned i = 0; i < REF_NAMES; i++) {
         assert_int_equal(
-            sched_add(r->s, ref_names[i], r->payload, refs_send, r, refs_destroy, NULL),
-            DYNHC_OK);
+            sched_add(r->s, ref_names[i], r->payload, refs_send, r, refs_destroy, NULL), DYNHC_OK);
         atomic_fetch_add(&r->added, 1);
     }
     assert_int_equal(dynhc_sched_start_thread(r->s, NULL), DYNHC_OK);
@@ -1021,8 +1011,7 @@ static void request_threads_hold_references_while_endpoints_are_removed_and_adde
         kept = dynhc_sched_find(r->s, ref_names[i]);
     }
     if (kept == NULL) { /* every name was between removal and addition */
-        assert_int_equal(sched_add(r->s, "generate", r->payload, refs_send, r, refs_destroy,
-                                   NULL),
+        assert_int_equal(sched_add(r->s, "generate", r->payload, refs_send, r, refs_destroy, NULL),
                          DYNHC_OK);
         atomic_fetch_add(&r->added, 1);
         kept = dynhc_sched_find(r->s, "generate");

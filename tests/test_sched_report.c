@@ -1247,7 +1247,8 @@ static void registration_refuses_label_names_of_targets_and_of_dynhc(void **stat
         assert_null(ep);
     }
     /* Names that only look alike are fine. */
-    static const dynhc_label alike[] = {{"Endpoint", "x"}, {"pod_name", "y"}, {"exported_job", "z"}};
+    static const dynhc_label alike[] = {
+        {"Endpoint", "x"}, {"pod_name", "y"}, {"exported_job", "z"}};
     add(&h, "generate", LABELS(alike), &sc);
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);

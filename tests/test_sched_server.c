@@ -99,9 +99,7 @@ static void world_init_with(world *w, dynhc_send_fn send, void *send_data)
     assert_int_equal(dynhc_sched_set_mode(w->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_interval_ns(w->s, 10 * SEC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_spread_ns(w->s, 0), DYNHC_OK);
-    assert_int_equal(sched_add(w->s, "generate", w->payload, send, send_data,
-                                              NULL,
-                                              &w->ep),
+    assert_int_equal(sched_add(w->s, "generate", w->payload, send, send_data, NULL, &w->ep),
                      DYNHC_OK);
     w->srv = dynhc_server_new(w->s);
     assert_non_null(w->srv);

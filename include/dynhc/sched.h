@@ -2,9 +2,11 @@
  * dynhc/sched.h: decides when each endpoint is sent its health-check
  * payload, judges the outcome and reports readiness (SPEC 3).
  *
- * The scheduler owns no thread. The caller drives time: dynhc_sched_next_deadline()
- * says when something is due, dynhc_sched_tick(now) does it. Any event loop can
- * do that (see examples/), or dynhc_sched_start_thread() runs a thread that does.
+ * The scheduler owns no thread. The caller drives time:
+ * dynhc_sched_next_deadline() says when something is due (as a poll
+ * timeout: dynhc_sched_timeout_ms()), dynhc_sched_tick(now) does it. Any
+ * event loop can do that (see examples/), or dynhc_sched_start_thread()
+ * runs a thread that does.
  *
  * Two modes: idle (default, Dynamo's canary) sends a check only after an
  * endpoint has seen no traffic for the interval; periodic sends one every
@@ -21,7 +23,14 @@
  * a transition being announced, a report) is safe against its removal from
  * any thread at any time: the endpoint is kept until the last of these is
  * done. Ticking belongs to one thread at a time (the thread runner, when it
- * runs).
+ * runs). dynhc_sched_free() is the one call that nothing may overlap.
+ * Configuration is meant for start-up, from one thread; it is locked all
+ * the same, and settings that other threads read are read consistently (a
+ * change of the clock or the log sink may still reach a call already under
+ * way with the old function: keep the old user data alive). Callbacks, the
+ * clock included, are called without any lock held, so they may call back
+ * into the scheduler. Reports are copied under the lock and written after
+ * it: a large report does not hold up ticks and completions.
  *
  * Endpoint handles. A dynhc_endpoint is reference-counted, like a result:
  *   - a borrowed handle (the one dynhc_sched_add() gives, the ep of a
@@ -39,14 +48,7 @@
  * dynhc_endpoint_is_ready() and dynhc_endpoint_is_registered() answer 0,
  * dynhc_sched_remove_endpoint() DYNHC_ERR_NOT_FOUND; dynhc_endpoint_name()
  * still gives its name. Its memory and user data are freed when the last
- * reference goes (the scheduler's own, dropped by removal, included). Configuration is meant for start-up, from one thread; it is
- * locked all the same, and settings that other threads read are read
- * consistently (a change of the clock or the log sink may still reach a
- * call already under way with the old function: keep the old user data
- * alive). Callbacks, the clock included, are called without any lock held,
- * so they may call back into the scheduler. Reports are copied under the
- * lock and written after it: a large report does not hold up ticks and
- * completions.
+ * reference goes (the scheduler's own, dropped by removal, included).
  *
  * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default), and
  * it is one time source: the scheduler remembers the latest now given to
@@ -132,7 +134,8 @@ typedef void (*dynhc_destroy_fn)(void *user_data);
 /* A readiness change: of an endpoint (ep and name set) or of the overall
  * status (ep NULL, name NULL). Called from the thread that caused it. ep and
  * name stay valid during the call, even when another thread (or this
- * callback) removes the endpoint meanwhile. */
+ * callback) removes the endpoint meanwhile; dynhc_endpoint_ref(ep) keeps ep
+ * longer. */
 typedef void (*dynhc_transition_fn)(dynhc_sched *s, dynhc_endpoint *ep, const char *name,
                                     int ready, void *user_data);
 
