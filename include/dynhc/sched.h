@@ -95,12 +95,14 @@ typedef enum dynhc_log_level {
     DYNHC_LOG_ERROR = 3
 } dynhc_log_level;
 
-/* One check to send, as the send callback sees it. Everything is borrowed:
- * valid while the send callback runs (even if another thread removes the
- * endpoint meanwhile), then until the check completes or the endpoint is
- * removed; take a reference (dynhc_result_ref(), dynhc_endpoint_ref()) to
- * keep something longer. dynhc allocates the struct: fields may be added at
- * the end in later versions. */
+/* One check to send, as the send callback sees it. The struct is valid
+ * during the callback only (copy the id and times). What it points to (the
+ * name, the text, the result) belongs to the endpoint: valid while the send
+ * callback runs, even if another thread removes the endpoint meanwhile, and
+ * then as long as the endpoint is registered; a send callback that finishes
+ * the check later keeps them with a reference to the endpoint
+ * (dynhc_endpoint_ref(ep), released when done). dynhc allocates the struct:
+ * fields may be added at the end in later versions. */
 typedef struct dynhc_check {
     uint64_t id;              /* pass to dynhc_sched_complete() */
     const char *endpoint;     /* the endpoint's name */
