@@ -9,7 +9,7 @@
  *
  *   dynhc  periodic mode, interval 1 s, spread 1 s, jitter 0, one payload
  *          resolved once (built-in defaults, empty environment) and passed to
- *          every dynhc_sched_add_endpoint(). The send callback records the
+ *          every dynhc_sched_add(). The send callback records the
  *          fire and calls dynhc_sched_complete(SUCCESS) before returning.
  *          Driven by a plain loop: deadline = dynhc_sched_next_deadline();
  *          clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) until it;
@@ -450,10 +450,14 @@ static int run_dynhc(const run_opts *o, side_result *r)
     for (uint64_t i = 0; i < o->n; i++) {
         char name[NAME_SIZE];
         snprintf(name, sizeof(name), NAME_FMT, (unsigned long long)i);
-        dynhc_endpoint *ep = NULL;
-        int st = dynhc_sched_add_endpoint(s, name, payload, NULL, dh_send, &prev[i], NULL, &ep);
+        dynhc_endpoint_options ep = DYNHC_ENDPOINT_OPTIONS_INIT;
+        ep.name = name;
+        ep.payload = payload;
+        ep.send = dh_send;
+        ep.user_data = &prev[i];
+        int st = dynhc_sched_add(s, &ep, NULL);
         if (st != DYNHC_OK) {
-            fprintf(stderr, "bench_sched: dynhc: add_endpoint %llu: %s\n", (unsigned long long)i,
+            fprintf(stderr, "bench_sched: dynhc: add %llu: %s\n", (unsigned long long)i,
                     dynhc_strerror(st));
             goto done;
         }

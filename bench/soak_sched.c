@@ -393,9 +393,15 @@ static void add(const char *name, const dynhc_result *payload, intptr_t stable,
 {
     char model[16];
     snprintf(model, sizeof(model), "m%u", (unsigned)(stable >= 0 ? stable % 10 : 10));
-    const char *labels[] = {"model", model, NULL};
-    if (dynhc_sched_add_endpoint(sched, name, payload, labels, send_check, (void *)stable, NULL,
-                                 out) != DYNHC_OK) {
+    const dynhc_label labels[] = {{"model", model}};
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = name;
+    o.payload = payload;
+    o.labels = labels;
+    o.label_count = 1;
+    o.send = send_check;
+    o.user_data = (void *)stable;
+    if (dynhc_sched_add(sched, &o, out) != DYNHC_OK) {
         fprintf(stderr, "soak: cannot add %s\n", name);
         exit(1);
     }

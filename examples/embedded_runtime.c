@@ -178,10 +178,19 @@ int main(int argc, char **argv)
     dynhc_sched_set_transition_callback(s, on_transition, NULL);
     /* The model name labels the metrics, as metrics_labels=[("model", ...)]
      * does in the guide. */
-    const char *labels[] = {"model", model != NULL ? model : "unknown", NULL};
+    const dynhc_label labels[] = {{"model", model != NULL ? model : "unknown"}};
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = "generate";
+    o.payload = payload;
+    o.labels = labels;
+    o.label_count = 1;
+    o.send = send_check;
+    o.user_data = &e;
+    /* A borrowed handle: valid until the endpoint is removed, which only
+     * this thread would do. Request threads that may outlive a removal take
+     * references instead (dynhc_sched_find(), see examples/sched_thread.c). */
     dynhc_endpoint *ep = NULL;
-    if (dynhc_sched_add_endpoint(s, "generate", payload, labels, send_check, &e, NULL, &ep) !=
-        DYNHC_OK) {
+    if (dynhc_sched_add(s, &o, &ep) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload);
@@ -194,8 +203,11 @@ int main(int argc, char **argv)
     dynhc_server_set_host(srv, "127.0.0.1");
     dynhc_server_set_port(srv, 0);
     dynhc_server_load_env(srv, NULL, NULL);
-    if (dynhc_server_start(srv) != DYNHC_OK) {
-        fprintf(stderr, "the status server did not start\n");
+    int sys_errno = 0;
+    int rc = dynhc_server_start(srv, &sys_errno);
+    if (rc != DYNHC_OK) {
+        fprintf(stderr, "the status server did not start: %s\n",
+                rc == DYNHC_ERR_SYSTEM ? strerror(sys_errno) : dynhc_strerror(rc));
         return 1;
     }
     int port = dynhc_server_port(srv);
@@ -203,7 +215,11 @@ int main(int argc, char **argv)
 
     pthread_t engine_thread;
     pthread_create(&engine_thread, NULL, engine_main, &e);
-    dynhc_sched_start_thread(s);
+    if ((rc = dynhc_sched_start_thread(s, &sys_errno)) != DYNHC_OK) {
+        fprintf(stderr, "the scheduler's thread did not start: %s\n",
+                rc == DYNHC_ERR_SYSTEM ? strerror(sys_errno) : dynhc_strerror(rc));
+        return 1;
+    }
 
     printf("0.0 s: user traffic\n");
     for (int i = 0; i < 40; i++) {

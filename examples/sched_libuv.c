@@ -111,18 +111,17 @@ static void on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, 
 
 static void on_tick(uv_timer_t *timer);
 
-/* Arms the timer for the next deadline, rounded up to libuv's milliseconds
- * so that it never fires just before the deadline and finds nothing due. */
+/* Arms the timer for the next deadline. dynhc_sched_timeout_ms() rounds it
+ * up to libuv's milliseconds, so that the timer never fires just before the
+ * deadline and finds nothing due; -1: nothing is scheduled. */
 static void rearm(app *a)
 {
-    uint64_t deadline = dynhc_sched_next_deadline(a->sched);
-    if (deadline == DYNHC_NO_DEADLINE) {
+    int ms = dynhc_sched_timeout_ms(a->sched, dynhc_now_ns());
+    if (ms < 0) {
         uv_timer_stop(&a->tick_timer);
         return;
     }
-    uint64_t now = dynhc_now_ns();
-    uint64_t ms = deadline > now ? (deadline - now + MS - 1) / MS : 0;
-    uv_timer_start(&a->tick_timer, on_tick, ms, 0);
+    uv_timer_start(&a->tick_timer, on_tick, (uint64_t)ms, 0);
 }
 
 static void on_tick(uv_timer_t *timer)
@@ -194,9 +193,12 @@ int main(void)
     dynhc_sched_set_transition_callback(a.sched, on_transition, NULL);
     dynhc_sched_set_wakeup(a.sched, wake_loop, &a.wakeup);
     start_ns = dynhc_now_ns();
-    dynhc_endpoint *ep = NULL;
-    if (dynhc_sched_add_endpoint(a.sched, "generate", payload, NULL, send_check, &a.srv, NULL,
-                                 &ep) != DYNHC_OK) {
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = "generate";
+    o.payload = payload;
+    o.send = send_check;
+    o.user_data = &a.srv;
+    if (dynhc_sched_add(a.sched, &o, NULL) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload);

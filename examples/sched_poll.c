@@ -88,17 +88,6 @@ static void on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, 
     }
 }
 
-/* poll()'s timeout for a deadline: rounded up, so that the loop never wakes
- * a little early and spins on zero timeouts until the deadline. */
-static int timeout_ms(uint64_t deadline, uint64_t now)
-{
-    if (deadline <= now) {
-        return 0;
-    }
-    uint64_t ms = (deadline - now + MS - 1) / MS;
-    return ms > 60000 ? 60000 : (int)ms;
-}
-
 int main(void)
 {
     /* The payload, from the environment, a config file or the built-in
@@ -123,7 +112,6 @@ int main(void)
     /* A real runtime would take interval and timeout from the resolution
      * (dynhc_sched_apply_result); the demo wants them short. */
     dynhc_sched *s = dynhc_sched_new();
-    dynhc_endpoint *ep = NULL;
     if (s == NULL) {
         return 1;
     }
@@ -134,8 +122,12 @@ int main(void)
     dynhc_sched_set_thresholds(s, 2, 1);
     dynhc_sched_set_transition_callback(s, on_transition, NULL);
     start_ns = dynhc_now_ns();
-    if (dynhc_sched_add_endpoint(s, "generate", payload, NULL, send_check, &srv, NULL, &ep) !=
-        DYNHC_OK) {
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = "generate";
+    o.payload = payload;
+    o.send = send_check;
+    o.user_data = &srv;
+    if (dynhc_sched_add(s, &o, NULL) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload); /* the scheduler keeps its own reference */
@@ -147,10 +139,14 @@ int main(void)
             break;
         }
         /* Wait for whichever comes first: a verdict, the scheduler's next
-         * deadline, the end of the demo. */
-        uint64_t deadline = dynhc_sched_next_deadline(s);
+         * deadline, the end of the demo. dynhc_sched_timeout_ms() gives
+         * poll()'s timeout for the deadline: -1 when nothing is scheduled,
+         * else rounded up, so that the loop never wakes a little early and
+         * spins on zero timeouts until the deadline. */
+        int wait = dynhc_sched_timeout_ms(s, now);
+        int until_end = (int)((end - now + MS - 1) / MS);
         struct pollfd fd = {.fd = srv.verdicts[0], .events = POLLIN};
-        int ready = poll(&fd, 1, timeout_ms(deadline < end ? deadline : end, now));
+        int ready = poll(&fd, 1, wait < 0 || wait > until_end ? until_end : wait);
         if (ready > 0) {
             verdict v;
             if (read(srv.verdicts[0], &v, sizeof(v)) == (ssize_t)sizeof(v)) {

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <dynhc/dynhc.h>
@@ -67,10 +68,12 @@ typedef struct worker {
 } worker;
 
 /* A request handler: every finished request is recorded, which is a few
- * atomic operations (no lock) once the endpoint is ready. */
+ * atomic operations (no lock) once the endpoint is ready. The worker holds
+ * a reference to the endpoint (see "Endpoint handles" in dynhc/sched.h): it
+ * stays valid even if the runtime removes the endpoint meanwhile. */
 static void *worker_main(void *arg)
 {
-    const worker *w = arg;
+    worker *w = arg;
     unsigned served = 0;
     while (atomic_load(w->serving)) {
         sleep_ms(40); /* one request */
@@ -78,6 +81,7 @@ static void *worker_main(void *arg)
         served++;
     }
     printf("%5llu ms  a worker stops after %u requests\n", ms_since_start(), served);
+    dynhc_endpoint_release(w->ep);
     return NULL;
 }
 
@@ -103,23 +107,27 @@ int main(void)
     dynhc_sched_set_spread_ns(s, 0); /* the first canary at once */
     dynhc_sched_set_transition_callback(s, on_transition, NULL);
     start_ns = dynhc_now_ns();
-    dynhc_endpoint *ep = NULL;
-    if (dynhc_sched_add_endpoint(s, "embed", payload, NULL, send_canary, NULL, NULL, &ep) !=
-        DYNHC_OK) {
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = "embed";
+    o.payload = payload;
+    o.send = send_canary;
+    if (dynhc_sched_add(s, &o, NULL) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload);
     /* Endpoints first, then the runner: once it runs, configuration belongs
      * to it (see the thread-safety rules in dynhc/sched.h). */
-    if (dynhc_sched_start_thread(s) != DYNHC_OK) {
-        perror("sched_thread: dynhc_sched_start_thread");
+    int sys_errno = 0;
+    if (dynhc_sched_start_thread(s, &sys_errno) != DYNHC_OK) {
+        fprintf(stderr, "sched_thread: dynhc_sched_start_thread: %s\n", strerror(sys_errno));
         return 1;
     }
 
     atomic_int serving = 1;
     worker workers[2];
     for (int i = 0; i < 2; i++) {
-        workers[i] = (worker){.ep = ep, .serving = &serving};
+        /* A reference per worker, released by the worker. */
+        workers[i] = (worker){.ep = dynhc_sched_find(s, "embed"), .serving = &serving};
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
             return 1;
         }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dynhc/cjson.h>
 #include <dynhc/dynhc.h>
 
 #include "fuzz_check.h"
@@ -50,8 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dynhc_resolver *r = dynhc_resolver_new();
     if (r != NULL && dynhc_resolver_set_getenv(r, fuzz_getenv, value) == DYNHC_OK) {
         dynhc_result *res = NULL;
-        dynhc_resolver_resolve(r, &res);
+        int status = dynhc_resolver_resolve(r, &res);
         if (res != NULL) {
+            if (dynhc_result_status(res) != status) {
+                abort();
+            }
             read_result(res);
         }
         dynhc_result_free(res);

@@ -28,7 +28,10 @@ char *dynhc_get_health_check_payload(const dynhc_config *config, const char *mod
     if (status == DYNHC_OK && (text = dh_strdup(dynhc_result_text(res))) == NULL) {
         status = DYNHC_ERR_NOMEM;
     }
-    if (status == DYNHC_ERR_UNKNOWN_MODEL_TYPE) {
+    if (status == DYNHC_ERR_INVALID_ARG) {
+        fprintf(stderr, "dynhc: error: invalid dynhc_config: initialise it with "
+                        "DYNHC_CONFIG_INIT\n");
+    } else if (status == DYNHC_ERR_UNKNOWN_MODEL_TYPE) {
         fprintf(stderr, "dynhc: error: unknown model type \"%s\"\n", model_type);
     } else if (status == DYNHC_ERR_NOMEM) {
         fprintf(stderr, "dynhc: error: %s\n", dynhc_strerror(status));

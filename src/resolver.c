@@ -1,5 +1,6 @@
 /* resolver.c: the resolver object and the precedence rules of SPEC 1.1. */
 #include "alloc.h"
+#include "dynhc/cjson.h"
 #include "resolver_internal.h"
 
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "custom_default.h"
 #include "defaults.h"
 #include "json_text.h"
+#include "sized.h"
 
 dynhc_resolver *dynhc_resolver_new(void)
 {
@@ -142,8 +144,14 @@ int dynhc_resolver_set_config(dynhc_resolver *r, const dynhc_config *config)
     if (r == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
+    dynhc_config known; /* the fields inside the caller's size */
+    if (config != NULL &&
+        dh_copy_sized(&known, sizeof(known), config,
+                      DH_SIZE_UP_TO(dynhc_config, health_check_timeout)) != DYNHC_OK) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
     dh_config values;
-    if (config != NULL && dh_config_from_struct(&values, config) != 0) {
+    if (config != NULL && dh_config_from_struct(&values, &known) != 0) {
         return DYNHC_ERR_NOMEM;
     }
     clear_config(r);

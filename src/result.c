@@ -5,16 +5,16 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "dynhc/cjson.h"
 #include "resolver_internal.h"
 #include "strbuf.h"
 
-dynhc_result *dynhc_result_ref(const dynhc_result *res)
+dynhc_result *dynhc_result_ref(dynhc_result *res)
 {
-    dynhc_result *mutable_res = (dynhc_result *)(uintptr_t)res;
-    if (mutable_res != NULL) {
-        atomic_fetch_add_explicit(&mutable_res->refs, 1, memory_order_relaxed);
+    if (res != NULL) {
+        atomic_fetch_add_explicit(&res->refs, 1, memory_order_relaxed);
     }
-    return mutable_res;
+    return res;
 }
 
 void dynhc_result_free(dynhc_result *res)

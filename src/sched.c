@@ -6,6 +6,7 @@
  * lock, and outcomes reschedule. Idle mode is lazy: traffic only stores a
  * timestamp, and a due endpoint that saw traffic is pushed back instead of
  * checked, so recording activity never touches the heap. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,7 +541,11 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
 
 void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
 {
-    if (ep == NULL) {
+    /* A removed endpoint may outlive its scheduler (a caller's reference):
+     * nothing of the scheduler is touched for it. A removal racing with
+     * this call finds the scheduler alive (it may not be freed while calls
+     * on it run), and the lock below checks again. */
+    if (ep == NULL || atomic_load_explicit(&ep->removed, memory_order_acquire)) {
         return;
     }
     dynhc_sched *s = ep->sched;
@@ -724,8 +729,8 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
             sent++;
             /* A check whose endpoint was removed meanwhile is not sent. */
             if (!atomic_load_explicit(&ep->removed, memory_order_acquire)) {
-                dynhc_check check = {e->id, ep->name, dynhc_result_text(ep->payload), dynhc_result_payload(ep->payload),
-                                     now, e->deadline_ns};
+                dynhc_check check = {e->id,       ep->name, dynhc_result_text(ep->payload),
+                                     ep->payload, now,      e->deadline_ns};
                 if (ep->send(s, ep, &check, ep->user_data) != 0) {
                     complete_check(s, check.id, DYNHC_CHECK_FAILURE, "the send callback failed",
                                    0);
@@ -741,18 +746,34 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     return sent;
 }
 
-uint64_t dynhc_sched_next_deadline(dynhc_sched *s)
+uint64_t dynhc_sched_next_deadline(const dynhc_sched *s)
 {
     if (s == NULL) {
         return DYNHC_NO_DEADLINE;
     }
-    pthread_mutex_lock(&s->lock);
+    /* Read only: the lock is the one thing taken. */
+    dynhc_sched *locked = (dynhc_sched *)(uintptr_t)s;
+    pthread_mutex_lock(&locked->lock);
     uint64_t deadline = dh_sched_next_deadline_locked(s);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&locked->lock);
     return deadline;
 }
 
-int dynhc_sched_is_ready(dynhc_sched *s)
+int dynhc_sched_timeout_ms(const dynhc_sched *s, uint64_t now)
+{
+    uint64_t deadline = dynhc_sched_next_deadline(s);
+    if (deadline == DYNHC_NO_DEADLINE) {
+        return -1;
+    }
+    if (deadline <= now) {
+        return 0;
+    }
+    uint64_t left = deadline - now;
+    uint64_t ms = left / DH_NS_PER_MS + (left % DH_NS_PER_MS != 0);
+    return ms > (uint64_t)INT_MAX ? INT_MAX : (int)ms;
+}
+
+int dynhc_sched_is_ready(const dynhc_sched *s)
 {
     return s != NULL && atomic_load(&s->overall_ready);
 }
@@ -845,9 +866,14 @@ void dynhc_sched_free(dynhc_sched *s)
     if (stop_runner != NULL) {
         stop_runner(s);
     }
+    /* Every endpoint is removed and the scheduler's reference dropped: it is
+     * freed now, unless the caller holds a reference (then by its last
+     * dynhc_endpoint_release(), which needs nothing of the scheduler). */
     for (uint32_t i = 0; i < s->slot_count; i++) {
-        if (s->slots[i] != NULL) {
-            dh_sched_free_endpoint(s->slots[i]);
+        dynhc_endpoint *ep = s->slots[i];
+        if (ep != NULL) {
+            atomic_store_explicit(&ep->removed, 1, memory_order_release);
+            dh_endpoint_release(ep);
         }
     }
     for (size_t i = 0; i < s->use_count; i++) {

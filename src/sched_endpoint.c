@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "sched_internal.h"
+#include "sized.h"
 #include "text.h"
 
 const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
@@ -12,9 +13,32 @@ const char *dynhc_endpoint_name(const dynhc_endpoint *ep)
     return ep != NULL ? ep->name : NULL;
 }
 
+int dynhc_endpoint_is_registered(const dynhc_endpoint *ep)
+{
+    return ep != NULL && !atomic_load_explicit(&ep->removed, memory_order_acquire);
+}
+
 int dynhc_endpoint_is_ready(const dynhc_endpoint *ep)
 {
-    return ep != NULL && atomic_load(&ep->ready);
+    return dynhc_endpoint_is_registered(ep) && atomic_load(&ep->ready);
+}
+
+/* ---- references ------------------------------------------------------------ */
+
+dynhc_endpoint *dynhc_endpoint_ref(dynhc_endpoint *ep)
+{
+    if (ep != NULL) {
+        /* The caller holds one: the count cannot reach zero meanwhile. */
+        atomic_fetch_add_explicit(&ep->refs, 1, memory_order_relaxed);
+    }
+    return ep;
+}
+
+void dynhc_endpoint_release(dynhc_endpoint *ep)
+{
+    if (ep != NULL) {
+        dh_endpoint_release(ep);
+    }
 }
 
 /* ---- endpoints ------------------------------------------------------------- */
@@ -131,16 +155,14 @@ static int valid_label_name(const char *name)
     return 1;
 }
 
-/* Whether the label named at labels[i] can be written. Its name is valid
- * (the format's syntax, not reserved, not "__..."), but it may repeat an
- * earlier one: Prometheus rejects a series with a label given twice as a
- * whole, so the repeat is left out instead, from every series of the
- * endpoint alike. */
-static int label_usable(const char *const *labels, size_t i)
+/* Whether labels[i] can be written. Its name is valid (the format's
+ * syntax, not reserved, not "__..."), but it may repeat an earlier one:
+ * Prometheus rejects a series with a label given twice as a whole, so the
+ * repeat is left out instead, from every series of the endpoint alike. */
+static int label_usable(const dynhc_label *labels, size_t i)
 {
-    const char *name = labels[i];
-    for (size_t j = 0; j < i; j += 2) {
-        if (strcmp(labels[j], name) == 0) {
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(labels[j].name, labels[i].name) == 0) {
             return 0;
         }
     }
@@ -148,27 +170,25 @@ static int label_usable(const char *const *labels, size_t i)
 }
 
 /* Copies the labels that the metrics can write (label_usable) into one
- * block: the pointer array, then the strings one after the other (reports
- * copy them in one go). */
-static int copy_labels(const char *const *labels, const char *const **out)
+ * block: the pointer array (name, value, ..., NULL), then the strings one
+ * after the other (reports copy them in one go). */
+static int copy_labels(const dynhc_label *labels, size_t n, const char *const **out)
 {
     *out = NULL;
-    if (labels == NULL || labels[0] == NULL) {
-        return DYNHC_OK;
+    if (n > 0 && labels == NULL) {
+        return DYNHC_ERR_INVALID_ARG;
     }
-    size_t n = 0, kept = 0, bytes = 0;
-    for (; labels[n] != NULL; n++) {
-        if (n % 2 == 0 && !valid_label_name(labels[n])) {
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i].name == NULL || labels[i].value == NULL ||
+            !valid_label_name(labels[i].name)) {
             return DYNHC_ERR_INVALID_ARG;
         }
     }
-    if (n % 2 != 0) {
-        return DYNHC_ERR_INVALID_ARG; /* a name without a value */
-    }
-    for (size_t i = 0; i < n; i += 2) {
+    size_t kept = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
         if (label_usable(labels, i)) {
             kept += 2;
-            bytes += strlen(labels[i]) + strlen(labels[i + 1]) + 2;
+            bytes += strlen(labels[i].name) + strlen(labels[i].value) + 2;
         }
     }
     if (kept == 0) {
@@ -181,29 +201,37 @@ static int copy_labels(const char *const *labels, const char *const **out)
     char *text = (char *)(block + kept + 1);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i % 2 == 0 && !label_usable(labels, i)) {
-            i++; /* and its value */
+        if (!label_usable(labels, i)) {
             continue;
         }
-        size_t len = strlen(labels[i]) + 1;
-        memcpy(text, labels[i], len);
-        block[k++] = text;
-        text += len;
+        const char *both[2] = {labels[i].name, labels[i].value};
+        for (size_t j = 0; j < 2; j++) {
+            size_t len = strlen(both[j]) + 1;
+            memcpy(text, both[j], len);
+            block[k++] = text;
+            text += len;
+        }
     }
     block[k] = NULL;
     *out = block;
     return DYNHC_OK;
 }
 
-int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_result *payload,
-                             const char *const *labels, dynhc_send_fn send, void *user_data,
-                             dynhc_destroy_fn destroy, dynhc_endpoint **out)
+int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc_endpoint **out)
 {
     if (out != NULL) {
         *out = NULL;
     }
-    if (s == NULL || name == NULL || name[0] == '\0' || payload == NULL ||
-        dynhc_result_text(payload) == NULL || send == NULL || out == NULL) {
+    dynhc_endpoint_options o; /* the fields inside the caller's size */
+    if (s == NULL || options == NULL ||
+        dh_copy_sized(&o, sizeof(o), options, DH_SIZE_UP_TO(dynhc_endpoint_options, destroy)) !=
+            DYNHC_OK) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    const char *name = o.name;
+    const dynhc_result *payload = o.payload;
+    if (name == NULL || name[0] == '\0' || payload == NULL ||
+        dynhc_result_text(payload) == NULL || o.send == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
     dynhc_endpoint *ep = dh_calloc(1, sizeof(*ep));
@@ -213,16 +241,16 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
         return DYNHC_ERR_NOMEM;
     }
     memcpy(ep->name, name, name_len);
-    int status = copy_labels(labels, &ep->labels);
+    int status = copy_labels(o.labels, o.label_count, &ep->labels);
     if (status != DYNHC_OK) {
         dh_free(ep->name);
         dh_free(ep);
         return status;
     }
     ep->sched = s;
-    ep->send = send;
-    ep->user_data = user_data;
-    ep->destroy = destroy;
+    ep->send = o.send;
+    ep->user_data = o.user_data;
+    ep->destroy = o.destroy;
     ep->heap_index = DH_NOT_IN_HEAP;
 
     dh_transitions t = DH_TRANSITIONS_NONE;
@@ -240,7 +268,9 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
         dh_free(ep);
         return status;
     }
-    ep->payload = dynhc_result_ref(payload);
+    /* A result is immutable but for its count of references: the scheduler
+     * takes one, whatever the constness of the caller's pointer. */
+    ep->payload = dynhc_result_ref((dynhc_result *)(uintptr_t)payload);
     ep->slot = s->free_count > 0 ? s->free_slots[--s->free_count] : s->slot_count++;
     s->slots[ep->slot] = ep;
     s->names[name_slot(s, name)] = ep;
@@ -273,8 +303,24 @@ int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name, const dynhc_resul
     }
     dh_sched_announce(s, &t);
     dh_wakeup_call(s, w);
-    *out = ep;
+    if (out != NULL) {
+        *out = ep;
+    }
     return DYNHC_OK;
+}
+
+dynhc_endpoint *dynhc_sched_find(dynhc_sched *s, const char *name)
+{
+    if (s == NULL || name == NULL) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    dynhc_endpoint *ep = s->name_capacity > 0 ? s->names[name_slot(s, name)] : NULL;
+    if (ep != NULL) {
+        dh_endpoint_hold_locked(ep); /* registered: the scheduler holds one */
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ep;
 }
 
 int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
@@ -286,7 +332,7 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
     pthread_mutex_lock(&s->lock);
     if (atomic_load(&ep->removed)) {
         pthread_mutex_unlock(&s->lock);
-        return DYNHC_ERR_INVALID_ARG;
+        return DYNHC_ERR_NOT_FOUND;
     }
     atomic_store_explicit(&ep->removed, 1, memory_order_release);
     dh_heap_remove(&s->heap, ep);

@@ -398,11 +398,19 @@ static void out_status(dh_buf *out, const report *rep, int verbose)
     dh_buf_char(out, '}');
 }
 
-char *dynhc_sched_status_json(dynhc_sched *s, int verbose)
+/* A report reads the scheduler; what it changes is its locks and the
+ * buffers that reports reuse (a cache, invisible to the caller). */
+static dynhc_sched *reporting(const dynhc_sched *s)
 {
-    if (s == NULL) {
+    return (dynhc_sched *)(uintptr_t)s;
+}
+
+char *dynhc_sched_status_json(const dynhc_sched *cs, int verbose)
+{
+    if (cs == NULL) {
         return NULL;
     }
+    dynhc_sched *s = reporting(cs);
     /* The clock is the caller's function: read it before taking a lock. */
     uint64_t now = dh_sched_now(s);
     dh_buf out = {0};
@@ -675,11 +683,12 @@ static void out_metrics(dh_buf *out, const report *rep)
     }
 }
 
-char *dynhc_sched_metrics(dynhc_sched *s)
+char *dynhc_sched_metrics(const dynhc_sched *cs)
 {
-    if (s == NULL) {
+    if (cs == NULL) {
         return NULL;
     }
+    dynhc_sched *s = reporting(cs);
     uint64_t now = dh_sched_now(s);
     dh_buf out = {0};
     report rep;

@@ -43,6 +43,17 @@ static struct timespec wait_until(uint64_t wait_ns)
     return ts;
 }
 
+/* DYNHC_ERR_SYSTEM, with the error number in *sys_errno (when given) and
+ * errno. */
+static int system_error(int error, int *sys_errno)
+{
+    if (sys_errno != NULL) {
+        *sys_errno = error;
+    }
+    errno = error;
+    return DYNHC_ERR_SYSTEM;
+}
+
 static void *runner_main(void *arg)
 {
     dynhc_sched *s = arg;
@@ -80,7 +91,7 @@ static void *runner_main(void *arg)
     return NULL;
 }
 
-int dynhc_sched_start_thread(dynhc_sched *s)
+int dynhc_sched_start_thread(dynhc_sched *s, int *sys_errno)
 {
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
@@ -104,8 +115,7 @@ int dynhc_sched_start_thread(dynhc_sched *s)
     }
     if (rc != 0) {
         pthread_mutex_unlock(&s->lock);
-        errno = rc;
-        return DYNHC_ERR_SYSTEM;
+        return system_error(rc, sys_errno);
     }
 
     s->wakeup = runner_wakeup;
@@ -128,8 +138,7 @@ int dynhc_sched_start_thread(dynhc_sched *s)
         s->wakeup = NULL;
         pthread_cond_destroy(&s->wake);
         pthread_mutex_unlock(&s->lock);
-        errno = rc;
-        return DYNHC_ERR_SYSTEM;
+        return system_error(rc, sys_errno);
     }
     pthread_mutex_unlock(&s->lock);
     return DYNHC_OK;

@@ -656,7 +656,18 @@ static void describe_address(const dynhc_server *srv, int port, char *buf, size_
     }
 }
 
-int dynhc_server_start(dynhc_server *srv)
+/* DYNHC_ERR_SYSTEM, with the error number in *sys_errno (when given) and
+ * errno. */
+static int system_error(int error, int *sys_errno)
+{
+    if (sys_errno != NULL) {
+        *sys_errno = error;
+    }
+    errno = error;
+    return DYNHC_ERR_SYSTEM;
+}
+
+int dynhc_server_start(dynhc_server *srv, int *sys_errno)
 {
     if (srv == NULL) {
         return DYNHC_ERR_INVALID_ARG;
@@ -697,8 +708,7 @@ int dynhc_server_start(dynhc_server *srv)
         strerror_r(rc, reason, sizeof(reason));
         dh_sched_log(srv->sched, DYNHC_LOG_WARNING,
                      "status server: cannot start its watchdog thread: %s", reason);
-        errno = rc;
-        return DYNHC_ERR_SYSTEM;
+        return system_error(rc, sys_errno);
     }
     /* The logger first: libmicrohttpd reports the options after it through it. */
     srv->daemon = MHD_start_daemon(
@@ -718,8 +728,7 @@ int dynhc_server_start(dynhc_server *srv)
         describe_address(srv, srv->port, where, sizeof(where));
         dh_sched_log(srv->sched, DYNHC_LOG_WARNING, "status server: cannot listen on %s: %s",
                      where, reason);
-        errno = rc;
-        return DYNHC_ERR_SYSTEM;
+        return system_error(rc, sys_errno);
     }
     srv->bound_port = srv->port;
     if (srv->port == 0) {
@@ -820,9 +829,10 @@ int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data
     return DYNHC_ERR_UNSUPPORTED;
 }
 
-int dynhc_server_start(dynhc_server *srv)
+int dynhc_server_start(dynhc_server *srv, int *sys_errno)
 {
     (void)srv;
+    (void)sys_errno;
     return DYNHC_ERR_UNSUPPORTED;
 }
 

@@ -16,6 +16,7 @@ struct dh_posmap;
 struct dh_parse_error;
 
 #define DH_NS_PER_SEC 1000000000ull
+#define DH_NS_PER_MS 1000000ull
 #define DH_DURATION_MAX_NS (24ull * 3600ull * DH_NS_PER_SEC)
 
 /* The process environment as a dynhc_getenv_fn: getenv(name). */

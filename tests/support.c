@@ -92,6 +92,18 @@ void assert_json_equal(const char *expected_text, const char *actual_text)
     }
 }
 
+int sched_add(dynhc_sched *s, const char *name, const dynhc_result *payload, dynhc_send_fn send,
+              void *user_data, dynhc_destroy_fn destroy, dynhc_endpoint **out)
+{
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = name;
+    o.payload = payload;
+    o.send = send;
+    o.user_data = user_data;
+    o.destroy = destroy;
+    return dynhc_sched_add(s, &o, out);
+}
+
 dynhc_result *builtin_payload(void)
 {
     fake_env env = {0};

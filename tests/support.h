@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+#include <dynhc/sched.h>
 
 /* A fake environment: up to 16 NAME=VALUE pairs. */
 typedef struct fake_env {
@@ -21,6 +22,11 @@ const char *fake_env_get(const char *name, void *user_data);
 /* The built-in payload resolved with an empty environment (free it with
  * dynhc_result_free); fails the test when resolution fails. */
 struct dynhc_result *builtin_payload(void);
+
+/* dynhc_sched_add() of an endpoint without labels, the options given one by
+ * one; returns its status (out may be NULL). */
+int sched_add(dynhc_sched *s, const char *name, const dynhc_result *payload, dynhc_send_fn send,
+              void *user_data, dynhc_destroy_fn destroy, dynhc_endpoint **out);
 
 /* A fresh temporary folder (removed with everything in it by
  * temp_dir_remove); returns its path, static storage per call site. */

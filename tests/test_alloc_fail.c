@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include <dynhc/cjson.h>
 #include <dynhc/dynhc.h>
 
 #include "alloc_fail.h"
@@ -427,7 +428,7 @@ static void config_json_string(dynhc_resolver *r, fake_env *env)
 static void config_struct(dynhc_resolver *r, fake_env *env)
 {
     (void)env;
-    dynhc_config config = {0};
+    dynhc_config config = DYNHC_CONFIG_INIT;
     config.model = "struct-model";
     config.model_type = "completion";
     config.health_check_level = "comprehensive";
@@ -444,7 +445,7 @@ static void config_struct_at_path(dynhc_resolver *r, fake_env *env)
     (void)env;
     char value[320];
     snprintf(value, sizeof(value), "@%s", payload_file);
-    dynhc_config config = {0};
+    dynhc_config config = DYNHC_CONFIG_INIT;
     config.health_check_payload = value;
     ok(dynhc_resolver_set_config(r, &config));
 }
@@ -839,7 +840,7 @@ static int apply_config_file_null(dynhc_resolver *r)
 
 static int apply_config_struct(dynhc_resolver *r)
 {
-    dynhc_config config = {0};
+    dynhc_config config = DYNHC_CONFIG_INIT;
     config.model = "m";
     config.model_type = "chat";
     config.health_check_level = "comprehensive";
@@ -1100,8 +1101,9 @@ static void explain_answers_null_or_the_whole_text(void **state)
         fake_env env;
         dynhc_resolver *r = make_resolver(cases[i], &env);
         explain_run run = {NULL, NULL};
-        dynhc_resolver_resolve(r, &run.res);
+        int status = dynhc_resolver_resolve(r, &run.res); /* some cases fail */
         assert_non_null(run.res);
+        assert_int_equal(dynhc_result_status(run.res), status);
         run.reference = dynhc_result_explain(run.res);
         assert_non_null(run.reference);
         for (size_t m = 0; m < MODE_COUNT; m++) {
@@ -1243,11 +1245,12 @@ static void get_health_check_payload_answers_null_and_never_blames_the_input(voi
 {
     (void)state;
     static seed_case cases[] = {
-        {"seed: no config", {0}, 0, NULL, NULL},
-        {"seed: model type", {0}, 0, "chat", NULL},
-        {"seed: config struct", {0}, 1, "embedding", NULL},
-        {"seed: env payload", {0}, 1, "generate", "{\"prompt\": \"env\", \"max_tokens\": 500}"},
-        {"seed: disabled", {0}, 1, NULL, NULL},
+        {"seed: no config", DYNHC_CONFIG_INIT, 0, NULL, NULL},
+        {"seed: model type", DYNHC_CONFIG_INIT, 0, "chat", NULL},
+        {"seed: config struct", DYNHC_CONFIG_INIT, 1, "embedding", NULL},
+        {"seed: env payload", DYNHC_CONFIG_INIT, 1, "generate",
+         "{\"prompt\": \"env\", \"max_tokens\": 500}"},
+        {"seed: disabled", DYNHC_CONFIG_INIT, 1, NULL, NULL},
     };
     cases[2].config.health_check_level = "standard";
     cases[2].config.model = "gpt2";

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <dynhc/cjson.h>
 #include <dynhc/dynhc.h>
 
 #include "support.h"
@@ -540,7 +541,7 @@ static void settings_that_are_not_utf8_say_so_and_never_echo_bad_bytes(void **st
         assert_true(is_utf8(dynhc_result_diag(res, i)->message));
     }
 
-    dynhc_config config = {0};
+    dynhc_config config = DYNHC_CONFIG_INIT;
     config.model_type = "ch\xe4t";
     config.model = "caf\xe9";
     assert_int_equal(dynhc_resolver_set_config(f->r, &config), DYNHC_OK);
@@ -1102,7 +1103,7 @@ static void payload_file_diagnostics_come_where_the_file_is_named(void **state)
 static void get_health_check_payload_uses_config_struct_and_model_type(void **state)
 {
     (void)state;
-    dynhc_config config = {0};
+    dynhc_config config = DYNHC_CONFIG_INIT;
     config.health_check_level = "standard";
     char *text = dynhc_get_health_check_payload(&config, "embedding");
     assert_json_equal("{\"input\":\"The sky is\",\"_health_check\":true}", text);
@@ -1119,6 +1120,47 @@ static void get_health_check_payload_uses_config_struct_and_model_type(void **st
     config.health_check_payload_disabled = "true";
     assert_null(dynhc_get_health_check_payload(&config, NULL));
     assert_null(dynhc_get_health_check_payload(NULL, "no-such-type"));
+}
+
+/* A dynhc_config as a program built against a later header would pass it: one
+ * more field at the end, and its size. */
+typedef struct later_config {
+    dynhc_config config;
+    const char *health_check_future_setting;
+} later_config;
+
+static void config_struct_needs_its_size_and_refuses_settings_it_does_not_know(void **state)
+{
+    fixture *f = *state;
+    dynhc_config config = DYNHC_CONFIG_INIT;
+    assert_int_equal(config.size, sizeof(dynhc_config));
+    config.health_check_level = "standard";
+    assert_int_equal(dynhc_resolver_set_config(f->r, &config), DYNHC_OK);
+
+    /* A size of 0 (the initialiser forgotten) or below the first version's:
+     * refused, and the config set before stays. */
+    dynhc_config zero = {0};
+    zero.health_check_level = "comprehensive";
+    assert_int_equal(dynhc_resolver_set_config(f->r, &zero), DYNHC_ERR_INVALID_ARG);
+    zero.size = sizeof(dynhc_config) - sizeof(const char *);
+    assert_int_equal(dynhc_resolver_set_config(f->r, &zero), DYNHC_ERR_INVALID_ARG);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_level(res), DYNHC_LEVEL_STANDARD);
+    assert_null(dynhc_get_health_check_payload(&zero, NULL));
+
+    /* A later caller's struct: its unknown field left NULL is fine, set to
+     * something it is refused (it would be ignored silently otherwise). */
+    later_config later = {DYNHC_CONFIG_INIT, NULL};
+    later.config.size = sizeof(later);
+    later.config.health_check_level = "comprehensive";
+    assert_int_equal(dynhc_resolver_set_config(f->r, &later.config), DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_level(res), DYNHC_LEVEL_COMPREHENSIVE);
+    later.health_check_future_setting = "on";
+    later.config.health_check_level = "minimal";
+    assert_int_equal(dynhc_resolver_set_config(f->r, &later.config), DYNHC_ERR_INVALID_ARG);
+    res = resolve(f, DYNHC_OK);
+    assert_int_equal(dynhc_result_level(res), DYNHC_LEVEL_COMPREHENSIVE);
 }
 
 static void get_health_check_payload_without_config_gives_the_default(void **state)
@@ -1211,6 +1253,7 @@ int main(void)
         T(diagnostics_come_in_source_order),
         T(payload_file_diagnostics_come_where_the_file_is_named),
         cmocka_unit_test(get_health_check_payload_uses_config_struct_and_model_type),
+        T(config_struct_needs_its_size_and_refuses_settings_it_does_not_know),
         cmocka_unit_test(get_health_check_payload_without_config_gives_the_default),
         cmocka_unit_test(version_macros_and_runtime_version_agree),
         cmocka_unit_test(diag_format_follows_the_gnu_style),

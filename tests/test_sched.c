@@ -1,5 +1,6 @@
 /* test_sched.c: the scheduler's rules (SPEC 3) on a fake clock: nothing
  * sleeps, every time is chosen by the test. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +61,10 @@ static int record_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *ch
     f->sent[f->sent_count].endpoint = check->endpoint;
     f->sent_count++;
     assert_string_equal(check->payload_text, f->payload_text);
+    /* The result the text comes from: the registration's, shared (the
+     * fixture's reference may be gone: the scheduler keeps its own). */
+    assert_true(f->payload == NULL || check->result == f->payload);
+    assert_ptr_equal(dynhc_result_text(check->result), check->payload_text);
     assert_true(check->deadline_ns > check->sent_ns);
     assert_int_equal(dynhc_sched_tick(s, f->now), DYNHC_ERR_BUSY);
     if (f->timeout_in_send != 0) {
@@ -133,12 +138,24 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The fixture's options for an endpoint called name. */
+static dynhc_endpoint_options options_for(fixture *f, const char *name)
+{
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = name;
+    o.payload = f->payload;
+    o.send = record_send;
+    o.user_data = f;
+    o.destroy = count_destroy;
+    return o;
+}
+
 static dynhc_endpoint *add(fixture *f, const char *name)
 {
+    dynhc_endpoint_options o = options_for(f, name);
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, name, f->payload, NULL, record_send, f,
-                                              count_destroy, &ep),
-                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_OK);
+    assert_non_null(ep);
     f->last_ep = ep;
     return ep;
 }
@@ -156,37 +173,57 @@ static void registration_rejects_bad_arguments_without_calling_back(void **state
 {
     fixture *f = *state;
     dynhc_endpoint *ep = (dynhc_endpoint *)f;
-    const char *odd_labels[] = {"model", NULL, NULL};
-    const char *bad_name[] = {"9model", "x", NULL};
-    const char *reserved[] = {"dynhc_endpoint", "x", NULL};
-    const char *dunder[] = {"__x", "y", NULL};
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "", f->payload, NULL, record_send, f,
-                                              count_destroy, &ep),
-                     DYNHC_ERR_INVALID_ARG);
+    dynhc_endpoint_options o = options_for(f, "");
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     assert_null(ep);
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", NULL, NULL, record_send, f, NULL, &ep),
-                     DYNHC_ERR_INVALID_ARG);
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", f->payload, NULL, NULL, f, NULL, &ep),
-                     DYNHC_ERR_INVALID_ARG);
-    odd_labels[1] = NULL;
-    const char *const *labels[] = {odd_labels, bad_name, reserved, dunder};
-    for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", f->payload, labels[i], record_send,
-                                                  f, count_destroy, &ep),
-                         DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, NULL);
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, "a");
+    assert_int_equal(dynhc_sched_add(NULL, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_add(f->s, NULL, &ep), DYNHC_ERR_INVALID_ARG);
+    o.payload = NULL;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, "a");
+    o.send = NULL;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    /* The options' size: 0 (the initialiser forgotten), too small. */
+    o = options_for(f, "a");
+    o.size = 0;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    o.size = sizeof(o) - 1;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    /* Labels: missing, half given, or names Prometheus or dynhc refuse. */
+    const dynhc_label no_value[] = {{"model", NULL}};
+    const dynhc_label no_name[] = {{NULL, "x"}};
+    const dynhc_label bad_name[] = {{"model", "x"}, {"9model", "x"}};
+    const dynhc_label reserved[] = {{"dynhc_endpoint", "x"}};
+    const dynhc_label target[] = {{"instance", "x"}};
+    const dynhc_label dunder[] = {{"__x", "y"}};
+    const dynhc_label empty[] = {{"", "y"}};
+    const dynhc_label *const labels[] = {no_value, no_name, bad_name, reserved,
+                                         target,   dunder,  empty};
+    const size_t counts[] = {1, 1, 2, 1, 1, 1, 1};
+    for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+        o = options_for(f, "a");
+        o.labels = labels[i];
+        o.label_count = counts[i];
+        assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     }
+    o = options_for(f, "a");
+    o.label_count = 1; /* labels NULL */
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     add(f, "generate");
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "generate", f->payload, NULL, record_send,
-                                              f, count_destroy, &ep),
-                     DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, "generate");
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
+    assert_null(ep);
     /* A disabled resolution has no payload to send. */
     dynhc_resolver *r = dynhc_resolver_new();
     dynhc_resolver_set_disabled(r, 1);
     dynhc_result *disabled = NULL;
     assert_int_equal(dynhc_resolver_resolve(r, &disabled), DYNHC_DISABLED);
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "b", disabled, NULL, record_send, f,
-                                              count_destroy, &ep),
-                     DYNHC_ERR_INVALID_ARG);
+    o = options_for(f, "b");
+    o.payload = disabled;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     dynhc_result_free(disabled);
     dynhc_resolver_free(r);
     assert_int_equal(f->destroyed, 0);
@@ -229,6 +266,37 @@ static void unknown_and_repeated_completions_are_counted_as_late(void **state)
     assert_int_equal(dynhc_sched_complete(f->s, id, DYNHC_CHECK_SUCCESS, NULL),
                      DYNHC_ERR_NOT_FOUND);
     assert_true(dynhc_endpoint_is_ready(f->last_ep));
+}
+
+/* dynhc_sched_timeout_ms(): what a poll() loop sleeps, as curl_multi_timeout
+ * gives it. */
+static void the_poll_timeout_is_rounded_up_and_minus_one_without_a_deadline(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_timeout_ms(NULL, 0), -1);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, f->now), -1); /* nothing scheduled */
+    /* Forty days into the clock: the deadline is far from time 0. */
+    f->now = 40ull * 24 * 3600 * SEC;
+    f->complete_with = -1;
+    assert_int_equal(dynhc_sched_set_timeout_ns(f->s, 3 * SEC), DYNHC_OK);
+    add(f, "generate");
+    uint64_t t0 = f->now; /* its first check is due at once (no spread) */
+    assert_true(dynhc_sched_next_deadline(f->s) == t0);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 + 5 * SEC), 0); /* past the deadline */
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0), 0);           /* exactly at it */
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 - 1), 1);       /* 1 ns before */
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 - MS), 1);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 - MS - 1), 2);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 - 1500 * MS), 1500);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, 0), INT_MAX); /* 3.5e9 ms: capped */
+    /* Sent and in flight: the next deadline is the check's timeout. */
+    assert_int_equal(tick_at(f, t0), 1);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0), 3000);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 + 1), 3000); /* 2999.999999 ms */
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0 + 3 * SEC - 1), 1);
+    /* Removed: nothing is scheduled any more. */
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, f->last_ep), DYNHC_OK);
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, t0), -1);
 }
 
 static void a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored(
@@ -720,6 +788,112 @@ static void the_payload_is_shared_and_outlives_the_callers_reference(void **stat
                      1);
 }
 
+/* "Endpoint handles" in dynhc/sched.h: references by name, and what every
+ * call on a removed endpoint does. */
+static void a_reference_keeps_a_removed_endpoint_safe_to_call(void **state)
+{
+    fixture *f = *state;
+    assert_null(dynhc_sched_find(f->s, "generate"));
+    assert_null(dynhc_sched_find(NULL, "generate"));
+    assert_null(dynhc_sched_find(f->s, NULL));
+    assert_null(dynhc_endpoint_ref(NULL));
+    dynhc_endpoint_release(NULL);
+    assert_false(dynhc_endpoint_is_registered(NULL));
+
+    dynhc_endpoint *ep = add(f, "generate"); /* borrowed */
+    dynhc_endpoint *ref = dynhc_sched_find(f->s, "generate");
+    assert_ptr_equal(ref, ep);
+    assert_null(dynhc_sched_find(f->s, "chat"));
+    assert_ptr_equal(dynhc_endpoint_ref(ref), ep); /* a second one, released at once */
+    dynhc_endpoint_release(ref);
+    assert_true(dynhc_endpoint_is_registered(ref));
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_true(dynhc_endpoint_is_ready(ref));
+
+    /* Removed while referenced: kept, and every call does nothing. */
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, ep), DYNHC_OK);
+    assert_int_equal(f->destroyed, 0);
+    assert_false(dynhc_endpoint_is_registered(ref));
+    assert_false(dynhc_endpoint_is_ready(ref)); /* it was ready */
+    assert_string_equal(dynhc_endpoint_name(ref), "generate");
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, ref), DYNHC_ERR_NOT_FOUND);
+    assert_null(dynhc_sched_find(f->s, "generate"));
+    assert_int_equal(dynhc_sched_timeout_ms(f->s, f->now), -1); /* nothing scheduled */
+
+    /* The name registered again is a new endpoint; traffic on the stale
+     * reference does not reach it. */
+    assert_int_equal(dynhc_sched_set_activity_marks_ready(f->s, 1), DYNHC_OK);
+    dynhc_endpoint *again = add(f, "generate");
+    assert_true(again != ref);
+    dynhc_endpoint_record_activity(ref, 1);
+    assert_false(dynhc_endpoint_is_ready(again));
+    assert_false(dynhc_endpoint_is_ready(ref));
+    dynhc_endpoint *found = dynhc_sched_find(f->s, "generate");
+    assert_ptr_equal(found, again);
+    dynhc_endpoint_record_activity(found, 1);
+    assert_true(dynhc_endpoint_is_ready(again));
+    dynhc_endpoint_release(found);
+
+    /* The last reference frees the removed endpoint, with its user data. */
+    dynhc_endpoint_release(ref);
+    assert_int_equal(f->destroyed, 1);
+    /* Another scheduler's endpoint is refused. */
+    dynhc_sched *other = dynhc_sched_new();
+    assert_non_null(other);
+    assert_int_equal(dynhc_sched_remove_endpoint(other, again), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, NULL), DYNHC_ERR_INVALID_ARG);
+    dynhc_sched_free(other);
+}
+
+static void a_reference_outlives_the_scheduler(void **state)
+{
+    fixture *f = *state;
+    add(f, "a");
+    add(f, "b");
+    dynhc_endpoint *kept = dynhc_sched_find(f->s, "b");
+    assert_non_null(kept);
+    dynhc_sched_free(f->s);
+    f->s = NULL;
+    assert_int_equal(f->destroyed, 1); /* "a"; "b" waits for its reference */
+    assert_false(dynhc_endpoint_is_registered(kept));
+    assert_false(dynhc_endpoint_is_ready(kept));
+    dynhc_endpoint_record_activity(kept, 1);
+    assert_string_equal(dynhc_endpoint_name(kept), "b");
+    dynhc_endpoint_release(kept);
+    assert_int_equal(f->destroyed, 2);
+}
+
+/* A send callback may take a reference to the endpoint it is given and
+ * use it after the callback, removal or not. */
+static dynhc_endpoint *taken_in_send;
+
+static int take_reference(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                          void *user_data)
+{
+    (void)s;
+    (void)check;
+    (void)user_data;
+    taken_in_send = dynhc_endpoint_ref(ep);
+    return 0;
+}
+
+static void a_send_callback_may_keep_a_reference_past_removal(void **state)
+{
+    fixture *f = *state;
+    dynhc_endpoint_options o = options_for(f, "generate");
+    o.send = take_reference;
+    dynhc_endpoint *ep = NULL;
+    assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_OK);
+    taken_in_send = NULL;
+    assert_int_equal(tick_at(f, f->now), 1);
+    assert_ptr_equal(taken_in_send, ep);
+    assert_int_equal(dynhc_sched_remove_endpoint(f->s, ep), DYNHC_OK);
+    assert_int_equal(f->destroyed, 0);
+    assert_string_equal(dynhc_endpoint_name(taken_in_send), "generate");
+    dynhc_endpoint_release(taken_in_send);
+    assert_int_equal(f->destroyed, 1);
+}
+
 static void freeing_the_scheduler_destroys_every_endpoints_user_data(void **state)
 {
     fixture *f = *state;
@@ -837,9 +1011,12 @@ static void completions_and_traffic_from_other_threads_while_ticking(void **stat
     char name[16];
     for (int i = 0; i < STRESS_ENDPOINTS; i++) {
         snprintf(name, sizeof(name), "ep%d", i);
-        assert_int_equal(dynhc_sched_add_endpoint(f->s, name, f->payload, NULL, stress_send, st,
-                                                  NULL, &st->eps[i]),
-                         DYNHC_OK);
+        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+        o.name = name;
+        o.payload = f->payload;
+        o.send = stress_send;
+        o.user_data = st;
+        assert_int_equal(dynhc_sched_add(f->s, &o, &st->eps[i]), DYNHC_OK);
     }
     pthread_t completer, traffic;
     assert_int_equal(pthread_create(&completer, NULL, stress_completer, st), 0);
@@ -891,6 +1068,7 @@ int main(void)
         T(registration_rejects_bad_arguments_without_calling_back),
         T(settings_reject_out_of_range_values),
         T(unknown_and_repeated_completions_are_counted_as_late),
+        T(the_poll_timeout_is_rounded_up_and_minus_one_without_a_deadline),
         T(a_check_not_completed_in_time_fails_as_timeout_and_late_completion_is_ignored),
         T(every_transition_of_one_tick_is_announced),
         T(a_check_is_told_the_deadline_it_is_held_to),
@@ -918,6 +1096,9 @@ int main(void)
         T(settings_come_from_a_resolution),
         T(registration_logs_the_payload_and_its_source),
         T(the_payload_is_shared_and_outlives_the_callers_reference),
+        T(a_reference_keeps_a_removed_endpoint_safe_to_call),
+        T(a_reference_outlives_the_scheduler),
+        T(a_send_callback_may_keep_a_reference_past_removal),
         T(freeing_the_scheduler_destroys_every_endpoints_user_data),
         T(completions_and_traffic_from_other_threads_while_ticking),
     };

@@ -237,28 +237,42 @@ static void w_open(world *w)
     note(w, "open\n");
 }
 
-/* Registers name (labels may be NULL); the record, or NULL when refused. */
+/* Registers name with labels given as name, value, ..., NULL (may be NULL);
+ * the record, or NULL when refused. */
 static ep_rec *w_add(world *w, const char *name, const char *const *labels)
 {
+    dynhc_label pairs[8];
+    size_t pair_count = 0;
+    for (size_t i = 0; labels != NULL && labels[i] != NULL; i += 2, pair_count++) {
+        assert_true(pair_count < 8);
+        pairs[pair_count] = (dynhc_label){labels[i], labels[i + 1]};
+    }
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = name;
+    o.payload = payload;
+    o.labels = pairs;
+    o.label_count = pair_count;
+    o.send = record_send;
+    o.destroy = record_destroy;
     assert_true(w->ep_count < MAX_EPS);
     ep_rec *r = &w->eps[w->ep_count];
     memset(r, 0, sizeof(*r));
     r->w = w;
     snprintf(r->name, sizeof(r->name), "%s", name);
     r->sync = w->sync;
+    o.user_data = r;
     dynhc_endpoint *ep = NULL;
     int st;
     for (;;) {
         unsigned long injected_before = alloc_fail_injected();
-        st = dynhc_sched_add_endpoint(w->s, name, payload, labels, record_send, r,
-                                      record_destroy, &ep);
+        st = dynhc_sched_add(w->s, &o, &ep);
         if (st != DYNHC_ERR_NOMEM) {
             break;
         }
         assert_null(ep);
         /* A failed registration never calls back. */
         assert_int_equal(atomic_load(&r->destroyed), 0);
-        failed(w, "dynhc_sched_add_endpoint", injected_before);
+        failed(w, "dynhc_sched_add", injected_before);
     }
     note(w, "add %s -> %d\n", name, st);
     if (st != DYNHC_OK) {
@@ -942,7 +956,7 @@ static void script_thread(world *w)
     assert_int_equal(dynhc_sched_set_starting_status(w->s, 1), DYNHC_OK);
     w->sync = DYNHC_CHECK_SUCCESS;
     w_arm(w);
-    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s));
+    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s, NULL));
     for (int i = 0; i < 20; i++) {
         char name[16];
         snprintf(name, sizeof(name), "t-%02d", i);
@@ -951,7 +965,7 @@ static void script_thread(world *w)
     wait_sends(w, 20);
     w_reports(w);
     note(w, "stop_thread -> %d\n", dynhc_sched_stop_thread(w->s));
-    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s));
+    note(w, "start_thread -> %d\n", dynhc_sched_start_thread(w->s, NULL));
     for (int i = 20; i < 40; i++) {
         char name[16];
         snprintf(name, sizeof(name), "t-%02d", i);
@@ -1006,7 +1020,7 @@ static void script_life_cycle(world *w)
 static const scenario scenarios[] = {
     {"dynhc_sched_new", script_new},
     {"settings", script_settings},
-    {"add_endpoint", script_add},
+    {"add", script_add},
     {"remove_endpoint", script_remove},
     {"tick", script_tick},
     {"complete", script_complete},
@@ -1039,10 +1053,10 @@ static void settings_answer_nomem_and_retry_to_the_same_state(void **state)
     torture(scenario_named("settings"));
 }
 
-static void add_endpoint_answers_nomem_and_keeps_every_table_whole(void **state)
+static void add_answers_nomem_and_keeps_every_table_whole(void **state)
 {
     (void)state;
-    torture(scenario_named("add_endpoint"));
+    torture(scenario_named("add"));
 }
 
 static void remove_and_reuse_of_slots_survive_every_failed_allocation(void **state)
@@ -1168,7 +1182,7 @@ static void the_runner_ticks_without_memory_and_never_spins(void **state)
         w_add(w, name, NULL);
     }
     alloc_fail_start(1, ALLOC_FAIL_FROM);
-    assert_int_equal(dynhc_sched_start_thread(w->s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(w->s, NULL), DYNHC_OK);
     for (int i = 0; i < 5000 && atomic_load(&w->sends) < 200; i++) {
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
@@ -1240,7 +1254,7 @@ int main(void)
         cmocka_unit_test(the_runner_ticks_without_memory_and_never_spins),
         cmocka_unit_test(sched_new_answers_null_or_a_working_scheduler),
         cmocka_unit_test(settings_answer_nomem_and_retry_to_the_same_state),
-        cmocka_unit_test(add_endpoint_answers_nomem_and_keeps_every_table_whole),
+        cmocka_unit_test(add_answers_nomem_and_keeps_every_table_whole),
         cmocka_unit_test(remove_and_reuse_of_slots_survive_every_failed_allocation),
         cmocka_unit_test(ticks_of_many_due_endpoints_survive_every_failed_allocation),
         cmocka_unit_test(completions_answer_nomem_and_keep_the_check_in_flight),

@@ -159,9 +159,7 @@ static void an_endpoint_removed_on_another_thread_while_its_completion_is_announ
     assert_int_equal(dynhc_sched_set_log(s, wait_in_log, &h), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_transition_callback(s, note_transition, &v), DYNHC_OK);
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(
-        dynhc_sched_add_endpoint(s, "generate", res, NULL, keep_id, &h.id, count_destroy, &ep),
-        DYNHC_OK);
+    assert_int_equal(sched_add(s, "generate", res, keep_id, &h.id, count_destroy, &ep), DYNHC_OK);
     assert_int_equal(dynhc_sched_tick(s, fake_now), 1);
     v.expected_name = dynhc_endpoint_name(ep);
 
@@ -224,9 +222,7 @@ static void an_endpoint_removed_by_the_log_sink_while_its_traffic_is_announced_s
     assert_int_equal(dynhc_sched_set_transition_callback(s, note_transition, &v), DYNHC_OK);
     uint64_t id = 0;
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(
-        dynhc_sched_add_endpoint(s, "generate", res, NULL, keep_id, &id, count_destroy, &ep),
-        DYNHC_OK);
+    assert_int_equal(sched_add(s, "generate", res, keep_id, &id, count_destroy, &ep), DYNHC_OK);
     v.expected_name = dynhc_endpoint_name(ep);
     r.ep = ep;
 
@@ -291,11 +287,8 @@ static void the_clock_is_never_called_with_the_lock_held(void **state)
     assert_int_equal(dynhc_sched_set_log(s, NULL, NULL), DYNHC_OK);
     uint64_t id = 0;
     dynhc_endpoint *quick = NULL, *slow = NULL;
-    assert_int_equal(
-        dynhc_sched_add_endpoint(s, "quick", res, NULL, complete_at_once, NULL, NULL, &quick),
-        DYNHC_OK);
-    assert_int_equal(dynhc_sched_add_endpoint(s, "slow", res, NULL, keep_id, &id, NULL, &slow),
-                     DYNHC_OK);
+    assert_int_equal(sched_add(s, "quick", res, complete_at_once, NULL, NULL, &quick), DYNHC_OK);
+    assert_int_equal(sched_add(s, "slow", res, keep_id, &id, NULL, &slow), DYNHC_OK);
     assert_int_equal(dynhc_sched_tick(s, fake_now), 2);
     assert_int_equal(dynhc_sched_complete(s, id, DYNHC_CHECK_SUCCESS, NULL), DYNHC_OK);
     dynhc_endpoint_record_activity(quick, 1);
@@ -347,14 +340,19 @@ static void reports_are_written_without_the_lock_held(void **state)
         dynhc_set_allocator(checking_malloc, checking_realloc, checking_calloc, free), DYNHC_OK);
     dynhc_result *res = builtin_payload();
     dynhc_sched *s = new_sched();
-    static const char *const labels[] = {"model", "gpt2", NULL};
+    static const dynhc_label labels[] = {{"model", "gpt2"}};
     char name[32];
     uint64_t ids[64];
     for (int i = 0; i < 64; i++) {
         snprintf(name, sizeof(name), "endpoint-with-a-long-name-%d", i);
-        dynhc_endpoint *ep = NULL;
-        assert_int_equal(
-            dynhc_sched_add_endpoint(s, name, res, labels, keep_id, &ids[i], NULL, &ep), DYNHC_OK);
+        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+        o.name = name;
+        o.payload = res;
+        o.labels = labels;
+        o.label_count = 1;
+        o.send = keep_id;
+        o.user_data = &ids[i];
+        assert_int_equal(dynhc_sched_add(s, &o, NULL), DYNHC_OK);
     }
     assert_int_equal(dynhc_sched_tick(s, fake_now), 64);
     for (int i = 0; i < 64; i += 2) {
@@ -494,9 +492,7 @@ static void settings_change_while_other_threads_use_the_scheduler(void **state)
     char name[8];
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof(name), "ep%d", i);
-        assert_int_equal(
-            dynhc_sched_add_endpoint(r.s, name, res, NULL, alternate, NULL, NULL, &r.eps[i]),
-            DYNHC_OK);
+        assert_int_equal(sched_add(r.s, name, res, alternate, NULL, NULL, &r.eps[i]), DYNHC_OK);
     }
     pthread_t traffic, settings;
     assert_int_equal(pthread_create(&traffic, NULL, traffic_main, &r), 0);
@@ -623,8 +619,8 @@ static void *churn_main(void *arg)
             c->eps[i] = NULL;
         } else {
             snprintf(name, sizeof(name), "ep%u", i);
-            if (dynhc_sched_add_endpoint(c->s, name, c->payload, NULL, churn_send, c,
-                                         churn_destroy, &c->eps[i]) != DYNHC_OK) {
+            if (sched_add(c->s, name, c->payload, churn_send, c, churn_destroy, &c->eps[i]) !=
+                DYNHC_OK) {
                 churn_wrong(c);
             }
             atomic_fetch_add(&c->added, 1);
@@ -772,7 +768,7 @@ static void run_churn(int runner)
             sched_yield();
         }
     } else {
-        assert_int_equal(dynhc_sched_start_thread(c->s), DYNHC_OK);
+        assert_int_equal(dynhc_sched_start_thread(c->s, NULL), DYNHC_OK);
         /* Bounded: a stuck thread fails the counts below, not the clock. */
         for (int waited = 0; waited < 60000 && atomic_load(&c->churned) < rounds &&
                              atomic_load(&c->stop) == 0;
@@ -826,6 +822,216 @@ static void everything_at_once_while_the_thread_runner_ticks(void **state)
     run_churn(1);
 }
 
+/* ---- stress: references held by request threads ---------------------------------- */
+
+/* The contract of "Endpoint handles" in dynhc/sched.h, without any lock of
+ * the caller's: request threads hold references (from dynhc_sched_find())
+ * and record traffic on them, and keep some after they went stale, while
+ * two other threads remove the endpoints and add them again under the same
+ * names, and the thread runner sends checks. */
+#define REF_NAMES 4
+#define REF_REQUEST_THREADS 3
+#define REF_REMOVERS 2
+
+typedef struct refs_run {
+    dynhc_sched *s;
+    dynhc_result *payload;
+    atomic_int stop; /* 1: the run is over, 2: a thread saw something wrong */
+    atomic_uint added, duplicates, removed, not_found, destroyed, recorded, stale_calls,
+        finds, churned;
+} refs_run;
+
+static const char *const ref_names[REF_NAMES] = {"generate", "chat", "embed", "tokens"};
+
+static void refs_wrong(refs_run *r)
+{
+    atomic_store(&r->stop, 2);
+}
+
+static int refs_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                     void *user_data)
+{
+    (void)ep;
+    (void)user_data;
+    return dynhc_sched_complete(s, check->id, DYNHC_CHECK_SUCCESS, NULL) == DYNHC_OK ? 0 : -1;
+}
+
+static void refs_destroy(void *user_data)
+{
+    atomic_fetch_add(&((refs_run *)user_data)->destroyed, 1);
+}
+
+static void *refs_request_main(void *arg)
+{
+    refs_run *r = arg;
+    dynhc_endpoint *held[REF_NAMES] = {NULL};
+    for (unsigned n = 0; atomic_load(&r->stop) == 0; n++) {
+        unsigned i = n % REF_NAMES;
+        dynhc_endpoint *ep = held[i];
+        if (ep != NULL && !dynhc_endpoint_is_registered(ep)) {
+            /* Stale: every call is still safe, and does nothing. A
+             * request thread notices and looks the name up again, but
+             * not always at once. */
+            dynhc_endpoint_record_activity(ep, 1);
+            if (dynhc_endpoint_is_ready(ep) ||
+                strcmp(dynhc_endpoint_name(ep), ref_names[i]) != 0) {
+                refs_wrong(r);
+            }
+            atomic_fetch_add(&r->stale_calls, 1);
+            if (n % 3 != 0) {
+                continue;
+            }
+            dynhc_endpoint_release(ep);
+            held[i] = ep = NULL;
+        }
+        if (ep == NULL) {
+            held[i] = ep = dynhc_sched_find(r->s, ref_names[i]);
+            atomic_fetch_add(&r->finds, 1);
+            if (ep == NULL) {
+                sched_yield(); /* between a removal and the next add */
+                continue;
+            }
+        }
+        /* A request served: traffic, then what a load balancer asks. */
+        dynhc_endpoint_record_activity(ep, n % 5 != 0);
+        (void)dynhc_endpoint_is_ready(ep);
+        if (strcmp(dynhc_endpoint_name(ep), ref_names[i]) != 0) {
+            refs_wrong(r);
+        }
+        /* A second reference, as a request handed to another stage would. */
+        if (n % 7 == 0) {
+            dynhc_endpoint *more = dynhc_endpoint_ref(ep);
+            if (more != ep) {
+                refs_wrong(r);
+            }
+            dynhc_endpoint_record_activity(more, 1);
+            dynhc_endpoint_release(more);
+        }
+        atomic_fetch_add(&r->recorded, 1);
+        if (n % 8 == 0) {
+            sched_yield();
+        }
+    }
+    for (unsigned i = 0; i < REF_NAMES; i++) {
+        dynhc_endpoint_release(held[i]);
+    }
+    return NULL;
+}
+
+/* Removes the endpoint of a name (found by name: the other remover may have
+ * removed it first) or adds it again (the other may have added it first). */
+static void *refs_remover_main(void *arg)
+{
+    refs_run *r = arg;
+    for (unsigned n = 0; atomic_load(&r->stop) == 0; n++) {
+        /* A few rounds on each name: the two removers meet on it. */
+        unsigned i = (n / 4) % REF_NAMES;
+        dynhc_endpoint *ep = dynhc_sched_find(r->s, ref_names[i]);
+        if (ep != NULL) {
+            int rc = dynhc_sched_remove_endpoint(r->s, ep);
+            if (rc == DYNHC_OK) {
+                atomic_fetch_add(&r->removed, 1);
+            } else if (rc == DYNHC_ERR_NOT_FOUND) {
+                atomic_fetch_add(&r->not_found, 1);
+            } else {
+                refs_wrong(r);
+            }
+            if (dynhc_endpoint_is_registered(ep)) {
+                refs_wrong(r);
+            }
+            dynhc_endpoint_release(ep);
+        } else {
+            int rc = sched_add(r->s, ref_names[i], r->payload, refs_send, r, refs_destroy, NULL);
+            if (rc == DYNHC_OK) {
+                atomic_fetch_add(&r->added, 1);
+            } else if (rc == DYNHC_ERR_INVALID_ARG) {
+                atomic_fetch_add(&r->duplicates, 1); /* the name is taken again */
+            } else {
+                refs_wrong(r);
+            }
+        }
+        atomic_fetch_add(&r->churned, 1);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void request_threads_hold_references_while_endpoints_are_removed_and_added(void **state)
+{
+    (void)state;
+    poison_on();
+    refs_run *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->payload = builtin_payload();
+    r->s = dynhc_sched_new();
+    assert_non_null(r->s);
+    assert_int_equal(dynhc_sched_set_log(r->s, NULL, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_mode(r->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(r->s, MS), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(r->s, 0), DYNHC_OK);
+    for (unsigned i = 0; i < REF_NAMES; i++) {
+        assert_int_equal(
+            sched_add(r->s, ref_names[i], r->payload, refs_send, r, refs_destroy, NULL), DYNHC_OK);
+        atomic_fetch_add(&r->added, 1);
+    }
+    assert_int_equal(dynhc_sched_start_thread(r->s, NULL), DYNHC_OK);
+
+    pthread_t threads[REF_REQUEST_THREADS + REF_REMOVERS];
+    for (int i = 0; i < REF_REQUEST_THREADS + REF_REMOVERS; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL,
+                                        i < REF_REQUEST_THREADS ? refs_request_main
+                                                                : refs_remover_main,
+                                        r),
+                         0);
+    }
+    unsigned rounds = (unsigned)stress_rounds(3000);
+    for (int waited = 0; waited < 60000 && atomic_load(&r->churned) < rounds &&
+                         atomic_load(&r->stop) == 0;
+         waited++) {
+        sleep_ms(1);
+    }
+    int expected = 0;
+    atomic_compare_exchange_strong(&r->stop, &expected, 1);
+    for (int i = 0; i < REF_REQUEST_THREADS + REF_REMOVERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    }
+    assert_int_equal(dynhc_sched_stop_thread(r->s), DYNHC_OK);
+    print_message("added %u (duplicates %u) removed %u (already %u) traffic %u stale calls %u "
+                  "finds %u\n",
+                  atomic_load(&r->added), atomic_load(&r->duplicates), atomic_load(&r->removed),
+                  atomic_load(&r->not_found), atomic_load(&r->recorded),
+                  atomic_load(&r->stale_calls), atomic_load(&r->finds));
+    assert_true(atomic_load(&r->stop) == 1);
+    assert_true(atomic_load(&r->removed) > 0 && atomic_load(&r->recorded) > 0);
+
+    /* A reference outlives the scheduler: its endpoint is freed by the last
+     * release, not by dynhc_sched_free(). */
+    dynhc_endpoint *kept = NULL;
+    for (unsigned i = 0; i < REF_NAMES && kept == NULL; i++) {
+        kept = dynhc_sched_find(r->s, ref_names[i]);
+    }
+    if (kept == NULL) { /* every name was between removal and addition */
+        assert_int_equal(sched_add(r->s, "generate", r->payload, refs_send, r, refs_destroy, NULL),
+                         DYNHC_OK);
+        atomic_fetch_add(&r->added, 1);
+        kept = dynhc_sched_find(r->s, "generate");
+    }
+    assert_non_null(kept);
+    unsigned added = atomic_load(&r->added);
+    dynhc_sched_free(r->s);
+    assert_int_equal(atomic_load(&r->destroyed), added - 1);
+    assert_false(dynhc_endpoint_is_registered(kept));
+    assert_false(dynhc_endpoint_is_ready(kept));
+    dynhc_endpoint_record_activity(kept, 1); /* nothing of the freed scheduler is touched */
+    assert_non_null(dynhc_endpoint_name(kept));
+    dynhc_endpoint_release(kept);
+    /* Every endpoint was freed exactly once. */
+    assert_int_equal(atomic_load(&r->destroyed), added);
+    dynhc_result_free(r->payload);
+    free(r);
+    poison_off();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -838,6 +1044,7 @@ int main(void)
         cmocka_unit_test(settings_change_while_other_threads_use_the_scheduler),
         cmocka_unit_test(everything_at_once_while_a_thread_ticks),
         cmocka_unit_test(everything_at_once_while_the_thread_runner_ticks),
+        cmocka_unit_test(request_threads_hold_references_while_endpoints_are_removed_and_added),
     };
     /* DYNHC_TEST_FILTER=pattern runs only the matching tests. */
     const char *filter = getenv("DYNHC_TEST_FILTER");

@@ -203,7 +203,7 @@ static dynhc_endpoint *add_captured(fixture *f, dynhc_sched *s, const char *name
     dynhc_endpoint *ep = NULL;
     capture c;
     capture_begin(&c);
-    int status = dynhc_sched_add_endpoint(s, name, f->payload, NULL, keep_in_flight, f, NULL, &ep);
+    int status = sched_add(s, name, f->payload, keep_in_flight, f, NULL, &ep);
     *err = capture_end(&c);
     assert_int_equal(status, DYNHC_OK);
     return ep;
@@ -300,9 +300,7 @@ static void a_hosts_own_sink_receives_every_level_whatever_dyn_log_says(void **s
     char log[1024] = "";
     assert_int_equal(dynhc_sched_set_log(s, record_line, log), DYNHC_OK);
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(dynhc_sched_add_endpoint(s, "generate", f->payload, NULL, keep_in_flight, f,
-                                              NULL, &ep),
-                     DYNHC_OK);
+    assert_int_equal(sched_add(s, "generate", f->payload, keep_in_flight, f, NULL, &ep), DYNHC_OK);
     assert_non_null(strstr(log, "1|Health check payload for endpoint 'generate'"));
     dynhc_sched_free(s);
 }
@@ -453,17 +451,13 @@ static void an_endpoint_removed_while_its_failure_is_logged_stays_valid(void **s
     remover r = {f->s, NULL, 0};
     assert_int_equal(dynhc_sched_set_log(f->s, remove_on_failure, &r), DYNHC_OK);
     /* A completion's failure. */
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "a", f->payload, NULL, keep_in_flight, f,
-                                              NULL, &r.ep),
-                     DYNHC_OK);
+    assert_int_equal(sched_add(f->s, "a", f->payload, keep_in_flight, f, NULL, &r.ep), DYNHC_OK);
     assert_int_equal(dynhc_sched_tick(f->s, f->now), 1);
     assert_int_equal(dynhc_sched_complete(f->s, f->last_id, DYNHC_CHECK_FAILURE, "HTTP 500"),
                      DYNHC_OK);
     assert_int_equal(r.lines, 1);
     /* A tick's timeout. */
-    assert_int_equal(dynhc_sched_add_endpoint(f->s, "b", f->payload, NULL, keep_in_flight, f,
-                                              NULL, &r.ep),
-                     DYNHC_OK);
+    assert_int_equal(sched_add(f->s, "b", f->payload, keep_in_flight, f, NULL, &r.ep), DYNHC_OK);
     assert_int_equal(dynhc_sched_tick(f->s, f->now), 1);
     f->now += 3 * SEC;
     assert_int_equal(dynhc_sched_tick(f->s, f->now), 0);

@@ -103,15 +103,23 @@ static void harness_end(harness *h)
     dynhc_result_free(h->payload);
 }
 
-static dynhc_endpoint *add(harness *h, const char *name, const char *const *labels, script *sc)
+static dynhc_endpoint *add(harness *h, const char *name, const dynhc_label *labels,
+                           size_t label_count, script *sc)
 {
+    dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+    o.name = name;
+    o.payload = h->payload;
+    o.labels = labels;
+    o.label_count = label_count;
+    o.send = scripted_send;
+    o.user_data = sc;
     dynhc_endpoint *ep = NULL;
     sc->h = h;
-    assert_int_equal(dynhc_sched_add_endpoint(h->s, name, h->payload, labels, scripted_send, sc,
-                                              NULL, &ep),
-                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_add(h->s, &o, &ep), DYNHC_OK);
     return ep;
 }
+
+#define LABELS(array) array, sizeof(array) / sizeof(array[0])
 
 /* Ticks at every deadline up to until, then sets the clock to until. */
 static void run_until(harness *h, uint64_t until)
@@ -186,7 +194,7 @@ static void status_has_exactly_the_keys_and_types_of_dynamos_health(void **state
     harness h;
     harness_init(&h);
     script sc = {0};
-    add(&h, "generate", NULL, &sc);
+    add(&h, "generate", NULL, 0, &sc);
     cJSON *json = parse_status(&h, 0);
     static const char *const top[] = {"status", "uptime", "endpoints"};
     assert_keys(json, top, 3);
@@ -213,7 +221,7 @@ static void status_turns_ready_after_a_successful_check_and_counts_uptime_on_the
     harness_init(&h);
     static const step steps[] = {{0, DYNHC_CHECK_SUCCESS, 5 * MS, NULL}};
     script sc = {.steps = steps, .count = 1};
-    add(&h, "generate", NULL, &sc);
+    add(&h, "generate", NULL, 0, &sc);
     char *text = dynhc_sched_status_json(h.s, 0);
     assert_non_null(strstr(text, "\"status\":\"notready\""));
     dynhc_free(text);
@@ -234,7 +242,7 @@ static void verbose_status_gives_null_before_the_first_check(void **state)
     harness h;
     harness_init(&h);
     script sc = {0};
-    add(&h, "embed", NULL, &sc);
+    add(&h, "embed", NULL, 0, &sc);
     cJSON *json = parse_status(&h, 1);
     static const char *const top[] = {"status", "uptime", "endpoints", "checks"};
     assert_keys(json, top, 4);
@@ -262,13 +270,13 @@ static void verbose_status_reports_the_last_check_its_error_and_checks_in_flight
     static const step gen_steps[] = {{0, DYNHC_CHECK_SUCCESS, 12 * MS + 500000, NULL},
                                      {0, DYNHC_CHECK_FAILURE, 250 * MS, "HTTP 503: overloaded"}};
     script gen = {.steps = gen_steps, .count = 2};
-    add(&h, "generate", NULL, &gen);
+    add(&h, "generate", NULL, 0, &gen);
     run_until(&h, T0 + 10 * SEC + 250 * MS);
     script chat = PENDING;
-    add(&h, "chat", NULL, &chat);
+    add(&h, "chat", NULL, 0, &chat);
     run_until(&h, T0 + 11 * SEC);
     script embed = PENDING;
-    add(&h, "embed", NULL, &embed);
+    add(&h, "embed", NULL, 0, &embed);
     h.now = T0 + 11 * SEC + 750 * MS;
 
     char *text = dynhc_sched_status_json(h.s, 1);
@@ -311,7 +319,7 @@ static void verbose_status_names_a_timeout(void **state)
     harness_init(&h);
     static const step steps[] = {{1, DYNHC_CHECK_SUCCESS, 0, NULL}};
     script sc = {.steps = steps, .count = 1};
-    add(&h, "generate", NULL, &sc);
+    add(&h, "generate", NULL, 0, &sc);
     run_until(&h, T0 + 3 * SEC);
     cJSON *json = parse_status(&h, 1);
     const cJSON *gen = cJSON_GetObjectItemCaseSensitive(
@@ -334,11 +342,11 @@ static void status_escapes_every_odd_byte_in_names_and_errors(void **state)
                                         "\x01\x1f\x7f", "h\xc3\xa9llo \xe2\x9c\x93", "/slash\b\f"};
     script quiet[7] = {PENDING, PENDING, PENDING, PENDING, PENDING, PENDING, PENDING};
     for (size_t i = 0; i < 7; i++) {
-        add(&h, names[i], NULL, &quiet[i]);
+        add(&h, names[i], NULL, 0, &quiet[i]);
     }
     static const step steps[] = {{0, DYNHC_CHECK_FAILURE, MS, "line1\nline2 \"q\" \\ \x02"}};
     script bad = {.steps = steps, .count = 1};
-    add(&h, "bad\xff\xc3(", NULL, &bad);
+    add(&h, "bad\xff\xc3(", NULL, 0, &bad);
     run_until(&h, T0);
 
     char *text = dynhc_sched_status_json(h.s, 1);
@@ -371,9 +379,9 @@ static void status_leaves_out_removed_endpoints(void **state)
     harness h;
     harness_init(&h);
     script a = {0}, b = {0}, c = {0};
-    add(&h, "a", NULL, &a);
-    dynhc_endpoint *gone = add(&h, "b", NULL, &b);
-    add(&h, "c", NULL, &c);
+    add(&h, "a", NULL, 0, &a);
+    dynhc_endpoint *gone = add(&h, "b", NULL, 0, &b);
+    add(&h, "c", NULL, 0, &c);
     assert_int_equal(dynhc_sched_remove_endpoint(h.s, gone), DYNHC_OK);
     cJSON *json = parse_status(&h, 1);
     static const char *const left[] = {"a", "c"};
@@ -870,7 +878,7 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
     (void)state;
     harness h;
     harness_init(&h);
-    static const char *const gen_labels[] = {"model", "gpt2", NULL};
+    static const dynhc_label gen_labels[] = {{"model", "gpt2"}};
     static const step gen_steps[] = {
         {0, DYNHC_CHECK_SUCCESS, 3 * MS, NULL},         /* T0 */
         {0, DYNHC_CHECK_SUCCESS, 20 * MS, NULL},        /* T0+10 */
@@ -879,7 +887,7 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
         {0, DYNHC_CHECK_SUCCESS, 1500 * MS, NULL},      /* T0+40 */
     };
     script gen = {.steps = gen_steps, .count = 5};
-    add(&h, "generate", gen_labels, &gen);
+    add(&h, "generate", LABELS(gen_labels), &gen);
     run_until(&h, T0 + 45 * SEC);
     /* The timed-out check answers at last: late, and ignored. */
     assert_int_equal(dynhc_sched_complete(h.s, gen.pending_id, DYNHC_CHECK_SUCCESS, NULL),
@@ -888,7 +896,7 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
     /* A check whose endpoint is removed before it completes. */
     static const step doomed_steps[] = {{1, DYNHC_CHECK_SUCCESS, 0, NULL}};
     script doomed = {.steps = doomed_steps, .count = 1};
-    dynhc_endpoint *gone = add(&h, "doomed", NULL, &doomed);
+    dynhc_endpoint *gone = add(&h, "doomed", NULL, 0, &doomed);
     run_until(&h, T0 + 45 * SEC);
     assert_int_equal(dynhc_sched_remove_endpoint(h.s, gone), DYNHC_OK);
     assert_int_equal(dynhc_sched_complete(h.s, doomed.pending_id, DYNHC_CHECK_SUCCESS, NULL),
@@ -898,7 +906,7 @@ static void metrics_count_a_scripted_run_of_successes_failures_and_timeouts(void
     h.now = T0 + 46 * SEC;
     static const step slow_steps[] = {{1, DYNHC_CHECK_SUCCESS, 0, NULL}};
     script slow = {.steps = slow_steps, .count = 1};
-    add(&h, "slow", NULL, &slow);
+    add(&h, "slow", NULL, 0, &slow);
     run_until(&h, T0 + 47 * SEC + 500 * MS);
 
     char *text = dynhc_sched_metrics(h.s);
@@ -971,7 +979,7 @@ static void a_timeout_is_recorded_as_exactly_the_timeout(void **state)
     static const step steps[] = {{1, DYNHC_CHECK_SUCCESS, 0, NULL}};
     script sc = {.steps = steps, .count = 1};
     h.now = T0 + 200 * 1000; /* 0.2 ms past the grid */
-    add(&h, "generate", NULL, &sc);
+    add(&h, "generate", NULL, 0, &sc);
     assert_int_equal(dynhc_sched_tick(h.s, h.now), 1);
     assert_true(dynhc_sched_next_deadline(h.s) == T0 + 1001 * MS);
     run_until(&h, T0 + 1500 * MS);
@@ -1002,7 +1010,7 @@ static void a_completion_right_after_a_tick_ahead_of_the_clock_has_no_negative_l
     static const step steps[] = {{0, DYNHC_CHECK_SUCCESS, 0, NULL}};
     script sc = {.steps = steps, .count = 1};
     h.now = T0 + 300 * 1000;
-    add(&h, "generate", NULL, &sc);
+    add(&h, "generate", NULL, 0, &sc);
     uint64_t deadline = dynhc_sched_next_deadline(h.s);
     assert_true(deadline == T0 + MS);
     assert_int_equal(dynhc_sched_tick(h.s, deadline), 1); /* the clock still says T0 + 0.3 ms */
@@ -1040,7 +1048,7 @@ static void the_latency_sum_never_wraps(void **state)
         scripts[i].steps = never;
         scripts[i].count = 1;
         snprintf(name, sizeof(name), "e%d", i);
-        add(&h, name, NULL, &scripts[i]);
+        add(&h, name, NULL, 0, &scripts[i]);
     }
     for (int round = 0; round < 108; round++) {
         for (int i = 0; i < 2000; i++) {
@@ -1089,10 +1097,10 @@ static void metrics_give_unix_timestamps_of_last_success_and_last_change(void **
     static const step steps[] = {{0, DYNHC_CHECK_SUCCESS, 250 * MS, NULL}};
     script sc = {.steps = steps, .count = 1};
     h.now = T0 + 2 * SEC;
-    add(&h, "generate", NULL, &sc); /* checked at once, ready 250 ms later */
+    add(&h, "generate", NULL, 0, &sc); /* checked at once, ready 250 ms later */
     run_until(&h, T0 + 3 * SEC);
     script pending = PENDING;
-    dynhc_endpoint *quiet = add(&h, "quiet", NULL, &pending); /* at T0+3 */
+    dynhc_endpoint *quiet = add(&h, "quiet", NULL, 0, &pending); /* at T0+3 */
     run_until(&h, T0 + 3500 * MS);
 
     char *text = dynhc_sched_metrics(h.s);
@@ -1148,9 +1156,9 @@ static void metrics_escape_label_values_as_the_format_requires(void **state)
     (void)state;
     harness h;
     harness_init(&h);
-    static const char *const labels[] = {"model", "a\"b\\c\nd", "site", "caf\xc3\xa9 \xff", NULL};
+    static const dynhc_label labels[] = {{"model", "a\"b\\c\nd"}, {"site", "caf\xc3\xa9 \xff"}};
     script sc = {0};
-    add(&h, "we\"ird\\name\nx", labels, &sc);
+    add(&h, "we\"ird\\name\nx", LABELS(labels), &sc);
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
     dh_parse_error err = {{0, 0}, "", 0};
@@ -1176,10 +1184,10 @@ static void metrics_name_the_endpoint_with_a_label_no_scraper_attaches(void **st
     (void)state;
     harness h;
     harness_init(&h);
-    static const char *const labels[] = {"model", "gpt2", NULL};
+    static const dynhc_label labels[] = {{"model", "gpt2"}};
     script sc = PENDING;
-    add(&h, "generate", labels, &sc);
-    add(&h, "embed", NULL, &sc);
+    add(&h, "generate", LABELS(labels), &sc);
+    add(&h, "embed", NULL, 0, &sc);
     run_until(&h, T0 + SEC);
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
@@ -1225,18 +1233,23 @@ static void registration_refuses_label_names_of_targets_and_of_dynhc(void **stat
     script sc = {0};
     for (size_t i = 0; i < sizeof(target_labels) / sizeof(target_labels[0]) + 3; i++) {
         const char *name = i < 8 ? target_labels[i] : own[i - 8];
-        const char *labels[] = {"model", "gpt2", name, "x", NULL};
+        const dynhc_label labels[] = {{"model", "gpt2"}, {name, "x"}};
+        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+        o.name = "generate";
+        o.payload = h.payload;
+        o.labels = labels;
+        o.label_count = 2;
+        o.send = scripted_send;
+        o.user_data = &sc;
         dynhc_endpoint *ep = (dynhc_endpoint *)&h;
         sc.h = &h;
-        assert_int_equal(dynhc_sched_add_endpoint(h.s, "generate", h.payload, labels,
-                                                  scripted_send, &sc, NULL, &ep),
-                         DYNHC_ERR_INVALID_ARG);
+        assert_int_equal(dynhc_sched_add(h.s, &o, &ep), DYNHC_ERR_INVALID_ARG);
         assert_null(ep);
     }
     /* Names that only look alike are fine. */
-    static const char *const alike[] = {"Endpoint", "x", "pod_name", "y", "exported_job", "z",
-                                        NULL};
-    add(&h, "generate", alike, &sc);
+    static const dynhc_label alike[] = {
+        {"Endpoint", "x"}, {"pod_name", "y"}, {"exported_job", "z"}};
+    add(&h, "generate", LABELS(alike), &sc);
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
     assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"generate\",Endpoint=\"x\","
@@ -1250,9 +1263,9 @@ static void metrics_leave_out_a_repeated_extra_label(void **state)
     (void)state;
     harness h;
     harness_init(&h);
-    static const char *const labels[] = {"model", "a", "site", "s", "model", "b", NULL};
+    static const dynhc_label labels[] = {{"model", "a"}, {"site", "s"}, {"model", "b"}};
     script sc = {0};
-    add(&h, "generate", labels, &sc);
+    add(&h, "generate", LABELS(labels), &sc);
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
     assert_line(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\",model=\"a\","
@@ -1271,7 +1284,7 @@ static void reports_do_not_depend_on_the_numeric_locale(void **state)
     harness_init(&h);
     static const step steps[] = {{0, DYNHC_CHECK_SUCCESS, 12 * MS + 500000, NULL}};
     script sc = {.steps = steps, .count = 1};
-    add(&h, "generate", NULL, &sc);
+    add(&h, "generate", NULL, 0, &sc);
     run_until(&h, T0 + 1500 * MS);
     char *metrics = dynhc_sched_metrics(h.s);
     char *status = dynhc_sched_status_json(h.s, 1);

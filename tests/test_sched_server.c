@@ -99,9 +99,7 @@ static void world_init_with(world *w, dynhc_send_fn send, void *send_data)
     assert_int_equal(dynhc_sched_set_mode(w->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_interval_ns(w->s, 10 * SEC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_spread_ns(w->s, 0), DYNHC_OK);
-    assert_int_equal(dynhc_sched_add_endpoint(w->s, "generate", w->payload, NULL, send, send_data,
-                                              NULL,
-                                              &w->ep),
+    assert_int_equal(sched_add(w->s, "generate", w->payload, send, send_data, NULL, &w->ep),
                      DYNHC_OK);
     w->srv = dynhc_server_new(w->s);
     assert_non_null(w->srv);
@@ -119,7 +117,7 @@ static void world_start(world *w)
     char address[64], expected[64];
     assert_int_equal(dynhc_server_address(w->srv, address, sizeof(address)),
                      DYNHC_ERR_INVALID_ARG);
-    assert_int_equal(dynhc_server_start(w->srv), DYNHC_OK);
+    assert_int_equal(dynhc_server_start(w->srv, NULL), DYNHC_OK);
     assert_true(dynhc_server_port(w->srv) > 0);
     /* The address names the port bound, not the 0 asked for. */
     assert_int_equal(dynhc_server_address(w->srv, address, sizeof(address)), DYNHC_OK);
@@ -314,7 +312,7 @@ static void setters_reject_bad_values_and_null(void **state)
     assert_null(dynhc_server_new(NULL));
     dynhc_server_free(NULL);
     assert_int_equal(dynhc_server_port(NULL), -1);
-    assert_int_equal(dynhc_server_start(NULL), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_server_start(NULL, NULL), DYNHC_ERR_INVALID_ARG);
     assert_int_equal(dynhc_server_stop(NULL), DYNHC_ERR_INVALID_ARG);
     assert_int_equal(dynhc_server_load_env(NULL, NULL, NULL), DYNHC_ERR_INVALID_ARG);
     assert_int_equal(dynhc_server_set_host(NULL, "127.0.0.1"), DYNHC_ERR_INVALID_ARG);
@@ -364,12 +362,14 @@ static void server_is_off_until_a_port_is_set(void **state)
     world_init(&w);
     dynhc_server *off = dynhc_server_new(w.s);
     assert_non_null(off);
-    assert_int_equal(dynhc_server_start(off), DYNHC_DISABLED);
+    assert_int_equal(dynhc_server_start(off, NULL), DYNHC_DISABLED);
     assert_int_equal(dynhc_server_port(off), -1);
     assert_int_equal(dynhc_server_stop(off), DYNHC_OK);
     dynhc_server_free(off);
     assert_int_equal(dynhc_server_set_port(w.srv, -1), DYNHC_OK);
-    assert_int_equal(dynhc_server_start(w.srv), DYNHC_DISABLED);
+    int sys_errno = -1; /* left alone but for DYNHC_ERR_SYSTEM */
+    assert_int_equal(dynhc_server_start(w.srv, &sys_errno), DYNHC_DISABLED);
+    assert_int_equal(sys_errno, -1);
     assert_int_equal(dynhc_server_port(w.srv), -1);
     world_end(&w);
 }
@@ -381,7 +381,7 @@ static void start_twice_is_busy_and_settings_wait_for_stop(void **state)
     world_init(&w);
     world_start(&w);
     int port = dynhc_server_port(w.srv);
-    assert_int_equal(dynhc_server_start(w.srv), DYNHC_ERR_BUSY);
+    assert_int_equal(dynhc_server_start(w.srv, NULL), DYNHC_ERR_BUSY);
     assert_int_equal(dynhc_server_set_port(w.srv, 0), DYNHC_ERR_BUSY);
     assert_int_equal(dynhc_server_set_host(w.srv, "::1"), DYNHC_ERR_BUSY);
     assert_int_equal(dynhc_server_set_health_path(w.srv, "/h"), DYNHC_ERR_BUSY);
@@ -444,9 +444,9 @@ static void binding_a_port_in_use_is_a_system_error(void **state)
     assert_non_null(second);
     assert_int_equal(dynhc_server_set_host(second, "127.0.0.1"), DYNHC_OK);
     assert_int_equal(dynhc_server_set_port(second, port), DYNHC_OK);
-    errno = 0;
-    assert_int_equal(dynhc_server_start(second), DYNHC_ERR_SYSTEM);
-    assert_int_equal(errno, EADDRINUSE);
+    int sys_errno = 0;
+    assert_int_equal(dynhc_server_start(second, &sys_errno), DYNHC_ERR_SYSTEM);
+    assert_int_equal(sys_errno, EADDRINUSE);
     assert_int_equal(dynhc_server_port(second), -1);
     char expected[128];
     snprintf(expected, sizeof(expected),
@@ -477,7 +477,7 @@ static void an_ipv6_host_listens_on_ipv6(void **state)
     world w;
     world_init(&w);
     assert_int_equal(dynhc_server_set_host(w.srv, "::1"), DYNHC_OK);
-    if (dynhc_server_start(w.srv) != DYNHC_OK) {
+    if (dynhc_server_start(w.srv, NULL) != DYNHC_OK) {
         world_end(&w);
         skip(); /* no IPv6 loopback here */
     }
@@ -1016,7 +1016,7 @@ static void a_port_of_minus_one_from_the_environment_turns_it_off(void **state)
     fake_env env = {0};
     fake_env_set(&env, "DYN_SYSTEM_PORT", "-1");
     assert_int_equal(dynhc_server_load_env(w.srv, fake_env_get, &env), DYNHC_OK);
-    assert_int_equal(dynhc_server_start(w.srv), DYNHC_DISABLED);
+    assert_int_equal(dynhc_server_start(w.srv, NULL), DYNHC_DISABLED);
     assert_int_equal(w.warning_count, 0);
     world_end(&w);
 }

@@ -135,7 +135,7 @@ static world *world_start(uint64_t deadline_ms)
     if (deadline_ms != 0) {
         assert_int_equal(dh_server_set_request_deadline_ms(w->srv, deadline_ms), DYNHC_OK);
     }
-    assert_int_equal(dynhc_server_start(w->srv), DYNHC_OK);
+    assert_int_equal(dynhc_server_start(w->srv, NULL), DYNHC_OK);
     w->port = dynhc_server_port(w->srv);
     assert_true(w->port > 0);
     return w;

@@ -192,7 +192,7 @@ static dynhc_endpoint *add(dynhc_sched *s, const char *name, dynhc_send_fn send,
 {
     dynhc_result *res = builtin_payload();
     dynhc_endpoint *ep = NULL;
-    assert_int_equal(dynhc_sched_add_endpoint(s, name, res, NULL, send, p, NULL, &ep), DYNHC_OK);
+    assert_int_equal(sched_add(s, name, res, send, p, NULL, &ep), DYNHC_OK);
     dynhc_result_free(res);
     return ep;
 }
@@ -243,7 +243,7 @@ static idle_cost idle_for_100_ms(void)
 static void start_and_stop_refuse_null(void **state)
 {
     (void)state;
-    assert_int_equal(dynhc_sched_start_thread(NULL), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_start_thread(NULL, NULL), DYNHC_ERR_INVALID_ARG);
     assert_int_equal(dynhc_sched_stop_thread(NULL), DYNHC_ERR_INVALID_ARG);
 }
 
@@ -265,8 +265,10 @@ static void start_twice_is_busy_and_a_stopped_runner_starts_again(void **state)
     dynhc_sched *s = periodic_sched(20 * MS);
     add(s, "generate", send_and_complete, &p);
 
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_ERR_BUSY);
+    int sys_errno = -1; /* left alone but for DYNHC_ERR_SYSTEM */
+    assert_int_equal(dynhc_sched_start_thread(s, &sys_errno), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, &sys_errno), DYNHC_ERR_BUSY);
+    assert_int_equal(sys_errno, -1);
     assert_true(wait_sent(&p, 1) >= 1);
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
@@ -274,7 +276,7 @@ static void start_twice_is_busy_and_a_stopped_runner_starts_again(void **state)
     pthread_mutex_lock(&p.lock);
     unsigned before = p.sent;
     pthread_mutex_unlock(&p.lock);
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&p, before + 1) > before);
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
 
@@ -291,7 +293,7 @@ static void runner_sends_periodic_checks_on_time_and_stops_promptly(void **state
     dynhc_sched *s = periodic_sched(20 * MS);
     dynhc_endpoint *ep = add(s, "generate", send_and_complete, &p);
 
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&p, 5) >= 5);
     uint64_t t0 = dynhc_now_ns();
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
@@ -325,7 +327,7 @@ static void stop_wakes_a_runner_sleeping_until_a_distant_deadline(void **state)
     dynhc_sched *s = periodic_sched(10000 * MS);
     add(s, "generate", send_and_complete, &p);
 
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&p, 1) >= 1);
     sleep_ms(10); /* into its ten-second sleep */
     uint64_t t0 = dynhc_now_ns();
@@ -343,7 +345,7 @@ static void adding_an_endpoint_wakes_a_runner_sleeping_without_deadline(void **s
     probe_init(&p);
     dynhc_sched *s = periodic_sched(10000 * MS);
     assert_int_equal(dynhc_sched_next_deadline(s), DYNHC_NO_DEADLINE);
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     sleep_ms(10); /* into its sleep without a deadline */
 
     uint64_t t0 = dynhc_now_ns();
@@ -371,7 +373,7 @@ static void completion_from_another_thread_wakes_the_runner(void **state)
     assert_int_equal(pthread_create(&thread, NULL, completer_main, &c), 0);
     dynhc_endpoint *ep = add(s, "generate", send_to_completer, &p);
 
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     pthread_mutex_lock(&p.lock);
     unsigned completed = probe_wait_locked(&p, &p.completed, 3);
     pthread_mutex_unlock(&p.lock);
@@ -427,7 +429,7 @@ static void an_endpoint_added_from_a_callback_on_a_traffic_thread_wakes_the_runn
     adder a = {.probe = &pb};
     assert_int_equal(dynhc_sched_set_transition_callback(s, add_on_ready, &a), DYNHC_OK);
     dynhc_endpoint *ep = add(s, "a", send_and_fail, &pa);
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&pa, 1) >= 1);
     sleep_ms(10); /* the runner sleeps until a's next check, ten seconds away */
 
@@ -455,7 +457,7 @@ static void stop_from_a_runner_callback_is_busy(void **state)
     dynhc_sched *s = periodic_sched(10000 * MS);
     add(s, "generate", send_and_stop, &p);
 
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&p, 1) >= 1);
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
     assert_int_equal(p.stop_rc, DYNHC_ERR_BUSY);
@@ -481,7 +483,7 @@ static void runner_follows_the_schedulers_own_clock(void **state)
     assert_int_equal(dynhc_sched_set_clock(s, clock_far_ahead, NULL), DYNHC_OK);
     add(s, "generate", send_and_complete, &p);
 
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&p, 3) >= 3);
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
     assert_true(p.first_sent_ns >= 1000000 * 1000000000ull);
@@ -521,7 +523,7 @@ static void the_runner_never_calls_the_clock_with_the_lock_held(void **state)
     atomic_store(&clock_calls_under_lock, 0);
     unsigned reads = atomic_load(&clock_reads);
     watched = s;
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&p, 4) >= 4);
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
     watched = NULL;
@@ -537,7 +539,7 @@ static void runner_without_endpoints_sleeps(void **state)
     dynhc_sched *s = dynhc_sched_new();
     assert_non_null(s);
     assert_int_equal(dynhc_sched_set_clock(s, counting_clock, NULL), DYNHC_OK);
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     sleep_ms(10);
     idle_cost cost = idle_for_100_ms();
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
@@ -554,7 +556,7 @@ static void runner_waiting_for_a_distant_deadline_sleeps(void **state)
     dynhc_sched *s = periodic_sched(10000 * MS);
     assert_int_equal(dynhc_sched_set_clock(s, counting_clock, NULL), DYNHC_OK);
     add(s, "generate", send_and_complete, &p);
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&p, 1) >= 1);
     sleep_ms(10);
     idle_cost cost = idle_for_100_ms();
@@ -573,7 +575,7 @@ static void runner_replaces_a_wakeup_function_set_before(void **state)
     probe_init(&p);
     dynhc_sched *s = periodic_sched(10000 * MS);
     assert_int_equal(dynhc_sched_set_wakeup(s, count_wakeup, &p), DYNHC_OK);
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     add(s, "generate", send_and_complete, &p);
     assert_true(wait_sent(&p, 1) >= 1);
     assert_int_equal(dynhc_sched_stop_thread(s), DYNHC_OK);
@@ -594,7 +596,7 @@ static void freeing_the_scheduler_stops_its_runner(void **state)
     probe_init(&p);
     dynhc_sched *s = periodic_sched(20 * MS);
     add(s, "generate", send_and_complete, &p);
-    assert_int_equal(dynhc_sched_start_thread(s), DYNHC_OK);
+    assert_int_equal(dynhc_sched_start_thread(s, NULL), DYNHC_OK);
     assert_true(wait_sent(&p, 2) >= 2);
     dynhc_sched_free(s);
     probe_destroy(&p);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "settings.h"
+#include "sized.h"
 #include "text.h"
 
 static const char *bool_of(const char *s, int *out)
@@ -158,6 +159,55 @@ static void public_duration_parser_trims_and_refuses_like_the_environment(void *
     assert_int_equal(dynhc_parse_duration("1", NULL), DYNHC_ERR_INVALID_ARG);
 }
 
+/* The structs that can grow (sized.h), across versions: a reader of version
+ * 2 given version 1, 2 and 3 of a struct. */
+typedef struct v1 {
+    size_t size;
+    const char *a;
+} v1;
+typedef struct v2 {
+    size_t size;
+    const char *a;
+    const char *b;
+} v2;
+typedef struct v3 {
+    size_t size;
+    const char *a;
+    const char *b;
+    const char *c;
+} v3;
+
+static void sized_structs_are_read_up_to_the_callers_size(void **state)
+{
+    (void)state;
+    const size_t min = DH_SIZE_UP_TO(v2, a); /* version 1 was the first */
+    assert_int_equal(min, sizeof(v1));
+    v2 out = {99, "stale", "stale"};
+
+    v1 older = {sizeof(v1), "a"};
+    assert_int_equal(dh_copy_sized(&out, sizeof(out), &older, min), DYNHC_OK);
+    assert_int_equal(out.size, sizeof(v1));
+    assert_string_equal(out.a, "a");
+    assert_null(out.b); /* a field the older caller did not know: unset */
+
+    v2 same = {sizeof(v2), "a", "b"};
+    assert_int_equal(dh_copy_sized(&out, sizeof(out), &same, min), DYNHC_OK);
+    assert_string_equal(out.b, "b");
+
+    v3 newer = {sizeof(v3), "a2", "b2", NULL};
+    assert_int_equal(dh_copy_sized(&out, sizeof(out), &newer, min), DYNHC_OK);
+    assert_string_equal(out.a, "a2");
+    newer.c = "set";
+    assert_int_equal(dh_copy_sized(&out, sizeof(out), &newer, min), DYNHC_ERR_INVALID_ARG);
+    assert_string_equal(out.a, "a2"); /* refused: nothing copied */
+
+    v1 none = {0, "x"};
+    assert_int_equal(dh_copy_sized(&out, sizeof(out), &none, min), DYNHC_ERR_INVALID_ARG);
+    none.size = sizeof(v1) - 1;
+    assert_int_equal(dh_copy_sized(&out, sizeof(out), &none, min), DYNHC_ERR_INVALID_ARG);
+    assert_string_equal(out.a, "a2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +219,7 @@ int main(void)
         cmocka_unit_test(level_and_model_type_names_are_case_insensitive),
         cmocka_unit_test(quote_escapes_and_cuts_long_values),
         cmocka_unit_test(public_duration_parser_trims_and_refuses_like_the_environment),
+        cmocka_unit_test(sized_structs_are_read_up_to_the_callers_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,12 @@
 extern "C" {
 #endif
 
+/*
+ * The export macro. dynhc is built and tested on POSIX only: the Windows
+ * branch is best effort (docs/abi.md). A consumer of the Windows DLL
+ * defines DYNHC_SHARED (the CMake target dynhc::dynhc does it for its
+ * users; dynhc.pc does not, since it serves static users too).
+ */
 #if defined(_WIN32)
 #if defined(DYNHC_BUILDING_SHARED)
 #define DYNHC_API __declspec(dllexport)
@@ -28,6 +34,19 @@ extern "C" {
 #define DYNHC_API __attribute__((visibility("default")))
 #else
 #define DYNHC_API
+#endif
+
+/*
+ * Marks a function whose result must not be dropped: it returns memory or an
+ * object (a reference) that the caller has to release, or a status whose
+ * failure leaves nothing working. GCC and Clang then warn about a call that
+ * ignores it (a cast to void does not silence GCC: test the value). Empty on
+ * other compilers. Never on plain setters.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define DYNHC_NODISCARD __attribute__((warn_unused_result))
+#else
+#define DYNHC_NODISCARD
 #endif
 
 /*
@@ -57,7 +76,8 @@ typedef enum dynhc_status {
     DYNHC_ERR_NOT_FOUND = -9,
     /* A required part was not built in (optional dependency missing). */
     DYNHC_ERR_UNSUPPORTED = -10,
-    /* An operating-system call failed; errno tells more. */
+    /* An operating-system call failed; the function's sys_errno out-parameter
+     * (where it has one) says which error. */
     DYNHC_ERR_SYSTEM = -11
 } dynhc_status;
 
@@ -99,6 +119,15 @@ typedef void (*dynhc_free_fn)(void *p);
  */
 DYNHC_API int dynhc_set_allocator(dynhc_malloc_fn malloc_f, dynhc_realloc_fn realloc_f,
                                   dynhc_calloc_fn calloc_f, dynhc_free_fn free_f);
+
+/*
+ * Looks up an environment variable, in place of getenv() (the resolver, the
+ * scheduler's and the status server's load_env functions take one). Returns
+ * the value (borrowed; it must stay valid until the next call of the
+ * function) or NULL when unset. Called only during the call it is given to,
+ * from that call's thread.
+ */
+typedef const char *(*dynhc_getenv_fn)(const char *name, void *user_data);
 
 typedef enum dynhc_severity {
     DYNHC_SEVERITY_WARNING = 1,

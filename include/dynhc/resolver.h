@@ -15,8 +15,6 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "common.h"
 
 #ifdef __cplusplus
@@ -48,21 +46,26 @@ typedef enum dynhc_source {
 } dynhc_source;
 
 /*
- * Looks up an environment variable. Returns the value (borrowed; it must stay
- * valid until the next call of the function) or NULL when unset.
- */
-typedef const char *(*dynhc_getenv_fn)(const char *name, void *user_data);
-
-/*
  * Config values given in memory instead of a file: each field mirrors the
  * config-file key of the same name, NULL means "not set", and every value is
  * parsed by the rules for strings in a config file (SPEC 1.5): booleans as
  * "true"/"false"/..., durations as "10", "2.5s", "500ms"...
  * health_check_payload is JSON text or "@PATH" (relative to the working
- * directory). Zero-initialise the struct: fields may be added at the end in
- * later versions.
+ * directory).
+ *
+ * The struct can grow: fields may be added at the end in later versions.
+ * Initialise it with DYNHC_CONFIG_INIT, which sets size to this header's
+ * sizeof(dynhc_config) and every field to NULL, then set the fields wanted:
+ *     dynhc_config config = DYNHC_CONFIG_INIT;
+ *     config.model_type = "chat";
+ * The library reads only the fields inside size (a program built against
+ * an older header passes a smaller one: the fields it does not know are
+ * unset), and refuses a size of 0 or below the first version's
+ * (DYNHC_ERR_INVALID_ARG), as well as a newer header's field that it does
+ * not know set to anything but NULL.
  */
 typedef struct dynhc_config {
+    size_t size; /* sizeof(dynhc_config), as DYNHC_CONFIG_INIT sets it */
     const char *model;
     const char *model_type;
     const char *health_check_level;
@@ -72,6 +75,15 @@ typedef struct dynhc_config {
     const char *health_check_interval;
     const char *health_check_timeout;
 } dynhc_config;
+
+/* A dynhc_config with its size set and every field unset. (Designated in C,
+ * so that -Wextra's missing-field-initializers stays quiet; C++ before
+ * C++20 has no designators, hence every field there.) */
+#ifdef __cplusplus
+#define DYNHC_CONFIG_INIT {sizeof(dynhc_config), 0, 0, 0, 0, 0, 0, 0, 0}
+#else
+#define DYNHC_CONFIG_INIT {.size = sizeof(dynhc_config)}
+#endif
 
 typedef struct dynhc_resolver dynhc_resolver;
 typedef struct dynhc_result dynhc_result;
@@ -106,7 +118,7 @@ DYNHC_API int dynhc_parse_duration(const char *text, uint64_t *ns);
  * getenv(), marker key "_health_check", BOS token id 1, lenient, replace mode.
  * Returns NULL when out of memory. Free with dynhc_resolver_free().
  */
-DYNHC_API dynhc_resolver *dynhc_resolver_new(void);
+DYNHC_NODISCARD DYNHC_API dynhc_resolver *dynhc_resolver_new(void);
 
 /* Frees a resolver. NULL is a no-op. Results it returned stay valid. */
 DYNHC_API void dynhc_resolver_free(dynhc_resolver *r);
@@ -129,10 +141,6 @@ DYNHC_API int dynhc_resolver_set_payload(dynhc_resolver *r, const char *json_tex
  * NULL clears). Replaces any payload text set before, and the other way. */
 DYNHC_API int dynhc_resolver_set_payload_file(dynhc_resolver *r, const char *path);
 
-/* The runtime payload as a cJSON object, deep-copied (the caller keeps
- * ownership of obj). NULL clears. DYNHC_ERR_NOMEM when the copy fails. */
-DYNHC_API int dynhc_resolver_set_payload_json(dynhc_resolver *r, const cJSON *obj);
-
 /*
  * The config file (source 3), YAML or, for a ".json" extension, JSON. Read at
  * resolve time. NULL clears. Replaces config values set with
@@ -140,8 +148,10 @@ DYNHC_API int dynhc_resolver_set_payload_json(dynhc_resolver *r, const cJSON *ob
  */
 DYNHC_API int dynhc_resolver_set_config_file(dynhc_resolver *r, const char *path);
 
-/* Config values in memory (source 3); the struct and its strings are copied.
- * NULL clears. Diagnostics name the source "<config>". */
+/* Config values in memory (source 3); the struct and its strings are
+ * copied. NULL clears. Diagnostics name the source "<config>". Returns
+ * DYNHC_OK, DYNHC_ERR_INVALID_ARG (r NULL, or config's size not set: see
+ * dynhc_config; nothing changes) or DYNHC_ERR_NOMEM (nothing changes). */
 DYNHC_API int dynhc_resolver_set_config(dynhc_resolver *r, const dynhc_config *config);
 
 /*
@@ -204,25 +214,25 @@ DYNHC_API int dynhc_resolver_set_check_all(dynhc_resolver *r, int check_all);
  *   DYNHC_ERR_STRICT strict mode and a warning was raised.
  * Diagnostics are in the result in the order they were raised.
  */
-DYNHC_API int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out);
+DYNHC_NODISCARD DYNHC_API int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out);
 
 /* Releases one reference to a result, freeing it with the last. NULL is a
  * no-op. Any thread. */
 DYNHC_API void dynhc_result_free(dynhc_result *res);
 
 /* Takes one more reference to a result (each is released with
- * dynhc_result_free()); returns res. Any thread: the scheduler keeps one per
- * endpoint so that one payload text serves many endpoints. */
-DYNHC_API dynhc_result *dynhc_result_ref(const dynhc_result *res);
+ * dynhc_result_free()) and returns res, as json_incref() does; NULL gives
+ * NULL. The caller must hold a reference already. Any thread; never
+ * allocates. The scheduler keeps one per endpoint so that one payload text
+ * serves many endpoints. */
+DYNHC_API dynhc_result *dynhc_result_ref(dynhc_result *res);
 
 /* The status dynhc_resolver_resolve() returned with this result. */
 DYNHC_API int dynhc_result_status(const dynhc_result *res);
 
-/* The payload as a cJSON object, borrowed (valid until the result is freed;
- * do not modify it). NULL when there is no payload. */
-DYNHC_API const cJSON *dynhc_result_payload(const dynhc_result *res);
-
-/* The payload as compact JSON text, borrowed. NULL when there is none. */
+/* The payload as compact JSON text, borrowed: valid until the last
+ * reference to the result is released. NULL when there is none. A cJSON
+ * tree of it: dynhc_result_payload() in the optional <dynhc/cjson.h>. */
 DYNHC_API const char *dynhc_result_text(const dynhc_result *res);
 
 /* Provenance. origin is the variable name, the file path or "<runtime>",
@@ -252,7 +262,7 @@ DYNHC_API const dynhc_diag *dynhc_result_diag(const dynhc_result *res, size_t i)
  * A human-readable account of where the payload and each setting came from,
  * one fact per line. Free with dynhc_free(). NULL when out of memory.
  */
-DYNHC_API char *dynhc_result_explain(const dynhc_result *res);
+DYNHC_NODISCARD DYNHC_API char *dynhc_result_explain(const dynhc_result *res);
 
 #ifdef __cplusplus
 }

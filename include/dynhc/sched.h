@@ -2,36 +2,53 @@
  * dynhc/sched.h: decides when each endpoint is sent its health-check
  * payload, judges the outcome and reports readiness (SPEC 3).
  *
- * The scheduler owns no thread. The caller drives time: dynhc_sched_next_deadline()
- * says when something is due, dynhc_sched_tick(now) does it. Any event loop can
- * do that (see examples/), or dynhc_sched_start_thread() runs a thread that does.
+ * The scheduler owns no thread. The caller drives time:
+ * dynhc_sched_next_deadline() says when something is due (as a poll
+ * timeout: dynhc_sched_timeout_ms()), dynhc_sched_tick(now) does it. Any
+ * event loop can do that (see examples/), or dynhc_sched_start_thread()
+ * runs a thread that does.
  *
  * Two modes: idle (default, Dynamo's canary) sends a check only after an
  * endpoint has seen no traffic for the interval; periodic sends one every
  * interval regardless of traffic.
  *
  * Thread safety: dynhc_endpoint_record_activity(), dynhc_sched_complete(),
- * dynhc_sched_add_endpoint(), dynhc_sched_remove_endpoint(),
+ * dynhc_sched_add(), dynhc_sched_remove_endpoint(), dynhc_sched_find(),
  * dynhc_sched_is_ready(), dynhc_sched_set_process_ready(),
- * dynhc_sched_status_json() and dynhc_sched_metrics() may be called from any
- * thread at any time, each safe against every other one, removal included.
- * The endpoint handle is the caller's, like a pointer from malloc(): it
- * must not be used once dynhc_sched_remove_endpoint() has returned for it,
- * so the caller's own calls with it (dynhc_endpoint_record_activity(),
- * dynhc_endpoint_is_ready(), dynhc_endpoint_name()) on other threads must
- * be over when it removes the endpoint. What the scheduler does with an
+ * dynhc_sched_next_deadline(), dynhc_sched_timeout_ms(),
+ * dynhc_sched_status_json(), dynhc_sched_metrics() and the dynhc_endpoint_*
+ * functions may be called from any thread at any time, each safe against
+ * every other one, removal included. What the scheduler does with an
  * endpoint on its own (a completion by check id, the tick sending its check,
  * a transition being announced, a report) is safe against its removal from
  * any thread at any time: the endpoint is kept until the last of these is
  * done. Ticking belongs to one thread at a time (the thread runner, when it
- * runs). Configuration is meant for start-up, from one thread; it is
- * locked all the same, and settings that other threads read are read
- * consistently (a change of the clock or the log sink may still reach a
- * call already under way with the old function: keep the old user data
- * alive). Callbacks, the clock included, are called without any lock held,
- * so they may call back into the scheduler. Reports are copied under the
- * lock and written after it: a large report does not hold up ticks and
- * completions.
+ * runs). dynhc_sched_free() is the one call that nothing may overlap.
+ * Configuration is meant for start-up, from one thread; it is locked all
+ * the same, and settings that other threads read are read consistently (a
+ * change of the clock or the log sink may still reach a call already under
+ * way with the old function: keep the old user data alive). Callbacks, the
+ * clock included, are called without any lock held, so they may call back
+ * into the scheduler. Reports are copied under the lock and written after
+ * it: a large report does not hold up ticks and completions.
+ *
+ * Endpoint handles. A dynhc_endpoint is reference-counted, like a result:
+ *   - a borrowed handle (the one dynhc_sched_add() gives, the ep of a
+ *     callback) is valid until the endpoint is removed, by any thread or
+ *     callback: use it only where nothing can remove the endpoint meanwhile
+ *     (one thread adds, uses and removes it; or inside the callback);
+ *   - a reference (from dynhc_sched_find(), or dynhc_endpoint_ref() on a
+ *     handle known to be valid) keeps the handle valid until the caller
+ *     releases it with dynhc_endpoint_release(), whatever happens to the
+ *     endpoint meanwhile: removal, the scheduler being freed. Hand
+ *     references to request threads.
+ * Once removed, an endpoint stays removed (adding the same name again makes
+ * a new endpoint, which dynhc_sched_find() then returns), and every call on
+ * it is safe and does nothing: dynhc_endpoint_record_activity() is ignored,
+ * dynhc_endpoint_is_ready() and dynhc_endpoint_is_registered() answer 0,
+ * dynhc_sched_remove_endpoint() DYNHC_ERR_NOT_FOUND; dynhc_endpoint_name()
+ * still gives its name. Its memory and user data are freed when the last
+ * reference goes (the scheduler's own, dropped by removal, included).
  *
  * Time is a monotonic clock in nanoseconds (dynhc_now_ns() by default), and
  * it is one time source: the scheduler remembers the latest now given to
@@ -78,15 +95,22 @@ typedef enum dynhc_log_level {
     DYNHC_LOG_ERROR = 3
 } dynhc_log_level;
 
-/* One check to send, as the send callback sees it. Everything is borrowed:
- * valid while the send callback runs (even if another thread removes the
- * endpoint meanwhile), then until the check completes or the endpoint is
- * removed. */
+/* One check to send, as the send callback sees it. The struct is valid
+ * during the callback only (copy the id and times). What it points to (the
+ * name, the text, the result) belongs to the endpoint: valid while the send
+ * callback runs, even if another thread removes the endpoint meanwhile, and
+ * then as long as the endpoint is registered; a send callback that finishes
+ * the check later keeps them with a reference to the endpoint
+ * (dynhc_endpoint_ref(ep), released when done). dynhc allocates the struct:
+ * fields may be added at the end in later versions. */
 typedef struct dynhc_check {
     uint64_t id;              /* pass to dynhc_sched_complete() */
     const char *endpoint;     /* the endpoint's name */
     const char *payload_text; /* compact JSON, shared by every endpoint that uses it */
-    const cJSON *payload;
+    /* The result whose text is sent: the endpoint's payload, with its
+     * provenance (dynhc_result_source(), _token_budget()...); a cJSON tree
+     * of it is dynhc_result_payload(check->result) from <dynhc/cjson.h>. */
+    const dynhc_result *result;
     uint64_t sent_ns;     /* when it was sent */
     uint64_t deadline_ns; /* when it times out */
 } dynhc_check;
@@ -95,21 +119,25 @@ typedef struct dynhc_check {
  * Starts a check: send check->payload_text to the endpoint and, now or
  * later, from any thread, report the outcome with dynhc_sched_complete(s,
  * check->id, ...). Return 0 when the check was started; anything else counts
- * as a failed check at once. Called from the ticking thread.
+ * as a failed check at once. Called from the ticking thread. ep is borrowed
+ * for the call (valid even if another thread removes it meanwhile; take a
+ * reference with dynhc_endpoint_ref() to keep it longer).
  */
 typedef int (*dynhc_send_fn)(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
                              void *user_data);
 
 /* Frees user data when its endpoint (or the scheduler) goes away: when
  * nothing uses the endpoint any more, from the thread that let go of it last
- * (the one that removed it, or one still sending its check or announcing
- * its transition). */
+ * (the one that removed it or freed the scheduler, one still sending its
+ * check or announcing its transition, or the one releasing the last
+ * reference with dynhc_endpoint_release()). */
 typedef void (*dynhc_destroy_fn)(void *user_data);
 
 /* A readiness change: of an endpoint (ep and name set) or of the overall
  * status (ep NULL, name NULL). Called from the thread that caused it. ep and
  * name stay valid during the call, even when another thread (or this
- * callback) removes the endpoint meanwhile. */
+ * callback) removes the endpoint meanwhile; dynhc_endpoint_ref(ep) keeps ep
+ * longer. */
 typedef void (*dynhc_transition_fn)(dynhc_sched *s, dynhc_endpoint *ep, const char *name,
                                     int ready, void *user_data);
 
@@ -135,11 +163,15 @@ DYNHC_API uint64_t dynhc_now_ns(void);
  * level or above (info when DYN_LOG is unset; read here, with getenv, once;
  * a bad value is a warning there, and info). NULL when out of memory.
  */
-DYNHC_API dynhc_sched *dynhc_sched_new(void);
+DYNHC_NODISCARD DYNHC_API dynhc_sched *dynhc_sched_new(void);
 
 /*
- * Frees the scheduler and every endpoint (their destructors run). Stops the
- * thread runner first. NULL is a no-op. Not from inside a callback
+ * Frees the scheduler: stops the thread runner, then removes every endpoint
+ * and frees it with its user data (destructors run), except an endpoint the
+ * caller still holds a reference to, which is freed when that is released
+ * (its handle then answers as a removed endpoint's). NULL is a no-op. No
+ * other call on the scheduler, or on its endpoints, may run meanwhile, and
+ * none may be made on the scheduler afterwards. Not from inside a callback
  * (the call is ignored there and logged as an error).
  */
 DYNHC_API void dynhc_sched_free(dynhc_sched *s);
@@ -204,48 +236,137 @@ DYNHC_API int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *setti
  */
 DYNHC_API int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data);
 
+/* A metric label of an endpoint ({"model", "gpt2"} in the guide). */
+typedef struct dynhc_label {
+    const char *name;
+    const char *value;
+} dynhc_label;
+
 /*
- * Registers an endpoint. name is copied; payload is a resolved result
- * (DYNHC_OK) whose text every check sends: the scheduler keeps a reference
- * (dynhc_result_ref), so the caller may free its own. labels are
- * name/value pairs for the metrics, NULL-terminated (may be NULL), copied;
- * a name must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not
- * "__..."), neither dynhc's own (dynhc_endpoint, result, le) nor one that a
- * scraper attaches to a target (job, instance, endpoint, namespace, pod,
- * service, container, node); a name given twice keeps its first value.
- * destroy (may be NULL) frees user_data when the endpoint goes away; on
- * failure nothing is kept and destroy is not called. Logs
- * "Health check payload for endpoint 'NAME' from SOURCE: JSON" at info level.
- * Returns DYNHC_OK with *out set, DYNHC_ERR_INVALID_ARG (a NULL argument,
- * an empty or duplicate name, a result without payload, a refused label
- * name), DYNHC_ERR_NOMEM.
+ * What dynhc_sched_add() registers. The struct can grow: initialise it with
+ * DYNHC_ENDPOINT_OPTIONS_INIT (size set, every field NULL or 0), then set
+ * the fields wanted; the rules of dynhc_config about size apply.
+ *     dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+ *     o.name = "generate";
+ *     o.payload = result;
+ *     o.send = send_check;
  */
-DYNHC_API int dynhc_sched_add_endpoint(dynhc_sched *s, const char *name,
-                                       const dynhc_result *payload, const char *const *labels,
-                                       dynhc_send_fn send, void *user_data,
-                                       dynhc_destroy_fn destroy, dynhc_endpoint **out);
+typedef struct dynhc_endpoint_options {
+    size_t size; /* sizeof(dynhc_endpoint_options), as the initialiser sets it */
+    /* Required: the endpoint's name, unique in the scheduler, not empty;
+     * copied. The metrics label it dynhc_endpoint="NAME". */
+    const char *name;
+    /* Required: a resolved result with a payload (dynhc_resolver_resolve()
+     * returned DYNHC_OK) whose text every check sends. The scheduler keeps a
+     * reference (dynhc_result_ref()), so the caller may free its own. */
+    const dynhc_result *payload;
+    /* label_count extra metric labels (labels may be NULL when it is 0),
+     * copied. A name must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*,
+     * not "__..."), neither dynhc's own (dynhc_endpoint, result, le) nor one
+     * that a scraper attaches to a target (job, instance, endpoint,
+     * namespace, pod, service, container, node); a name given twice keeps
+     * its first value. */
+    const dynhc_label *labels;
+    size_t label_count;
+    /* Required: starts each check (dynhc_send_fn). */
+    dynhc_send_fn send;
+    /* Given to send; freed with destroy (may be NULL) when the endpoint goes
+     * away (see dynhc_destroy_fn). */
+    void *user_data;
+    dynhc_destroy_fn destroy;
+} dynhc_endpoint_options;
+
+/* A dynhc_endpoint_options with its size set and every field unset. */
+#ifdef __cplusplus
+#define DYNHC_ENDPOINT_OPTIONS_INIT {sizeof(dynhc_endpoint_options), 0, 0, 0, 0, 0, 0, 0}
+#else
+#define DYNHC_ENDPOINT_OPTIONS_INIT {.size = sizeof(dynhc_endpoint_options)}
+#endif
+
+/*
+ * Registers an endpoint as options describe it (every string and label is
+ * copied, the payload referenced: options need not outlive the call). Logs
+ * "Health check payload for endpoint 'NAME' from SOURCE: JSON" at info
+ * level. Its first check comes within the spread (dynhc_sched_set_spread_ns()).
+ * Returns:
+ *   DYNHC_OK              registered; *out (when out is not NULL) is the
+ *                         endpoint's handle, borrowed: valid until the
+ *                         endpoint is removed (see "Endpoint handles"
+ *                         above; for a reference, dynhc_endpoint_ref() it
+ *                         before any other thread could remove it, or
+ *                         dynhc_sched_find() it by name);
+ *   DYNHC_ERR_INVALID_ARG s or options NULL, options' size not valid (see
+ *                         dynhc_config), a required field missing, an empty
+ *                         name or one already registered, a result without
+ *                         payload, labels NULL with label_count > 0, a label
+ *                         name or value NULL, a refused label name;
+ *   DYNHC_ERR_NOMEM       out of memory.
+ * On failure *out is NULL, nothing is kept and destroy is not called. Any
+ * thread.
+ */
+DYNHC_NODISCARD DYNHC_API int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options,
+                                              dynhc_endpoint **out);
 
 /*
  * Removes an endpoint, from any thread, also from inside any callback and
  * while a check is in flight (its completion is then ignored, and a check
- * not sent yet is not sent). The endpoint handle must not be used
- * afterwards. Its memory and user data are freed at once, or, when another
- * thread is still sending its check or announcing its transition, by that
- * thread when it is done (see dynhc_destroy_fn). Returns DYNHC_OK or
- * DYNHC_ERR_INVALID_ARG.
+ * not sent yet is not sent). A borrowed handle is invalid afterwards; a
+ * reference stays valid (see "Endpoint handles" above). Its memory and user
+ * data are freed when the last reference goes: at once, or by the caller's
+ * dynhc_endpoint_release(), or, when another thread is still sending its
+ * check or announcing its transition, by that thread when it is done (see
+ * dynhc_destroy_fn). Returns DYNHC_OK; DYNHC_ERR_NOT_FOUND when it was
+ * removed already (a reference's endpoint that another thread removed);
+ * DYNHC_ERR_INVALID_ARG for s or ep NULL, or an endpoint of another
+ * scheduler.
  */
 DYNHC_API int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep);
 
-/* The endpoint's name, borrowed. */
+/*
+ * The endpoint registered under name, as a new reference (release it with
+ * dynhc_endpoint_release()), or NULL when none is (also for s or name
+ * NULL). Any thread; never allocates. The way to get a handle that another
+ * thread may use while the endpoint could be removed.
+ */
+DYNHC_NODISCARD DYNHC_API dynhc_endpoint *dynhc_sched_find(dynhc_sched *s, const char *name);
+
+/*
+ * Takes one more reference to an endpoint and returns ep (NULL gives NULL).
+ * The caller must hold a reference already, or a borrowed handle that no
+ * other thread can invalidate meanwhile (right after dynhc_sched_add() on
+ * the thread that alone removes it; inside a callback for ep). Any thread;
+ * never allocates.
+ */
+DYNHC_API dynhc_endpoint *dynhc_endpoint_ref(dynhc_endpoint *ep);
+
+/*
+ * Releases one reference taken with dynhc_sched_find() or
+ * dynhc_endpoint_ref(); ep must not be used afterwards unless the caller
+ * holds another. The last reference of a removed endpoint frees it and runs
+ * its destroy function, on this thread. NULL is a no-op. Any thread, also
+ * after dynhc_sched_free() (a reference outlives its scheduler). Never
+ * release a borrowed handle: the scheduler's own reference is dropped by
+ * dynhc_sched_remove_endpoint() alone.
+ */
+DYNHC_API void dynhc_endpoint_release(dynhc_endpoint *ep);
+
+/* The endpoint's name, borrowed: valid as long as the handle is, removal
+ * included. NULL for ep NULL. Any thread. */
 DYNHC_API const char *dynhc_endpoint_name(const dynhc_endpoint *ep);
-/* 1 when the endpoint is ready. Any thread. */
+/* 1 when the endpoint is ready; 0 when not, when removed, or for ep NULL.
+ * Any thread, lock-free. */
 DYNHC_API int dynhc_endpoint_is_ready(const dynhc_endpoint *ep);
+/* 1 while the endpoint is registered; 0 once it is removed (a thread
+ * holding a reference then calls dynhc_sched_find() for the endpoint
+ * registered under that name now, if any), or for ep NULL. Any thread,
+ * lock-free. */
+DYNHC_API int dynhc_endpoint_is_registered(const dynhc_endpoint *ep);
 
 /*
  * Real traffic reached the endpoint: resets its idle timer and, when ok and
  * the option is on, marks it ready; when ok, it is also the endpoint's last
- * success in the metrics. Any thread, lock-free unless the readiness
- * changes. Never allocates.
+ * success in the metrics. Ignored for a removed endpoint (and ep NULL).
+ * Any thread, lock-free unless the readiness changes. Never allocates.
  */
 DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 
@@ -262,11 +383,25 @@ DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 DYNHC_API int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
                                    const char *error);
 
-/* When dynhc_sched_tick() should next be called, or DYNHC_NO_DEADLINE.
- * Rounded up to the next whole millisecond of the clock, so that checks due
- * within one millisecond go out in one tick: a loop wakes at most a thousand
- * times a second, and a check is at most a millisecond late. */
-DYNHC_API uint64_t dynhc_sched_next_deadline(dynhc_sched *s);
+/* When dynhc_sched_tick() should next be called, or DYNHC_NO_DEADLINE
+ * (also for s NULL). Rounded up to the next whole millisecond of the clock,
+ * so that checks due within one millisecond go out in one tick: a loop wakes
+ * at most a thousand times a second, and a check is at most a millisecond
+ * late. Any thread; the answer may be out of date as soon as it is given
+ * (see dynhc_sched_set_wakeup()). */
+DYNHC_API uint64_t dynhc_sched_next_deadline(const dynhc_sched *s);
+
+/*
+ * The wait before the next call of dynhc_sched_tick(), for a poll(),
+ * epoll_wait() or uv_timer_start() timeout, as curl_multi_timeout() gives
+ * it: -1 when nothing is scheduled (DYNHC_NO_DEADLINE, or s NULL), 0 when
+ * something is due at now (the deadline is now or before it), else the
+ * milliseconds from now to dynhc_sched_next_deadline(), rounded up (a loop
+ * that sleeps that long never wakes before the deadline to find nothing
+ * due), at most INT_MAX. now is a time of the scheduler's clock, as given
+ * to dynhc_sched_tick(). Any thread; never allocates.
+ */
+DYNHC_API int dynhc_sched_timeout_ms(const dynhc_sched *s, uint64_t now);
 
 /*
  * Sends the checks that are due at now and times out those whose time is up.
@@ -277,8 +412,9 @@ DYNHC_API uint64_t dynhc_sched_next_deadline(dynhc_sched *s);
  */
 DYNHC_API int dynhc_sched_tick(dynhc_sched *s, uint64_t now);
 
-/* The overall status: 1 ready, 0 not ready. Any thread. */
-DYNHC_API int dynhc_sched_is_ready(dynhc_sched *s);
+/* The overall status: 1 ready, 0 not ready (also for s NULL). Any thread,
+ * lock-free. */
+DYNHC_API int dynhc_sched_is_ready(const dynhc_sched *s);
 
 /* The process status used when no endpoint makes the overall status. */
 DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
@@ -292,7 +428,7 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  * consistent snapshot, taken under the scheduler's lock and written out
  * after it (reports run one at a time).
  */
-DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
+DYNHC_NODISCARD DYNHC_API char *dynhc_sched_status_json(const dynhc_sched *s, int verbose);
 
 /* The Prometheus text exposition of every metric (docs/metrics.md): per
  * endpoint labelled dynhc_endpoint="NAME" and its extra labels. Free with
@@ -300,17 +436,22 @@ DYNHC_API char *dynhc_sched_status_json(dynhc_sched *s, int verbose);
  * thread; a snapshot like the status JSON's. Timestamps are Unix times,
  * from the clock's times through the wall clock's offset read when the
  * clock was set (at creation). */
-DYNHC_API char *dynhc_sched_metrics(dynhc_sched *s);
+DYNHC_NODISCARD DYNHC_API char *dynhc_sched_metrics(const dynhc_sched *s);
 
 /*
  * Runs a thread that ticks the scheduler, sleeping until the next deadline
  * or a wakeup (no polling). Replaces any wakeup function set before.
- * DYNHC_ERR_BUSY when it runs already, DYNHC_ERR_SYSTEM when the thread
- * cannot start (errno set; the C library's own allocations for a thread
- * failing included). dynhc allocates nothing for it, and the thread's
- * ticks never allocate: it runs on when memory runs out.
+ * Returns DYNHC_OK; DYNHC_ERR_INVALID_ARG (s NULL); DYNHC_ERR_BUSY when it
+ * runs already; DYNHC_ERR_SYSTEM when the thread cannot start (the C
+ * library's own allocations for a thread failing included), with the
+ * error number in *sys_errno when sys_errno is not NULL (errno itself is
+ * set too, but a log callback or the caller's own calls may change it
+ * before it is read). sys_errno is left alone on every other return.
+ * dynhc allocates nothing for it, and the thread's ticks never allocate: it
+ * runs on when memory runs out. A dropped result is a bug (nothing would
+ * tick): hence DYNHC_NODISCARD.
  */
-DYNHC_API int dynhc_sched_start_thread(dynhc_sched *s);
+DYNHC_NODISCARD DYNHC_API int dynhc_sched_start_thread(dynhc_sched *s, int *sys_errno);
 /* Stops and joins the thread runner; DYNHC_OK also when none runs. Not from
  * the runner's own callbacks (DYNHC_ERR_BUSY). */
 DYNHC_API int dynhc_sched_stop_thread(dynhc_sched *s);

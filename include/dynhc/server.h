@@ -42,7 +42,7 @@ DYNHC_API int dynhc_server_supported(void);
 
 /* A server for s, not yet listening: host 0.0.0.0, port off, paths /health
  * and /live. NULL when out of memory or unsupported. */
-DYNHC_API dynhc_server *dynhc_server_new(dynhc_sched *s);
+DYNHC_NODISCARD DYNHC_API dynhc_server *dynhc_server_new(dynhc_sched *s);
 
 /* Stops the server if it runs and frees it. NULL is a no-op. */
 DYNHC_API void dynhc_server_free(dynhc_server *srv);
@@ -65,11 +65,15 @@ DYNHC_API int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void 
 
 /*
  * Starts listening; the connection limit is taken from the file limit now.
- * DYNHC_OK; DYNHC_DISABLED when the port is off (-1); DYNHC_ERR_BUSY when
- * it runs already; DYNHC_ERR_SYSTEM when the address cannot be bound or a
- * thread cannot start (errno tells why).
+ * DYNHC_OK; DYNHC_ERR_INVALID_ARG (srv NULL); DYNHC_DISABLED when the port
+ * is off (-1); DYNHC_ERR_BUSY when it runs already; DYNHC_ERR_SYSTEM when
+ * the address cannot be bound or a thread cannot start, with the error
+ * number in *sys_errno when sys_errno is not NULL (the failure is also
+ * logged through the scheduler's log sink, a callback that may change
+ * errno: read *sys_errno, not errno). sys_errno is left alone on every
+ * other return. DYNHC_ERR_UNSUPPORTED without the status server.
  */
-DYNHC_API int dynhc_server_start(dynhc_server *srv);
+DYNHC_NODISCARD DYNHC_API int dynhc_server_start(dynhc_server *srv, int *sys_errno);
 
 /* The port it listens on (the one chosen for port 0), or -1 when stopped. */
 DYNHC_API int dynhc_server_port(const dynhc_server *srv);

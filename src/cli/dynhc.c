@@ -232,7 +232,7 @@ int cli_payload_status(const dynhc_result *res, size_t problems, const char *con
         }
         return CLI_EXIT_ERROR;
     }
-    if (dynhc_result_payload(res) == NULL) {
+    if (dynhc_result_text(res) == NULL) {
         cli_error("no payload was resolved");
         return CLI_EXIT_ERROR;
     }

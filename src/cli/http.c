@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+#include <dynhc/cjson.h>
+
 /* A health answer is a few hundred bytes (embeddings: a few hundred KiB);
  * anything much larger is not one, and must not grow the sidecar. */
 #define ANSWER_MAX (8u << 20)

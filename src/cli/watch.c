@@ -185,15 +185,14 @@ static void finish_transfers(watch *w)
     }
 }
 
-/* How long to sleep: until the scheduler's deadline or curl's, rounded up so
- * that the loop never wakes early and spins. */
+/* How long to sleep: until the scheduler's deadline or curl's (the
+ * scheduler's rounded up, so that the loop never wakes early and spins), at
+ * most IDLE_WAIT_MS. */
 static int wait_ms(watch *w, uint64_t now)
 {
-    uint64_t deadline = dynhc_sched_next_deadline(w->sched);
-    long ms = IDLE_WAIT_MS;
-    if (deadline != DYNHC_NO_DEADLINE) {
-        uint64_t left = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
-        ms = left < (uint64_t)ms ? (long)left : ms;
+    long ms = dynhc_sched_timeout_ms(w->sched, now); /* -1: nothing scheduled */
+    if (ms < 0 || ms > IDLE_WAIT_MS) {
+        ms = IDLE_WAIT_MS;
     }
     long curl_ms = -1;
     if (curl_multi_timeout(w->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < ms) {
@@ -228,7 +227,7 @@ static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *
 {
     char quoted[160];
     const char *model = opts->model != NULL ? opts->model : dynhc_result_model_name(res);
-    const char *labels[] = {"model", model, NULL};
+    const dynhc_label labels[] = {{"model", model}};
     for (size_t i = 0; i < opts->url_count; i++) {
         server_target *st = calloc(1, sizeof(*st));
         if (st == NULL) {
@@ -236,12 +235,16 @@ static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *
             return CLI_EXIT_ERROR;
         }
         st->w = w;
-        dynhc_endpoint *ep = NULL;
         int code = cli_target_init(&st->target, opts->urls[i], res, opts->model);
-        int rc = code != CLI_EXIT_OK ? DYNHC_OK
-                                     : dynhc_sched_add_endpoint(w->sched, opts->urls[i], res,
-                                                                model != NULL ? labels : NULL,
-                                                                send_check, st, free_target, &ep);
+        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
+        o.name = opts->urls[i];
+        o.payload = res;
+        o.labels = labels;
+        o.label_count = model != NULL ? 1 : 0;
+        o.send = send_check;
+        o.user_data = st;
+        o.destroy = free_target;
+        int rc = code != CLI_EXIT_OK ? DYNHC_OK : dynhc_sched_add(w->sched, &o, NULL);
         if (code != CLI_EXIT_OK || rc != DYNHC_OK) {
             free_target(st);
         }
@@ -293,6 +296,7 @@ static int configure(watch *w, const dynhc_result *res)
 static int serve(dynhc_server *srv, const cli_options *opts)
 {
     char quoted[160], address[96], line[160];
+    int sys_errno = 0;
     int rc = dynhc_server_load_env(srv, NULL, NULL);
     if (rc == DYNHC_OK && opts->host != NULL &&
         dynhc_server_set_host(srv, opts->host) == DYNHC_ERR_INVALID_ARG) {
@@ -303,16 +307,16 @@ static int serve(dynhc_server *srv, const cli_options *opts)
     if (rc == DYNHC_OK && opts->port >= 0) {
         rc = dynhc_server_set_port(srv, opts->port);
     }
-    if (rc == DYNHC_OK && (rc = dynhc_server_start(srv)) == DYNHC_DISABLED &&
+    if (rc == DYNHC_OK && (rc = dynhc_server_start(srv, &sys_errno)) == DYNHC_DISABLED &&
         (rc = dynhc_server_set_port(srv, WATCH_DEFAULT_PORT)) == DYNHC_OK) {
-        rc = dynhc_server_start(srv);
+        rc = dynhc_server_start(srv, &sys_errno);
     }
     if (rc == DYNHC_OK) {
         rc = dynhc_server_address(srv, address, sizeof(address));
     }
     if (rc != DYNHC_OK) {
         cli_error("the status server cannot start: %s",
-                  rc == DYNHC_ERR_SYSTEM ? strerror(errno) : dynhc_strerror(rc));
+                  rc == DYNHC_ERR_SYSTEM ? strerror(sys_errno) : dynhc_strerror(rc));
         return CLI_EXIT_ERROR;
     }
     snprintf(line, sizeof(line), "listening on http://%s\n", address);

@@ -1,0 +1,58 @@
+/*
+ * dynhc/cjson.h: cJSON views of dynhc's payloads, for programs that work on
+ * JSON trees with cJSON themselves. Optional: dynhc/dynhc.h does not include
+ * it, and the rest of the API speaks JSON text (dynhc_result_text(),
+ * dynhc_resolver_set_payload(), dynhc_check.payload_text), so that dynhc's
+ * own interface does not depend on a cJSON version.
+ *
+ * Including it needs cJSON's headers (<cjson/cJSON.h>, Debian's
+ * libcjson-dev). A program that calls cJSON links cJSON itself: with CMake,
+ * find_package(dynhc REQUIRED COMPONENTS cjson) and link dynhc::cjson; with
+ * pkg-config, `pkg-config --cflags --libs dynhc libcjson`.
+ *
+ * The trees cross the library boundary, so the program must use the cJSON
+ * that libdynhc was built against (the same libcjson.so; on a distribution,
+ * its one package): a tree that dynhc returns was allocated by that cJSON,
+ * and is read (never freed) by the caller. Keeping the two the same is the
+ * host's business, as for any library passed another's objects; everything
+ * else in dynhc works with any cJSON, or none, in the host.
+ *
+ * Thread safety: as for the functions of dynhc/resolver.h they belong to.
+ */
+#ifndef DYNHC_CJSON_H
+#define DYNHC_CJSON_H
+
+#include <cjson/cJSON.h>
+
+#include "resolver.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The payload as a cJSON object, borrowed: valid until the last reference
+ * to the result is released (dynhc_result_free()); do not modify it: a
+ * result is immutable and may be read by many threads at once. NULL when
+ * there is no payload (disabled, failed) or res is NULL. Never allocates.
+ * In a send callback: dynhc_result_payload(check->result).
+ */
+DYNHC_API const cJSON *dynhc_result_payload(const dynhc_result *res);
+
+/*
+ * The runtime payload (source 1) as a cJSON object, deep-copied at once (the
+ * caller keeps ownership of obj and may free it on return); NULL clears it.
+ * Replaces a payload set with dynhc_resolver_set_payload() or
+ * dynhc_resolver_set_payload_file(), and the other way round. It is checked
+ * like a runtime payload text when resolving. Returns DYNHC_OK,
+ * DYNHC_ERR_INVALID_ARG (r NULL) or DYNHC_ERR_NOMEM (the copy failed;
+ * the setting is unchanged). The copy is made with cJSON's allocator
+ * (cJSON_InitHooks), not dynhc_set_allocator()'s.
+ */
+DYNHC_API int dynhc_resolver_set_payload_json(dynhc_resolver *r, const cJSON *obj);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
