@@ -365,7 +365,7 @@ static void out_check_json(dh_buf *out, const report *rep, const report_ep *r)
     dh_buf_str(out, r->in_flight ? ",\"in_flight\":true}" : ",\"in_flight\":false}");
 }
 
-static void out_status(dh_buf *out, const report *rep, int verbose)
+static void out_status(dh_buf *out, const report *rep, unsigned want)
 {
     dh_buf_str(out, rep->overall_ready ? "{\"status\":\"ready\"" : "{\"status\":\"notready\"");
     dh_buf_str(out, ",\"uptime\":{\"secs\":");
@@ -382,7 +382,7 @@ static void out_status(dh_buf *out, const report *rep, int verbose)
         dh_buf_str(out, r->ready ? ":\"ready\"" : ":\"notready\"");
     }
     dh_buf_char(out, '}');
-    if (verbose) {
+    if (want & WANT_ERRORS) { /* verbose */
         dh_buf_str(out, ",\"checks\":{");
         for (size_t i = 0; i < rep->count; i++) {
             const report_ep *r = &rep->eps[i];
@@ -405,7 +405,11 @@ static dynhc_sched *reporting(const dynhc_sched *s)
     return (dynhc_sched *)(uintptr_t)s;
 }
 
-char *dynhc_sched_status_json(const dynhc_sched *cs, int verbose)
+/* A report: a snapshot of what want names, taken under the lock, then
+ * written by write outside it (the status JSON is verbose when it asks for
+ * the errors). One report at a time: they share the snapshot's buffers. */
+static char *write_report(const dynhc_sched *cs, unsigned want,
+                          void (*write)(dh_buf *out, const report *rep, unsigned want))
 {
     if (cs == NULL) {
         return NULL;
@@ -416,13 +420,18 @@ char *dynhc_sched_status_json(const dynhc_sched *cs, int verbose)
     dh_buf out = {0};
     report rep;
     pthread_mutex_lock(&s->report_lock);
-    if (take_snapshot(s, now, verbose ? WANT_ERRORS : 0, &rep) != 0) {
+    if (take_snapshot(s, now, want, &rep) != 0) {
         out.failed = 1;
     } else {
-        out_status(&out, &rep, verbose);
+        write(&out, &rep, want);
     }
     pthread_mutex_unlock(&s->report_lock);
     return dh_buf_finish(&out);
+}
+
+char *dynhc_sched_status_json(const dynhc_sched *cs, int verbose)
+{
+    return write_report(cs, verbose ? WANT_ERRORS : 0, out_status);
 }
 
 /* ---- the Prometheus text ------------------------------------------------------- */
@@ -641,8 +650,9 @@ static void out_histogram(dh_buf *out, const report *rep)
     dh_buf_char(out, '\n');
 }
 
-static void out_metrics(dh_buf *out, const report *rep)
+static void out_metrics(dh_buf *out, const report *rep, unsigned want)
 {
+    (void)want; /* the labels, which every series carries */
     out_family(out, "dynhc_build_info", "gauge",
                "The dynhc library that writes these metrics: its version as a label, value 1.");
     dh_buf_str(out, "dynhc_build_info{version=\"" DYNHC_VERSION_STRING "\"} 1\n");
@@ -685,19 +695,5 @@ static void out_metrics(dh_buf *out, const report *rep)
 
 char *dynhc_sched_metrics(const dynhc_sched *cs)
 {
-    if (cs == NULL) {
-        return NULL;
-    }
-    dynhc_sched *s = reporting(cs);
-    uint64_t now = dh_sched_now(s);
-    dh_buf out = {0};
-    report rep;
-    pthread_mutex_lock(&s->report_lock);
-    if (take_snapshot(s, now, WANT_LABELS, &rep) != 0) {
-        out.failed = 1;
-    } else {
-        out_metrics(&out, &rep);
-    }
-    pthread_mutex_unlock(&s->report_lock);
-    return dh_buf_finish(&out);
+    return write_report(cs, WANT_LABELS, out_metrics);
 }
