@@ -118,11 +118,7 @@ static int setup(void **state)
     assert_int_equal(dynhc_sched_set_seed(f->s, 42), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_interval_ns(f->s, 10 * SEC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_spread_ns(f->s, 0), DYNHC_OK);
-    dynhc_resolver *r = dynhc_resolver_new();
-    fake_env env = {{0}, {0}, 0};
-    dynhc_resolver_set_getenv(r, fake_env_get, &env);
-    assert_int_equal(dynhc_resolver_resolve(r, &f->payload), DYNHC_OK);
-    dynhc_resolver_free(r);
+    f->payload = builtin_payload();
     snprintf(f->payload_text, sizeof(f->payload_text), "%s", dynhc_result_text(f->payload));
     f->complete_with = DYNHC_CHECK_SUCCESS;
     *state = f;

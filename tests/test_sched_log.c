@@ -93,12 +93,7 @@ static int setup(void **state)
     assert_int_equal(dynhc_sched_set_clock(f->s, fake_clock, f), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_mode(f->s, DYNHC_MODE_PERIODIC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_spread_ns(f->s, 0), DYNHC_OK);
-    dynhc_resolver *r = dynhc_resolver_new();
-    assert_non_null(r);
-    fake_env env = {{0}, {0}, 0};
-    assert_int_equal(dynhc_resolver_set_getenv(r, fake_env_get, &env), DYNHC_OK);
-    assert_int_equal(dynhc_resolver_resolve(r, &f->payload), DYNHC_OK);
-    dynhc_resolver_free(r);
+    f->payload = builtin_payload();
     *state = f;
     return 0;
 }
