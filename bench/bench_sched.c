@@ -370,7 +370,8 @@ static const char *empty_getenv(const char *name, void *user_data)
     return NULL;
 }
 
-static int dh_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, void *user_data)
+static int dynhc_side_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
+                           void *user_data)
 {
     (void)ep;
     record_fire(user_data, mono_ns());
@@ -381,7 +382,7 @@ static int dh_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
 }
 
 /* A tick when something is due, without sleeping (during registration). */
-static void dh_pump(dynhc_sched *s)
+static void dynhc_side_pump(dynhc_sched *s)
 {
     uint64_t now = mono_ns();
     if (dynhc_sched_next_deadline(s) <= now) {
@@ -453,7 +454,7 @@ static int run_dynhc(const run_opts *o, side_result *r)
         dynhc_endpoint_options ep = DYNHC_ENDPOINT_OPTIONS_INIT;
         ep.name = name;
         ep.payload = payload;
-        ep.send = dh_send;
+        ep.send = dynhc_side_send;
         ep.user_data = &prev[i];
         int st = dynhc_sched_add(s, &ep, NULL);
         if (st != DYNHC_OK) {
@@ -462,7 +463,7 @@ static int run_dynhc(const run_opts *o, side_result *r)
             goto done;
         }
         if (pump_now(&gate, i, &pump_start)) {
-            dh_pump(s);
+            dynhc_side_pump(s);
             pump_done(&gate, pump_start);
         }
     }

@@ -63,9 +63,9 @@ void fuzz_check_round_trip(const cJSON *root, const char *what)
     if (printed == NULL) {
         return; /* out of memory: nothing to compare */
     }
-    dh_pos origin = {1, 1};
-    dh_parse_error err = {{0, 0}, "", 0};
-    cJSON *again = dh_json_parse(printed, strlen(printed), origin, NULL, &err);
+    dynhcp_pos origin = {1, 1};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    cJSON *again = dynhcp_json_parse(printed, strlen(printed), origin, NULL, &err);
     if (again == NULL) {
         fprintf(stderr, "printed: %.300s\nat %u:%u\n", printed, err.pos.line, err.pos.column);
         broken(what, err.message);
@@ -81,47 +81,47 @@ void fuzz_check_round_trip(const cJSON *root, const char *what)
 void fuzz_check_json(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
-    dh_posmap map = {NULL, 0, 0};
-    dh_pos origin = {1, 1};
+    dynhcp_posmap map = {NULL, 0, 0};
+    dynhcp_pos origin = {1, 1};
     /* One entry already there: the reader must append after it and, on
      * failure, leave it alone. */
-    if (dh_posmap_add(&map, NULL, origin) != 0) {
+    if (dynhcp_posmap_add(&map, NULL, origin) != 0) {
         return;
     }
-    dh_parse_error err = {{0, 0}, "", 0};
-    cJSON *root = dh_json_parse(text, size, origin, &map, &err);
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    cJSON *root = dynhcp_json_parse(text, size, origin, &map, &err);
     if (root == NULL) {
         if (err.message[0] == '\0') {
-            broken("dh_json_parse", "failed without a message");
+            broken("dynhcp_json_parse", "failed without a message");
         }
         if (map.count != 1 || map.entries[0].node != NULL) {
-            broken("dh_json_parse", "a failure changed the position map");
+            broken("dynhcp_json_parse", "a failure changed the position map");
         }
         if (strcmp(err.message, "out of memory") != 0) {
             /* The same text placed at line 7, column 3 of a larger file. (Not
              * the same message: some quote a position.) */
-            dh_pos shifted = {7, 3};
-            dh_parse_error err2 = {{0, 0}, "", 0};
-            if (dh_json_parse(text, size, shifted, NULL, &err2) != NULL ||
+            dynhcp_pos shifted = {7, 3};
+            dynhcp_parse_error err2 = {{0, 0}, "", 0};
+            if (dynhcp_json_parse(text, size, shifted, NULL, &err2) != NULL ||
                 err2.pos.line != err.pos.line + 6 ||
                 err2.pos.column != err.pos.column + (err.pos.line == 1 ? 2 : 0)) {
-                broken("dh_json_parse", "the origin does not shift the error alone");
+                broken("dynhcp_json_parse", "the origin does not shift the error alone");
             }
         }
     } else {
         if (err.message[0] != '\0') {
-            broken("dh_json_parse", "succeeded with an error message");
+            broken("dynhcp_json_parse", "succeeded with an error message");
         }
         if (map.count != 1 + count_nodes(root) || map.entries[1].node != root) {
-            broken("dh_json_parse", "the position map does not hold one entry per node");
+            broken("dynhcp_json_parse", "the position map does not hold one entry per node");
         }
         for (size_t i = 1; i < map.count; i++) {
             if (map.entries[i].pos.line < 1 || map.entries[i].pos.column < 1) {
-                broken("dh_json_parse", "a node has no position");
+                broken("dynhcp_json_parse", "a node has no position");
             }
         }
-        fuzz_check_round_trip(root, "dh_json_parse round trip");
+        fuzz_check_round_trip(root, "dynhcp_json_parse round trip");
         cJSON_Delete(root);
     }
-    dh_posmap_clear(&map);
+    dynhcp_posmap_clear(&map);
 }

@@ -1,8 +1,8 @@
 /* fuzz_check.h: what the harnesses share: the libFuzzer entry point and the
  * properties checked on every tree the readers build. A broken property
  * aborts, which libFuzzer (or tests/fuzz_replay.c) reports as a crash. */
-#ifndef DH_FUZZ_CHECK_H
-#define DH_FUZZ_CHECK_H
+#ifndef DYNHCP_FUZZ_CHECK_H
+#define DYNHCP_FUZZ_CHECK_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * Runs dh_json_parse on data[0..size) and checks: success and error exclude
+ * Runs dynhcp_json_parse on data[0..size) and checks: success and error exclude
  * each other; a failure leaves the position map as it was; a success records
  * one position per node; positions follow the origin; the tree printed by
  * cJSON reads back to an equal tree.

@@ -6,17 +6,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    dh_posmap map = {NULL, 0, 0};
-    dh_parse_error err = {{0, 0}, "", 0};
-    cJSON *root = dh_yaml_parse((const char *)data, size, &map, &err);
+    dynhcp_posmap map = {NULL, 0, 0};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    cJSON *root = dynhcp_yaml_parse((const char *)data, size, &map, &err);
     if (root != NULL) {
         /* SPEC 1.5: what the YAML reader accepts is plain JSON data. */
-        fuzz_check_round_trip(root, "dh_yaml_parse result printed as JSON");
+        fuzz_check_round_trip(root, "dynhcp_yaml_parse result printed as JSON");
         cJSON_Delete(root);
     } else if (err.message[0] == '\0') {
         abort(); /* a failure must say why */
     }
-    dh_posmap_clear(&map);
+    dynhcp_posmap_clear(&map);
 
     fuzz_check_json(data, size);
     return 0;

@@ -34,12 +34,12 @@ int dynhc_set_allocator(dynhc_malloc_fn malloc_f, dynhc_realloc_fn realloc_f,
     return DYNHC_OK;
 }
 
-void *dh_malloc(size_t size)
+void *dynhcp_malloc(size_t size)
 {
     return malloc_fn(size != 0 ? size : 1);
 }
 
-void *dh_calloc(size_t count, size_t size)
+void *dynhcp_calloc(size_t count, size_t size)
 {
     if (count == 0 || size == 0) {
         count = size = 1;
@@ -47,22 +47,22 @@ void *dh_calloc(size_t count, size_t size)
     return calloc_fn(count, size);
 }
 
-void *dh_realloc(void *p, size_t size)
+void *dynhcp_realloc(void *p, size_t size)
 {
     return realloc_fn(p, size != 0 ? size : 1);
 }
 
-void dh_free(void *p)
+void dynhcp_free(void *p)
 {
     if (p != NULL) {
         free_fn(p);
     }
 }
 
-char *dh_strndup(const char *s, size_t n)
+char *dynhcp_strndup(const char *s, size_t n)
 {
     size_t len = strnlen(s, n);
-    char *copy = dh_malloc(len + 1);
+    char *copy = dynhcp_malloc(len + 1);
     if (copy != NULL) {
         memcpy(copy, s, len);
         copy[len] = '\0';
@@ -70,12 +70,12 @@ char *dh_strndup(const char *s, size_t n)
     return copy;
 }
 
-char *dh_strdup(const char *s)
+char *dynhcp_strdup(const char *s)
 {
-    return dh_strndup(s, SIZE_MAX);
+    return dynhcp_strndup(s, SIZE_MAX);
 }
 
 void dynhc_free(void *p)
 {
-    dh_free(p);
+    dynhcp_free(p);
 }

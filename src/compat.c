@@ -25,7 +25,7 @@ char *dynhc_get_health_check_payload(const dynhc_config *config, const char *mod
     if (status == DYNHC_OK) {
         status = dynhc_resolver_resolve(r, &res);
     }
-    if (status == DYNHC_OK && (text = dh_strdup(dynhc_result_text(res))) == NULL) {
+    if (status == DYNHC_OK && (text = dynhcp_strdup(dynhc_result_text(res))) == NULL) {
         status = DYNHC_ERR_NOMEM;
     }
     if (status == DYNHC_ERR_INVALID_ARG) {

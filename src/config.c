@@ -12,7 +12,7 @@
 
 static char *copy_string(const char *s, size_t len)
 {
-    char *copy = dh_malloc(len + 1);
+    char *copy = dynhcp_malloc(len + 1);
     if (copy != NULL) {
         memcpy(copy, s, len);
         copy[len] = '\0';
@@ -23,10 +23,10 @@ static char *copy_string(const char *s, size_t len)
 static int has_json_extension(const char *path)
 {
     size_t len = strlen(path);
-    return len >= 5 && dh_equals_nocase(path + len - 5, 5, ".json");
+    return len >= 5 && dynhcp_equals_nocase(path + len - 5, 5, ".json");
 }
 
-static int set_names(dh_config *c, const char *source, const char *path)
+static int set_names(dynhcp_config *c, const char *source, const char *path)
 {
     const char *slash = strrchr(path, '/');
     c->source = copy_string(source, strlen(source));
@@ -35,26 +35,26 @@ static int set_names(dh_config *c, const char *source, const char *path)
     return c->source != NULL && c->base_dir != NULL ? 0 : -1;
 }
 
-int dh_config_load_file(dh_config *c, const char *path, dh_diags *diags)
+int dynhcp_config_load_file(dynhcp_config *c, const char *path, dynhcp_diags *diags)
 {
     memset(c, 0, sizeof(*c));
-    dh_parse_error err = {{0, 0}, "", 0};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
     size_t len = 0;
     int json = has_json_extension(path);
     /* The JSON reader checks UTF-8 and NUL bytes itself. */
-    char *text = json ? dh_read_file_raw(path, &len, &err) : dh_read_file(path, &len, &err);
+    char *text = json ? dynhcp_read_file_raw(path, &len, &err) : dynhcp_read_file(path, &len, &err);
     if (text != NULL) {
-        dh_pos origin = {1, 1};
-        c->root = json ? dh_json_parse(text, len, origin, &c->map, &err)
-                       : dh_yaml_parse(text, len, &c->map, &err);
-        dh_free(text);
+        dynhcp_pos origin = {1, 1};
+        c->root = json ? dynhcp_json_parse(text, len, origin, &c->map, &err)
+                       : dynhcp_yaml_parse(text, len, &c->map, &err);
+        dynhcp_free(text);
     }
     if (c->root == NULL) {
-        dh_config_free(c);
-        if (dh_parse_error_is_nomem(&err)) {
-            return DH_CONFIG_NOMEM;
+        dynhcp_config_free(c);
+        if (dynhcp_parse_error_is_nomem(&err)) {
+            return DYNHCP_CONFIG_NOMEM;
         }
-        dh_diags_add(diags, DYNHC_SEVERITY_ERROR, path, err.pos, "%s", err.message);
+        dynhcp_diags_add(diags, DYNHC_SEVERITY_ERROR, path, err.pos, "%s", err.message);
         return -1;
     }
     if (cJSON_IsNull(c->root)) {
@@ -62,19 +62,19 @@ int dh_config_load_file(dh_config *c, const char *path, dh_diags *diags)
         cJSON_Delete(c->root);
         c->root = cJSON_CreateObject();
     } else if (!cJSON_IsObject(c->root)) {
-        dh_diags_add(diags, DYNHC_SEVERITY_ERROR, path, dh_posmap_find(&c->map, c->root),
-                     "expected a mapping of settings at the top level");
-        dh_config_free(c);
+        dynhcp_diags_add(diags, DYNHC_SEVERITY_ERROR, path, dynhcp_posmap_find(&c->map, c->root),
+                         "expected a mapping of settings at the top level");
+        dynhcp_config_free(c);
         return -1;
     }
     if (c->root == NULL || set_names(c, path, path) != 0) {
-        dh_config_free(c);
-        return DH_CONFIG_NOMEM;
+        dynhcp_config_free(c);
+        return DYNHCP_CONFIG_NOMEM;
     }
     return 0;
 }
 
-int dh_config_from_struct(dh_config *c, const dynhc_config *values)
+int dynhcp_config_from_struct(dynhcp_config *c, const dynhc_config *values)
 {
     const struct {
         const char *key;
@@ -92,20 +92,20 @@ int dh_config_from_struct(dh_config *c, const dynhc_config *values)
     memset(c, 0, sizeof(*c));
     c->root = cJSON_CreateObject();
     if (c->root == NULL || set_names(c, "<config>", ".") != 0) {
-        dh_config_free(c);
+        dynhcp_config_free(c);
         return -1;
     }
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (fields[i].value != NULL &&
             cJSON_AddStringToObject(c->root, fields[i].key, fields[i].value) == NULL) {
-            dh_config_free(c);
+            dynhcp_config_free(c);
             return -1;
         }
     }
     return 0;
 }
 
-const cJSON *dh_config_get(const dh_config *c, const char *key)
+const cJSON *dynhcp_config_get(const dynhcp_config *c, const char *key)
 {
     if (c == NULL || c->root == NULL) {
         return NULL;
@@ -114,11 +114,11 @@ const cJSON *dh_config_get(const dh_config *c, const char *key)
     return cJSON_IsNull(value) ? NULL : value;
 }
 
-void dh_config_free(dh_config *c)
+void dynhcp_config_free(dynhcp_config *c)
 {
     cJSON_Delete(c->root);
-    dh_posmap_clear(&c->map);
-    dh_free(c->source);
-    dh_free(c->base_dir);
+    dynhcp_posmap_clear(&c->map);
+    dynhcp_free(c->source);
+    dynhcp_free(c->base_dir);
     memset(c, 0, sizeof(*c));
 }

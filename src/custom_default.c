@@ -10,13 +10,13 @@
 static pthread_mutex_t process_lock = PTHREAD_MUTEX_INITIALIZER;
 static cJSON *process_default; /* guarded by process_lock */
 
-int dh_custom_default_parse(const char *json_text, cJSON **out)
+int dynhcp_custom_default_parse(const char *json_text, cJSON **out)
 {
-    dh_pos origin = {1, 1};
-    dh_parse_error err = {{0, 0}, "", 0};
-    cJSON *parsed = dh_json_parse(json_text, strlen(json_text), origin, NULL, &err);
+    dynhcp_pos origin = {1, 1};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    cJSON *parsed = dynhcp_json_parse(json_text, strlen(json_text), origin, NULL, &err);
     if (parsed == NULL) {
-        return dh_parse_error_is_nomem(&err) ? DYNHC_ERR_NOMEM : DYNHC_ERR_JSON;
+        return dynhcp_parse_error_is_nomem(&err) ? DYNHC_ERR_NOMEM : DYNHC_ERR_JSON;
     }
     if (!cJSON_IsObject(parsed)) {
         cJSON_Delete(parsed);
@@ -30,7 +30,7 @@ int dynhc_set_custom_health_check_payload(const char *json)
 {
     cJSON *parsed = NULL;
     if (json != NULL) {
-        int status = dh_custom_default_parse(json, &parsed);
+        int status = dynhcp_custom_default_parse(json, &parsed);
         if (status != DYNHC_OK) {
             return status;
         }
@@ -43,7 +43,7 @@ int dynhc_set_custom_health_check_payload(const char *json)
     return DYNHC_OK;
 }
 
-cJSON *dh_custom_default_copy(int *nomem)
+cJSON *dynhcp_custom_default_copy(int *nomem)
 {
     pthread_mutex_lock(&process_lock);
     cJSON *copy = process_default != NULL ? cJSON_Duplicate(process_default, 1) : NULL;

@@ -39,8 +39,8 @@ static const char *const default_payloads[4][3] = {
     },
 };
 
-size_t dh_default_payload_text(dynhc_model_type type, dynhc_level level, long long bos_token_id,
-                               char *buf, size_t size)
+size_t dynhcp_default_payload_text(dynhc_model_type type, dynhc_level level, long long bos_token_id,
+                                   char *buf, size_t size)
 {
     if ((unsigned)type > DYNHC_MODEL_TOKENS || (unsigned)level > DYNHC_LEVEL_COMPREHENSIVE) {
         return 0;
@@ -52,10 +52,10 @@ size_t dh_default_payload_text(dynhc_model_type type, dynhc_level level, long lo
     return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
-cJSON *dh_default_payload(dynhc_model_type type, dynhc_level level, long long bos_token_id)
+cJSON *dynhcp_default_payload(dynhc_model_type type, dynhc_level level, long long bos_token_id)
 {
-    char text[DH_DEFAULT_PAYLOAD_MAX];
-    size_t len = dh_default_payload_text(type, level, bos_token_id, text, sizeof(text));
-    dh_pos origin = {1, 1};
-    return len > 0 ? dh_json_parse(text, len, origin, NULL, NULL) : NULL;
+    char text[DYNHCP_DEFAULT_PAYLOAD_MAX];
+    size_t len = dynhcp_default_payload_text(type, level, bos_token_id, text, sizeof(text));
+    dynhcp_pos origin = {1, 1};
+    return len > 0 ? dynhcp_json_parse(text, len, origin, NULL, NULL) : NULL;
 }

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_pos pos,
-                  const char *fmt, ...)
+void dynhcp_diags_add(dynhcp_diags *d, dynhc_severity severity, const char *source, dynhcp_pos pos,
+                      const char *fmt, ...)
 {
     char message[512];
     va_list ap;
@@ -33,13 +33,13 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
     }
     if (d->count == d->capacity) {
         size_t capacity = d->capacity ? d->capacity * 2 : 4;
-        dynhc_diag *grown = dh_realloc(d->items, capacity * sizeof(*grown));
+        dynhc_diag *grown = dynhcp_realloc(d->items, capacity * sizeof(*grown));
         if (grown == NULL) {
             d->nomem = 1;
             return;
         }
         d->items = grown;
-        dh_diag_key *keys = dh_realloc(d->keys, capacity * sizeof(*keys));
+        dynhcp_diag_key *keys = dynhcp_realloc(d->keys, capacity * sizeof(*keys));
         if (keys == NULL) {
             d->nomem = 1;
             return;
@@ -47,9 +47,9 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
         d->keys = keys;
         d->capacity = capacity;
     }
-    /* One block holds both strings, so one dh_free() releases the diagnostic. */
+    /* One block holds both strings, so one dynhcp_free() releases the diagnostic. */
     size_t source_len = strlen(source), message_len = strlen(message);
-    char *block = dh_malloc(source_len + message_len + 2);
+    char *block = dynhcp_malloc(source_len + message_len + 2);
     if (block == NULL) {
         d->nomem = 1;
         return;
@@ -57,7 +57,7 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
     memcpy(block, source, source_len + 1);
     memcpy(block + source_len + 1, message, message_len + 1);
 
-    dh_diag_key *key = &d->keys[d->count];
+    dynhcp_diag_key *key = &d->keys[d->count];
     key->group = d->group;
     key->at = d->anchor.line != 0 ? d->anchor : pos;
     key->pos = pos;
@@ -72,25 +72,25 @@ void dh_diags_add(dh_diags *d, dynhc_severity severity, const char *source, dh_p
     }
 }
 
-void dh_diags_free(dh_diags *d)
+void dynhcp_diags_free(dynhcp_diags *d)
 {
     for (size_t i = 0; i < d->count; i++) {
-        dh_free((void *)(uintptr_t)d->items[i].source);
+        dynhcp_free((void *)(uintptr_t)d->items[i].source);
     }
-    dh_free(d->items);
-    dh_free(d->keys);
+    dynhcp_free(d->items);
+    dynhcp_free(d->keys);
     d->items = NULL;
     d->keys = NULL;
     d->count = d->capacity = 0;
 }
 
-void dh_diags_group(dh_diags *d, unsigned group, dh_pos anchor)
+void dynhcp_diags_group(dynhcp_diags *d, unsigned group, dynhcp_pos anchor)
 {
     d->group = group;
     d->anchor = anchor;
 }
 
-static int pos_compare(dh_pos a, dh_pos b)
+static int pos_compare(dynhcp_pos a, dynhcp_pos b)
 {
     if (a.line != b.line) {
         return a.line < b.line ? -1 : 1;
@@ -98,7 +98,7 @@ static int pos_compare(dh_pos a, dh_pos b)
     return a.column < b.column ? -1 : a.column > b.column;
 }
 
-static int key_before(const dh_diag_key *a, const dh_diag_key *b)
+static int key_before(const dynhcp_diag_key *a, const dynhcp_diag_key *b)
 {
     if (a->group != b->group) {
         return a->group < b->group;
@@ -107,13 +107,13 @@ static int key_before(const dh_diag_key *a, const dh_diag_key *b)
     return at != 0 ? at < 0 : pos_compare(a->pos, b->pos) < 0;
 }
 
-void dh_diags_sort(dh_diags *d)
+void dynhcp_diags_sort(dynhcp_diags *d)
 {
     /* Insertion sort: stable, in place, and a resolution has a few dozen
      * diagnostics at most. */
     for (size_t i = 1; i < d->count; i++) {
         dynhc_diag item = d->items[i];
-        dh_diag_key key = d->keys[i];
+        dynhcp_diag_key key = d->keys[i];
         size_t j = i;
         while (j > 0 && key_before(&key, &d->keys[j - 1])) {
             d->items[j] = d->items[j - 1];

@@ -11,14 +11,14 @@
 #include <unistd.h>
 
 /* strerror is not thread-safe; the library runs on many threads. */
-static void set_errno_error(dh_parse_error *err, const char *what, int code)
+static void set_errno_error(dynhcp_parse_error *err, const char *what, int code)
 {
     char why[128];
-    dh_pos none = {0, 0};
+    dynhcp_pos none = {0, 0};
     if (strerror_r(code, why, sizeof(why)) != 0) {
         snprintf(why, sizeof(why), "error %d", code);
     }
-    dh_parse_error_set(err, none, "%s: %s", what, why);
+    dynhcp_parse_error_set(err, none, "%s: %s", what, why);
 }
 
 static const char *file_kind(mode_t mode)
@@ -36,24 +36,25 @@ static const char *file_kind(mode_t mode)
 }
 
 /* Reads fd to its end into a new buffer with room for a final NUL. The file
- * may grow after fstat: at most DH_FILE_MAX_BYTES + 1 bytes are read, and
+ * may grow after fstat: at most DYNHCP_FILE_MAX_BYTES + 1 bytes are read, and
  * reading that many means too large. */
-static char *read_all(int fd, size_t size_hint, size_t *len, dh_parse_error *err)
+static char *read_all(int fd, size_t size_hint, size_t *len, dynhcp_parse_error *err)
 {
-    dh_pos none = {0, 0};
+    dynhcp_pos none = {0, 0};
     size_t capacity = size_hint + 1; /* one byte more, to meet the end (or growth) */
     size_t total = 0;
-    char *buf = dh_malloc(capacity + 1);
+    char *buf = dynhcp_malloc(capacity + 1);
     while (buf != NULL) {
         if (total == capacity) {
-            if (capacity > DH_FILE_MAX_BYTES) {
-                dh_parse_error_set(err, none,
-                                   "larger than the 1 MiB limit (it grew while being read)");
-                dh_free(buf);
+            if (capacity > DYNHCP_FILE_MAX_BYTES) {
+                dynhcp_parse_error_set(err, none,
+                                       "larger than the 1 MiB limit (it grew while being read)");
+                dynhcp_free(buf);
                 return NULL;
             }
-            capacity = capacity * 2 > DH_FILE_MAX_BYTES ? DH_FILE_MAX_BYTES + 1 : capacity * 2;
-            char *bigger = dh_realloc(buf, capacity + 1);
+            capacity =
+                capacity * 2 > DYNHCP_FILE_MAX_BYTES ? DYNHCP_FILE_MAX_BYTES + 1 : capacity * 2;
+            char *bigger = dynhcp_realloc(buf, capacity + 1);
             if (bigger == NULL) {
                 break;
             }
@@ -65,7 +66,7 @@ static char *read_all(int fd, size_t size_hint, size_t *len, dh_parse_error *err
         }
         if (n < 0) {
             set_errno_error(err, "cannot read", errno);
-            dh_free(buf);
+            dynhcp_free(buf);
             return NULL;
         }
         /* A regular file gives less than asked only at its end: stopping
@@ -76,30 +77,30 @@ static char *read_all(int fd, size_t size_hint, size_t *len, dh_parse_error *err
         }
         total += (size_t)n;
     }
-    dh_free(buf);
-    dh_parse_error_set_nomem(err);
+    dynhcp_free(buf);
+    dynhcp_parse_error_set_nomem(err);
     return NULL;
 }
 
 /* Text checks: UTF-8 up to the first NUL byte, then no NUL byte. Positions
  * are counted from text, which starts after any byte order mark. */
-static int check_text(const char *text, size_t len, dh_parse_error *err)
+static int check_text(const char *text, size_t len, dynhcp_parse_error *err)
 {
     const char *nul = memchr(text, '\0', len);
     size_t checked = nul != NULL ? (size_t)(nul - text) : len;
-    if (dh_utf8_check(text, checked, err) != 0) {
+    if (dynhcp_utf8_check(text, checked, err) != 0) {
         return -1;
     }
     if (nul != NULL) {
-        dh_parse_error_set(err, dh_pos_at(text, checked), "NUL byte in a text file");
+        dynhcp_parse_error_set(err, dynhcp_pos_at(text, checked), "NUL byte in a text file");
         return -1;
     }
     return 0;
 }
 
-char *dh_read_file_raw(const char *path, size_t *len, dh_parse_error *err)
+char *dynhcp_read_file_raw(const char *path, size_t *len, dynhcp_parse_error *err)
 {
-    dh_pos none = {0, 0};
+    dynhcp_pos none = {0, 0};
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. O_NOCTTY: a
      * terminal must not become the process's controlling terminal. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -112,10 +113,10 @@ char *dh_read_file_raw(const char *path, size_t *len, dh_parse_error *err)
     if (fstat(fd, &st) != 0) {
         set_errno_error(err, "cannot read", errno);
     } else if (!S_ISREG(st.st_mode)) {
-        dh_parse_error_set(err, none, "not a regular file (%s)", file_kind(st.st_mode));
-    } else if (st.st_size > (off_t)DH_FILE_MAX_BYTES) {
-        dh_parse_error_set(err, none, "larger than the 1 MiB limit (%lld bytes)",
-                           (long long)st.st_size);
+        dynhcp_parse_error_set(err, none, "not a regular file (%s)", file_kind(st.st_mode));
+    } else if (st.st_size > (off_t)DYNHCP_FILE_MAX_BYTES) {
+        dynhcp_parse_error_set(err, none, "larger than the 1 MiB limit (%lld bytes)",
+                               (long long)st.st_size);
     } else {
         buf = read_all(fd, (size_t)st.st_size, len, err);
     }
@@ -123,7 +124,7 @@ char *dh_read_file_raw(const char *path, size_t *len, dh_parse_error *err)
     if (buf == NULL) {
         return NULL;
     }
-    size_t bom = dh_bom_length(buf, *len);
+    size_t bom = dynhcp_bom_length(buf, *len);
     if (bom > 0) {
         *len -= bom;
         memmove(buf, buf + bom, *len);
@@ -132,11 +133,11 @@ char *dh_read_file_raw(const char *path, size_t *len, dh_parse_error *err)
     return buf;
 }
 
-char *dh_read_file(const char *path, size_t *len, dh_parse_error *err)
+char *dynhcp_read_file(const char *path, size_t *len, dynhcp_parse_error *err)
 {
-    char *buf = dh_read_file_raw(path, len, err);
+    char *buf = dynhcp_read_file_raw(path, len, err);
     if (buf != NULL && check_text(buf, *len, err) != 0) {
-        dh_free(buf);
+        dynhcp_free(buf);
         return NULL;
     }
     return buf;

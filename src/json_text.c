@@ -30,13 +30,13 @@ typedef struct parser {
     const unsigned char *col_ptr;
     unsigned line;
     unsigned column;
-    dh_posmap *map;
-    dh_parse_error *err;
+    dynhcp_posmap *map;
+    dynhcp_parse_error *err;
 } parser;
 
 /* The position of at, which is never before the last position asked for
  * nor before the start of the current line. */
-static dh_pos pos_of(parser *ps, const unsigned char *at)
+static dynhcp_pos pos_of(parser *ps, const unsigned char *at)
 {
     unsigned column = ps->column;
     for (const unsigned char *q = ps->col_ptr; q < at; q++) {
@@ -44,7 +44,7 @@ static dh_pos pos_of(parser *ps, const unsigned char *at)
     }
     ps->col_ptr = at;
     ps->column = column;
-    dh_pos pos = {ps->line, column};
+    dynhcp_pos pos = {ps->line, column};
     return pos;
 }
 
@@ -61,12 +61,12 @@ static void fail_at(parser *ps, const unsigned char *at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    dh_parse_error_set(ps->err, pos_of(ps, at), "%s", message);
+    dynhcp_parse_error_set(ps->err, pos_of(ps, at), "%s", message);
 }
 
 static void fail_nomem(parser *ps)
 {
-    dh_parse_error_set_nomem(ps->err);
+    dynhcp_parse_error_set_nomem(ps->err);
 }
 
 /* Reports "expected WHAT" at the current byte, or at the end of the text. */
@@ -107,8 +107,8 @@ static cJSON *track_number(parser *ps, cJSON *node, const unsigned char *at, siz
         return NULL;
     }
     if (ps->map != NULL &&
-        (len > 0 ? dh_posmap_add_number(ps->map, node, pos_of(ps, at), (const char *)at, len)
-                 : dh_posmap_add(ps->map, node, pos_of(ps, at))) != 0) {
+        (len > 0 ? dynhcp_posmap_add_number(ps->map, node, pos_of(ps, at), (const char *)at, len)
+                 : dynhcp_posmap_add(ps->map, node, pos_of(ps, at))) != 0) {
         cJSON_Delete(node);
         fail_nomem(ps);
         return NULL;
@@ -126,7 +126,7 @@ static long read_hex4(parser *ps, const unsigned char *esc)
 {
     long unit = 0;
     for (const unsigned char *h = esc + 2; h < esc + 6; h++) {
-        int v = h < ps->end ? dh_hex_value(*h) : -1;
+        int v = h < ps->end ? dynhcp_hex_value(*h) : -1;
         if (v < 0) {
             const char *what = "4 hex digits after \\u";
             if (h == ps->end) {
@@ -277,7 +277,7 @@ static char *parse_string(parser *ps)
             *o++ = (char)c;
             s++;
         } else {
-            size_t n = dh_utf8_sequence_length(s, (size_t)(stop - s));
+            size_t n = dynhcp_utf8_sequence_length(s, (size_t)(stop - s));
             if (n == 0) {
                 fail_at(ps, s, "invalid UTF-8 (byte 0x%02X)", c);
                 goto fail;
@@ -288,7 +288,7 @@ static char *parse_string(parser *ps)
         }
     }
     if (stop == end) {
-        dh_pos start = pos_of(ps, open);
+        dynhcp_pos start = pos_of(ps, open);
         fail_at(ps, end, "unterminated string (started at line %u, column %u): unexpected "
                          "end of text, expected '\"'", start.line, start.column);
         goto fail;
@@ -323,7 +323,7 @@ static int convert_number(const unsigned char *text, size_t len, double *out)
     char *buf = small;
     size_t need = len + radix_len + 1;
     if (need > sizeof(small)) {
-        buf = dh_malloc(need); /* only for numbers with very many digits */
+        buf = dynhcp_malloc(need); /* only for numbers with very many digits */
         if (buf == NULL) {
             return -1;
         }
@@ -340,7 +340,7 @@ static int convert_number(const unsigned char *text, size_t len, double *out)
     buf[o] = '\0';
     *out = strtod(buf, NULL);
     if (buf != small) {
-        dh_free(buf);
+        dynhcp_free(buf);
     }
     return 0;
 }
@@ -448,7 +448,7 @@ typedef struct key_index {
 static const cJSON *key_index_find(const key_index *ix, const char *key)
 {
     size_t mask = ix->capacity - 1;
-    size_t i = (size_t)dh_hash_string(key, DH_HASH_SEED) & mask;
+    size_t i = (size_t)dynhcp_hash_string(key, DYNHCP_HASH_SEED) & mask;
     for (; ix->slots[i] != NULL; i = (i + 1) & mask) {
         if (strcmp(ix->slots[i]->string, key) == 0) {
             return ix->slots[i];
@@ -462,25 +462,26 @@ static int key_index_add(key_index *ix, const cJSON *member)
 {
     if ((ix->count + 1) * 2 > ix->capacity) {
         size_t capacity = ix->capacity ? ix->capacity * 2 : 4 * KEY_INDEX_THRESHOLD;
-        const cJSON **slots = dh_calloc(capacity, sizeof(*slots));
+        const cJSON **slots = dynhcp_calloc(capacity, sizeof(*slots));
         if (slots == NULL) {
             return -1;
         }
         for (size_t i = 0; i < ix->capacity; i++) {
             if (ix->slots[i] != NULL) {
-                size_t j = (size_t)dh_hash_string(ix->slots[i]->string, DH_HASH_SEED) & (capacity - 1);
+                size_t j = (size_t)dynhcp_hash_string(ix->slots[i]->string, DYNHCP_HASH_SEED) &
+                           (capacity - 1);
                 while (slots[j] != NULL) {
                     j = (j + 1) & (capacity - 1);
                 }
                 slots[j] = ix->slots[i];
             }
         }
-        dh_free(ix->slots);
+        dynhcp_free(ix->slots);
         ix->slots = slots;
         ix->capacity = capacity;
     }
     size_t mask = ix->capacity - 1;
-    size_t i = (size_t)dh_hash_string(member->string, DH_HASH_SEED) & mask;
+    size_t i = (size_t)dynhcp_hash_string(member->string, DYNHCP_HASH_SEED) & mask;
     while (ix->slots[i] != NULL) {
         i = (i + 1) & mask;
     }
@@ -567,8 +568,8 @@ static cJSON *parse_object(parser *ps, unsigned depth)
         }
         if (has_key(obj, members, &ix, key)) {
             char quoted[80];
-            fail_at(ps, key_at, "duplicate key %s", dh_quote(quoted, sizeof(quoted), key,
-                                                             strlen(key)));
+            fail_at(ps, key_at, "duplicate key %s",
+                    dynhcp_quote(quoted, sizeof(quoted), key, strlen(key)));
             cJSON_free(key);
             goto fail;
         }
@@ -601,7 +602,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
             expected_key = "a string key after ','";
         } else if (ps->p < ps->end && *ps->p == '}') {
             ps->p++;
-            dh_free(ix.slots);
+            dynhcp_free(ix.slots);
             return obj;
         } else {
             fail_expected(ps, "',' or '}' after an object member");
@@ -609,7 +610,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
         }
     }
 fail:
-    dh_free(ix.slots);
+    dynhcp_free(ix.slots);
     cJSON_Delete(obj);
     return NULL;
 }
@@ -668,7 +669,7 @@ static const char *value_hint(const parser *ps)
     if (starts_with(ps, "NaN") || starts_with(ps, "Infinity")) {
         return " (NaN and Infinity are not JSON numbers)";
     }
-    if (dh_bom_length((const char *)ps->p, (size_t)(ps->end - ps->p)) != 0) {
+    if (dynhcp_bom_length((const char *)ps->p, (size_t)(ps->end - ps->p)) != 0) {
         return " (found a byte order mark)";
     }
     return "";
@@ -685,8 +686,8 @@ static cJSON *parse_value(parser *ps, unsigned depth, const char *expected)
     switch (*ps->p) {
     case '{':
     case '[':
-        if (depth > DH_JSON_MAX_DEPTH) {
-            fail_at(ps, ps->p, "nesting deeper than %d", DH_JSON_MAX_DEPTH);
+        if (depth > DYNHCP_JSON_MAX_DEPTH) {
+            fail_at(ps, ps->p, "nesting deeper than %d", DYNHCP_JSON_MAX_DEPTH);
             return NULL;
         }
         return *ps->p == '{' ? parse_object(ps, depth) : parse_array(ps, depth);
@@ -724,8 +725,8 @@ static cJSON *parse_value(parser *ps, unsigned depth, const char *expected)
     }
 }
 
-cJSON *dh_json_parse(const char *text, size_t len, dh_pos origin, dh_posmap *map,
-                     dh_parse_error *err)
+cJSON *dynhcp_json_parse(const char *text, size_t len, dynhcp_pos origin, dynhcp_posmap *map,
+                         dynhcp_parse_error *err)
 {
     if (text == NULL) {
         text = ""; /* read as an empty text; no arithmetic on a null pointer */
@@ -750,7 +751,7 @@ cJSON *dh_json_parse(const char *text, size_t len, dh_pos origin, dh_posmap *map
         }
     }
     if (root == NULL && map != NULL) {
-        dh_posmap_truncate(map, mark);
+        dynhcp_posmap_truncate(map, mark);
     }
     return root;
 }

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *dh_json_minify(const char *text, size_t len, size_t extra, size_t *out_len)
+char *dynhcp_json_minify(const char *text, size_t len, size_t extra, size_t *out_len)
 {
-    char *out = dh_malloc(len + extra + 1);
+    char *out = dynhcp_malloc(len + extra + 1);
     if (out == NULL) {
         return NULL;
     }
@@ -34,14 +34,14 @@ char *dh_json_minify(const char *text, size_t len, size_t extra, size_t *out_len
     return out;
 }
 
-size_t dh_json_marker_room(const char *key)
+size_t dynhcp_json_marker_room(const char *key)
 {
     /* ,"KEY":true with every key byte escaped as \u00XX at worst. */
     return strlen(key) * 6 + sizeof(",\"\":true");
 }
 
 /* RFC 8259: quote, backslash and every control character escaped. */
-const char *dh_json_escape(unsigned char c, char scratch[8])
+const char *dynhcp_json_escape(unsigned char c, char scratch[8])
 {
     static const char hex[] = "0123456789abcdef";
     switch (c) {
@@ -72,7 +72,7 @@ const char *dh_json_escape(unsigned char c, char scratch[8])
     return scratch;
 }
 
-size_t dh_json_append_marker(char *buf, size_t len, const char *key)
+size_t dynhcp_json_append_marker(char *buf, size_t len, const char *key)
 {
     size_t n = len - 1; /* overwrite the closing brace */
     if (n > 1) {
@@ -81,7 +81,7 @@ size_t dh_json_append_marker(char *buf, size_t len, const char *key)
     buf[n++] = '"';
     for (const unsigned char *k = (const unsigned char *)key; *k != '\0'; k++) {
         char scratch[8];
-        const char *escaped = dh_json_escape(*k, scratch);
+        const char *escaped = dynhcp_json_escape(*k, scratch);
         if (escaped == NULL) {
             buf[n++] = (char)*k;
         } else {

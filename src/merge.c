@@ -47,7 +47,7 @@ static int merge_into(cJSON *target, const cJSON *patch)
     return 0;
 }
 
-cJSON *dh_merge_patch(cJSON *target, const cJSON *patch)
+cJSON *dynhcp_merge_patch(cJSON *target, const cJSON *patch)
 {
     if (!cJSON_IsObject(patch)) {
         cJSON_Delete(target);

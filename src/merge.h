@@ -1,6 +1,6 @@
 /* merge.h: RFC 7396 JSON Merge Patch. Internal. */
-#ifndef DH_MERGE_H
-#define DH_MERGE_H
+#ifndef DYNHCP_MERGE_H
+#define DYNHCP_MERGE_H
 
 #include <cjson/cJSON.h>
 
@@ -9,6 +9,6 @@
  * consumed (it becomes the result or is freed); patch is only read. Returns
  * NULL when out of memory (target is then freed).
  */
-cJSON *dh_merge_patch(cJSON *target, const cJSON *patch);
+cJSON *dynhcp_merge_patch(cJSON *target, const cJSON *patch);
 
 #endif

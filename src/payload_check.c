@@ -10,16 +10,16 @@
 /* Everything one check needs to say where a problem is. */
 typedef struct check_ctx {
     const char *source;
-    const dh_posmap *map;
-    dh_diags *diags;
+    const dynhcp_posmap *map;
+    dynhcp_diags *diags;
     int warnings;
 } check_ctx;
 
-#define WARN(ctx, node, ...)                                                              \
-    do {                                                                                  \
-        dh_diags_add((ctx)->diags, DYNHC_SEVERITY_WARNING, (ctx)->source,                \
-                     dh_posmap_find((ctx)->map, (node)), __VA_ARGS__);                    \
-        (ctx)->warnings++;                                                                \
+#define WARN(ctx, node, ...)                                                                       \
+    do {                                                                                           \
+        dynhcp_diags_add((ctx)->diags, DYNHC_SEVERITY_WARNING, (ctx)->source,                      \
+                         dynhcp_posmap_find((ctx)->map, (node)), __VA_ARGS__);                     \
+        (ctx)->warnings++;                                                                         \
     } while (0)
 
 /* What node is, for a message: a number as it was written (from the map,
@@ -28,16 +28,17 @@ typedef struct check_ctx {
 static const char *describe(const check_ctx *ctx, const cJSON *node, char *buf, size_t size)
 {
     if (cJSON_IsNumber(node)) {
-        const char *token = dh_posmap_token(ctx->map, node);
-        char number[DH_NUMBER_TEXT_SIZE];
+        const char *token = dynhcp_posmap_token(ctx->map, node);
+        char number[DYNHCP_NUMBER_TEXT_SIZE];
         if (token == NULL) {
-            token = dh_format_double(number, node->valuedouble);
+            token = dynhcp_format_double(number, node->valuedouble);
         }
         snprintf(buf, size, "%s", token);
     } else if (cJSON_IsString(node)) {
         char quoted[96];
-        snprintf(buf, size, "the string %s",
-                 dh_quote(quoted, sizeof(quoted), node->valuestring, strlen(node->valuestring)));
+        snprintf(
+            buf, size, "the string %s",
+            dynhcp_quote(quoted, sizeof(quoted), node->valuestring, strlen(node->valuestring)));
     } else {
         snprintf(buf, size, "%s", cJSON_IsTrue(node)    ? "true"
                                   : cJSON_IsFalse(node) ? "false"
@@ -85,9 +86,9 @@ static void check_budget(check_ctx *ctx, const cJSON *parent, const char *key)
     if (!is_integer(value) || value->valuedouble < 1) {
         WARN(ctx, value, "\"%s\" is %s: expected a positive integer", key,
              describe(ctx, value, what, sizeof(what)));
-    } else if (value->valuedouble > DH_LARGE_TOKEN_BUDGET) {
+    } else if (value->valuedouble > DYNHCP_LARGE_TOKEN_BUDGET) {
         WARN(ctx, value, "\"%s\" is %s: a large budget for a health check (above %d)", key,
-             describe(ctx, value, what, sizeof(what)), DH_LARGE_TOKEN_BUDGET);
+             describe(ctx, value, what, sizeof(what)), DYNHCP_LARGE_TOKEN_BUDGET);
     }
 }
 
@@ -176,8 +177,8 @@ static void check_shape(check_ctx *ctx, const cJSON *payload, dynhc_model_type t
     }
 }
 
-int dh_payload_check(const cJSON *payload, dynhc_model_type type, const char *source,
-                     const dh_posmap *map, dh_diags *diags)
+int dynhcp_payload_check(const cJSON *payload, dynhc_model_type type, const char *source,
+                         const dynhcp_posmap *map, dynhcp_diags *diags)
 {
     check_ctx ctx = {source, map, diags, 0};
     if (payload->child == NULL) {
@@ -213,7 +214,7 @@ static long long budget_of(const cJSON *parent, const char *key)
     return is_integer(value) && value->valuedouble >= 1 ? (long long)value->valuedouble : 0;
 }
 
-long long dh_payload_token_budget(const cJSON *payload, dynhc_model_type type)
+long long dynhcp_payload_token_budget(const cJSON *payload, dynhc_model_type type)
 {
     switch (type) {
     case DYNHC_MODEL_EMBEDDING:

@@ -20,15 +20,15 @@
 typedef struct ctx {
     const dynhc_resolver *r;
     dynhc_result *res;
-    dh_diags *diags;
-    const dh_config *config; /* NULL: no config source */
+    dynhcp_diags *diags;
+    const dynhcp_config *config; /* NULL: no config source */
     int nomem;
 } ctx;
 
-static const dh_pos no_pos = {0, 0};
+static const dynhcp_pos no_pos = {0, 0};
 
 /*
- * The order of diagnostics (dh_diags_sort): sources in precedence order, the
+ * The order of diagnostics (dynhcp_diags_sort): sources in precedence order, the
  * runtime first; the environment's variables in the order of SPEC 1.2's
  * table; the config file; the custom default. Inside one, by position.
  */
@@ -59,12 +59,12 @@ static const char *env_get(ctx *c, const char *name, size_t *len)
     if (raw == NULL) {
         return NULL;
     }
-    const char *value = dh_trim(raw, len);
+    const char *value = dynhcp_trim(raw, len);
     return *len > 0 ? value : NULL;
 }
 
 /* name is static, or the config's source (kept in the result). */
-static void set_origin(ctx *c, enum dh_setting which, const char *kind, const char *name)
+static void set_origin(ctx *c, enum dynhcp_setting which, const char *kind, const char *name)
 {
     c->res->origin_kind[which] = kind;
     c->res->origin_name[which] = name;
@@ -86,24 +86,28 @@ static const char *const kind_names[] = {"boolean", "duration", "level", "model 
 /* Text that is not UTF-8 is refused as such: no setting is spelt that way,
  * and saying which byte is wrong beats "expected minimal, ...". why_buf holds
  * that message. */
-static const char *utf8_problem(const char *s, size_t len, dh_parse_error *why_buf)
+static const char *utf8_problem(const char *s, size_t len, dynhcp_parse_error *why_buf)
 {
     memset(why_buf, 0, sizeof(*why_buf));
-    return dh_utf8_check(s, len, why_buf) != 0 ? why_buf->message : NULL;
+    return dynhcp_utf8_check(s, len, why_buf) != 0 ? why_buf->message : NULL;
 }
 
 static const char *parse_text(value_kind kind, const char *s, size_t len, value *out,
-                              dh_parse_error *why_buf)
+                              dynhcp_parse_error *why_buf)
 {
     const char *bad = utf8_problem(s, len, why_buf);
     if (bad != NULL) {
         return bad;
     }
     switch (kind) {
-    case KIND_BOOL: return dh_parse_bool(s, len, &out->flag);
-    case KIND_DURATION: return dh_parse_duration(s, len, &out->ns);
-    case KIND_LEVEL: return dh_parse_level(s, len, &out->level);
-    case KIND_MODEL_TYPE: return dh_parse_model_type(s, len, &out->type);
+    case KIND_BOOL:
+        return dynhcp_parse_bool(s, len, &out->flag);
+    case KIND_DURATION:
+        return dynhcp_parse_duration(s, len, &out->ns);
+    case KIND_LEVEL:
+        return dynhcp_parse_level(s, len, &out->level);
+    case KIND_MODEL_TYPE:
+        return dynhcp_parse_model_type(s, len, &out->type);
     }
     return "unknown setting";
 }
@@ -112,12 +116,12 @@ static const char *parse_text(value_kind kind, const char *s, size_t len, value 
  * environment (SPEC 1.5). A number of seconds is read from its text when the
  * map has it and it is a plain decimal, so that 4.1 is exactly 4.1 s; other
  * spellings (1e3, 0x10) go through the double. */
-static const char *parse_node(value_kind kind, const cJSON *node, const dh_posmap *map,
-                              value *out, dh_parse_error *why_buf)
+static const char *parse_node(value_kind kind, const cJSON *node, const dynhcp_posmap *map,
+                              value *out, dynhcp_parse_error *why_buf)
 {
     if (cJSON_IsString(node)) {
         size_t len;
-        const char *s = dh_trim(node->valuestring, &len);
+        const char *s = dynhcp_trim(node->valuestring, &len);
         return parse_text(kind, s, len, out, why_buf);
     }
     if (kind == KIND_BOOL && cJSON_IsBool(node)) {
@@ -130,13 +134,13 @@ static const char *parse_node(value_kind kind, const cJSON *node, const dh_posma
         return NULL;
     }
     if (kind == KIND_DURATION && cJSON_IsNumber(node)) {
-        const char *token = dh_posmap_token(map, node);
+        const char *token = dynhcp_posmap_token(map, node);
         uint64_t ns;
-        if (token != NULL && dh_parse_duration(token, strlen(token), &ns) == NULL) {
+        if (token != NULL && dynhcp_parse_duration(token, strlen(token), &ns) == NULL) {
             out->ns = ns;
             return NULL;
         }
-        return dh_duration_from_seconds(node->valuedouble, &out->ns);
+        return dynhcp_duration_from_seconds(node->valuedouble, &out->ns);
     }
     switch (kind) {
     case KIND_BOOL: return "expected a boolean";
@@ -150,16 +154,16 @@ static const char *parse_node(value_kind kind, const cJSON *node, const dh_posma
 /* Quotes a config value for a message: a string in quotes, a number as it
  * was written (else its shortest spelling), true or false; a collection by
  * its kind, "(a list)" or "(a mapping)". */
-static const char *node_text(const cJSON *node, const dh_posmap *map, char *buf, size_t size)
+static const char *node_text(const cJSON *node, const dynhcp_posmap *map, char *buf, size_t size)
 {
     if (cJSON_IsString(node)) {
-        return dh_quote(buf, size, node->valuestring, strlen(node->valuestring));
+        return dynhcp_quote(buf, size, node->valuestring, strlen(node->valuestring));
     }
     if (cJSON_IsNumber(node)) {
-        const char *token = dh_posmap_token(map, node);
-        char number[DH_NUMBER_TEXT_SIZE];
+        const char *token = dynhcp_posmap_token(map, node);
+        char number[DYNHCP_NUMBER_TEXT_SIZE];
         if (token == NULL) {
-            token = dh_format_double(number, node->valuedouble);
+            token = dynhcp_format_double(number, node->valuedouble);
         }
         /* A number's text is digits, signs, '.', 'e', 'x' and 'o': quoting
          * only cuts one too long to read. */
@@ -168,7 +172,7 @@ static const char *node_text(const cJSON *node, const dh_posmap *map, char *buf,
             memcpy(buf, token, len + 1);
             return buf;
         }
-        return dh_quote(buf, size, token, len);
+        return dynhcp_quote(buf, size, token, len);
     }
     snprintf(buf, size, "%s",
              cJSON_IsTrue(node)    ? "true"
@@ -183,45 +187,46 @@ static const char *node_text(const cJSON *node, const dh_posmap *map, char *buf,
  * wins; NULL-terminated, may be empty) then the config key. Bad values are
  * warnings and count as unset. Returns 1 when a source set *out.
  */
-static int lookup_setting(ctx *c, enum dh_setting which, value_kind kind,
+static int lookup_setting(ctx *c, enum dynhcp_setting which, value_kind kind,
                           const char *const *env_names, const char *config_key, value *out)
 {
     char quoted[96];
-    dh_parse_error why_buf;
+    dynhcp_parse_error why_buf;
     for (; *env_names != NULL; env_names++) {
         size_t len;
         const char *text = env_get(c, *env_names, &len);
         if (text == NULL) {
             continue;
         }
-        dh_diags_group(c->diags, env_group(*env_names), no_pos);
+        dynhcp_diags_group(c->diags, env_group(*env_names), no_pos);
         const char *why = parse_text(kind, text, len, out, &why_buf);
         if (why == NULL) {
             set_origin(c, which, "environment", *env_names);
             return 1;
         }
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, *env_names, no_pos,
-                     "invalid %s %s: %s; ignored", kind_names[kind],
-                     dh_quote(quoted, sizeof(quoted), text, len), why);
+        dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, *env_names, no_pos,
+                         "invalid %s %s: %s; ignored", kind_names[kind],
+                         dynhcp_quote(quoted, sizeof(quoted), text, len), why);
     }
-    const cJSON *node = dh_config_get(c->config, config_key);
+    const cJSON *node = dynhcp_config_get(c->config, config_key);
     if (node != NULL) {
-        const dh_posmap *map = &c->config->map;
-        dh_diags_group(c->diags, GROUP_CONFIG, no_pos);
+        const dynhcp_posmap *map = &c->config->map;
+        dynhcp_diags_group(c->diags, GROUP_CONFIG, no_pos);
         const char *why = parse_node(kind, node, map, out, &why_buf);
         if (why == NULL) {
             set_origin(c, which, "config", c->res->config_source);
             return 1;
         }
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
-                     dh_posmap_find(map, node), "%s: invalid %s %s: %s; ignored", config_key,
-                     kind_names[kind], node_text(node, map, quoted, sizeof(quoted)), why);
+        dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
+                         dynhcp_posmap_find(map, node), "%s: invalid %s %s: %s; ignored",
+                         config_key, kind_names[kind], node_text(node, map, quoted, sizeof(quoted)),
+                         why);
     }
     return 0;
 }
 
 /* runtime (when runtime_set) > environment > config > fallback. */
-static value resolve_setting(ctx *c, enum dh_setting which, value_kind kind, int runtime_set,
+static value resolve_setting(ctx *c, enum dynhcp_setting which, value_kind kind, int runtime_set,
                              value runtime, const char *const *env_names, const char *config_key,
                              value fallback)
 {
@@ -249,50 +254,52 @@ static void resolve_settings(ctx *c)
     const dynhc_resolver *r = c->r;
     dynhc_result *res = c->res;
 
-    int disabled = resolve_setting(c, DH_SETTING_DISABLED, KIND_BOOL, r->disabled >= 0,
+    int disabled = resolve_setting(c, DYNHCP_SETTING_DISABLED, KIND_BOOL, r->disabled >= 0,
                                    (value){.flag = r->disabled}, disabled_env,
                                    "health_check_payload_disabled", (value){.flag = 0})
                        .flag;
     res->status = disabled ? DYNHC_DISABLED : DYNHC_OK;
-    res->model_type = resolve_setting(c, DH_SETTING_MODEL_TYPE, KIND_MODEL_TYPE,
-                                      r->model_type >= 0,
-                                      (value){.type = (dynhc_model_type)r->model_type}, no_env,
-                                      "model_type", (value){.type = DYNHC_MODEL_GENERATE})
-                          .type;
-    res->level = resolve_setting(c, DH_SETTING_LEVEL, KIND_LEVEL, r->level >= 0,
+    res->model_type =
+        resolve_setting(c, DYNHCP_SETTING_MODEL_TYPE, KIND_MODEL_TYPE, r->model_type >= 0,
+                        (value){.type = (dynhc_model_type)r->model_type}, no_env, "model_type",
+                        (value){.type = DYNHC_MODEL_GENERATE})
+            .type;
+    res->level = resolve_setting(c, DYNHCP_SETTING_LEVEL, KIND_LEVEL, r->level >= 0,
                                  (value){.level = (dynhc_level)r->level}, level_env,
                                  "health_check_level", (value){.level = DYNHC_LEVEL_MINIMAL})
                      .level;
-    res->enabled = resolve_setting(c, DH_SETTING_ENABLED, KIND_BOOL, r->enabled >= 0,
-                                   (value){.flag = r->enabled}, enabled_env,
-                                   "health_check_enabled", (value){.flag = r->enabled_default})
+    res->enabled = resolve_setting(c, DYNHCP_SETTING_ENABLED, KIND_BOOL, r->enabled >= 0,
+                                   (value){.flag = r->enabled}, enabled_env, "health_check_enabled",
+                                   (value){.flag = r->enabled_default})
                        .flag;
-    res->interval_ns = resolve_setting(c, DH_SETTING_INTERVAL, KIND_DURATION, r->interval_ns > 0,
-                                       (value){.ns = r->interval_ns}, interval_env,
-                                       "health_check_interval",
-                                       (value){.ns = DH_DEFAULT_INTERVAL_NS})
-                           .ns;
-    res->timeout_ns = resolve_setting(c, DH_SETTING_TIMEOUT, KIND_DURATION, r->timeout_ns > 0,
-                                      (value){.ns = r->timeout_ns}, timeout_env,
-                                      "health_check_timeout", (value){.ns = DH_DEFAULT_TIMEOUT_NS})
-                          .ns;
+    res->interval_ns =
+        resolve_setting(c, DYNHCP_SETTING_INTERVAL, KIND_DURATION, r->interval_ns > 0,
+                        (value){.ns = r->interval_ns}, interval_env, "health_check_interval",
+                        (value){.ns = DYNHCP_DEFAULT_INTERVAL_NS})
+            .ns;
+    res->timeout_ns =
+        resolve_setting(c, DYNHCP_SETTING_TIMEOUT, KIND_DURATION, r->timeout_ns > 0,
+                        (value){.ns = r->timeout_ns}, timeout_env, "health_check_timeout",
+                        (value){.ns = DYNHCP_DEFAULT_TIMEOUT_NS})
+            .ns;
 
-    const cJSON *model = dh_config_get(c->config, "model");
-    dh_parse_error why_buf;
-    dh_diags_group(c->diags, GROUP_CONFIG, no_pos);
+    const cJSON *model = dynhcp_config_get(c->config, "model");
+    dynhcp_parse_error why_buf;
+    dynhcp_diags_group(c->diags, GROUP_CONFIG, no_pos);
     const char *bad = cJSON_IsString(model) ? utf8_problem(model->valuestring,
                                                            strlen(model->valuestring), &why_buf)
                                             : NULL;
     if (bad != NULL) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
-                     dh_posmap_find(&c->config->map, model), "model: %s; ignored", bad);
+        dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
+                         dynhcp_posmap_find(&c->config->map, model), "model: %s; ignored", bad);
     } else if (cJSON_IsString(model)) {
-        if ((res->model_name = dh_strdup(model->valuestring)) == NULL) {
+        if ((res->model_name = dynhcp_strdup(model->valuestring)) == NULL) {
             c->nomem = 1;
         }
     } else if (model != NULL) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
-                     dh_posmap_find(&c->config->map, model), "model: expected a string; ignored");
+        dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, c->config->source,
+                         dynhcp_posmap_find(&c->config->map, model),
+                         "model: expected a string; ignored");
     }
 }
 
@@ -302,14 +309,14 @@ static void resolve_settings(ctx *c)
 typedef struct candidate {
     cJSON *owned;          /* parsed for this resolution; NULL when borrowed */
     const cJSON *payload;  /* the object to check and use */
-    dh_posmap map;         /* positions inside owned */
-    const dh_posmap *positions;
+    dynhcp_posmap map;     /* positions inside owned */
+    const dynhcp_posmap *positions;
     const char *source;    /* diagnostics' SOURCE: variable, file or "<runtime>" */
     dynhc_source kind;
     char *origin;
-    int checked;   /* dh_payload_check already ran */
-    unsigned group; /* where its diagnostics sort (dh_diags_group) */
-    dh_pos anchor;
+    int checked;    /* dynhcp_payload_check already ran */
+    unsigned group; /* where its diagnostics sort (dynhcp_diags_group) */
+    dynhcp_pos anchor;
     char *compact; /* the payload's compact text, when it came as text */
     size_t compact_len;
 } candidate;
@@ -317,9 +324,9 @@ typedef struct candidate {
 static void candidate_free(candidate *cand)
 {
     cJSON_Delete(cand->owned);
-    dh_posmap_clear(&cand->map);
-    dh_free(cand->origin);
-    dh_free(cand->compact);
+    dynhcp_posmap_clear(&cand->map);
+    dynhcp_free(cand->origin);
+    dynhcp_free(cand->compact);
     memset(cand, 0, sizeof(*cand));
 }
 
@@ -333,14 +340,14 @@ static const char *json_type_name(const cJSON *node)
 }
 
 /* Returns 1 when cand now holds an object payload; 0 after a warning. */
-static int accept_object(ctx *c, candidate *cand, dh_pos at)
+static int accept_object(ctx *c, candidate *cand, dynhcp_pos at)
 {
     if (cJSON_IsObject(cand->payload)) {
         return 1;
     }
-    dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, at,
-                 "the payload must be a JSON object, not %s; payload ignored",
-                 json_type_name(cand->payload));
+    dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, at,
+                     "the payload must be a JSON object, not %s; payload ignored",
+                     json_type_name(cand->payload));
     return 0;
 }
 
@@ -350,18 +357,18 @@ static int accept_object(ctx *c, candidate *cand, dh_pos at)
  * only when the check finds something. Returns 0, or -1 when out of memory.
  */
 static int check_with_positions(ctx *c, candidate *cand, const char *text, size_t len,
-                                dh_pos origin)
+                                dynhcp_pos origin)
 {
-    dh_diags scratch;
+    dynhcp_diags scratch;
     memset(&scratch, 0, sizeof(scratch));
-    int warnings = dh_payload_check(cand->payload, c->res->model_type, cand->source, NULL,
-                                    &scratch);
-    dh_diags_free(&scratch);
+    int warnings =
+        dynhcp_payload_check(cand->payload, c->res->model_type, cand->source, NULL, &scratch);
+    dynhcp_diags_free(&scratch);
     cand->checked = 1;
     if (warnings == 0) {
         return 0;
     }
-    cJSON *again = dh_json_parse(text, len, origin, &cand->map, NULL);
+    cJSON *again = dynhcp_json_parse(text, len, origin, &cand->map, NULL);
     if (again == NULL) {
         c->nomem = 1; /* it parsed a moment ago: memory is the only way to fail */
         return -1;
@@ -370,7 +377,8 @@ static int check_with_positions(ctx *c, candidate *cand, const char *text, size_
     cand->owned = again;
     cand->payload = again;
     cand->positions = &cand->map;
-    dh_payload_check(cand->payload, c->res->model_type, cand->source, cand->positions, c->diags);
+    dynhcp_payload_check(cand->payload, c->res->model_type, cand->source, cand->positions,
+                         c->diags);
     return 0;
 }
 
@@ -395,7 +403,7 @@ static int looks_like_path(const char *text, size_t len)
     }
     return (len > 1 && (text[0] == '/' || (text[0] == '~' && text[1] == '/'))) ||
            (len > 2 && strncmp(text, "./", 2) == 0) || (len > 3 && strncmp(text, "../", 3) == 0) ||
-           (len > 5 && dh_equals_nocase(text + len - 5, 5, ".json"));
+           (len > 5 && dynhcp_equals_nocase(text + len - 5, 5, ".json"));
 }
 
 /* Writes into buf the message for text that does not parse but looks like
@@ -434,26 +442,26 @@ static int path_message(path_hint hint, const char *text, size_t len, char *buf,
  * looks like a path. Returns 1 on success, 0 after a warning.
  */
 static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
-                         dh_pos inner_origin, const dh_pos *report_at, path_hint hint)
+                         dynhcp_pos inner_origin, const dynhcp_pos *report_at, path_hint hint)
 {
-    dh_parse_error err = {{0, 0}, "", 0};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
     char message[512];
-    cand->owned = dh_json_parse(text, len, inner_origin, NULL, &err);
+    cand->owned = dynhcp_json_parse(text, len, inner_origin, NULL, &err);
     if (cand->owned == NULL) {
-        if (dh_parse_error_is_nomem(&err)) {
+        if (dynhcp_parse_error_is_nomem(&err)) {
             c->nomem = 1;
         } else if (path_message(hint, text, len, message, sizeof(message)) == 0) {
-            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source,
-                         report_at != NULL ? *report_at : err.pos, "%s%s; payload ignored",
-                         report_at != NULL ? "health_check_payload: " : "", message);
+            dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source,
+                             report_at != NULL ? *report_at : err.pos, "%s%s; payload ignored",
+                             report_at != NULL ? "health_check_payload: " : "", message);
         } else if (report_at != NULL) {
-            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, *report_at,
-                         "health_check_payload: %s (line %u, column %u of the JSON text); "
-                         "payload ignored",
-                         err.message, err.pos.line, err.pos.column);
+            dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, *report_at,
+                             "health_check_payload: %s (line %u, column %u of the JSON text); "
+                             "payload ignored",
+                             err.message, err.pos.line, err.pos.column);
         } else {
-            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, err.pos,
-                         "%s; payload ignored", err.message);
+            dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, cand->source, err.pos,
+                             "%s; payload ignored", err.message);
         }
         return 0;
     }
@@ -466,8 +474,8 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
         return 0;
     }
     const char *key = c->r->marker_key;
-    cand->compact = dh_json_minify(text, len, key != NULL ? dh_json_marker_room(key) : 0,
-                                   &cand->compact_len);
+    cand->compact = dynhcp_json_minify(text, len, key != NULL ? dynhcp_json_marker_room(key) : 0,
+                                       &cand->compact_len);
     if (cand->compact == NULL) {
         c->nomem = 1;
         return 0;
@@ -481,7 +489,7 @@ static int parse_payload(ctx *c, candidate *cand, const char *text, size_t len,
  * Problems inside the file are reported at their line in the file. */
 typedef struct file_ref {
     const char *source;   /* the variable, the config file or "<runtime>" */
-    dh_pos at;            /* where in source */
+    dynhcp_pos at;        /* where in source */
     const char *key;      /* "health_check_payload: " in a config file, else "" */
     const char *written;  /* "@" or "the payload file " */
     const char *path;     /* the path as written */
@@ -491,7 +499,7 @@ typedef struct file_ref {
 
 /* err's message without the "cannot open: " that file_read puts before
  * strerror's text: the warning says "cannot read" itself. */
-static const char *file_problem(const dh_parse_error *err)
+static const char *file_problem(const dynhcp_parse_error *err)
 {
     static const char *const prefixes[] = {"cannot open: ", "cannot read: "};
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
@@ -505,44 +513,44 @@ static const char *file_problem(const dh_parse_error *err)
 
 static int read_payload_file(ctx *c, candidate *cand, const char *path, const file_ref *ref)
 {
-    dh_parse_error err = {{0, 0}, "", 0};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
     size_t len = 0;
-    char *text = dh_read_file_raw(path, &len, &err);
-    if (text == NULL && dh_parse_error_is_nomem(&err)) {
+    char *text = dynhcp_read_file_raw(path, &len, &err);
+    if (text == NULL && dynhcp_parse_error_is_nomem(&err)) {
         c->nomem = 1; /* not the file's fault: no warning, no falling through */
         return 0;
     }
     if (text == NULL && err.pos.line == 0) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ref->source, ref->at,
-                     "%scannot read %s%.*s%s%s%s: %s; payload ignored", ref->key, ref->written,
-                     (int)ref->path_len, ref->path, ref->resolved != NULL ? " (" : "",
-                     ref->resolved != NULL ? ref->resolved : "", ref->resolved != NULL ? ")" : "",
-                     file_problem(&err));
+        dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ref->source, ref->at,
+                         "%scannot read %s%.*s%s%s%s: %s; payload ignored", ref->key, ref->written,
+                         (int)ref->path_len, ref->path, ref->resolved != NULL ? " (" : "",
+                         ref->resolved != NULL ? ref->resolved : "",
+                         ref->resolved != NULL ? ")" : "", file_problem(&err));
         return 0;
     }
     if (text == NULL) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, path, err.pos, "%s; payload ignored",
-                     err.message);
+        dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, path, err.pos, "%s; payload ignored",
+                         err.message);
         return 0;
     }
-    dh_pos origin = {1, 1};
+    dynhcp_pos origin = {1, 1};
     int ok = parse_payload(c, cand, text, len, origin, NULL, HINT_NONE);
-    dh_free(text);
+    dynhcp_free(text);
     return ok;
 }
 
 /* The diagnostics about cand from now on sort in group, at anchor. */
-static void in_group(ctx *c, candidate *cand, unsigned group, dh_pos anchor)
+static void in_group(ctx *c, candidate *cand, unsigned group, dynhcp_pos anchor)
 {
     cand->group = group;
     cand->anchor = anchor;
-    dh_diags_group(c->diags, group, anchor);
+    dynhcp_diags_group(c->diags, group, anchor);
 }
 
 static int set_candidate(ctx *c, candidate *cand, dynhc_source kind, const char *origin)
 {
     cand->kind = kind;
-    cand->origin = dh_strdup(origin);
+    cand->origin = dynhcp_strdup(origin);
     cand->source = cand->origin;
     if (cand->origin == NULL) {
         c->nomem = 1;
@@ -556,7 +564,7 @@ static int set_candidate(ctx *c, candidate *cand, dynhc_source kind, const char 
 static int load_runtime(ctx *c, candidate *cand)
 {
     const dynhc_resolver *r = c->r;
-    dh_pos origin = {1, 1};
+    dynhcp_pos origin = {1, 1};
     in_group(c, cand, GROUP_RUNTIME, no_pos);
     if (r->payload_json != NULL) {
         if (set_candidate(c, cand, DYNHC_SOURCE_RUNTIME, "<runtime>") != 0) {
@@ -583,7 +591,7 @@ static int load_env(ctx *c, candidate *cand)
 {
     const char *raw = c->r->getenv_fn(ENV_PAYLOAD, c->r->getenv_user_data);
     size_t len = 0;
-    const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
+    const char *text = raw != NULL ? dynhcp_trim(raw, &len) : NULL;
     if (len == 0) {
         return 0;
     }
@@ -591,8 +599,8 @@ static int load_env(ctx *c, candidate *cand)
     if (text[0] == '@') {
         /* The path is what follows '@', relative to the working directory. */
         size_t path_len;
-        const char *path = dh_trim(text + 1, &path_len);
-        char *copy = dh_malloc(path_len + 1);
+        const char *path = dynhcp_trim(text + 1, &path_len);
+        char *copy = dynhcp_malloc(path_len + 1);
         if (copy == NULL) {
             c->nomem = 1;
             return 0;
@@ -600,10 +608,10 @@ static int load_env(ctx *c, candidate *cand)
         memcpy(copy, path, path_len);
         copy[path_len] = '\0';
         int ok = set_candidate(c, cand, DYNHC_SOURCE_ENV_FILE, copy) == 0;
-        dh_free(copy);
+        dynhcp_free(copy);
         if (ok && path_len == 0) {
-            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ENV_PAYLOAD, no_pos,
-                         "expected a file path after '@'; payload ignored");
+            dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, ENV_PAYLOAD, no_pos,
+                             "expected a file path after '@'; payload ignored");
             return 0;
         }
         file_ref ref = {ENV_PAYLOAD, no_pos, "", "@", path, path_len, NULL};
@@ -611,18 +619,18 @@ static int load_env(ctx *c, candidate *cand)
     }
     /* Positions count from the value as set, before trimming. */
     return set_candidate(c, cand, DYNHC_SOURCE_ENV, ENV_PAYLOAD) == 0 &&
-           parse_payload(c, cand, text, len, dh_pos_at(raw, (size_t)(text - raw)), NULL,
+           parse_payload(c, cand, text, len, dynhcp_pos_at(raw, (size_t)(text - raw)), NULL,
                          HINT_AT);
 }
 
 static int load_config(ctx *c, candidate *cand)
 {
-    const dh_config *config = c->config;
-    const cJSON *node = dh_config_get(config, "health_check_payload");
+    const dynhcp_config *config = c->config;
+    const cJSON *node = dynhcp_config_get(config, "health_check_payload");
     if (node == NULL || set_candidate(c, cand, DYNHC_SOURCE_CONFIG, config->source) != 0) {
         return 0;
     }
-    dh_pos at = dh_posmap_find(&config->map, node);
+    dynhcp_pos at = dynhcp_posmap_find(&config->map, node);
     /* A string's payload (JSON text, or a file it names) has no position in
      * the config file: its diagnostics come where the string stands. */
     in_group(c, cand, GROUP_CONFIG, cJSON_IsString(node) ? at : no_pos);
@@ -632,20 +640,20 @@ static int load_config(ctx *c, candidate *cand)
         return 1;
     }
     if (!cJSON_IsString(node)) {
-        dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, config->source, at,
-                     "health_check_payload: expected a mapping or a string, not %s; "
-                     "payload ignored",
-                     json_type_name(node));
+        dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, config->source, at,
+                         "health_check_payload: expected a mapping or a string, not %s; "
+                         "payload ignored",
+                         json_type_name(node));
         return 0;
     }
     size_t len;
-    const char *text = dh_trim(node->valuestring, &len);
+    const char *text = dynhcp_trim(node->valuestring, &len);
     if (len > 0 && text[0] == '@') {
         size_t path_len;
-        const char *path = dh_trim(text + 1, &path_len);
+        const char *path = dynhcp_trim(text + 1, &path_len);
         /* Relative to the config file's folder, so the pair can move together. */
         size_t size = strlen(config->base_dir) + path_len + 2;
-        char *full = dh_malloc(size);
+        char *full = dynhcp_malloc(size);
         if (full == NULL) {
             c->nomem = 1;
             return 0;
@@ -659,18 +667,19 @@ static int load_config(ctx *c, candidate *cand)
         /* The folder is worth saying unless it is the working directory. */
         file_ref ref = {config->source, at, "health_check_payload: ", "@", path, path_len,
                         relative && strcmp(config->base_dir, ".") != 0 ? full : NULL};
-        dh_free(cand->origin);
+        dynhcp_free(cand->origin);
         cand->origin = full;
         cand->source = full;
         cand->kind = DYNHC_SOURCE_CONFIG;
         if (path_len == 0) {
-            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, config->source, at,
-                         "health_check_payload: expected a file path after '@'; payload ignored");
+            dynhcp_diags_add(
+                c->diags, DYNHC_SEVERITY_WARNING, config->source, at,
+                "health_check_payload: expected a file path after '@'; payload ignored");
             return 0;
         }
         return read_payload_file(c, cand, full, &ref);
     }
-    dh_pos inner = {1, 1};
+    dynhcp_pos inner = {1, 1};
     return parse_payload(c, cand, text, len, inner, &at, HINT_AT);
 }
 
@@ -685,7 +694,7 @@ static int load_custom(ctx *c, candidate *cand)
         return 1;
     }
     int nomem = 0;
-    cand->owned = dh_custom_default_copy(&nomem);
+    cand->owned = dynhcp_custom_default_copy(&nomem);
     if (nomem) {
         c->nomem = 1;
     }
@@ -699,13 +708,13 @@ static int load_custom(ctx *c, candidate *cand)
 
 static int load_default(ctx *c, candidate *cand)
 {
-    char text[DH_DEFAULT_PAYLOAD_MAX];
-    size_t len = dh_default_payload_text(c->res->model_type, c->res->level, c->r->bos_token_id,
-                                         text, sizeof(text));
+    char text[DYNHCP_DEFAULT_PAYLOAD_MAX];
+    size_t len = dynhcp_default_payload_text(c->res->model_type, c->res->level, c->r->bos_token_id,
+                                             text, sizeof(text));
     cand->kind = DYNHC_SOURCE_DEFAULT;
     cand->source = "<default>";
     in_group(c, cand, GROUP_DEFAULT, no_pos);
-    dh_pos origin = {1, 1};
+    dynhcp_pos origin = {1, 1};
     return len > 0 && parse_payload(c, cand, text, len, origin, NULL, HINT_NONE);
 }
 
@@ -744,9 +753,9 @@ static void resolve_replace(ctx *c)
         memset(&cand, 0, sizeof(cand));
         if (loaders[i](c, &cand)) {
             if (!cand.checked) {
-                dh_diags_group(c->diags, cand.group, cand.anchor);
-                dh_payload_check(cand.payload, c->res->model_type, cand.source, cand.positions,
-                                 c->diags);
+                dynhcp_diags_group(c->diags, cand.group, cand.anchor);
+                dynhcp_payload_check(cand.payload, c->res->model_type, cand.source, cand.positions,
+                                     c->diags);
             }
             take_payload(c, &cand);
             candidate_free(&cand);
@@ -769,7 +778,7 @@ static void resolve_merge(ctx *c)
     size_t top = SOURCE_COUNT;
     for (size_t i = SOURCE_COUNT; i-- > 0 && !c->nomem;) {
         if (present[i]) {
-            if ((merged = dh_merge_patch(merged, cands[i].payload)) == NULL) {
+            if ((merged = dynhcp_merge_patch(merged, cands[i].payload)) == NULL) {
                 c->nomem = 1;
             }
             top = i;
@@ -777,8 +786,8 @@ static void resolve_merge(ctx *c)
     }
     if (merged != NULL && top < SOURCE_COUNT) {
         /* Positions do not survive merging: checks name the top source only. */
-        dh_diags_group(c->diags, cands[top].group, cands[top].anchor);
-        dh_payload_check(merged, c->res->model_type, cands[top].source, NULL, c->diags);
+        dynhcp_diags_group(c->diags, cands[top].group, cands[top].anchor);
+        dynhcp_payload_check(merged, c->res->model_type, cands[top].source, NULL, c->diags);
         c->res->payload = merged;
         c->res->source = cands[top].kind;
         c->res->merged = 1;
@@ -796,29 +805,30 @@ static void resolve_merge(ctx *c)
 
 static void check_endpoint_list(ctx *c, const char *name, const char *raw)
 {
-    dh_diags_group(c->diags, env_group(name), no_pos);
-    dh_parse_error err = {{0, 0}, "", 0};
-    dh_posmap map = {NULL, 0, 0};
+    dynhcp_diags_group(c->diags, env_group(name), no_pos);
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    dynhcp_posmap map = {NULL, 0, 0};
     cJSON *list = NULL;
-    if (dh_parse_endpoint_names(raw, &list, &map, &err) != 0) {
-        if (dh_parse_error_is_nomem(&err)) {
+    if (dynhcp_parse_endpoint_names(raw, &list, &map, &err) != 0) {
+        if (dynhcp_parse_error_is_nomem(&err)) {
             c->nomem = 1;
         } else {
-            dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, err.pos, "%s; ignored",
-                         err.message);
+            dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, err.pos, "%s; ignored",
+                             err.message);
         }
     }
     cJSON_Delete(list);
-    dh_posmap_clear(&map);
+    dynhcp_posmap_clear(&map);
 }
 
 static void warn_system_setting(ctx *c, const char *name, const char *text, size_t len,
                                 const char *why)
 {
     char quoted[96];
-    dh_diags_group(c->diags, env_group(name), no_pos);
-    dh_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, no_pos, "invalid value %s: %s; ignored",
-                 dh_quote(quoted, sizeof(quoted), text, len), why);
+    dynhcp_diags_group(c->diags, env_group(name), no_pos);
+    dynhcp_diags_add(c->diags, DYNHC_SEVERITY_WARNING, name, no_pos,
+                     "invalid value %s: %s; ignored",
+                     dynhcp_quote(quoted, sizeof(quoted), text, len), why);
 }
 
 /* The variables of the scheduler and the status server, by the same rules
@@ -839,14 +849,14 @@ static void check_system_settings(ctx *c)
             continue;
         }
         int ignored;
-        dh_parse_error why_buf;
+        dynhcp_parse_error why_buf;
         const char *why = utf8_problem(text, len, &why_buf);
         if (why == NULL) {
-            why = i == START  ? dh_parse_start_status(text, len, &ignored)
-                  : i == HOST ? dh_parse_host(text, len, NULL)
-                  : i == PORT ? dh_parse_port(text, len, &ignored)
-                  : i == LOG  ? dh_parse_log_level(text, len, &ignored)
-                              : dh_parse_status_path(text, len);
+            why = i == START  ? dynhcp_parse_start_status(text, len, &ignored)
+                  : i == HOST ? dynhcp_parse_host(text, len, NULL)
+                  : i == PORT ? dynhcp_parse_port(text, len, &ignored)
+                  : i == LOG  ? dynhcp_parse_log_level(text, len, &ignored)
+                              : dynhcp_parse_status_path(text, len);
         }
         if (why != NULL) {
             warn_system_setting(c, names[i], text, len, why);
@@ -856,9 +866,9 @@ static void check_system_settings(ctx *c)
         }
     }
     int live_gives_way;
-    const char *clash =
-        dh_status_paths_clash(valid[HEALTH], valid_len[HEALTH], valid[LIVE], valid_len[LIVE],
-                              DH_DEFAULT_HEALTH_PATH, DH_DEFAULT_LIVE_PATH, &live_gives_way);
+    const char *clash = dynhcp_status_paths_clash(valid[HEALTH], valid_len[HEALTH], valid[LIVE],
+                                                  valid_len[LIVE], DYNHCP_DEFAULT_HEALTH_PATH,
+                                                  DYNHCP_DEFAULT_LIVE_PATH, &live_gives_way);
     if (clash != NULL) {
         size_t which = live_gives_way ? LIVE : HEALTH;
         warn_system_setting(c, names[which], valid[which], valid_len[which], clash);
@@ -866,7 +876,7 @@ static void check_system_settings(ctx *c)
     size_t len;
     const char *name = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS";
     const char *raw = c->r->getenv_fn(name, c->r->getenv_user_data);
-    if (raw != NULL && dh_trim(raw, &len) != NULL && len > 0) {
+    if (raw != NULL && dynhcp_trim(raw, &len) != NULL && len > 0) {
         check_endpoint_list(c, name, raw);
     }
 }
@@ -882,17 +892,17 @@ static void finish_payload(ctx *c)
         c->nomem = 1;
         return;
     }
-    res->token_budget = dh_payload_token_budget(res->payload, res->model_type);
+    res->token_budget = dynhcp_payload_token_budget(res->payload, res->model_type);
     if (res->text != NULL) {
         if (add_marker) {
-            res->text_len = dh_json_append_marker(res->text, res->text_len, key);
+            res->text_len = dynhcp_json_append_marker(res->text, res->text_len, key);
         }
         return;
     }
     /* A payload that came as a tree (or was merged) is printed; the copy
      * keeps one allocator for the result's text whatever cJSON's hooks are. */
     char *printed = cJSON_PrintUnformatted(res->payload);
-    if (printed == NULL || (res->text = dh_strdup(printed)) == NULL) {
+    if (printed == NULL || (res->text = dynhcp_strdup(printed)) == NULL) {
         c->nomem = 1;
     }
     cJSON_free(printed);
@@ -906,7 +916,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     if (r == NULL || out == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dynhc_result *res = dh_calloc(1, sizeof(*res));
+    dynhc_result *res = dynhcp_calloc(1, sizeof(*res));
     if (res == NULL) {
         return DYNHC_ERR_NOMEM;
     }
@@ -914,18 +924,18 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     res->diags.strict = r->strict;
     /* What a result reports when resolution stops before the settings. */
     res->enabled = r->enabled_default;
-    res->interval_ns = DH_DEFAULT_INTERVAL_NS;
-    res->timeout_ns = DH_DEFAULT_TIMEOUT_NS;
-    if (r->marker_key != NULL && (res->marker_key = dh_strdup(r->marker_key)) == NULL) {
+    res->interval_ns = DYNHCP_DEFAULT_INTERVAL_NS;
+    res->timeout_ns = DYNHCP_DEFAULT_TIMEOUT_NS;
+    if (r->marker_key != NULL && (res->marker_key = dynhcp_strdup(r->marker_key)) == NULL) {
         dynhc_result_free(res);
         return DYNHC_ERR_NOMEM;
     }
     ctx c = {r, res, &res->diags, NULL, 0};
-    dh_config file_config;
+    dynhcp_config file_config;
     int config_loaded = 0;
     if (r->config_file != NULL) {
-        int loaded = dh_config_load_file(&file_config, r->config_file, c.diags);
-        if (loaded == DH_CONFIG_NOMEM) {
+        int loaded = dynhcp_config_load_file(&file_config, r->config_file, c.diags);
+        if (loaded == DYNHCP_CONFIG_NOMEM) {
             c.nomem = 1;
         } else if (loaded != 0) {
             res->status = DYNHC_ERR_CONFIG;
@@ -937,7 +947,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
         c.config = &r->config_values;
     }
 
-    if (c.config != NULL && (res->config_source = dh_strdup(c.config->source)) == NULL) {
+    if (c.config != NULL && (res->config_source = dynhcp_strdup(c.config->source)) == NULL) {
         c.nomem = 1;
     }
     if (res->status == DYNHC_OK && !c.nomem) {
@@ -960,9 +970,9 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
         }
     }
     if (config_loaded) {
-        dh_config_free(&file_config);
+        dynhcp_config_free(&file_config);
     }
-    dh_diags_sort(&res->diags);
+    dynhcp_diags_sort(&res->diags);
     if (c.nomem || res->diags.nomem) {
         dynhc_result_free(res);
         return DYNHC_ERR_NOMEM;
@@ -970,7 +980,7 @@ int dynhc_resolver_resolve(dynhc_resolver *r, dynhc_result **out)
     if (res->status != DYNHC_OK) {
         /* Never a partial payload: only a clean resolution carries one. */
         cJSON_Delete(res->payload);
-        dh_free(res->text);
+        dynhcp_free(res->text);
         res->payload = NULL;
         res->text = NULL;
         res->source = DYNHC_SOURCE_NONE;

@@ -13,14 +13,14 @@
 
 dynhc_resolver *dynhc_resolver_new(void)
 {
-    dynhc_resolver *r = dh_calloc(1, sizeof(*r));
+    dynhc_resolver *r = dynhcp_calloc(1, sizeof(*r));
     if (r == NULL) {
         return NULL;
     }
-    r->getenv_fn = dh_process_getenv;
-    r->marker_key = dh_strdup(DH_DEFAULT_MARKER_KEY);
+    r->getenv_fn = dynhcp_process_getenv;
+    r->marker_key = dynhcp_strdup(DYNHCP_DEFAULT_MARKER_KEY);
     if (r->marker_key == NULL) {
-        dh_free(r);
+        dynhcp_free(r);
         return NULL;
     }
     r->model_type = -1;
@@ -34,8 +34,8 @@ dynhc_resolver *dynhc_resolver_new(void)
 
 static void clear_runtime_payload(dynhc_resolver *r)
 {
-    dh_free(r->payload_text);
-    dh_free(r->payload_file);
+    dynhcp_free(r->payload_text);
+    dynhcp_free(r->payload_file);
     cJSON_Delete(r->payload_json);
     r->payload_text = r->payload_file = NULL;
     r->payload_json = NULL;
@@ -43,9 +43,9 @@ static void clear_runtime_payload(dynhc_resolver *r)
 
 static void clear_config(dynhc_resolver *r)
 {
-    dh_free(r->config_file);
+    dynhcp_free(r->config_file);
     r->config_file = NULL;
-    dh_config_free(&r->config_values);
+    dynhcp_config_free(&r->config_values);
     r->has_config_values = 0;
 }
 
@@ -57,18 +57,18 @@ void dynhc_resolver_free(dynhc_resolver *r)
     clear_runtime_payload(r);
     clear_config(r);
     cJSON_Delete(r->custom_default);
-    dh_free(r->marker_key);
-    dh_free(r);
+    dynhcp_free(r->marker_key);
+    dynhcp_free(r);
 }
 
 /* Replaces *slot with a copy of value (NULL clears). */
 static int replace_string(char **slot, const char *value)
 {
     char *copy = NULL;
-    if (value != NULL && (copy = dh_strdup(value)) == NULL) {
+    if (value != NULL && (copy = dynhcp_strdup(value)) == NULL) {
         return DYNHC_ERR_NOMEM;
     }
-    dh_free(*slot);
+    dynhcp_free(*slot);
     *slot = copy;
     return DYNHC_OK;
 }
@@ -78,7 +78,7 @@ int dynhc_resolver_set_getenv(dynhc_resolver *r, dynhc_getenv_fn fn, void *user_
     if (r == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    r->getenv_fn = fn != NULL ? fn : dh_process_getenv;
+    r->getenv_fn = fn != NULL ? fn : dynhcp_process_getenv;
     r->getenv_user_data = user_data;
     return DYNHC_OK;
 }
@@ -89,7 +89,7 @@ int dynhc_resolver_set_payload(dynhc_resolver *r, const char *json_text)
         return DYNHC_ERR_INVALID_ARG;
     }
     char *copy = NULL;
-    if (json_text != NULL && (copy = dh_strdup(json_text)) == NULL) {
+    if (json_text != NULL && (copy = dynhcp_strdup(json_text)) == NULL) {
         return DYNHC_ERR_NOMEM;
     }
     clear_runtime_payload(r);
@@ -103,7 +103,7 @@ int dynhc_resolver_set_payload_file(dynhc_resolver *r, const char *path)
         return DYNHC_ERR_INVALID_ARG;
     }
     char *copy = NULL;
-    if (path != NULL && (copy = dh_strdup(path)) == NULL) {
+    if (path != NULL && (copy = dynhcp_strdup(path)) == NULL) {
         return DYNHC_ERR_NOMEM;
     }
     clear_runtime_payload(r);
@@ -131,7 +131,7 @@ int dynhc_resolver_set_config_file(dynhc_resolver *r, const char *path)
         return DYNHC_ERR_INVALID_ARG;
     }
     char *copy = NULL;
-    if (path != NULL && (copy = dh_strdup(path)) == NULL) {
+    if (path != NULL && (copy = dynhcp_strdup(path)) == NULL) {
         return DYNHC_ERR_NOMEM;
     }
     clear_config(r);
@@ -146,12 +146,12 @@ int dynhc_resolver_set_config(dynhc_resolver *r, const dynhc_config *config)
     }
     dynhc_config known; /* the fields inside the caller's size */
     if (config != NULL &&
-        dh_copy_sized(&known, sizeof(known), config,
-                      DH_SIZE_UP_TO(dynhc_config, health_check_timeout)) != DYNHC_OK) {
+        dynhcp_copy_sized(&known, sizeof(known), config,
+                          DYNHCP_SIZE_UP_TO(dynhc_config, health_check_timeout)) != DYNHC_OK) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dh_config values;
-    if (config != NULL && dh_config_from_struct(&values, &known) != 0) {
+    dynhcp_config values;
+    if (config != NULL && dynhcp_config_from_struct(&values, &known) != 0) {
         return DYNHC_ERR_NOMEM;
     }
     clear_config(r);
@@ -169,7 +169,7 @@ int dynhc_resolver_set_custom_default(dynhc_resolver *r, const char *json_text)
     }
     cJSON *parsed = NULL;
     if (json_text != NULL) {
-        int status = dh_custom_default_parse(json_text, &parsed);
+        int status = dynhcp_custom_default_parse(json_text, &parsed);
         if (status != DYNHC_OK) {
             return status;
         }
@@ -272,7 +272,7 @@ int dynhc_resolver_set_enabled_default(dynhc_resolver *r, int enabled)
 
 int dynhc_resolver_set_interval_ns(dynhc_resolver *r, uint64_t ns)
 {
-    if (r == NULL || ns > DH_DURATION_MAX_NS) {
+    if (r == NULL || ns > DYNHCP_DURATION_MAX_NS) {
         return DYNHC_ERR_INVALID_ARG;
     }
     r->interval_ns = ns;
@@ -281,7 +281,7 @@ int dynhc_resolver_set_interval_ns(dynhc_resolver *r, uint64_t ns)
 
 int dynhc_resolver_set_timeout_ns(dynhc_resolver *r, uint64_t ns)
 {
-    if (r == NULL || ns > DH_DURATION_MAX_NS) {
+    if (r == NULL || ns > DYNHCP_DURATION_MAX_NS) {
         return DYNHC_ERR_INVALID_ARG;
     }
     r->timeout_ns = ns;

@@ -1,8 +1,8 @@
 /* resolver_internal.h: the resolver and result objects, shared by
  * resolver.c (settings), resolve.c (the precedence rules) and result.c
  * (reading a result). Internal. */
-#ifndef DH_RESOLVER_INTERNAL_H
-#define DH_RESOLVER_INTERNAL_H
+#ifndef DYNHCP_RESOLVER_INTERNAL_H
+#define DYNHCP_RESOLVER_INTERNAL_H
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -12,9 +12,9 @@
 #include "dynhc/resolver.h"
 #include "settings.h"
 
-#define DH_DEFAULT_MARKER_KEY "_health_check"
-#define DH_DEFAULT_INTERVAL_NS (10ull * DH_NS_PER_SEC)
-#define DH_DEFAULT_TIMEOUT_NS (3ull * DH_NS_PER_SEC)
+#define DYNHCP_DEFAULT_MARKER_KEY "_health_check"
+#define DYNHCP_DEFAULT_INTERVAL_NS (10ull * DYNHCP_NS_PER_SEC)
+#define DYNHCP_DEFAULT_TIMEOUT_NS (3ull * DYNHCP_NS_PER_SEC)
 
 struct dynhc_resolver {
     dynhc_getenv_fn getenv_fn;
@@ -25,7 +25,7 @@ struct dynhc_resolver {
     cJSON *payload_json;
     /* The config source: a file read at resolve time, or values given in memory. */
     char *config_file;
-    dh_config config_values;
+    dynhcp_config config_values;
     int has_config_values;
     cJSON *custom_default;
     int model_type; /* -1: unset */
@@ -43,14 +43,14 @@ struct dynhc_resolver {
 };
 
 /* Which setting an origin text describes, for dynhc_result_explain(). */
-enum dh_setting {
-    DH_SETTING_DISABLED,
-    DH_SETTING_MODEL_TYPE,
-    DH_SETTING_LEVEL,
-    DH_SETTING_ENABLED,
-    DH_SETTING_INTERVAL,
-    DH_SETTING_TIMEOUT,
-    DH_SETTING_COUNT
+enum dynhcp_setting {
+    DYNHCP_SETTING_DISABLED,
+    DYNHCP_SETTING_MODEL_TYPE,
+    DYNHCP_SETTING_LEVEL,
+    DYNHCP_SETTING_ENABLED,
+    DYNHCP_SETTING_INTERVAL,
+    DYNHCP_SETTING_TIMEOUT,
+    DYNHCP_SETTING_COUNT
 };
 
 struct dynhc_result {
@@ -72,10 +72,10 @@ struct dynhc_result {
     char *marker_key;        /* NULL: no marker */
     /* Where each setting came from: a kind ("runtime", "environment",
      * "config", "default") and a name (static, or config_source). */
-    const char *origin_kind[DH_SETTING_COUNT];
-    const char *origin_name[DH_SETTING_COUNT];
+    const char *origin_kind[DYNHCP_SETTING_COUNT];
+    const char *origin_name[DYNHCP_SETTING_COUNT];
     char *config_source;
-    dh_diags diags;
+    dynhcp_diags diags;
 };
 
 #endif

@@ -24,13 +24,13 @@ void dynhc_result_free(dynhc_result *res)
         return;
     }
     cJSON_Delete(res->payload);
-    dh_free(res->text);
-    dh_free(res->origin);
-    dh_free(res->model_name);
-    dh_free(res->marker_key);
-    dh_free(res->config_source);
-    dh_diags_free(&res->diags);
-    dh_free(res);
+    dynhcp_free(res->text);
+    dynhcp_free(res->origin);
+    dynhcp_free(res->model_name);
+    dynhcp_free(res->marker_key);
+    dynhcp_free(res->config_source);
+    dynhcp_diags_free(&res->diags);
+    dynhcp_free(res);
 }
 
 int dynhc_result_status(const dynhc_result *res)
@@ -104,7 +104,7 @@ const dynhc_diag *dynhc_result_diag(const dynhc_result *res, size_t i)
 }
 
 /* "from environment DYN_X" and the like, in one static-size buffer. */
-static const char *origin_of(const dynhc_result *res, enum dh_setting which, char *buf,
+static const char *origin_of(const dynhc_result *res, enum dynhcp_setting which, char *buf,
                              size_t size)
 {
     const char *kind = res->origin_kind[which] != NULL ? res->origin_kind[which] : "default";
@@ -115,10 +115,11 @@ static const char *origin_of(const dynhc_result *res, enum dh_setting which, cha
 
 /* Seconds as an exact decimal of the nanoseconds ("3599s", "2.5s",
  * "1.000000001s"), whatever the locale. */
-static void append_duration(dh_buf *b, const char *name, uint64_t ns, const char *origin)
+static void append_duration(dynhcp_buf *b, const char *name, uint64_t ns, const char *origin)
 {
-    char seconds[DH_NUMBER_TEXT_SIZE];
-    dh_buf_printf(b, "%s: %ss (from %s)\n", name, dh_format_decimal(seconds, ns, 9), origin);
+    char seconds[DYNHCP_NUMBER_TEXT_SIZE];
+    dynhcp_buf_printf(b, "%s: %ss (from %s)\n", name, dynhcp_format_decimal(seconds, ns, 9),
+                      origin);
 }
 
 char *dynhc_result_explain(const dynhc_result *res)
@@ -126,41 +127,41 @@ char *dynhc_result_explain(const dynhc_result *res)
     if (res == NULL) {
         return NULL;
     }
-    dh_buf b = {0};
+    dynhcp_buf b = {0};
     char o[600];
     if (res->payload != NULL) {
         const char *how = res->merged ? "merged, top source " : "";
         if (res->source == DYNHC_SOURCE_DEFAULT) {
-            dh_buf_printf(&b, "payload: %sbuilt-in default for %s at level %s\n", how,
-                          dynhc_model_type_name(res->model_type), dynhc_level_name(res->level));
+            dynhcp_buf_printf(&b, "payload: %sbuilt-in default for %s at level %s\n", how,
+                              dynhc_model_type_name(res->model_type), dynhc_level_name(res->level));
         } else {
-            dh_buf_printf(&b, "payload: %s%s %s\n", how, dynhc_source_name(res->source),
-                          res->origin != NULL ? res->origin : "");
+            dynhcp_buf_printf(&b, "payload: %s%s %s\n", how, dynhc_source_name(res->source),
+                              res->origin != NULL ? res->origin : "");
         }
     } else if (res->status == DYNHC_DISABLED) {
-        dh_buf_printf(&b, "payload: disabled (from %s)\n",
-                      origin_of(res, DH_SETTING_DISABLED, o, sizeof(o)));
+        dynhcp_buf_printf(&b, "payload: disabled (from %s)\n",
+                          origin_of(res, DYNHCP_SETTING_DISABLED, o, sizeof(o)));
     } else {
-        dh_buf_printf(&b, "payload: none (%s)\n", dynhc_strerror(res->status));
+        dynhcp_buf_printf(&b, "payload: none (%s)\n", dynhc_strerror(res->status));
     }
-    dh_buf_printf(&b, "model type: %s (from %s)\n", dynhc_model_type_name(res->model_type),
-                  origin_of(res, DH_SETTING_MODEL_TYPE, o, sizeof(o)));
-    dh_buf_printf(&b, "level: %s (from %s)\n", dynhc_level_name(res->level),
-                  origin_of(res, DH_SETTING_LEVEL, o, sizeof(o)));
+    dynhcp_buf_printf(&b, "model type: %s (from %s)\n", dynhc_model_type_name(res->model_type),
+                      origin_of(res, DYNHCP_SETTING_MODEL_TYPE, o, sizeof(o)));
+    dynhcp_buf_printf(&b, "level: %s (from %s)\n", dynhc_level_name(res->level),
+                      origin_of(res, DYNHCP_SETTING_LEVEL, o, sizeof(o)));
     if (res->marker_key != NULL) {
-        dh_buf_printf(&b, "marker key: %s\n", res->marker_key);
+        dynhcp_buf_printf(&b, "marker key: %s\n", res->marker_key);
     } else {
-        dh_buf_printf(&b, "marker key: none\n");
+        dynhcp_buf_printf(&b, "marker key: none\n");
     }
-    dh_buf_printf(&b, "token budget: %lld\n", res->token_budget);
+    dynhcp_buf_printf(&b, "token budget: %lld\n", res->token_budget);
     if (res->model_name != NULL) {
-        dh_buf_printf(&b, "model: %s\n", res->model_name);
+        dynhcp_buf_printf(&b, "model: %s\n", res->model_name);
     }
-    dh_buf_printf(&b, "enabled: %s (from %s)\n", res->enabled ? "true" : "false",
-                  origin_of(res, DH_SETTING_ENABLED, o, sizeof(o)));
+    dynhcp_buf_printf(&b, "enabled: %s (from %s)\n", res->enabled ? "true" : "false",
+                      origin_of(res, DYNHCP_SETTING_ENABLED, o, sizeof(o)));
     append_duration(&b, "interval", res->interval_ns,
-                    origin_of(res, DH_SETTING_INTERVAL, o, sizeof(o)));
+                    origin_of(res, DYNHCP_SETTING_INTERVAL, o, sizeof(o)));
     append_duration(&b, "timeout", res->timeout_ns,
-                    origin_of(res, DH_SETTING_TIMEOUT, o, sizeof(o)));
-    return dh_buf_finish(&b);
+                    origin_of(res, DYNHCP_SETTING_TIMEOUT, o, sizeof(o)));
+    return dynhcp_buf_finish(&b);
 }

@@ -34,17 +34,17 @@ uint64_t dynhc_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * DH_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * DYNHCP_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-void dh_hook_init(dh_hook *h, dh_any_fn fn, void *data)
+void dynhcp_hook_init(dynhcp_hook *h, dynhcp_any_fn fn, void *data)
 {
     atomic_init(&h->seq, 0);
     atomic_init(&h->fn, fn);
     atomic_init(&h->data, data);
 }
 
-void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data)
+void dynhcp_hook_set_locked(dynhcp_hook *h, dynhcp_any_fn fn, void *data)
 {
     unsigned seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
     atomic_store_explicit(&h->seq, seq + 1, memory_order_relaxed);
@@ -54,11 +54,11 @@ void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data)
     atomic_store_explicit(&h->seq, seq + 2, memory_order_release);
 }
 
-dh_any_fn dh_hook_get(const dh_hook *h, void **data)
+dynhcp_any_fn dynhcp_hook_get(const dynhcp_hook *h, void **data)
 {
     for (;;) {
         unsigned before = atomic_load_explicit(&h->seq, memory_order_acquire);
-        dh_any_fn fn = atomic_load_explicit(&h->fn, memory_order_relaxed);
+        dynhcp_any_fn fn = atomic_load_explicit(&h->fn, memory_order_relaxed);
         void *d = atomic_load_explicit(&h->data, memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
         if (before % 2 == 0 && atomic_load_explicit(&h->seq, memory_order_relaxed) == before) {
@@ -68,10 +68,10 @@ dh_any_fn dh_hook_get(const dh_hook *h, void **data)
     }
 }
 
-uint64_t dh_sched_now(const dynhc_sched *s)
+uint64_t dynhcp_sched_now(const dynhc_sched *s)
 {
     void *data;
-    dynhc_clock_fn clock = (dynhc_clock_fn)dh_hook_get(&s->clock, &data);
+    dynhc_clock_fn clock = (dynhc_clock_fn)dynhcp_hook_get(&s->clock, &data);
     uint64_t now = clock != NULL ? clock(data) : dynhc_now_ns();
     uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_acquire);
     return now > floor ? now : floor;
@@ -113,19 +113,19 @@ static void stderr_log(dynhc_log_level level, const char *message, void *user_da
     }
 }
 
-uint64_t dh_sched_uptime_ns(dynhc_sched *s)
+uint64_t dynhcp_sched_uptime_ns(dynhc_sched *s)
 {
-    uint64_t now = dh_sched_now(s);
+    uint64_t now = dynhcp_sched_now(s);
     pthread_mutex_lock(&s->lock);
     uint64_t created = s->created_ns;
     pthread_mutex_unlock(&s->lock);
-    return dh_elapsed(now, created);
+    return dynhcp_elapsed(now, created);
 }
 
-void dh_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
+void dynhcp_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
 {
     void *data;
-    dynhc_log_fn log = (dynhc_log_fn)dh_hook_get(&s->log, &data);
+    dynhc_log_fn log = (dynhc_log_fn)dynhcp_hook_get(&s->log, &data);
     /* Formatting is skipped when nobody would see the line. */
     if (log == NULL ||
         (log == stderr_log &&
@@ -153,24 +153,24 @@ static uint64_t random_next(dynhc_sched *s)
 }
 
 /* Uniform in [0, n); the modulo bias is far below what jitter can notice. */
-uint64_t dh_sched_random_below(dynhc_sched *s, uint64_t n)
+uint64_t dynhcp_sched_random_below(dynhc_sched *s, uint64_t n)
 {
     return n == 0 ? 0 : random_next(s) % n;
 }
 
 /* ---- deadlines ------------------------------------------------------------ */
 
-uint64_t dh_sched_next_deadline_locked(const dynhc_sched *s)
+uint64_t dynhcp_sched_next_deadline_locked(const dynhc_sched *s)
 {
     if (s->heap.len == 0) {
         return DYNHC_NO_DEADLINE;
     }
     uint64_t due = s->heap.entries[0].due_ns;
-    uint64_t rest = due % DH_SCHED_RESOLUTION_NS;
+    uint64_t rest = due % DYNHCP_SCHED_RESOLUTION_NS;
     if (rest == 0) {
         return due;
     }
-    uint64_t up = DH_SCHED_RESOLUTION_NS - rest;
+    uint64_t up = DYNHCP_SCHED_RESOLUTION_NS - rest;
     return due > UINT64_MAX - up ? due : due + up; /* no wrap near the end of time */
 }
 
@@ -187,7 +187,7 @@ static int overall_of(const dynhc_sched *s)
     return s->tracked_ready == s->tracked_count;
 }
 
-void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t)
+void dynhcp_sched_update_overall(dynhc_sched *s, dynhcp_transitions *t)
 {
     int ready = overall_of(s);
     if (ready != atomic_load(&s->overall_ready)) {
@@ -201,7 +201,7 @@ void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t)
 }
 
 static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, uint64_t now,
-                             dh_transitions *t)
+                             dynhcp_transitions *t)
 {
     if (atomic_load(&ep->ready) == ready) {
         return;
@@ -214,20 +214,20 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, uint
     }
     /* Announced after the lock is released, when another thread may have
      * removed ep: the reference keeps it. */
-    dh_endpoint_hold_locked(ep);
+    dynhcp_endpoint_hold_locked(ep);
     t->ep = ep;
     t->ep_changed = 1;
     t->ep_ready = ready;
     t->fn = s->on_transition;
     t->data = s->transition_data;
-    dh_sched_update_overall(s, t);
+    dynhcp_sched_update_overall(s, t);
 }
 
 /* Logs and calls back one transition of the overall status. With
  * callback_owner set, without the lock. */
 static void announce_overall(dynhc_sched *s, dynhc_transition_fn fn, void *data, int ready)
 {
-    dh_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
+    dynhcp_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
     if (fn != NULL) {
         fn(s, NULL, NULL, ready, data);
     }
@@ -242,35 +242,35 @@ static void announce_overall(dynhc_sched *s, dynhc_transition_fn fn, void *data,
  * stays down does not repeat itself every interval. With callback_owner
  * set, without the lock. */
 static void announce_endpoint(dynhc_sched *s, dynhc_transition_fn fn, void *data,
-                              dynhc_endpoint *ep, const dh_transitions *t)
+                              dynhc_endpoint *ep, const dynhcp_transitions *t)
 {
     const char *reason = t->reason;
     if (t->ep_changed && t->ep_ready) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now ready", ep->name);
+        dynhcp_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now ready", ep->name);
     } else if (t->ep_changed) {
-        dh_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is now not ready: %s", ep->name,
-                     reason != NULL ? reason : "failure");
+        dynhcp_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is now not ready: %s", ep->name,
+                         reason != NULL ? reason : "failure");
     } else if (reason != NULL && !t->ep_ready) {
         if (t->repeat) {
-            dh_sched_log(s, DYNHC_LOG_DEBUG,
-                         "endpoint '%s' is still not ready: %s (consecutive failures: %u)",
-                         ep->name, reason, (unsigned)t->failures);
+            dynhcp_sched_log(s, DYNHC_LOG_DEBUG,
+                             "endpoint '%s' is still not ready: %s (consecutive failures: %u)",
+                             ep->name, reason, (unsigned)t->failures);
         } else {
-            dh_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is not ready: %s", ep->name,
-                         reason);
+            dynhcp_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is not ready: %s", ep->name,
+                             reason);
         }
     } else if (reason != NULL) {
-        dh_sched_log(s, t->repeat ? DYNHC_LOG_DEBUG : DYNHC_LOG_INFO,
-                     "endpoint '%s' failed a check and is still ready: %s (consecutive "
-                     "failures: %u)",
-                     ep->name, reason, (unsigned)t->failures);
+        dynhcp_sched_log(s, t->repeat ? DYNHC_LOG_DEBUG : DYNHC_LOG_INFO,
+                         "endpoint '%s' failed a check and is still ready: %s (consecutive "
+                         "failures: %u)",
+                         ep->name, reason, (unsigned)t->failures);
     }
     if (t->ep_changed && fn != NULL) {
         fn(s, ep, ep->name, t->ep_ready, data);
     }
 }
 
-void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
+void dynhcp_sched_announce(dynhc_sched *s, const dynhcp_transitions *t)
 {
     if (t->ep == NULL && !t->overall_changed) {
         return;
@@ -285,11 +285,11 @@ void dh_sched_announce(dynhc_sched *s, const dh_transitions *t)
     }
     callback_owner = outer;
     if (t->ep != NULL) {
-        dh_endpoint_release(t->ep);
+        dynhcp_endpoint_release(t->ep);
     }
 }
 
-int dh_sched_is_used(const dynhc_sched *s, const char *name)
+int dynhcp_sched_is_used(const dynhc_sched *s, const char *name)
 {
     if (s->use_count == 0) {
         return 1;
@@ -303,23 +303,23 @@ int dh_sched_is_used(const dynhc_sched *s, const char *name)
 }
 
 /* Recounts which endpoints make the overall status. */
-static void retrack(dynhc_sched *s, dh_transitions *t)
+static void retrack(dynhc_sched *s, dynhcp_transitions *t)
 {
     s->tracked_count = s->tracked_ready = 0;
     for (uint32_t i = 0; i < s->slot_count; i++) {
         dynhc_endpoint *ep = s->slots[i];
         if (ep != NULL) {
-            ep->tracked = (uint8_t)dh_sched_is_used(s, ep->name);
+            ep->tracked = (uint8_t)dynhcp_sched_is_used(s, ep->name);
             s->tracked_count += ep->tracked;
             s->tracked_ready += ep->tracked && atomic_load(&ep->ready);
         }
     }
-    dh_sched_update_overall(s, t);
+    dynhcp_sched_update_overall(s, t);
 }
 
-void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
+void dynhcp_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
 {
-    dh_transitions t = DH_TRANSITIONS_NONE;
+    dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     char **old = s->use_names;
     size_t old_count = s->use_count;
@@ -327,11 +327,11 @@ void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n)
     s->use_count = n;
     retrack(s, &t);
     pthread_mutex_unlock(&s->lock);
-    dh_sched_announce(s, &t);
+    dynhcp_sched_announce(s, &t);
     for (size_t i = 0; i < old_count; i++) {
-        dh_free(old[i]);
+        dynhcp_free(old[i]);
     }
-    dh_free(old);
+    dynhcp_free(old);
 }
 
 /* ---- timing ---------------------------------------------------------------- */
@@ -342,7 +342,7 @@ static uint64_t jittered(dynhc_sched *s, uint64_t interval)
         return interval;
     }
     uint64_t span = (uint64_t)((double)interval * s->jitter);
-    return interval - span + dh_sched_random_below(s, 2 * span + 1);
+    return interval - span + dynhcp_sched_random_below(s, 2 * span + 1);
 }
 
 static uint64_t interval_of(const dynhc_sched *s, const dynhc_endpoint *ep)
@@ -359,15 +359,15 @@ static uint64_t next_due(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
         /* From the planned time, not the send time: each endpoint keeps its
          * own phase, so endpoints sent in one tick do not fall into lock step.
          * Whole periods missed (a long stall) are skipped, not caught up. */
-        uint64_t due = dh_later(ep->due_ns, interval);
+        uint64_t due = dynhcp_later(ep->due_ns, interval);
         if (due <= now) {
             due += (now - due) / interval * interval; /* still <= now */
-            due = dh_later(due, interval);
+            due = dynhcp_later(due, interval);
         }
         return due;
     }
     uint64_t activity = atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed);
-    return dh_later(activity > now ? activity : now, interval);
+    return dynhcp_later(activity > now ? activity : now, interval);
 }
 
 /* ---- outcomes -------------------------------------------------------------- */
@@ -376,21 +376,21 @@ static void record_latency(dynhc_sched *s, dynhc_endpoint *ep, uint64_t latency_
 {
     double seconds = (double)latency_ns / 1e9;
     uint32_t bucket = 0;
-    while (bucket < DH_LATENCY_BUCKETS && seconds > dh_latency_bounds[bucket]) {
+    while (bucket < DYNHCP_LATENCY_BUCKETS && seconds > dynhcp_latency_bounds[bucket]) {
         bucket++;
     }
     s->latency_buckets[bucket]++;
-    s->latency_sum_ns += latency_ns % DH_NS_PER_SEC;
-    s->latency_sum_s += latency_ns / DH_NS_PER_SEC + s->latency_sum_ns / DH_NS_PER_SEC;
-    s->latency_sum_ns %= DH_NS_PER_SEC;
+    s->latency_sum_ns += latency_ns % DYNHCP_NS_PER_SEC;
+    s->latency_sum_s += latency_ns / DYNHCP_NS_PER_SEC + s->latency_sum_ns / DYNHCP_NS_PER_SEC;
+    s->latency_sum_ns %= DYNHCP_NS_PER_SEC;
     ep->last_latency_ns = latency_ns;
-    ep->latency_sum_ns = dh_later(ep->latency_sum_ns, latency_ns);
+    ep->latency_sum_ns = dynhcp_later(ep->latency_sum_ns, latency_ns);
 }
 
 static void forget_error(dynhc_endpoint *ep)
 {
     if (ep->last_error_owned) {
-        dh_free((void *)(uintptr_t)ep->last_error);
+        dynhcp_free((void *)(uintptr_t)ep->last_error);
     }
     ep->last_error = NULL;
     ep->last_error_owned = 0;
@@ -402,7 +402,7 @@ static void forget_error(dynhc_endpoint *ep)
  * here allocates: a completion that cannot copy its text fails before. */
 static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result result,
                          const char *error, int owned, uint64_t now, uint64_t latency_ns,
-                         dh_transitions *t)
+                         dynhcp_transitions *t)
 {
     ep->in_flight = 0;
     s->in_flight--;
@@ -433,7 +433,7 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
         /* The failure is logged with its reason once the lock is released:
          * the reference keeps ep (a transition holds one already). */
         if (t->ep == NULL) {
-            dh_endpoint_hold_locked(ep);
+            dynhcp_endpoint_hold_locked(ep);
             t->ep = ep;
             t->ep_ready = atomic_load(&ep->ready);
         }
@@ -442,13 +442,13 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
         t->failures = ep->consecutive_failures;
     }
     if (previous_owned) {
-        dh_free((void *)(uintptr_t)previous_error);
+        dynhcp_free((void *)(uintptr_t)previous_error);
     }
     if (s->enabled) {
         ep->due_ns = next_due(s, ep, now);
-        dh_heap_set(&s->heap, ep, ep->due_ns);
+        dynhcp_heap_set(&s->heap, ep, ep->due_ns);
     } else {
-        dh_heap_remove(&s->heap, ep);
+        dynhcp_heap_remove(&s->heap, ep);
     }
 }
 
@@ -457,14 +457,14 @@ static uint64_t check_id_of(const dynhc_endpoint *ep)
     return ((uint64_t)ep->slot + 1) << 32 | ep->sequence;
 }
 
-dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s)
+dynhcp_wakeup dynhcp_sched_wakeup_locked(const dynhc_sched *s)
 {
     /* The ticking thread recomputes its deadline after the tick anyway. */
-    dh_wakeup w = {ticking_owner != s ? s->wakeup : NULL, s->wakeup_data};
+    dynhcp_wakeup w = {ticking_owner != s ? s->wakeup : NULL, s->wakeup_data};
     return w;
 }
 
-void dh_wakeup_call(dynhc_sched *s, dh_wakeup w)
+void dynhcp_wakeup_call(dynhc_sched *s, dynhcp_wakeup w)
 {
     if (w.fn != NULL) {
         w.fn(s, w.data);
@@ -476,18 +476,18 @@ void dh_wakeup_call(dynhc_sched *s, dh_wakeup w)
 static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
                           const char *error, int copy)
 {
-    dh_transitions t = DH_TRANSITIONS_NONE;
+    dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
     int status = DYNHC_OK;
     /* The clock is read before the lock; a tick may have raised the time
      * floor since, so the floor is applied again under the lock: the
      * completion never comes before a send. */
-    uint64_t now = dh_sched_now(s);
+    uint64_t now = dynhcp_sched_now(s);
     pthread_mutex_lock(&s->lock);
     uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_relaxed);
     now = now > floor ? now : floor;
     uint64_t slot = (check_id >> 32) - 1;
     dynhc_endpoint *ep = slot < s->slot_count ? s->slots[slot] : NULL;
-    dh_wakeup w = {NULL, NULL};
+    dynhcp_wakeup w = {NULL, NULL};
     if (ep != NULL && ep->in_flight && check_id == check_id_of(ep)) {
         /* The text is copied first: out of memory, nothing is done and the
          * check stays in flight, for the caller to complete again. */
@@ -498,21 +498,21 @@ static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result 
                 text = result == DYNHC_CHECK_TIMEOUT ? "timeout" : "failure";
             } else if (!copy) {
                 text = error;
-            } else if ((copied = dh_strdup(error)) != NULL) {
+            } else if ((copied = dynhcp_strdup(error)) != NULL) {
                 text = copied;
             } else {
                 status = DYNHC_ERR_NOMEM;
             }
         }
         if (status == DYNHC_OK) {
-            finish_check(s, ep, result, text, copied != NULL, now, dh_elapsed(now, ep->sent_ns),
+            finish_check(s, ep, result, text, copied != NULL, now, dynhcp_elapsed(now, ep->sent_ns),
                          &t);
             /* The copy belongs to ep, and another completion may free it once
              * the lock is released: the log line takes the caller's text. */
             if (copied != NULL) {
                 t.reason = error;
             }
-            w = dh_sched_wakeup_locked(s);
+            w = dynhcp_sched_wakeup_locked(s);
         }
     } else {
         if (ep != NULL) {
@@ -524,8 +524,8 @@ static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result 
     }
     pthread_mutex_unlock(&s->lock);
     if (status == DYNHC_OK) {
-        dh_sched_announce(s, &t);
-        dh_wakeup_call(s, w);
+        dynhcp_sched_announce(s, &t);
+        dynhcp_wakeup_call(s, w);
     }
     return status;
 }
@@ -549,7 +549,7 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
         return;
     }
     dynhc_sched *s = ep->sched;
-    uint64_t now = dh_sched_now(s);
+    uint64_t now = dynhcp_sched_now(s);
     atomic_store_explicit(&ep->last_activity_ns, now, memory_order_relaxed);
     if (ok) {
         /* A request that worked shows the endpoint working as well as a
@@ -560,18 +560,18 @@ void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
         atomic_load(&ep->ready)) {
         return;
     }
-    dh_transitions t = DH_TRANSITIONS_NONE;
+    dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     if (!atomic_load(&ep->removed) && atomic_load(&s->activity_marks_ready)) {
         set_ready_locked(s, ep, 1, now, &t);
     }
     pthread_mutex_unlock(&s->lock);
-    dh_sched_announce(s, &t);
+    dynhcp_sched_announce(s, &t);
 }
 
 /* ---- ticking --------------------------------------------------------------- */
 
-int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n)
+int dynhcp_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n)
 {
     if (n <= s->batch_capacity) {
         return 0;
@@ -580,7 +580,7 @@ int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n)
     while (capacity < n) {
         capacity = capacity <= UINT32_MAX / 2 ? capacity * 2 : n;
     }
-    dh_batch_entry *grown = dh_realloc(s->batch, (size_t)capacity * sizeof(*grown));
+    dynhcp_batch_entry *grown = dynhcp_realloc(s->batch, (size_t)capacity * sizeof(*grown));
     if (grown == NULL) {
         return -1;
     }
@@ -589,48 +589,48 @@ int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n)
     return 0;
 }
 
-void dh_endpoint_hold_locked(dynhc_endpoint *ep)
+void dynhcp_endpoint_hold_locked(dynhc_endpoint *ep)
 {
     atomic_fetch_add_explicit(&ep->refs, 1, memory_order_relaxed);
 }
 
-void dh_endpoint_release(dynhc_endpoint *ep)
+void dynhcp_endpoint_release(dynhc_endpoint *ep)
 {
     /* acq_rel: whoever frees sees every write made by the other holders. */
     if (atomic_fetch_sub_explicit(&ep->refs, 1, memory_order_acq_rel) == 1) {
-        dh_sched_free_endpoint(ep);
+        dynhcp_sched_free_endpoint(ep);
     }
 }
 
-void dh_sched_free_endpoint(dynhc_endpoint *ep)
+void dynhcp_sched_free_endpoint(dynhc_endpoint *ep)
 {
     if (ep->destroy != NULL) {
         ep->destroy(ep->user_data);
     }
     dynhc_result_free(ep->payload);
     forget_error(ep);
-    dh_free((void *)(uintptr_t)ep->labels);
-    dh_free(ep->name);
-    dh_free(ep);
+    dynhcp_free((void *)(uintptr_t)ep->labels);
+    dynhcp_free(ep->name);
+    dynhcp_free(ep);
 }
 
 /* Appends the transitions in t to the batch (room reserved); the endpoint
  * transition takes over t's reference. */
-static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dh_transitions *t)
+static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dynhcp_transitions *t)
 {
     if (t->ep != NULL) {
-        s->batch[count++] = (dh_batch_entry){t->ep,
-                                             0,
-                                             0,
-                                             DH_BATCH_ENDPOINT,
-                                             (uint8_t)t->ep_ready,
-                                             (uint8_t)t->ep_changed,
-                                             (uint8_t)t->repeat,
-                                             t->failures};
+        s->batch[count++] = (dynhcp_batch_entry){t->ep,
+                                                 0,
+                                                 0,
+                                                 DYNHCP_BATCH_ENDPOINT,
+                                                 (uint8_t)t->ep_ready,
+                                                 (uint8_t)t->ep_changed,
+                                                 (uint8_t)t->repeat,
+                                                 t->failures};
     }
     if (t->overall_changed) {
-        s->batch[count++] =
-            (dh_batch_entry){NULL, 0, 0, DH_BATCH_OVERALL, (uint8_t)t->overall_ready, 0, 0, 0};
+        s->batch[count++] = (dynhcp_batch_entry){
+            NULL, 0, 0, DYNHCP_BATCH_OVERALL, (uint8_t)t->overall_ready, 0, 0, 0};
     }
     return count;
 }
@@ -658,23 +658,23 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
             /* The heap holds the check's deadline: it took exactly its
              * timeout, however late this tick noticed. */
             uint64_t deadline = s->heap.entries[0].due_ns;
-            dh_transitions t = DH_TRANSITIONS_NONE;
+            dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
             finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", 0, now, deadline - ep->sent_ns,
                          &t);
             count = batch_transitions(s, count, &t);
             continue;
         }
         if (!s->enabled) {
-            dh_heap_remove(&s->heap, ep); /* dynhc_sched_set_enabled puts it back */
+            dynhcp_heap_remove(&s->heap, ep); /* dynhc_sched_set_enabled puts it back */
             continue;
         }
         if (s->mode == DYNHC_MODE_IDLE) {
-            uint64_t quiet_until = dh_later(
-                atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed),
-                interval_of(s, ep));
+            uint64_t quiet_until =
+                dynhcp_later(atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed),
+                             interval_of(s, ep));
             if (quiet_until > now) {
                 ep->due_ns = quiet_until; /* traffic since: no canary needed yet */
-                dh_heap_set(&s->heap, ep, quiet_until);
+                dynhcp_heap_set(&s->heap, ep, quiet_until);
                 continue;
             }
         }
@@ -687,10 +687,11 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         ep->sequence = s->check_counter;
         ep->sent_ns = now;
         s->in_flight++;
-        uint64_t deadline = dh_later(now, s->timeout_ns);
-        dh_heap_set(&s->heap, ep, deadline);
-        dh_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
-        s->batch[count++] = (dh_batch_entry){ep, check_id_of(ep), deadline, DH_BATCH_SEND, 0, 0, 0, 0};
+        uint64_t deadline = dynhcp_later(now, s->timeout_ns);
+        dynhcp_heap_set(&s->heap, ep, deadline);
+        dynhcp_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
+        s->batch[count++] =
+            (dynhcp_batch_entry){ep, check_id_of(ep), deadline, DYNHCP_BATCH_SEND, 0, 0, 0, 0};
     }
     return count;
 }
@@ -716,14 +717,14 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
     callback_owner = s;
     int sent = 0;
     for (uint32_t i = 0; i < count; i++) {
-        const dh_batch_entry *e = &s->batch[i];
+        const dynhcp_batch_entry *e = &s->batch[i];
         dynhc_endpoint *ep = e->ep;
-        if (e->kind == DH_BATCH_OVERALL) {
+        if (e->kind == DYNHCP_BATCH_OVERALL) {
             announce_overall(s, on_transition, transition_data, e->ready);
-        } else if (e->kind == DH_BATCH_ENDPOINT) {
+        } else if (e->kind == DYNHCP_BATCH_ENDPOINT) {
             /* The only failure a tick applies is a timeout. */
-            dh_transitions t = {ep,        e->changed, e->ready,       "timeout", e->repeat,
-                                e->failures, 0,        0,              NULL,      NULL};
+            dynhcp_transitions t = {ep,          e->changed, e->ready, "timeout", e->repeat,
+                                    e->failures, 0,          0,        NULL,      NULL};
             announce_endpoint(s, on_transition, transition_data, ep, &t);
         } else {
             sent++;
@@ -738,7 +739,7 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
             }
         }
         if (ep != NULL) {
-            dh_endpoint_release(ep);
+            dynhcp_endpoint_release(ep);
         }
     }
     callback_owner = outer;
@@ -754,7 +755,7 @@ uint64_t dynhc_sched_next_deadline(const dynhc_sched *s)
     /* Read only: the lock is the one thing taken. */
     dynhc_sched *locked = (dynhc_sched *)(uintptr_t)s;
     pthread_mutex_lock(&locked->lock);
-    uint64_t deadline = dh_sched_next_deadline_locked(s);
+    uint64_t deadline = dynhcp_sched_next_deadline_locked(s);
     pthread_mutex_unlock(&locked->lock);
     return deadline;
 }
@@ -769,7 +770,7 @@ int dynhc_sched_timeout_ms(const dynhc_sched *s, uint64_t now)
         return 0;
     }
     uint64_t left = deadline - now;
-    uint64_t ms = left / DH_NS_PER_MS + (left % DH_NS_PER_MS != 0);
+    uint64_t ms = left / DYNHCP_NS_PER_MS + (left % DYNHCP_NS_PER_MS != 0);
     return ms > (uint64_t)INT_MAX ? INT_MAX : (int)ms;
 }
 
@@ -783,12 +784,12 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dh_transitions t = DH_TRANSITIONS_NONE;
+    dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     atomic_store(&s->process_ready, ready != 0);
-    dh_sched_update_overall(s, &t);
+    dynhcp_sched_update_overall(s, &t);
     pthread_mutex_unlock(&s->lock);
-    dh_sched_announce(s, &t);
+    dynhcp_sched_announce(s, &t);
     return DYNHC_OK;
 }
 
@@ -801,52 +802,52 @@ int dynhc_sched_set_process_ready(dynhc_sched *s, int ready)
 static void read_dyn_log(dynhc_sched *s)
 {
     static const char name[] = "DYN_LOG";
-    const char *raw = dh_process_getenv(name, NULL);
+    const char *raw = dynhcp_process_getenv(name, NULL);
     size_t len = 0;
-    const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
+    const char *text = raw != NULL ? dynhcp_trim(raw, &len) : NULL;
     int level = DYNHC_LOG_INFO;
-    const char *why = len > 0 ? dh_parse_log_level(text, len, &level) : NULL;
+    const char *why = len > 0 ? dynhcp_parse_log_level(text, len, &level) : NULL;
     atomic_init(&s->log_level, why == NULL ? level : DYNHC_LOG_INFO);
     if (why != NULL) {
         char quoted[96];
-        dh_sched_log(s, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored", name,
-                     dh_quote(quoted, sizeof(quoted), text, len), why);
+        dynhcp_sched_log(s, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored", name,
+                         dynhcp_quote(quoted, sizeof(quoted), text, len), why);
     }
 }
 
 dynhc_sched *dynhc_sched_new(void)
 {
-    dynhc_sched *s = dh_calloc(1, sizeof(*s));
+    dynhc_sched *s = dynhcp_calloc(1, sizeof(*s));
     if (s == NULL) {
         return NULL;
     }
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
-        dh_free(s);
+        dynhcp_free(s);
         return NULL;
     }
     if (pthread_mutex_init(&s->report_lock, NULL) != 0) {
         pthread_mutex_destroy(&s->lock);
-        dh_free(s);
+        dynhcp_free(s);
         return NULL;
     }
     s->mode = DYNHC_MODE_IDLE;
-    s->interval_ns = 10 * DH_NS_PER_SEC;
+    s->interval_ns = 10 * DYNHCP_NS_PER_SEC;
     s->not_ready_interval_ns = s->interval_ns;
-    s->timeout_ns = 3 * DH_NS_PER_SEC;
+    s->timeout_ns = 3 * DYNHCP_NS_PER_SEC;
     s->spread_ns = s->interval_ns;
     s->failure_threshold = 1;
     s->success_threshold = 1;
     atomic_init(&s->activity_marks_ready, 1);
     s->enabled = 1;
-    dh_hook_init(&s->clock, NULL, NULL);
-    dh_hook_init(&s->log, (dh_any_fn)stderr_log, NULL);
+    dynhcp_hook_init(&s->clock, NULL, NULL);
+    dynhcp_hook_init(&s->log, (dynhcp_any_fn)stderr_log, NULL);
     read_dyn_log(s);
     s->rng = 0x9E3779B97F4A7C15ull ^ dynhc_now_ns();
     atomic_init(&s->process_ready, 0);
     atomic_init(&s->overall_ready, 0);
     s->created_ns = dynhc_now_ns();
-    s->created_wall_ns = dh_wall_now_ns();
-    s->process_start_wall_ns = dh_process_start_wall_ns(s->created_wall_ns);
+    s->created_wall_ns = dynhcp_wall_now_ns();
+    s->process_start_wall_ns = dynhcp_process_start_wall_ns(s->created_wall_ns);
     atomic_init(&s->time_floor, s->created_ns);
     return s;
 }
@@ -857,7 +858,7 @@ void dynhc_sched_free(dynhc_sched *s)
         return;
     }
     if (callback_owner == s) {
-        dh_sched_log(s, DYNHC_LOG_ERROR, "dynhc_sched_free called from a callback: ignored");
+        dynhcp_sched_log(s, DYNHC_LOG_ERROR, "dynhc_sched_free called from a callback: ignored");
         return;
     }
     pthread_mutex_lock(&s->lock);
@@ -873,21 +874,21 @@ void dynhc_sched_free(dynhc_sched *s)
         dynhc_endpoint *ep = s->slots[i];
         if (ep != NULL) {
             atomic_store_explicit(&ep->removed, 1, memory_order_release);
-            dh_endpoint_release(ep);
+            dynhcp_endpoint_release(ep);
         }
     }
     for (size_t i = 0; i < s->use_count; i++) {
-        dh_free(s->use_names[i]);
+        dynhcp_free(s->use_names[i]);
     }
-    dh_free(s->use_names);
-    dh_free(s->slots);
-    dh_free(s->free_slots);
-    dh_free(s->names);
-    dh_heap_free(&s->heap);
-    dh_free(s->batch);
-    dh_free(s->report_eps);
-    dh_free(s->report_text);
+    dynhcp_free(s->use_names);
+    dynhcp_free(s->slots);
+    dynhcp_free(s->free_slots);
+    dynhcp_free(s->names);
+    dynhcp_heap_free(&s->heap);
+    dynhcp_free(s->batch);
+    dynhcp_free(s->report_eps);
+    dynhcp_free(s->report_text);
     pthread_mutex_destroy(&s->report_lock);
     pthread_mutex_destroy(&s->lock);
-    dh_free(s);
+    dynhcp_free(s);
 }

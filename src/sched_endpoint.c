@@ -37,7 +37,7 @@ dynhc_endpoint *dynhc_endpoint_ref(dynhc_endpoint *ep)
 void dynhc_endpoint_release(dynhc_endpoint *ep)
 {
     if (ep != NULL) {
-        dh_endpoint_release(ep);
+        dynhcp_endpoint_release(ep);
     }
 }
 
@@ -46,7 +46,7 @@ void dynhc_endpoint_release(dynhc_endpoint *ep)
 static size_t name_slot(const dynhc_sched *s, const char *name)
 {
     size_t mask = s->name_capacity - 1;
-    size_t i = (size_t)dh_hash_string(name, DH_HASH_SEED) & mask;
+    size_t i = (size_t)dynhcp_hash_string(name, DYNHCP_HASH_SEED) & mask;
     while (s->names[i] != NULL && strcmp(s->names[i]->name, name) != 0) {
         i = (i + 1) & mask;
     }
@@ -58,7 +58,7 @@ static int grow_names(dynhc_sched *s)
     size_t capacity = s->name_capacity ? s->name_capacity * 2 : 64;
     dynhc_endpoint **old = s->names;
     size_t old_capacity = s->name_capacity;
-    s->names = dh_calloc(capacity, sizeof(*s->names));
+    s->names = dynhcp_calloc(capacity, sizeof(*s->names));
     if (s->names == NULL) {
         s->names = old;
         return -1;
@@ -69,7 +69,7 @@ static int grow_names(dynhc_sched *s)
             s->names[name_slot(s, old[i]->name)] = old[i];
         }
     }
-    dh_free(old);
+    dynhcp_free(old);
     return 0;
 }
 
@@ -80,7 +80,7 @@ static void remove_name(dynhc_sched *s, const dynhc_endpoint *ep)
     size_t hole = name_slot(s, ep->name);
     s->names[hole] = NULL;
     for (size_t i = (hole + 1) & mask; s->names[i] != NULL; i = (i + 1) & mask) {
-        size_t home = (size_t)dh_hash_string(s->names[i]->name, DH_HASH_SEED) & mask;
+        size_t home = (size_t)dynhcp_hash_string(s->names[i]->name, DYNHCP_HASH_SEED) & mask;
         /* Move it if its home is not in the cyclic range (hole, i]. */
         if ((i > hole && (home <= hole || home > i)) || (i < hole && home <= hole && home > i)) {
             s->names[hole] = s->names[i];
@@ -99,24 +99,24 @@ static int reserve_endpoint(dynhc_sched *s)
     }
     if (s->free_count == 0 && s->slot_count == s->slot_capacity) {
         uint32_t capacity = s->slot_capacity ? s->slot_capacity * 2 : 64;
-        dynhc_endpoint **slots = dh_realloc(s->slots, capacity * sizeof(*slots));
+        dynhc_endpoint **slots = dynhcp_realloc(s->slots, capacity * sizeof(*slots));
         if (slots == NULL) {
             return -1;
         }
         s->slots = slots;
-        uint32_t *free_slots = dh_realloc(s->free_slots, capacity * sizeof(*free_slots));
+        uint32_t *free_slots = dynhcp_realloc(s->free_slots, capacity * sizeof(*free_slots));
         if (free_slots == NULL) {
             return -1;
         }
         s->free_slots = free_slots;
         s->slot_capacity = capacity;
     }
-    if (dh_heap_reserve(&s->heap, s->heap.len + 1) != 0) {
+    if (dynhcp_heap_reserve(&s->heap, s->heap.len + 1) != 0) {
         return -1;
     }
     /* The tick's batch too: a tick then never allocates (see collect_due). */
     if (s->endpoint_count + 3 > UINT32_MAX ||
-        dh_sched_reserve_batch_locked(s, (uint32_t)s->endpoint_count + 3) != 0) {
+        dynhcp_sched_reserve_batch_locked(s, (uint32_t)s->endpoint_count + 3) != 0) {
         return -1;
     }
     return 0;
@@ -194,7 +194,7 @@ static int copy_labels(const dynhc_label *labels, size_t n, const char *const **
     if (kept == 0) {
         return DYNHC_OK;
     }
-    const char **block = dh_malloc((kept + 1) * sizeof(*block) + bytes);
+    const char **block = dynhcp_malloc((kept + 1) * sizeof(*block) + bytes);
     if (block == NULL) {
         return DYNHC_ERR_NOMEM;
     }
@@ -224,8 +224,8 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     }
     dynhc_endpoint_options o; /* the fields inside the caller's size */
     if (s == NULL || options == NULL ||
-        dh_copy_sized(&o, sizeof(o), options, DH_SIZE_UP_TO(dynhc_endpoint_options, destroy)) !=
-            DYNHC_OK) {
+        dynhcp_copy_sized(&o, sizeof(o), options,
+                          DYNHCP_SIZE_UP_TO(dynhc_endpoint_options, destroy)) != DYNHC_OK) {
         return DYNHC_ERR_INVALID_ARG;
     }
     const char *name = o.name;
@@ -234,27 +234,27 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
         dynhc_result_text(payload) == NULL || o.send == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dynhc_endpoint *ep = dh_calloc(1, sizeof(*ep));
+    dynhc_endpoint *ep = dynhcp_calloc(1, sizeof(*ep));
     size_t name_len = strlen(name) + 1;
-    if (ep == NULL || (ep->name = dh_malloc(name_len)) == NULL) {
-        dh_free(ep);
+    if (ep == NULL || (ep->name = dynhcp_malloc(name_len)) == NULL) {
+        dynhcp_free(ep);
         return DYNHC_ERR_NOMEM;
     }
     memcpy(ep->name, name, name_len);
     int status = copy_labels(o.labels, o.label_count, &ep->labels);
     if (status != DYNHC_OK) {
-        dh_free(ep->name);
-        dh_free(ep);
+        dynhcp_free(ep->name);
+        dynhcp_free(ep);
         return status;
     }
     ep->sched = s;
     ep->send = o.send;
     ep->user_data = o.user_data;
     ep->destroy = o.destroy;
-    ep->heap_index = DH_NOT_IN_HEAP;
+    ep->heap_index = DYNHCP_NOT_IN_HEAP;
 
-    dh_transitions t = DH_TRANSITIONS_NONE;
-    uint64_t now = dh_sched_now(s); /* the clock is a callback: not under the lock */
+    dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
+    uint64_t now = dynhcp_sched_now(s); /* the clock is a callback: not under the lock */
     pthread_mutex_lock(&s->lock);
     if (reserve_endpoint(s) != 0) {
         status = DYNHC_ERR_NOMEM;
@@ -263,9 +263,9 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     }
     if (status != DYNHC_OK) {
         pthread_mutex_unlock(&s->lock);
-        dh_free((void *)(uintptr_t)ep->labels);
-        dh_free(ep->name);
-        dh_free(ep);
+        dynhcp_free((void *)(uintptr_t)ep->labels);
+        dynhcp_free(ep->name);
+        dynhcp_free(ep);
         return status;
     }
     /* A result is immutable but for its count of references: the scheduler
@@ -281,28 +281,28 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     ep->last_change_ns = now; /* its status holds since it was registered */
     atomic_init(&ep->removed, 0);
     atomic_init(&ep->refs, 1); /* the registration's */
-    ep->tracked = (uint8_t)dh_sched_is_used(s, name);
+    ep->tracked = (uint8_t)dynhcp_sched_is_used(s, name);
     s->tracked_count += ep->tracked;
     s->tracked_ready += ep->tracked && s->starting_ready;
-    dh_sched_update_overall(s, &t);
+    dynhcp_sched_update_overall(s, &t);
     if (s->enabled) {
-        ep->due_ns = dh_later(now, dh_sched_random_below(s, s->spread_ns + 1));
-        dh_heap_set(&s->heap, ep, ep->due_ns);
+        ep->due_ns = dynhcp_later(now, dynhcp_sched_random_below(s, s->spread_ns + 1));
+        dynhcp_heap_set(&s->heap, ep, ep->due_ns);
     }
-    dh_wakeup w = dh_sched_wakeup_locked(s);
+    dynhcp_wakeup w = dynhcp_sched_wakeup_locked(s);
     pthread_mutex_unlock(&s->lock);
 
     const char *origin = dynhc_result_origin(payload);
     const char *source = dynhc_source_name(dynhc_result_source(payload));
     if (origin != NULL) {
-        dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s %s: %s",
-                     name, source, origin, dynhc_result_text(payload));
+        dynhcp_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s %s: %s",
+                         name, source, origin, dynhc_result_text(payload));
     } else {
-        dh_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s: %s",
-                     name, source, dynhc_result_text(payload));
+        dynhcp_sched_log(s, DYNHC_LOG_INFO, "Health check payload for endpoint '%s' from %s: %s",
+                         name, source, dynhc_result_text(payload));
     }
-    dh_sched_announce(s, &t);
-    dh_wakeup_call(s, w);
+    dynhcp_sched_announce(s, &t);
+    dynhcp_wakeup_call(s, w);
     if (out != NULL) {
         *out = ep;
     }
@@ -317,7 +317,7 @@ dynhc_endpoint *dynhc_sched_find(dynhc_sched *s, const char *name)
     pthread_mutex_lock(&s->lock);
     dynhc_endpoint *ep = s->name_capacity > 0 ? s->names[name_slot(s, name)] : NULL;
     if (ep != NULL) {
-        dh_endpoint_hold_locked(ep); /* registered: the scheduler holds one */
+        dynhcp_endpoint_hold_locked(ep); /* registered: the scheduler holds one */
     }
     pthread_mutex_unlock(&s->lock);
     return ep;
@@ -328,14 +328,14 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
     if (s == NULL || ep == NULL || ep->sched != s) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dh_transitions t = DH_TRANSITIONS_NONE;
+    dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
     if (atomic_load(&ep->removed)) {
         pthread_mutex_unlock(&s->lock);
         return DYNHC_ERR_NOT_FOUND;
     }
     atomic_store_explicit(&ep->removed, 1, memory_order_release);
-    dh_heap_remove(&s->heap, ep);
+    dynhcp_heap_remove(&s->heap, ep);
     remove_name(s, ep);
     s->slots[ep->slot] = NULL;
     s->free_slots[s->free_count++] = ep->slot;
@@ -347,11 +347,11 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
         s->tracked_count--;
         s->tracked_ready -= (size_t)atomic_load(&ep->ready);
     }
-    dh_sched_update_overall(s, &t);
+    dynhcp_sched_update_overall(s, &t);
     pthread_mutex_unlock(&s->lock);
-    dh_sched_announce(s, &t);
+    dynhcp_sched_announce(s, &t);
     /* Freed now, or by whoever still uses it (a tick sending its check, a
      * thread announcing its transition) when that is done. */
-    dh_endpoint_release(ep);
+    dynhcp_endpoint_release(ep);
     return DYNHC_OK;
 }

@@ -10,15 +10,15 @@
 #define ARITY 4
 #define PARENT(i) (((i) - 1) / ARITY)
 
-static void place(dh_heap *h, uint32_t i, dh_heap_entry e)
+static void place(dynhcp_heap *h, uint32_t i, dynhcp_heap_entry e)
 {
     h->entries[i] = e;
     e.ep->heap_index = i;
 }
 
-static void sift_up(dh_heap *h, uint32_t i)
+static void sift_up(dynhcp_heap *h, uint32_t i)
 {
-    dh_heap_entry e = h->entries[i];
+    dynhcp_heap_entry e = h->entries[i];
     while (i > 0) {
         uint32_t parent = PARENT(i);
         if (h->entries[parent].due_ns <= e.due_ns) {
@@ -30,9 +30,9 @@ static void sift_up(dh_heap *h, uint32_t i)
     place(h, i, e);
 }
 
-static void sift_down(dh_heap *h, uint32_t i)
+static void sift_down(dynhcp_heap *h, uint32_t i)
 {
-    dh_heap_entry e = h->entries[i];
+    dynhcp_heap_entry e = h->entries[i];
     for (;;) {
         uint32_t first = ARITY * i + 1;
         if (first >= h->len) {
@@ -55,7 +55,7 @@ static void sift_down(dh_heap *h, uint32_t i)
 }
 
 /* Restores the order around i, whose key changed either way. */
-static void sift(dh_heap *h, uint32_t i)
+static void sift(dynhcp_heap *h, uint32_t i)
 {
     if (i > 0 && h->entries[PARENT(i)].due_ns > h->entries[i].due_ns) {
         sift_up(h, i);
@@ -64,7 +64,7 @@ static void sift(dh_heap *h, uint32_t i)
     }
 }
 
-int dh_heap_reserve(dh_heap *h, uint32_t n)
+int dynhcp_heap_reserve(dynhcp_heap *h, uint32_t n)
 {
     if (n <= h->capacity) {
         return 0;
@@ -73,7 +73,7 @@ int dh_heap_reserve(dh_heap *h, uint32_t n)
     while (capacity < n) {
         capacity = capacity <= UINT32_MAX / 2 ? capacity * 2 : n;
     }
-    dh_heap_entry *grown = dh_realloc(h->entries, (size_t)capacity * sizeof(*grown));
+    dynhcp_heap_entry *grown = dynhcp_realloc(h->entries, (size_t)capacity * sizeof(*grown));
     if (grown == NULL) {
         return -1;
     }
@@ -82,10 +82,10 @@ int dh_heap_reserve(dh_heap *h, uint32_t n)
     return 0;
 }
 
-void dh_heap_set(dh_heap *h, dynhc_endpoint *ep, uint64_t due)
+void dynhcp_heap_set(dynhcp_heap *h, dynhc_endpoint *ep, uint64_t due)
 {
-    if (ep->heap_index == DH_NOT_IN_HEAP) {
-        dh_heap_entry e = {due, ep};
+    if (ep->heap_index == DYNHCP_NOT_IN_HEAP) {
+        dynhcp_heap_entry e = {due, ep};
         h->entries[h->len] = e;
         ep->heap_index = h->len++;
         sift_up(h, ep->heap_index);
@@ -95,13 +95,13 @@ void dh_heap_set(dh_heap *h, dynhc_endpoint *ep, uint64_t due)
     sift(h, ep->heap_index);
 }
 
-void dh_heap_remove(dh_heap *h, dynhc_endpoint *ep)
+void dynhcp_heap_remove(dynhcp_heap *h, dynhc_endpoint *ep)
 {
     uint32_t i = ep->heap_index;
-    if (i == DH_NOT_IN_HEAP) {
+    if (i == DYNHCP_NOT_IN_HEAP) {
         return;
     }
-    ep->heap_index = DH_NOT_IN_HEAP;
+    ep->heap_index = DYNHCP_NOT_IN_HEAP;
     if (i == --h->len) {
         return;
     }
@@ -109,9 +109,9 @@ void dh_heap_remove(dh_heap *h, dynhc_endpoint *ep)
     sift(h, i);
 }
 
-void dh_heap_free(dh_heap *h)
+void dynhcp_heap_free(dynhcp_heap *h)
 {
-    dh_free(h->entries);
+    dynhcp_free(h->entries);
     h->entries = NULL;
     h->len = h->capacity = 0;
 }

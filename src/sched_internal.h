@@ -5,8 +5,8 @@
  * Locking: sched->lock guards every field below that is not atomic. It is
  * never held while a callback (the clock included) runs, nor while a report
  * is written. */
-#ifndef DH_SCHED_INTERNAL_H
-#define DH_SCHED_INTERNAL_H
+#ifndef DYNHCP_SCHED_INTERNAL_H
+#define DYNHCP_SCHED_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,8 +17,8 @@
 #include "sched_services.h"
 
 /* Upper bounds of the check latency histogram, in seconds (+Inf implied). */
-#define DH_LATENCY_BUCKETS 11
-extern const double dh_latency_bounds[DH_LATENCY_BUCKETS];
+#define DYNHCP_LATENCY_BUCKETS 11
+extern const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS];
 
 /* Fields that every fire touches come first, to share cache lines. The
  * per-endpoint counters are 32-bit: at a check a second they last a century.
@@ -27,7 +27,7 @@ extern const double dh_latency_bounds[DH_LATENCY_BUCKETS];
  * far too many for a fleet. Per endpoint there is the last latency and
  * their sum (mean latency = sum / checks), 16 bytes and two series. */
 struct dynhc_endpoint {
-    uint32_t heap_index;    /* DH_NOT_IN_HEAP when not scheduled */
+    uint32_t heap_index;    /* DYNHCP_NOT_IN_HEAP when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
     uint32_t sequence;      /* the low half of the in-flight check id */
     uint8_t in_flight;
@@ -79,25 +79,25 @@ struct dynhc_endpoint {
  * under the lock, read without it. A sequence count keeps the pair
  * consistent: odd while a change is written, and a reader that overlapped
  * a change reads again. */
-typedef void (*dh_any_fn)(void);
-typedef struct dh_hook {
+typedef void (*dynhcp_any_fn)(void);
+typedef struct dynhcp_hook {
     atomic_uint seq;
-    _Atomic(dh_any_fn) fn;
+    _Atomic(dynhcp_any_fn) fn;
     _Atomic(void *) data;
-} dh_hook;
+} dynhcp_hook;
 
-void dh_hook_init(dh_hook *h, dh_any_fn fn, void *data);
+void dynhcp_hook_init(dynhcp_hook *h, dynhcp_any_fn fn, void *data);
 /* With the lock held (one writer at a time). */
-void dh_hook_set_locked(dh_hook *h, dh_any_fn fn, void *data);
+void dynhcp_hook_set_locked(dynhcp_hook *h, dynhcp_any_fn fn, void *data);
 /* Any thread, no lock. */
-dh_any_fn dh_hook_get(const dh_hook *h, void **data);
+dynhcp_any_fn dynhcp_hook_get(const dynhcp_hook *h, void **data);
 
 /* What a tick does once the lock is released, in the order it was found:
  * send a check, or announce what a timeout did to an endpoint (its
  * transition, or only its failure to log) or to the overall status. */
-enum { DH_BATCH_SEND, DH_BATCH_ENDPOINT, DH_BATCH_OVERALL };
+enum { DYNHCP_BATCH_SEND, DYNHCP_BATCH_ENDPOINT, DYNHCP_BATCH_OVERALL };
 
-typedef struct dh_batch_entry {
+typedef struct dynhcp_batch_entry {
     dynhc_endpoint *ep;   /* NULL for the overall status */
     uint64_t id;          /* a send: the check's id */
     uint64_t deadline_ns; /* a send: when the check times out */
@@ -106,7 +106,7 @@ typedef struct dh_batch_entry {
     uint8_t changed;      /* an endpoint: its readiness changed (else a failure only) */
     uint8_t repeat;       /* an endpoint: its last check failed for the same reason */
     uint32_t failures;    /* an endpoint: its consecutive failures */
-} dh_batch_entry;
+} dynhcp_batch_entry;
 
 struct dynhc_sched {
     pthread_mutex_t lock;
@@ -129,8 +129,8 @@ struct dynhc_sched {
     size_t use_count;
     uint64_t rng;
 
-    dh_hook clock; /* a dynhc_clock_fn, NULL: dynhc_now_ns() */
-    dh_hook log;   /* a dynhc_log_fn, NULL: silent */
+    dynhcp_hook clock;    /* a dynhc_clock_fn, NULL: dynhc_now_ns() */
+    dynhcp_hook log;      /* a dynhc_log_fn, NULL: silent */
     atomic_int log_level; /* the least dynhc_log_level the default sink writes */
     dynhc_transition_fn on_transition; /* copied under the lock by whoever announces */
     void *transition_data;
@@ -148,7 +148,7 @@ struct dynhc_sched {
     size_t name_capacity;
     size_t endpoint_count;
 
-    dh_heap heap; /* every scheduled endpoint, by when it is next due */
+    dynhcp_heap heap; /* every scheduled endpoint, by when it is next due */
 
     /* Overall status: tracked endpoints and how many of them are ready. */
     size_t tracked_count;
@@ -156,12 +156,12 @@ struct dynhc_sched {
     atomic_int process_ready;
     atomic_int overall_ready;
 
-    dh_batch_entry *batch; /* what this tick does after the lock, reused */
+    dynhcp_batch_entry *batch; /* what this tick does after the lock, reused */
     uint32_t batch_capacity;
 
     uint32_t check_counter; /* the low half of the last check id */
     /* Check latency, all endpoints together (the +Inf bucket last). */
-    uint64_t latency_buckets[DH_LATENCY_BUCKETS + 1];
+    uint64_t latency_buckets[DYNHCP_LATENCY_BUCKETS + 1];
     /* Their sum in seconds and nanoseconds (< 1e9): 64 bits of nanoseconds
      * would wrap after 584 years of latency, hours for a large fleet. */
     uint64_t latency_sum_s;
@@ -174,7 +174,7 @@ struct dynhc_sched {
     uint64_t created_wall_ns;
     uint64_t process_start_wall_ns; /* the process's start, Unix time */
     /* One time source: the latest now a tick was given. Times read from
-     * the clock are never taken below it (dh_sched_now), so a tick whose
+     * the clock are never taken below it (dynhcp_sched_now), so a tick whose
      * now runs ahead of the clock (a loop ticking at the deadline it was
      * given) and a completion or traffic that follows it agree on which
      * came first. Written under the lock, read without it. */
@@ -205,8 +205,8 @@ struct dynhc_sched {
 
 /* Readiness changes seen under the lock, and a failed check to log,
  * announced after it is released. */
-typedef struct dh_transitions {
-    dynhc_endpoint *ep; /* with a reference, which dh_sched_announce() drops */
+typedef struct dynhcp_transitions {
+    dynhc_endpoint *ep; /* with a reference, which dynhcp_sched_announce() drops */
     int ep_changed;     /* ep's readiness changed to ep_ready */
     int ep_ready;
     /* ep's check failed for this reason (valid until the announcement: the
@@ -220,79 +220,81 @@ typedef struct dh_transitions {
     /* The transition callback, copied under the lock with the change. */
     dynhc_transition_fn fn;
     void *data;
-} dh_transitions;
+} dynhcp_transitions;
 
-#define DH_TRANSITIONS_NONE {NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL}
+#define DYNHCP_TRANSITIONS_NONE                                                                    \
+    {                                                                                              \
+        NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL                                                   \
+    }
 
 /* Recomputes the overall status, noting a change in t; with the lock held. */
-void dh_sched_update_overall(dynhc_sched *s, dh_transitions *t);
+void dynhcp_sched_update_overall(dynhc_sched *s, dynhcp_transitions *t);
 /* Logs and calls back what t holds, then drops its reference; without the
  * lock. */
-void dh_sched_announce(dynhc_sched *s, const dh_transitions *t);
+void dynhcp_sched_announce(dynhc_sched *s, const dynhcp_transitions *t);
 /* Whether the endpoint called name makes the overall status. */
-int dh_sched_is_used(const dynhc_sched *s, const char *name);
+int dynhcp_sched_is_used(const dynhc_sched *s, const char *name);
 /* Uniform in [0, n). With the lock held. */
-uint64_t dh_sched_random_below(dynhc_sched *s, uint64_t n);
+uint64_t dynhcp_sched_random_below(dynhc_sched *s, uint64_t n);
 /* Runs the user data's destructor and frees ep; without the lock. */
-void dh_sched_free_endpoint(dynhc_endpoint *ep);
+void dynhcp_sched_free_endpoint(dynhc_endpoint *ep);
 /* A reference to ep, registered; with the lock held. */
-void dh_endpoint_hold_locked(dynhc_endpoint *ep);
+void dynhcp_endpoint_hold_locked(dynhc_endpoint *ep);
 /* Drops a reference; the last one frees ep. Without the lock. */
-void dh_endpoint_release(dynhc_endpoint *ep);
+void dynhcp_endpoint_release(dynhc_endpoint *ep);
 
 /* The wakeup function, copied under the lock and called after it. */
-typedef struct dh_wakeup {
+typedef struct dynhcp_wakeup {
     dynhc_wakeup_fn fn;
     void *data;
-} dh_wakeup;
+} dynhcp_wakeup;
 
 /* The wakeup to call once the lock is released: none on the thread that is
  * inside dynhc_sched_tick() for s (it recomputes its deadline anyway), one
  * on every other thread, callbacks that run there included. */
-dh_wakeup dh_sched_wakeup_locked(const dynhc_sched *s);
-void dh_wakeup_call(dynhc_sched *s, dh_wakeup w);
+dynhcp_wakeup dynhcp_sched_wakeup_locked(const dynhc_sched *s);
+void dynhcp_wakeup_call(dynhc_sched *s, dynhcp_wakeup w);
 
 /* The scheduler's time: its clock, never below the latest now given to a
  * tick (time_floor). Calls the clock: without the lock. */
-uint64_t dh_sched_now(const dynhc_sched *s);
+uint64_t dynhcp_sched_now(const dynhc_sched *s);
 
 /* time + duration, or the end of time (DYNHC_NO_DEADLINE) when that would
  * pass it: times never wrap into the past. What is due at the end of time
  * is never due (a tick at UINT64_MAX does not fire it). */
-static inline uint64_t dh_later(uint64_t time, uint64_t duration)
+static inline uint64_t dynhcp_later(uint64_t time, uint64_t duration)
 {
     return duration > UINT64_MAX - time ? UINT64_MAX : time + duration;
 }
 
 /* later - earlier, or 0 when earlier is later: durations never wrap. */
-static inline uint64_t dh_elapsed(uint64_t later, uint64_t earlier)
+static inline uint64_t dynhcp_elapsed(uint64_t later, uint64_t earlier)
 {
     return later > earlier ? later - earlier : 0;
 }
 
 /* CLOCK_REALTIME in nanoseconds since the Unix epoch (0 before it). */
-uint64_t dh_wall_now_ns(void);
+uint64_t dynhcp_wall_now_ns(void);
 /* The process's start in Unix time (ns): /proc/self/stat's start time after
  * /proc/stat's boot time, as Prometheus' client libraries read it;
  * fallback when /proc cannot tell. */
-uint64_t dh_process_start_wall_ns(uint64_t fallback);
-
+uint64_t dynhcp_process_start_wall_ns(uint64_t fallback);
 
 /* Next deadlines are rounded up to this grid, so that a loop wakes at most
  * once per millisecond however many endpoints there are: checks due within
  * the same millisecond go out in one tick. */
-#define DH_SCHED_RESOLUTION_NS 1000000ull
+#define DYNHCP_SCHED_RESOLUTION_NS 1000000ull
 
 /* Room for n entries in the tick's batch; 0, or -1 when out of memory
  * (the batch is then unchanged). With the lock held. Registration keeps
  * room for every endpoint and two more, so that a tick never allocates. */
-int dh_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n);
+int dynhcp_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n);
 
 /* Replaces the list of endpoints that make the overall status (takes
  * ownership of names, n unique non-empty strings; NULL/0: every endpoint). */
-void dh_sched_set_use_names(dynhc_sched *s, char **names, size_t n);
+void dynhcp_sched_set_use_names(dynhc_sched *s, char **names, size_t n);
 
 /* The earliest due time, DYNHC_NO_DEADLINE when none; with the lock held. */
-uint64_t dh_sched_next_deadline_locked(const dynhc_sched *s);
+uint64_t dynhcp_sched_next_deadline_locked(const dynhc_sched *s);
 
 #endif

@@ -30,12 +30,12 @@
 #include "text.h"
 #include "dynhc/version.h"
 
-const double dh_latency_bounds[DH_LATENCY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                      0.5,   1,    2.5,   5,    10};
+const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                              0.5,   1,    2.5,   5,    10};
 
 /* ---- Unix times ------------------------------------------------------------------ */
 
-uint64_t dh_wall_now_ns(void)
+uint64_t dynhcp_wall_now_ns(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
@@ -74,7 +74,7 @@ static int read_proc_number(const char *path, const char *key, size_t skip_field
     return end != p ? 0 : -1;
 }
 
-uint64_t dh_process_start_wall_ns(uint64_t fallback)
+uint64_t dynhcp_process_start_wall_ns(uint64_t fallback)
 {
     /* Field 22 of /proc/self/stat, the start in clock ticks after boot, is
      * the 20th after the command's closing parenthesis (the command may
@@ -96,7 +96,7 @@ typedef const char *(*escape_fn)(unsigned char c, char scratch[8]);
 /* Copies s, spelling ASCII bytes through escape and replacing each byte
  * that does not start a well-formed UTF-8 sequence by replacement. Runs of
  * bytes that stay as they are go out in one write. */
-static void out_text(dh_buf *out, const char *s, escape_fn escape, const char *replacement)
+static void out_text(dynhcp_buf *out, const char *s, escape_fn escape, const char *replacement)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t left = strlen(s);
@@ -109,20 +109,20 @@ static void out_text(dh_buf *out, const char *s, escape_fn escape, const char *r
             spelled = escape(p[run], scratch);
             step = 1;
         } else {
-            step = dh_utf8_sequence_length(p + run, left - run);
+            step = dynhcp_utf8_sequence_length(p + run, left - run);
             spelled = step == 0 ? replacement : NULL;
         }
         if (spelled == NULL) {
             run += step;
             continue;
         }
-        dh_buf_write(out, (const char *)p, run);
-        dh_buf_str(out, spelled);
+        dynhcp_buf_write(out, (const char *)p, run);
+        dynhcp_buf_str(out, spelled);
         p += run + 1;
         left -= run + 1;
         run = 0;
     }
-    dh_buf_write(out, (const char *)p, run);
+    dynhcp_buf_write(out, (const char *)p, run);
 }
 
 /* Exposition format 0.0.4: a label value escapes backslash, quote and line
@@ -142,11 +142,11 @@ static const char *label_escape(unsigned char c, char scratch[8])
     }
 }
 
-static void out_json_string(dh_buf *out, const char *s)
+static void out_json_string(dynhcp_buf *out, const char *s)
 {
-    dh_buf_char(out, '"');
-    out_text(out, s, dh_json_escape, "\\ufffd");
-    dh_buf_char(out, '"');
+    dynhcp_buf_char(out, '"');
+    out_text(out, s, dynhcp_json_escape, "\\ufffd");
+    dynhcp_buf_char(out, '"');
 }
 
 static const char *const result_names[3] = {"success", "failure", "timeout"};
@@ -190,7 +190,7 @@ typedef struct report {
     uint64_t in_flight;
     uint64_t overall_transitions;
     uint64_t late_unknown;
-    uint64_t latency_buckets[DH_LATENCY_BUCKETS + 1];
+    uint64_t latency_buckets[DYNHCP_LATENCY_BUCKETS + 1];
     uint64_t latency_sum_s;
     uint64_t latency_sum_ns; /* < 1e9 */
     int overall_ready;
@@ -211,7 +211,7 @@ static int reserve_buffer(void **buf, size_t *bytes, size_t need)
         return -1;
     }
     size_t capacity = need + need / 4 + 256;
-    void *grown = dh_realloc(*buf, capacity);
+    void *grown = dynhcp_realloc(*buf, capacity);
     if (grown == NULL) {
         return -1;
     }
@@ -312,7 +312,7 @@ static int take_snapshot(dynhc_sched *s, uint64_t now, unsigned want, report *ou
         /* A tick may have raised the time floor since the clock was read. */
         uint64_t floor = atomic_load(&s->time_floor);
         out->now = now > floor ? now : floor;
-        out->uptime_ns = dh_elapsed(out->now, s->created_ns);
+        out->uptime_ns = dynhcp_elapsed(out->now, s->created_ns);
         out->created_ns = s->created_ns;
         out->created_wall_ns = s->created_wall_ns;
         out->process_start_wall_ns = s->process_start_wall_ns;
@@ -333,69 +333,69 @@ static int take_snapshot(dynhc_sched *s, uint64_t now, unsigned want, report *ou
 
 /* ---- the status JSON ----------------------------------------------------------- */
 
-static void out_check_json(dh_buf *out, const report *rep, const report_ep *r)
+static void out_check_json(dynhcp_buf *out, const report *rep, const report_ep *r)
 {
     int checked = r->last_check_ns != 0;
-    dh_buf_str(out, "{\"last_check_secs_ago\":");
+    dynhcp_buf_str(out, "{\"last_check_secs_ago\":");
     if (checked) {
-        dh_buf_decimal(out, dh_elapsed(rep->now, r->last_check_ns), 9);
+        dynhcp_buf_decimal(out, dynhcp_elapsed(rep->now, r->last_check_ns), 9);
     } else {
-        dh_buf_str(out, "null");
+        dynhcp_buf_str(out, "null");
     }
-    dh_buf_str(out, ",\"latency_ms\":");
+    dynhcp_buf_str(out, ",\"latency_ms\":");
     if (checked) {
-        dh_buf_decimal(out, r->last_latency_ns, 6);
+        dynhcp_buf_decimal(out, r->last_latency_ns, 6);
     } else {
-        dh_buf_str(out, "null");
+        dynhcp_buf_str(out, "null");
     }
-    dh_buf_str(out, ",\"result\":");
+    dynhcp_buf_str(out, ",\"result\":");
     if (checked) {
         out_json_string(out, result_names[r->last_result]);
     } else {
-        dh_buf_str(out, "null");
+        dynhcp_buf_str(out, "null");
     }
-    dh_buf_str(out, ",\"consecutive_failures\":");
-    dh_buf_u64(out, r->consecutive_failures);
-    dh_buf_str(out, ",\"last_error\":");
+    dynhcp_buf_str(out, ",\"consecutive_failures\":");
+    dynhcp_buf_u64(out, r->consecutive_failures);
+    dynhcp_buf_str(out, ",\"last_error\":");
     if (r->error != NO_TEXT) {
         out_json_string(out, rep->text + r->error);
     } else {
-        dh_buf_str(out, "null");
+        dynhcp_buf_str(out, "null");
     }
-    dh_buf_str(out, r->in_flight ? ",\"in_flight\":true}" : ",\"in_flight\":false}");
+    dynhcp_buf_str(out, r->in_flight ? ",\"in_flight\":true}" : ",\"in_flight\":false}");
 }
 
-static void out_status(dh_buf *out, const report *rep, unsigned want)
+static void out_status(dynhcp_buf *out, const report *rep, unsigned want)
 {
-    dh_buf_str(out, rep->overall_ready ? "{\"status\":\"ready\"" : "{\"status\":\"notready\"");
-    dh_buf_str(out, ",\"uptime\":{\"secs\":");
-    dh_buf_u64(out, rep->uptime_ns / 1000000000u);
-    dh_buf_str(out, ",\"nanos\":");
-    dh_buf_u64(out, rep->uptime_ns % 1000000000u);
-    dh_buf_str(out, "},\"endpoints\":{");
+    dynhcp_buf_str(out, rep->overall_ready ? "{\"status\":\"ready\"" : "{\"status\":\"notready\"");
+    dynhcp_buf_str(out, ",\"uptime\":{\"secs\":");
+    dynhcp_buf_u64(out, rep->uptime_ns / 1000000000u);
+    dynhcp_buf_str(out, ",\"nanos\":");
+    dynhcp_buf_u64(out, rep->uptime_ns % 1000000000u);
+    dynhcp_buf_str(out, "},\"endpoints\":{");
     for (size_t i = 0; i < rep->count; i++) {
         const report_ep *r = &rep->eps[i];
         if (i > 0) {
-            dh_buf_char(out, ',');
+            dynhcp_buf_char(out, ',');
         }
         out_json_string(out, rep->text + r->name);
-        dh_buf_str(out, r->ready ? ":\"ready\"" : ":\"notready\"");
+        dynhcp_buf_str(out, r->ready ? ":\"ready\"" : ":\"notready\"");
     }
-    dh_buf_char(out, '}');
+    dynhcp_buf_char(out, '}');
     if (want & WANT_ERRORS) { /* verbose */
-        dh_buf_str(out, ",\"checks\":{");
+        dynhcp_buf_str(out, ",\"checks\":{");
         for (size_t i = 0; i < rep->count; i++) {
             const report_ep *r = &rep->eps[i];
             if (i > 0) {
-                dh_buf_char(out, ',');
+                dynhcp_buf_char(out, ',');
             }
             out_json_string(out, rep->text + r->name);
-            dh_buf_char(out, ':');
+            dynhcp_buf_char(out, ':');
             out_check_json(out, rep, r);
         }
-        dh_buf_char(out, '}');
+        dynhcp_buf_char(out, '}');
     }
-    dh_buf_char(out, '}');
+    dynhcp_buf_char(out, '}');
 }
 
 /* A report reads the scheduler; what it changes is its locks and the
@@ -409,15 +409,15 @@ static dynhc_sched *reporting(const dynhc_sched *s)
  * written by write outside it (the status JSON is verbose when it asks for
  * the errors). One report at a time: they share the snapshot's buffers. */
 static char *write_report(const dynhc_sched *cs, unsigned want,
-                          void (*write)(dh_buf *out, const report *rep, unsigned want))
+                          void (*write)(dynhcp_buf *out, const report *rep, unsigned want))
 {
     if (cs == NULL) {
         return NULL;
     }
     dynhc_sched *s = reporting(cs);
     /* The clock is the caller's function: read it before taking a lock. */
-    uint64_t now = dh_sched_now(s);
-    dh_buf out = {0};
+    uint64_t now = dynhcp_sched_now(s);
+    dynhcp_buf out = {0};
     report rep;
     pthread_mutex_lock(&s->report_lock);
     if (take_snapshot(s, now, want, &rep) != 0) {
@@ -426,7 +426,7 @@ static char *write_report(const dynhc_sched *cs, unsigned want,
         write(&out, &rep, want);
     }
     pthread_mutex_unlock(&s->report_lock);
-    return dh_buf_finish(&out);
+    return dynhcp_buf_finish(&out);
 }
 
 char *dynhc_sched_status_json(const dynhc_sched *cs, int verbose)
@@ -436,17 +436,17 @@ char *dynhc_sched_status_json(const dynhc_sched *cs, int verbose)
 
 /* ---- the Prometheus text ------------------------------------------------------- */
 
-static void out_family(dh_buf *out, const char *name, const char *type, const char *help)
+static void out_family(dynhcp_buf *out, const char *name, const char *type, const char *help)
 {
-    dh_buf_str(out, "# HELP ");
-    dh_buf_str(out, name);
-    dh_buf_char(out, ' ');
-    dh_buf_str(out, help);
-    dh_buf_str(out, "\n# TYPE ");
-    dh_buf_str(out, name);
-    dh_buf_char(out, ' ');
-    dh_buf_str(out, type);
-    dh_buf_char(out, '\n');
+    dynhcp_buf_str(out, "# HELP ");
+    dynhcp_buf_str(out, name);
+    dynhcp_buf_char(out, ' ');
+    dynhcp_buf_str(out, help);
+    dynhcp_buf_str(out, "\n# TYPE ");
+    dynhcp_buf_str(out, name);
+    dynhcp_buf_char(out, ' ');
+    dynhcp_buf_str(out, type);
+    dynhcp_buf_char(out, '\n');
 }
 
 /* Starts a sample of an endpoint: NAME{dynhc_endpoint="...",EXTRA="..."
@@ -454,39 +454,39 @@ static void out_family(dh_buf *out, const char *name, const char *type, const ch
  * "endpoint": prometheus-operator gives every sample of a target an
  * "endpoint" label of its own (the port's name). Registration kept only the
  * labels that can be written. */
-static void out_series(dh_buf *out, const char *name, const report *rep, const report_ep *r)
+static void out_series(dynhcp_buf *out, const char *name, const report *rep, const report_ep *r)
 {
-    dh_buf_str(out, name);
-    dh_buf_str(out, "{dynhc_endpoint=\"");
+    dynhcp_buf_str(out, name);
+    dynhcp_buf_str(out, "{dynhc_endpoint=\"");
     out_text(out, rep->text + r->name, label_escape, "\xEF\xBF\xBD");
-    dh_buf_char(out, '"');
+    dynhcp_buf_char(out, '"');
     const char *label = r->labels != NO_TEXT ? rep->text + r->labels : NULL;
     for (uint32_t i = 0; i < r->label_pairs; i++) {
         const char *value = label + strlen(label) + 1;
-        dh_buf_char(out, ',');
-        dh_buf_str(out, label);
-        dh_buf_str(out, "=\"");
+        dynhcp_buf_char(out, ',');
+        dynhcp_buf_str(out, label);
+        dynhcp_buf_str(out, "=\"");
         out_text(out, value, label_escape, "\xEF\xBF\xBD");
-        dh_buf_char(out, '"');
+        dynhcp_buf_char(out, '"');
         label = value + strlen(value) + 1;
     }
 }
 
-static void out_value(dh_buf *out, uint64_t value)
+static void out_value(dynhcp_buf *out, uint64_t value)
 {
-    dh_buf_str(out, "} ");
-    dh_buf_u64(out, value);
-    dh_buf_char(out, '\n');
+    dynhcp_buf_str(out, "} ");
+    dynhcp_buf_u64(out, value);
+    dynhcp_buf_char(out, '\n');
 }
 
-static void out_unlabelled(dh_buf *out, const char *name, const char *type, const char *help,
+static void out_unlabelled(dynhcp_buf *out, const char *name, const char *type, const char *help,
                            uint64_t value)
 {
     out_family(out, name, type, help);
-    dh_buf_str(out, name);
-    dh_buf_char(out, ' ');
-    dh_buf_u64(out, value);
-    dh_buf_char(out, '\n');
+    dynhcp_buf_str(out, name);
+    dynhcp_buf_char(out, ' ');
+    dynhcp_buf_u64(out, value);
+    dynhcp_buf_char(out, '\n');
 }
 
 /* The Unix time (ns) of a time on the scheduler's clock, through the
@@ -494,7 +494,7 @@ static void out_unlabelled(dh_buf *out, const char *name, const char *type, cons
 static uint64_t unix_ns(const report *rep, uint64_t t)
 {
     if (t >= rep->created_ns) {
-        return dh_later(rep->created_wall_ns, t - rep->created_ns);
+        return dynhcp_later(rep->created_wall_ns, t - rep->created_ns);
     }
     uint64_t back = rep->created_ns - t;
     return back < rep->created_wall_ns ? rep->created_wall_ns - back : 0;
@@ -594,7 +594,7 @@ static const endpoint_family endpoint_families[] = {
      "Changes of the endpoint's readiness, either way.", 0, transitions_value},
 };
 
-static void out_checks_total(dh_buf *out, const report *rep)
+static void out_checks_total(dynhcp_buf *out, const report *rep)
 {
     out_family(out, "dynhc_health_checks_total", "counter",
                "Health checks completed, by endpoint and result.");
@@ -602,9 +602,9 @@ static void out_checks_total(dh_buf *out, const report *rep)
         const report_ep *r = &rep->eps[i];
         for (unsigned result = 0; result < 3; result++) {
             out_series(out, "dynhc_health_checks_total", rep, r);
-            dh_buf_str(out, ",result=\"");
-            dh_buf_str(out, result_names[result]);
-            dh_buf_char(out, '"');
+            dynhcp_buf_str(out, ",result=\"");
+            dynhcp_buf_str(out, result_names[result]);
+            dynhcp_buf_char(out, '"');
             out_value(out, r->checks[result]);
         }
     }
@@ -614,60 +614,60 @@ static void out_checks_total(dh_buf *out, const report *rep)
  * exact decimal writer as every other duration. */
 static uint64_t bound_ns(size_t i)
 {
-    return (uint64_t)(dh_latency_bounds[i] * 1e9 + 0.5);
+    return (uint64_t)(dynhcp_latency_bounds[i] * 1e9 + 0.5);
 }
 
 /* One histogram for all endpoints: per endpoint it would be a dozen series
  * each, too many to scrape for a fleet. */
-static void out_histogram(dh_buf *out, const report *rep)
+static void out_histogram(dynhcp_buf *out, const report *rep)
 {
     out_family(out, "dynhc_health_check_duration_seconds", "histogram",
                "Seconds from sending a health check to its outcome, all endpoints (a timeout "
                "counts its timeout).");
     /* The scheduler counts per bucket; the format wants running totals. */
     uint64_t total = 0;
-    for (size_t b = 0; b <= DH_LATENCY_BUCKETS; b++) {
+    for (size_t b = 0; b <= DYNHCP_LATENCY_BUCKETS; b++) {
         total += rep->latency_buckets[b];
-        dh_buf_str(out, "dynhc_health_check_duration_seconds_bucket{le=\"");
-        if (b < DH_LATENCY_BUCKETS) {
-            dh_buf_decimal(out, bound_ns(b), 9);
+        dynhcp_buf_str(out, "dynhc_health_check_duration_seconds_bucket{le=\"");
+        if (b < DYNHCP_LATENCY_BUCKETS) {
+            dynhcp_buf_decimal(out, bound_ns(b), 9);
         } else {
-            dh_buf_str(out, "+Inf");
+            dynhcp_buf_str(out, "+Inf");
         }
-        dh_buf_char(out, '"');
+        dynhcp_buf_char(out, '"');
         out_value(out, total);
     }
-    dh_buf_str(out, "dynhc_health_check_duration_seconds_sum ");
-    dh_buf_u64(out, rep->latency_sum_s);
-    char fraction[DH_NUMBER_TEXT_SIZE]; /* "0.5", or "0" for none */
-    if (dh_format_decimal(fraction, rep->latency_sum_ns, 9)[1] == '.') {
-        dh_buf_str(out, fraction + 1);
+    dynhcp_buf_str(out, "dynhc_health_check_duration_seconds_sum ");
+    dynhcp_buf_u64(out, rep->latency_sum_s);
+    char fraction[DYNHCP_NUMBER_TEXT_SIZE]; /* "0.5", or "0" for none */
+    if (dynhcp_format_decimal(fraction, rep->latency_sum_ns, 9)[1] == '.') {
+        dynhcp_buf_str(out, fraction + 1);
     }
-    dh_buf_char(out, '\n');
-    dh_buf_str(out, "dynhc_health_check_duration_seconds_count");
-    dh_buf_char(out, ' ');
-    dh_buf_u64(out, total);
-    dh_buf_char(out, '\n');
+    dynhcp_buf_char(out, '\n');
+    dynhcp_buf_str(out, "dynhc_health_check_duration_seconds_count");
+    dynhcp_buf_char(out, ' ');
+    dynhcp_buf_u64(out, total);
+    dynhcp_buf_char(out, '\n');
 }
 
-static void out_metrics(dh_buf *out, const report *rep, unsigned want)
+static void out_metrics(dynhcp_buf *out, const report *rep, unsigned want)
 {
     (void)want; /* the labels, which every series carries */
     out_family(out, "dynhc_build_info", "gauge",
                "The dynhc library that writes these metrics: its version as a label, value 1.");
-    dh_buf_str(out, "dynhc_build_info{version=\"" DYNHC_VERSION_STRING "\"} 1\n");
+    dynhcp_buf_str(out, "dynhc_build_info{version=\"" DYNHC_VERSION_STRING "\"} 1\n");
     out_family(out, "process_start_time_seconds", "gauge",
                "Start time of the process since unix epoch in seconds.");
-    dh_buf_str(out, "process_start_time_seconds ");
-    dh_buf_decimal(out, rep->process_start_wall_ns / 1000000u, 3);
-    dh_buf_char(out, '\n');
+    dynhcp_buf_str(out, "process_start_time_seconds ");
+    dynhcp_buf_decimal(out, rep->process_start_wall_ns / 1000000u, 3);
+    dynhcp_buf_char(out, '\n');
     out_unlabelled(out, "dynhc_ready", "gauge",
                    "Whether the process is ready (1) or not (0), as the status JSON says.",
                    (uint64_t)rep->overall_ready);
     out_family(out, "dynhc_uptime_seconds", "gauge", "Seconds since the scheduler was created.");
-    dh_buf_str(out, "dynhc_uptime_seconds ");
-    dh_buf_decimal(out, rep->uptime_ns, 9);
-    dh_buf_char(out, '\n');
+    dynhcp_buf_str(out, "dynhc_uptime_seconds ");
+    dynhcp_buf_decimal(out, rep->uptime_ns, 9);
+    dynhcp_buf_char(out, '\n');
     out_unlabelled(out, "dynhc_health_checks_in_flight", "gauge",
                    "Health checks sent and not yet completed or timed out.", rep->in_flight);
     out_unlabelled(out, "dynhc_overall_readiness_transitions_total", "counter",
@@ -685,9 +685,9 @@ static void out_metrics(dh_buf *out, const report *rep, unsigned want)
             uint64_t value;
             if (family->value(rep, &rep->eps[i], &value)) {
                 out_series(out, family->name, rep, &rep->eps[i]);
-                dh_buf_str(out, "} ");
-                dh_buf_decimal(out, value, family->scale);
-                dh_buf_char(out, '\n');
+                dynhcp_buf_str(out, "} ");
+                dynhcp_buf_decimal(out, value, family->scale);
+                dynhcp_buf_char(out, '\n');
             }
         }
     }

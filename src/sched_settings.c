@@ -29,7 +29,7 @@ int dynhc_sched_set_mode(dynhc_sched *s, dynhc_mode mode)
 
 static int valid_duration(uint64_t ns)
 {
-    return ns > 0 && ns <= DH_DURATION_MAX_NS;
+    return ns > 0 && ns <= DYNHCP_DURATION_MAX_NS;
 }
 
 int dynhc_sched_set_interval_ns(dynhc_sched *s, uint64_t ns)
@@ -81,7 +81,7 @@ int dynhc_sched_set_jitter(dynhc_sched *s, double jitter)
 
 int dynhc_sched_set_spread_ns(dynhc_sched *s, uint64_t ns)
 {
-    if (s == NULL || ns > DH_DURATION_MAX_NS) {
+    if (s == NULL || ns > DYNHCP_DURATION_MAX_NS) {
         return DYNHC_ERR_INVALID_ARG;
     }
     WITH_LOCK(s, {
@@ -117,23 +117,23 @@ int dynhc_sched_set_enabled(dynhc_sched *s, int enabled)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    uint64_t now = dh_sched_now(s);
-    dh_wakeup w;
+    uint64_t now = dynhcp_sched_now(s);
+    dynhcp_wakeup w;
     WITH_LOCK(s, {
-        w = dh_sched_wakeup_locked(s);
+        w = dynhcp_sched_wakeup_locked(s);
         int was = s->enabled;
         s->enabled = enabled != 0;
         /* Endpoints leave the heap when their next check would be scheduled;
          * on enabling, the ones outside get a check now. */
         for (uint32_t i = 0; s->enabled && !was && i < s->slot_count; i++) {
             dynhc_endpoint *ep = s->slots[i];
-            if (ep != NULL && ep->heap_index == DH_NOT_IN_HEAP) {
+            if (ep != NULL && ep->heap_index == DYNHCP_NOT_IN_HEAP) {
                 ep->due_ns = now;
-                dh_heap_set(&s->heap, ep, now);
+                dynhcp_heap_set(&s->heap, ep, now);
             }
         }
     });
-    dh_wakeup_call(s, w);
+    dynhcp_wakeup_call(s, w);
     return DYNHC_OK;
 }
 
@@ -147,14 +147,14 @@ int dynhc_sched_set_starting_status(dynhc_sched *s, int ready)
 }
 
 /* Copies names[0..n), without repeats, into a new array that
- * dh_sched_set_use_names() takes over: *out (NULL when n is 0) and its
+ * dynhcp_sched_set_use_names() takes over: *out (NULL when n is 0) and its
  * length *unique. DYNHC_OK, DYNHC_ERR_INVALID_ARG (a NULL or empty name)
  * or DYNHC_ERR_NOMEM; nothing is left allocated on error. */
 static int copy_use_names(const char *const *names, size_t n, char ***out, size_t *unique)
 {
     *out = NULL;
     *unique = 0;
-    char **copy = n > 0 ? dh_calloc(n, sizeof(*copy)) : NULL;
+    char **copy = n > 0 ? dynhcp_calloc(n, sizeof(*copy)) : NULL;
     if (n > 0 && copy == NULL) {
         return DYNHC_ERR_NOMEM;
     }
@@ -169,15 +169,15 @@ static int copy_use_names(const char *const *names, size_t n, char ***out, size_
         for (size_t k = 0; k < count && !seen; k++) {
             seen = strcmp(copy[k], names[i]) == 0;
         }
-        if (!seen && (copy[count++] = dh_strdup(names[i])) == NULL) {
+        if (!seen && (copy[count++] = dynhcp_strdup(names[i])) == NULL) {
             status = DYNHC_ERR_NOMEM;
         }
     }
     if (status != DYNHC_OK) {
         for (size_t k = 0; k < count; k++) {
-            dh_free(copy[k]);
+            dynhcp_free(copy[k]);
         }
-        dh_free(copy);
+        dynhcp_free(copy);
         return status;
     }
     *out = copy;
@@ -194,7 +194,7 @@ int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size
     size_t unique;
     int status = copy_use_names(names, n, &copy, &unique);
     if (status == DYNHC_OK) {
-        dh_sched_set_use_names(s, copy, unique);
+        dynhcp_sched_set_use_names(s, copy, unique);
     }
     return status;
 }
@@ -216,9 +216,9 @@ int dynhc_sched_set_clock(dynhc_sched *s, dynhc_clock_fn fn, void *user_data)
     }
     /* A new time source: the time floor of the old one means nothing to it. */
     uint64_t start = fn != NULL ? fn(user_data) : dynhc_now_ns();
-    uint64_t wall = dh_wall_now_ns();
+    uint64_t wall = dynhcp_wall_now_ns();
     WITH_LOCK(s, {
-        dh_hook_set_locked(&s->clock, (dh_any_fn)fn, user_data);
+        dynhcp_hook_set_locked(&s->clock, (dynhcp_any_fn)fn, user_data);
         s->created_ns = start;
         s->created_wall_ns = wall;
         atomic_store(&s->time_floor, start);
@@ -231,7 +231,7 @@ int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_data)
     if (s == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    WITH_LOCK(s, dh_hook_set_locked(&s->log, (dh_any_fn)fn, user_data));
+    WITH_LOCK(s, dynhcp_hook_set_locked(&s->log, (dynhcp_any_fn)fn, user_data));
     return DYNHC_OK;
 }
 
@@ -285,7 +285,7 @@ int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *settings)
 
 /* Reads DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS (raw, from the variable
  * called name), a JSON array of names, without changing or logging
- * anything: *names (copies for dh_sched_set_use_names(), NULL when the
+ * anything: *names (copies for dynhcp_sched_set_use_names(), NULL when the
  * value is blank or not such a list) and *n, or the warning to log in
  * warning (empty when none). DYNHC_OK, or DYNHC_ERR_NOMEM with nothing
  * made. */
@@ -295,10 +295,10 @@ static int read_use_endpoints(const char *name, const char *raw, char ***names, 
     *names = NULL;
     *n = 0;
     warning[0] = '\0';
-    dh_parse_error err = {{0, 0}, "", 0};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
     cJSON *list = NULL;
-    if (dh_parse_endpoint_names(raw, &list, NULL, &err) != 0) {
-        if (dh_parse_error_is_nomem(&err)) {
+    if (dynhcp_parse_endpoint_names(raw, &list, NULL, &err) != 0) {
+        if (dynhcp_parse_error_is_nomem(&err)) {
             return DYNHC_ERR_NOMEM;
         }
         if (err.pos.line > 0) {
@@ -314,14 +314,14 @@ static int read_use_endpoints(const char *name, const char *raw, char ***names, 
     }
     size_t count = (size_t)cJSON_GetArraySize(list);
     int status = DYNHC_ERR_NOMEM;
-    const char **items = dh_calloc(count, sizeof(*items));
+    const char **items = dynhcp_calloc(count, sizeof(*items));
     if (items != NULL) {
         size_t i = 0;
         for (const cJSON *item = list->child; item != NULL; item = item->next) {
             items[i++] = item->valuestring;
         }
         status = copy_use_names(items, count, names, n);
-        dh_free(items);
+        dynhcp_free(items);
     }
     cJSON_Delete(list);
     return status;
@@ -336,22 +336,22 @@ int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data)
         return DYNHC_ERR_INVALID_ARG;
     }
     if (fn == NULL) {
-        fn = dh_process_getenv;
+        fn = dynhcp_process_getenv;
     }
     const char *starting = "DYN_SYSTEM_STARTING_HEALTH_STATUS";
     const char *raw = fn(starting, user_data);
     size_t len = 0;
-    const char *text = raw != NULL ? dh_trim(raw, &len) : NULL;
+    const char *text = raw != NULL ? dynhcp_trim(raw, &len) : NULL;
     int ready = -1; /* -1: not set */
     char starting_warning[256] = "";
     if (len > 0) {
-        const char *why = dh_parse_start_status(text, len, &ready);
+        const char *why = dynhcp_parse_start_status(text, len, &ready);
         if (why != NULL) {
             char quoted[96];
             ready = -1;
             snprintf(starting_warning, sizeof(starting_warning),
                      "%s: warning: invalid value %s: %s; ignored", starting,
-                     dh_quote(quoted, sizeof(quoted), text, len), why);
+                     dynhcp_quote(quoted, sizeof(quoted), text, len), why);
         }
     }
     const char *use = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS";
@@ -367,14 +367,14 @@ int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data)
     }
 
     if (starting_warning[0] != '\0') {
-        dh_sched_log(s, DYNHC_LOG_WARNING, "%s", starting_warning);
+        dynhcp_sched_log(s, DYNHC_LOG_WARNING, "%s", starting_warning);
     } else if (ready >= 0) {
         dynhc_sched_set_starting_status(s, ready);
     }
     if (use_warning[0] != '\0') {
-        dh_sched_log(s, DYNHC_LOG_WARNING, "%s", use_warning);
+        dynhcp_sched_log(s, DYNHC_LOG_WARNING, "%s", use_warning);
     } else if (names != NULL) {
-        dh_sched_set_use_names(s, names, n);
+        dynhcp_sched_set_use_names(s, names, n);
     }
     return DYNHC_OK;
 }

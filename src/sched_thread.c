@@ -62,7 +62,7 @@ static void *runner_main(void *arg)
         /* Cleared before the deadline is read: any change made after this
          * point comes with a wakeup that sets it again. */
         s->thread_woken = 0;
-        uint64_t deadline = dh_sched_next_deadline_locked(s);
+        uint64_t deadline = dynhcp_sched_next_deadline_locked(s);
         if (deadline == DYNHC_NO_DEADLINE) {
             while (!s->thread_woken && !s->thread_stop) {
                 pthread_cond_wait(&s->wake, &s->lock);
@@ -72,7 +72,7 @@ static void *runner_main(void *arg)
         /* The clock is the caller's function: read without the lock. A
          * wakeup meanwhile sets thread_woken, seen below before waiting. */
         pthread_mutex_unlock(&s->lock);
-        uint64_t now = dh_sched_now(s);
+        uint64_t now = dynhcp_sched_now(s);
         if (deadline <= now) {
             dynhc_sched_tick(s, now);
             pthread_mutex_lock(&s->lock);

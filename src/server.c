@@ -99,11 +99,11 @@ int dynhc_server_supported(void)
 /* Replaces *slot with a copy of s[0..len). */
 static int replace_path(char **slot, const char *s, size_t len)
 {
-    char *copy = dh_strndup(s, len);
+    char *copy = dynhcp_strndup(s, len);
     if (copy == NULL) {
         return DYNHC_ERR_NOMEM;
     }
-    dh_free(*slot);
+    dynhcp_free(*slot);
     *slot = copy;
     return DYNHC_OK;
 }
@@ -117,7 +117,7 @@ int dynhc_server_set_host(dynhc_server *srv, const char *host)
         return DYNHC_ERR_BUSY;
     }
     struct sockaddr_storage addr;
-    if (dh_parse_host(host, strlen(host), &addr) != NULL) {
+    if (dynhcp_parse_host(host, strlen(host), &addr) != NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
     srv->addr = addr;
@@ -145,7 +145,7 @@ int dynhc_server_set_health_path(dynhc_server *srv, const char *path)
         return DYNHC_ERR_BUSY;
     }
     size_t len = strlen(path);
-    if (dh_parse_status_path(path, len) != NULL || dh_equals(path, len, srv->live_path)) {
+    if (dynhcp_parse_status_path(path, len) != NULL || dynhcp_equals(path, len, srv->live_path)) {
         return DYNHC_ERR_INVALID_ARG;
     }
     return replace_path(&srv->health_path, path, len);
@@ -160,13 +160,13 @@ int dynhc_server_set_live_path(dynhc_server *srv, const char *path)
         return DYNHC_ERR_BUSY;
     }
     size_t len = strlen(path);
-    if (dh_parse_status_path(path, len) != NULL || dh_equals(path, len, srv->health_path)) {
+    if (dynhcp_parse_status_path(path, len) != NULL || dynhcp_equals(path, len, srv->health_path)) {
         return DYNHC_ERR_INVALID_ARG;
     }
     return replace_path(&srv->live_path, path, len);
 }
 
-int dh_server_set_request_deadline_ms(dynhc_server *srv, uint64_t ms)
+int dynhcp_server_set_request_deadline_ms(dynhc_server *srv, uint64_t ms)
 {
     if (srv == NULL || ms == 0 || ms > UINT64_MAX / NS_PER_MS) {
         return DYNHC_ERR_INVALID_ARG;
@@ -184,7 +184,7 @@ int dh_server_set_request_deadline_ms(dynhc_server *srv, uint64_t ms)
 static const char *env_value(dynhc_getenv_fn fn, void *user_data, const char *name, size_t *len)
 {
     const char *raw = fn(name, user_data);
-    const char *text = raw != NULL ? dh_trim(raw, len) : NULL;
+    const char *text = raw != NULL ? dynhcp_trim(raw, len) : NULL;
     return text != NULL && *len > 0 ? text : NULL;
 }
 
@@ -192,8 +192,8 @@ static void warn_invalid(const dynhc_server *srv, const char *name, const char *
                          const char *why)
 {
     char quoted[96];
-    dh_sched_log(srv->sched, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored",
-                 name, dh_quote(quoted, sizeof(quoted), text, len), why);
+    dynhcp_sched_log(srv->sched, DYNHC_LOG_WARNING, "%s: warning: invalid value %s: %s; ignored",
+                     name, dynhcp_quote(quoted, sizeof(quoted), text, len), why);
 }
 
 /* A path variable's value, checked on its own; NULL (after a warning) when
@@ -202,7 +202,7 @@ static const char *env_path(const dynhc_server *srv, dynhc_getenv_fn fn, void *u
                             const char *name, size_t *len)
 {
     const char *text = env_value(fn, user_data, name, len);
-    const char *why = text != NULL ? dh_parse_status_path(text, *len) : NULL;
+    const char *why = text != NULL ? dynhcp_parse_status_path(text, *len) : NULL;
     if (why != NULL) {
         warn_invalid(srv, name, text, *len, why);
         return NULL;
@@ -219,7 +219,7 @@ int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data
         return DYNHC_ERR_BUSY;
     }
     if (fn == NULL) {
-        fn = dh_process_getenv;
+        fn = dynhcp_process_getenv;
     }
     static const char host_name[] = "DYN_SYSTEM_HOST";
     static const char port_name[] = "DYN_SYSTEM_PORT";
@@ -229,7 +229,7 @@ int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data
     const char *text = env_value(fn, user_data, host_name, &len);
     if (text != NULL) {
         struct sockaddr_storage addr;
-        const char *why = dh_parse_host(text, len, &addr);
+        const char *why = dynhcp_parse_host(text, len, &addr);
         if (why != NULL) {
             warn_invalid(srv, host_name, text, len, why);
         } else {
@@ -238,7 +238,7 @@ int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data
     }
     text = env_value(fn, user_data, port_name, &len);
     if (text != NULL) {
-        const char *why = dh_parse_port(text, len, &srv->port);
+        const char *why = dynhcp_parse_port(text, len, &srv->port);
         if (why != NULL) {
             warn_invalid(srv, port_name, text, len, why);
         }
@@ -248,8 +248,8 @@ int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data
     const char *health = env_path(srv, fn, user_data, health_name, &health_len);
     const char *live = env_path(srv, fn, user_data, live_name, &live_len);
     int live_gives_way;
-    const char *clash = dh_status_paths_clash(health, health_len, live, live_len,
-                                              srv->health_path, srv->live_path, &live_gives_way);
+    const char *clash = dynhcp_status_paths_clash(
+        health, health_len, live, live_len, srv->health_path, srv->live_path, &live_gives_way);
     if (clash != NULL && live_gives_way) {
         warn_invalid(srv, live_name, live, live_len, clash);
         live = NULL;
@@ -279,7 +279,7 @@ static int wants_verbose(struct MHD_Connection *conn)
         return 0;
     }
     int on = 0;
-    return value == NULL || len == 0 || (dh_parse_bool(value, len, &on) == NULL && on);
+    return value == NULL || len == 0 || (dynhcp_parse_bool(value, len, &on) == NULL && on);
 }
 
 /* Queues body (malloc'd, taken over; NULL when a report ran out of memory)
@@ -288,10 +288,11 @@ static enum MHD_Result queue_body(const dynhc_server *srv, struct MHD_Connection
                                   unsigned code, char *body, const char *content_type)
 {
     struct MHD_Response *response =
-        body != NULL ? MHD_create_response_from_buffer_with_free_callback(strlen(body), body, dh_free)
-                     : NULL;
+        body != NULL
+            ? MHD_create_response_from_buffer_with_free_callback(strlen(body), body, dynhcp_free)
+            : NULL;
     if (response == NULL) {
-        dh_free(body);
+        dynhcp_free(body);
         return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, srv->no_memory);
     }
     enum MHD_Result result;
@@ -308,13 +309,13 @@ static enum MHD_Result queue_body(const dynhc_server *srv, struct MHD_Connection
  * scheduler's, as in the status JSON; nothing about checks is read. */
 static char *live_body(dynhc_sched *s)
 {
-    uint64_t uptime = dh_sched_uptime_ns(s);
+    uint64_t uptime = dynhcp_sched_uptime_ns(s);
     size_t size = 96; /* room for the longest uptime */
-    char *text = dh_malloc(size);
+    char *text = dynhcp_malloc(size);
     if (text != NULL) {
         snprintf(text, size,
                  "{\"status\":\"live\",\"uptime\":{\"secs\":%" PRIu64 ",\"nanos\":%" PRIu64 "}}",
-                 (uint64_t)(uptime / DH_NS_PER_SEC), (uint64_t)(uptime % DH_NS_PER_SEC));
+                 (uint64_t)(uptime / DYNHCP_NS_PER_SEC), (uint64_t)(uptime % DYNHCP_NS_PER_SEC));
     }
     return text;
 }
@@ -324,7 +325,7 @@ static enum MHD_Result respond(const dynhc_server *srv, struct MHD_Connection *c
 {
     int health = strcmp(url, srv->health_path) == 0;
     int live = strcmp(url, srv->live_path) == 0;
-    int metrics = strcmp(url, DH_METRICS_PATH) == 0;
+    int metrics = strcmp(url, DYNHCP_METRICS_PATH) == 0;
     if (!health && !live && !metrics) {
         return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, srv->not_found);
     }
@@ -382,7 +383,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     }
     /* Mostly clients that broke the protocol: under a flood, one line each
      * at info would bury the log (and fill an unread stderr pipe). */
-    dh_sched_log(srv->sched, DYNHC_LOG_DEBUG, "status server: %s", line);
+    dynhcp_sched_log(srv->sched, DYNHC_LOG_DEBUG, "status server: %s", line);
     errno = saved;
 }
 
@@ -441,7 +442,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 unlink_connection(srv, c);
             }
             pthread_mutex_unlock(&srv->lock);
-            dh_free(c);
+            dynhcp_free(c);
         }
         return;
     }
@@ -450,7 +451,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (info == NULL) {
         return;
     }
-    c = dh_calloc(1, sizeof(*c));
+    c = dynhcp_calloc(1, sizeof(*c));
     if (c == NULL) {
         /* Out of the list it would escape its deadline: refused. */
         shutdown(info->connect_fd, SHUT_RDWR);
@@ -508,7 +509,8 @@ static void *watch_deadlines(void *arg)
             pthread_cond_wait(&srv->wake, &srv->lock);
         } else {
             uint64_t due = srv->oldest->since_ns + srv->deadline_ns;
-            struct timespec until = {(time_t)(due / DH_NS_PER_SEC), (long)(due % DH_NS_PER_SEC)};
+            struct timespec until = {(time_t)(due / DYNHCP_NS_PER_SEC),
+                                     (long)(due % DYNHCP_NS_PER_SEC)};
             pthread_cond_timedwait(&srv->wake, &srv->lock, &until);
         }
     }
@@ -538,12 +540,12 @@ static size_t connection_limit(void)
     return limit > MIN_CONNECTIONS ? limit : MIN_CONNECTIONS;
 }
 
-size_t dh_server_connection_limit(const dynhc_server *srv)
+size_t dynhcp_server_connection_limit(const dynhc_server *srv)
 {
     return srv->connection_limit;
 }
 
-size_t dh_server_open_connections(dynhc_server *srv)
+size_t dynhcp_server_open_connections(dynhc_server *srv)
 {
     pthread_mutex_lock(&srv->lock);
     size_t count = srv->open_count;
@@ -591,22 +593,22 @@ dynhc_server *dynhc_server_new(dynhc_sched *s)
     if (s == NULL) {
         return NULL;
     }
-    dynhc_server *srv = dh_calloc(1, sizeof(*srv));
+    dynhc_server *srv = dynhcp_calloc(1, sizeof(*srv));
     if (srv == NULL) {
         return NULL;
     }
     if (init_sync(srv) != 0) {
-        dh_free(srv);
+        dynhcp_free(srv);
         return NULL;
     }
     srv->sched = s;
-    srv->deadline_ns = DH_SERVER_REQUEST_DEADLINE_MS * NS_PER_MS;
+    srv->deadline_ns = DYNHCP_SERVER_REQUEST_DEADLINE_MS * NS_PER_MS;
     srv->port = -1;
     srv->bound_port = -1;
     static const char any[] = "0.0.0.0";
-    dh_parse_host(any, strlen(any), &srv->addr);
-    srv->health_path = dh_strdup(DH_DEFAULT_HEALTH_PATH);
-    srv->live_path = dh_strdup(DH_DEFAULT_LIVE_PATH);
+    dynhcp_parse_host(any, strlen(any), &srv->addr);
+    srv->health_path = dynhcp_strdup(DYNHCP_DEFAULT_HEALTH_PATH);
+    srv->live_path = dynhcp_strdup(DYNHCP_DEFAULT_LIVE_PATH);
     srv->not_found = json_response("{\"error\":\"not found\"}");
     srv->not_allowed = json_response("{\"error\":\"method not allowed\"}");
     srv->no_memory = json_response("{\"error\":\"out of memory\"}");
@@ -625,8 +627,8 @@ void dynhc_server_free(dynhc_server *srv)
         return;
     }
     dynhc_server_stop(srv);
-    dh_free(srv->health_path);
-    dh_free(srv->live_path);
+    dynhcp_free(srv->health_path);
+    dynhcp_free(srv->live_path);
     if (srv->not_found != NULL) {
         MHD_destroy_response(srv->not_found);
     }
@@ -638,7 +640,7 @@ void dynhc_server_free(dynhc_server *srv)
     }
     pthread_cond_destroy(&srv->wake);
     pthread_mutex_destroy(&srv->lock);
-    dh_free(srv);
+    dynhcp_free(srv);
 }
 
 /* "127.0.0.1:8080" or "[::1]:8080", for the log. */
@@ -706,8 +708,8 @@ int dynhc_server_start(dynhc_server *srv, int *sys_errno)
         srv->connection_limit = 0;
         char reason[128] = "unknown error";
         strerror_r(rc, reason, sizeof(reason));
-        dh_sched_log(srv->sched, DYNHC_LOG_WARNING,
-                     "status server: cannot start its watchdog thread: %s", reason);
+        dynhcp_sched_log(srv->sched, DYNHC_LOG_WARNING,
+                         "status server: cannot start its watchdog thread: %s", reason);
         return system_error(rc, sys_errno);
     }
     /* The logger first: libmicrohttpd reports the options after it through it. */
@@ -726,8 +728,8 @@ int dynhc_server_start(dynhc_server *srv, int *sys_errno)
         char reason[128] = "unknown error";
         strerror_r(rc, reason, sizeof(reason));
         describe_address(srv, srv->port, where, sizeof(where));
-        dh_sched_log(srv->sched, DYNHC_LOG_WARNING, "status server: cannot listen on %s: %s",
-                     where, reason);
+        dynhcp_sched_log(srv->sched, DYNHC_LOG_WARNING, "status server: cannot listen on %s: %s",
+                         where, reason);
         return system_error(rc, sys_errno);
     }
     srv->bound_port = srv->port;
@@ -737,9 +739,10 @@ int dynhc_server_start(dynhc_server *srv, int *sys_errno)
         srv->bound_port = info != NULL && info->port != 0 ? info->port : -1;
     }
     describe_address(srv, srv->bound_port, where, sizeof(where));
-    dh_sched_log(srv->sched, DYNHC_LOG_INFO,
-                 "status server listening on %s (health %s, live %s, metrics " DH_METRICS_PATH ")",
-                 where, srv->health_path, srv->live_path);
+    dynhcp_sched_log(
+        srv->sched, DYNHC_LOG_INFO,
+        "status server listening on %s (health %s, live %s, metrics " DYNHCP_METRICS_PATH ")",
+        where, srv->health_path, srv->live_path);
     return DYNHC_OK;
 }
 

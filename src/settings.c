@@ -12,22 +12,22 @@
 #include "json_text.h"
 #include "text.h"
 
-const char *dh_process_getenv(const char *name, void *user_data)
+const char *dynhcp_process_getenv(const char *name, void *user_data)
 {
     (void)user_data;
     return getenv(name);
 }
 
-const char *dh_parse_bool(const char *s, size_t len, int *out)
+const char *dynhcp_parse_bool(const char *s, size_t len, int *out)
 {
     static const char *const truthy[] = {"true", "1", "yes", "on"};
     static const char *const falsy[] = {"false", "0", "no", "off"};
     for (size_t i = 0; i < sizeof(truthy) / sizeof(truthy[0]); i++) {
-        if (dh_equals_nocase(s, len, truthy[i])) {
+        if (dynhcp_equals_nocase(s, len, truthy[i])) {
             *out = 1;
             return NULL;
         }
-        if (dh_equals_nocase(s, len, falsy[i])) {
+        if (dynhcp_equals_nocase(s, len, falsy[i])) {
             *out = 0;
             return NULL;
         }
@@ -38,13 +38,13 @@ const char *dh_parse_bool(const char *s, size_t len, int *out)
 static const char duration_grammar[] =
     "expected a number of seconds (10, 2.5) or a number with one unit ms, s, m or h (500ms, 1m)";
 
-const char *dh_parse_duration(const char *s, size_t len, uint64_t *ns)
+const char *dynhcp_parse_duration(const char *s, size_t len, uint64_t *ns)
 {
     size_t i = 0;
     uint64_t whole = 0;
     int whole_digits = 0;
     while (i < len && s[i] >= '0' && s[i] <= '9') {
-        if (whole > DH_DURATION_MAX_NS) {
+        if (whole > DYNHCP_DURATION_MAX_NS) {
             return "above the 24 h limit";
         }
         whole = whole * 10 + (uint64_t)(s[i] - '0');
@@ -65,20 +65,20 @@ const char *dh_parse_duration(const char *s, size_t len, uint64_t *ns)
             return duration_grammar;
         }
     }
-    uint64_t unit = DH_NS_PER_SEC;
+    uint64_t unit = DYNHCP_NS_PER_SEC;
     size_t unit_len = len - i;
-    if (unit_len == 0 || dh_equals_nocase(s + i, unit_len, "s")) {
-        unit = DH_NS_PER_SEC;
-    } else if (dh_equals_nocase(s + i, unit_len, "ms")) {
+    if (unit_len == 0 || dynhcp_equals_nocase(s + i, unit_len, "s")) {
+        unit = DYNHCP_NS_PER_SEC;
+    } else if (dynhcp_equals_nocase(s + i, unit_len, "ms")) {
         unit = 1000000ull;
-    } else if (dh_equals_nocase(s + i, unit_len, "m")) {
-        unit = 60ull * DH_NS_PER_SEC;
-    } else if (dh_equals_nocase(s + i, unit_len, "h")) {
-        unit = 3600ull * DH_NS_PER_SEC;
+    } else if (dynhcp_equals_nocase(s + i, unit_len, "m")) {
+        unit = 60ull * DYNHCP_NS_PER_SEC;
+    } else if (dynhcp_equals_nocase(s + i, unit_len, "h")) {
+        unit = 3600ull * DYNHCP_NS_PER_SEC;
     } else {
         return duration_grammar;
     }
-    if (whole > DH_DURATION_MAX_NS / unit) {
+    if (whole > DYNHCP_DURATION_MAX_NS / unit) {
         return "above the 24 h limit";
     }
     uint64_t total = whole * unit;
@@ -91,14 +91,14 @@ const char *dh_parse_duration(const char *s, size_t len, uint64_t *ns)
     if (total == 0) {
         return "must be greater than zero";
     }
-    if (total > DH_DURATION_MAX_NS) {
+    if (total > DYNHCP_DURATION_MAX_NS) {
         return "above the 24 h limit";
     }
     *ns = total;
     return NULL;
 }
 
-const char *dh_duration_from_seconds(double seconds, uint64_t *ns)
+const char *dynhcp_duration_from_seconds(double seconds, uint64_t *ns)
 {
     if (isnan(seconds) || isinf(seconds)) {
         return "must be a finite number of seconds";
@@ -106,10 +106,10 @@ const char *dh_duration_from_seconds(double seconds, uint64_t *ns)
     if (seconds <= 0) {
         return "must be greater than zero";
     }
-    if (seconds > (double)(DH_DURATION_MAX_NS / DH_NS_PER_SEC)) {
+    if (seconds > (double)(DYNHCP_DURATION_MAX_NS / DYNHCP_NS_PER_SEC)) {
         return "above the 24 h limit";
     }
-    uint64_t total = (uint64_t)(seconds * (double)DH_NS_PER_SEC);
+    uint64_t total = (uint64_t)(seconds * (double)DYNHCP_NS_PER_SEC);
     if (total == 0) {
         return "must be greater than zero";
     }
@@ -117,12 +117,12 @@ const char *dh_duration_from_seconds(double seconds, uint64_t *ns)
     return NULL;
 }
 
-const char *dh_parse_level(const char *s, size_t len, dynhc_level *out)
+const char *dynhcp_parse_level(const char *s, size_t len, dynhc_level *out)
 {
     static const dynhc_level levels[] = {DYNHC_LEVEL_MINIMAL, DYNHC_LEVEL_STANDARD,
                                          DYNHC_LEVEL_COMPREHENSIVE};
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-        if (dh_equals_nocase(s, len, dynhc_level_name(levels[i]))) {
+        if (dynhcp_equals_nocase(s, len, dynhc_level_name(levels[i]))) {
             *out = levels[i];
             return NULL;
         }
@@ -130,7 +130,7 @@ const char *dh_parse_level(const char *s, size_t len, dynhc_level *out)
     return "expected minimal, standard or comprehensive";
 }
 
-const char *dh_parse_model_type(const char *s, size_t len, dynhc_model_type *out)
+const char *dynhcp_parse_model_type(const char *s, size_t len, dynhc_model_type *out)
 {
     static const struct {
         const char *name;
@@ -143,7 +143,7 @@ const char *dh_parse_model_type(const char *s, size_t len, dynhc_model_type *out
         {"embed", DYNHC_MODEL_EMBEDDING}, {"tokens", DYNHC_MODEL_TOKENS},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (dh_equals_nocase(s, len, names[i].name)) {
+        if (dynhcp_equals_nocase(s, len, names[i].name)) {
             *out = names[i].type;
             return NULL;
         }
@@ -193,8 +193,8 @@ int dynhc_model_type_from_name(const char *name, dynhc_model_type *out)
         return DYNHC_ERR_INVALID_ARG;
     }
     size_t len;
-    const char *s = dh_trim(name, &len);
-    return dh_parse_model_type(s, len, out) == NULL ? DYNHC_OK : DYNHC_ERR_UNKNOWN_MODEL_TYPE;
+    const char *s = dynhcp_trim(name, &len);
+    return dynhcp_parse_model_type(s, len, out) == NULL ? DYNHC_OK : DYNHC_ERR_UNKNOWN_MODEL_TYPE;
 }
 
 int dynhc_level_from_name(const char *name, dynhc_level *out)
@@ -203,11 +203,11 @@ int dynhc_level_from_name(const char *name, dynhc_level *out)
         return DYNHC_ERR_INVALID_ARG;
     }
     size_t len;
-    const char *s = dh_trim(name, &len);
-    return dh_parse_level(s, len, out) == NULL ? DYNHC_OK : DYNHC_ERR_UNKNOWN_LEVEL;
+    const char *s = dynhcp_trim(name, &len);
+    return dynhcp_parse_level(s, len, out) == NULL ? DYNHC_OK : DYNHC_ERR_UNKNOWN_LEVEL;
 }
 
-const char *dh_parse_port(const char *s, size_t len, int *out)
+const char *dynhcp_parse_port(const char *s, size_t len, int *out)
 {
     static const char expected[] = "expected a port from 0 to 65535, or -1 for off";
     if (len == 2 && s[0] == '-' && s[1] == '1') {
@@ -231,7 +231,7 @@ const char *dh_parse_port(const char *s, size_t len, int *out)
     return NULL;
 }
 
-const char *dh_parse_status_path(const char *s, size_t len)
+const char *dynhcp_parse_status_path(const char *s, size_t len)
 {
     if (len == 0 || s[0] != '/') {
         return "expected a path starting with '/'";
@@ -242,42 +242,44 @@ const char *dh_parse_status_path(const char *s, size_t len)
             return "expected a path without spaces, control characters, '?' or '#'";
         }
     }
-    if (len == strlen(DH_METRICS_PATH) && memcmp(s, DH_METRICS_PATH, len) == 0) {
+    if (len == strlen(DYNHCP_METRICS_PATH) && memcmp(s, DYNHCP_METRICS_PATH, len) == 0) {
         return "reserved for the metrics";
     }
     return NULL;
 }
 
-const char *dh_status_paths_clash(const char *health, size_t health_len, const char *live,
-                                  size_t live_len, const char *health_now, const char *live_now,
-                                  int *live_gives_way)
+const char *dynhcp_status_paths_clash(const char *health, size_t health_len, const char *live,
+                                      size_t live_len, const char *health_now, const char *live_now,
+                                      int *live_gives_way)
 {
     /* Judged together, so that moving both at once works in either order. */
     *live_gives_way = 1;
-    if (live != NULL && (health != NULL ? live_len == health_len &&
-                                              memcmp(live, health, live_len) == 0
-                                        : dh_equals(live, live_len, health_now))) {
+    if (live != NULL &&
+        (health != NULL ? live_len == health_len && memcmp(live, health, live_len) == 0
+                        : dynhcp_equals(live, live_len, health_now))) {
         return "same as the health path";
     }
-    if (health != NULL && live == NULL && dh_equals(health, health_len, live_now)) {
+    if (health != NULL && live == NULL && dynhcp_equals(health, health_len, live_now)) {
         *live_gives_way = 0;
         return "same as the live path";
     }
     return NULL;
 }
 
-int dh_parse_endpoint_names(const char *raw, cJSON **list, dh_posmap *map, dh_parse_error *err)
+int dynhcp_parse_endpoint_names(const char *raw, cJSON **list, dynhcp_posmap *map,
+                                dynhcp_parse_error *err)
 {
     *list = NULL;
     size_t len;
-    const char *text = dh_trim(raw, &len);
+    const char *text = dynhcp_trim(raw, &len);
     if (len == 0) {
         return 0;
     }
-    if (dh_utf8_check(raw, strlen(raw), err) != 0) {
+    if (dynhcp_utf8_check(raw, strlen(raw), err) != 0) {
         return -1;
     }
-    cJSON *parsed = dh_json_parse(text, len, dh_pos_at(raw, (size_t)(text - raw)), map, err);
+    cJSON *parsed =
+        dynhcp_json_parse(text, len, dynhcp_pos_at(raw, (size_t)(text - raw)), map, err);
     if (parsed == NULL) {
         return -1;
     }
@@ -289,10 +291,10 @@ int dh_parse_endpoint_names(const char *raw, cJSON **list, dh_posmap *map, dh_pa
         }
     }
     if (bad != NULL) {
-        dh_parse_error_set(err, dh_posmap_find(map, bad), "%s",
-                           bad == parsed ? "expected a JSON array of endpoint names such as "
-                                           "[\"generate\"]"
-                                         : "endpoint names must be non-empty strings");
+        dynhcp_parse_error_set(err, dynhcp_posmap_find(map, bad), "%s",
+                               bad == parsed ? "expected a JSON array of endpoint names such as "
+                                               "[\"generate\"]"
+                                             : "endpoint names must be non-empty strings");
         cJSON_Delete(parsed);
         return -1;
     }
@@ -300,25 +302,25 @@ int dh_parse_endpoint_names(const char *raw, cJSON **list, dh_posmap *map, dh_pa
     return 0;
 }
 
-const char *dh_parse_start_status(const char *s, size_t len, int *ready)
+const char *dynhcp_parse_start_status(const char *s, size_t len, int *ready)
 {
-    if (dh_equals_nocase(s, len, "ready")) {
+    if (dynhcp_equals_nocase(s, len, "ready")) {
         *ready = 1;
         return NULL;
     }
-    if (dh_equals_nocase(s, len, "notready")) {
+    if (dynhcp_equals_nocase(s, len, "notready")) {
         *ready = 0;
         return NULL;
     }
     return "expected ready or notready";
 }
 
-const char *dh_parse_log_level(const char *s, size_t len, int *out)
+const char *dynhcp_parse_log_level(const char *s, size_t len, int *out)
 {
     /* In the order of dynhc_log_level. */
     static const char *const names[] = {"debug", "info", "warn", "error"};
     for (int i = 0; i < 4; i++) {
-        if (dh_equals_nocase(s, len, names[i])) {
+        if (dynhcp_equals_nocase(s, len, names[i])) {
             *out = i;
             return NULL;
         }
@@ -326,7 +328,7 @@ const char *dh_parse_log_level(const char *s, size_t len, int *out)
     return "expected error, warn, info or debug";
 }
 
-const char *dh_parse_host(const char *s, size_t len, struct sockaddr_storage *addr)
+const char *dynhcp_parse_host(const char *s, size_t len, struct sockaddr_storage *addr)
 {
     static const char expected[] = "expected an IPv4 or IPv6 address, or localhost";
     char text[INET6_ADDRSTRLEN];
@@ -335,7 +337,7 @@ const char *dh_parse_host(const char *s, size_t len, struct sockaddr_storage *ad
     }
     memcpy(text, s, len);
     text[len] = '\0';
-    if (dh_equals_nocase(s, len, "localhost")) {
+    if (dynhcp_equals_nocase(s, len, "localhost")) {
         memcpy(text, "127.0.0.1", sizeof("127.0.0.1"));
     }
     struct sockaddr_storage parsed;
@@ -361,6 +363,6 @@ int dynhc_parse_duration(const char *text, uint64_t *ns)
         return DYNHC_ERR_INVALID_ARG;
     }
     size_t len;
-    const char *s = dh_trim(text, &len);
-    return dh_parse_duration(s, len, ns) == NULL ? DYNHC_OK : DYNHC_ERR_INVALID_ARG;
+    const char *s = dynhcp_trim(text, &len);
+    return dynhcp_parse_duration(s, len, ns) == NULL ? DYNHC_OK : DYNHC_ERR_INVALID_ARG;
 }

@@ -2,8 +2,8 @@
  * (dynhc_config, dynhc_endpoint_options): their first member is
  * `size_t size`, the caller's sizeof, so that a struct gains fields at the
  * end without breaking programs built against an older header. Internal. */
-#ifndef DH_SIZED_H
-#define DH_SIZED_H
+#ifndef DYNHCP_SIZED_H
+#define DYNHCP_SIZED_H
 
 #include <stddef.h>
 #include <string.h>
@@ -20,7 +20,7 @@
  * know (a byte past out_size that is not zero): such a setting would be
  * ignored silently otherwise.
  */
-static inline int dh_copy_sized(void *out, size_t out_size, const void *in, size_t min_size)
+static inline int dynhcp_copy_sized(void *out, size_t out_size, const void *in, size_t min_size)
 {
     size_t size;
     memcpy(&size, in, sizeof(size));
@@ -45,7 +45,7 @@ static inline int dh_copy_sized(void *out, size_t out_size, const void *in, size
 
 /* The size of the first published version of struct type, whose last
  * field was last_field. */
-#define DH_SIZE_UP_TO(type, last_field)                                        \
+#define DYNHCP_SIZE_UP_TO(type, last_field)                                                        \
     (offsetof(type, last_field) + sizeof(((type *)0)->last_field))
 
 #endif

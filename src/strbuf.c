@@ -9,7 +9,7 @@
 #include "text.h"
 
 /* Room for more bytes and the final NUL; 0 when it cannot be had. */
-static int reserve(dh_buf *b, size_t more)
+static int reserve(dynhcp_buf *b, size_t more)
 {
     if (b->failed) {
         return 0;
@@ -25,7 +25,7 @@ static int reserve(dh_buf *b, size_t more)
         }
         capacity *= 2;
     }
-    char *grown = dh_realloc(b->data, capacity);
+    char *grown = dynhcp_realloc(b->data, capacity);
     if (grown == NULL) {
         b->failed = 1;
         return 0;
@@ -35,7 +35,7 @@ static int reserve(dh_buf *b, size_t more)
     return 1;
 }
 
-void dh_buf_write(dh_buf *b, const char *bytes, size_t n)
+void dynhcp_buf_write(dynhcp_buf *b, const char *bytes, size_t n)
 {
     if (reserve(b, n)) {
         memcpy(b->data + b->len, bytes, n);
@@ -43,28 +43,28 @@ void dh_buf_write(dh_buf *b, const char *bytes, size_t n)
     }
 }
 
-void dh_buf_str(dh_buf *b, const char *s)
+void dynhcp_buf_str(dynhcp_buf *b, const char *s)
 {
-    dh_buf_write(b, s, strlen(s));
+    dynhcp_buf_write(b, s, strlen(s));
 }
 
-void dh_buf_char(dh_buf *b, char c)
+void dynhcp_buf_char(dynhcp_buf *b, char c)
 {
-    dh_buf_write(b, &c, 1);
+    dynhcp_buf_write(b, &c, 1);
 }
 
-void dh_buf_u64(dh_buf *b, uint64_t v)
+void dynhcp_buf_u64(dynhcp_buf *b, uint64_t v)
 {
-    dh_buf_decimal(b, v, 0);
+    dynhcp_buf_decimal(b, v, 0);
 }
 
-void dh_buf_decimal(dh_buf *b, uint64_t value, unsigned scale)
+void dynhcp_buf_decimal(dynhcp_buf *b, uint64_t value, unsigned scale)
 {
-    char text[DH_NUMBER_TEXT_SIZE];
-    dh_buf_str(b, dh_format_decimal(text, value, scale));
+    char text[DYNHCP_NUMBER_TEXT_SIZE];
+    dynhcp_buf_str(b, dynhcp_format_decimal(text, value, scale));
 }
 
-void dh_buf_printf(dh_buf *b, const char *fmt, ...)
+void dynhcp_buf_printf(dynhcp_buf *b, const char *fmt, ...)
 {
     for (;;) {
         if (b->failed) {
@@ -87,10 +87,10 @@ void dh_buf_printf(dh_buf *b, const char *fmt, ...)
     }
 }
 
-char *dh_buf_finish(dh_buf *b)
+char *dynhcp_buf_finish(dynhcp_buf *b)
 {
     if (!reserve(b, 0)) {
-        dh_free(b->data);
+        dynhcp_free(b->data);
         b->data = NULL;
         return NULL;
     }

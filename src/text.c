@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos)
+int dynhcp_posmap_add(dynhcp_posmap *map, const cJSON *node, dynhcp_pos pos)
 {
     if (map->count == map->capacity) {
         size_t capacity = map->capacity ? map->capacity * 2 : 16;
-        dh_posmap_entry *grown = dh_realloc(map->entries, capacity * sizeof(*grown));
+        dynhcp_posmap_entry *grown = dynhcp_realloc(map->entries, capacity * sizeof(*grown));
         if (grown == NULL) {
             return -1;
         }
@@ -27,26 +27,26 @@ int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos)
     return 0;
 }
 
-int dh_posmap_add_number(dh_posmap *map, const cJSON *node, dh_pos pos, const char *text,
-                         size_t len)
+int dynhcp_posmap_add_number(dynhcp_posmap *map, const cJSON *node, dynhcp_pos pos,
+                             const char *text, size_t len)
 {
-    char *token = dh_malloc(len + 1);
+    char *token = dynhcp_malloc(len + 1);
     if (token == NULL) {
         return -1;
     }
     memcpy(token, text, len);
     token[len] = '\0';
-    if (dh_posmap_add(map, node, pos) != 0) {
-        dh_free(token);
+    if (dynhcp_posmap_add(map, node, pos) != 0) {
+        dynhcp_free(token);
         return -1;
     }
     map->entries[map->count - 1].token = token;
     return 0;
 }
 
-dh_pos dh_posmap_find(const dh_posmap *map, const cJSON *node)
+dynhcp_pos dynhcp_posmap_find(const dynhcp_posmap *map, const cJSON *node)
 {
-    dh_pos none = {0, 0};
+    dynhcp_pos none = {0, 0};
     if (map == NULL) {
         return none;
     }
@@ -58,7 +58,7 @@ dh_pos dh_posmap_find(const dh_posmap *map, const cJSON *node)
     return none;
 }
 
-const char *dh_posmap_token(const dh_posmap *map, const cJSON *node)
+const char *dynhcp_posmap_token(const dynhcp_posmap *map, const cJSON *node)
 {
     if (map == NULL) {
         return NULL;
@@ -71,37 +71,37 @@ const char *dh_posmap_token(const dh_posmap *map, const cJSON *node)
     return NULL;
 }
 
-void dh_posmap_truncate(dh_posmap *map, size_t count)
+void dynhcp_posmap_truncate(dynhcp_posmap *map, size_t count)
 {
     while (map->count > count) {
-        dh_free(map->entries[--map->count].token);
+        dynhcp_free(map->entries[--map->count].token);
     }
 }
 
-void dh_posmap_clear(dh_posmap *map)
+void dynhcp_posmap_clear(dynhcp_posmap *map)
 {
-    dh_posmap_truncate(map, 0);
-    dh_free(map->entries);
+    dynhcp_posmap_truncate(map, 0);
+    dynhcp_free(map->entries);
     map->entries = NULL;
     map->count = 0;
     map->capacity = 0;
 }
 
-void dh_parse_error_set_nomem(dh_parse_error *err)
+void dynhcp_parse_error_set_nomem(dynhcp_parse_error *err)
 {
     if (err != NULL && err->message[0] == '\0') {
-        dh_pos none = {0, 0};
-        dh_parse_error_set(err, none, "out of memory");
+        dynhcp_pos none = {0, 0};
+        dynhcp_parse_error_set(err, none, "out of memory");
         err->nomem = 1;
     }
 }
 
-int dh_parse_error_is_nomem(const dh_parse_error *err)
+int dynhcp_parse_error_is_nomem(const dynhcp_parse_error *err)
 {
     return err != NULL && err->nomem;
 }
 
-void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)
+void dynhcp_parse_error_set(dynhcp_parse_error *err, dynhcp_pos pos, const char *fmt, ...)
 {
     if (err == NULL || err->message[0] != '\0') {
         return;
@@ -113,7 +113,7 @@ void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)
     err->pos = pos;
 }
 
-size_t dh_utf8_sequence_length(const unsigned char *s, size_t avail)
+size_t dynhcp_utf8_sequence_length(const unsigned char *s, size_t avail)
 {
     unsigned char c = s[0];
     if (c < 0x80) {
@@ -151,7 +151,7 @@ size_t dh_utf8_sequence_length(const unsigned char *s, size_t avail)
     return need;
 }
 
-int dh_utf8_check(const char *text, size_t len, dh_parse_error *err)
+int dynhcp_utf8_check(const char *text, size_t len, dynhcp_parse_error *err)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t off = 0;
@@ -160,10 +160,10 @@ int dh_utf8_check(const char *text, size_t len, dh_parse_error *err)
             off++;
             continue;
         }
-        size_t n = dh_utf8_sequence_length(s + off, len - off);
+        size_t n = dynhcp_utf8_sequence_length(s + off, len - off);
         if (n == 0) {
-            dh_parse_error_set(err, dh_pos_at(text, off),
-                               "invalid UTF-8 (byte 0x%02X)", s[off]);
+            dynhcp_parse_error_set(err, dynhcp_pos_at(text, off), "invalid UTF-8 (byte 0x%02X)",
+                                   s[off]);
             return -1;
         }
         off += n;
@@ -171,9 +171,9 @@ int dh_utf8_check(const char *text, size_t len, dh_parse_error *err)
     return 0;
 }
 
-dh_pos dh_pos_at(const char *text, size_t off)
+dynhcp_pos dynhcp_pos_at(const char *text, size_t off)
 {
-    dh_pos pos = {1, 1};
+    dynhcp_pos pos = {1, 1};
     for (size_t i = 0; i < off; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c == '\n') {
@@ -186,7 +186,7 @@ dh_pos dh_pos_at(const char *text, size_t off)
     return pos;
 }
 
-size_t dh_bom_length(const char *text, size_t len)
+size_t dynhcp_bom_length(const char *text, size_t len)
 {
     if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
         (unsigned char)text[2] == 0xBF) {
@@ -200,7 +200,7 @@ static int is_trimmed_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-const char *dh_trim(const char *s, size_t *len)
+const char *dynhcp_trim(const char *s, size_t *len)
 {
     size_t n = 0;
     while (is_trimmed_space(*s)) {
@@ -216,12 +216,12 @@ const char *dh_trim(const char *s, size_t *len)
     return s;
 }
 
-int dh_equals(const char *s, size_t len, const char *text)
+int dynhcp_equals(const char *s, size_t len, const char *text)
 {
     return len == strlen(text) && memcmp(s, text, len) == 0;
 }
 
-int dh_equals_nocase(const char *s, size_t len, const char *word)
+int dynhcp_equals_nocase(const char *s, size_t len, const char *word)
 {
     size_t i = 0;
     for (; i < len && word[i] != '\0'; i++) {
@@ -239,7 +239,7 @@ int dh_equals_nocase(const char *s, size_t len, const char *word)
     return i == len && word[i] == '\0';
 }
 
-int dh_hex_value(int c)
+int dynhcp_hex_value(int c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -253,11 +253,11 @@ int dh_hex_value(int c)
     return -1;
 }
 
-const char *dh_format_decimal(char buf[DH_NUMBER_TEXT_SIZE], uint64_t value, unsigned scale)
+const char *dynhcp_format_decimal(char buf[DYNHCP_NUMBER_TEXT_SIZE], uint64_t value, unsigned scale)
 {
     /* Digits from the right: the fraction (trailing zeros dropped), the
      * point, then the whole part, which has at least one digit. */
-    char digits[DH_NUMBER_TEXT_SIZE];
+    char digits[DYNHCP_NUMBER_TEXT_SIZE];
     size_t at = sizeof(digits);
     digits[--at] = '\0';
     int fraction = 0;
@@ -290,7 +290,7 @@ static int reads_back(const char *d, int n, int exp10, int negative, double valu
     return strtod(text, NULL) == value;
 }
 
-const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value)
+const char *dynhcp_format_double(char buf[DYNHCP_NUMBER_TEXT_SIZE], double value)
 {
     if (isnan(value)) {
         return strcpy(buf, "nan");
@@ -335,7 +335,7 @@ const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value)
             memcpy(buf + o, d + 1, (size_t)n - 1);
             o += (size_t)n - 1;
         }
-        snprintf(buf + o, DH_NUMBER_TEXT_SIZE - o, "e%+d", point - 1);
+        snprintf(buf + o, DYNHCP_NUMBER_TEXT_SIZE - o, "e%+d", point - 1);
         return buf;
     }
     if (point <= 0) {
@@ -363,7 +363,7 @@ const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value)
     return buf;
 }
 
-const char *dh_quote(char *buf, size_t size, const char *s, size_t len)
+const char *dynhcp_quote(char *buf, size_t size, const char *s, size_t len)
 {
     static const char ellipsis[] = "...\"";
     size_t out = 0;
@@ -393,7 +393,7 @@ const char *dh_quote(char *buf, size_t size, const char *s, size_t len)
         } else if (c < 0x80) {
             piece[0] = (char)c;
             w = 1;
-        } else if ((n = dh_utf8_sequence_length((const unsigned char *)s + i, len - i)) > 0) {
+        } else if ((n = dynhcp_utf8_sequence_length((const unsigned char *)s + i, len - i)) > 0) {
             memcpy(piece, s + i, n); /* a whole character, never cut */
             w = (int)n;
         } else {
@@ -419,7 +419,7 @@ const char *dh_quote(char *buf, size_t size, const char *s, size_t len)
     return buf;
 }
 
-uint64_t dh_hash_string(const char *s, uint64_t seed)
+uint64_t dynhcp_hash_string(const char *s, uint64_t seed)
 {
     uint64_t h = seed;
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {

@@ -1,7 +1,7 @@
 /* text.h: positions in text, UTF-8 checks and the parse-error record shared
  * by the JSON and YAML readers. Internal. */
-#ifndef DH_TEXT_H
-#define DH_TEXT_H
+#ifndef DYNHCP_TEXT_H
+#define DYNHCP_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -9,90 +9,91 @@
 #include <cjson/cJSON.h>
 
 /* A 1-based line and column (columns count characters); 0/0 = no position. */
-typedef struct dh_pos {
+typedef struct dynhcp_pos {
     unsigned line;
     unsigned column;
-} dh_pos;
+} dynhcp_pos;
 
 /* What went wrong in a parse, and where. First error wins. nomem tells an
  * allocation failure from bad input: such an error is DYNHC_ERR_NOMEM,
  * never a diagnostic. */
-typedef struct dh_parse_error {
-    dh_pos pos;
+typedef struct dynhcp_parse_error {
+    dynhcp_pos pos;
     char message[200];
     int nomem;
-} dh_parse_error;
+} dynhcp_parse_error;
 
 /* Remembers where each parsed node started, for diagnostics about values,
  * and how each number was written ("2.50", "1e-400", "0x10"), so that a
  * message can quote it as the user wrote it. */
-typedef struct dh_posmap_entry {
+typedef struct dynhcp_posmap_entry {
     const cJSON *node;
-    dh_pos pos;
+    dynhcp_pos pos;
     char *token; /* a number's text as written (owned); NULL for other nodes */
-} dh_posmap_entry;
+} dynhcp_posmap_entry;
 
-typedef struct dh_posmap {
-    dh_posmap_entry *entries;
+typedef struct dynhcp_posmap {
+    dynhcp_posmap_entry *entries;
     size_t count;
     size_t capacity;
-} dh_posmap;
+} dynhcp_posmap;
 
 /* Records where node starts. Returns 0, or -1 when out of memory. */
-int dh_posmap_add(dh_posmap *map, const cJSON *node, dh_pos pos);
+int dynhcp_posmap_add(dynhcp_posmap *map, const cJSON *node, dynhcp_pos pos);
 /* Records where the number node starts and copies its text text[0..len).
  * Returns 0, or -1 when out of memory (nothing recorded). */
-int dh_posmap_add_number(dh_posmap *map, const cJSON *node, dh_pos pos, const char *text,
-                         size_t len);
+int dynhcp_posmap_add_number(dynhcp_posmap *map, const cJSON *node, dynhcp_pos pos,
+                             const char *text, size_t len);
 /* Where node starts; {0,0} when unknown (map may be NULL). */
-dh_pos dh_posmap_find(const dh_posmap *map, const cJSON *node);
+dynhcp_pos dynhcp_posmap_find(const dynhcp_posmap *map, const cJSON *node);
 /* The text a number node was written as; NULL when unknown (map may be NULL). */
-const char *dh_posmap_token(const dh_posmap *map, const cJSON *node);
+const char *dynhcp_posmap_token(const dynhcp_posmap *map, const cJSON *node);
 /* Drops the entries from index count on (a parse that failed). */
-void dh_posmap_truncate(dh_posmap *map, size_t count);
-void dh_posmap_clear(dh_posmap *map);
+void dynhcp_posmap_truncate(dynhcp_posmap *map, size_t count);
+void dynhcp_posmap_clear(dynhcp_posmap *map);
 
-/* Room for any text of dh_format_decimal() and dh_format_double(). */
-#define DH_NUMBER_TEXT_SIZE 32
+/* Room for any text of dynhcp_format_decimal() and dynhcp_format_double(). */
+#define DYNHCP_NUMBER_TEXT_SIZE 32
 
 /*
  * Writes value / 10^scale (scale <= 19) as an exact decimal: "3599", "2.5",
  * "0.25", "1.000000001"; no exponent, no trailing zeros, '.' as the decimal
- * point whatever the locale. buf holds DH_NUMBER_TEXT_SIZE bytes. Returns buf.
- * Durations are printed with it: dh_format_decimal(buf, ns, 9) is seconds.
+ * point whatever the locale. buf holds DYNHCP_NUMBER_TEXT_SIZE bytes. Returns buf.
+ * Durations are printed with it: dynhcp_format_decimal(buf, ns, 9) is seconds.
  */
-const char *dh_format_decimal(char buf[DH_NUMBER_TEXT_SIZE], uint64_t value, unsigned scale);
+const char *dynhcp_format_decimal(char buf[DYNHCP_NUMBER_TEXT_SIZE], uint64_t value,
+                                  unsigned scale);
 
 /*
  * Writes the shortest decimal that reads back as the same double ("2.0000001",
  * "0.1", "1e+300", "-0"), in JSON's syntax (finite values) with '.' as the
  * decimal point whatever the locale; "nan", "inf" or "-inf" otherwise. For
  * numbers whose written text is lost (a payload built as a tree). buf holds
- * DH_NUMBER_TEXT_SIZE bytes. Returns buf.
+ * DYNHCP_NUMBER_TEXT_SIZE bytes. Returns buf.
  */
-const char *dh_format_double(char buf[DH_NUMBER_TEXT_SIZE], double value);
+const char *dynhcp_format_double(char buf[DYNHCP_NUMBER_TEXT_SIZE], double value);
 
-/* FNV-1a of a NUL-terminated string, starting from seed (DH_HASH_SEED, or
+/* FNV-1a of a NUL-terminated string, starting from seed (DYNHCP_HASH_SEED, or
  * that mixed with something the key belongs to): the hash of every table
  * keyed by names. */
-#define DH_HASH_SEED 14695981039346656037ull
-uint64_t dh_hash_string(const char *s, uint64_t seed);
+#define DYNHCP_HASH_SEED 14695981039346656037ull
+uint64_t dynhcp_hash_string(const char *s, uint64_t seed);
 
 /* Writes s[0..len) in double quotes into buf, escaping control characters,
  * quotes, backslashes and bytes that are not UTF-8, cut to fit with "...".
  * Returns buf. */
-const char *dh_quote(char *buf, size_t size, const char *s, size_t len);
+const char *dynhcp_quote(char *buf, size_t size, const char *s, size_t len);
 
 /* Records an allocation failure in err (when it has no error yet), at no
  * position: the text is not at fault. */
-void dh_parse_error_set_nomem(dh_parse_error *err);
+void dynhcp_parse_error_set_nomem(dynhcp_parse_error *err);
 
 /* Whether err records an allocation failure rather than bad input. */
-int dh_parse_error_is_nomem(const dh_parse_error *err);
+int dynhcp_parse_error_is_nomem(const dynhcp_parse_error *err);
 
 /* Sets err (when err is not NULL and has no message yet) to a formatted
  * message at pos. */
-void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)
+void dynhcp_parse_error_set(dynhcp_parse_error *err, dynhcp_pos pos, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -103,29 +104,29 @@ void dh_parse_error_set(dh_parse_error *err, dh_pos pos, const char *fmt, ...)
  * nothing above U+10FFFF). Returns 0, or -1 with err set at the first bad
  * byte, positions counted from start.
  */
-int dh_utf8_check(const char *text, size_t len, dh_parse_error *err);
+int dynhcp_utf8_check(const char *text, size_t len, dynhcp_parse_error *err);
 
 /* Length of the well-formed UTF-8 sequence at s (avail > 0 bytes readable),
- * or 0 when it is not well-formed by the rules of dh_utf8_check. */
-size_t dh_utf8_sequence_length(const unsigned char *s, size_t avail);
+ * or 0 when it is not well-formed by the rules of dynhcp_utf8_check. */
+size_t dynhcp_utf8_sequence_length(const unsigned char *s, size_t avail);
 
 /* The line and column of byte offset off in text (which must be valid UTF-8
  * up to off). */
-dh_pos dh_pos_at(const char *text, size_t off);
+dynhcp_pos dynhcp_pos_at(const char *text, size_t off);
 
 /* Skips a leading UTF-8 byte order mark: returns how many bytes (0 or 3). */
-size_t dh_bom_length(const char *text, size_t len);
+size_t dynhcp_bom_length(const char *text, size_t len);
 
 /* Surrounding spaces, tabs, CR and LF trimmed: returns the first kept byte
  * and stores the kept length. */
-const char *dh_trim(const char *s, size_t *len);
+const char *dynhcp_trim(const char *s, size_t *len);
 
 /* The value of a hexadecimal digit, or -1 when c is none. */
-int dh_hex_value(int c);
+int dynhcp_hex_value(int c);
 
 /* ASCII case-insensitive comparison of s[0..len) with the NUL-terminated word. */
-int dh_equals_nocase(const char *s, size_t len, const char *word);
+int dynhcp_equals_nocase(const char *s, size_t len, const char *word);
 /* Whether s[0..len) is exactly text. */
-int dh_equals(const char *s, size_t len, const char *text);
+int dynhcp_equals(const char *s, size_t len, const char *text);
 
 #endif

@@ -62,8 +62,8 @@ typedef struct loader {
     yaml_parser_t parser;
     const char *text;
     size_t len;
-    dh_posmap *map;
-    dh_parse_error *err;
+    dynhcp_posmap *map;
+    dynhcp_parse_error *err;
     names names;
     size_t nodes;
     locale_t c_numeric; /* made when the first decimal number is met */
@@ -90,7 +90,7 @@ typedef enum plain_form {
 /* Anchors are per document owner: the owner's address seeds the hash. */
 static size_t name_hash(const void *owner, const char *name)
 {
-    return (size_t)dh_hash_string(name, DH_HASH_SEED ^ (uint64_t)(uintptr_t)owner);
+    return (size_t)dynhcp_hash_string(name, DYNHCP_HASH_SEED ^ (uint64_t)(uintptr_t)owner);
 }
 
 /* The slot holding (owner, name), or the free slot where it would go. */
@@ -121,7 +121,7 @@ static int names_reserve(names *t)
         return 0;
     }
     names bigger = {NULL, t->used, t->capacity ? t->capacity * 2 : 64};
-    bigger.slots = dh_calloc(bigger.capacity, sizeof(*bigger.slots));
+    bigger.slots = dynhcp_calloc(bigger.capacity, sizeof(*bigger.slots));
     if (bigger.slots == NULL) {
         return -1;
     }
@@ -130,7 +130,7 @@ static int names_reserve(names *t)
             *probe(&bigger, t->slots[i].owner, t->slots[i].name) = t->slots[i];
         }
     }
-    dh_free(t->slots);
+    dynhcp_free(t->slots);
     *t = bigger;
     return 0;
 }
@@ -139,23 +139,23 @@ static void names_free(names *t)
 {
     for (size_t i = 0; i < t->capacity; i++) {
         if (t->slots[i].owner == NULL) {
-            dh_free(t->slots[i].name);
-            dh_free(t->slots[i].text);
+            dynhcp_free(t->slots[i].name);
+            dynhcp_free(t->slots[i].text);
             cJSON_Delete(t->slots[i].owned);
         }
     }
-    dh_free(t->slots);
+    dynhcp_free(t->slots);
 }
 
-static dh_pos pos_of(yaml_mark_t mark)
+static dynhcp_pos pos_of(yaml_mark_t mark)
 {
-    dh_pos pos = {(unsigned)mark.line + 1, (unsigned)mark.column + 1};
+    dynhcp_pos pos = {(unsigned)mark.line + 1, (unsigned)mark.column + 1};
     return pos;
 }
 
 static void out_of_memory(loader *ld)
 {
-    dh_parse_error_set_nomem(ld->err);
+    dynhcp_parse_error_set_nomem(ld->err);
 }
 
 /* The byte offset of a mark's line and column (libyaml counts characters;
@@ -190,11 +190,12 @@ static void parser_failed(loader *ld)
     } else if (p->error == YAML_READER_ERROR) {
         /* Reader errors carry a byte offset, not a mark; the bytes before it
          * were decoded, so they are valid UTF-8. */
-        dh_pos pos = dh_pos_at(ld->text, p->problem_offset);
+        dynhcp_pos pos = dynhcp_pos_at(ld->text, p->problem_offset);
         if (p->problem_value >= 0) {
-            dh_parse_error_set(ld->err, pos, "%s (0x%02X)", p->problem, (unsigned)p->problem_value);
+            dynhcp_parse_error_set(ld->err, pos, "%s (0x%02X)", p->problem,
+                                   (unsigned)p->problem_value);
         } else {
-            dh_parse_error_set(ld->err, pos, "%s", p->problem);
+            dynhcp_parse_error_set(ld->err, pos, "%s", p->problem);
         }
     } else {
         /* A tab where libyaml stops is indentation written with tabs, the
@@ -203,11 +204,11 @@ static void parser_failed(loader *ld)
                                ? "; a tab cannot indent YAML: use spaces"
                                : "";
         if (p->context != NULL) {
-            dh_parse_error_set(ld->err, pos_of(p->problem_mark),
-                               "%s (%s at line %zu, column %zu)%s", p->problem, p->context,
-                               p->context_mark.line + 1, p->context_mark.column + 1, hint);
+            dynhcp_parse_error_set(ld->err, pos_of(p->problem_mark),
+                                   "%s (%s at line %zu, column %zu)%s", p->problem, p->context,
+                                   p->context_mark.line + 1, p->context_mark.column + 1, hint);
         } else {
-            dh_parse_error_set(ld->err, pos_of(p->problem_mark), "%s%s", p->problem, hint);
+            dynhcp_parse_error_set(ld->err, pos_of(p->problem_mark), "%s%s", p->problem, hint);
         }
     }
 }
@@ -231,11 +232,11 @@ static cJSON *track_number(loader *ld, cJSON *node, yaml_mark_t mark, const char
         out_of_memory(ld);
         return NULL;
     }
-    if (++ld->nodes > DH_YAML_MAX_NODES) {
-        dh_parse_error_set(ld->err, pos_of(mark), "more than %d nodes", DH_YAML_MAX_NODES);
+    if (++ld->nodes > DYNHCP_YAML_MAX_NODES) {
+        dynhcp_parse_error_set(ld->err, pos_of(mark), "more than %d nodes", DYNHCP_YAML_MAX_NODES);
     } else if (ld->map != NULL &&
-               (text != NULL ? dh_posmap_add_number(ld->map, node, pos_of(mark), text, len)
-                             : dh_posmap_add(ld->map, node, pos_of(mark))) != 0) {
+               (text != NULL ? dynhcp_posmap_add_number(ld->map, node, pos_of(mark), text, len)
+                             : dynhcp_posmap_add(ld->map, node, pos_of(mark))) != 0) {
         out_of_memory(ld);
     } else {
         return node;
@@ -292,7 +293,7 @@ static int is_radix(const char *s, size_t len, char prefix, int radix)
         return 0;
     }
     for (size_t i = 2; i < len; i++) {
-        int d = dh_hex_value(s[i]);
+        int d = dynhcp_hex_value(s[i]);
         if (d < 0 || d >= radix) {
             return 0;
         }
@@ -390,7 +391,7 @@ static double radix_value(const char *digits, size_t n, unsigned bits)
     int exponent = 0;
     uint64_t sticky = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t d = (uint64_t)dh_hex_value(digits[i]);
+        uint64_t d = (uint64_t)dynhcp_hex_value(digits[i]);
         if ((m >> (64 - bits)) == 0) {
             m = (m << bits) | d;
         } else {
@@ -426,9 +427,9 @@ static cJSON *number_node(loader *ld, const yaml_event_t *ev, plain_form form)
     char quoted[64];
     double value;
     if (form == FORM_INF_NAN) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark),
-                           "%s cannot be a number: JSON has no infinity or NaN",
-                           dh_quote(quoted, sizeof(quoted), s, len));
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark),
+                               "%s cannot be a number: JSON has no infinity or NaN",
+                               dynhcp_quote(quoted, sizeof(quoted), s, len));
         return NULL;
     }
     if (form == FORM_HEX || form == FORM_OCTAL) {
@@ -437,8 +438,9 @@ static cJSON *number_node(loader *ld, const yaml_event_t *ev, plain_form form)
         return NULL;
     }
     if (isinf(value)) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "%s is out of the range of a double",
-                           dh_quote(quoted, sizeof(quoted), s, len));
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark),
+                               "%s is out of the range of a double",
+                               dynhcp_quote(quoted, sizeof(quoted), s, len));
         return NULL;
     }
     cJSON *node = cJSON_CreateNumber(value);
@@ -457,12 +459,13 @@ static cJSON *scalar_node(loader *ld, const yaml_event_t *ev, tag_kind kind)
     char quoted[64];
     cJSON *node;
     if (memchr(s, '\0', len) != NULL) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark),
-                           "a string cannot contain a NUL character");
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark),
+                               "a string cannot contain a NUL character");
         return NULL;
     }
     if (kind == TAG_SEQ || kind == TAG_MAP) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a scalar", tag_names[kind]);
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a scalar",
+                               tag_names[kind]);
         return NULL;
     }
     plain_form form = FORM_STRING;
@@ -470,8 +473,8 @@ static cJSON *scalar_node(loader *ld, const yaml_event_t *ev, tag_kind kind)
         (kind == TAG_NONE && ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)) {
         node = cJSON_CreateString(s);
     } else if (!form_fits(form = classify(s, len), kind)) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "%s is not a valid %s",
-                           dh_quote(quoted, sizeof(quoted), s, len), tag_names[kind]);
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "%s is not a valid %s",
+                               dynhcp_quote(quoted, sizeof(quoted), s, len), tag_names[kind]);
         return NULL;
     } else {
         switch (form) {
@@ -547,17 +550,18 @@ static cJSON *load_alias(loader *ld, const yaml_event_t *ev, int depth, int *hei
      * its own anchored node finds nothing (or an older anchor): no cycles. */
     const name_slot *anchor = names_find(&ld->names, NULL, name);
     if (anchor == NULL) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "undefined alias \"%s\"", name);
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "undefined alias \"%s\"", name);
         return NULL;
     }
     if (anchor->height > 0 && depth - 1 + anchor->height > MAX_DEPTH) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "nesting deeper than %d levels",
-                           MAX_DEPTH);
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "nesting deeper than %d levels",
+                               MAX_DEPTH);
         return NULL;
     }
-    if (anchor->nodes > DH_YAML_MAX_NODES - ld->nodes) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark),
-                           "alias expansion produces more than %d nodes", DH_YAML_MAX_NODES);
+    if (anchor->nodes > DYNHCP_YAML_MAX_NODES - ld->nodes) {
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark),
+                               "alias expansion produces more than %d nodes",
+                               DYNHCP_YAML_MAX_NODES);
         return NULL;
     }
     *height = anchor->height;
@@ -607,7 +611,7 @@ static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, s
     char *text = NULL;
     if (scalar != NULL) {
         size_t len = scalar->data.scalar.length;
-        if ((text = dh_malloc(len + 1)) == NULL) {
+        if ((text = dynhcp_malloc(len + 1)) == NULL) {
             return -1;
         }
         memcpy(text, scalar->data.scalar.value, len);
@@ -615,14 +619,14 @@ static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, s
     }
     name_slot *slot = probe(&ld->names, NULL, (const char *)anchor);
     if (slot->name == NULL) {
-        if ((slot->name = dh_strdup((const char *)anchor)) == NULL) {
-            dh_free(text);
+        if ((slot->name = dynhcp_strdup((const char *)anchor)) == NULL) {
+            dynhcp_free(text);
             return -1;
         }
         ld->names.used++;
     }
     /* A redefined anchor means its latest node. */
-    dh_free(slot->text);
+    dynhcp_free(slot->text);
     cJSON_Delete(slot->owned);
     slot->node = node;
     slot->nodes = nodes;
@@ -661,16 +665,17 @@ static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t 
         const char *name = (const char *)key->data.alias.anchor;
         const name_slot *anchor = names_find(&ld->names, NULL, name);
         if (anchor == NULL) {
-            dh_parse_error_set(ld->err, pos_of(key->start_mark), "undefined alias \"%s\"", name);
+            dynhcp_parse_error_set(ld->err, pos_of(key->start_mark), "undefined alias \"%s\"",
+                                   name);
             return NULL;
         }
         if (anchor->text == NULL) {
-            dh_parse_error_set(ld->err, pos_of(key->start_mark),
-                               "mapping keys must be scalars (the alias *%s names a %s)", name,
-                               cJSON_IsArray(anchor->node) ? "sequence" : "mapping");
+            dynhcp_parse_error_set(ld->err, pos_of(key->start_mark),
+                                   "mapping keys must be scalars (the alias *%s names a %s)", name,
+                                   cJSON_IsArray(anchor->node) ? "sequence" : "mapping");
             return NULL;
         }
-        if ((*copy = dh_strdup(anchor->text)) == NULL) {
+        if ((*copy = dynhcp_strdup(anchor->text)) == NULL) {
             out_of_memory(ld);
             return NULL;
         }
@@ -685,14 +690,14 @@ static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t 
         text = (const char *)key->data.scalar.value;
     }
     if (problem != NULL) {
-        dh_parse_error_set(ld->err, pos_of(key->start_mark), "%s", problem);
+        dynhcp_parse_error_set(ld->err, pos_of(key->start_mark), "%s", problem);
         return NULL;
     }
     if (names_find(&ld->names, object, text) != NULL) {
         char quoted[64];
-        dh_parse_error_set(ld->err, pos_of(key->start_mark), "duplicate key %s",
-                           dh_quote(quoted, sizeof(quoted), text, strlen(text)));
-        dh_free(*copy);
+        dynhcp_parse_error_set(ld->err, pos_of(key->start_mark), "duplicate key %s",
+                               dynhcp_quote(quoted, sizeof(quoted), text, strlen(text)));
+        dynhcp_free(*copy);
         *copy = NULL;
         return NULL;
     }
@@ -743,7 +748,7 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
             value = load_node(ld, &ev, depth + 1, &value_height);
         }
         int failed = value == NULL || add_member(ld, object, text, value) != 0;
-        dh_free(copy);
+        dynhcp_free(copy);
         yaml_event_delete(&key);
         if (failed) {
             break;
@@ -761,13 +766,13 @@ static cJSON *load_collection(loader *ld, const yaml_event_t *ev, int depth, int
     tag_kind kind = kind_of_tag(is_sequence ? ev->data.sequence_start.tag
                                             : ev->data.mapping_start.tag);
     if (depth > MAX_DEPTH) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "nesting deeper than %d levels",
-                           MAX_DEPTH);
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "nesting deeper than %d levels",
+                               MAX_DEPTH);
         return NULL;
     }
     if (kind != TAG_NONE && kind != TAG_BANG && kind != (is_sequence ? TAG_SEQ : TAG_MAP)) {
-        dh_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a %s", tag_names[kind],
-                           is_sequence ? "sequence" : "mapping");
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a %s", tag_names[kind],
+                               is_sequence ? "sequence" : "mapping");
         return NULL;
     }
     return is_sequence ? load_sequence(ld, ev, depth, height) : load_mapping(ld, ev, depth, height);
@@ -824,9 +829,9 @@ static int finish_document(loader *ld)
             end.column++;
         }
         if (i < ld->len && ld->text[i] != '\n' && ld->text[i] != '\r' && ld->text[i] != '#') {
-            dh_parse_error_set(ld->err, pos_of(end),
-                               "text after the document end marker \"...\" (only a comment may "
-                               "follow it on its line)");
+            dynhcp_parse_error_set(ld->err, pos_of(end),
+                                   "text after the document end marker \"...\" (only a comment may "
+                                   "follow it on its line)");
             return -1;
         }
         return 0;
@@ -864,12 +869,12 @@ static cJSON *load_first_document(loader *ld)
     return root;
 }
 
-cJSON *dh_yaml_parse(const char *text, size_t len, dh_posmap *map, dh_parse_error *err)
+cJSON *dynhcp_yaml_parse(const char *text, size_t len, dynhcp_posmap *map, dynhcp_parse_error *err)
 {
     loader ld;
     memset(&ld, 0, sizeof(ld));
     size_t map_count = map != NULL ? map->count : 0;
-    size_t bom = dh_bom_length(text, len);
+    size_t bom = dynhcp_bom_length(text, len);
     /* The byte order mark takes no column, as in the file reader. */
     ld.text = len > 0 ? text + bom : "";
     ld.len = len - bom;
@@ -889,7 +894,7 @@ cJSON *dh_yaml_parse(const char *text, size_t len, dh_posmap *map, dh_parse_erro
         freelocale(ld.c_numeric);
     }
     if (root == NULL && map != NULL) {
-        dh_posmap_truncate(map, map_count);
+        dynhcp_posmap_truncate(map, map_count);
     }
     return root;
 }

@@ -1,6 +1,6 @@
 /* yaml_load.h: YAML text to cJSON with the YAML 1.2 core schema. Internal. */
-#ifndef DH_YAML_LOAD_H
-#define DH_YAML_LOAD_H
+#ifndef DYNHCP_YAML_LOAD_H
+#define DYNHCP_YAML_LOAD_H
 
 #include <stddef.h>
 
@@ -9,7 +9,7 @@
 #include "text.h"
 
 /* Alias expansion stops past this many nodes produced (billion laughs). */
-#define DH_YAML_MAX_NODES 100000
+#define DYNHCP_YAML_MAX_NODES 100000
 
 /*
  * Parses the first document of text[0..len) with libyaml and converts it to
@@ -22,6 +22,6 @@
  * every node's start is recorded there (1-based). Returns a new tree or NULL
  * with err set (1-based position).
  */
-cJSON *dh_yaml_parse(const char *text, size_t len, dh_posmap *map, dh_parse_error *err);
+cJSON *dynhcp_yaml_parse(const char *text, size_t len, dynhcp_posmap *map, dynhcp_parse_error *err);
 
 #endif

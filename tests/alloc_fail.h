@@ -40,8 +40,8 @@
  * timing). alloc_fail_install() and alloc_fail_loop() belong to the main
  * thread.
  */
-#ifndef DH_TEST_ALLOC_FAIL_H
-#define DH_TEST_ALLOC_FAIL_H
+#ifndef DYNHCP_TEST_ALLOC_FAIL_H
+#define DYNHCP_TEST_ALLOC_FAIL_H
 
 #include <stddef.h>
 

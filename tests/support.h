@@ -1,7 +1,7 @@
 /* support.h: helpers shared by the tests: a fake environment, temporary
  * files, and JSON comparison. */
-#ifndef DH_TEST_SUPPORT_H
-#define DH_TEST_SUPPORT_H
+#ifndef DYNHCP_TEST_SUPPORT_H
+#define DYNHCP_TEST_SUPPORT_H
 
 #include <stddef.h>
 

@@ -15,7 +15,7 @@
 
 static void check(dynhc_model_type type, dynhc_level level, long long bos, const char *expected)
 {
-    cJSON *payload = dh_default_payload(type, level, bos);
+    cJSON *payload = dynhcp_default_payload(type, level, bos);
     assert_non_null(payload);
     char *text = cJSON_PrintUnformatted(payload);
     assert_json_equal(expected, text);
@@ -26,8 +26,8 @@ static void check(dynhc_model_type type, dynhc_level level, long long bos, const
 static void out_of_range_model_type_or_level_gives_no_payload(void **state)
 {
     (void)state;
-    assert_null(dh_default_payload((dynhc_model_type)4, DYNHC_LEVEL_MINIMAL, 1));
-    assert_null(dh_default_payload(DYNHC_MODEL_CHAT, (dynhc_level)3, 1));
+    assert_null(dynhcp_default_payload((dynhc_model_type)4, DYNHC_LEVEL_MINIMAL, 1));
+    assert_null(dynhcp_default_payload(DYNHC_MODEL_CHAT, (dynhc_level)3, 1));
 }
 
 static void generate_defaults_match_the_table(void **state)

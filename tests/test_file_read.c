@@ -63,9 +63,9 @@ static const char *write_file(const char *name, const char *data, size_t len)
 
 static void assert_read_fails(const char *file, unsigned line, unsigned column, const char *message)
 {
-    dh_parse_error err = {0};
+    dynhcp_parse_error err = {0};
     size_t len = 0;
-    char *text = dh_read_file(file, &len, &err);
+    char *text = dynhcp_read_file(file, &len, &err);
     if (text != NULL) {
         free(text);
         fail_msg("%s was read", file);
@@ -105,10 +105,10 @@ static void device_is_refused(void **state)
 static void file_over_one_mebibyte_is_refused(void **state)
 {
     (void)state;
-    char *data = malloc(DH_FILE_MAX_BYTES + 1);
+    char *data = malloc(DYNHCP_FILE_MAX_BYTES + 1);
     assert_non_null(data);
-    memset(data, 'a', DH_FILE_MAX_BYTES + 1);
-    write_file("big", data, DH_FILE_MAX_BYTES + 1);
+    memset(data, 'a', DYNHCP_FILE_MAX_BYTES + 1);
+    write_file("big", data, DYNHCP_FILE_MAX_BYTES + 1);
     free(data);
     assert_read_fails(path, 0, 0, "larger than the 1 MiB limit (1048577 bytes)");
 }
@@ -116,16 +116,16 @@ static void file_over_one_mebibyte_is_refused(void **state)
 static void file_of_exactly_one_mebibyte_is_read(void **state)
 {
     (void)state;
-    char *data = malloc(DH_FILE_MAX_BYTES);
+    char *data = malloc(DYNHCP_FILE_MAX_BYTES);
     assert_non_null(data);
-    memset(data, 'a', DH_FILE_MAX_BYTES);
-    write_file("limit", data, DH_FILE_MAX_BYTES);
+    memset(data, 'a', DYNHCP_FILE_MAX_BYTES);
+    write_file("limit", data, DYNHCP_FILE_MAX_BYTES);
     free(data);
-    dh_parse_error err = {0};
+    dynhcp_parse_error err = {0};
     size_t len = 0;
-    char *text = dh_read_file(path, &len, &err);
+    char *text = dynhcp_read_file(path, &len, &err);
     assert_non_null(text);
-    assert_int_equal(len, DH_FILE_MAX_BYTES);
+    assert_int_equal(len, DYNHCP_FILE_MAX_BYTES);
     assert_int_equal(text[len], '\0');
     free(text);
 }
@@ -168,9 +168,9 @@ static void byte_order_mark_is_dropped_and_takes_no_column(void **state)
 {
     (void)state;
     write_file("bom", "\xEF\xBB\xBF" "a: 1\n", 8);
-    dh_parse_error err = {0};
+    dynhcp_parse_error err = {0};
     size_t len = 0;
-    char *text = dh_read_file(path, &len, &err);
+    char *text = dynhcp_read_file(path, &len, &err);
     assert_non_null(text);
     assert_int_equal(len, 5);
     assert_string_equal(text, "a: 1\n");
@@ -183,9 +183,9 @@ static void empty_file_is_read_as_empty_text(void **state)
 {
     (void)state;
     write_file("empty", "", 0);
-    dh_parse_error err = {0};
+    dynhcp_parse_error err = {0};
     size_t len = 7;
-    char *text = dh_read_file(path, &len, &err);
+    char *text = dynhcp_read_file(path, &len, &err);
     assert_non_null(text);
     assert_int_equal(len, 0);
     assert_string_equal(text, "");
@@ -198,9 +198,9 @@ static void text_file_is_read_whole_and_nul_terminated(void **state)
     (void)state;
     const char *content = "model: gpt2\nhealth_check_payload:\n  prompt: \"caf\xc3\xa9\"\n";
     write_file("config.yaml", content, strlen(content));
-    dh_parse_error err = {0};
+    dynhcp_parse_error err = {0};
     size_t len = 0;
-    char *text = dh_read_file(path, &len, &err);
+    char *text = dynhcp_read_file(path, &len, &err);
     assert_non_null(text);
     assert_int_equal(len, strlen(content));
     assert_string_equal(text, content);
@@ -212,9 +212,9 @@ static void file_larger_than_fstat_says_is_read_whole(void **state)
     (void)state;
     /* Files under /proc report size 0 and still have content: the reader
      * must go on to the end, as it would for a file that grows. */
-    dh_parse_error err = {0};
+    dynhcp_parse_error err = {0};
     size_t len = 0;
-    char *text = dh_read_file("/proc/self/status", &len, &err);
+    char *text = dynhcp_read_file("/proc/self/status", &len, &err);
     if (text == NULL && strncmp(err.message, "cannot open", 11) == 0) {
         skip();
     }

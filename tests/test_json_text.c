@@ -13,24 +13,24 @@
 
 #include "json_text.h"
 
-static const dh_pos start_of_text = {1, 1};
+static const dynhcp_pos start_of_text = {1, 1};
 
 /* Parses a copy of text[0..len) in a buffer of exactly len bytes, with no
  * NUL after it, so that the sanitizers catch any read past the end. */
-static cJSON *parse_exact(const char *text, size_t len, dh_pos origin, dh_posmap *map,
-                          dh_parse_error *err)
+static cJSON *parse_exact(const char *text, size_t len, dynhcp_pos origin, dynhcp_posmap *map,
+                          dynhcp_parse_error *err)
 {
     char *copy = malloc(len > 0 ? len : 1);
     assert_non_null(copy);
     memcpy(copy, text, len);
-    cJSON *root = dh_json_parse(copy, len, origin, map, err);
+    cJSON *root = dynhcp_json_parse(copy, len, origin, map, err);
     free(copy);
     return root;
 }
 
 static cJSON *parse_ok(const char *text)
 {
-    dh_parse_error err = {{0, 0}, "", 0};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
     cJSON *root = parse_exact(text, strlen(text), start_of_text, NULL, &err);
     if (root == NULL) {
         fail_msg("%s rejected at %u:%u: %s", text, err.pos.line, err.pos.column, err.message);
@@ -47,12 +47,12 @@ typedef struct bad_case {
     const char *message; /* a substring of the message */
 } bad_case;
 
-static void check_bad_cases(const bad_case *cases, size_t n, dh_pos origin)
+static void check_bad_cases(const bad_case *cases, size_t n, dynhcp_pos origin)
 {
     for (size_t i = 0; i < n; i++) {
         const bad_case *c = &cases[i];
         size_t len = c->len ? c->len : strlen(c->text);
-        dh_parse_error err = {{0, 0}, "", 0};
+        dynhcp_parse_error err = {{0, 0}, "", 0};
         cJSON *root = parse_exact(c->text, len, origin, NULL, &err);
         if (root != NULL) {
             cJSON_Delete(root);
@@ -79,8 +79,8 @@ static void empty_or_blank_text_is_rejected(void **state)
         {" \t\r\n\n  ", 0, 3, 3, "empty text: expected a JSON value"},
     };
     CHECK_BAD(cases);
-    dh_parse_error err = {{0, 0}, "", 0};
-    assert_null(dh_json_parse(NULL, 0, start_of_text, NULL, &err));
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    assert_null(dynhcp_json_parse(NULL, 0, start_of_text, NULL, &err));
     assert_string_equal(err.message, "empty text: expected a JSON value");
 }
 
@@ -179,7 +179,7 @@ static void values_that_are_not_json_are_rejected_with_hints(void **state)
     /* No hint where none fits: words that only start like NaN. */
     static const char *const plain[] = {"None", "Na", "Inf", "\xC3\xA9"};
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-        dh_parse_error err = {{0, 0}, "", 0};
+        dynhcp_parse_error err = {{0, 0}, "", 0};
         assert_null(parse_exact(plain[i], strlen(plain[i]), start_of_text, NULL, &err));
         assert_string_equal(err.message, "expected a JSON value");
     }
@@ -341,8 +341,8 @@ static char *nested(unsigned depth, const char *open, const char *inner, const c
 static void nesting_deeper_than_64_is_rejected_at_the_bracket(void **state)
 {
     (void)state;
-    char *arrays = nested(DH_JSON_MAX_DEPTH + 1, "[", "", "]");
-    char *objects = nested(DH_JSON_MAX_DEPTH + 1, "{\"a\":", "1", "}");
+    char *arrays = nested(DYNHCP_JSON_MAX_DEPTH + 1, "[", "", "]");
+    char *objects = nested(DYNHCP_JSON_MAX_DEPTH + 1, "{\"a\":", "1", "}");
     char *mixed = nested(40, "[{\"k\":", "[]", "}]");
     bad_case cases[] = {
         {arrays, 0, 1, 65, "nesting deeper than 64"},
@@ -358,10 +358,10 @@ static void nesting_deeper_than_64_is_rejected_at_the_bracket(void **state)
 static void nesting_of_exactly_64_is_accepted(void **state)
 {
     (void)state;
-    char *arrays = nested(DH_JSON_MAX_DEPTH, "[", "", "]");
-    char *objects = nested(DH_JSON_MAX_DEPTH - 1, "{\"a\":", "{}", "}");
+    char *arrays = nested(DYNHCP_JSON_MAX_DEPTH, "[", "", "]");
+    char *objects = nested(DYNHCP_JSON_MAX_DEPTH - 1, "{\"a\":", "{}", "}");
     /* A scalar at depth 65 opens no array or object: it is fine. */
-    char *scalar = nested(DH_JSON_MAX_DEPTH, "[", "7", "]");
+    char *scalar = nested(DYNHCP_JSON_MAX_DEPTH, "[", "7", "]");
     cJSON_Delete(parse_ok(arrays));
     cJSON_Delete(parse_ok(scalar));
     cJSON *root = parse_ok(objects);
@@ -370,7 +370,7 @@ static void nesting_of_exactly_64_is_accepted(void **state)
          v = cJSON_GetObjectItemCaseSensitive(v, "a")) {
         depth++;
     }
-    assert_int_equal(depth, DH_JSON_MAX_DEPTH);
+    assert_int_equal(depth, DYNHCP_JSON_MAX_DEPTH);
     cJSON_Delete(root);
     free(arrays);
     free(objects);
@@ -413,7 +413,7 @@ static void duplicate_keys_are_found_in_large_objects(void **state)
         char bad[4096];
         memcpy(bad, text, ok_len);
         int n = snprintf(bad + ok_len, sizeof(bad) - ok_len, ",\"k%03d\":0}", dup);
-        dh_parse_error err = {{0, 0}, "", 0};
+        dynhcp_parse_error err = {{0, 0}, "", 0};
         assert_null(parse_exact(bad, ok_len + (size_t)n, start_of_text, NULL, &err));
         char want[32];
         snprintf(want, sizeof(want), "duplicate key \"k%03d\"", dup);
@@ -442,7 +442,7 @@ static void columns_count_characters_and_tabs_as_one(void **state)
 static void positions_start_at_the_origin(void **state)
 {
     (void)state;
-    dh_pos origin = {3, 10};
+    dynhcp_pos origin = {3, 10};
     static const bad_case cases[] = {
         {"[x]", 0, 3, 11, "expected a JSON value or ']'"},
         {"x", 0, 3, 10, "expected a JSON value"},
@@ -583,7 +583,7 @@ static void text_need_not_end_with_nul(void **state)
     (void)state;
     /* Whatever follows len is not read: the digits after it are ignored. */
     const char buf[] = "[1,2]9999";
-    cJSON *root = dh_json_parse(buf, 5, start_of_text, NULL, NULL);
+    cJSON *root = dynhcp_json_parse(buf, 5, start_of_text, NULL, NULL);
     assert_non_null(root);
     cJSON_Delete(root);
     root = parse_exact("1234", 2, start_of_text, NULL, NULL);
@@ -627,8 +627,8 @@ static void position_map_records_every_value_start(void **state)
 {
     (void)state;
     const char *text = "{\n \"a\": [1, {\"b\": null}],\n\t\"\xC3\xA9\": \"x\"\n}";
-    dh_posmap map = {NULL, 0, 0};
-    dh_parse_error err = {{0, 0}, "", 0};
+    dynhcp_posmap map = {NULL, 0, 0};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
     cJSON *root = parse_exact(text, strlen(text), start_of_text, &map, &err);
     assert_non_null(root);
     assert_int_equal(map.count, 6);
@@ -646,70 +646,70 @@ static void position_map_records_every_value_start(void **state)
         {cJSON_GetObjectItemCaseSensitive(root, "\xC3\xA9"), 3, 7},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        dh_pos pos = dh_posmap_find(&map, want[i].node);
+        dynhcp_pos pos = dynhcp_posmap_find(&map, want[i].node);
         if (pos.line != want[i].line || pos.column != want[i].column) {
             fail_msg("node %zu at %u:%u, want %u:%u", i, pos.line, pos.column, want[i].line,
                      want[i].column);
         }
     }
     cJSON_Delete(root);
-    dh_posmap_clear(&map);
+    dynhcp_posmap_clear(&map);
 }
 
 static void position_map_honours_the_origin_and_appends(void **state)
 {
     (void)state;
-    dh_posmap map = {NULL, 0, 0};
+    dynhcp_posmap map = {NULL, 0, 0};
     cJSON *first = parse_ok("1");
-    assert_int_equal(dh_posmap_add(&map, first, start_of_text), 0);
-    dh_pos origin = {5, 20};
+    assert_int_equal(dynhcp_posmap_add(&map, first, start_of_text), 0);
+    dynhcp_pos origin = {5, 20};
     cJSON *root = parse_exact("[true,\n  \"x\"]", 13, origin, &map, NULL);
     assert_non_null(root);
     assert_int_equal(map.count, 4);
     assert_ptr_equal(map.entries[0].node, first);
-    dh_pos pos = dh_posmap_find(&map, root);
+    dynhcp_pos pos = dynhcp_posmap_find(&map, root);
     assert_int_equal(pos.line, 5);
     assert_int_equal(pos.column, 20);
-    pos = dh_posmap_find(&map, cJSON_GetArrayItem(root, 0));
+    pos = dynhcp_posmap_find(&map, cJSON_GetArrayItem(root, 0));
     assert_int_equal(pos.line, 5);
     assert_int_equal(pos.column, 21);
-    pos = dh_posmap_find(&map, cJSON_GetArrayItem(root, 1));
+    pos = dynhcp_posmap_find(&map, cJSON_GetArrayItem(root, 1));
     assert_int_equal(pos.line, 6);
     assert_int_equal(pos.column, 3);
     cJSON_Delete(root);
     cJSON_Delete(first);
-    dh_posmap_clear(&map);
+    dynhcp_posmap_clear(&map);
 }
 
 static void failed_parse_leaves_the_map_as_it_was(void **state)
 {
     (void)state;
-    dh_posmap map = {NULL, 0, 0};
+    dynhcp_posmap map = {NULL, 0, 0};
     cJSON *first = parse_ok("{}");
-    dh_pos where = {9, 9};
-    assert_int_equal(dh_posmap_add(&map, first, where), 0);
+    dynhcp_pos where = {9, 9};
+    assert_int_equal(dynhcp_posmap_add(&map, first, where), 0);
     static const char *const bad[] = {
         "[1, 2, {\"a\": [true, x]}]", "{\"a\":1,\"a\":2}", "[\"ok\", \"\\q\"]", "[1] 2",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        dh_parse_error err = {{0, 0}, "", 0};
+        dynhcp_parse_error err = {{0, 0}, "", 0};
         assert_null(parse_exact(bad[i], strlen(bad[i]), start_of_text, &map, &err));
         assert_int_equal(map.count, 1);
         assert_ptr_equal(map.entries[0].node, first);
         assert_int_equal(map.entries[0].pos.line, 9);
     }
     cJSON_Delete(first);
-    dh_posmap_clear(&map);
+    dynhcp_posmap_clear(&map);
 }
 
 static void the_first_error_wins(void **state)
 {
     (void)state;
-    dh_parse_error err = {{2, 3}, "earlier problem", 0};
+    dynhcp_parse_error err = {{2, 3}, "earlier problem", 0};
     assert_null(parse_exact("[x]", 3, start_of_text, NULL, &err));
     assert_string_equal(err.message, "earlier problem");
     assert_int_equal(err.pos.line, 2);
-    assert_null(dh_json_parse("[x]", 3, start_of_text, NULL, NULL));
+    assert_null(dynhcp_json_parse("[x]", 3, start_of_text, NULL, NULL));
 }
 
 /* cJSON allocations fail from the Nth on, to check the out-of-memory path. */
@@ -733,18 +733,18 @@ static void out_of_memory_is_a_clean_error(void **state)
     int n = 0;
     for (;; n++) {
         allocations_left = n;
-        dh_posmap map = {NULL, 0, 0};
-        dh_parse_error err = {{0, 0}, "", 0};
+        dynhcp_posmap map = {NULL, 0, 0};
+        dynhcp_parse_error err = {{0, 0}, "", 0};
         cJSON *root = parse_exact(text, strlen(text), start_of_text, &map, &err);
         if (root != NULL) {
             cJSON_Delete(root);
-            dh_posmap_clear(&map);
+            dynhcp_posmap_clear(&map);
             break;
         }
         assert_string_equal(err.message, "out of memory");
         assert_int_equal(err.pos.line, 0);
         assert_int_equal(map.count, 0);
-        dh_posmap_clear(&map);
+        dynhcp_posmap_clear(&map);
     }
     cJSON_InitHooks(NULL);
     assert_true(n > 10);
@@ -755,7 +755,7 @@ static void out_of_memory_is_a_clean_error(void **state)
 static void format_decimal_writes_exact_decimals(void **state)
 {
     (void)state;
-    char buf[DH_NUMBER_TEXT_SIZE];
+    char buf[DYNHCP_NUMBER_TEXT_SIZE];
     const struct {
         uint64_t value;
         unsigned scale;
@@ -768,7 +768,8 @@ static void format_decimal_writes_exact_decimals(void **state)
         {UINT64_MAX, 0, "18446744073709551615"}, {UINT64_MAX, 19, "1.8446744073709551615"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_string_equal(dh_format_decimal(buf, cases[i].value, cases[i].scale), cases[i].text);
+        assert_string_equal(dynhcp_format_decimal(buf, cases[i].value, cases[i].scale),
+                            cases[i].text);
     }
 }
 
@@ -787,13 +788,13 @@ static const struct {
 static void format_double_writes_the_shortest_round_trip(void **state)
 {
     (void)state;
-    char buf[DH_NUMBER_TEXT_SIZE];
+    char buf[DYNHCP_NUMBER_TEXT_SIZE];
     for (size_t i = 0; i < sizeof(shortest) / sizeof(shortest[0]); i++) {
-        assert_string_equal(dh_format_double(buf, shortest[i].value), shortest[i].text);
+        assert_string_equal(dynhcp_format_double(buf, shortest[i].value), shortest[i].text);
         assert_true(strtod(buf, NULL) == shortest[i].value);
     }
-    assert_string_equal(dh_format_double(buf, NAN), "nan");
-    assert_string_equal(dh_format_double(buf, -INFINITY), "-inf");
+    assert_string_equal(dynhcp_format_double(buf, NAN), "nan");
+    assert_string_equal(dynhcp_format_double(buf, -INFINITY), "-inf");
 }
 
 static void numbers_written_for_people_ignore_a_comma_decimal_locale(void **state)
@@ -802,12 +803,12 @@ static void numbers_written_for_people_ignore_a_comma_decimal_locale(void **stat
     if (setlocale(LC_ALL, "de_DE.UTF-8") == NULL && setlocale(LC_ALL, "de_DE.utf8") == NULL) {
         skip();
     }
-    char texts[sizeof(shortest) / sizeof(shortest[0])][DH_NUMBER_TEXT_SIZE];
+    char texts[sizeof(shortest) / sizeof(shortest[0])][DYNHCP_NUMBER_TEXT_SIZE];
     for (size_t i = 0; i < sizeof(shortest) / sizeof(shortest[0]); i++) {
-        dh_format_double(texts[i], shortest[i].value);
+        dynhcp_format_double(texts[i], shortest[i].value);
     }
-    char decimal[DH_NUMBER_TEXT_SIZE];
-    dh_format_decimal(decimal, 2500000000ull, 9);
+    char decimal[DYNHCP_NUMBER_TEXT_SIZE];
+    dynhcp_format_decimal(decimal, 2500000000ull, 9);
     setlocale(LC_ALL, "C");
     for (size_t i = 0; i < sizeof(shortest) / sizeof(shortest[0]); i++) {
         assert_string_equal(texts[i], shortest[i].text);

@@ -16,7 +16,7 @@ static void check(const char *target, const char *patch, const char *expected)
     cJSON *p = cJSON_Parse(patch);
     assert_non_null(t);
     assert_non_null(p);
-    cJSON *merged = dh_merge_patch(t, p);
+    cJSON *merged = dynhcp_merge_patch(t, p);
     assert_non_null(merged);
     char *text = cJSON_PrintUnformatted(merged);
     assert_json_equal(expected, text);
@@ -50,7 +50,7 @@ static void merged_members_keep_their_order(void **state)
     (void)state;
     cJSON *t = cJSON_Parse("{\"x\":1,\"y\":2,\"z\":3}");
     cJSON *p = cJSON_Parse("{\"y\":20}");
-    cJSON *merged = dh_merge_patch(t, p);
+    cJSON *merged = dynhcp_merge_patch(t, p);
     char *text = cJSON_PrintUnformatted(merged);
     assert_string_equal(text, "{\"x\":1,\"y\":20,\"z\":3}");
     cJSON_free(text);
@@ -63,7 +63,7 @@ static void an_object_patch_replaces_a_scalar_under_the_same_key(void **state)
     (void)state;
     cJSON *t = cJSON_Parse("{\"x\":1,\"a\":5,\"z\":3}");
     cJSON *p = cJSON_Parse("{\"a\":{\"b\":{\"c\":1},\"d\":null}}");
-    cJSON *merged = dh_merge_patch(t, p);
+    cJSON *merged = dynhcp_merge_patch(t, p);
     char *text = cJSON_PrintUnformatted(merged);
     assert_string_equal(text, "{\"x\":1,\"a\":{\"b\":{\"c\":1}},\"z\":3}");
     cJSON_free(text);
@@ -75,7 +75,7 @@ static void a_null_target_starts_from_an_empty_object(void **state)
 {
     (void)state;
     cJSON *p = cJSON_Parse("{\"a\":1,\"b\":null}");
-    cJSON *merged = dh_merge_patch(NULL, p);
+    cJSON *merged = dynhcp_merge_patch(NULL, p);
     char *text = cJSON_PrintUnformatted(merged);
     assert_string_equal(text, "{\"a\":1}");
     cJSON_free(text);

@@ -16,7 +16,7 @@
 #define COUNT 300
 
 typedef struct model {
-    dh_heap heap;
+    dynhcp_heap heap;
     dynhc_endpoint eps[COUNT];
     uint64_t due[COUNT]; /* UINT64_MAX: not in the heap */
     uint64_t rng;
@@ -38,7 +38,7 @@ static void check(const model *m)
     uint64_t least = UINT64_MAX;
     for (size_t i = 0; i < COUNT; i++) {
         if (m->due[i] == UINT64_MAX) {
-            assert_int_equal(m->eps[i].heap_index, DH_NOT_IN_HEAP);
+            assert_int_equal(m->eps[i].heap_index, DYNHCP_NOT_IN_HEAP);
             continue;
         }
         members++;
@@ -64,25 +64,25 @@ static void random_operations_keep_the_order_and_the_back_pointers(void **state)
     assert_non_null(m);
     m->rng = 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < COUNT; i++) {
-        m->eps[i].heap_index = DH_NOT_IN_HEAP;
+        m->eps[i].heap_index = DYNHCP_NOT_IN_HEAP;
         m->due[i] = UINT64_MAX;
     }
-    assert_int_equal(dh_heap_reserve(&m->heap, COUNT), 0);
+    assert_int_equal(dynhcp_heap_reserve(&m->heap, COUNT), 0);
     for (int step = 0; step < 20000; step++) {
         size_t i = (size_t)(next_random(m) % COUNT);
         /* Few distinct keys, so that ties are common; now and then the end
          * of the clock. */
         uint64_t due = next_random(m) % 7 == 0 ? UINT64_MAX - 1 : next_random(m) % 50;
         if (next_random(m) % 3 == 0) {
-            dh_heap_remove(&m->heap, &m->eps[i]);
+            dynhcp_heap_remove(&m->heap, &m->eps[i]);
             m->due[i] = UINT64_MAX;
         } else {
-            dh_heap_set(&m->heap, &m->eps[i], due);
+            dynhcp_heap_set(&m->heap, &m->eps[i], due);
             m->due[i] = due;
         }
         check(m);
     }
-    dh_heap_free(&m->heap);
+    dynhcp_heap_free(&m->heap);
     free(m);
 }
 
@@ -90,33 +90,33 @@ static void popping_the_least_gives_every_key_in_order(void **state)
 {
     (void)state;
     static dynhc_endpoint eps[64];
-    dh_heap heap = {NULL, 0, 0};
-    assert_int_equal(dh_heap_reserve(&heap, 64), 0);
+    dynhcp_heap heap = {NULL, 0, 0};
+    assert_int_equal(dynhcp_heap_reserve(&heap, 64), 0);
     for (uint32_t i = 0; i < 64; i++) {
-        eps[i].heap_index = DH_NOT_IN_HEAP;
-        dh_heap_set(&heap, &eps[i], (i * 37u) % 64u); /* every key 0..63 once */
+        eps[i].heap_index = DYNHCP_NOT_IN_HEAP;
+        dynhcp_heap_set(&heap, &eps[i], (i * 37u) % 64u); /* every key 0..63 once */
     }
     for (uint64_t expected = 0; expected < 64; expected++) {
         assert_int_equal(heap.entries[0].due_ns, expected);
-        dh_heap_remove(&heap, heap.entries[0].ep);
+        dynhcp_heap_remove(&heap, heap.entries[0].ep);
     }
     assert_int_equal(heap.len, 0);
-    dh_heap_free(&heap);
+    dynhcp_heap_free(&heap);
 }
 
 static void reserving_grows_and_never_shrinks(void **state)
 {
     (void)state;
-    dh_heap heap = {NULL, 0, 0};
-    assert_int_equal(dh_heap_reserve(&heap, 1), 0);
+    dynhcp_heap heap = {NULL, 0, 0};
+    assert_int_equal(dynhcp_heap_reserve(&heap, 1), 0);
     assert_true(heap.capacity >= 1);
     uint32_t first = heap.capacity;
-    assert_int_equal(dh_heap_reserve(&heap, first + 1), 0);
+    assert_int_equal(dynhcp_heap_reserve(&heap, first + 1), 0);
     assert_true(heap.capacity > first);
     uint32_t grown = heap.capacity;
-    assert_int_equal(dh_heap_reserve(&heap, 1), 0);
+    assert_int_equal(dynhcp_heap_reserve(&heap, 1), 0);
     assert_int_equal(heap.capacity, grown);
-    dh_heap_free(&heap);
+    dynhcp_heap_free(&heap);
     assert_null(heap.entries);
 }
 

@@ -159,8 +159,8 @@ static cJSON *parse_status(harness *h, int verbose)
 {
     char *text = dynhc_sched_status_json(h->s, verbose);
     assert_non_null(text);
-    dh_parse_error err = {{0, 0}, "", 0};
-    assert_int_equal(dh_utf8_check(text, strlen(text), &err), 0);
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    assert_int_equal(dynhcp_utf8_check(text, strlen(text), &err), 0);
     cJSON *json = cJSON_Parse(text);
     dynhc_free(text);
     assert_non_null(json);
@@ -1161,8 +1161,8 @@ static void metrics_escape_label_values_as_the_format_requires(void **state)
     add(&h, "we\"ird\\name\nx", LABELS(labels), &sc);
     char *text = dynhc_sched_metrics(h.s);
     assert_exposition_valid(text);
-    dh_parse_error err = {{0, 0}, "", 0};
-    assert_int_equal(dh_utf8_check(text, strlen(text), &err), 0);
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    assert_int_equal(dynhcp_utf8_check(text, strlen(text), &err), 0);
     assert_line(text, "dynhc_endpoint_ready{dynhc_endpoint=\"we\\\"ird\\\\name\\nx\","
                       "model=\"a\\\"b\\\\c\\nd\",site=\"caf\xc3\xa9 \xef\xbf\xbd\"} 0");
     dynhc_free(text);

@@ -133,7 +133,7 @@ static world *world_start(uint64_t deadline_ms)
     assert_int_equal(dynhc_server_set_host(w->srv, "127.0.0.1"), DYNHC_OK);
     assert_int_equal(dynhc_server_set_port(w->srv, 0), DYNHC_OK);
     if (deadline_ms != 0) {
-        assert_int_equal(dh_server_set_request_deadline_ms(w->srv, deadline_ms), DYNHC_OK);
+        assert_int_equal(dynhcp_server_set_request_deadline_ms(w->srv, deadline_ms), DYNHC_OK);
     }
     assert_int_equal(dynhc_server_start(w->srv, NULL), DYNHC_OK);
     w->port = dynhc_server_port(w->srv);
@@ -603,7 +603,7 @@ static void fresh_probes_are_fast_among_idle_slow_and_malformed_clients(void **s
     }
     assert_int_equal(closed, 0);
     assert_int_equal(atomic_load(&slowloris->failures), 0);
-    assert_true(dh_server_open_connections(w->srv) >= idle + slow);
+    assert_true(dynhcp_server_open_connections(w->srv) >= idle + slow);
 
     trickler_stop(slowloris);
     close_all(idle_fds, idle);
@@ -620,7 +620,7 @@ static void fresh_probes_get_in_past_the_connection_limit(void **state)
     set_soft_descriptor_limit(512);
     world *w = world_start(0);
     assert_int_equal(allow_descriptors(4096), 0);
-    size_t limit = dh_server_connection_limit(w->srv);
+    size_t limit = dynhcp_server_connection_limit(w->srv);
     assert_int_equal(limit, 256);
 
     /* Twice the limit, idle: the kernel queues what the server does not
@@ -632,7 +632,7 @@ static void fresh_probes_get_in_past_the_connection_limit(void **state)
         ms[i] = probe(w->port);
     }
     assert_probes_fast(ms, PROBES, "twice the connection limit held idle");
-    assert_true(dh_server_open_connections(w->srv) <= limit);
+    assert_true(dynhcp_server_open_connections(w->srv) <= limit);
     /* The oldest made room; the newest are held. */
     assert_true(closed_by_server(fds[0]));
     assert_false(closed_by_server(fds[flood - 1]));
@@ -748,7 +748,7 @@ static void stop_is_quick_in_every_connection_state(void **state)
     set_soft_descriptor_limit(512);
     world *w = world_start(0);
     assert_int_equal(allow_descriptors(4096), 0);
-    size_t flood = dh_server_connection_limit(w->srv) + 64;
+    size_t flood = dynhcp_server_connection_limit(w->srv) + 64;
     int *idle = open_idle(w->port, flood);
     /* A fresh probe is taken after everything before it (or, with no room,
      * times out): either way the server is as full as it gets. */

@@ -14,15 +14,15 @@
 
 #include "yaml_load.h"
 
-static cJSON *parse(const char *text, dh_parse_error *err)
+static cJSON *parse(const char *text, dynhcp_parse_error *err)
 {
     memset(err, 0, sizeof(*err));
-    return dh_yaml_parse(text, strlen(text), NULL, err);
+    return dynhcp_yaml_parse(text, strlen(text), NULL, err);
 }
 
 static void assert_error_at(const char *text, unsigned line, unsigned column, const char *message)
 {
-    dh_parse_error err;
+    dynhcp_parse_error err;
     cJSON *json = parse(text, &err);
     if (json != NULL) {
         char *printed = cJSON_PrintUnformatted(json);
@@ -37,7 +37,7 @@ static void assert_error_at(const char *text, unsigned line, unsigned column, co
 
 static void assert_json(const char *text, const char *expected)
 {
-    dh_parse_error err;
+    dynhcp_parse_error err;
     cJSON *json = parse(text, &err);
     if (json == NULL) {
         fail_msg("%s rejected: %u:%u: %s", text, err.pos.line, err.pos.column, err.message);
@@ -123,7 +123,7 @@ static void numbers_beyond_a_double_are_errors(void **state)
     assert_error_at("a: 1e999", 1, 4, "\"1e999\" is out of the range of a double");
     assert_error_at("a: -1e309", 1, 4, "\"-1e309\" is out of the range of a double");
     char *big_hex = repeat("a: 0x", "f", 300, "");
-    dh_parse_error err;
+    dynhcp_parse_error err;
     assert_null(parse(big_hex, &err));
     assert_non_null(strstr(err.message, "is out of the range of a double"));
     free(big_hex);
@@ -216,7 +216,7 @@ static void nesting_deeper_than_64_is_an_error_at_the_opening_node(void **state)
 {
     (void)state;
     char *deep = repeat("", "[", 65, "]");
-    dh_parse_error err;
+    dynhcp_parse_error err;
     assert_null(parse(deep, &err));
     assert_string_equal(err.message, "nesting deeper than 64 levels");
     assert_int_equal(err.pos.line, 1);
@@ -234,7 +234,7 @@ static void nesting_of_64_is_accepted(void **state)
     (void)state;
     char *text = repeat("", "[", 64, "");
     char *closed = repeat(text, "]", 64, "");
-    dh_parse_error err;
+    dynhcp_parse_error err;
     cJSON *json = parse(closed, &err);
     assert_non_null(json);
     cJSON_Delete(json);
@@ -247,7 +247,7 @@ static void alias_that_would_nest_too_deep_is_an_error(void **state)
     (void)state;
     /* The anchored node is 2 levels deep; used at depth 64 it would reach 65. */
     char *head = repeat("a: &x [[1]]\nb: ", "[", 62, "*x");
-    dh_parse_error err;
+    dynhcp_parse_error err;
     assert_null(parse(head, &err));
     assert_string_equal(err.message, "nesting deeper than 64 levels");
     assert_int_equal(err.pos.line, 2);
@@ -268,7 +268,7 @@ static void billion_laughs_stops_at_the_node_bound(void **state)
                        "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
                        "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
     clock_t start = clock();
-    dh_parse_error err;
+    dynhcp_parse_error err;
     assert_null(parse(text, &err));
     assert_string_equal(err.message, "alias expansion produces more than 100000 nodes");
     /* The root, a to d and e's sequence make 12 346 nodes; each *d copies
@@ -281,8 +281,8 @@ static void billion_laughs_stops_at_the_node_bound(void **state)
 static void more_than_100000_plain_nodes_are_an_error(void **state)
 {
     (void)state;
-    char *text = repeat("[", "0,", DH_YAML_MAX_NODES, "0]");
-    dh_parse_error err;
+    char *text = repeat("[", "0,", DYNHCP_YAML_MAX_NODES, "0]");
+    dynhcp_parse_error err;
     assert_null(parse(text, &err));
     assert_string_equal(err.message, "more than 100000 nodes");
     free(text);
@@ -298,16 +298,16 @@ static void nul_character_in_a_string_is_an_error(void **state)
 static void failed_parse_restores_the_position_map(void **state)
 {
     (void)state;
-    dh_posmap map = {0};
+    dynhcp_posmap map = {0};
     cJSON *kept = cJSON_CreateNull();
-    dh_pos somewhere = {7, 7};
-    assert_int_equal(dh_posmap_add(&map, kept, somewhere), 0);
-    dh_parse_error err = {0};
+    dynhcp_pos somewhere = {7, 7};
+    assert_int_equal(dynhcp_posmap_add(&map, kept, somewhere), 0);
+    dynhcp_parse_error err = {0};
     const char *text = "a: [1, 2, {b: c}]\nd: .nan\n";
-    assert_null(dh_yaml_parse(text, strlen(text), &map, &err));
+    assert_null(dynhcp_yaml_parse(text, strlen(text), &map, &err));
     assert_int_equal(map.count, 1);
-    assert_int_equal(dh_posmap_find(&map, kept).line, 7);
-    dh_posmap_clear(&map);
+    assert_int_equal(dynhcp_posmap_find(&map, kept).line, 7);
+    dynhcp_posmap_clear(&map);
     cJSON_Delete(kept);
 }
 
@@ -324,21 +324,21 @@ static void every_cjson_allocation_failure_is_out_of_memory(void **state)
     const char *text = "a: &x {k: [1, \"s\", 0x1F]}\nb: *x\nc: [true, null, 1.5]\n";
     cJSON_Hooks hooks = {failing_malloc, free};
     for (long n = 0;; n++) {
-        dh_posmap map = {0};
-        dh_parse_error err = {0};
+        dynhcp_posmap map = {0};
+        dynhcp_parse_error err = {0};
         allocations_left = n;
         cJSON_InitHooks(&hooks);
-        cJSON *json = dh_yaml_parse(text, strlen(text), &map, &err);
+        cJSON *json = dynhcp_yaml_parse(text, strlen(text), &map, &err);
         cJSON_InitHooks(NULL);
         if (json != NULL) {
             assert_true(n > 10);
             cJSON_Delete(json);
-            dh_posmap_clear(&map);
+            dynhcp_posmap_clear(&map);
             break;
         }
         assert_string_equal(err.message, "out of memory");
         assert_int_equal(map.count, 0);
-        dh_posmap_clear(&map);
+        dynhcp_posmap_clear(&map);
     }
 }
 
@@ -491,8 +491,8 @@ static void empty_text_and_empty_documents_are_null(void **state)
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         assert_json(texts[i], "null");
     }
-    dh_parse_error err = {0};
-    cJSON *json = dh_yaml_parse(NULL, 0, NULL, &err);
+    dynhcp_parse_error err = {0};
+    cJSON *json = dynhcp_yaml_parse(NULL, 0, NULL, &err);
     assert_true(cJSON_IsNull(json));
     cJSON_Delete(json);
 }
@@ -501,8 +501,8 @@ static void text_need_not_be_nul_terminated(void **state)
 {
     (void)state;
     const char text[] = {'a', ':', ' ', '1', '2', 'x'};
-    dh_parse_error err = {0};
-    cJSON *json = dh_yaml_parse(text, 5, NULL, &err);
+    dynhcp_parse_error err = {0};
+    cJSON *json = dynhcp_yaml_parse(text, 5, NULL, &err);
     assert_non_null(json);
     assert_true(cJSON_GetObjectItem(json, "a")->valuedouble == 12);
     cJSON_Delete(json);
@@ -517,10 +517,10 @@ static void byte_order_mark_is_skipped_and_takes_no_column(void **state)
     assert_error_at("\xEF\xBB\xBF" "a: \xff\n", 1, 4, "invalid leading UTF-8 octet (0xFF)");
 }
 
-static void assert_pos(const dh_posmap *map, const cJSON *node, unsigned line, unsigned column)
+static void assert_pos(const dynhcp_posmap *map, const cJSON *node, unsigned line, unsigned column)
 {
     assert_non_null(node);
-    dh_pos pos = dh_posmap_find(map, node);
+    dynhcp_pos pos = dynhcp_posmap_find(map, node);
     if (pos.line != line || pos.column != column) {
         fail_msg("node at %u:%u, expected %u:%u", pos.line, pos.column, line, column);
     }
@@ -530,9 +530,9 @@ static void positions_are_recorded_for_nested_values(void **state)
 {
     (void)state;
     const char *text = "server:\n  name: x\n  ports: [80, 443]\ncopy: &c {k: v}\nagain: *c\n";
-    dh_posmap map = {0};
-    dh_parse_error err = {0};
-    cJSON *json = dh_yaml_parse(text, strlen(text), &map, &err);
+    dynhcp_posmap map = {0};
+    dynhcp_parse_error err = {0};
+    cJSON *json = dynhcp_yaml_parse(text, strlen(text), &map, &err);
     assert_non_null(json);
     const cJSON *server = cJSON_GetObjectItem(json, "server");
     const cJSON *ports = cJSON_GetObjectItem(server, "ports");
@@ -549,12 +549,12 @@ static void positions_are_recorded_for_nested_values(void **state)
     assert_pos(&map, cJSON_GetObjectItem(again, "k"), 5, 8);
     assert_int_equal(map.count, 10);
     cJSON_Delete(json);
-    dh_posmap_clear(&map);
+    dynhcp_posmap_clear(&map);
 }
 
 static double number_of(const char *text)
 {
-    dh_parse_error err;
+    dynhcp_parse_error err;
     cJSON *json = parse(text, &err);
     if (!cJSON_IsNumber(json)) {
         fail_msg("%s is not a number: %s", text, err.message);

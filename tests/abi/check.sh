@@ -9,7 +9,7 @@
 # as docs/abi.md says. Usage: check.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src=$1 build=$2
-internal_prefix=dh_
+internal_prefix=dynhcp_
 passed=0 failed=0
 verdict() { # name status [details...]
     if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok: $1"
