@@ -1,4 +1,4 @@
-/* test_json_text.c: the strict JSON reader (SPEC 1.5-1.6, src/json_text.h). */
+/* test_json_text.c: the strict JSON reader (SPEC 1.5-1.6, src/readers/json_text.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -140,6 +140,9 @@ void dynhcp_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *f
     log(level, message, data);
 }
 
+const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                              0.5,   1,    2.5,   5,    10};
+
 /* ---- random numbers (xorshift64*) ---------------------------------------- */
 
 static uint64_t random_next(dynhc_sched *s)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dynhc/sched.h"
+#include "clock.h"
 #include "sched_heap.h"
 #include "sched_services.h"
 
@@ -273,12 +274,6 @@ static inline uint64_t dynhcp_elapsed(uint64_t later, uint64_t earlier)
     return later > earlier ? later - earlier : 0;
 }
 
-/* CLOCK_REALTIME in nanoseconds since the Unix epoch (0 before it). */
-uint64_t dynhcp_wall_now_ns(void);
-/* The process's start in Unix time (ns): /proc/self/stat's start time after
- * /proc/stat's boot time, as Prometheus' client libraries read it;
- * fallback when /proc cannot tell. */
-uint64_t dynhcp_process_start_wall_ns(uint64_t fallback);
 
 /* Next deadlines are rounded up to this grid, so that a loop wakes at most
  * once per millisecond however many endpoints there are: checks due within
