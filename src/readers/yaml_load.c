@@ -37,6 +37,7 @@
 
 #include <yaml.h>
 
+#include "yaml_scalar.h"
 
 #define MAX_DEPTH 64
 
@@ -68,24 +69,6 @@ typedef struct loader {
     size_t nodes;
     locale_t c_numeric; /* made when the first decimal number is met */
 } loader;
-
-/* TAG_BANG is the non-specific "!": a string for a scalar, nothing more for
- * a collection. */
-typedef enum tag_kind {
-    TAG_NONE, TAG_BANG, TAG_STR, TAG_NULL, TAG_BOOL, TAG_INT, TAG_FLOAT, TAG_SEQ, TAG_MAP
-} tag_kind;
-
-/* Indexed by tag_kind. */
-static const char *const tag_names[] = {
-    "", "!", "!!str", "!!null", "!!bool", "!!int", "!!float", "!!seq", "!!map",
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-typedef enum plain_form {
-    FORM_STRING, FORM_NULL, FORM_TRUE, FORM_FALSE, FORM_INT, FORM_HEX, FORM_OCTAL, FORM_FLOAT,
-    FORM_INF_NAN
-} plain_form;
 
 /* Anchors are per document owner: the owner's address seeds the hash. */
 static size_t name_hash(const void *owner, const char *name)
@@ -250,158 +233,6 @@ static cJSON *track(loader *ld, cJSON *node, yaml_mark_t mark)
     return track_number(ld, node, mark, NULL, 0);
 }
 
-static tag_kind kind_of_tag(const yaml_char_t *tag)
-{
-    static const char core_prefix[] = "tag:yaml.org,2002:"; /* what "!!" expands to */
-    const char *t = (const char *)tag;
-    if (t != NULL && strcmp(t, "!") == 0) {
-        return TAG_BANG;
-    }
-    if (t == NULL || strncmp(t, core_prefix, sizeof(core_prefix) - 1) != 0) {
-        return TAG_NONE;
-    }
-    for (size_t k = TAG_STR; k < COUNT(tag_names); k++) {
-        if (strcmp(t + sizeof(core_prefix) - 1, tag_names[k] + 2) == 0) {
-            return (tag_kind)k;
-        }
-    }
-    return TAG_NONE;
-}
-
-static int equals(const char *s, size_t len, const char *word)
-{
-    return strlen(word) == len && memcmp(s, word, len) == 0;
-}
-
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static size_t skip_digits(const char *s, size_t i, size_t len)
-{
-    while (i < len && is_digit(s[i])) {
-        i++;
-    }
-    return i;
-}
-
-/* Whether s[2..len) are all digits below radix, after a "0x"/"0o" prefix. */
-static int is_radix(const char *s, size_t len, char prefix, int radix)
-{
-    if (len < 3 || s[0] != '0' || s[1] != prefix) {
-        return 0;
-    }
-    for (size_t i = 2; i < len; i++) {
-        int d = dynhcp_hex_value(s[i]);
-        if (d < 0 || d >= radix) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* [-+]?[0-9]+ is FORM_INT; [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
- * otherwise FORM_FLOAT; anything else FORM_STRING. */
-static plain_form decimal_form(const char *s, size_t len)
-{
-    size_t i = (len > 0 && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-    size_t end = skip_digits(s, i, len);
-    plain_form form = FORM_INT;
-    if (end < len && s[end] == '.') {
-        size_t frac_end = skip_digits(s, end + 1, len);
-        if (end == i && frac_end == end + 1) {
-            return FORM_STRING; /* a dot without digits */
-        }
-        form = FORM_FLOAT;
-        end = frac_end;
-    } else if (end == i) {
-        return FORM_STRING;
-    }
-    if (end < len && (s[end] == 'e' || s[end] == 'E')) {
-        size_t exp_start = end + 1;
-        if (exp_start < len && (s[exp_start] == '-' || s[exp_start] == '+')) {
-            exp_start++;
-        }
-        end = skip_digits(s, exp_start, len);
-        if (end == exp_start) {
-            return FORM_STRING;
-        }
-        form = FORM_FLOAT;
-    }
-    return end == len ? form : FORM_STRING;
-}
-
-/* What a plain scalar is under the core schema. */
-static plain_form classify(const char *s, size_t len)
-{
-    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-    static const char *const trues[] = {"true", "True", "TRUE"};
-    static const char *const falses[] = {"false", "False", "FALSE"};
-    static const char *const inf_nan[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"};
-    for (size_t i = 0; i < COUNT(nulls); i++) {
-        if (equals(s, len, nulls[i])) {
-            return FORM_NULL;
-        }
-    }
-    for (size_t i = 0; i < COUNT(trues); i++) {
-        if (equals(s, len, trues[i])) {
-            return FORM_TRUE;
-        }
-        if (equals(s, len, falses[i])) {
-            return FORM_FALSE;
-        }
-    }
-    for (size_t i = 0; i < COUNT(inf_nan); i++) {
-        /* Only the infinities take a sign. */
-        int signed_inf = inf_nan[i][1] == 'i' || inf_nan[i][1] == 'I';
-        signed_inf = signed_inf && len > 0 && (s[0] == '-' || s[0] == '+');
-        if (equals(s + signed_inf, len - (size_t)signed_inf, inf_nan[i])) {
-            return FORM_INF_NAN;
-        }
-    }
-    if (is_radix(s, len, 'x', 16)) {
-        return FORM_HEX;
-    }
-    if (is_radix(s, len, 'o', 8)) {
-        return FORM_OCTAL;
-    }
-    return decimal_form(s, len);
-}
-
-/* Whether a scalar of this form satisfies the tag. */
-static int form_fits(plain_form form, tag_kind kind)
-{
-    switch (kind) {
-    case TAG_NULL: return form == FORM_NULL;
-    case TAG_BOOL: return form == FORM_TRUE || form == FORM_FALSE;
-    case TAG_INT: return form == FORM_INT || form == FORM_HEX || form == FORM_OCTAL;
-    case TAG_FLOAT: return form == FORM_INT || form == FORM_FLOAT || form == FORM_INF_NAN;
-    default: return 1;
-    }
-}
-
-/* Digits after "0x" or "0o" to the nearest double. Once 61 or more
- * significant bits are held, further digits only shift the exponent and
- * leave a sticky bit below the rounding point, so the final conversion
- * rounds as if every bit had been kept. */
-static double radix_value(const char *digits, size_t n, unsigned bits)
-{
-    uint64_t m = 0;
-    int exponent = 0;
-    uint64_t sticky = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t d = (uint64_t)dynhcp_hex_value(digits[i]);
-        if ((m >> (64 - bits)) == 0) {
-            m = (m << bits) | d;
-        } else {
-            exponent += exponent < 4096 ? (int)bits : 0; /* past any double */
-            sticky |= d != 0;
-        }
-    }
-    return ldexp((double)(m | sticky), exponent);
-}
-
 /* s (NUL-terminated, already checked against the grammar) to a double in the
  * "C" numeric locale, whatever the host has set. */
 static int decimal_value(loader *ld, const char *s, double *out)
@@ -433,7 +264,7 @@ static cJSON *number_node(loader *ld, const yaml_event_t *ev, plain_form form)
         return NULL;
     }
     if (form == FORM_HEX || form == FORM_OCTAL) {
-        value = radix_value(s + 2, len - 2, form == FORM_HEX ? 4 : 3);
+        value = dynhcp_yaml_radix_value(s + 2, len - 2, form == FORM_HEX ? 4 : 3);
     } else if (decimal_value(ld, s, &value) != 0) {
         return NULL;
     }
@@ -465,16 +296,16 @@ static cJSON *scalar_node(loader *ld, const yaml_event_t *ev, tag_kind kind)
     }
     if (kind == TAG_SEQ || kind == TAG_MAP) {
         dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a scalar",
-                               tag_names[kind]);
+                               dynhcp_yaml_tag_names[kind]);
         return NULL;
     }
     plain_form form = FORM_STRING;
     if (kind == TAG_STR || kind == TAG_BANG ||
         (kind == TAG_NONE && ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)) {
         node = cJSON_CreateString(s);
-    } else if (!form_fits(form = classify(s, len), kind)) {
+    } else if (!dynhcp_yaml_form_fits(form = dynhcp_yaml_classify(s, len), kind)) {
         dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "%s is not a valid %s",
-                               dynhcp_quote(quoted, sizeof(quoted), s, len), tag_names[kind]);
+                               dynhcp_quote(quoted, sizeof(quoted), s, len), dynhcp_yaml_tag_names[kind]);
         return NULL;
     } else {
         switch (form) {
@@ -493,7 +324,7 @@ static cJSON *scalar_node(loader *ld, const yaml_event_t *ev, tag_kind kind)
 
 static cJSON *load_scalar(loader *ld, const yaml_event_t *ev)
 {
-    cJSON *node = scalar_node(ld, ev, kind_of_tag(ev->data.scalar.tag));
+    cJSON *node = scalar_node(ld, ev, dynhcp_yaml_tag_kind((const char *)ev->data.scalar.tag));
     if (node == NULL) {
         return NULL;
     }
@@ -763,15 +594,16 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
 static cJSON *load_collection(loader *ld, const yaml_event_t *ev, int depth, int *height)
 {
     int is_sequence = ev->type == YAML_SEQUENCE_START_EVENT;
-    tag_kind kind = kind_of_tag(is_sequence ? ev->data.sequence_start.tag
-                                            : ev->data.mapping_start.tag);
+    const yaml_char_t *tag =
+        is_sequence ? ev->data.sequence_start.tag : ev->data.mapping_start.tag;
+    tag_kind kind = dynhcp_yaml_tag_kind((const char *)tag);
     if (depth > MAX_DEPTH) {
         dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "nesting deeper than %d levels",
                                MAX_DEPTH);
         return NULL;
     }
     if (kind != TAG_NONE && kind != TAG_BANG && kind != (is_sequence ? TAG_SEQ : TAG_MAP)) {
-        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a %s", tag_names[kind],
+        dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "tag %s on a %s", dynhcp_yaml_tag_names[kind],
                                is_sequence ? "sequence" : "mapping");
         return NULL;
     }
