@@ -64,9 +64,12 @@ DYNHC_API int dynhc_server_set_live_path(dynhc_server *srv, const char *path);
 DYNHC_API int dynhc_server_load_env(dynhc_server *srv, dynhc_getenv_fn fn, void *user_data);
 
 /*
- * Starts listening; the connection limit is taken from the file limit now.
+ * Starts listening; the connection limit is taken from the file limit now,
+ * and the memory to track that many connections is taken at once, so that
+ * no connection needs an allocation later (a fresh probe is answered, if
+ * only with a 500, however little memory is left).
  * DYNHC_OK; DYNHC_ERR_INVALID_ARG (srv NULL); DYNHC_DISABLED when the port
- * is off (-1); DYNHC_ERR_BUSY when it runs already; DYNHC_ERR_SYSTEM when
+ * is off (-1); DYNHC_ERR_BUSY when it runs already; DYNHC_ERR_NOMEM; DYNHC_ERR_SYSTEM when
  * the address cannot be bound or a thread cannot start, with the error
  * number in *sys_errno when sys_errno is not NULL (the failure is also
  * logged through the scheduler's log sink, a callback that may change

@@ -54,7 +54,8 @@
 /* ... nor fewer than this, whatever a tiny file limit says. */
 #define MIN_CONNECTIONS 8u
 
-/* One of libmicrohttpd's connections, in the list of open connections. */
+/* One of libmicrohttpd's connections, in the list of open connections; a
+ * node of the pool when free (older links the free nodes). */
 typedef struct connection {
     struct connection *older, *newer;
     int fd;
@@ -87,6 +88,11 @@ struct dynhc_server {
     int stopping;
     connection *oldest, *newest;
     size_t open_count;
+    /* One node per connection the limit allows, taken at start: a
+     * connection never needs an allocation, so a fresh probe is answered
+     * (if only with the canned 500) however little memory is left. */
+    connection *pool;
+    connection *free_nodes;
 };
 
 int dynhc_server_supported(void)
@@ -441,8 +447,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             if (!c->cut) {
                 unlink_connection(srv, c);
             }
+            c->older = srv->free_nodes;
+            srv->free_nodes = c;
             pthread_mutex_unlock(&srv->lock);
-            dynhcp_free(c);
         }
         return;
     }
@@ -451,15 +458,19 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (info == NULL) {
         return;
     }
-    c = dynhcp_calloc(1, sizeof(*c));
+    pthread_mutex_lock(&srv->lock);
+    c = srv->free_nodes;
     if (c == NULL) {
-        /* Out of the list it would escape its deadline: refused. */
+        /* More than the limit (libmicrohttpd keeps to it): out of the
+         * list it would escape its deadline, so it is refused. */
+        pthread_mutex_unlock(&srv->lock);
         shutdown(info->connect_fd, SHUT_RDWR);
         return;
     }
+    srv->free_nodes = c->older;
+    memset(c, 0, sizeof(*c));
     c->fd = info->connect_fd;
     *socket_context = c;
-    pthread_mutex_lock(&srv->lock);
     int watchdog_idle = srv->oldest == NULL;
     link_newest(srv, c, dynhc_now_ns());
     while (srv->open_count > srv->crowded_at) {
@@ -669,6 +680,15 @@ static int system_error(int error, int *sys_errno)
     return DYNHC_ERR_SYSTEM;
 }
 
+/* Gives back the connection nodes once no thread can use them. */
+static void release_pool(dynhc_server *srv)
+{
+    dynhcp_free(srv->pool);
+    srv->pool = NULL;
+    srv->free_nodes = NULL;
+    srv->connection_limit = 0;
+}
+
 int dynhc_server_start(dynhc_server *srv, int *sys_errno)
 {
     if (srv == NULL) {
@@ -691,7 +711,17 @@ int dynhc_server_start(dynhc_server *srv, int *sys_errno)
     } else {
         ((struct sockaddr_in *)&srv->addr)->sin_port = htons((uint16_t)srv->port);
     }
-    srv->connection_limit = connection_limit();
+    size_t limit = connection_limit();
+    srv->pool = dynhcp_calloc(limit, sizeof(*srv->pool));
+    if (srv->pool == NULL) {
+        return DYNHC_ERR_NOMEM;
+    }
+    srv->free_nodes = NULL;
+    for (size_t i = limit; i > 0; i--) {
+        srv->pool[i - 1].older = srv->free_nodes;
+        srv->free_nodes = &srv->pool[i - 1];
+    }
+    srv->connection_limit = limit;
     /* Room kept free: connections cut are counted by libmicrohttpd until
      * its thread has closed them. */
     srv->crowded_at = srv->connection_limit - srv->connection_limit / 8;
@@ -705,7 +735,7 @@ int dynhc_server_start(dynhc_server *srv, int *sys_errno)
     int rc = pthread_create(&srv->watchdog, NULL, watch_deadlines, srv);
     if (rc != 0) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        srv->connection_limit = 0;
+        release_pool(srv);
         char reason[128] = "unknown error";
         strerror_r(rc, reason, sizeof(reason));
         dynhcp_sched_log(srv->sched, DYNHC_LOG_WARNING,
@@ -724,7 +754,7 @@ int dynhc_server_start(dynhc_server *srv, int *sys_errno)
     char where[INET6_ADDRSTRLEN + 16];
     if (srv->daemon == NULL) {
         stop_watchdog(srv);
-        srv->connection_limit = 0;
+        release_pool(srv);
         char reason[128] = "unknown error";
         strerror_r(rc, reason, sizeof(reason));
         describe_address(srv, srv->port, where, sizeof(where));
@@ -773,7 +803,7 @@ int dynhc_server_stop(dynhc_server *srv)
         stop_watchdog(srv);
         srv->daemon = NULL;
         srv->bound_port = -1;
-        srv->connection_limit = 0;
+        release_pool(srv);
     }
     return DYNHC_OK;
 }
