@@ -100,6 +100,29 @@ static void assert_normal(const served *sv, long code, const body *b)
     }
 }
 
+/* libmicrohttpd frees an answer's body once it is sent, which may be just
+ * after the client has read it: waits (2 s at most) until the live blocks
+ * are back to at most before, so that the loop counts what is really left. */
+static void settle(long before)
+{
+    for (int i = 0; i < 2000 && alloc_fail_live_dynhc() > before; i++) {
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+}
+
+/* Waits until the live blocks have not changed for 50 ms (2 s at most):
+ * the warm-up's answer body is freed, only the kept buffers remain. */
+static void settle_stable(void)
+{
+    long last = alloc_fail_live_dynhc();
+    for (int i = 0, still = 0; i < 2000 && still < 50; i++) {
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+        long now = alloc_fail_live_dynhc();
+        still = now == last ? still + 1 : 0;
+        last = now;
+    }
+}
+
 static unsigned long one_request(void *user, unsigned long n, alloc_fail_mode mode)
 {
     served *sv = user;
@@ -119,12 +142,7 @@ static unsigned long one_request(void *user, unsigned long n, alloc_fail_mode mo
     /* Memory is back: the same server answers as before. */
     assert_normal(sv, get(sv, b), b);
     free(b);
-    /* libmicrohttpd frees an answer's body once it is sent, which may be
-     * just after the client has read it: wait for that before the loop
-     * counts what is left. */
-    for (int i = 0; i < 2000 && alloc_fail_live_dynhc() > live_before; i++) {
-        nanosleep(&(struct timespec){0, 1000000}, NULL);
-    }
+    settle(live_before);
     return injected;
 }
 
@@ -174,6 +192,7 @@ static void each_path_answers_whole_or_500_and_recovers(void **state)
         assert_non_null(b);
         assert_normal(sv, get(sv, b), b);
         free(b);
+        settle_stable();
         alloc_fail_loop(paths[i], ALLOC_FAIL_ONCE, one_request, sv);
         alloc_fail_loop(paths[i], ALLOC_FAIL_FROM, one_request, sv);
         /* Every path allocates its answer: a failure must have been seen. */
