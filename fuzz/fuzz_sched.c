@@ -36,7 +36,7 @@
 #define SEC 1000000000ull
 #define DAY (86400ull * SEC)
 #define MAX_EP 8
-#define MAX_OPS 1500
+#define MAX_OPS 1000
 #define NAME_COUNT 9
 /* Checking the reports is most of the work per operation, and its branches
  * tell libFuzzer nothing about the scheduler: they go uninstrumented. */
@@ -103,7 +103,8 @@ enum {
     SEND_REMOVE_SELF = 8,       /* remove its own endpoint */
     SEND_REENTER = 16,          /* tick (BUSY), reports, free (ignored), complete another */
     SEND_ADD = 32,              /* register another endpoint */
-    SEND_REMOVE_OTHER = 64      /* remove another endpoint */
+    SEND_REMOVE_OTHER = 64,     /* remove another endpoint */
+    REMOVE_ON_TRANSITION = 128  /* the transition callback removes the endpoint */
 };
 
 typedef struct mep {
@@ -124,6 +125,8 @@ typedef struct mep {
     int latency_known;
     uint64_t last_latency;
     uint64_t last_activity;
+    int remove_pending; /* removed by a callback, not yet in the model */
+    int remove_on_log;  /* the log sink removes it when a line names it */
 } mep;
 
 typedef struct issued {
@@ -179,6 +182,9 @@ static struct {
     unsigned tick_sends, tick_removals, tick_adds;
     unsigned drain_ticks; /* per input, so that one input stays fast */
     int in_send;
+    /* Inside a call whose effect the model applies once it returns: a
+     * removal from a callback waits for that (remove_pending). */
+    int defer_removal;
 
     const char *expect_log_name;
     int saw_payload_log, saw_error_log, saw_warning_log;
@@ -565,6 +571,22 @@ static uint64_t fake_clock(void *user_data)
     return H.clk;
 }
 
+static void model_removed(mep *e);
+
+/* Removal is allowed from any callback: the announcement still going on
+ * must not touch the endpoint afterwards. */
+static void remove_from_callback(mep *e, const char *where)
+{
+    note("  remove '%.12s' from %s", names[e->name_idx], where);
+    e->remove_pending = 1; /* its user data may be destroyed before the call returns */
+    if (dynhc_sched_remove_endpoint(H.s, e->ep) != DYNHC_OK) {
+        broken("remove from %s failed", where);
+    }
+    if (!H.defer_removal) {
+        model_removed(e);
+    }
+}
+
 static void on_log(dynhc_log_level level, const char *message, void *user_data)
 {
     (void)user_data;
@@ -586,6 +608,20 @@ static void on_log(dynhc_log_level level, const char *message, void *user_data)
     }
     if (level == DYNHC_LOG_WARNING) {
         H.saw_warning_log = 1;
+    }
+    /* A log sink that acts on what it reads (the endpoint handle must stay
+     * valid for nobody once it is removed, whatever callback removes it). */
+    static const char turned[] = "endpoint '";
+    if (strncmp(message, turned, sizeof(turned) - 1) == 0) {
+        for (int i = 0; i < MAX_EP; i++) {
+            mep *e = &H.eps[i];
+            size_t n = strlen(names[e->name_idx]);
+            if (e->alive && e->remove_on_log && !e->remove_pending &&
+                strncmp(message + sizeof(turned) - 1, names[e->name_idx], n) == 0 &&
+                strncmp(message + sizeof(turned) - 1 + n, "' is now ", 9) == 0) {
+                remove_from_callback(e, "the log sink");
+            }
+        }
     }
 }
 
@@ -623,6 +659,9 @@ static void on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, 
     }
     e->cb_transitions++;
     e->cb_last = ready;
+    if ((e->send_mode & REMOVE_ON_TRANSITION) && !e->remove_pending) {
+        remove_from_callback(e, "its transition callback");
+    }
 }
 
 static void on_wakeup(dynhc_sched *s, void *user_data)
@@ -640,7 +679,7 @@ static void on_destroy(void *user_data)
         broken("destroy called with bad user data");
     }
     const mep *e = &H.eps[ud->idx];
-    if (!H.freeing && e->alive && e->gen == ud->gen) {
+    if (!H.freeing && e->alive && e->gen == ud->gen && !e->remove_pending) {
         broken("user data destroyed while its endpoint is registered");
     }
     ud->magic = 0;
@@ -650,6 +689,7 @@ static void on_destroy(void *user_data)
 
 static void do_add(int from_send);
 static void do_remove(mep *e);
+static int api_complete(uint64_t id, int result, const char *error);
 
 /* The first other endpoint with a check in flight. */
 static mep *other_in_flight(const mep *self)
@@ -752,17 +792,15 @@ static int on_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
         mep *other = other_in_flight(e);
         if (other != NULL) {
             uint64_t other_id = other->inflight_id;
-            int rc = dynhc_sched_complete(s, other_id, DYNHC_CHECK_SUCCESS, NULL);
-            model_complete(other_id, DYNHC_CHECK_SUCCESS, NULL, rc, 1);
+            api_complete(other_id, DYNHC_CHECK_SUCCESS, NULL);
         }
     }
     if ((mode & SEND_SYNC_MASK) != 0) {
         int result = (int)(mode & SEND_SYNC_MASK) - 1;
         const char *error = result != DYNHC_CHECK_SUCCESS ? "sync" : NULL;
-        int rc = dynhc_sched_complete(s, id, (dynhc_check_result)result, error);
-        model_complete(id, result, error, rc, 1);
+        api_complete(id, result, error);
     }
-    if (mode & SEND_REMOVE_SELF) {
+    if ((mode & SEND_REMOVE_SELF) && e->alive) {
         do_remove(e);
     }
     if (mode & SEND_REMOVE_OTHER) {
@@ -865,19 +903,49 @@ static void do_add(int from_send)
     model_update();
 }
 
-static void do_remove(mep *e)
+static void model_removed(mep *e)
 {
-    note("%sremove '%.12s'", H.in_send ? "  " : "", names[e->name_idx]);
-    e->alive = 0; /* its user data may be destroyed before the call returns */
-    int rc = dynhc_sched_remove_endpoint(H.s, e->ep);
-    if (rc != DYNHC_OK) {
-        broken("remove of a registered endpoint returned %d", rc);
-    }
+    e->alive = 0;
+    e->remove_pending = 0;
     H.removed++;
     if (H.in_tick) {
         H.tick_removals++;
     }
     model_update();
+}
+
+static void do_remove(mep *e)
+{
+    note("%sremove '%.12s'", H.in_send ? "  " : "", names[e->name_idx]);
+    e->remove_pending = 1; /* its user data may be destroyed before the call returns */
+    int rc = dynhc_sched_remove_endpoint(H.s, e->ep);
+    if (rc != DYNHC_OK) {
+        broken("remove of a registered endpoint returned %d", rc);
+    }
+    model_removed(e);
+}
+
+/* Removals from callbacks that waited for the model to catch up. */
+static void flush_removals(void)
+{
+    for (int i = 0; i < MAX_EP; i++) {
+        if (H.eps[i].alive && H.eps[i].remove_pending) {
+            model_removed(&H.eps[i]);
+        }
+    }
+}
+
+/* dynhc_sched_complete() and what the model makes of it. */
+static int api_complete(uint64_t id, int result, const char *error)
+{
+    H.defer_removal++;
+    int rc = dynhc_sched_complete(H.s, id, (dynhc_check_result)result, error);
+    model_complete(id, result, error, rc, 1);
+    H.defer_removal--;
+    if (!H.defer_removal) {
+        flush_removals();
+    }
+    return rc;
 }
 
 /* The earliest time a tick must happen for what the model knows is due:
@@ -1884,7 +1952,7 @@ static void do_drain(unsigned max_ticks)
                                                  sat_add(sat_mul(2, longest), 4 * MS)));
     uint64_t from = H.clk;
     note("drain up to %u ticks, bound %llu", max_ticks, (unsigned long long)bound);
-    for (unsigned k = 0; k < max_ticks && H.drain_ticks < 4000; k++, H.drain_ticks++) {
+    for (unsigned k = 0; k < max_ticks && H.drain_ticks < 512; k++, H.drain_ticks++) {
         int waiting = -1;
         for (int i = 0; i < MAX_EP && waiting < 0; i++) {
             const mep *e = &H.eps[i];
@@ -2165,7 +2233,9 @@ static void do_settings(void)
     case 12: {
         mep *e = pick_ep();
         e->send_mode = rd8();
-        note("send mode of slot %d: %#x", (int)(e - H.eps), e->send_mode);
+        e->remove_on_log = rd8() % 4 == 3;
+        note("send mode of slot %d: %#x%s", (int)(e - H.eps), e->send_mode,
+             e->remove_on_log ? ", removed by the log sink" : "");
         return;
     }
     case 13:
@@ -2283,8 +2353,7 @@ static void do_complete_op(void)
     }
     }
     note("complete %#llx as %d", (unsigned long long)id, result);
-    int rc = dynhc_sched_complete(H.s, id, (dynhc_check_result)result, error);
-    model_complete(id, result, error, rc, 1);
+    api_complete(id, result, error);
 }
 
 static void do_activity(void)
@@ -2296,11 +2365,14 @@ static void do_activity(void)
         return;
     }
     note("activity '%.12s' ok %d", names[e->name_idx], ok);
+    H.defer_removal++;
     dynhc_endpoint_record_activity(e->ep, ok);
     e->last_activity = H.clk;
     if (ok && H.amr) {
         model_set_ready(e, 1);
     }
+    H.defer_removal--;
+    flush_removals();
 }
 
 /* No allocation the scheduler makes for a handful of endpoints comes near a
