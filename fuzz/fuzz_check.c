@@ -78,6 +78,53 @@ void fuzz_check_round_trip(const cJSON *root, const char *what)
     cJSON_free(printed);
 }
 
+/* How many steps cJSON_Compare takes on node, up to limit: it compares
+ * every object member from both sides, so each level of objects doubles. */
+static size_t compare_cost(const cJSON *node, size_t limit)
+{
+    size_t cost = 1;
+    for (const cJSON *c = node->child; c != NULL && cost < limit; c = c->next) {
+        size_t child = compare_cost(c, limit);
+        cost += cJSON_IsObject(node) ? (child < limit ? 2 * child : limit) : child;
+    }
+    return cost < limit ? cost : limit;
+}
+
+void fuzz_check_text_matches(const char *text, const cJSON *tree, const char *what)
+{
+    cJSON *again = cJSON_ParseWithOpts(text, NULL, 1);
+    if (again == NULL) {
+        fprintf(stderr, "text: %.300s\n", text);
+        broken(what, "the text does not parse with cJSON_Parse");
+    }
+    /* cJSON_Compare where it finishes; on deeply nested objects (2^depth
+     * steps) the linear comparison, both ways, which also sees a member
+     * given twice. */
+    int equal = compare_cost(tree, 1u << 20) < (1u << 20)
+                    ? cJSON_Compare(again, tree, 1)
+                    : same_tree(again, tree) && same_tree(tree, again);
+    if (!equal) {
+        char *printed = cJSON_PrintUnformatted(tree);
+        fprintf(stderr, "text: %.300s\ntree: %.300s\n", text, printed ? printed : "?");
+        cJSON_free(printed);
+        broken(what, "the text reads back different from the tree");
+    }
+    cJSON_Delete(again);
+    /* The strict reader takes it too: no member twice, valid UTF-8. */
+    dynhcp_pos origin = {1, 1};
+    dynhcp_parse_error err = {{0, 0}, "", 0};
+    cJSON *strict = dynhcp_json_parse(text, strlen(text), origin, NULL, &err);
+    if (strict == NULL) {
+        fprintf(stderr, "text: %.300s\nat %u:%u\n", text, err.pos.line, err.pos.column);
+        broken(what, err.message);
+    }
+    if (!same_tree(strict, tree) || !same_tree(tree, strict)) {
+        fprintf(stderr, "text: %.300s\n", text);
+        broken(what, "the text read strictly differs from the tree");
+    }
+    cJSON_Delete(strict);
+}
+
 void fuzz_check_json(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;

@@ -25,4 +25,9 @@ void fuzz_check_json(const uint8_t *data, size_t size);
  * nests at most 64 deep). */
 void fuzz_check_round_trip(const cJSON *root, const char *what);
 
+/* Checks that text (a result's dynhc_result_text) is strict JSON that
+ * cJSON_Parse reads back to a tree equal (cJSON_Compare) to tree (the
+ * result's dynhc_result_payload). */
+void fuzz_check_text_matches(const char *text, const cJSON *tree, const char *what);
+
 #endif

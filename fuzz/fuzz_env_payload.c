@@ -1,5 +1,6 @@
 /* fuzz_env_payload.c: a payload given in DYN_HEALTH_CHECK_PAYLOAD, resolved
- * through the public API, and the same bytes read by the JSON reader. */
+ * through the public API in replace and in merge mode (each result's text
+ * must read back to its tree), and the same bytes read by the JSON reader. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ static void read_result(const dynhc_result *res)
     }
     if (payload != NULL) {
         fuzz_check_round_trip(payload, "resolved payload");
-        (void)strlen(text);
+        fuzz_check_text_matches(text, payload, "dynhc_result_text");
     }
     const char *origin = dynhc_result_origin(res);
     if (origin != NULL) {
@@ -48,19 +49,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(value, data, size);
     value[size] = '\0';
-    dynhc_resolver *r = dynhc_resolver_new();
-    if (r != NULL && dynhc_resolver_set_getenv(r, fuzz_getenv, value) == DYNHC_OK) {
-        dynhc_result *res = NULL;
-        int status = dynhc_resolver_resolve(r, &res);
-        if (res != NULL) {
-            if (dynhc_result_status(res) != status) {
-                abort();
+    /* Replace mode keeps the payload's own text; merge mode prints the
+     * merged tree: both texts must read back to the result's tree. */
+    for (int merge = 0; merge < 2; merge++) {
+        dynhc_resolver *r = dynhc_resolver_new();
+        if (r != NULL && dynhc_resolver_set_getenv(r, fuzz_getenv, value) == DYNHC_OK &&
+            dynhc_resolver_set_merge(r, merge) == DYNHC_OK) {
+            dynhc_result *res = NULL;
+            int status = dynhc_resolver_resolve(r, &res);
+            if (res != NULL) {
+                if (dynhc_result_status(res) != status) {
+                    abort();
+                }
+                read_result(res);
             }
-            read_result(res);
+            dynhc_result_free(res);
         }
-        dynhc_result_free(res);
+        dynhc_resolver_free(r);
     }
-    dynhc_resolver_free(r);
     free(value);
 
     fuzz_check_json(data, size);

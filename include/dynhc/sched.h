@@ -137,7 +137,9 @@ typedef void (*dynhc_destroy_fn)(void *user_data);
  * status (ep NULL, name NULL). Called from the thread that caused it. ep and
  * name stay valid during the call, even when another thread (or this
  * callback) removes the endpoint meanwhile; dynhc_endpoint_ref(ep) keeps ep
- * longer. */
+ * longer. An overall change undone by another before it was announced (a
+ * callback or the log sink removing an endpoint, say) is not called back:
+ * the last overall callback always gives the status as it is. */
 typedef void (*dynhc_transition_fn)(dynhc_sched *s, dynhc_endpoint *ep, const char *name,
                                     int ready, void *user_data);
 
@@ -373,9 +375,14 @@ DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 /*
  * Reports a check's outcome, from any thread, once. error (may be NULL) is a
  * short text kept as the endpoint's last error: copied for a failure or a
- * timeout, ignored for a success. A completion after the timeout, for an
- * unknown id or for a removed endpoint is counted as late and otherwise
- * ignored: DYNHC_ERR_NOT_FOUND. DYNHC_ERR_NOMEM when error cannot be
+ * timeout, ignored for a success. A success or failure after the check's
+ * deadline (whether or not a tick has timed it out yet), a completion after
+ * the tick timed it out, and one for an id the endpoint never issued or for
+ * a removed endpoint are counted as late (or as unknown, for an id no
+ * endpoint owns now) and otherwise ignored: DYNHC_ERR_NOT_FOUND. A
+ * DYNHC_CHECK_TIMEOUT after the deadline but before a tick is taken, with
+ * its error as the reason, as taking exactly the timeout (an event loop
+ * that times out its own requests). DYNHC_ERR_NOMEM when error cannot be
  * copied: nothing was done and the check is still in flight, so the same
  * call can be made again (left alone, the check times out). A success, or
  * an error of NULL, never allocates.

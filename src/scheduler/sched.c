@@ -230,6 +230,12 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, uint
  * callback_owner set, without the lock. */
 static void announce_overall(dynhc_sched *s, dynhc_transition_fn fn, void *data, int ready)
 {
+    /* A later change (made, say, by a callback of this very announcement)
+     * has turned the status again and announces itself: this one would be
+     * stale, and the last word must be the status as it is. */
+    if (atomic_load(&s->overall_ready) != ready) {
+        return;
+    }
     dynhcp_sched_log(s, DYNHC_LOG_INFO, "overall status is now %s", ready ? "ready" : "not ready");
     if (fn != NULL) {
         fn(s, NULL, NULL, ready, data);
@@ -491,7 +497,21 @@ static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result 
     uint64_t slot = (check_id >> 32) - 1;
     dynhc_endpoint *ep = slot < s->slot_count ? s->slots[slot] : NULL;
     dynhcp_wakeup w = {NULL, NULL};
-    if (ep != NULL && ep->in_flight && check_id == check_id_of(ep)) {
+    /* An id its slot's endpoint never issued was another endpoint's, one
+     * removed since: unknown, not late. */
+    if (ep != NULL && (int32_t)((uint32_t)check_id - ep->first_sequence) <= 0) {
+        ep = NULL;
+    }
+    /* After the check's deadline it has timed out, whether or not a tick
+     * has said so yet: a success or failure then is late (SPEC 3). A
+     * timeout is taken, with the caller's reason, as if the tick had found
+     * it: it took exactly its timeout. */
+    uint64_t deadline = ep != NULL && ep->in_flight && ep->heap_index != DYNHCP_NOT_IN_HEAP
+                            ? s->heap.entries[ep->heap_index].due_ns
+                            : UINT64_MAX;
+    int past_deadline = now > deadline;
+    if (ep != NULL && ep->in_flight && check_id == check_id_of(ep) &&
+        (!past_deadline || result == DYNHC_CHECK_TIMEOUT)) {
         /* The text is copied first: out of memory, nothing is done and the
          * check stays in flight, for the caller to complete again. */
         const char *text = NULL;
@@ -508,8 +528,8 @@ static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result 
             }
         }
         if (status == DYNHC_OK) {
-            finish_check(s, ep, result, text, copied != NULL, now, dynhcp_elapsed(now, ep->sent_ns),
-                         &t);
+            uint64_t took = dynhcp_elapsed(past_deadline ? deadline : now, ep->sent_ns);
+            finish_check(s, ep, result, text, copied != NULL, now, took, &t);
             /* The copy belongs to ep, and another completion may free it once
              * the lock is released: the log line takes the caller's text. */
             if (copied != NULL) {

@@ -272,6 +272,7 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
      * takes one, whatever the constness of the caller's pointer. */
     ep->payload = dynhc_result_ref((dynhc_result *)(uintptr_t)payload);
     ep->slot = s->free_count > 0 ? s->free_slots[--s->free_count] : s->slot_count++;
+    ep->first_sequence = s->check_counter;
     s->slots[ep->slot] = ep;
     s->names[name_slot(s, name)] = ep;
     s->endpoint_count++;

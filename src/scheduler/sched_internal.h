@@ -31,6 +31,9 @@ struct dynhc_endpoint {
     uint32_t heap_index;    /* DYNHCP_NOT_IN_HEAP when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
     uint32_t sequence;      /* the low half of the in-flight check id */
+    /* The scheduler's last check id when the endpoint was registered: the
+     * ids of its slot up to this one were another endpoint's. */
+    uint32_t first_sequence;
     uint8_t in_flight;
     atomic_uchar removed;   /* read by the ticking thread without the lock */
     uint8_t last_result;    /* dynhc_check_result of the last check */
@@ -56,7 +59,7 @@ struct dynhc_endpoint {
      * strings one after the other in the same block; NULL when none. */
     const char *const *labels;
     dynhc_destroy_fn destroy;
-    uint64_t last_check_ns;      /* when the last check completed; 0 before the first */
+    uint64_t last_check_ns;      /* when the last check completed (once there was one) */
     uint64_t last_latency_ns;
     /* The latencies of every check, summed: one check at a time, each after
      * the one before, so the sum never passes the clock's span (no wrap). */

@@ -99,7 +99,7 @@ typedef struct report_ep {
     size_t name;
     size_t labels; /* label_pairs name/value pairs, one string after the other */
     size_t error;  /* NO_TEXT: none */
-    uint64_t last_check_ns; /* 0: never checked */
+    uint64_t last_check_ns; /* meaningful once checked */
     uint64_t last_latency_ns;
     uint64_t latency_sum_ns;
     uint64_t last_success_ns; /* 0: never */
@@ -114,6 +114,13 @@ typedef struct report_ep {
     uint8_t in_flight;
     uint8_t last_result;
 } report_ep;
+
+/* Whether a check of r has completed: a clock may well say 0 then, so the
+ * time is no marker. */
+static int ever_checked(const report_ep *r)
+{
+    return r->checks[0] + r->checks[1] + r->checks[2] > 0;
+}
 
 /* The scheduler's own numbers, copied with the endpoints. */
 typedef struct report {
@@ -273,7 +280,7 @@ static int take_snapshot(dynhc_sched *s, uint64_t now, unsigned want, report *ou
 
 static void out_check_json(dynhcp_buf *out, const report *rep, const report_ep *r)
 {
-    int checked = r->last_check_ns != 0;
+    int checked = ever_checked(r);
     dynhcp_buf_str(out, "{\"last_check_secs_ago\":");
     if (checked) {
         dynhcp_buf_decimal(out, dynhcp_elapsed(rep->now, r->last_check_ns), 9);
@@ -460,7 +467,7 @@ static int last_duration_value(const report *rep, const report_ep *r, uint64_t *
 {
     (void)rep;
     *out = r->last_latency_ns;
-    return r->last_check_ns != 0; /* a 0 would read as a fast check */
+    return ever_checked(r); /* a 0 would read as a fast check */
 }
 
 static int duration_sum_value(const report *rep, const report_ep *r, uint64_t *out)
