@@ -376,6 +376,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 }
 
 /* libmicrohttpd's own messages go to the scheduler's log at debug level. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 0)))
+#endif
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     /* A failed bind is reported through errno after this returns. */
