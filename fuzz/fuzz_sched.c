@@ -1016,11 +1016,13 @@ static void do_tick(uint64_t now)
         broken("next_deadline %llu is after a check's deadline (%llu rounded up)",
                (unsigned long long)before, (unsigned long long)model_earliest_timeout());
     }
-    /* The checks whose deadline has come time out before anything is sent. */
+    /* The checks whose deadline has come time out before anything is sent;
+     * a deadline at the end of the clock's range never comes. */
     unsigned timeouts = 0;
     for (int i = 0; i < MAX_EP; i++) {
         mep *e = &H.eps[i];
-        if (e->alive && e->inflight_id != 0 && e->inflight_deadline <= now) {
+        if (e->alive && e->inflight_id != 0 && e->inflight_deadline <= now &&
+            e->inflight_deadline != UINT64_MAX) {
             model_timeout(e);
             timeouts++;
         }
