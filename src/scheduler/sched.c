@@ -480,8 +480,9 @@ void dynhcp_wakeup_call(dynhc_sched *s, dynhcp_wakeup w)
     }
 }
 
-/* dynhc_sched_complete(), with error copied when copy is set, else kept as
- * it is (a literal). */
+/* dynhc_sched_complete(), with error copied when copy is set; else it is
+ * the scheduler's own completion of a send it saw fail, with a literal
+ * error, which is never late: the tick that sent the check decides. */
 static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result result,
                           const char *error, int copy)
 {
@@ -509,7 +510,7 @@ static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result 
     uint64_t deadline = ep != NULL && ep->in_flight && ep->heap_index != DYNHCP_NOT_IN_HEAP
                             ? s->heap.entries[ep->heap_index].due_ns
                             : UINT64_MAX;
-    int past_deadline = now > deadline;
+    int past_deadline = copy && now > deadline;
     if (ep != NULL && ep->in_flight && check_id == check_id_of(ep) &&
         (!past_deadline || result == DYNHC_CHECK_TIMEOUT)) {
         /* The text is copied first: out of memory, nothing is done and the
