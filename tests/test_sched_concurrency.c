@@ -769,9 +769,14 @@ static void run_churn(int runner)
         }
     } else {
         assert_int_equal(dynhc_sched_start_thread(c->s, NULL), DYNHC_OK);
-        /* Bounded: a stuck thread fails the counts below, not the clock. */
-        for (int waited = 0; waited < 60000 && atomic_load(&c->churned) < rounds &&
-                             atomic_load(&c->stop) == 0;
+        /* Until the endpoints have changed rounds times and the runner has
+         * sent and seen completed at least one check (on a loaded machine
+         * it may get no CPU while the churn runs). Bounded: a stuck thread
+         * fails the counts below, not the clock. */
+        for (int waited = 0;
+             waited < 60000 && atomic_load(&c->stop) == 0 &&
+             (atomic_load(&c->churned) < rounds || atomic_load(&c->sent) == 0 ||
+              atomic_load(&c->completed) == 0);
              waited++) {
             sleep_ms(1);
         }
