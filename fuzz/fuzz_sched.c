@@ -517,10 +517,10 @@ static int completion_expected(const mep *e)
     if (!e->inflight_consistent) {
         return -1;
     }
-    if (H.clk < e->inflight_deadline) {
+    if (scheduler_now() < e->inflight_deadline) {
         return 1;
     }
-    return H.clk == e->inflight_deadline ? -1 : 0;
+    return scheduler_now() == e->inflight_deadline ? -1 : 0;
 }
 
 /* Applies a dynhc_sched_complete() that returned rc (or, for the
@@ -555,11 +555,14 @@ static void model_complete(uint64_t id, int result, const char *error, int rc, i
                    (unsigned long long)e->inflight_sent, result_names[result]);
         }
         if (rc == DYNHC_OK) {
-            int known = e->inflight_consistent && H.clk >= e->inflight_sent;
+            /* The completion's time is the scheduler's: the clock, never
+             * before the latest tick. */
+            uint64_t at = scheduler_now();
+            int known = e->inflight_consistent && at >= e->inflight_sent;
             /* A timeout told after the deadline took exactly its timeout. */
-            uint64_t end = result == DYNHC_CHECK_TIMEOUT && H.clk > e->inflight_deadline
+            uint64_t end = result == DYNHC_CHECK_TIMEOUT && at > e->inflight_deadline
                                ? e->inflight_deadline
-                               : H.clk;
+                               : at;
             model_outcome(e, result, error, known, known ? end - e->inflight_sent : 0);
         } else {
             e->late++;
