@@ -172,7 +172,10 @@ static struct {
     uint64_t overall_transitions, cb_overall;
     int cb_overall_last;
 
-    uint64_t outcomes, lat_sum, prev_sum;
+    uint64_t outcomes;
+    /* Latencies add up past 2^64 ns (a tick far behind the clock), as the
+     * scheduler's seconds-and-nanoseconds sum does. */
+    unsigned __int128 lat_sum, prev_sum;
     int lat_exact;
     uint64_t unknown, fab;
     issued *hist;
@@ -1631,7 +1634,7 @@ static NO_COVERAGE uint64_t integer_of(const sample *s)
 
 /* An exact decimal of seconds ("12.000000345") in nanoseconds; -1 when it
  * is not one or does not fit. */
-static NO_COVERAGE int decimal_ns(const char *s, uint64_t *out)
+static NO_COVERAGE int decimal_ns_wide(const char *s, unsigned __int128 *out)
 {
     uint64_t v = 0, frac = 0;
     unsigned digits = 0;
@@ -1664,10 +1667,17 @@ static NO_COVERAGE int decimal_ns(const char *s, uint64_t *out)
     for (; digits < 9; digits++) {
         frac *= 10;
     }
-    if (v > (UINT64_MAX - frac) / SEC) {
+    *out = (unsigned __int128)v * SEC + frac;
+    return 0;
+}
+
+static NO_COVERAGE int decimal_ns(const char *s, uint64_t *out)
+{
+    unsigned __int128 wide;
+    if (decimal_ns_wide(s, &wide) != 0 || wide > UINT64_MAX) {
         return -1;
     }
-    *out = v * SEC + frac;
+    *out = (uint64_t)wide;
     return 0;
 }
 
@@ -1827,22 +1837,22 @@ static NO_COVERAGE void check_histogram(void)
         broken("metrics: %llu check latencies recorded, the model saw %llu outcomes",
                (unsigned long long)count, (unsigned long long)H.outcomes);
     }
-    uint64_t sum;
-    if (decimal_ns(sum_sample->raw, &sum) != 0) {
-        broken("metrics: latency sum %s is not a decimal of seconds that fits", sum_sample->raw);
+    unsigned __int128 sum;
+    if (decimal_ns_wide(sum_sample->raw, &sum) != 0) {
+        broken("metrics: latency sum %s is not a decimal of seconds", sum_sample->raw);
     }
     if (sum < H.prev_sum) {
-        broken("metrics: the latency sum went down from %llu ns to %llu ns",
-               (unsigned long long)H.prev_sum, (unsigned long long)sum);
+        broken("metrics: the latency sum went down from %.0f ns to %s s", (double)H.prev_sum,
+               sum_sample->raw);
     }
     H.prev_sum = sum;
     if (count > 0 && sum / count > span()) {
-        broken("metrics: latency sum %llu ns over %llu checks, but only %llu ns of time were seen",
-               (unsigned long long)sum, (unsigned long long)count, (unsigned long long)span());
+        broken("metrics: latency sum %s s over %llu checks, but only %llu ns of time were seen",
+               sum_sample->raw, (unsigned long long)count, (unsigned long long)span());
     }
     if (H.lat_exact && sum != H.lat_sum) {
-        broken("metrics: latency sum %llu ns, the model %llu ns", (unsigned long long)sum,
-               (unsigned long long)H.lat_sum);
+        broken("metrics: latency sum %s s, the model %.0f ns", sum_sample->raw,
+               (double)H.lat_sum);
     }
 }
 
