@@ -207,11 +207,15 @@ static uint64_t scheduler_now(void)
 
 /* Whether the next time of some endpoint may pass UINT64_MAX: every wait
  * the settings allow (intervals with jitter, the timeout, the spread). */
+static uint64_t sat_add(uint64_t a, uint64_t b);
+
 static int near_the_end_of_time(void)
 {
-    uint64_t longest = H.interval > H.nr_interval ? H.interval : H.nr_interval;
-    uint64_t span = longest / 4 > UINT64_MAX / 16 ? UINT64_MAX : 2 * longest + H.timeout + H.spread;
-    return span >= UINT64_MAX - scheduler_now() || scheduler_now() >= UINT64_MAX - span;
+    /* The longest wait any setting ever allowed: an endpoint's next time
+     * was planned under the settings of its day. */
+    uint64_t longest = sat_add(H.max_interval, (uint64_t)((double)H.max_interval * H.max_jitter) + 1);
+    uint64_t span = sat_add(sat_add(longest, longest), sat_add(H.max_timeout, H.max_spread));
+    return scheduler_now() >= UINT64_MAX - span;
 }
 
 /* ---- failing ---------------------------------------------------------------------- */
