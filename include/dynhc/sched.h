@@ -139,8 +139,9 @@ typedef void (*dynhc_destroy_fn)(void *user_data);
  * callback) removes the endpoint meanwhile; dynhc_endpoint_ref(ep) keeps ep
  * longer. An overall change undone by another before it was announced (a
  * callback or the log sink removing an endpoint, say) is not called back:
- * the last overall callback always gives the status as it is; nor is a
- * change of an endpoint removed before it was announced. */
+ * the last overall callback always gives the status as it is. A change of
+ * an endpoint removed before it was announced is still called back, as it
+ * happened. */
 typedef void (*dynhc_transition_fn)(dynhc_sched *s, dynhc_endpoint *ep, const char *name,
                                     int ready, void *user_data);
 

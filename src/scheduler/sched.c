@@ -253,11 +253,6 @@ static void announce_overall(dynhc_sched *s, dynhc_transition_fn fn, void *data,
 static void announce_endpoint(dynhc_sched *s, dynhc_transition_fn fn, void *data,
                               dynhc_endpoint *ep, const dynhcp_transitions *t)
 {
-    /* Removed before this was announced (by a send callback of the same
-     * tick, say): its readiness no longer concerns anyone. */
-    if (atomic_load(&ep->removed)) {
-        return;
-    }
     const char *reason = t->reason;
     if (t->ep_changed && t->ep_ready) {
         dynhcp_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now ready", ep->name);
