@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "resolve_internal.h"
+#include "system_settings.h"
 
 static void check_endpoint_list(ctx *c, const char *name, const char *raw)
 {

@@ -17,6 +17,7 @@
 #include "sched_internal.h"
 #include "settings.h"
 #include "text.h"
+#include "system_settings.h"
 
 /* The scheduler whose callback this thread is running, if any: a tick or a
  * free from there would pull the ground from under the caller. */

@@ -8,6 +8,7 @@
 #include "json_text.h"
 #include "sched_internal.h"
 #include "settings.h"
+#include "system_settings.h"
 
 /* Runs body with the lock held; settings are read by threads that complete
  * checks, so they change under the lock like everything else. */

@@ -40,6 +40,7 @@
 #include "server_internal.h"
 #include "settings.h"
 #include "text.h"
+#include "system_settings.h"
 
 #define NS_PER_MS 1000000ull
 
