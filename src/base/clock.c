@@ -1,4 +1,5 @@
-/* clock.c: Unix times, for the timestamps that reports give. */
+/* clock.c: Unix times, for the timestamps that reports give, and the
+ * monotonic clock for threads that wait. */
 #include "clock.h"
 
 #include <stdio.h>
@@ -60,4 +61,18 @@ uint64_t dynhcp_process_start_wall_ns(uint64_t fallback)
     }
     return boot * 1000000000ull + ticks / (unsigned long long)hz * 1000000000ull +
            ticks % (unsigned long long)hz * 1000000000ull / (unsigned long long)hz;
+}
+
+int dynhcp_cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    int rc = pthread_condattr_init(&attr);
+    if (rc == 0) {
+        rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (rc == 0) {
+            rc = pthread_cond_init(cond, &attr);
+        }
+        pthread_condattr_destroy(&attr);
+    }
+    return rc;
 }

@@ -1,6 +1,10 @@
 /* common.c: status strings and version. */
 #include "dynhc/common.h"
 
+#include <errno.h>
+
+#include "status.h"
+
 const char *dynhc_strerror(int status)
 {
     switch (status) {
@@ -29,4 +33,13 @@ const char *dynhc_version(void)
 unsigned dynhc_version_number(void)
 {
     return DYNHC_VERSION_NUMBER;
+}
+
+int dynhcp_system_error(int error, int *sys_errno)
+{
+    if (sys_errno != NULL) {
+        *sys_errno = error;
+    }
+    errno = error;
+    return DYNHC_ERR_SYSTEM;
 }

@@ -2,6 +2,7 @@
  * public next_deadline/tick pair, the way a poll or libuv loop would be (see
  * examples/), plus a condition variable to sleep on. */
 #include "sched_internal.h"
+#include "status.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -41,17 +42,6 @@ static struct timespec wait_until(uint64_t wait_ns)
     ts.tv_sec += (time_t)(wait_ns / NS_PER_SEC + nsec / NS_PER_SEC);
     ts.tv_nsec = (long)(nsec % NS_PER_SEC);
     return ts;
-}
-
-/* DYNHC_ERR_SYSTEM, with the error number in *sys_errno (when given) and
- * errno. */
-static int system_error(int error, int *sys_errno)
-{
-    if (sys_errno != NULL) {
-        *sys_errno = error;
-    }
-    errno = error;
-    return DYNHC_ERR_SYSTEM;
 }
 
 static void *runner_main(void *arg)
@@ -102,20 +92,11 @@ int dynhc_sched_start_thread(dynhc_sched *s, int *sys_errno)
         return DYNHC_ERR_BUSY;
     }
 
-    /* Timed waits on CLOCK_MONOTONIC, so that changing the wall clock
-     * neither delays nor hastens a check. */
-    pthread_condattr_t attr;
-    int rc = pthread_condattr_init(&attr);
-    if (rc == 0) {
-        rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        if (rc == 0) {
-            rc = pthread_cond_init(&s->wake, &attr);
-        }
-        pthread_condattr_destroy(&attr);
-    }
+    /* Timed waits on CLOCK_MONOTONIC: a check is not moved by the wall clock. */
+    int rc = dynhcp_cond_init_monotonic(&s->wake);
     if (rc != 0) {
         pthread_mutex_unlock(&s->lock);
-        return system_error(rc, sys_errno);
+        return dynhcp_system_error(rc, sys_errno);
     }
 
     s->wakeup = runner_wakeup;
@@ -138,7 +119,7 @@ int dynhc_sched_start_thread(dynhc_sched *s, int *sys_errno)
         s->wakeup = NULL;
         pthread_cond_destroy(&s->wake);
         pthread_mutex_unlock(&s->lock);
-        return system_error(rc, sys_errno);
+        return dynhcp_system_error(rc, sys_errno);
     }
     pthread_mutex_unlock(&s->lock);
     return DYNHC_OK;

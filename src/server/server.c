@@ -36,11 +36,13 @@
 #include <microhttpd.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "sched_services.h"
 #include "server_internal.h"
 #include "settings.h"
-#include "text.h"
+#include "status.h"
 #include "system_settings.h"
+#include "text.h"
 
 #define NS_PER_MS 1000000ull
 
@@ -588,15 +590,7 @@ static struct MHD_Response *json_response(const char *text)
  * monotonic clock like the deadlines. */
 static int init_sync(dynhc_server *srv)
 {
-    pthread_condattr_t attr;
-    int rc = pthread_condattr_init(&attr);
-    if (rc == 0) {
-        rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        if (rc == 0) {
-            rc = pthread_cond_init(&srv->wake, &attr);
-        }
-        pthread_condattr_destroy(&attr);
-    }
+    int rc = dynhcp_cond_init_monotonic(&srv->wake);
     if (rc == 0 && (rc = pthread_mutex_init(&srv->lock, NULL)) != 0) {
         pthread_cond_destroy(&srv->wake);
     }
@@ -673,17 +667,6 @@ static void describe_address(const dynhc_server *srv, int port, char *buf, size_
     }
 }
 
-/* DYNHC_ERR_SYSTEM, with the error number in *sys_errno (when given) and
- * errno. */
-static int system_error(int error, int *sys_errno)
-{
-    if (sys_errno != NULL) {
-        *sys_errno = error;
-    }
-    errno = error;
-    return DYNHC_ERR_SYSTEM;
-}
-
 /* Gives back the connection nodes once no thread can use them. */
 static void release_pool(dynhc_server *srv)
 {
@@ -744,7 +727,7 @@ int dynhc_server_start(dynhc_server *srv, int *sys_errno)
         strerror_r(rc, reason, sizeof(reason));
         dynhcp_sched_log(srv->sched, DYNHC_LOG_WARNING,
                          "status server: cannot start its watchdog thread: %s", reason);
-        return system_error(rc, sys_errno);
+        return dynhcp_system_error(rc, sys_errno);
     }
     /* The logger first: libmicrohttpd reports the options after it through it. */
     srv->daemon = MHD_start_daemon(
@@ -764,7 +747,7 @@ int dynhc_server_start(dynhc_server *srv, int *sys_errno)
         describe_address(srv, srv->port, where, sizeof(where));
         dynhcp_sched_log(srv->sched, DYNHC_LOG_WARNING, "status server: cannot listen on %s: %s",
                          where, reason);
-        return system_error(rc, sys_errno);
+        return dynhcp_system_error(rc, sys_errno);
     }
     srv->bound_port = srv->port;
     if (srv->port == 0) {
