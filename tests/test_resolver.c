@@ -845,6 +845,30 @@ static void explain_names_every_setting_and_its_origin(void **state)
     dynhc_free(explain);
 }
 
+static void setting_origin_names_the_kind_and_the_source_of_each_setting(void **state)
+{
+    fixture *f = *state;
+    fake_env_set(&f->env, "DYN_HEALTH_CHECK_PAYLOAD_DISABLED", "yes");
+    char *path = config_file(f, "c.yaml", "health_check_level: standard\n");
+    assert_int_equal(dynhc_resolver_set_model_type(f->r, "chat"), DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_DISABLED);
+    assert_string_equal(dynhc_result_setting_kind(res, DYNHC_SETTING_DISABLED), "environment");
+    assert_string_equal(dynhc_result_setting_origin(res, DYNHC_SETTING_DISABLED),
+                        "DYN_HEALTH_CHECK_PAYLOAD_DISABLED");
+    assert_string_equal(dynhc_result_setting_kind(res, DYNHC_SETTING_LEVEL), "config");
+    assert_string_equal(dynhc_result_setting_origin(res, DYNHC_SETTING_LEVEL), path);
+    assert_string_equal(dynhc_result_setting_kind(res, DYNHC_SETTING_MODEL_TYPE), "runtime");
+    assert_null(dynhc_result_setting_origin(res, DYNHC_SETTING_MODEL_TYPE));
+    assert_string_equal(dynhc_result_setting_kind(res, DYNHC_SETTING_TIMEOUT), "default");
+    assert_null(dynhc_result_setting_origin(res, DYNHC_SETTING_TIMEOUT));
+    /* Outside the enum, and without a result: nothing, never a crash. */
+    assert_null(dynhc_result_setting_kind(res, (dynhc_setting)-1));
+    assert_null(dynhc_result_setting_kind(res, (dynhc_setting)(DYNHC_SETTING_TIMEOUT + 1)));
+    assert_null(dynhc_result_setting_origin(res, (dynhc_setting)99));
+    assert_null(dynhc_result_setting_kind(NULL, DYNHC_SETTING_LEVEL));
+    free(path);
+}
+
 /* ---- numbers people read ---------------------------------------------------- */
 
 /* The explanation's line for name ("interval"), without its end. */
@@ -1244,6 +1268,7 @@ int main(void)
         T(merge_mode_patches_each_source_over_the_ones_below),
         T(token_budget_reads_each_model_types_field),
         T(explain_names_every_setting_and_its_origin),
+        T(setting_origin_names_the_kind_and_the_source_of_each_setting),
         T(explain_prints_durations_as_exact_decimals),
         cmocka_unit_test_setup_teardown(numbers_people_read_ignore_a_comma_decimal_locale, setup,
                                         restore_c_locale),

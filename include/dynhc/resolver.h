@@ -254,6 +254,23 @@ DYNHC_API int dynhc_result_enabled(const dynhc_result *res);
 DYNHC_API uint64_t dynhc_result_interval_ns(const dynhc_result *res);
 DYNHC_API uint64_t dynhc_result_timeout_ns(const dynhc_result *res);
 
+/* The scalar settings whose provenance a result records. */
+typedef enum dynhc_setting {
+    DYNHC_SETTING_DISABLED,
+    DYNHC_SETTING_MODEL_TYPE,
+    DYNHC_SETTING_LEVEL,
+    DYNHC_SETTING_ENABLED,
+    DYNHC_SETTING_INTERVAL,
+    DYNHC_SETTING_TIMEOUT
+} dynhc_setting;
+
+/* Where a setting's value came from, as --explain says it: the kind,
+ * "runtime", "environment", "config" or "default" (static); and the name,
+ * the variable or the config file's path (borrowed; NULL for "runtime" and
+ * "default"). Both NULL for a setting outside the enum or a NULL result. */
+DYNHC_API const char *dynhc_result_setting_kind(const dynhc_result *res, dynhc_setting which);
+DYNHC_API const char *dynhc_result_setting_origin(const dynhc_result *res, dynhc_setting which);
+
 /* Diagnostics: count, and the i-th (borrowed; NULL when i is out of range). */
 DYNHC_API size_t dynhc_result_diag_count(const dynhc_result *res);
 DYNHC_API const dynhc_diag *dynhc_result_diag(const dynhc_result *res, size_t i);

@@ -205,17 +205,10 @@ static int print_version(void)
  * payloads, as --explain words it ("(from environment VARIABLE)"). */
 static void say_why_disabled(const dynhc_result *res, const char *consequence)
 {
-    static const char line_start[] = "payload: disabled ";
-    char *explain = dynhc_result_explain(res);
-    const char *from = explain != NULL ? strstr(explain, line_start) : NULL;
-    if (from != NULL) {
-        from += strlen(line_start);
-        fprintf(stderr, "dynhc: health-check payloads are disabled %.*s: %s\n",
-                (int)strcspn(from, "\n"), from, consequence);
-    } else {
-        fprintf(stderr, "dynhc: health-check payloads are disabled: %s\n", consequence);
-    }
-    dynhc_free(explain);
+    const char *kind = dynhc_result_setting_kind(res, DYNHC_SETTING_DISABLED);
+    const char *name = dynhc_result_setting_origin(res, DYNHC_SETTING_DISABLED);
+    fprintf(stderr, "dynhc: health-check payloads are disabled (from %s%s%s): %s\n", kind,
+            name != NULL ? " " : "", name != NULL ? name : "", consequence);
 }
 
 int cli_payload_status(const dynhc_result *res, size_t problems, const char *consequence)

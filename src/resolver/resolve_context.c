@@ -34,7 +34,7 @@ const char *dynhcp_resolve_env_get(ctx *c, const char *name, size_t *len)
 }
 
 /* name is static, or the config's source (kept in the result). */
-void dynhcp_resolve_set_origin(ctx *c, enum dynhcp_setting which, const char *kind, const char *name)
+void dynhcp_resolve_set_origin(ctx *c, dynhc_setting which, const char *kind, const char *name)
 {
     c->res->origin_kind[which] = kind;
     c->res->origin_name[which] = name;

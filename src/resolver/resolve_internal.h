@@ -34,7 +34,7 @@ unsigned dynhcp_resolve_env_group(const char *name);
 /* An environment value, trimmed; NULL when unset or blank (SPEC 1.2). */
 const char *dynhcp_resolve_env_get(ctx *c, const char *name, size_t *len);
 /* Where setting which came from; name is static, or the config's source. */
-void dynhcp_resolve_set_origin(ctx *c, enum dynhcp_setting which, const char *kind,
+void dynhcp_resolve_set_origin(ctx *c, dynhc_setting which, const char *kind,
                                const char *name);
 /* Why s[0..len) is not UTF-8 (the message in why_buf), or NULL. */
 const char *dynhcp_resolve_utf8_problem(const char *s, size_t len, dynhcp_parse_error *why_buf);

@@ -113,7 +113,7 @@ static const char *node_text(const cJSON *node, const dynhcp_posmap *map, char *
  * wins; NULL-terminated, may be empty) then the config key. Bad values are
  * warnings and count as unset. Returns 1 when a source set *out.
  */
-static int lookup_setting(ctx *c, enum dynhcp_setting which, value_kind kind,
+static int lookup_setting(ctx *c, dynhc_setting which, value_kind kind,
                           const char *const *env_names, const char *config_key, value *out)
 {
     char quoted[96];
@@ -152,7 +152,7 @@ static int lookup_setting(ctx *c, enum dynhcp_setting which, value_kind kind,
 }
 
 /* runtime (when runtime_set) > environment > config > fallback. */
-static value resolve_setting(ctx *c, enum dynhcp_setting which, value_kind kind, int runtime_set,
+static value resolve_setting(ctx *c, dynhc_setting which, value_kind kind, int runtime_set,
                              value runtime, const char *const *env_names, const char *config_key,
                              value fallback)
 {
@@ -180,31 +180,31 @@ void dynhcp_resolve_settings(ctx *c)
     const dynhc_resolver *r = c->r;
     dynhc_result *res = c->res;
 
-    int disabled = resolve_setting(c, DYNHCP_SETTING_DISABLED, KIND_BOOL, r->disabled >= 0,
+    int disabled = resolve_setting(c, DYNHC_SETTING_DISABLED, KIND_BOOL, r->disabled >= 0,
                                    (value){.flag = r->disabled}, disabled_env,
                                    "health_check_payload_disabled", (value){.flag = 0})
                        .flag;
     res->status = disabled ? DYNHC_DISABLED : DYNHC_OK;
     res->model_type =
-        resolve_setting(c, DYNHCP_SETTING_MODEL_TYPE, KIND_MODEL_TYPE, r->model_type >= 0,
+        resolve_setting(c, DYNHC_SETTING_MODEL_TYPE, KIND_MODEL_TYPE, r->model_type >= 0,
                         (value){.type = (dynhc_model_type)r->model_type}, no_env, "model_type",
                         (value){.type = DYNHC_MODEL_GENERATE})
             .type;
-    res->level = resolve_setting(c, DYNHCP_SETTING_LEVEL, KIND_LEVEL, r->level >= 0,
+    res->level = resolve_setting(c, DYNHC_SETTING_LEVEL, KIND_LEVEL, r->level >= 0,
                                  (value){.level = (dynhc_level)r->level}, level_env,
                                  "health_check_level", (value){.level = DYNHC_LEVEL_MINIMAL})
                      .level;
-    res->enabled = resolve_setting(c, DYNHCP_SETTING_ENABLED, KIND_BOOL, r->enabled >= 0,
+    res->enabled = resolve_setting(c, DYNHC_SETTING_ENABLED, KIND_BOOL, r->enabled >= 0,
                                    (value){.flag = r->enabled}, enabled_env, "health_check_enabled",
                                    (value){.flag = r->enabled_default})
                        .flag;
     res->interval_ns =
-        resolve_setting(c, DYNHCP_SETTING_INTERVAL, KIND_DURATION, r->interval_ns > 0,
+        resolve_setting(c, DYNHC_SETTING_INTERVAL, KIND_DURATION, r->interval_ns > 0,
                         (value){.ns = r->interval_ns}, interval_env, "health_check_interval",
                         (value){.ns = DYNHCP_DEFAULT_INTERVAL_NS})
             .ns;
     res->timeout_ns =
-        resolve_setting(c, DYNHCP_SETTING_TIMEOUT, KIND_DURATION, r->timeout_ns > 0,
+        resolve_setting(c, DYNHC_SETTING_TIMEOUT, KIND_DURATION, r->timeout_ns > 0,
                         (value){.ns = r->timeout_ns}, timeout_env, "health_check_timeout",
                         (value){.ns = DYNHCP_DEFAULT_TIMEOUT_NS})
             .ns;

@@ -42,16 +42,8 @@ struct dynhc_resolver {
     uint64_t timeout_ns;  /* 0: unset */
 };
 
-/* Which setting an origin text describes, for dynhc_result_explain(). */
-enum dynhcp_setting {
-    DYNHCP_SETTING_DISABLED,
-    DYNHCP_SETTING_MODEL_TYPE,
-    DYNHCP_SETTING_LEVEL,
-    DYNHCP_SETTING_ENABLED,
-    DYNHCP_SETTING_INTERVAL,
-    DYNHCP_SETTING_TIMEOUT,
-    DYNHCP_SETTING_COUNT
-};
+/* One past the last dynhc_setting. */
+#define DYNHCP_SETTING_COUNT ((int)DYNHC_SETTING_TIMEOUT + 1)
 
 struct dynhc_result {
     atomic_uint refs; /* results are immutable once returned, so only this changes */

@@ -103,12 +103,31 @@ const dynhc_diag *dynhc_result_diag(const dynhc_result *res, size_t i)
     return res != NULL && i < res->diags.count ? &res->diags.items[i] : NULL;
 }
 
+static int is_setting(const dynhc_result *res, dynhc_setting which)
+{
+    return res != NULL && (int)which >= 0 && (int)which < DYNHCP_SETTING_COUNT;
+}
+
+const char *dynhc_result_setting_kind(const dynhc_result *res, dynhc_setting which)
+{
+    if (!is_setting(res, which)) {
+        return NULL;
+    }
+    /* A resolution that stopped before reaching a setting left its default. */
+    return res->origin_kind[which] != NULL ? res->origin_kind[which] : "default";
+}
+
+const char *dynhc_result_setting_origin(const dynhc_result *res, dynhc_setting which)
+{
+    return is_setting(res, which) ? res->origin_name[which] : NULL;
+}
+
 /* "from environment DYN_X" and the like, in one static-size buffer. */
-static const char *origin_of(const dynhc_result *res, enum dynhcp_setting which, char *buf,
+static const char *origin_of(const dynhc_result *res, dynhc_setting which, char *buf,
                              size_t size)
 {
-    const char *kind = res->origin_kind[which] != NULL ? res->origin_kind[which] : "default";
-    const char *name = res->origin_name[which];
+    const char *kind = dynhc_result_setting_kind(res, which);
+    const char *name = dynhc_result_setting_origin(res, which);
     snprintf(buf, size, name != NULL ? "%s %s" : "%s", kind, name);
     return buf;
 }
@@ -140,14 +159,14 @@ char *dynhc_result_explain(const dynhc_result *res)
         }
     } else if (res->status == DYNHC_DISABLED) {
         dynhcp_buf_printf(&b, "payload: disabled (from %s)\n",
-                          origin_of(res, DYNHCP_SETTING_DISABLED, o, sizeof(o)));
+                          origin_of(res, DYNHC_SETTING_DISABLED, o, sizeof(o)));
     } else {
         dynhcp_buf_printf(&b, "payload: none (%s)\n", dynhc_strerror(res->status));
     }
     dynhcp_buf_printf(&b, "model type: %s (from %s)\n", dynhc_model_type_name(res->model_type),
-                      origin_of(res, DYNHCP_SETTING_MODEL_TYPE, o, sizeof(o)));
+                      origin_of(res, DYNHC_SETTING_MODEL_TYPE, o, sizeof(o)));
     dynhcp_buf_printf(&b, "level: %s (from %s)\n", dynhc_level_name(res->level),
-                      origin_of(res, DYNHCP_SETTING_LEVEL, o, sizeof(o)));
+                      origin_of(res, DYNHC_SETTING_LEVEL, o, sizeof(o)));
     if (res->marker_key != NULL) {
         dynhcp_buf_printf(&b, "marker key: %s\n", res->marker_key);
     } else {
@@ -158,10 +177,10 @@ char *dynhc_result_explain(const dynhc_result *res)
         dynhcp_buf_printf(&b, "model: %s\n", res->model_name);
     }
     dynhcp_buf_printf(&b, "enabled: %s (from %s)\n", res->enabled ? "true" : "false",
-                      origin_of(res, DYNHCP_SETTING_ENABLED, o, sizeof(o)));
+                      origin_of(res, DYNHC_SETTING_ENABLED, o, sizeof(o)));
     append_duration(&b, "interval", res->interval_ns,
-                    origin_of(res, DYNHCP_SETTING_INTERVAL, o, sizeof(o)));
+                    origin_of(res, DYNHC_SETTING_INTERVAL, o, sizeof(o)));
     append_duration(&b, "timeout", res->timeout_ns,
-                    origin_of(res, DYNHCP_SETTING_TIMEOUT, o, sizeof(o)));
+                    origin_of(res, DYNHC_SETTING_TIMEOUT, o, sizeof(o)));
     return dynhcp_buf_finish(&b);
 }
