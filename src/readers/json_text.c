@@ -6,6 +6,7 @@
  * Positions are asked for in text order, so the whole count stays linear. */
 #include "alloc.h"
 #include "json_text.h"
+#include "object_keys.h"
 
 #include <langinfo.h>
 #include <math.h>
@@ -14,10 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-/* Objects with fewer members are checked for duplicate keys by a linear
- * scan; larger ones get a hash index so that a big object stays linear. */
-#define KEY_INDEX_THRESHOLD 16
 
 /* Integers with at most this many digits are exact in a double and are
  * converted without strtod. */
@@ -438,91 +435,6 @@ static cJSON *parse_literal(parser *ps, const char *word, cJSON *(*create)(void)
     return track(ps, create(), start);
 }
 
-/* Open-addressing hash set of an object's members, keyed by their names. */
-typedef struct key_index {
-    const cJSON **slots;
-    size_t capacity; /* a power of two, kept at least twice the count */
-    size_t count;
-} key_index;
-
-static const cJSON *key_index_find(const key_index *ix, const char *key)
-{
-    size_t mask = ix->capacity - 1;
-    size_t i = (size_t)dynhcp_hash_string(key, DYNHCP_HASH_SEED) & mask;
-    for (; ix->slots[i] != NULL; i = (i + 1) & mask) {
-        if (strcmp(ix->slots[i]->string, key) == 0) {
-            return ix->slots[i];
-        }
-    }
-    return NULL;
-}
-
-/* Adds member (whose name is not in the index yet). Returns 0 or -1. */
-static int key_index_add(key_index *ix, const cJSON *member)
-{
-    if ((ix->count + 1) * 2 > ix->capacity) {
-        size_t capacity = ix->capacity ? ix->capacity * 2 : 4 * KEY_INDEX_THRESHOLD;
-        const cJSON **slots = dynhcp_calloc(capacity, sizeof(*slots));
-        if (slots == NULL) {
-            return -1;
-        }
-        for (size_t i = 0; i < ix->capacity; i++) {
-            if (ix->slots[i] != NULL) {
-                size_t j = (size_t)dynhcp_hash_string(ix->slots[i]->string, DYNHCP_HASH_SEED) &
-                           (capacity - 1);
-                while (slots[j] != NULL) {
-                    j = (j + 1) & (capacity - 1);
-                }
-                slots[j] = ix->slots[i];
-            }
-        }
-        dynhcp_free(ix->slots);
-        ix->slots = slots;
-        ix->capacity = capacity;
-    }
-    size_t mask = ix->capacity - 1;
-    size_t i = (size_t)dynhcp_hash_string(member->string, DYNHCP_HASH_SEED) & mask;
-    while (ix->slots[i] != NULL) {
-        i = (i + 1) & mask;
-    }
-    ix->slots[i] = member;
-    ix->count++;
-    return 0;
-}
-
-/* Whether obj (with members members so far, indexed in ix once there are
- * enough of them) already has a member named key. */
-static int has_key(const cJSON *obj, size_t members, const key_index *ix, const char *key)
-{
-    if (members >= KEY_INDEX_THRESHOLD) {
-        return key_index_find(ix, key) != NULL;
-    }
-    for (const cJSON *m = obj->child; m != NULL; m = m->next) {
-        if (strcmp(m->string, key) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Adds the newest member to the index, building it when obj reaches the
- * threshold. Returns 0 or -1 when out of memory. */
-static int index_member(const cJSON *obj, size_t members, key_index *ix, const cJSON *member)
-{
-    if (members < KEY_INDEX_THRESHOLD) {
-        return 0;
-    }
-    if (members == KEY_INDEX_THRESHOLD) {
-        for (const cJSON *m = obj->child; m != NULL; m = m->next) {
-            if (key_index_add(ix, m) != 0) {
-                return -1;
-            }
-        }
-        return 0;
-    }
-    return key_index_add(ix, member);
-}
-
 static cJSON *parse_value(parser *ps, unsigned depth, const char *expected);
 
 static const char single_quote_hint[] = " (use double quotes: JSON has no single-quoted strings)";
@@ -547,8 +459,8 @@ static cJSON *parse_object(parser *ps, unsigned depth)
     if (obj == NULL) {
         return NULL;
     }
-    key_index ix = {NULL, 0, 0};
-    size_t members = 0;
+    dynhcp_object_keys keys;
+    dynhcp_object_keys_init(&keys, obj);
     ps->p++;
     skip_space(ps);
     if (ps->p < ps->end && *ps->p == '}') {
@@ -566,7 +478,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
         if (key == NULL) {
             goto fail;
         }
-        if (has_key(obj, members, &ix, key)) {
+        if (dynhcp_object_keys_has(&keys, key)) {
             char quoted[80];
             fail_at(ps, key_at, "duplicate key %s",
                     dynhcp_quote(quoted, sizeof(quoted), key, strlen(key)));
@@ -590,8 +502,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
          * cJSON_AddItemToObject: an object's members are a plain child list. */
         value->string = key;
         cJSON_AddItemToArray(obj, value);
-        members++;
-        if (index_member(obj, members, &ix, value) != 0) {
+        if (dynhcp_object_keys_add(&keys, value) != 0) {
             fail_nomem(ps);
             goto fail;
         }
@@ -602,7 +513,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
             expected_key = "a string key after ','";
         } else if (ps->p < ps->end && *ps->p == '}') {
             ps->p++;
-            dynhcp_free(ix.slots);
+            dynhcp_object_keys_free(&keys);
             return obj;
         } else {
             fail_expected(ps, "',' or '}' after an object member");
@@ -610,7 +521,7 @@ static cJSON *parse_object(parser *ps, unsigned depth)
         }
     }
 fail:
-    dynhcp_free(ix.slots);
+    dynhcp_object_keys_free(&keys);
     cJSON_Delete(obj);
     return NULL;
 }

@@ -37,27 +37,21 @@
 
 #include <yaml.h>
 
+#include "object_keys.h"
+#include "table.h"
 #include "yaml_scalar.h"
 
 #define MAX_DEPTH 64
 
-/* One hash table holds both anchors (owner NULL) and the keys seen in each
- * mapping (owner = the mapping), so that lookups stay O(1) on big input. */
-typedef struct name_slot {
-    const void *owner;
-    char *name;   /* NULL in a free slot; anchors own theirs, keys borrow cJSON's */
-    cJSON *node;  /* anchors: the node an alias copies */
-    size_t nodes; /* anchors: how many nodes that copy makes */
-    int height;   /* anchors: how many collection levels it holds */
-    char *text;   /* anchors on scalars: the scalar's text, for an alias used as a key */
-    cJSON *owned; /* anchors on keys: the node, which no tree holds (else NULL) */
-} name_slot;
-
-typedef struct names {
-    name_slot *slots;
-    size_t used;
-    size_t capacity; /* a power of two */
-} names;
+/* What an alias of an anchor copies. */
+typedef struct anchor_entry {
+    cJSON *node;  /* the node an alias copies */
+    size_t nodes; /* how many nodes that copy makes */
+    int height;   /* how many collection levels it holds */
+    char *text;   /* on a scalar: its text, for an alias used as a key */
+    cJSON *owned; /* on a key: the node, which no tree holds (else NULL) */
+    char name[];
+} anchor_entry;
 
 typedef struct loader {
     yaml_parser_t parser;
@@ -65,69 +59,31 @@ typedef struct loader {
     size_t len;
     dynhcp_posmap *map;
     dynhcp_parse_error *err;
-    names names;
+    dynhcp_table anchors;
     size_t nodes;
     locale_t c_numeric; /* made when the first decimal number is met */
 } loader;
 
-/* Anchors are per document owner: the owner's address seeds the hash. */
-static size_t name_hash(const void *owner, const char *name)
+static const char *anchor_name(const void *a)
 {
-    return (size_t)dynhcp_hash_string(name, DYNHCP_HASH_SEED ^ (uint64_t)(uintptr_t)owner);
+    return ((const anchor_entry *)a)->name;
 }
 
-/* The slot holding (owner, name), or the free slot where it would go. */
-static name_slot *probe(const names *t, const void *owner, const char *name)
+static void anchor_free(anchor_entry *a)
 {
-    size_t mask = t->capacity - 1;
-    for (size_t i = name_hash(owner, name) & mask;; i = (i + 1) & mask) {
-        name_slot *s = &t->slots[i];
-        if (s->name == NULL || (s->owner == owner && strcmp(s->name, name) == 0)) {
-            return s;
-        }
-    }
+    dynhcp_free(a->text);
+    cJSON_Delete(a->owned);
+    dynhcp_free(a);
 }
 
-static name_slot *names_find(const names *t, const void *owner, const char *name)
-{
-    if (t->capacity == 0) {
-        return NULL;
-    }
-    name_slot *s = probe(t, owner, name);
-    return s->name != NULL ? s : NULL;
-}
-
-/* Makes room for one more entry, keeping the table at most half full. */
-static int names_reserve(names *t)
-{
-    if ((t->used + 1) * 2 <= t->capacity) {
-        return 0;
-    }
-    names bigger = {NULL, t->used, t->capacity ? t->capacity * 2 : 64};
-    bigger.slots = dynhcp_calloc(bigger.capacity, sizeof(*bigger.slots));
-    if (bigger.slots == NULL) {
-        return -1;
-    }
-    for (size_t i = 0; i < t->capacity; i++) {
-        if (t->slots[i].name != NULL) {
-            *probe(&bigger, t->slots[i].owner, t->slots[i].name) = t->slots[i];
-        }
-    }
-    dynhcp_free(t->slots);
-    *t = bigger;
-    return 0;
-}
-
-static void names_free(names *t)
+static void anchors_free(dynhcp_table *t)
 {
     for (size_t i = 0; i < t->capacity; i++) {
-        if (t->slots[i].owner == NULL) {
-            dynhcp_free(t->slots[i].name);
-            dynhcp_free(t->slots[i].text);
-            cJSON_Delete(t->slots[i].owned);
+        if (t->slots[i] != NULL) {
+            anchor_free(t->slots[i]);
         }
     }
-    dynhcp_free(t->slots);
+    dynhcp_table_free(t);
 }
 
 static dynhcp_pos pos_of(yaml_mark_t mark)
@@ -379,7 +335,7 @@ static cJSON *load_alias(loader *ld, const yaml_event_t *ev, int depth, int *hei
     const char *name = (const char *)ev->data.alias.anchor;
     /* Anchors are registered when their node is complete, so an alias inside
      * its own anchored node finds nothing (or an older anchor): no cycles. */
-    const name_slot *anchor = names_find(&ld->names, NULL, name);
+    const anchor_entry *anchor = dynhcp_table_find(&ld->anchors, name);
     if (anchor == NULL) {
         dynhcp_parse_error_set(ld->err, pos_of(ev->start_mark), "undefined alias \"%s\"", name);
         return NULL;
@@ -433,37 +389,35 @@ static cJSON *load_sequence(loader *ld, const yaml_event_t *start, int depth, in
  * a scalar node, whose text an alias used as a key needs. owned says that
  * node belongs to the table (an anchored key, which no tree holds); it does
  * only once this returns 0. Returns 0, or -1 when out of memory. */
-static int remember_anchor(loader *ld, const yaml_char_t *anchor, cJSON *node, size_t nodes,
+static int remember_anchor(loader *ld, const yaml_char_t *name, cJSON *node, size_t nodes,
                            int height, const yaml_event_t *scalar, int owned)
 {
-    if (names_reserve(&ld->names) != 0) {
+    size_t name_size = strlen((const char *)name) + 1;
+    anchor_entry *a = dynhcp_calloc(1, sizeof(*a) + name_size);
+    if (a == NULL || dynhcp_table_reserve(&ld->anchors, ld->anchors.count + 1) != 0) {
+        dynhcp_free(a);
         return -1;
     }
-    char *text = NULL;
+    memcpy(a->name, name, name_size);
     if (scalar != NULL) {
         size_t len = scalar->data.scalar.length;
-        if ((text = dynhcp_malloc(len + 1)) == NULL) {
+        if ((a->text = dynhcp_malloc(len + 1)) == NULL) {
+            dynhcp_free(a);
             return -1;
         }
-        memcpy(text, scalar->data.scalar.value, len);
-        text[len] = '\0';
+        memcpy(a->text, scalar->data.scalar.value, len);
+        a->text[len] = '\0';
     }
-    name_slot *slot = probe(&ld->names, NULL, (const char *)anchor);
-    if (slot->name == NULL) {
-        if ((slot->name = dynhcp_strdup((const char *)anchor)) == NULL) {
-            dynhcp_free(text);
-            return -1;
-        }
-        ld->names.used++;
-    }
+    a->node = node;
+    a->nodes = nodes;
+    a->height = height;
+    a->owned = owned ? node : NULL;
     /* A redefined anchor means its latest node. */
-    dynhcp_free(slot->text);
-    cJSON_Delete(slot->owned);
-    slot->node = node;
-    slot->nodes = nodes;
-    slot->height = height;
-    slot->text = text;
-    slot->owned = owned ? node : NULL;
+    anchor_entry *old = dynhcp_table_remove(&ld->anchors, a->name);
+    if (old != NULL) {
+        anchor_free(old);
+    }
+    dynhcp_table_insert(&ld->anchors, a);
     return 0;
 }
 
@@ -486,7 +440,7 @@ static int remember_key_anchor(loader *ld, const yaml_event_t *key)
 /* Checks a key event; returns its text (a copy to free, for an alias, whose
  * anchor the value may redefine), or NULL with the error set. A key is the
  * scalar's text; an alias key is the text of the scalar its anchor names. */
-static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t *key,
+static const char *key_text(loader *ld, const dynhcp_object_keys *keys, const yaml_event_t *key,
                             char **copy)
 {
     const char *problem = NULL;
@@ -494,7 +448,7 @@ static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t 
     *copy = NULL;
     if (key->type == YAML_ALIAS_EVENT) {
         const char *name = (const char *)key->data.alias.anchor;
-        const name_slot *anchor = names_find(&ld->names, NULL, name);
+        const anchor_entry *anchor = dynhcp_table_find(&ld->anchors, name);
         if (anchor == NULL) {
             dynhcp_parse_error_set(ld->err, pos_of(key->start_mark), "undefined alias \"%s\"",
                                    name);
@@ -524,7 +478,7 @@ static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t 
         dynhcp_parse_error_set(ld->err, pos_of(key->start_mark), "%s", problem);
         return NULL;
     }
-    if (names_find(&ld->names, object, text) != NULL) {
+    if (dynhcp_object_keys_has(keys, text)) {
         char quoted[64];
         dynhcp_parse_error_set(ld->err, pos_of(key->start_mark), "duplicate key %s",
                                dynhcp_quote(quoted, sizeof(quoted), text, strlen(text)));
@@ -536,21 +490,18 @@ static const char *key_text(loader *ld, const cJSON *object, const yaml_event_t 
 }
 
 /* Adds value under key and remembers the key for the duplicate check. */
-static int add_member(loader *ld, cJSON *object, const char *key, cJSON *value)
+static int add_member(loader *ld, dynhcp_object_keys *keys, cJSON *object, const char *key,
+                      cJSON *value)
 {
     if (!cJSON_AddItemToObject(object, key, value)) {
         cJSON_Delete(value);
         out_of_memory(ld);
         return -1;
     }
-    if (names_reserve(&ld->names) != 0) {
+    if (dynhcp_object_keys_add(keys, value) != 0) {
         out_of_memory(ld);
         return -1;
     }
-    name_slot *slot = probe(&ld->names, object, value->string);
-    slot->owner = object;
-    slot->name = value->string;
-    ld->names.used++;
     return 0;
 }
 
@@ -561,6 +512,8 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
     if (object == NULL) {
         return NULL;
     }
+    dynhcp_object_keys keys;
+    dynhcp_object_keys_init(&keys, object);
     for (;;) {
         yaml_event_t key;
         if (next_event(ld, &key) != 0) {
@@ -568,17 +521,18 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
         }
         if (key.type == YAML_MAPPING_END_EVENT) {
             yaml_event_delete(&key);
+            dynhcp_object_keys_free(&keys);
             return object;
         }
         char *copy;
-        const char *text = key_text(ld, object, &key, &copy);
+        const char *text = key_text(ld, &keys, &key, &copy);
         yaml_event_t ev;
         int value_height = 0;
         cJSON *value = NULL;
         if (text != NULL && next_event(ld, &ev) == 0) {
             value = load_node(ld, &ev, depth + 1, &value_height);
         }
-        int failed = value == NULL || add_member(ld, object, text, value) != 0;
+        int failed = value == NULL || add_member(ld, &keys, object, text, value) != 0;
         dynhcp_free(copy);
         yaml_event_delete(&key);
         if (failed) {
@@ -586,6 +540,7 @@ static cJSON *load_mapping(loader *ld, const yaml_event_t *start, int depth, int
         }
         *height = value_height + 1 > *height ? value_height + 1 : *height;
     }
+    dynhcp_object_keys_free(&keys);
     cJSON_Delete(object);
     return NULL;
 }
@@ -712,6 +667,7 @@ cJSON *dynhcp_yaml_parse(const char *text, size_t len, dynhcp_posmap *map, dynhc
     ld.len = len - bom;
     ld.map = map;
     ld.err = err;
+    ld.anchors.key_of = anchor_name;
     if (!yaml_parser_initialize(&ld.parser)) {
         out_of_memory(&ld);
         return NULL;
@@ -721,7 +677,7 @@ cJSON *dynhcp_yaml_parse(const char *text, size_t len, dynhcp_posmap *map, dynhc
     yaml_parser_set_encoding(&ld.parser, YAML_UTF8_ENCODING);
     cJSON *root = load_first_document(&ld);
     yaml_parser_delete(&ld.parser);
-    names_free(&ld.names);
+    anchors_free(&ld.anchors);
     if (ld.c_numeric != (locale_t)0) {
         freelocale(ld.c_numeric);
     }

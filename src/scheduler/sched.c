@@ -840,12 +840,19 @@ static void read_dyn_log(dynhc_sched *s)
     }
 }
 
+/* What the table of names finds an endpoint by. */
+static const char *endpoint_name(const void *ep)
+{
+    return ((const dynhc_endpoint *)ep)->name;
+}
+
 dynhc_sched *dynhc_sched_new(void)
 {
     dynhc_sched *s = dynhcp_calloc(1, sizeof(*s));
     if (s == NULL) {
         return NULL;
     }
+    s->names.key_of = endpoint_name;
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
         dynhcp_free(s);
         return NULL;
@@ -908,7 +915,7 @@ void dynhc_sched_free(dynhc_sched *s)
     dynhcp_free(s->use_names);
     dynhcp_free(s->slots);
     dynhcp_free(s->free_slots);
-    dynhcp_free(s->names);
+    dynhcp_table_free(&s->names);
     dynhcp_heap_free(&s->heap);
     dynhcp_free(s->batch);
     dynhcp_free(s->report_eps);

@@ -43,58 +43,11 @@ void dynhc_endpoint_release(dynhc_endpoint *ep)
 
 /* ---- endpoints ------------------------------------------------------------- */
 
-static size_t name_slot(const dynhc_sched *s, const char *name)
-{
-    size_t mask = s->name_capacity - 1;
-    size_t i = (size_t)dynhcp_hash_string(name, DYNHCP_HASH_SEED) & mask;
-    while (s->names[i] != NULL && strcmp(s->names[i]->name, name) != 0) {
-        i = (i + 1) & mask;
-    }
-    return i;
-}
-
-static int grow_names(dynhc_sched *s)
-{
-    size_t capacity = s->name_capacity ? s->name_capacity * 2 : 64;
-    dynhc_endpoint **old = s->names;
-    size_t old_capacity = s->name_capacity;
-    s->names = dynhcp_calloc(capacity, sizeof(*s->names));
-    if (s->names == NULL) {
-        s->names = old;
-        return -1;
-    }
-    s->name_capacity = capacity;
-    for (size_t i = 0; i < old_capacity; i++) {
-        if (old[i] != NULL) {
-            s->names[name_slot(s, old[i]->name)] = old[i];
-        }
-    }
-    dynhcp_free(old);
-    return 0;
-}
-
-/* Linear probing deletes by shifting later entries back into the hole. */
-static void remove_name(dynhc_sched *s, const dynhc_endpoint *ep)
-{
-    size_t mask = s->name_capacity - 1;
-    size_t hole = name_slot(s, ep->name);
-    s->names[hole] = NULL;
-    for (size_t i = (hole + 1) & mask; s->names[i] != NULL; i = (i + 1) & mask) {
-        size_t home = (size_t)dynhcp_hash_string(s->names[i]->name, DYNHCP_HASH_SEED) & mask;
-        /* Move it if its home is not in the cyclic range (hole, i]. */
-        if ((i > hole && (home <= hole || home > i)) || (i < hole && home <= hole && home > i)) {
-            s->names[hole] = s->names[i];
-            s->names[i] = NULL;
-            hole = i;
-        }
-    }
-}
-
 /* Room for one more endpoint everywhere it will be stored, so that
  * registration cannot fail halfway, and in the tick's batch. */
 static int reserve_endpoint(dynhc_sched *s)
 {
-    if ((s->endpoint_count + 1) * 2 > s->name_capacity && grow_names(s) != 0) {
+    if (dynhcp_table_reserve(&s->names, s->endpoint_count + 1) != 0) {
         return -1;
     }
     if (s->free_count == 0 && s->slot_count == s->slot_capacity) {
@@ -258,7 +211,7 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     pthread_mutex_lock(&s->lock);
     if (reserve_endpoint(s) != 0) {
         status = DYNHC_ERR_NOMEM;
-    } else if (s->names[name_slot(s, name)] != NULL) {
+    } else if (dynhcp_table_find(&s->names, name) != NULL) {
         status = DYNHC_ERR_INVALID_ARG;
     }
     if (status != DYNHC_OK) {
@@ -274,7 +227,7 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     ep->slot = s->free_count > 0 ? s->free_slots[--s->free_count] : s->slot_count++;
     ep->first_sequence = s->check_counter;
     s->slots[ep->slot] = ep;
-    s->names[name_slot(s, name)] = ep;
+    dynhcp_table_insert(&s->names, ep);
     s->endpoint_count++;
     atomic_init(&ep->ready, s->starting_ready);
     atomic_init(&ep->last_activity_ns, 0);
@@ -316,7 +269,7 @@ dynhc_endpoint *dynhc_sched_find(dynhc_sched *s, const char *name)
         return NULL;
     }
     pthread_mutex_lock(&s->lock);
-    dynhc_endpoint *ep = s->name_capacity > 0 ? s->names[name_slot(s, name)] : NULL;
+    dynhc_endpoint *ep = dynhcp_table_find(&s->names, name);
     if (ep != NULL) {
         dynhcp_endpoint_hold_locked(ep); /* registered: the scheduler holds one */
     }
@@ -337,7 +290,7 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
     }
     atomic_store_explicit(&ep->removed, 1, memory_order_release);
     dynhcp_heap_remove(&s->heap, ep);
-    remove_name(s, ep);
+    dynhcp_table_remove(&s->names, ep->name);
     s->slots[ep->slot] = NULL;
     s->free_slots[s->free_count++] = ep->slot;
     s->endpoint_count--;

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "sched_heap.h"
 #include "sched_services.h"
+#include "table.h"
 
 /* Upper bounds of the check latency histogram, in seconds (+Inf implied). */
 #define DYNHCP_LATENCY_BUCKETS 11
@@ -147,9 +148,7 @@ struct dynhc_sched {
     uint32_t slot_capacity;
     uint32_t *free_slots;
     uint32_t free_count;
-    /* Names, open addressing on a power-of-two table (duplicate check). */
-    dynhc_endpoint **names;
-    size_t name_capacity;
+    dynhcp_table names; /* registered endpoints by name (unique) */
     size_t endpoint_count;
 
     dynhcp_heap heap; /* every scheduled endpoint, by when it is next due */
