@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# dynhc developer commands. Usage: scripts/dev.sh demo | test | deps | bench | soak | fuzz
+# dynhc developer commands. Usage: scripts/dev.sh demo | test | deps | bench | bench-peers | soak | fuzz
 #   demo   installs what is missing, builds, and shows the resolver at work
 #   test   installs what is missing, builds, runs every test plain, under valgrind (unit
 #          tests), under ThreadSanitizer and under ASan+UBSan
 #   deps   only installs the Debian packages dynhc needs
 #   bench  builds in release mode and runs the benchmarks
+#   bench-peers  dynhc watch beside HAProxy and blackbox_exporter on the same
+#          targets (a few minutes; options go to bench/bench_peers.py)
 #   soak   builds in release mode and runs the scheduler soak (10 min; options
 #          after it go to bench/soak_sched, e.g. --seconds 60)
 #   fuzz   builds the libFuzzer harnesses with clang and runs each for FUZZ_SECONDS (60)
@@ -117,6 +119,15 @@ bench() {
     done
 }
 
+# The checkers an operator would run instead of dynhc watch, and the target.
+peer_packages=(nginx-light haproxy prometheus-blackbox-exporter)
+
+bench_peers() {
+    deps "${peer_packages[@]}"
+    configure_and_build build-bench -DCMAKE_BUILD_TYPE=Release -DDYNHC_BUILD_TESTS=OFF -DDYNHC_BUILD_BENCH=ON
+    python3 bench/bench_peers.py --dynhc build-bench/dynhc "$@"
+}
+
 soak() {
     deps
     configure_and_build build-bench -DCMAKE_BUILD_TYPE=Release -DDYNHC_BUILD_TESTS=OFF -DDYNHC_BUILD_BENCH=ON
@@ -150,8 +161,9 @@ case "${1:-}" in
     test) run_tests ;;
     deps) deps ;;
     bench) bench ;;
+    bench-peers) shift; bench_peers "$@" ;;
     soak) shift; soak "$@" ;;
     fuzz) fuzz ;;
     abi-update) abi_update ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac
