@@ -184,7 +184,7 @@ class SecretsTest(unittest.TestCase):
             (("--cacert", self.dir), r"--cacert '.*': not a regular file \(a directory\)"),
             (("--cert", missing), r"--cert '.*missing\.pem': cannot open"),
             (("--cert", pki("client.pem"), "--key", "/dev/null"),
-             r"--key '/dev/null': not a regular file \(a device\)"),
+             r"--key '/dev/null': not a regular file \(a FIFO, device or socket\)"),
         ]
         for args, pattern in cases:
             with self.subTest(args=args):
@@ -308,9 +308,15 @@ class SecretsTest(unittest.TestCase):
                                "--bearer-token-file", path)
                 self.assert_fails(result, 1, pattern.format(f=path))
                 self.assertNotIn("sk-", "\n".join(result[2]))
-        self.assert_fails(dynhc("probe", "--url", "http://127.0.0.1:9",
-                                "--bearer-token-file", "/dev/null"),
-                          1, r"--bearer-token-file '/dev/null': not a regular file \(a device\)")
+        # A FIFO with no writer must not block the open.
+        fifo = os.path.join(self.dir, "fifo")
+        os.mkfifo(fifo)
+        for path in ("/dev/null", fifo):
+            with self.subTest(path=path):
+                self.assert_fails(dynhc("probe", "--url", "http://127.0.0.1:9",
+                                        "--bearer-token-file", path),
+                                  1, r"--bearer-token-file '%s': not a regular file \(a FIFO, "
+                                     r"device or socket\)" % path)
 
     # ---- nothing shows a secret
 

@@ -53,21 +53,6 @@ int cli_read_fd(int fd, size_t max, char **text, size_t *len)
     return ENOMEM;
 }
 
-/* What a path that is not a regular file is, for the message. */
-static const char *file_kind(mode_t mode)
-{
-    if (S_ISDIR(mode)) {
-        return "a directory";
-    }
-    if (S_ISFIFO(mode)) {
-        return "a FIFO";
-    }
-    if (S_ISCHR(mode) || S_ISBLK(mode)) {
-        return "a device";
-    }
-    return "a socket or other special file";
-}
-
 int cli_open_file(const char *option, const char *path)
 {
     char quoted[160];
@@ -79,7 +64,8 @@ int cli_open_file(const char *option, const char *path)
                   strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
         cli_error("%s %s: not a regular file (%s)", option,
-                  cli_quote(quoted, sizeof(quoted), path), file_kind(st.st_mode));
+                  cli_quote(quoted, sizeof(quoted), path),
+                  S_ISDIR(st.st_mode) ? "a directory" : "a FIFO, device or socket");
     } else {
         return fd;
     }

@@ -306,7 +306,7 @@ static int file_error(const char *path, size_t line, size_t column, const char *
     return CLI_EXIT_ERROR;
 }
 
-/* --header-file: "Name: value" per line; blank lines and lines starting
+/* --header-file, given: "Name: value" per line; blank lines and lines starting
  * with '#' are skipped; a CR before the LF is dropped. Every value is
  * taken as a secret: the file exists to keep values out of the process
  * list. */
@@ -315,9 +315,6 @@ static int add_file_headers(cli_http_options *h, const cli_options *opts)
     const char *path = opts->header_file;
     char *text = NULL;
     size_t len = 0;
-    if (path == NULL) {
-        return CLI_EXIT_OK;
-    }
     int code = cli_read_file("--header-file", path, SECRET_FILE_MAX, &text, &len);
     size_t line_no = 0;
     for (size_t pos = 0; code == CLI_EXIT_OK && pos < len; line_no++) {
@@ -355,7 +352,7 @@ static int add_file_headers(cli_http_options *h, const cli_options *opts)
     return code;
 }
 
-/* --bearer-token-file: the token on one line (vLLM's --api-key), trailing
+/* --bearer-token-file, given: the token on one line (vLLM's --api-key), trailing
  * blanks and newline dropped, sent as "Authorization: Bearer TOKEN". */
 static int add_bearer_token(cli_http_options *h, const cli_options *opts)
 {
@@ -363,9 +360,6 @@ static int add_bearer_token(cli_http_options *h, const cli_options *opts)
     const char *path = opts->bearer_token_file;
     char *text = NULL;
     size_t len = 0;
-    if (path == NULL) {
-        return CLI_EXIT_OK;
-    }
     int code = cli_read_file("--bearer-token-file", path, SECRET_FILE_MAX, &text, &len);
     while (code == CLI_EXIT_OK && len > 0 && strchr(" \t\r\n", text[len - 1]) != NULL) {
         len--;
@@ -458,10 +452,10 @@ int cli_http_options_init(cli_http_options *h, const cli_options *opts)
     h->key = opts->key;
     h->insecure = opts->insecure;
     int code = add_option_headers(h, opts);
-    if (code == CLI_EXIT_OK) {
+    if (code == CLI_EXIT_OK && opts->header_file != NULL) {
         code = add_file_headers(h, opts);
     }
-    if (code == CLI_EXIT_OK) {
+    if (code == CLI_EXIT_OK && opts->bearer_token_file != NULL) {
         code = add_bearer_token(h, opts);
     }
     if (code == CLI_EXIT_OK) {
