@@ -112,6 +112,17 @@ class SecretsTest(unittest.TestCase):
             stub.stop()
         shutil.rmtree(self.dir)
 
+    def dynhc(self, *args, env=None):
+        """test_probe.dynhc(), and a sanitizer's report fails the test
+        whatever the exit status (ASan's 1 is probe's "unhealthy")."""
+        result = dynhc(*args, env=env)
+        self.assert_clean("\n".join(result[2]))
+        return result
+
+    def assert_clean(self, stderr):
+        self.assertNotIn("Sanitizer", stderr)
+        self.assertNotIn("runtime error", stderr)
+
     def stub(self, **kwargs):
         stub = Stub(**kwargs)
         self.stubs.append(stub)
@@ -142,25 +153,25 @@ class SecretsTest(unittest.TestCase):
 
     def test_cacert_verifies_the_server(self):
         stub = self.stub(tls=True)
-        self.assert_healthy(dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem")))
+        self.assert_healthy(self.dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem")))
 
     def test_server_of_an_unknown_ca_is_refused(self):
         stub = self.stub(tls=True)
-        self.assert_unhealthy(dynhc("probe", "--url", stub.url),
+        self.assert_unhealthy(self.dynhc("probe", "--url", stub.url),
                               r"SSL certificate problem: (unable to get local issuer|self.signed)")
 
     def test_insecure_accepts_any_server(self):
         stub = self.stub(tls=True)
-        self.assert_healthy(dynhc("probe", "--url", stub.url, "--insecure"))
+        self.assert_healthy(self.dynhc("probe", "--url", stub.url, "--insecure"))
 
     def test_client_certificate_is_sent(self):
         stub = self.stub(tls=True, client_ca=True)
-        self.assert_healthy(dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem"),
+        self.assert_healthy(self.dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem"),
                                   "--cert", pki("client.pem"), "--key", pki("client.key")))
 
     def test_server_wanting_a_client_certificate_refuses_one_without(self):
         stub = self.stub(tls=True, client_ca=True)
-        status, out, err, _ = dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem"))
+        status, out, err, _ = self.dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem"))
         self.assertEqual((status, out, len(err)), (1, "", 1), err)
         self.assertRegex(err[0], r"^dynhc: unhealthy: https://127\.0\.0\.1:\d+/v1/completions: "
                                  r".*(alert|certificate|SSL|reset|closed|not connected)")
@@ -175,6 +186,7 @@ class SecretsTest(unittest.TestCase):
             self.assertEqual(body["endpoints"], {stub.url: "ready"})
         finally:
             self.assertEqual(watch.stop()[0], 0, watch.stderr)
+            self.assert_clean(watch.stderr)
 
     def test_tls_files_that_cannot_be_read_are_named(self):
         stub = self.stub(tls=True)
@@ -188,7 +200,7 @@ class SecretsTest(unittest.TestCase):
         ]
         for args, pattern in cases:
             with self.subTest(args=args):
-                self.assert_fails(dynhc("probe", "--url", stub.url, *args), 1,
+                self.assert_fails(self.dynhc("probe", "--url", stub.url, *args), 1,
                                   r"^dynhc: error: " + pattern)
 
     def test_bad_combinations_are_usage_errors(self):
@@ -209,7 +221,7 @@ class SecretsTest(unittest.TestCase):
                 if command == "watch" and args[0] == "--interval":
                     continue
                 with self.subTest(command=command, args=args):
-                    status, out, err, _ = dynhc(command, "--url", "http://127.0.0.1:9", *args)
+                    status, out, err, _ = self.dynhc(command, "--url", "http://127.0.0.1:9", *args)
                     self.assertEqual((status, out), (2, ""), err)
                     self.assertRegex(err[0], r"^dynhc: error: " + pattern)
                     self.assertEqual(err[-1], "Try 'dynhc --help'.")
@@ -220,13 +232,13 @@ class SecretsTest(unittest.TestCase):
         stub = self.stub()
         # vLLM's --api-key file, as `echo KEY > file` writes it.
         token = self.file("token", "sk-vllm-0123456789abcdef\n")
-        self.assert_healthy(dynhc("probe", "--url", stub.url, "--bearer-token-file", token))
+        self.assert_healthy(self.dynhc("probe", "--url", stub.url, "--bearer-token-file", token))
         self.assertEqual(stub.headers("Authorization"), ["Bearer sk-vllm-0123456789abcdef"])
 
     def test_url_credentials_are_sent_as_basic_auth(self):
         stub = self.stub()
         url = "http://ops%%40example:p%%3Ass@%s" % stub.host
-        self.assert_healthy(dynhc("probe", "--url", url))
+        self.assert_healthy(self.dynhc("probe", "--url", url))
         self.assertEqual(stub.headers("Authorization"),
                          ["Basic " + base64.b64encode(b"ops@example:p:ss").decode()])
 
@@ -239,7 +251,7 @@ class SecretsTest(unittest.TestCase):
                                        "X-Tenant:team-a\n"
                                        "X-Empty:\n"
                                        "Accept: application/json, text/plain")
-        self.assert_healthy(dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem"),
+        self.assert_healthy(self.dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem"),
                                   "--header-file", headers, "--header", "X-Trace: on",
                                   "--header", "X-Trace: twice"))
         got = {}
@@ -267,12 +279,12 @@ class SecretsTest(unittest.TestCase):
         for text, status, pattern in cases:
             with self.subTest(text=text[:40]):
                 path = self.file("headers", text)
-                result = dynhc("probe", "--url", "http://127.0.0.1:9", "--header-file", path)
+                result = self.dynhc("probe", "--url", "http://127.0.0.1:9", "--header-file", path)
                 self.assert_fails(result, status, pattern.format(f=path))
                 # No value in any message.
                 self.assertNotIn("0123456789", "\n".join(result[2]))
         missing = os.path.join(self.dir, "missing")
-        self.assert_fails(dynhc("probe", "--url", "http://127.0.0.1:9", "--header-file", missing),
+        self.assert_fails(self.dynhc("probe", "--url", "http://127.0.0.1:9", "--header-file", missing),
                           1, r"^dynhc: error: --header-file '.*missing': cannot open: No such")
 
     def test_header_option_errors_never_show_the_value(self):
@@ -288,7 +300,7 @@ class SecretsTest(unittest.TestCase):
         ]
         for value, pattern in cases:
             with self.subTest(value=value):
-                status, out, err, _ = dynhc("probe", "--url", "http://127.0.0.1:9",
+                status, out, err, _ = self.dynhc("probe", "--url", "http://127.0.0.1:9",
                                             "--header", value)
                 self.assertEqual((status, out), (2, ""), err)
                 self.assertRegex(err[0], "^dynhc: error: " + pattern)
@@ -304,7 +316,7 @@ class SecretsTest(unittest.TestCase):
         for text, pattern in cases:
             with self.subTest(text=text):
                 path = self.file("token", text)
-                result = dynhc("probe", "--url", "http://127.0.0.1:9",
+                result = self.dynhc("probe", "--url", "http://127.0.0.1:9",
                                "--bearer-token-file", path)
                 self.assert_fails(result, 1, pattern.format(f=path))
                 self.assertNotIn("sk-", "\n".join(result[2]))
@@ -313,7 +325,7 @@ class SecretsTest(unittest.TestCase):
         os.mkfifo(fifo)
         for path in ("/dev/null", fifo):
             with self.subTest(path=path):
-                self.assert_fails(dynhc("probe", "--url", "http://127.0.0.1:9",
+                self.assert_fails(self.dynhc("probe", "--url", "http://127.0.0.1:9",
                                         "--bearer-token-file", path),
                                   1, r"--bearer-token-file '%s': not a regular file \(a FIFO, "
                                      r"device or socket\)" % path)
@@ -345,7 +357,7 @@ class SecretsTest(unittest.TestCase):
             with self.subTest(mode=mode):
                 if mode != "healthy":
                     stub.mode(mode)
-                status, out, err, _ = dynhc("probe", "--url", url, "--explain", *args, env=env)
+                status, out, err, _ = self.dynhc("probe", "--url", url, "--explain", *args, env=env)
                 text = "\n".join(err)
                 self.assertEqual(status, 0 if mode == "healthy" else 1, text)
                 self.assertIn("http://REDACTED@%s/v1/completions" % stub.host, text)
@@ -356,7 +368,7 @@ class SecretsTest(unittest.TestCase):
                     self.assertIn("X-Gateway-Key=REDACTED", text)
                     # Before the check, the secrets did arrive as sent.
                     self.assertEqual(stub.headers("x-gateway-key"), [self.FILE_SECRET])
-        usage = dynhc("probe", "--url", "ftp://%s:%s@host" % (self.USER, self.PASSWORD))
+        usage = self.dynhc("probe", "--url", "ftp://%s:%s@host" % (self.USER, self.PASSWORD))
         self.assertEqual(usage[0], 2)
         self.assert_no_secret("a usage error", "\n".join(usage[2]))
         self.assertIn("'ftp://REDACTED@host'", usage[2][0])
@@ -394,13 +406,14 @@ class SecretsTest(unittest.TestCase):
             time.sleep(0.3)
         finally:
             self.assertEqual(watch.stop()[0], 0, watch.stderr)
+            self.assert_clean(watch.stderr)
         shown += [("stdout", watch.first_line), ("stderr (DYN_LOG=debug)", watch.stderr)]
         self.assertIn("debug", watch.stderr)
         for where, text in shown:
             self.assert_no_secret(where, text)
         # The same name, with another password, is the same endpoint.
         other = url.replace(self.PASSWORD, "pw-other-1")
-        status, out, err, _ = dynhc("watch", "--url", url, "--url", other, "--port", "0")
+        status, out, err, _ = self.dynhc("watch", "--url", url, "--url", other, "--port", "0")
         self.assertEqual(status, 2, err)
         self.assertIn("dynhc: error: --url 'http://REDACTED@%s' is given twice" % stub.host, err)
         self.assert_no_secret("a usage error", "\n".join(err))
