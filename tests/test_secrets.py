@@ -373,6 +373,33 @@ class SecretsTest(unittest.TestCase):
         self.assert_no_secret("a usage error", "\n".join(usage[2]))
         self.assertIn("'ftp://REDACTED@host'", usage[2][0])
 
+    def test_url_credentials_are_redacted_in_every_shape(self):
+        stub = self.stub()
+        h = stub.host
+        cases = [
+            # (URL, status, what the line shows)
+            ("http://u:pw-a1b2@%s" % h, 0, "http://REDACTED@%s/v1/completions" % h),
+            ("HTTP://tok-a1b2@%s/v1" % h, 0, "http://REDACTED@%s/v1/completions" % h),
+            ("http://u:pw%%40a1b2@%s/?q=a@b" % h, 0,
+             "http://REDACTED@%s/v1/completions?q=a@b" % h),
+            ("http:/u:pw-a1b2@%s" % h, 0, "http://REDACTED@%s/v1/completions" % h),
+            # An '@' in the path is the path's: nothing to redact.
+            ("http://%s/@a1b2/v1" % h, 1, "http://%s/@a1b2/v1/completions: HTTP 404" % h),
+            # URLs curl refuses: everything up to the last '@' goes.
+            ("http://u:pw/a1b2@%s" % h, 2, "'http://REDACTED@%s'" % h),
+            ("http://u:pw?a1b2@%s" % h, 2, "'http://REDACTED@%s'" % h),
+            ("http://u:pw a1b2@%s" % h, 2, "'http://REDACTED@%s'" % h),
+            ("u:pw-a1b2@%s" % h, 2, "'REDACTED@%s'" % h),
+            ("ftp://u:pw-a1b2@%s" % h, 2, "'ftp://REDACTED@%s'" % h),
+        ]
+        for url, status, shown in cases:
+            with self.subTest(url=url):
+                got, out, err, _ = self.dynhc("probe", "--url", url)
+                self.assertEqual((got, out), (status, ""), err)
+                self.assertIn(shown, err[0])
+                if "@a1b2/" not in url:
+                    self.assertNotIn("a1b2", "\n".join(err))
+
     def test_watch_shows_no_secret(self):
         stub = self.stub()
         url, args = self.secret_args(stub)

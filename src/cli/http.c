@@ -93,12 +93,27 @@ static int add_userinfo(CURLU *u, cli_secrets *secrets)
     return 0;
 }
 
-/* The full URL for --url given; CLI_EXIT_USAGE when it is not http(s).
- * Messages show it redacted (shown). */
-static int target_url(const char *given, const char *shown, const char *route, char **out,
-                      cli_secrets *secrets)
+/* The usage error for a --url that curl refused (uc) or that is not
+ * http(s), the URL redacted: up to its last '@' when curl could not parse
+ * it, since its password may then hold anything. */
+static int refuse_url(const char *given, CURLUcode uc)
 {
     char quoted[160];
+    char *shown = cli_redact_url(given, uc != CURLUE_OK);
+    if (shown == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    cli_usage_error("--url %s: expected an http:// or https:// URL%s%s%s",
+                    cli_quote(quoted, sizeof(quoted), shown), uc != CURLUE_OK ? " (" : "",
+                    uc != CURLUE_OK ? curl_url_strerror(uc) : "", uc != CURLUE_OK ? ")" : "");
+    free(shown);
+    return CLI_EXIT_USAGE;
+}
+
+/* The full URL for --url given; CLI_EXIT_USAGE when it is not http(s). */
+static int target_url(const char *given, const char *route, char **out, cli_secrets *secrets)
+{
     CURLU *u = curl_url();
     char *scheme = NULL, *path = NULL, *full = NULL, *new_path = NULL;
     CURLUcode uc = u == NULL ? CURLUE_OUT_OF_MEMORY : curl_url_set(u, CURLUPART_URL, given, 0);
@@ -110,10 +125,7 @@ static int target_url(const char *given, const char *shown, const char *route, c
         cli_error("out of memory");
         code = CLI_EXIT_ERROR;
     } else if (uc != CURLUE_OK || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-        cli_usage_error("--url %s: expected an http:// or https:// URL%s%s%s",
-                        cli_quote(quoted, sizeof(quoted), shown), uc != CURLUE_OK ? " (" : "",
-                        uc != CURLUE_OK ? curl_url_strerror(uc) : "", uc != CURLUE_OK ? ")" : "");
-        code = CLI_EXIT_USAGE;
+        code = refuse_url(given, uc);
     } else if (add_userinfo(u, secrets) != 0 ||
                curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK ||
                (new_path = route_path(path, route)) == NULL ||
@@ -174,11 +186,6 @@ int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, con
 {
     memset(t, 0, sizeof(*t));
     t->http = http;
-    t->name = cli_redact_url(url);
-    if (t->name == NULL) {
-        cli_error("out of memory");
-        return CLI_EXIT_ERROR;
-    }
     dynhc_model_type type = dynhc_result_model_type(res);
     const char *route = route_of(type, &t->answer_key);
     if (route == NULL) {
@@ -187,13 +194,14 @@ int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, con
                         dynhc_model_type_name(type));
         return CLI_EXIT_USAGE;
     }
-    int code = target_url(url, t->name, route, &t->url, &t->secrets);
+    int code = target_url(url, route, &t->url, &t->secrets);
     if (code != CLI_EXIT_OK) {
         return code;
     }
-    t->shown = cli_redact_url(t->url);
+    t->name = cli_redact_url(url, 0);
+    t->shown = cli_redact_url(t->url, 0);
     t->body = request_body(res, model != NULL ? model : dynhc_result_model_name(res));
-    if (t->shown == NULL || t->body == NULL) {
+    if (t->name == NULL || t->shown == NULL || t->body == NULL) {
         cli_error("out of memory");
         return CLI_EXIT_ERROR;
     }

@@ -91,14 +91,12 @@ static size_t scheme_length(const char *url)
     return url[n] == ':' && (url[n + 1] == '/' || url[n + 1] == '\\') ? n + 1 : 0;
 }
 
-char *cli_redact_url(const char *url)
+char *cli_redact_url(const char *url, int whole)
 {
     const char *authority = url + scheme_length(url);
     authority += strspn(authority, "/\\");
-    /* Up to the last '@' before any query or fragment: a password with an
-     * unencoded '/' must not escape, at the cost of a path holding an '@'
-     * being redacted too. */
-    size_t end = strcspn(authority, "?#");
+    /* Where curl ends the authority; past it, an '@' is the path's. */
+    size_t end = whole ? strlen(authority) : strcspn(authority, "/?#");
     const char *at = NULL;
     for (const char *p = authority; p < authority + end; p++) {
         if (*p == '@') {

@@ -37,11 +37,13 @@ char *cli_scrub(const char *text, const cli_secrets *a, const cli_secrets *b);
 /*
  * A copy of url with its user information (user:password@, or user@)
  * replaced by "REDACTED@"; any other text as given, so that a URL without
- * credentials is its own copy. Works on any text, valid URL or not, so that
- * a usage error about a URL shows no password either. NULL when out of
+ * credentials is its own copy. The user information is what precedes the
+ * last '@' of the authority, which ends, as curl parses it, at the first
+ * '/', '?' or '#'; with whole, at the end of the text instead: for a URL
+ * curl refused, whose password may hold any of them. NULL when out of
  * memory. Free with free().
  */
-char *cli_redact_url(const char *url);
+char *cli_redact_url(const char *url, int whole);
 
 /* What every request of a probe or watch carries besides its body: the
  * headers and the TLS options; and the secrets among them. */
