@@ -173,6 +173,8 @@ class SecretsTest(unittest.TestCase):
         stub = self.stub(tls=True, client_ca=True)
         status, out, err, _ = self.dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem"))
         self.assertEqual((status, out, len(err)), (1, "", 1), err)
+        # The TLS 1.3 alert ("certificate required") comes after the handshake;
+        # depending on timing libcurl 7.88 reports it, or the closed socket.
         self.assertRegex(err[0], r"^dynhc: unhealthy: https://127\.0\.0\.1:\d+/v1/completions: "
                                  r".*(alert|certificate|SSL|reset|closed|not connected)")
 
