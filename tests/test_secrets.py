@@ -375,6 +375,18 @@ class SecretsTest(unittest.TestCase):
         self.assert_no_secret("a usage error", "\n".join(usage[2]))
         self.assertIn("'ftp://REDACTED@host'", usage[2][0])
 
+    def test_no_piece_of_a_long_secret_is_left_at_the_cut(self):
+        # The answer's excerpt is cut at about 200 bytes, inside the echoed
+        # token: the part before the cut must go too.
+        stub = self.stub(mode="echo401")
+        token = "".join("%03d-" % i for i in range(80))
+        path = self.file("token", token)
+        status, out, err, _ = self.dynhc("probe", "--url", stub.url, "--bearer-token-file", path)
+        self.assertEqual((status, out, len(err)), (1, "", 1), err)
+        self.assertRegex(err[0], r"Authorization=REDACTED\.\.\.'$")
+        for start in range(len(token) - 8):
+            self.assertNotIn(token[start:start + 8], err[0])
+
     def test_url_credentials_are_redacted_in_every_shape(self):
         stub = self.stub()
         h = stub.host

@@ -332,9 +332,21 @@ static void transfer_failure(const cli_exchange *x, CURLcode rc, char *msg, size
  * the cut so that no piece of one is left at the end. */
 static const char *excerpt(const cli_exchange *x, char *buf, size_t size)
 {
-    char *clean = cli_scrub(x->answer != NULL ? x->answer : "", &x->target->http->secrets,
-                            &x->target->secrets);
-    cli_quote(buf, size, clean != NULL ? clean : "(out of memory)");
+    /* The quote takes at most size bytes of it; a cut shows as "...". */
+    const char *answer = x->answer != NULL ? x->answer : "";
+    char *clean = cli_scrub(answer, size, &x->target->http->secrets, &x->target->secrets);
+    char *shown = clean;
+    if (clean != NULL && strnlen(answer, size + 1) > size) {
+        size_t n = strlen(clean) + sizeof("...");
+        shown = malloc(n);
+        if (shown != NULL) {
+            snprintf(shown, n, "%s...", clean);
+        }
+    }
+    cli_quote(buf, size, shown != NULL ? shown : "(out of memory)");
+    if (shown != clean) {
+        free(shown);
+    }
     free(clean);
     return buf;
 }
@@ -371,7 +383,7 @@ static int judge_body(const cli_exchange *x, char *msg, size_t size)
 static void failure(const cli_exchange *x, CURLcode rc, char *msg, size_t size)
 {
     transfer_failure(x, rc, msg, size);
-    char *clean = cli_scrub(msg, &x->target->http->secrets, &x->target->secrets);
+    char *clean = cli_scrub(msg, size, &x->target->http->secrets, &x->target->secrets);
     snprintf(msg, size, "%s", clean != NULL ? clean : "out of memory");
     free(clean);
 }

@@ -40,38 +40,64 @@ void cli_secrets_clear(cli_secrets *s)
     s->count = 0;
 }
 
-/* text with every secret replaced by CLI_REDACTED; the search goes on
- * after each replacement, so a secret that CLI_REDACTED holds ends too.
- * Frees text; NULL when out of memory. */
-static char *replace_all(char *text, const char *secret)
+/* Marks in covered (one flag per byte of the first len) every byte of
+ * text that an occurrence of a secret of list covers; occurrences may
+ * overlap each other, and run past len into the rest of the window. */
+static void mark_secrets(const char *text, size_t window, size_t len, const cli_secrets *list,
+                         unsigned char *covered)
 {
-    size_t len = strlen(secret), pos = 0;
-    char *hit;
-    while (text != NULL && (hit = strstr(text + pos, secret)) != NULL) {
-        size_t at = (size_t)(hit - text), rest = strlen(hit + len);
-        size_t size = at + strlen(CLI_REDACTED) + rest + 1;
-        char *out = malloc(size);
-        if (out != NULL) {
-            snprintf(out, size, "%.*s%s%s", (int)at, text, CLI_REDACTED, hit + len);
-            pos = at + strlen(CLI_REDACTED);
-        }
-        free(text);
-        text = out;
-    }
-    return text;
-}
-
-char *cli_scrub(const char *text, const cli_secrets *a, const cli_secrets *b)
-{
-    char *out = strdup(text);
-    const cli_secrets *lists[] = {a, b};
-    for (size_t l = 0; l < 2; l++) {
-        for (size_t i = 0; lists[l] != NULL && i < lists[l]->count; i++) {
-            if (strlen(lists[l]->items[i]) >= CLI_SECRET_MIN) {
-                out = replace_all(out, lists[l]->items[i]);
+    for (size_t i = 0; list != NULL && i < list->count; i++) {
+        size_t n = strlen(list->items[i]);
+        for (size_t at = 0; n >= CLI_SECRET_MIN && at < len && at + n <= window; at++) {
+            if (memcmp(text + at, list->items[i], n) == 0) {
+                memset(covered + at, 1, (at + n < len ? at + n : len) - at);
             }
         }
     }
+}
+
+static size_t longest(const cli_secrets *list)
+{
+    size_t most = 0;
+    for (size_t i = 0; list != NULL && i < list->count; i++) {
+        size_t n = strlen(list->items[i]);
+        most = n > most ? n : most;
+    }
+    return most;
+}
+
+char *cli_scrub(const char *text, size_t limit, const cli_secrets *a, const cli_secrets *b)
+{
+    /* Marking before writing anything leaves no piece of a secret behind:
+     * not where two overlap, not at the cut. Only the window that decides
+     * the first limit bytes is searched, whatever the text's length. */
+    size_t len = strnlen(text, limit);
+    size_t reach = longest(a) > longest(b) ? longest(a) : longest(b);
+    size_t window = strnlen(text, limit + reach);
+    unsigned char *covered = calloc(len + 1, 1);
+    if (covered == NULL) {
+        return NULL;
+    }
+    mark_secrets(text, window, len, a, covered);
+    mark_secrets(text, window, len, b, covered);
+    size_t size = 1;
+    for (size_t i = 0; i < len; i++) {
+        size += !covered[i] ? 1 : i == 0 || !covered[i - 1] ? strlen(CLI_REDACTED) : 0;
+    }
+    char *out = malloc(size);
+    size_t n = 0;
+    for (size_t i = 0; out != NULL && i < len; i++) {
+        if (!covered[i]) {
+            out[n++] = text[i];
+        } else if (i == 0 || !covered[i - 1]) {
+            memcpy(out + n, CLI_REDACTED, strlen(CLI_REDACTED));
+            n += strlen(CLI_REDACTED);
+        }
+    }
+    if (out != NULL) {
+        out[n] = '\0';
+    }
+    free(covered);
     return out;
 }
 

@@ -24,11 +24,14 @@ int cli_secrets_add(cli_secrets *s, const char *value, size_t len);
 void cli_secrets_clear(cli_secrets *s);
 
 /*
- * A copy of text with every secret of a and b (either may be NULL) of at
- * least CLI_SECRET_MIN bytes replaced by CLI_REDACTED. NULL when out of
- * memory. Free with free().
+ * A copy of the first limit bytes of text (the rest dropped) in which every
+ * byte that belongs to a secret of a or b (either may be NULL) of at least
+ * CLI_SECRET_MIN bytes is gone, each run of such bytes replaced by one
+ * CLI_REDACTED; a secret cut by the limit or overlapping another goes
+ * whole. Costs the limit, not the text's length: a server's 8 MiB answer is
+ * cut first. NULL when out of memory. Free with free().
  */
-char *cli_scrub(const char *text, const cli_secrets *a, const cli_secrets *b);
+char *cli_scrub(const char *text, size_t limit, const cli_secrets *a, const cli_secrets *b);
 
 /* Shorter secrets are not scrubbed from free text: they cannot be told from
  * ordinary words and numbers ("1" would turn every 1 of a message). */
