@@ -308,6 +308,17 @@ class SecretsTest(unittest.TestCase):
                 self.assertRegex(err[0], "^dynhc: error: " + pattern)
                 self.assertNotIn("hidden", "\n".join(err))
 
+    def test_at_most_64_header_options(self):
+        headers = [arg for i in range(64) for arg in ("--header", "X-H%d: %d" % (i, i))]
+        stub = self.stub()
+        self.assert_healthy(self.dynhc("probe", "--url", stub.url, *headers))
+        self.assertEqual(stub.headers("X-H63"), ["63"])
+        status, out, err, _ = self.dynhc("probe", "--url", stub.url, *headers,
+                                         "--header", "X-H64: 64")
+        self.assertEqual((status, out), (2, ""), err)
+        self.assertEqual(err[0], "dynhc: error: at most 64 --header (a --header-file takes any "
+                                 "number)")
+
     def test_token_file_errors(self):
         cases = [
             ("", r"^dynhc: error: --bearer-token-file '{f}': empty: expected the token"),
