@@ -32,6 +32,9 @@ typedef enum cli_command {
 /* The most --url a watch takes: a sidecar watches a handful of servers. */
 #define CLI_MAX_URLS 64
 
+/* The most --header a command line takes (a header file takes any number). */
+#define CLI_MAX_HEADERS 64
+
 /* The options of every command. Strings are borrowed from argv; NULL means
  * "not given". */
 typedef struct cli_options {
@@ -51,6 +54,15 @@ typedef struct cli_options {
     size_t url_count;
     const char *model;
     uint64_t timeout_ns; /* 0: not given */
+    /* what every request carries (secrets.c) */
+    const char *headers[CLI_MAX_HEADERS];
+    size_t header_count;
+    const char *header_file;
+    const char *bearer_token_file;
+    const char *cacert;
+    const char *cert;
+    const char *key;
+    int insecure;
     /* watch */
     uint64_t interval_ns; /* 0: not given */
     const char *host;
@@ -116,6 +128,27 @@ const char *cli_quote(char *buf, size_t size, const char *value);
 
 /* Whether value is well-formed UTF-8 (cli_quote escapes the bytes that are not). */
 int cli_is_utf8(const char *value);
+
+/*
+ * Reads fd to its end into a new NUL-terminated buffer *text (free() it) of
+ * *len bytes (NUL bytes inside are kept). Returns 0, EFBIG when there are
+ * more than max bytes, ENOMEM, or the errno of a failed read.
+ */
+int cli_read_fd(int fd, size_t max, char **text, size_t *len);
+
+/*
+ * Opens path for reading, which must be a regular file (a FIFO never blocks
+ * the open). Returns the descriptor (close it), or -1 after an error naming
+ * option and path.
+ */
+int cli_open_file(const char *option, const char *path);
+
+/*
+ * Reads the regular file at path, at most max bytes, as cli_read_fd() does.
+ * Returns CLI_EXIT_OK, or CLI_EXIT_ERROR after an error naming option, path
+ * and what went wrong.
+ */
+int cli_read_file(const char *option, const char *path, size_t max, char **text, size_t *len);
 
 /* Writes text to stdout and flushes it. Returns CLI_EXIT_OK, or
  * CLI_EXIT_ERROR after printing why the output could not be written. */

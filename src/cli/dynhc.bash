@@ -6,7 +6,8 @@ _dynhc() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
     local payload="--model-type --level --config --payload --bos-token-id --marker-key
                    --no-marker --strict --explain --help"
-    local sending="--url --model --timeout"
+    local sending="--url --model --timeout --header --header-file --bearer-token-file --cacert
+                   --cert --key --insecure"
     local commands="resolve validate probe watch help"
 
     if ((COMP_CWORD == 1)); then
@@ -20,7 +21,7 @@ _dynhc() {
         --level)
             mapfile -t COMPREPLY < <(compgen -W "minimal standard comprehensive" -- "$cur")
             return ;;
-        --config)
+        --config | --header-file | --bearer-token-file | --cacert | --cert | --key)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return ;;
         --payload)
@@ -29,7 +30,8 @@ _dynhc() {
                 mapfile -t COMPREPLY < <(compgen -f -P @ -- "${cur#@}")
             fi
             return ;;
-        --bos-token-id | --marker-key | --url | --model | --timeout | --interval | --host | --port)
+        --bos-token-id | --marker-key | --url | --model | --timeout | --header | --interval | \
+            --host | --port)
             return ;;
     esac
     local options

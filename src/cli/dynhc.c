@@ -49,6 +49,8 @@ static const char probe_intro[] =
     "\n"
     "Sends the resolved payload once to an OpenAI-compatible server and judges\n"
     "the answer: exit 0 healthy, 1 unhealthy. Usable as a Kubernetes exec probe.\n"
+    "A vLLM server started with --api-key KEY wants the key:\n"
+    "  dynhc probe --url http://127.0.0.1:8000 --bearer-token-file /etc/vllm/key\n"
     "\n";
 
 static const char watch_intro[] =
@@ -96,6 +98,23 @@ static const char sending_options[] =
     "                    default: the config's model\n"
     "  --timeout D       time a check may take (DYN_HEALTH_CHECK_REQUEST_TIMEOUT,\n"
     "                    3s); a duration: 3, 2.5, 500ms, 1m\n"
+    "  --header 'NAME: VALUE'\n"
+    "                    a header to send with every check (repeatable); the\n"
+    "                    process list shows it: put secrets in a file instead\n"
+    "  --header-file FILE\n"
+    "                    headers to send, one 'Name: value' a line; blank lines\n"
+    "                    and lines starting with # are skipped\n"
+    "  --bearer-token-file FILE\n"
+    "                    send 'Authorization: Bearer TOKEN', TOKEN read from\n"
+    "                    FILE (vLLM's --api-key); a trailing newline is dropped\n"
+    "  --cacert FILE     verify https servers against the CA certificates in\n"
+    "                    FILE (PEM) instead of the system's store\n"
+    "  --cert FILE       client certificate (PEM) for servers that ask for one\n"
+    "  --key FILE        the private key of --cert, when not in its file\n"
+    "  --insecure        do not verify the server's certificate (tests only)\n"
+    "A URL's user:password is sent as basic authentication. Credentials in URLs,\n"
+    "header values and the token are never shown: the URL reads\n"
+    "http://REDACTED@host, messages say REDACTED.\n"
     "\n";
 
 static const char watch_options[] =

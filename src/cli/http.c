@@ -19,7 +19,6 @@
 
 struct cli_exchange {
     CURL *easy;
-    struct curl_slist *headers;
     const cli_target *target;
     uint64_t timeout_ns;
     char *answer; /* NUL-terminated */
@@ -74,10 +73,47 @@ static char *route_path(const char *path, const char *route)
     return out;
 }
 
-/* The full URL for --url given; CLI_EXIT_USAGE when it is not http(s). */
-static int target_url(const char *given, const char *route, char **out)
+/* Adds the URL's user and password to the secrets, as written and decoded
+ * (the server sees the decoded ones). Returns 0, or -1 when out of memory. */
+static int add_userinfo(CURLU *u, cli_secrets *secrets)
+{
+    const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD};
+    for (size_t i = 0; i < 2; i++) {
+        for (unsigned flags = 0; flags <= CURLU_URLDECODE; flags += CURLU_URLDECODE) {
+            char *part = NULL;
+            CURLUcode uc = curl_url_get(u, parts[i], &part, flags);
+            int failed = uc == CURLUE_OUT_OF_MEMORY ||
+                         (uc == CURLUE_OK && cli_secrets_add(secrets, part, strlen(part)) != 0);
+            curl_free(part);
+            if (failed) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The usage error for a --url that curl refused (uc) or that is not
+ * http(s), the URL redacted: up to its last '@' when curl could not parse
+ * it, since its password may then hold anything. */
+static int refuse_url(const char *given, CURLUcode uc)
 {
     char quoted[160];
+    char *shown = cli_redact_url(given, uc != CURLUE_OK);
+    if (shown == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    cli_usage_error("--url %s: expected an http:// or https:// URL%s%s%s",
+                    cli_quote(quoted, sizeof(quoted), shown), uc != CURLUE_OK ? " (" : "",
+                    uc != CURLUE_OK ? curl_url_strerror(uc) : "", uc != CURLUE_OK ? ")" : "");
+    free(shown);
+    return CLI_EXIT_USAGE;
+}
+
+/* The full URL for --url given; CLI_EXIT_USAGE when it is not http(s). */
+static int target_url(const char *given, const char *route, char **out, cli_secrets *secrets)
+{
     CURLU *u = curl_url();
     char *scheme = NULL, *path = NULL, *full = NULL, *new_path = NULL;
     CURLUcode uc = u == NULL ? CURLUE_OUT_OF_MEMORY : curl_url_set(u, CURLUPART_URL, given, 0);
@@ -89,11 +125,9 @@ static int target_url(const char *given, const char *route, char **out)
         cli_error("out of memory");
         code = CLI_EXIT_ERROR;
     } else if (uc != CURLUE_OK || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-        cli_usage_error("--url %s: expected an http:// or https:// URL%s%s%s",
-                        cli_quote(quoted, sizeof(quoted), given), uc != CURLUE_OK ? " (" : "",
-                        uc != CURLUE_OK ? curl_url_strerror(uc) : "", uc != CURLUE_OK ? ")" : "");
-        code = CLI_EXIT_USAGE;
-    } else if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK ||
+        code = refuse_url(given, uc);
+    } else if (add_userinfo(u, secrets) != 0 ||
+               curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK ||
                (new_path = route_path(path, route)) == NULL ||
                curl_url_set(u, CURLUPART_PATH, new_path, 0) != CURLUE_OK ||
                curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK ||
@@ -147,9 +181,11 @@ int cli_resolve_payload(const cli_options *opts, dynhc_result **res)
     return code;
 }
 
-int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, const char *model)
+int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, const char *model,
+                    const cli_http_options *http)
 {
     memset(t, 0, sizeof(*t));
+    t->http = http;
     dynhc_model_type type = dynhc_result_model_type(res);
     const char *route = route_of(type, &t->answer_key);
     if (route == NULL) {
@@ -158,12 +194,14 @@ int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, con
                         dynhc_model_type_name(type));
         return CLI_EXIT_USAGE;
     }
-    int code = target_url(url, route, &t->url);
+    int code = target_url(url, route, &t->url, &t->secrets);
     if (code != CLI_EXIT_OK) {
         return code;
     }
+    t->name = cli_redact_url(url, 0);
+    t->shown = cli_redact_url(t->url, 0);
     t->body = request_body(res, model != NULL ? model : dynhc_result_model_name(res));
-    if (t->body == NULL) {
+    if (t->name == NULL || t->shown == NULL || t->body == NULL) {
         cli_error("out of memory");
         return CLI_EXIT_ERROR;
     }
@@ -173,7 +211,10 @@ int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, con
 void cli_target_clear(cli_target *t)
 {
     free(t->url);
+    free(t->name);
+    free(t->shown);
     free(t->body);
+    cli_secrets_clear(&t->secrets);
     memset(t, 0, sizeof(*t));
 }
 
@@ -218,23 +259,14 @@ cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns)
     x->target = t;
     x->timeout_ns = timeout_ns;
     x->easy = curl_easy_init();
-    const char *const headers[] = {"Content-Type: application/json", "Accept: application/json",
-                                   "Expect:"}; /* no 100-continue round trip */
-    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]) && x->easy != NULL; i++) {
-        struct curl_slist *list = curl_slist_append(x->headers, headers[i]);
-        if (list == NULL) {
-            cli_exchange_free(x);
-            return NULL;
-        }
-        x->headers = list;
-    }
+    const cli_http_options *h = t->http;
     char agent[32];
     snprintf(agent, sizeof(agent), "dynhc/%s", dynhc_version());
     if (x->easy == NULL || curl_easy_setopt(x->easy, CURLOPT_URL, t->url) != CURLE_OK ||
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, t->body) != CURLE_OK ||
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(t->body)) !=
             CURLE_OK ||
-        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers) != CURLE_OK ||
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, h->headers) != CURLE_OK ||
         curl_easy_setopt(x->easy, CURLOPT_USERAGENT, agent) != CURLE_OK ||
         curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, collect) != CURLE_OK ||
         curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
@@ -244,7 +276,12 @@ cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns)
          * http_proxy and friends would otherwise name. */
         curl_easy_setopt(x->easy, CURLOPT_PROXY, "") != CURLE_OK ||
         /* No SIGALRM around name lookups: watch has signal handlers of its own. */
-        curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK) {
+        curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        (h->cacert != NULL && curl_easy_setopt(x->easy, CURLOPT_CAINFO, h->cacert) != CURLE_OK) ||
+        (h->cert != NULL && curl_easy_setopt(x->easy, CURLOPT_SSLCERT, h->cert) != CURLE_OK) ||
+        (h->key != NULL && curl_easy_setopt(x->easy, CURLOPT_SSLKEY, h->key) != CURLE_OK) ||
+        (h->insecure && (curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+                         curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))) {
         cli_exchange_free(x);
         return NULL;
     }
@@ -262,7 +299,6 @@ void cli_exchange_free(cli_exchange *x)
         return;
     }
     curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->headers);
     free(x->answer);
     free(x);
 }
@@ -292,10 +328,27 @@ static void transfer_failure(const cli_exchange *x, CURLcode rc, char *msg, size
     snprintf(msg, size, "%s", detail);
 }
 
-/* The start of the answer, quoted on one line. */
+/* The start of the answer, quoted on one line, its secrets scrubbed before
+ * the cut so that no piece of one is left at the end. */
 static const char *excerpt(const cli_exchange *x, char *buf, size_t size)
 {
-    return cli_quote(buf, size, x->answer != NULL ? x->answer : "");
+    /* The quote takes at most size bytes of it; a cut shows as "...". */
+    const char *answer = x->answer != NULL ? x->answer : "";
+    char *clean = cli_scrub(answer, size, &x->target->http->secrets, &x->target->secrets);
+    char *shown = clean;
+    if (clean != NULL && strnlen(answer, size + 1) > size) {
+        size_t n = strlen(clean) + sizeof("...");
+        shown = malloc(n);
+        if (shown != NULL) {
+            snprintf(shown, n, "%s...", clean);
+        }
+    }
+    cli_quote(buf, size, shown != NULL ? shown : "(out of memory)");
+    if (shown != clean) {
+        free(shown);
+    }
+    free(clean);
+    return buf;
 }
 
 /* Judges a 2xx answer's body. */
@@ -325,6 +378,16 @@ static int judge_body(const cli_exchange *x, char *msg, size_t size)
     return healthy;
 }
 
+/* Why a transfer that failed did, scrubbed: curl's error buffer may quote
+ * the URL or what the server said. */
+static void failure(const cli_exchange *x, CURLcode rc, char *msg, size_t size)
+{
+    transfer_failure(x, rc, msg, size);
+    char *clean = cli_scrub(msg, size, &x->target->http->secrets, &x->target->secrets);
+    snprintf(msg, size, "%s", clean != NULL ? clean : "out of memory");
+    free(clean);
+}
+
 int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t size)
 {
     char start[EXCERPT_SIZE];
@@ -337,7 +400,7 @@ int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t siz
         return 0;
     }
     if (rc != CURLE_OK) {
-        transfer_failure(x, rc, msg, size);
+        failure(x, rc, msg, size);
         return 0;
     }
     long status = 0;

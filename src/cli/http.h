@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "secrets.h"
 
 /*
  * Resolves the payload to send as `dynhc resolve` would (same options, same
@@ -18,18 +19,24 @@ int cli_resolve_payload(const cli_options *opts, dynhc_result **res);
 
 /* Where a check goes and what it sends. */
 typedef struct cli_target {
-    char *url;              /* the full URL, route included */
+    char *url;              /* the full URL, route included: only for curl */
+    char *name;             /* the URL as given, credentials redacted: the endpoint's name */
+    char *shown;            /* url with its credentials redacted, for messages */
     char *body;             /* the payload text, "model" added when known */
     const char *answer_key; /* what a healthy answer holds: "choices" or "data" */
+    const cli_http_options *http; /* headers and TLS options, borrowed */
+    cli_secrets secrets;    /* the URL's user and password, as given and decoded */
 } cli_target;
 
 /*
  * Builds the target for a --url and a resolved payload (DYNHC_OK); model
- * (may be NULL) overrides the config's model name. Returns CLI_EXIT_OK, or
- * CLI_EXIT_USAGE (a bad URL, the tokens model type) / CLI_EXIT_ERROR after
- * printing why. Clear it with cli_target_clear() whatever the outcome.
+ * (may be NULL) overrides the config's model name; http must outlive the
+ * target. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE (a bad URL, the tokens
+ * model type) / CLI_EXIT_ERROR after printing why (the URL redacted).
+ * Clear it with cli_target_clear() whatever the outcome.
  */
-int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, const char *model);
+int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, const char *model,
+                    const cli_http_options *http);
 void cli_target_clear(cli_target *t);
 
 /* One POST of a target's body: a curl easy handle and the answer it gets. */
@@ -46,8 +53,9 @@ CURL *cli_exchange_easy(const cli_exchange *x);
  * Judges an exchange whose transfer ended with rc (CURLE_OPERATION_TIMEDOUT
  * also when the caller gave up on it): healthy is a 2xx answer holding a JSON
  * object with a non-empty answer_key array. Writes one line (no newline)
- * into msg: what went wrong, or the status and time when healthy. Returns 1
- * when healthy, else 0.
+ * into msg: what went wrong, or the status and time when healthy, every
+ * secret of the target scrubbed (an answer may echo one). Returns 1 when
+ * healthy, else 0.
  */
 int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t size);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef enum option_id {
     OPT_MODEL_TYPE,
@@ -25,6 +26,13 @@ typedef enum option_id {
     OPT_URL,
     OPT_MODEL,
     OPT_TIMEOUT,
+    OPT_HEADER,
+    OPT_HEADER_FILE,
+    OPT_BEARER_TOKEN_FILE,
+    OPT_CACERT,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_INSECURE,
     OPT_INTERVAL,
     OPT_HOST,
     OPT_PORT
@@ -56,6 +64,13 @@ static const option_spec option_table[] = {
     {"--url", OPT_URL, 1, SENDING},
     {"--model", OPT_MODEL, 1, SENDING},
     {"--timeout", OPT_TIMEOUT, 1, SENDING},
+    {"--header", OPT_HEADER, 1, SENDING},
+    {"--header-file", OPT_HEADER_FILE, 1, SENDING},
+    {"--bearer-token-file", OPT_BEARER_TOKEN_FILE, 1, SENDING},
+    {"--cacert", OPT_CACERT, 1, SENDING},
+    {"--cert", OPT_CERT, 1, SENDING},
+    {"--key", OPT_KEY, 1, SENDING},
+    {"--insecure", OPT_INSECURE, 0, SENDING},
     {"--interval", OPT_INTERVAL, 1, CLI_WATCH},
     {"--host", OPT_HOST, 1, CLI_WATCH},
     {"--port", OPT_PORT, 1, CLI_WATCH},
@@ -303,6 +318,20 @@ static int store(cli_options *opts, option_id id, const char *value)
     case OPT_HELP: opts->help = 1; break;
     case OPT_MODEL: opts->model = value; break;
     case OPT_HOST: opts->host = value; break;
+    case OPT_HEADER_FILE: opts->header_file = value; break;
+    case OPT_BEARER_TOKEN_FILE: opts->bearer_token_file = value; break;
+    case OPT_CACERT: opts->cacert = value; break;
+    case OPT_CERT: opts->cert = value; break;
+    case OPT_KEY: opts->key = value; break;
+    case OPT_INSECURE: opts->insecure = 1; break;
+    case OPT_HEADER:
+        if (opts->header_count == CLI_MAX_HEADERS) {
+            cli_usage_error("at most %d --header (a --header-file takes any number)",
+                            CLI_MAX_HEADERS);
+            return CLI_EXIT_USAGE;
+        }
+        opts->headers[opts->header_count++] = value;
+        break;
     case OPT_URL:
         if (opts->url_count == CLI_MAX_URLS) {
             cli_usage_error("at most %d --url", CLI_MAX_URLS);
@@ -392,6 +421,15 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
         cli_usage_error("--marker-key and --no-marker cannot be used together");
         return CLI_EXIT_USAGE;
     }
+    if (opts->key != NULL && opts->cert == NULL) {
+        cli_usage_error("--key needs --cert: it is the private key of a client certificate");
+        return CLI_EXIT_USAGE;
+    }
+    if (opts->insecure && opts->cacert != NULL) {
+        cli_usage_error("--insecure and --cacert cannot be used together: --insecure turns off "
+                        "the verification --cacert is for");
+        return CLI_EXIT_USAGE;
+    }
     return CLI_EXIT_OK;
 }
 
@@ -402,48 +440,20 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
  * *text (free it). Returns CLI_EXIT_OK or CLI_EXIT_ERROR after the error. */
 static int read_stdin(char **text)
 {
-    size_t capacity = 4096, len = 0;
-    char *buf = malloc(capacity);
-    while (buf != NULL) {
-        if (len == capacity - 1) {
-            if (capacity > MAX_PAYLOAD_BYTES) {
-                cli_error("--payload @-: standard input is over 1 MiB");
-                free(buf);
-                return CLI_EXIT_ERROR;
-            }
-            char *grown = realloc(buf, capacity * 2);
-            if (grown == NULL) {
-                break;
-            }
-            buf = grown;
-            capacity *= 2;
-        }
-        size_t n = fread(buf + len, 1, capacity - 1 - len, stdin);
-        len += n;
-        if (n == 0) {
-            if (ferror(stdin)) {
-                cli_error("--payload @-: cannot read standard input: %s", strerror(errno));
-                free(buf);
-                return CLI_EXIT_ERROR;
-            }
-            if (len > MAX_PAYLOAD_BYTES) {
-                cli_error("--payload @-: standard input is over 1 MiB");
-                free(buf);
-                return CLI_EXIT_ERROR;
-            }
-            if (memchr(buf, '\0', len) != NULL) {
-                cli_error("--payload @-: standard input holds a NUL byte: expected JSON text");
-                free(buf);
-                return CLI_EXIT_ERROR;
-            }
-            buf[len] = '\0';
-            *text = buf;
-            return CLI_EXIT_OK;
-        }
+    size_t len = 0;
+    int code = cli_read_fd(STDIN_FILENO, MAX_PAYLOAD_BYTES, text, &len);
+    if (code == EFBIG) {
+        cli_error("--payload @-: standard input is over 1 MiB");
+    } else if (code == ENOMEM) {
+        cli_error("out of memory");
+    } else if (code != 0) {
+        cli_error("--payload @-: cannot read standard input: %s", strerror(code));
+    } else if (memchr(*text, '\0', len) != NULL) {
+        cli_error("--payload @-: standard input holds a NUL byte: expected JSON text");
+        free(*text);
+        code = EINVAL;
     }
-    free(buf);
-    cli_error("out of memory");
-    return CLI_EXIT_ERROR;
+    return code == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
 /* A setter failed for a reason that is not the user's value. */
@@ -471,6 +481,16 @@ static const char *empty_name_option(const cli_options *opts)
     }
     if (opts->host != NULL && opts->host[0] == '\0') {
         return "--host";
+    }
+    const char *const files[][2] = {{"--header-file", opts->header_file},
+                                    {"--bearer-token-file", opts->bearer_token_file},
+                                    {"--cacert", opts->cacert},
+                                    {"--cert", opts->cert},
+                                    {"--key", opts->key}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (files[i][1] != NULL && files[i][1][0] == '\0') {
+            return files[i][0];
+        }
     }
     return NULL;
 }

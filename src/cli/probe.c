@@ -13,7 +13,7 @@ static int probe(const cli_target *t, uint64_t timeout_ns)
     }
     char msg[512];
     int healthy = cli_exchange_judge(x, curl_easy_perform(cli_exchange_easy(x)), msg, sizeof(msg));
-    fprintf(stderr, "dynhc: %s: %s: %s\n", healthy ? "healthy" : "unhealthy", t->url, msg);
+    fprintf(stderr, "dynhc: %s: %s: %s\n", healthy ? "healthy" : "unhealthy", t->shown, msg);
     cli_exchange_free(x);
     return healthy ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
@@ -37,14 +37,19 @@ int cli_probe(int argc, char **argv)
         return CLI_EXIT_ERROR;
     }
     dynhc_result *res = NULL;
+    cli_http_options http;
     cli_target t;
     code = cli_resolve_payload(&opts, &res);
     if (code == CLI_EXIT_OK) {
-        code = cli_target_init(&t, opts.urls[0], res, opts.model);
+        code = cli_http_options_init(&http, &opts);
         if (code == CLI_EXIT_OK) {
-            code = probe(&t, dynhc_result_timeout_ns(res));
+            code = cli_target_init(&t, opts.urls[0], res, opts.model, &http);
+            if (code == CLI_EXIT_OK) {
+                code = probe(&t, dynhc_result_timeout_ns(res));
+            }
+            cli_target_clear(&t);
         }
-        cli_target_clear(&t);
+        cli_http_options_clear(&http);
     }
     dynhc_result_free(res);
     curl_global_cleanup();

@@ -34,6 +34,7 @@ typedef struct watch {
     dynhc_sched *sched;
     CURLM *multi;
     check_in_flight *checks;
+    cli_http_options http; /* what every check carries besides its body */
 } watch;
 
 /* An endpoint's user data. */
@@ -222,7 +223,7 @@ static int run(watch *w)
     return CLI_EXIT_OK;
 }
 
-/* One endpoint per URL, named by the URL as given. */
+/* One endpoint per URL, named by the URL as given, credentials redacted. */
 static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *res)
 {
     char quoted[160];
@@ -235,9 +236,11 @@ static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *
             return CLI_EXIT_ERROR;
         }
         st->w = w;
-        int code = cli_target_init(&st->target, opts->urls[i], res, opts->model);
+        int code = cli_target_init(&st->target, opts->urls[i], res, opts->model, &w->http);
         dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
-        o.name = opts->urls[i];
+        /* The name is shown everywhere (status JSON, labels, logs): no
+         * credentials in it. */
+        o.name = st->target.name;
         o.payload = res;
         o.labels = labels;
         o.label_count = model != NULL ? 1 : 0;
@@ -245,13 +248,15 @@ static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *
         o.user_data = st;
         o.destroy = free_target;
         int rc = code != CLI_EXIT_OK ? DYNHC_OK : dynhc_sched_add(w->sched, &o, NULL);
+        if (rc == DYNHC_ERR_INVALID_ARG) {
+            /* The URL was checked: only a second one of the same name is left. */
+            cli_usage_error("--url %s is given twice",
+                            cli_quote(quoted, sizeof(quoted), o.name));
+        }
         if (code != CLI_EXIT_OK || rc != DYNHC_OK) {
             free_target(st);
         }
         if (rc == DYNHC_ERR_INVALID_ARG) {
-            /* The URL was checked: only a second one of the same name is left. */
-            cli_usage_error("--url %s is given twice",
-                            cli_quote(quoted, sizeof(quoted), opts->urls[i]));
             return CLI_EXIT_USAGE;
         }
         if (rc != DYNHC_OK) {
@@ -353,7 +358,8 @@ int cli_watch(int argc, char **argv)
         cli_error("libcurl cannot start");
         return CLI_EXIT_ERROR;
     }
-    watch w = {NULL, NULL, NULL};
+    watch w;
+    memset(&w, 0, sizeof(w));
     dynhc_server *srv = NULL;
     dynhc_result *res = NULL;
     code = cli_resolve_payload(&opts, &res);
@@ -368,6 +374,9 @@ int cli_watch(int argc, char **argv)
     }
     if (code == CLI_EXIT_OK) {
         code = configure(&w, res);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = cli_http_options_init(&w.http, &opts);
     }
     if (code == CLI_EXIT_OK) {
         code = add_endpoints(&w, &opts, res);
@@ -385,6 +394,7 @@ int cli_watch(int argc, char **argv)
         drop(&w, w.checks);
     }
     dynhc_sched_free(w.sched);
+    cli_http_options_clear(&w.http);
     curl_multi_cleanup(w.multi);
     dynhc_result_free(res);
     curl_global_cleanup();

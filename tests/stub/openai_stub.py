@@ -3,9 +3,11 @@
 watch tests. Standard library only.
 
     openai_stub.py [--port N] [--mode MODE] [--delay-ms N]
+                   [--cert PEM --key PEM [--client-ca PEM]]
 
 Listens on 127.0.0.1 (port 0: any free one) and prints the port as the first
-line of stdout. MODE says how it answers POST /v1/completions,
+line of stdout. With --cert and --key it speaks HTTPS only; with --client-ca
+too it refuses a client without a certificate signed by that CA. MODE says how it answers POST /v1/completions,
 /v1/chat/completions and /v1/embeddings:
 
     healthy    a valid answer for the route (choices, or data for embeddings)
@@ -14,6 +16,8 @@ line of stdout. MODE says how it answers POST /v1/completions,
     malformed  HTTP 200 with a body that is not JSON
     nochoices  HTTP 200 with a JSON object without choices or data
     empty      HTTP 200 with empty choices and data arrays
+    echo401    HTTP 401 with a body echoing every request header, credentials
+               included, as a careless server would
     hang       reads the request and never answers (until the mode changes)
     close      sends the headers and part of the body, then closes
     dead       stops listening and exits
@@ -21,20 +25,22 @@ line of stdout. MODE says how it answers POST /v1/completions,
 Control routes, answered in every mode:
     POST /_mode   body "MODE" or "slow MS": switches the mode at run time
     GET  /_mode   the current mode
-    GET  /_last   {"path", "content_type", "body"} of the last POST to any other
-                  path (query included)
+    GET  /_last   {"path", "content_type", "body", "headers"} of the last POST to
+                  any other path (query included; headers: [name, value] pairs
+                  as received)
 """
 
 import argparse
 import json
+import ssl
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-MODES = ("healthy", "slow", "http500", "malformed", "nochoices", "empty", "hang", "close",
-         "dead")
+MODES = ("healthy", "slow", "http500", "malformed", "nochoices", "empty", "echo401", "hang",
+         "close", "dead")
 
 ANSWERS = {
     "/v1/completions": {"id": "cmpl-stub", "object": "text_completion", "model": "stub",
@@ -105,7 +111,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         with state.lock:
             state.last = {"path": self.path, "content_type": self.headers.get("Content-Type"),
-                          "body": body.decode("utf-8", "replace")}
+                          "body": body.decode("utf-8", "replace"),
+                          "headers": [[k, v] for k, v in self.headers.items()]}
             mode, delay_ms = state.mode, state.delay_ms
         self.answer(mode, delay_ms)
 
@@ -130,6 +137,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send(404, {"error": {"message": "no route " + route}})
         elif mode == "http500":
             self.send(500, b"engine failed\n\tat step 7\x1b[0m " + b"x" * 400, "text/plain")
+        elif mode == "echo401":
+            self.send(401, {"error": {"message": "not allowed: " + " ".join(
+                "%s=%s" % item for item in self.headers.items())}})
         elif mode == "malformed":
             self.send(200, b'{"choices": [{"text": "cut')
         elif mode == "nochoices":
@@ -150,6 +160,23 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    tls = None  # an ssl.SSLContext: HTTPS only
+
+    def get_request(self):
+        sock, address = super().get_request()
+        if self.tls is not None:
+            # The handshake runs in the request's thread (finish_request), so
+            # that a client that never completes one holds up no other.
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError):
+                return  # a client refused (no or a wrong certificate): the test's point
+        super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):
         # A client that gave up (a timeout) is part of the tests, not an error.
@@ -162,8 +189,17 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--mode", choices=MODES, default="healthy")
     parser.add_argument("--delay-ms", type=int, default=500)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--client-ca")
     args = parser.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.cert:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            server.tls.verify_mode = ssl.CERT_REQUIRED
+            server.tls.load_verify_locations(args.client_ca)
     server.state = State(args.mode, args.delay_ms)
     print(server.server_address[1], flush=True)
     if args.mode != "dead":
