@@ -189,18 +189,25 @@ int cli_print_usage(const char *command)
     const char *parts[] = {intro,    payload_options, own, sending, watching, version,
                            precedence_and_environment};
     /* One write, so that a failed one changes the exit status. */
-    char text[8192];
+    size_t total = 1;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        total += parts[i] != NULL ? strlen(parts[i]) : 0;
+    }
+    char *text = malloc(total);
+    if (text == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_ERROR;
+    }
     size_t len = 0;
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         size_t n = parts[i] != NULL ? strlen(parts[i]) : 0;
-        if (len + n >= sizeof(text)) {
-            n = sizeof(text) - 1 - len; /* a test pins the texts well below this */
-        }
         memcpy(text + len, parts[i] != NULL ? parts[i] : "", n);
         len += n;
     }
     text[len] = '\0';
-    return cli_write_stdout(text);
+    int status = cli_write_stdout(text);
+    free(text);
+    return status;
 }
 
 static int print_version(void)
