@@ -1,0 +1,96 @@
+"""How the package finds libdynhc (DYNHC_LIBRARY, next to the package, the
+system search path), its version, and an allocation failure seen from Python.
+Each case runs a fresh interpreter: the library is loaded at import."""
+import ctypes.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import dynhc
+
+PACKAGE = os.path.dirname(dynhc.__file__)
+LIBRARY = os.environ["DYNHC_LIBRARY"]
+
+
+def run(code, env_changes, pythonpath):
+    env = {k: v for k, v in os.environ.items() if k != "DYNHC_LIBRARY"}
+    env.update(env_changes)
+    env["PYTHONPATH"] = pythonpath
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+class LibraryLookup(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.tmp)
+        # A copy of the package alone, with no library beside it.
+        shutil.copytree(PACKAGE, os.path.join(self.tmp, "dynhc"),
+                        ignore=shutil.ignore_patterns("__pycache__", "libdynhc.so*"))
+
+    def test_dynhc_library_names_the_library(self):
+        out = run("import dynhc; print(dynhc.library_path())", {"DYNHC_LIBRARY": LIBRARY},
+                  self.tmp)
+        self.assertEqual((out.returncode, out.stdout.strip()), (0, LIBRARY), out.stderr)
+
+    def test_a_library_next_to_the_package_is_found_without_dynhc_library(self):
+        beside = os.path.join(self.tmp, "dynhc", "libdynhc.so.0.1")
+        os.symlink(os.path.realpath(LIBRARY), beside)
+        out = run("import dynhc; print(dynhc.library_path(), dynhc.get_health_check_payload())",
+                  {}, self.tmp)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(out.stdout.startswith(beside + " {'prompt': '1'"), out.stdout)
+
+    def test_a_bad_dynhc_library_is_an_import_error_naming_it(self):
+        out = run("import dynhc", {"DYNHC_LIBRARY": "/nonexistent/libdynhc.so"}, self.tmp)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("dynhc.errors.LibraryNotFoundError: dynhc: cannot load libdynhc from "
+                      "DYNHC_LIBRARY=/nonexistent/libdynhc.so", out.stderr)
+
+    def test_no_library_anywhere_names_all_three_places(self):
+        if ctypes.util.find_library("dynhc"):
+            self.skipTest("libdynhc is installed on this system's search path")
+        out = run("try:\n    import dynhc\nexcept ImportError as e:\n"
+                  "    from dynhc.errors import Error\n"
+                  "    print(type(e).__name__, isinstance(e, Error), e)\n",
+                  {"LD_LIBRARY_PATH": ""}, self.tmp)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("LibraryNotFoundError True dynhc: cannot find libdynhc; tried "
+                      "DYNHC_LIBRARY: not set; next to the package: no %s/dynhc/libdynhc.so*; "
+                      "system search path, libdynhc.so.0.1: " % self.tmp, out.stdout)
+
+
+class Version(unittest.TestCase):
+    def test_package_and_library_versions_agree(self):
+        self.assertEqual(dynhc.__version__, dynhc.library_version())
+
+
+class OutOfMemory(unittest.TestCase):
+    def test_an_allocation_failure_is_a_memory_error(self):
+        # Every allocation of libdynhc fails (dynhc_set_allocator, before any
+        # object exists): the first object cannot be made.
+        code = (
+            "import ctypes, dynhc\n"
+            "from dynhc._lib import lib\n"
+            "fail = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t)(lambda n: None)\n"
+            "refail = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)"
+            "(lambda p, n: None)\n"
+            "cfail = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t)"
+            "(lambda a, b: None)\n"
+            "free = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda p: None)\n"
+            "lib.dynhc_set_allocator.argtypes = [type(fail), type(refail), type(cfail), type(free)]\n"
+            "assert lib.dynhc_set_allocator(fail, refail, cfail, free) == 0\n"
+            "try:\n"
+            "    dynhc.get_health_check_payload()\n"
+            "except MemoryError as e:\n"
+            "    print(type(e).__name__, e)\n")
+        out = run(code, {"DYNHC_LIBRARY": LIBRARY}, os.path.dirname(PACKAGE))
+        self.assertEqual((out.returncode, out.stdout),
+                         (0, "NoMemoryError dynhc_resolver_new: out of memory\n"), out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
