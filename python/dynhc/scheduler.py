@@ -333,6 +333,11 @@ class Scheduler:
 
     # ---- status server ------------------------------------------------------
 
+    @staticmethod
+    def server_supported() -> bool:
+        """Whether libdynhc was built with the status server."""
+        return bool(lib.dynhc_server_supported())
+
     def start_server(self, host: Optional[str] = None, port: Optional[int] = None, *,
                      health_path: Optional[str] = None,
                      live_path: Optional[str] = None) -> Optional[int]:
@@ -374,7 +379,9 @@ class Scheduler:
         if status == _lib.DISABLED:
             return None
         if status == -11:
-            raise SystemCallError(sys_errno.value, "start_server: %s" % os.strerror(sys_errno.value))
+            e = SystemCallError("start_server: %s" % os.strerror(sys_errno.value))
+            e.errno = sys_errno.value
+            raise e
         check(status, "start_server")
         return lib.dynhc_server_port(srv)
 
@@ -408,7 +415,9 @@ class Scheduler:
         tasks = [e._task for e in self._endpoints.values() if e._task is not None]
         self.close()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # wait(), not gather(): gather's future would keep the cancelled
+            # tasks' exceptions, whose tracebacks hold this scheduler.
+            await asyncio.wait(tasks)
 
     @property
     def closed(self) -> bool:
@@ -512,16 +521,24 @@ def _on_timer(ref: "weakref.ref[Scheduler]") -> None:
         s._tick()
 
 
+def _on_rearm(ref: "weakref.ref[Scheduler]") -> None:
+    s = ref()
+    if s is not None:
+        s._rearm()
+
+
 def _on_wakeup(ref: "weakref.ref[Scheduler]") -> None:
     s = ref()
     if s is None or s._rearm_pending:
         return
     s._rearm_pending = True
     try:
+        # The loop holds the weak reference alone: a pending re-arm does not
+        # keep a dropped Scheduler alive.
         if threading.get_ident() == s._loop_thread:
-            s._loop.call_soon(s._rearm)
+            s._loop.call_soon(_on_rearm, ref)
         else:
-            s._loop.call_soon_threadsafe(s._rearm)
+            s._loop.call_soon_threadsafe(_on_rearm, ref)
     except RuntimeError:  # the loop is closed: nothing left to wake
         s._rearm_pending = False
 
