@@ -87,16 +87,19 @@ def get(port, path):
 
 class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
+        # Cleanups run last first: the check that nothing is left runs after
+        # every scheduler (the tests' own included) and the stub are closed.
+        self.addAsyncCleanup(self.nothing_left)
         self.stub = StubServer()
         await self.stub.start()
+        self.addAsyncCleanup(self.stub.close)
         self.transitions = []
         self.sched = dynhc.Scheduler(on_transition=lambda name, ready:
                                      self.transitions.append((name, ready)), **FAST)
+        self.addAsyncCleanup(self.sched.aclose)
         self.payload = dynhc.Resolver(env={}).resolve()
 
-    async def asyncTearDown(self):
-        await self.sched.aclose()
-        await self.stub.close()
+    async def nothing_left(self):
         self.assertEqual(asyncio.all_tasks(), {asyncio.current_task()})
 
     async def test_a_successful_check_makes_the_endpoint_ready(self):
@@ -176,9 +179,10 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
 
         async def send(payload):
             sends.append(payload)
-        sched = dynhc.Scheduler(interval=0.3, spread=0.3, env={})
+        sched = dynhc.Scheduler(interval=1.0, spread=0.5, env={})
         self.addAsyncCleanup(sched.aclose)
         ep = sched.add("generate", self.payload, send)
+        ep.record_activity(True)  # before its first check can come
         stop = threading.Event()
 
         def traffic():  # another thread, as a serving runtime's request threads
@@ -187,7 +191,7 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
         worker = threading.Thread(target=traffic)
         worker.start()
         try:
-            await asyncio.sleep(0.8)
+            await asyncio.sleep(1.5)
         finally:
             stop.set()
             worker.join()
