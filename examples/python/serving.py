@@ -38,8 +38,8 @@ class DistributedRuntime:
     """One process's runtime: the scheduler, the status server and the HTTP
     front of its endpoints."""
 
-    def __init__(self, serve_for: Optional[float]) -> None:
-        self.scheduler = dynhc.Scheduler()
+    def __init__(self, serve_for: Optional[float], **scheduler_options: Any) -> None:
+        self.scheduler = dynhc.Scheduler(**scheduler_options)
         self.endpoints: Dict[str, "Endpoint"] = {}
         self.http: Optional[asyncio.AbstractServer] = None
         self.http_port: Optional[int] = None
@@ -52,10 +52,12 @@ class DistributedRuntime:
                      self.status_port, self.status_port)
 
     @classmethod
-    async def from_settings(cls, serve_for: Optional[float] = None) -> "DistributedRuntime":
+    async def from_settings(cls, serve_for: Optional[float] = None,
+                            **scheduler_options: Any) -> "DistributedRuntime":
         """A runtime configured from the environment (DYN_*). serve_for: stop
-        serving after that many seconds (None: until shutdown())."""
-        return cls(serve_for)
+        serving after that many seconds (None: until shutdown());
+        scheduler_options: keyword arguments of dynhc.Scheduler."""
+        return cls(serve_for, **scheduler_options)
 
     def namespace(self, name: str) -> "Namespace":
         return Namespace(self, name)
