@@ -115,6 +115,9 @@ bench() {
     for b in build-bench/bench/bench_*; do
         [ -x "$b" ] && "$b"
     done
+    # The Python package on the same release library (docs/python.md).
+    DYNHC_LIBRARY=build-bench/libdynhc.so PYTHONPATH=python PYTHONDONTWRITEBYTECODE=1 \
+        python3 bench/bench_python.py
 }
 
 soak() {

@@ -7,6 +7,7 @@ import logging
 import os
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from . import _lib
@@ -99,6 +100,12 @@ def _config_values(config: Any) -> Dict[str, Any]:
     return {k: getattr(config, k, None) for k in _lib.CONFIG_KEYS}
 
 
+# os.environ's own bytes-to-bytes dict (what os.environ reads and writes:
+# the same data at every call), looked up directly: Mapping.get raises and
+# catches a KeyError per unset variable, which was most of a resolution's
+# cost. os.environb itself where that dict is not there.
+_environ_get = getattr(os.environb, "_data", os.environb).get
+
 class _Env:
     """The getenv function given to C: a lookup in a mapping (os.environ by
     default, read at each call), returning a pointer to bytes kept alive
@@ -110,13 +117,15 @@ class _Env:
         self.fn = _lib.getenv_fn(self._lookup)
 
     def _lookup(self, name: bytes, _user_data: Any) -> Optional[int]:
-        env = os.environ if self.env is None else self.env
-        value = env.get(name.decode("utf-8", "replace"))
-        if value is None or "\0" in value:
+        if self.env is None:
+            value = _environ_get(name)
+        else:
+            text = self.env.get(name.decode("utf-8", "replace"))
+            value = None if text is None else text.encode("utf-8", "surrogateescape")
+        if value is None or b"\0" in value:
             return None
-        buf = ctypes.create_string_buffer(value.encode("utf-8", "surrogateescape"))
-        self.kept.append(buf)
-        return ctypes.addressof(buf)
+        self.kept.append(value)  # the pointer below is into it
+        return ctypes.cast(value, ctypes.c_void_p).value
 
 
 class Result:
@@ -131,23 +140,59 @@ class Result:
         self.status: int = lib.dynhc_result_status(ptr)
         raw = lib.dynhc_result_text(ptr)
         self.text: Optional[str] = None if raw is None else decode(raw)
-        self.source: str = decode(lib.dynhc_source_name(lib.dynhc_result_source(ptr)))
-        origin = lib.dynhc_result_origin(ptr)
-        self.origin: Optional[str] = None if origin is None else decode(origin)
-        self.model_type: str = decode(lib.dynhc_model_type_name(lib.dynhc_result_model_type(ptr)))
-        self.level: str = decode(lib.dynhc_level_name(lib.dynhc_result_level(ptr)))
-        self.token_budget: int = lib.dynhc_result_token_budget(ptr)
-        model = lib.dynhc_result_model_name(ptr)
-        self.model: Optional[str] = None if model is None else decode(model)
-        self.enabled: bool = bool(lib.dynhc_result_enabled(ptr))
-        self.interval: float = lib.dynhc_result_interval_ns(ptr) / 1e9
-        self.timeout: float = lib.dynhc_result_timeout_ns(ptr) / 1e9
-        self.diagnostics: List[Diagnostic] = []
-        for i in range(lib.dynhc_result_diag_count(ptr)):
-            d = lib.dynhc_result_diag(ptr, i).contents
-            self.diagnostics.append(Diagnostic(
-                "warning" if d.severity == 1 else "error", decode(d.source or b""),
-                d.line, d.column, decode(d.message or b"")))
+
+    # The rest is read from the C result when first asked for.
+
+    @cached_property
+    def source(self) -> str:
+        return decode(lib.dynhc_source_name(lib.dynhc_result_source(self._ptr)))
+
+    @cached_property
+    def origin(self) -> Optional[str]:
+        origin = lib.dynhc_result_origin(self._ptr)
+        return None if origin is None else decode(origin)
+
+    @cached_property
+    def model_type(self) -> str:
+        return decode(lib.dynhc_model_type_name(lib.dynhc_result_model_type(self._ptr)))
+
+    @cached_property
+    def level(self) -> str:
+        return decode(lib.dynhc_level_name(lib.dynhc_result_level(self._ptr)))
+
+    @cached_property
+    def token_budget(self) -> int:
+        return lib.dynhc_result_token_budget(self._ptr)
+
+    @cached_property
+    def model(self) -> Optional[str]:
+        """The config key "model"."""
+        model = lib.dynhc_result_model_name(self._ptr)
+        return None if model is None else decode(model)
+
+    @cached_property
+    def enabled(self) -> bool:
+        return bool(lib.dynhc_result_enabled(self._ptr))
+
+    @cached_property
+    def interval(self) -> float:
+        """Seconds."""
+        return lib.dynhc_result_interval_ns(self._ptr) / 1e9
+
+    @cached_property
+    def timeout(self) -> float:
+        """Seconds."""
+        return lib.dynhc_result_timeout_ns(self._ptr) / 1e9
+
+    @cached_property
+    def diagnostics(self) -> List[Diagnostic]:
+        out = []
+        for i in range(lib.dynhc_result_diag_count(self._ptr)):
+            d = lib.dynhc_result_diag(self._ptr, i).contents
+            out.append(Diagnostic("warning" if d.severity == 1 else "error",
+                                  decode(d.source or b""), d.line, d.column,
+                                  decode(d.message or b"")))
+        return out
 
     @property
     def payload(self) -> Optional[Dict[str, Any]]:
@@ -234,22 +279,30 @@ class Resolver:
             _set_name(lib.dynhc_resolver_set_model_type, ptr, model_type, "model_type")
         if level is not None:
             _set_name(lib.dynhc_resolver_set_level, ptr, level, "level")
+        # A new resolver has the defaults: only what differs is set.
         if isinstance(bos_token_id, bool) or not isinstance(bos_token_id, int) or bos_token_id < 0:
             raise UsageError("bos_token_id: expected an integer >= 0, got %r" % (bos_token_id,))
-        check(lib.dynhc_resolver_set_bos_token_id(ptr, bos_token_id), "bos_token_id")
-        check(lib.dynhc_resolver_set_marker_key(
-            ptr, None if marker_key is None else encode(marker_key, "marker_key")), "marker_key")
-        check(lib.dynhc_resolver_set_strict(ptr, int(bool(strict))), "strict")
-        check(lib.dynhc_resolver_set_merge(ptr, int(bool(merge))), "merge")
+        if bos_token_id != 1:
+            check(lib.dynhc_resolver_set_bos_token_id(ptr, bos_token_id), "bos_token_id")
+        if marker_key != "_health_check":
+            check(lib.dynhc_resolver_set_marker_key(
+                ptr, None if marker_key is None else encode(marker_key, "marker_key")),
+                "marker_key")
+        for name, value, setter in (("strict", strict, lib.dynhc_resolver_set_strict),
+                                    ("merge", merge, lib.dynhc_resolver_set_merge),
+                                    ("check_all", check_all, lib.dynhc_resolver_set_check_all)):
+            if value:
+                check(setter(ptr, 1), name)
         for name, value, setter in (("disabled", disabled, lib.dynhc_resolver_set_disabled),
                                     ("enabled", enabled, lib.dynhc_resolver_set_enabled)):
-            check(setter(ptr, -1 if value is None else int(bool(value))), name)
+            if value is not None:
+                check(setter(ptr, int(bool(value))), name)
         for name, value, setter in (("interval", interval, lib.dynhc_resolver_set_interval_ns),
                                     ("timeout", timeout, lib.dynhc_resolver_set_timeout_ns)):
-            check(setter(ptr, 0 if value is None else seconds_to_ns(value, name)), name)
-        check(lib.dynhc_resolver_set_enabled_default(ptr, int(bool(enabled_default))),
-              "enabled_default")
-        check(lib.dynhc_resolver_set_check_all(ptr, int(bool(check_all))), "check_all")
+            if value is not None:
+                check(setter(ptr, seconds_to_ns(value, name)), name)
+        if not enabled_default:
+            check(lib.dynhc_resolver_set_enabled_default(ptr, 0), "enabled_default")
 
     def resolve(self, *, log: bool = False) -> Result:
         """Resolves; returns a Result, also when payloads are disabled

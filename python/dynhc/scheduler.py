@@ -65,6 +65,7 @@ class Endpoint:
         self._scheduler = weakref.ref(scheduler)
         self._ptr = ptr  # our own reference: valid until this object goes
         self._send = send
+        self._send_takes_check = _positional_count(send) >= 2
         self._key = key
         self._task: Optional[asyncio.Task] = None
         self._deadline_ns = 0
@@ -167,6 +168,7 @@ class Scheduler:
         self._on_transition = on_transition
         self._on_log = on_log
         self._endpoints: Dict[int, Endpoint] = {}
+        self._in_flight: Dict[int, Endpoint] = {}  # endpoints whose send runs
         self._by_name: Dict[str, Endpoint] = {}
         self._keys = itertools.count(1)
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -293,6 +295,7 @@ class Scheduler:
             return
         del self._endpoints[endpoint._key]
         del self._by_name[endpoint.name]
+        self._in_flight.pop(endpoint._key, None)
         if self._h.sched:
             lib.dynhc_sched_remove_endpoint(self._h.sched, endpoint._ptr)
         if endpoint._task is not None:
@@ -406,6 +409,7 @@ class Scheduler:
                 endpoint._task.cancel()
         self._endpoints.clear()
         self._by_name.clear()
+        self._in_flight.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -463,30 +467,30 @@ class Scheduler:
         lib.dynhc_sched_tick(sched, now)
         # The tick timed out every check whose deadline is now or before:
         # their sends are cancelled (the scheduler has recorded the timeout).
-        for endpoint in list(self._endpoints.values()):
-            task = endpoint._task
-            if task is not None and not task.done() and endpoint._deadline_ns <= now:
-                task.cancel()
+        for endpoint in [e for e in self._in_flight.values() if e._deadline_ns <= now]:
+            endpoint._task.cancel()
         self._rearm()
 
     def _start_check(self, chk: "_lib.Check", key: int) -> int:
         endpoint = self._endpoints.get(key)
         if endpoint is None:
             return -1
-        payload = json.loads(decode(chk.payload_text))
-        info = Check(chk.id, endpoint.name, decode(chk.payload_text), chk.sent_ns / 1e9,
-                     chk.deadline_ns / 1e9)
+        text = decode(chk.payload_text)
+        info = (Check(chk.id, endpoint.name, text, chk.sent_ns / 1e9, chk.deadline_ns / 1e9)
+                if endpoint._send_takes_check else None)
         endpoint._deadline_ns = chk.deadline_ns
-        endpoint._task = self._loop.create_task(self._run_check(endpoint, payload, info),
-                                                name="dynhc check %s #%d" % (endpoint.name, chk.id))
+        endpoint._task = self._loop.create_task(
+            self._run_check(endpoint, json.loads(text), chk.id, info))
+        self._in_flight[key] = endpoint
         return 0
 
-    async def _run_check(self, endpoint: Endpoint, payload: Dict[str, Any], info: Check) -> None:
+    async def _run_check(self, endpoint: Endpoint, payload: Dict[str, Any], check_id: int,
+                         info: Optional[Check]) -> None:
         error: Optional[str] = None
         try:
-            params = _positional_count(endpoint._send)
-            outcome = endpoint._send(payload, info) if params >= 2 else endpoint._send(payload)
-            if inspect.isasyncgen(outcome) or hasattr(outcome, "__aiter__"):
+            outcome = (endpoint._send(payload, info) if endpoint._send_takes_check
+                       else endpoint._send(payload))
+            if hasattr(outcome, "__aiter__"):  # an async generator, as Dynamo handlers are
                 async for _ in outcome:
                     pass
             elif inspect.isawaitable(outcome):
@@ -498,8 +502,9 @@ class Scheduler:
         finally:
             if endpoint._task is asyncio.current_task():
                 endpoint._task = None
+                self._in_flight.pop(endpoint._key, None)
         if self._h.sched:
-            lib.dynhc_sched_complete(self._h.sched, info.id, 0 if error is None else 1,
+            lib.dynhc_sched_complete(self._h.sched, check_id, 0 if error is None else 1,
                                      None if error is None else error.encode("utf-8", "replace"))
 
 
