@@ -64,9 +64,7 @@ lib, path = _load()
 
 # ---- common.h -------------------------------------------------------------
 
-OK = 0
 DISABLED = 1
-ERR_NOT_FOUND = -9
 
 getenv_fn = CFUNCTYPE(c_void_p, c_char_p, c_void_p)  # returns a borrowed char *
 

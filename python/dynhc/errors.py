@@ -95,7 +95,8 @@ class SystemCallError(Error, OSError):
 
 _BY_STATUS = {cls.status: cls for cls in (
     UsageError, UnknownModelTypeError, UnknownLevelError, InvalidJSONError, ConfigError,
-    StrictError, DisabledError, NoMemoryError, BusyError, NotFoundError, UnsupportedError)}
+    StrictError, DisabledError, NoMemoryError, BusyError, NotFoundError, UnsupportedError,
+    SystemCallError)}
 
 
 def error_for(status: int, message: str, diagnostics: Sequence["Diagnostic"] = ()) -> Error:

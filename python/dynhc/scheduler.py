@@ -26,7 +26,7 @@ import os
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import (Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence,
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence,
                     Tuple, Union)
 
 from . import _lib

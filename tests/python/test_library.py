@@ -1,6 +1,7 @@
 """How the package finds libdynhc (DYNHC_LIBRARY, next to the package, the
 system search path), its version, and an allocation failure seen from Python.
 Each case runs a fresh interpreter: the library is loaded at import."""
+import ctypes
 import ctypes.util
 import os
 import shutil
@@ -61,6 +62,38 @@ class LibraryLookup(unittest.TestCase):
         self.assertIn("LibraryNotFoundError True dynhc: cannot find libdynhc; tried "
                       "DYNHC_LIBRARY: not set; next to the package: no %s/dynhc/libdynhc.so*; "
                       "system search path, libdynhc.so.0.1: " % self.tmp, out.stdout)
+
+
+class StructLayouts(unittest.TestCase):
+    def test_ctypes_structs_match_the_headers(self):
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc is None:
+            self.skipTest("no C compiler to read the headers with")
+        from dynhc import _lib
+        structs = {"dynhc_config": _lib.Config, "dynhc_diag": _lib.Diag,
+                   "dynhc_check": _lib.Check, "dynhc_label": _lib.Label,
+                   "dynhc_endpoint_options": _lib.EndpointOptions}
+        lines = ['#include <stddef.h>', '#include <stdio.h>', '#include <dynhc/dynhc.h>',
+                 'int main(void) {']
+        expected = []
+        for c_name, py in structs.items():
+            lines.append('printf("%s %%zu\\n", sizeof(%s));' % (c_name, c_name))
+            expected.append("%s %d" % (c_name, ctypes.sizeof(py)))
+            for field, _ in py._fields_:
+                lines.append('printf("%s.%s %%zu\\n", offsetof(%s, %s));'
+                             % (c_name, field, c_name, field))
+                expected.append("%s.%s %d" % (c_name, field, getattr(py, field).offset))
+        lines.append("return 0; }")
+        with tempfile.TemporaryDirectory() as d:
+            src, exe = os.path.join(d, "layout.c"), os.path.join(d, "layout")
+            with open(src, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            include = os.path.join(os.path.dirname(__file__), "..", "..", "include")
+            subprocess.run([cc, "-I", include, src, "-o", exe], check=True,
+                           env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})
+            printed = subprocess.run([exe], capture_output=True, text=True, check=True,
+                                     env={}).stdout.split("\n")[:-1]
+        self.assertEqual(printed, expected)
 
 
 class Version(unittest.TestCase):
