@@ -134,7 +134,9 @@ def _labels(labels: Optional[Labels]) -> List[Tuple[str, str]]:
 class Scheduler:
     """Health checks for the endpoints of an asyncio serving runtime.
 
-    Create it inside the running loop (or pass loop). Settings are keyword
+    It runs in the loop that is running when it is created (or loop=), or,
+    created outside one, in the loop it is first used in (add() or `async
+    with`). Settings are keyword
     arguments; times are in seconds:
       settings:    a Result whose enabled, interval and timeout it takes;
                    by default a resolution of the environment (env), so that
@@ -163,7 +165,9 @@ class Scheduler:
                  use_endpoints: Optional[Sequence[str]] = None,
                  on_transition: Optional[Callable[[Optional[str], bool], Any]] = None,
                  on_log: Optional[Callable[[int, str], Any]] = None) -> None:
-        self._loop = loop or asyncio.get_running_loop()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._loop_thread = 0
+        self._bind(loop)
         self._env = env
         self._on_transition = on_transition
         self._on_log = on_log
@@ -174,7 +178,6 @@ class Scheduler:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_ns = _lib.NO_DEADLINE
         self._rearm_pending = False
-        self._loop_thread = threading.get_ident()
         self._h = _Handles()
         self._finalizer = weakref.finalize(self, _Handles.free, self._h)
         ptr = lib.dynhc_sched_new()
@@ -428,6 +431,7 @@ class Scheduler:
         return not self._h.sched
 
     async def __aenter__(self) -> "Scheduler":
+        self._rearm()
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -440,10 +444,20 @@ class Scheduler:
             raise UsageError("the scheduler is closed")
         return self._h.sched
 
+    def _bind(self, loop: Optional[asyncio.AbstractEventLoop] = None) -> bool:
+        """Takes the loop given, else the running one, if not bound yet."""
+        if self._loop is None:
+            try:
+                self._loop = loop or asyncio.get_running_loop()
+            except RuntimeError:  # created outside a loop: bound at first use in one
+                return False
+            self._loop_thread = threading.get_ident() if loop is None else 0
+        return True
+
     def _rearm(self) -> None:
         """Arms the loop timer at the next deadline (loop thread)."""
         self._rearm_pending = False
-        if not self._h.sched:
+        if not self._h.sched or not self._bind():
             return
         deadline = lib.dynhc_sched_next_deadline(self._h.sched)
         if deadline == self._timer_ns and (self._timer is not None or deadline == _lib.NO_DEADLINE):
@@ -534,8 +548,8 @@ def _on_rearm(ref: "weakref.ref[Scheduler]") -> None:
 
 def _on_wakeup(ref: "weakref.ref[Scheduler]") -> None:
     s = ref()
-    if s is None or s._rearm_pending:
-        return
+    if s is None or s._rearm_pending or s._loop is None:
+        return  # gone, already asked, or not in a loop yet (it arms when bound)
     s._rearm_pending = True
     try:
         # The loop holds the weak reference alone: a pending re-arm does not
@@ -562,6 +576,9 @@ def _on_send(ref: "weakref.ref[Scheduler]", chk: Any, key: Optional[int]) -> int
 def _on_transition(ref: "weakref.ref[Scheduler]", name: Optional[bytes], ready: int) -> None:
     s = ref()
     if s is None or s._on_transition is None:
+        return
+    if s._loop is None:  # not in a loop yet: nothing to hand it to
+        s._on_transition(None if name is None else decode(name), bool(ready))
         return
     try:
         s._loop.call_soon_threadsafe(s._on_transition, None if name is None else decode(name),

@@ -298,6 +298,23 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
         self.assertFalse(self.sched.ready)
 
 
+class OutsideALoop(unittest.TestCase):
+    def test_a_scheduler_made_outside_a_loop_runs_in_the_loop_it_is_used_in(self):
+        sched = dynhc.Scheduler(**FAST)
+        sent = []
+
+        async def send(payload):
+            sent.append(payload)
+
+        async def main():
+            async with sched:
+                sched.add("generate", dynhc.Resolver(env={}).resolve(), send)
+                await until(lambda: sched.ready)
+        asyncio.run(main())
+        self.assertTrue(sent)
+        self.assertTrue(sched.closed)
+
+
 class StatusServer(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
         if not dynhc.Scheduler.server_supported():
