@@ -93,11 +93,15 @@ class Worker(unittest.TestCase):
         return ports["http"], ports["status"]
 
     def stop(self):
+        if self.proc.stdout.closed:  # stopped already (the test, then its cleanup)
+            return self.proc.returncode
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        rest, _ = self.proc.communicate(timeout=30)
-        self.log.append(rest)
-        return self.proc.returncode
+        # Not communicate(): with a timeout it reads the pipe itself, past
+        # what readline() has buffered already.
+        self.log.append(self.proc.stdout.read())
+        self.proc.stdout.close()
+        return self.proc.wait(timeout=30)
 
     def wait_health(self, port, code, timeout=10):
         deadline = time.monotonic() + timeout
