@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libyaml-dev libcmocka-dev
           libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind locales
-          cmark-gfm abigail-tools prometheus)
+          cmark-gfm abigail-tools prometheus mypy)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {

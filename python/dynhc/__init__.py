@@ -20,7 +20,7 @@ __version__ = "%d.%d.%d" % _VERSION
 def library_version() -> str:
     """The version of the libdynhc loaded, "MAJOR.MINOR.PATCH"."""
     from ._lib import lib
-    return lib.dynhc_version().decode()
+    return str(lib.dynhc_version().decode())
 
 
 def library_path() -> str:

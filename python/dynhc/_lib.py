@@ -111,15 +111,15 @@ class EndpointOptions(ctypes.Structure):
                 ("user_data", c_void_p), ("destroy", c_void_p)]
 
 
-def _declare(name: str, restype: Any, *argtypes: Any) -> None:
+def _declare(name: str, restype: Any, argtypes: List[Any]) -> None:
     fn = getattr(lib, name)
     fn.restype = restype
-    fn.argtypes = list(argtypes)
+    fn.argtypes = argtypes
 
 
 R = c_void_p  # dynhc_resolver *, dynhc_result *, dynhc_sched *... (opaque)
 
-for _name, _res, _args in [
+_PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("dynhc_strerror", c_char_p, [c_int]),
     ("dynhc_version", c_char_p, []),
     ("dynhc_version_number", c_uint, []),
@@ -216,8 +216,9 @@ for _name, _res, _args in [
     ("dynhc_server_start", c_int, [R, POINTER(c_int)]),
     ("dynhc_server_port", c_int, [R]),
     ("dynhc_server_stop", c_int, [R]),
-]:
-    _declare(_name, _res, *_args)
+]
+for _name, _res, _args in _PROTOTYPES:
+    _declare(_name, _res, _args)
 
 # Before 1.0 each minor version may change the ABI (docs/abi.md), from 1.0 on the major.
 _runtime = lib.dynhc_version_number()

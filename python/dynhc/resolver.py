@@ -113,7 +113,7 @@ class _Env:
 
     def __init__(self, env: Optional[Mapping[str, str]]) -> None:
         self.env = env
-        self.kept: List[ctypes.Array] = []
+        self.kept: List[bytes] = []
         self.fn = _lib.getenv_fn(self._lookup)
 
     def _lookup(self, name: bytes, _user_data: Any) -> Optional[int]:
@@ -125,7 +125,7 @@ class _Env:
         if value is None or b"\0" in value:
             return None
         self.kept.append(value)  # the pointer below is into it
-        return ctypes.cast(value, ctypes.c_void_p).value
+        return ctypes.cast(ctypes.c_char_p(value), ctypes.c_void_p).value
 
 
 class Result:
@@ -162,7 +162,7 @@ class Result:
 
     @cached_property
     def token_budget(self) -> int:
-        return lib.dynhc_result_token_budget(self._ptr)
+        return int(lib.dynhc_result_token_budget(self._ptr))
 
     @cached_property
     def model(self) -> Optional[str]:
@@ -177,12 +177,12 @@ class Result:
     @cached_property
     def interval(self) -> float:
         """Seconds."""
-        return lib.dynhc_result_interval_ns(self._ptr) / 1e9
+        return float(lib.dynhc_result_interval_ns(self._ptr) / 1e9)
 
     @cached_property
     def timeout(self) -> float:
         """Seconds."""
-        return lib.dynhc_result_timeout_ns(self._ptr) / 1e9
+        return float(lib.dynhc_result_timeout_ns(self._ptr) / 1e9)
 
     @cached_property
     def diagnostics(self) -> List[Diagnostic]:
@@ -288,19 +288,19 @@ class Resolver:
             check(lib.dynhc_resolver_set_marker_key(
                 ptr, None if marker_key is None else encode(marker_key, "marker_key")),
                 "marker_key")
-        for name, value, setter in (("strict", strict, lib.dynhc_resolver_set_strict),
-                                    ("merge", merge, lib.dynhc_resolver_set_merge),
-                                    ("check_all", check_all, lib.dynhc_resolver_set_check_all)):
-            if value:
+        for name, on, setter in (("strict", strict, lib.dynhc_resolver_set_strict),
+                                 ("merge", merge, lib.dynhc_resolver_set_merge),
+                                 ("check_all", check_all, lib.dynhc_resolver_set_check_all)):
+            if on:
                 check(setter(ptr, 1), name)
-        for name, value, setter in (("disabled", disabled, lib.dynhc_resolver_set_disabled),
-                                    ("enabled", enabled, lib.dynhc_resolver_set_enabled)):
-            if value is not None:
-                check(setter(ptr, int(bool(value))), name)
-        for name, value, setter in (("interval", interval, lib.dynhc_resolver_set_interval_ns),
-                                    ("timeout", timeout, lib.dynhc_resolver_set_timeout_ns)):
-            if value is not None:
-                check(setter(ptr, seconds_to_ns(value, name)), name)
+        for name, flag, setter in (("disabled", disabled, lib.dynhc_resolver_set_disabled),
+                                   ("enabled", enabled, lib.dynhc_resolver_set_enabled)):
+            if flag is not None:
+                check(setter(ptr, int(bool(flag))), name)
+        for name, seconds, setter in (("interval", interval, lib.dynhc_resolver_set_interval_ns),
+                                      ("timeout", timeout, lib.dynhc_resolver_set_timeout_ns)):
+            if seconds is not None:
+                check(setter(ptr, seconds_to_ns(seconds, name)), name)
         if not enabled_default:
             check(lib.dynhc_resolver_set_enabled_default(ptr, 0), "enabled_default")
 

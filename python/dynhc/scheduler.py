@@ -67,7 +67,7 @@ class Endpoint:
         self._send = send
         self._send_takes_check = _positional_count(send) >= 2
         self._key = key
-        self._task: Optional[asyncio.Task] = None
+        self._task: Optional["asyncio.Task[None]"] = None
         self._deadline_ns = 0
         weakref.finalize(self, lib.dynhc_endpoint_release, ptr)
 
@@ -115,7 +115,7 @@ class _Handles:
             lib.dynhc_server_free(self.server)
             self.server = None
         if self.sched:
-            lib.dynhc_sched_set_wakeup(self.sched, _lib.wakeup_fn(), None)
+            lib.dynhc_sched_set_wakeup(self.sched, _lib.wakeup_fn(0), None)  # NULL: none
             lib.dynhc_sched_free(self.sched)
             self.sched = None
         self.callbacks.clear()
@@ -328,7 +328,8 @@ class Scheduler:
         ptr = lib.dynhc_sched_status_json(self._sched(), int(bool(verbose)))
         if not ptr:
             raise NoMemoryError("dynhc_sched_status_json: out of memory")
-        return json.loads(_lib.text(ptr))
+        status: Dict[str, Any] = json.loads(_lib.text(ptr))
+        return status
 
     def metrics(self) -> str:
         """The Prometheus text exposition (docs/metrics.md)."""
@@ -389,7 +390,7 @@ class Scheduler:
             e.errno = sys_errno.value
             raise e
         check(status, "start_server")
-        return lib.dynhc_server_port(srv)
+        return int(lib.dynhc_server_port(srv))
 
     def stop_server(self) -> None:
         """Stops the status server (closing every connection); no-op when stopped."""
@@ -459,6 +460,8 @@ class Scheduler:
         self._rearm_pending = False
         if not self._h.sched or not self._bind():
             return
+        loop = self._loop
+        assert loop is not None  # bound just above
         deadline = lib.dynhc_sched_next_deadline(self._h.sched)
         if deadline == self._timer_ns and (self._timer is not None or deadline == _lib.NO_DEADLINE):
             return
@@ -468,7 +471,7 @@ class Scheduler:
         self._timer_ns = deadline
         if deadline != _lib.NO_DEADLINE:
             wait = max(0, deadline - lib.dynhc_now_ns()) / 1e9
-            self._timer = self._loop.call_at(self._loop.time() + wait, _on_timer, weakref.ref(self))
+            self._timer = loop.call_at(loop.time() + wait, _on_timer, weakref.ref(self))
 
     def _tick(self) -> None:
         self._timer = None
@@ -481,13 +484,14 @@ class Scheduler:
         lib.dynhc_sched_tick(sched, now)
         # The tick timed out every check whose deadline is now or before:
         # their sends are cancelled (the scheduler has recorded the timeout).
-        for endpoint in [e for e in self._in_flight.values() if e._deadline_ns <= now]:
-            endpoint._task.cancel()
+        for task in [e._task for e in self._in_flight.values() if e._deadline_ns <= now]:
+            if task is not None:
+                task.cancel()
         self._rearm()
 
     def _start_check(self, chk: "_lib.Check", key: int) -> int:
         endpoint = self._endpoints.get(key)
-        if endpoint is None:
+        if endpoint is None or self._loop is None:  # ticks run in the bound loop only
             return -1
         text = decode(chk.payload_text)
         info = (Check(chk.id, endpoint.name, text, chk.sent_ns / 1e9, chk.deadline_ns / 1e9)
