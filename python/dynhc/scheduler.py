@@ -126,9 +126,10 @@ def _labels(labels: Optional[Labels]) -> List[Tuple[str, str]]:
         return []
     pairs = list(labels.items()) if isinstance(labels, Mapping) else list(labels)
     for pair in pairs:
-        if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+                and all(isinstance(x, str) for x in pair)):
             raise UsageError("labels: expected (name, value) string pairs, got %r" % (pair,))
-    return pairs
+    return [(name, value) for name, value in pairs]
 
 
 class Scheduler:

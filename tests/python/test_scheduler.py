@@ -265,7 +265,8 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
                            + self.payload.text), lines)
 
     async def test_errors(self):
-        self.sched.add("generate", self.payload, self.stub.post)
+        self.sched.add("generate", self.payload, self.stub.post, labels=[["model", "gpt2"]])
+        self.assertIn('model="gpt2"', self.sched.metrics())  # a list pair is a pair too
         for kwargs, error in [
                 (dict(name="generate"), dynhc.UsageError),  # registered already
                 (dict(name=""), dynhc.UsageError),
