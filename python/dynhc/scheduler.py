@@ -256,7 +256,7 @@ class Scheduler:
         and the marker). send is an async function called as send(payload)
         or, when it takes two arguments, send(payload, check), with a fresh
         dict per check; an async generator is run to its end. Its return is a
-        success, its exception a failure. labels: metric labels such as
+        success (unless it returns False), its exception a failure. labels: metric labels such as
         [("model", "gpt2")]. Raises UsageError for a bad or duplicate name or
         label, DisabledError when payload needs resolving and payloads are
         disabled."""
@@ -513,7 +513,9 @@ class Scheduler:
                 async for _ in outcome:
                     pass
             elif inspect.isawaitable(outcome):
-                await outcome
+                outcome = await outcome
+            if outcome is False:
+                error = "the send function returned False"
         except asyncio.CancelledError:
             raise  # timed out by the tick, removed or closed: C knows already
         except Exception as e:  # the outcome of the check, reported to C

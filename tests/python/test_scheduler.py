@@ -209,11 +209,23 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
         async def generator(payload):
             yield {"text": "a"}
             seen.append("generator ran to its end")
+
+        async def says_no(payload):
+            return False
+
+        def plain(payload):  # not a coroutine: run as it is
+            seen.append("plain")
         self.sched.add("one", self.payload, with_check)
         self.sched.add("two", self.payload, generator)
-        await until(lambda: len(seen) >= 2)
+        self.sched.add("three", self.payload, says_no)
+        self.sched.add("four", self.payload, plain)
+        await until(lambda: len(seen) >= 3 and "three" in self.sched.status(True)["checks"]
+                    and self.sched.status(True)["checks"]["three"]["result"] == "failure")
         self.assertIn(("one", True, True, True), seen)
         self.assertIn("generator ran to its end", seen)
+        self.assertIn("plain", seen)
+        self.assertEqual(self.sched.status(True)["checks"]["three"]["last_error"],
+                         "the send function returned False")
         self.assertEqual(self.sched["one"].name, "one")
 
     async def test_transitions_caused_on_another_thread_reach_the_loop_thread(self):
