@@ -96,6 +96,27 @@ class StructLayouts(unittest.TestCase):
         self.assertEqual(printed, expected)
 
 
+class Packaging(unittest.TestCase):
+    def test_pip_installs_the_package_offline(self):
+        source = os.path.join(os.path.dirname(__file__), "..", "..", "python")
+        if subprocess.run([sys.executable, "-m", "pip", "--version"],
+                          capture_output=True).returncode != 0:
+            self.skipTest("no pip")
+        with tempfile.TemporaryDirectory() as target:
+            out = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index",
+                                  "--disable-pip-version-check", "--target", target, source],
+                                 capture_output=True, text=True, timeout=300)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            installed = sorted(os.listdir(os.path.join(target, "dynhc")))
+            self.assertEqual([f for f in installed if f != "__pycache__"], [
+                "__init__.py", "_lib.py", "errors.py", "py.typed", "resolver.py",
+                "scheduler.py"])
+            run_out = run("import dynhc; print(dynhc.__file__)", {"DYNHC_LIBRARY": LIBRARY},
+                          target)
+            self.assertEqual(run_out.stdout.strip(),
+                             os.path.join(target, "dynhc", "__init__.py"), run_out.stderr)
+
+
 class Version(unittest.TestCase):
     def test_package_and_library_versions_agree(self):
         self.assertEqual(dynhc.__version__, dynhc.library_version())
