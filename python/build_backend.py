@@ -82,7 +82,8 @@ def build_sdist(sdist_directory, config_settings=None):
     p = _project()
     base = "%s-%s" % (p["name"], p["version"])
     name = base + ".tar.gz"
-    with tarfile.open(os.path.join(sdist_directory, name), "w:gz", format=tarfile.PAX_FORMAT) as tar:
+    path = os.path.join(sdist_directory, name)
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tar:
         for rel in ("pyproject.toml", "build_backend.py", "README.md"):
             tar.add(os.path.join(HERE, rel), base + "/" + rel)
         for rel, path in _package_files():

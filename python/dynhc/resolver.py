@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import math
 import os
 import weakref
 from dataclasses import dataclass
@@ -62,7 +63,8 @@ def payload_text(payload: Payload, what: str) -> str:
     if isinstance(payload, str):
         return payload
     if not isinstance(payload, Mapping):
-        raise UsageError("%s: expected a dict or JSON text, got %s" % (what, type(payload).__name__))
+        raise UsageError("%s: expected a dict or JSON text, got %s"
+                         % (what, type(payload).__name__))
     try:
         return json.dumps(payload, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as e:
@@ -82,9 +84,9 @@ def _setting_text(value: Any, key: str) -> Optional[bytes]:
     if isinstance(value, int):
         return str(value).encode()
     if isinstance(value, float):
-        # Plain decimal: the duration rules know no exponent.
-        text = ("%.9f" % value).rstrip("0").rstrip(".") if value == value and abs(value) != float("inf") else repr(value)
-        return text.encode()
+        if not math.isfinite(value):
+            return repr(value).encode()  # "nan", "inf": the config rules warn about them
+        return ("%.9f" % value).rstrip("0").rstrip(".").encode()  # no exponent: durations know none
     if isinstance(value, str):
         return encode(value, key)
     raise UsageError("config %s: expected a string, a number or a boolean, got %s"

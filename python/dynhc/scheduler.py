@@ -137,8 +137,7 @@ class Scheduler:
 
     It runs in the loop that is running when it is created (or loop=), or,
     created outside one, in the loop it is first used in (add() or `async
-    with`). Settings are keyword
-    arguments; times are in seconds:
+    with`). Settings are keyword arguments; times are in seconds:
       settings:    a Result whose enabled, interval and timeout it takes;
                    by default a resolution of the environment (env), so that
                    DYN_HEALTH_CHECK_ENABLED/INTERVAL/TIMEOUT and
@@ -255,11 +254,11 @@ class Scheduler:
         resolved as the runtime payload (with model_type, the environment
         and the marker). send is an async function called as send(payload)
         or, when it takes two arguments, send(payload, check), with a fresh
-        dict per check; an async generator is run to its end. Its return is a
-        success (unless it returns False), its exception a failure. labels: metric labels such as
-        [("model", "gpt2")]. Raises UsageError for a bad or duplicate name or
-        label, DisabledError when payload needs resolving and payloads are
-        disabled."""
+        dict per check; an async generator is run to its end. Its return is
+        a success (unless it returns False), its exception a failure.
+        labels: metric labels such as [("model", "gpt2")]. Raises UsageError
+        for a bad or duplicate name or label, DisabledError when payload
+        needs resolving and payloads are disabled."""
         sched = self._sched()
         if not callable(send):
             raise UsageError("send: expected an async function, got %r" % (send,))

@@ -107,6 +107,13 @@ class GetHealthCheckPayload(unittest.TestCase):
         self.assertRegex(logs.records[0].getMessage(),
                          r"^DYN_HEALTH_CHECK_PAYLOAD:2:16: warning: expected a JSON value")
 
+    def test_a_bad_config_duration_is_a_warning_naming_the_key(self):
+        for value in (float("nan"), float("inf"), -1, "30x"):
+            with self.subTest(value=value), self.assertLogs("dynhc", logging.WARNING) as logs:
+                result = dynhc.Resolver(config={"health_check_interval": value}).resolve(log=True)
+            self.assertEqual(result.interval, 10.0)  # the key is ignored: the default
+            self.assertRegex(logs.output[0], r"^WARNING:dynhc:<config>.*health_check_interval")
+
     def test_bad_config_values_are_usage_errors(self):
         with self.assertRaises(dynhc.UsageError):
             dynhc.get_health_check_payload(config={"health_check_payload": {"x": object()}})

@@ -49,7 +49,8 @@ class StubServer:
             status, body = (200, {"choices": [{"text": "x"}]}) if self.mode == "ok" else \
                 (500, {"error": "engine down"})
             data = json.dumps(body).encode()
-            writer.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s" % (status, len(data), data))
+            writer.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s"
+                         % (status, len(data), data))
             await writer.drain()
         finally:
             self.handlers.discard(asyncio.current_task())
@@ -270,7 +271,8 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
 
     async def test_log_callback(self):
         lines = []
-        sched = dynhc.Scheduler(env={}, on_log=lambda level, message: lines.append((level, message)))
+        sched = dynhc.Scheduler(env={}, on_log=lambda level, message:
+                                lines.append((level, message)))
         self.addAsyncCleanup(sched.aclose)
         sched.add("generate", self.payload, self.stub.post)
         self.assertIn((20, "Health check payload for endpoint 'generate' from default: "
