@@ -388,6 +388,42 @@ class StatusServer(unittest.IsolatedAsyncioTestCase):
                     sched.start_server(**{"port": 0, **kwargs})
 
 
+class Concurrency(unittest.IsolatedAsyncioTestCase):
+    async def test_traffic_from_threads_while_endpoints_come_and_go_and_the_scheduler_closes(self):
+        async def send(payload):
+            await asyncio.sleep(0.001)
+        sched = dynhc.Scheduler(interval=0.01, timeout=0.05, spread=0, env={})
+        payload = dynhc.Resolver(env={}).resolve()
+        endpoints = [sched.add("ep%d" % i, payload, send) for i in range(8)]
+        stop = threading.Event()
+        calls = [0]
+
+        def traffic(mine):
+            while not stop.is_set():
+                for ep in list(mine):
+                    ep.record_activity(calls[0] % 3 != 0)
+                    _ = ep.ready  # a lock-free read, from this thread
+                    calls[0] += 1
+        threads = [threading.Thread(target=traffic, args=(endpoints,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for round_ in range(20):  # removal and re-adding under the threads' feet
+                for i, ep in enumerate(list(endpoints)):
+                    if (i + round_) % 3 == 0:
+                        ep.remove()
+                        endpoints[i] = sched.add(ep.name, payload, send)
+                await asyncio.sleep(0.01)
+            await sched.aclose()  # the threads still record traffic on their handles
+            await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertGreater(calls[0], 0)
+        self.assertEqual(asyncio.all_tasks(), {asyncio.current_task()})
+
+
 class Shutdown(unittest.IsolatedAsyncioTestCase):
     async def test_close_cancels_sends_and_leaves_nothing_behind(self):
         started, cancelled = asyncio.Event(), []
