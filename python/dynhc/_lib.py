@@ -12,6 +12,8 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import sys
+import sysconfig
 from ctypes import (CFUNCTYPE, POINTER, c_char_p, c_double, c_int, c_longlong, c_size_t,
                     c_uint, c_uint64, c_void_p)
 from typing import Any, List, Tuple
@@ -50,6 +52,13 @@ def _load() -> Tuple[ctypes.CDLL, str]:
     if not local:
         tried.append("next to the package: no %s/libdynhc.so*" % here)
     names = [n for n in (ctypes.util.find_library("dynhc"), _SONAME, "libdynhc.so") if n]
+    # Where `cmake --install` puts the library, which the loader searches
+    # only once ldconfig has run: this Python's prefix (a venv, pyenv) and
+    # /usr/local.
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    for folder in (os.path.join(sys.prefix, "lib"), "/usr/local/lib",
+                   os.path.join("/usr/local/lib", multiarch)):
+        names += sorted(glob.glob(os.path.join(folder, "libdynhc.so*")), key=len, reverse=True)
     for name in dict.fromkeys(names):
         try:
             return ctypes.CDLL(name), name
