@@ -121,12 +121,16 @@ class Worker(unittest.TestCase):
         self.assertEqual(body["endpoints"], {"generate": "ready"})
         self.assertEqual(http(port, "/v1/completions", {"max_tokens": 1})[0], 500)
         self.assertEqual(http(port, "/v1/chat/completions", {})[0], 404)
-        time.sleep(1.0)  # idle: canaries
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % status_port) as r:
-            metrics = r.read().decode()
-        canaries = re.search(r'dynhc_health_checks_total\{dynhc_endpoint="generate",model="gpt2",'
-                             r'result="success"\} (\d+)', metrics)
-        self.assertGreaterEqual(int(canaries.group(1)), 2, metrics)
+        deadline = time.monotonic() + 10
+        while True:  # idle now: canaries, every 0.3 s
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % status_port) as r:
+                metrics = r.read().decode()
+            canaries = re.search(r'dynhc_health_checks_total\{dynhc_endpoint="generate",'
+                                 r'model="gpt2",result="success"\} (\d+)', metrics)
+            if int(canaries.group(1)) >= 2:
+                break
+            self.assertLess(time.monotonic(), deadline, metrics)
+            time.sleep(0.05)
         self.assertEqual(self.stop(), 0)
         log = "".join(self.log)
         self.assertIn("Health check payload for endpoint 'generate' from runtime <runtime>: "
