@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libyaml-dev libcmocka-dev
           libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind locales
-          cmark-gfm abigail-tools prometheus openssl)
+          cmark-gfm abigail-tools prometheus openssl mypy)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
@@ -117,6 +117,9 @@ bench() {
     for b in build-bench/bench/bench_*; do
         [ -x "$b" ] && "$b"
     done
+    # The Python package on the same release library (docs/python.md).
+    DYNHC_LIBRARY=build-bench/libdynhc.so PYTHONPATH=python PYTHONDONTWRITEBYTECODE=1 \
+        python3 bench/bench_python.py
 }
 
 # The checkers an operator would run instead of dynhc watch, and the target.
