@@ -1,6 +1,8 @@
-"""Every Python example of the guide (a copy of NVIDIA Dynamo's "Health Check
-Payload Configuration Guide" beside this file), run verbatim with only the
-import lines changed: `from dynamo.vllm.health_check import ...` becomes
+"""Every Python example of the guide (NVIDIA Dynamo's "Health Check Payload
+Configuration Guide", a Markdown file whose path DYNHC_GUIDE gives: the
+repository holds no copy of it; without it these tests skip, and
+examples/python/, which test_examples runs, holds each example rewritten),
+run verbatim with only the import lines changed: `from dynamo.vllm.health_check import ...` becomes
 `from dynhc import ...`, and `from dynamo import DistributedRuntime` the
 miniature runtime of examples/python/serving.py. What the examples leave
 undefined (config, endpoint, handler) is given by the test."""
@@ -15,7 +17,7 @@ from unittest import mock
 import dynhc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-GUIDE = pathlib.Path(__file__).with_name("health-check-payload-guide.md")
+GUIDE = pathlib.Path(os.environ["DYNHC_GUIDE"]) if os.environ.get("DYNHC_GUIDE") else None
 sys.path.insert(0, str(ROOT / "examples" / "python"))
 import serving  # noqa: E402
 
@@ -71,6 +73,7 @@ class Handler:
         yield {"choices": [{"text": " ok"}]}
 
 
+@unittest.skipIf(GUIDE is None, "DYNHC_GUIDE names no copy of the guide")
 class GuideExamples(unittest.TestCase):
     DEFAULTS = {"Minimal (Default)": ("generate", "minimal"),
                 "Standard": ("generate", "standard"),
