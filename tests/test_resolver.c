@@ -684,6 +684,29 @@ static void custom_default_sits_below_config_and_resolver_one_beats_process_one(
     assert_int_equal(dynhc_set_custom_health_check_payload("{bad"), DYNHC_ERR_JSON);
 }
 
+/* A custom default is sent as its caller wrote it, like every text source:
+ * "0.0" stays "0.0" (a tree printed again said "0"); its warnings point
+ * inside its text. */
+static void custom_defaults_keep_the_callers_spelling_and_positions(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_set_custom_health_check_payload(
+                         "{\"prompt\": \"p\",\n \"temperature\": 0.0, \"top_p\": 1.50e0}"),
+                     DYNHC_OK);
+    const dynhc_result *res = resolve(f, DYNHC_OK);
+    assert_string_equal(dynhc_result_text(res),
+                        "{\"prompt\":\"p\",\"temperature\":0.0,\"top_p\":1.50e0,"
+                        "\"_health_check\":true}");
+    assert_int_equal(dynhc_result_diag_count(res), 1);
+    assert_diag_at(dynhc_result_diag(res, 0), DYNHC_SEVERITY_WARNING,
+                   "process-wide custom default", 2, 31);
+    assert_int_equal(dynhc_resolver_set_custom_default(f->r, "{\"input\":\"x\",\"n\":1.0}"),
+                     DYNHC_OK);
+    res = resolve(f, DYNHC_OK);
+    assert_string_equal(dynhc_result_text(res), "{\"input\":\"x\",\"n\":1.0,\"_health_check\":true}");
+    assert_int_equal(dynhc_set_custom_health_check_payload(NULL), DYNHC_OK);
+}
+
 static void level_comes_from_runtime_then_env_then_config(void **state)
 {
     fixture *f = *state;
@@ -1258,6 +1281,7 @@ int main(void)
         T(config_payload_string_is_json_or_a_path_beside_the_config),
         T(json_config_file_is_read_by_extension),
         T(custom_default_sits_below_config_and_resolver_one_beats_process_one),
+        T(custom_defaults_keep_the_callers_spelling_and_positions),
         T(level_comes_from_runtime_then_env_then_config),
         T(model_type_comes_from_runtime_then_config),
         T(blank_env_values_count_as_unset),

@@ -4,13 +4,14 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "dynhc/compat.h"
 #include "json_text.h"
 
 static pthread_mutex_t process_lock = PTHREAD_MUTEX_INITIALIZER;
-static cJSON *process_default; /* guarded by process_lock */
+static char *process_default; /* guarded by process_lock */
 
-int dynhcp_custom_default_parse(const char *json_text, cJSON **out)
+int dynhcp_custom_default_accept(const char *json_text, char **out)
 {
     dynhcp_pos origin = {1, 1};
     dynhcp_parse_error err = {{0, 0}, "", 0};
@@ -18,35 +19,35 @@ int dynhcp_custom_default_parse(const char *json_text, cJSON **out)
     if (parsed == NULL) {
         return dynhcp_parse_error_is_nomem(&err) ? DYNHC_ERR_NOMEM : DYNHC_ERR_JSON;
     }
-    if (!cJSON_IsObject(parsed)) {
-        cJSON_Delete(parsed);
+    int is_object = cJSON_IsObject(parsed);
+    cJSON_Delete(parsed);
+    if (!is_object) {
         return DYNHC_ERR_JSON;
     }
-    *out = parsed;
-    return DYNHC_OK;
+    return (*out = dynhcp_strdup(json_text)) != NULL ? DYNHC_OK : DYNHC_ERR_NOMEM;
 }
 
 int dynhc_set_custom_health_check_payload(const char *json)
 {
-    cJSON *parsed = NULL;
+    char *text = NULL;
     if (json != NULL) {
-        int status = dynhcp_custom_default_parse(json, &parsed);
+        int status = dynhcp_custom_default_accept(json, &text);
         if (status != DYNHC_OK) {
             return status;
         }
     }
     pthread_mutex_lock(&process_lock);
-    cJSON *old = process_default;
-    process_default = parsed;
+    char *old = process_default;
+    process_default = text;
     pthread_mutex_unlock(&process_lock);
-    cJSON_Delete(old);
+    dynhcp_free(old);
     return DYNHC_OK;
 }
 
-cJSON *dynhcp_custom_default_copy(int *nomem)
+char *dynhcp_custom_default_copy(int *nomem)
 {
     pthread_mutex_lock(&process_lock);
-    cJSON *copy = process_default != NULL ? cJSON_Duplicate(process_default, 1) : NULL;
+    char *copy = process_default != NULL ? dynhcp_strdup(process_default) : NULL;
     *nomem = process_default != NULL && copy == NULL;
     pthread_mutex_unlock(&process_lock);
     return copy;

@@ -395,24 +395,22 @@ static int load_config(ctx *c, candidate *cand)
 static int load_custom(ctx *c, candidate *cand)
 {
     in_group(c, cand, GROUP_CUSTOM, dynhcp_no_pos);
-    if (c->r->custom_default != NULL) {
-        if (set_candidate(c, cand, DYNHC_SOURCE_CUSTOM, "resolver custom default") != 0) {
-            return 0;
-        }
-        cand->payload = c->r->custom_default;
-        return 1;
+    dynhcp_pos origin = {1, 1};
+    const char *own = c->r->custom_default;
+    if (own != NULL) {
+        return set_candidate(c, cand, DYNHC_SOURCE_CUSTOM, "resolver custom default") == 0 &&
+               parse_payload(c, cand, own, strlen(own), origin, NULL, HINT_NONE);
     }
     int nomem = 0;
-    cand->owned = dynhcp_custom_default_copy(&nomem);
+    char *text = dynhcp_custom_default_copy(&nomem);
     if (nomem) {
         c->nomem = 1;
     }
-    if (cand->owned == NULL ||
-        set_candidate(c, cand, DYNHC_SOURCE_CUSTOM, "process-wide custom default") != 0) {
-        return 0;
-    }
-    cand->payload = cand->owned;
-    return 1;
+    int loaded = text != NULL &&
+                 set_candidate(c, cand, DYNHC_SOURCE_CUSTOM, "process-wide custom default") == 0 &&
+                 parse_payload(c, cand, text, strlen(text), origin, NULL, HINT_NONE);
+    dynhcp_free(text);
+    return loaded;
 }
 
 static int load_default(ctx *c, candidate *cand)

@@ -56,7 +56,7 @@ void dynhc_resolver_free(dynhc_resolver *r)
     }
     clear_runtime_payload(r);
     clear_config(r);
-    cJSON_Delete(r->custom_default);
+    dynhcp_free(r->custom_default);
     dynhcp_free(r->marker_key);
     dynhcp_free(r);
 }
@@ -167,15 +167,15 @@ int dynhc_resolver_set_custom_default(dynhc_resolver *r, const char *json_text)
     if (r == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    cJSON *parsed = NULL;
+    char *text = NULL;
     if (json_text != NULL) {
-        int status = dynhcp_custom_default_parse(json_text, &parsed);
+        int status = dynhcp_custom_default_accept(json_text, &text);
         if (status != DYNHC_OK) {
             return status;
         }
     }
-    cJSON_Delete(r->custom_default);
-    r->custom_default = parsed;
+    dynhcp_free(r->custom_default);
+    r->custom_default = text;
     return DYNHC_OK;
 }
 

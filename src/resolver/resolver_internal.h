@@ -27,7 +27,7 @@ struct dynhc_resolver {
     char *config_file;
     dynhcp_config config_values;
     int has_config_values;
-    cJSON *custom_default;
+    char *custom_default; /* JSON object text, checked */
     int model_type; /* -1: unset */
     int level;      /* -1: unset */
     long long bos_token_id;
