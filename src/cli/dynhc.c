@@ -124,6 +124,8 @@ static const char precedence_and_environment[] =
     "  DYN_HEALTH_CHECK_INTERVAL              idle time before a check (10s)\n"
     "  DYN_CANARY_WAIT_TIME                   the same, when the one above is unset\n"
     "  DYN_HEALTH_CHECK_REQUEST_TIMEOUT       time a check may take (3s)\n"
+    "  DYN_HEALTH_CHECK_STALL_TIMEOUT         with requests in flight, time without\n"
+    "                                         progress before \"stalled\" (off)\n"
     "  DYN_SYSTEM_STARTING_HEALTH_STATUS      status before the first check: ready\n"
     "                                         or notready (notready)\n"
     "  DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS  JSON array of the endpoints that make\n"
