@@ -746,7 +746,7 @@ void dynhcp_sched_free_endpoint(dynhc_endpoint *ep)
     forget_error(ep);
     dynhcp_free((void *)(uintptr_t)ep->labels);
     dynhcp_free(ep->name);
-    dynhcp_free(ep->allocation);
+    dynhcp_free(dynhcp_endpoint_allocation(ep));
 }
 
 /* Appends the transitions in t to the batch (room reserved); the endpoint

@@ -45,17 +45,18 @@ void dynhc_endpoint_release(dynhc_endpoint *ep)
 
 /* A zeroed endpoint on a cache line boundary (its traffic fields have a
  * line of their own: see dynhcp_traffic), inside a block that
- * ep->allocation frees; NULL when out of memory. The allocator injected
- * by the host is a malloc, which aligns to 16 bytes at most. */
+ * dynhcp_endpoint_allocation() gives back; NULL when out of memory. The
+ * allocator a host injects is a malloc, which aligns to 16 bytes at most. */
 static dynhc_endpoint *new_endpoint(void)
 {
     void *block = dynhcp_calloc(1, sizeof(dynhc_endpoint) + DYNHCP_CACHE_LINE - 1);
     if (block == NULL) {
         return NULL;
     }
-    uintptr_t at = ((uintptr_t)block + DYNHCP_CACHE_LINE - 1) & ~(uintptr_t)(DYNHCP_CACHE_LINE - 1);
+    uintptr_t line = DYNHCP_CACHE_LINE;
+    uintptr_t at = ((uintptr_t)block + line - 1) & ~(line - 1);
     dynhc_endpoint *ep = (dynhc_endpoint *)at;
-    ep->allocation = block;
+    ep->allocation_offset = (uint8_t)(at - (uintptr_t)block);
     return ep;
 }
 
@@ -253,14 +254,14 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     dynhc_endpoint *ep = new_endpoint();
     size_t name_len = strlen(name) + 1;
     if (ep == NULL || (ep->name = dynhcp_malloc(name_len)) == NULL) {
-        dynhcp_free(ep != NULL ? ep->allocation : NULL);
+        dynhcp_free(ep != NULL ? dynhcp_endpoint_allocation(ep) : NULL);
         return DYNHC_ERR_NOMEM;
     }
     memcpy(ep->name, name, name_len);
     int status = copy_labels(o.labels, o.label_count, &ep->labels);
     if (status != DYNHC_OK) {
         dynhcp_free(ep->name);
-        dynhcp_free(ep->allocation);
+        dynhcp_free(dynhcp_endpoint_allocation(ep));
         return status;
     }
     ep->sched = s;
@@ -281,7 +282,7 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
         pthread_mutex_unlock(&s->lock);
         dynhcp_free((void *)(uintptr_t)ep->labels);
         dynhcp_free(ep->name);
-        dynhcp_free(ep->allocation);
+        dynhcp_free(dynhcp_endpoint_allocation(ep));
         return status;
     }
     /* A result is immutable but for its count of references: the scheduler

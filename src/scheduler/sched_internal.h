@@ -58,6 +58,7 @@ struct dynhc_endpoint {
     atomic_uchar removed;   /* read by the ticking thread without the lock */
     uint8_t last_result;    /* dynhc_check_result of the last check */
     uint8_t tracked;        /* counts toward the overall status */
+    uint32_t stalls;        /* times it was found stalled (a hole otherwise) */
     uint64_t due_ns;        /* when the next (or in-flight) check was planned */
     uint64_t sent_ns;       /* when the in-flight check was sent */
     dynhc_result *payload;  /* one reference */
@@ -69,6 +70,9 @@ struct dynhc_endpoint {
      * threshold; set under the lock, read by progress without it (which
      * then takes the lock to make it ready again). */
     atomic_uchar stalled;
+    /* Bytes from the block allocated to the endpoint, which is aligned
+     * inside it (see dynhcp_traffic). */
+    uint8_t allocation_offset;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
     /* One for the registration, dropped by removal, plus one per internal
@@ -99,9 +103,13 @@ struct dynhc_endpoint {
     uint32_t checks[3];     /* by dynhc_check_result */
     uint32_t late;          /* completions after the timeout */
     uint32_t transitions;
-    uint32_t stalls;        /* times it was found stalled */
-    void *allocation;       /* what was allocated: the endpoint is aligned inside it */
 };
+
+/* The block allocated for ep, to free. */
+static inline void *dynhcp_endpoint_allocation(dynhc_endpoint *ep)
+{
+    return (char *)ep - ep->allocation_offset;
+}
 
 /* A callback and its user data that lock-free paths call (the clock from
  * dynhc_endpoint_record_activity(), the log sink from anywhere): changed
