@@ -400,7 +400,9 @@ DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
  * and turns not ready with the reason "stalled" once it has shown none for
  * the threshold (counted in dynhc_endpoint_stalls_total); its next progress
  * makes it ready again. A check that times out after the endpoint showed
- * progress is not counted against it.
+ * progress is not counted against it. With the default clock, traffic is
+ * timed with CLOCK_MONOTONIC_COARSE (the same clock at the kernel tick's
+ * resolution, a few milliseconds), which is cheaper to read per token.
  */
 
 /* A request started: one more in flight. It is traffic for the idle timer;
