@@ -243,9 +243,8 @@ int main(int argc, char **argv)
     }
     /* Every request ended: none in flight, and the endpoints never stalled. */
     char *metrics = dynhc_sched_metrics(s);
-    int bad = metrics == NULL ||
-              strstr(metrics, "dynhc_endpoint_requests_in_flight{dynhc_endpoint=\"generate-0\"} 0\n") ==
-                  NULL;
+    static const char idle[] = "dynhc_endpoint_requests_in_flight{dynhc_endpoint=\"generate-0\"} 0\n";
+    int bad = metrics == NULL || strstr(metrics, idle) == NULL;
     dynhc_free(metrics);
     for (int i = 0; i < THREADS; i++) {
         dynhc_endpoint_release(eps[i]);

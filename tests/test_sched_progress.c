@@ -270,7 +270,8 @@ static void a_canary_in_flight_when_progress_arrives_does_not_fail_on_timeout(vo
     assert_string_equal(f->transitions, "");
     char *text = dynhc_sched_metrics(f->s);
     assert_non_null(
-        strstr(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\",result=\"timeout\"} 1"));
+        strstr(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\","
+                     "result=\"timeout\"} 1"));
     dynhc_free(text);
     char member[64];
     verbose_member(f, "consecutive_failures", member, sizeof(member));
@@ -373,7 +374,8 @@ static void late_progress_recovers_and_a_new_stall_is_counted_again(void **state
     dynhc_endpoint_request_end(f->ep, 1);
     assert_true(dynhc_endpoint_is_ready(f->ep));
     assert_string_equal(f->transitions,
-                        "generate=down;*=down;generate=up;*=up;generate=down;*=down;generate=up;*=up;");
+                        "generate=down;*=down;generate=up;*=up;"
+                        "generate=down;*=down;generate=up;*=up;");
     finish(f);
 }
 

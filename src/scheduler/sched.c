@@ -897,7 +897,8 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         dynhcp_heap_set(&s->heap, ep, deadline);
         dynhcp_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
         s->batch[count++] =
-            (dynhcp_batch_entry){ep, check_id_of(ep), deadline, DYNHCP_BATCH_SEND, 0, 0, 0, 0, NULL};
+            (dynhcp_batch_entry){ep, check_id_of(ep), deadline, DYNHCP_BATCH_SEND, 0, 0, 0, 0,
+                                 NULL};
     }
     return count;
 }
