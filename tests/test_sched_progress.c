@@ -500,6 +500,36 @@ static void an_endpoint_removed_with_requests_in_flight_ignores_their_calls(void
     finish(f);
 }
 
+static void remove_on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                                 void *user_data)
+{
+    (void)name;
+    (void)user_data;
+    if (ep != NULL && ready) {
+        assert_int_equal(dynhc_sched_remove_endpoint(s, ep), DYNHC_OK);
+    }
+}
+
+/* A borrowed handle is valid until removal, a callback's included: the
+ * request end that makes a stalled endpoint ready, whose transition
+ * callback removes it, touches nothing of it afterwards (ASan and the
+ * valgrind run see a use after free; found by fuzz_sched). */
+static void a_request_end_whose_transition_removes_the_endpoint_leaves_it_alone(void **state)
+{
+    (void)state;
+    fixture *f = start(5 * SEC);
+    f->now = T0 + SEC;
+    dynhc_endpoint_request_begin(f->ep);
+    dynhc_endpoint_request_begin(f->ep);
+    tick_at(f, T0 + 6 * SEC);
+    assert_false(dynhc_endpoint_is_ready(f->ep));
+    assert_int_equal(dynhc_sched_set_transition_callback(f->s, remove_on_transition, NULL),
+                     DYNHC_OK);
+    dynhc_endpoint_request_end(f->ep, 1); /* ready, announced, removed, freed */
+    assert_int_equal(f->destroyed, 1);
+    finish(f);
+}
+
 static void null_endpoints_are_ignored(void **state)
 {
     (void)state;
@@ -527,6 +557,7 @@ int main(void)
         cmocka_unit_test(a_stall_is_found_with_checks_disabled),
         cmocka_unit_test(a_stall_threshold_set_later_applies_to_endpoints_already_registered),
         cmocka_unit_test(an_endpoint_removed_with_requests_in_flight_ignores_their_calls),
+        cmocka_unit_test(a_request_end_whose_transition_removes_the_endpoint_leaves_it_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

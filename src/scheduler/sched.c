@@ -644,18 +644,21 @@ static dynhc_sched *registered_sched(const dynhc_endpoint *ep)
     return ep->sched;
 }
 
-/* Traffic at now: progress (also successful traffic, which shows the engine
- * working as well as a check: in idle mode a busy endpoint is never
- * checked), or only traffic. Lock-free unless the endpoint turns ready:
- * progress makes a stalled endpoint ready, and successful traffic any
- * endpoint when the option is on. */
-static void note_traffic(dynhc_sched *s, dynhc_endpoint *ep, int progress, uint64_t now)
+/* Stores traffic at now: progress (also successful traffic, which shows
+ * the engine working as well as a check: in idle mode a busy endpoint is
+ * never checked), or only traffic. */
+static void store_traffic(dynhc_endpoint *ep, int progress, uint64_t now)
 {
-    if (!progress) {
-        atomic_store_explicit(&ep->traffic.last_activity_ns, now, memory_order_relaxed);
-        return;
-    }
-    atomic_store_explicit(&ep->traffic.last_progress_ns, now, memory_order_relaxed);
+    atomic_store_explicit(progress ? &ep->traffic.last_progress_ns : &ep->traffic.last_activity_ns,
+                          now, memory_order_relaxed);
+}
+
+/* After progress: makes a stalled endpoint ready, and any endpoint when
+ * successful traffic marks ready; lock-free unless it does. The last use of
+ * ep: the announcement's callbacks may remove it, and a borrowed handle is
+ * then gone. */
+static void ready_on_progress(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
+{
     if (atomic_load_explicit(&ep->ready, memory_order_relaxed) ||
         (!atomic_load_explicit(&ep->stalled, memory_order_relaxed) &&
          !atomic_load_explicit(&s->activity_marks_ready, memory_order_relaxed))) {
@@ -669,6 +672,14 @@ static void note_traffic(dynhc_sched *s, dynhc_endpoint *ep, int progress, uint6
     }
     pthread_mutex_unlock(&s->lock);
     dynhcp_sched_announce(s, &t);
+}
+
+static void note_traffic(dynhc_sched *s, dynhc_endpoint *ep, int progress, uint64_t now)
+{
+    store_traffic(ep, progress, now);
+    if (progress) {
+        ready_on_progress(s, ep, now);
+    }
 }
 
 void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
@@ -719,13 +730,18 @@ void dynhc_endpoint_request_end(dynhc_endpoint *ep, int ok)
     }
     /* The traffic is stored first: its store takes the cache line for
      * writing, which the count's compare-and-swap then finds at hand (one
-     * transfer of the line between request threads, not two). */
-    note_traffic(s, ep, ok, traffic_now(s));
+     * transfer of the line between request threads, not two). Readiness
+     * comes last: its announcement may let go of ep. */
+    uint64_t now = traffic_now(s);
+    store_traffic(ep, ok, now);
     /* An end without its begin leaves the count at zero: it never wraps. */
     uint64_t n = atomic_load_explicit(&ep->traffic.requests, memory_order_relaxed);
     while (n > 0 && !atomic_compare_exchange_weak_explicit(&ep->traffic.requests, &n, n - 1,
                                                            memory_order_relaxed,
                                                            memory_order_relaxed)) {
+    }
+    if (ok) {
+        ready_on_progress(s, ep, now);
     }
 }
 
