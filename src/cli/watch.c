@@ -120,8 +120,9 @@ static CURL *transfer_of(const check_in_flight *c)
     return c->x != NULL ? cli_exchange_easy(c->x) : cli_scraper_handle(c->st->scraper);
 }
 
-/* Starts c's canary, with what is left of its time. 0, or -1 when it
- * cannot start. */
+/* Starts c's canary with the round's timeout (expire() ends it at the
+ * round's deadline, so that its failure says the timeout the operator set).
+ * 0, or -1 when it cannot start. */
 static int start_canary(watch *w, check_in_flight *c, uint64_t timeout_ns)
 {
     if ((c->x = cli_exchange_new(&c->st->target, timeout_ns)) == NULL) {
@@ -151,13 +152,16 @@ static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *che
     c->st = st;
     /* The round starts with the metrics, within half its time, so that a
      * canary still has the other half. */
-    CURL *scrape = st->scraper != NULL ? cli_scraper_start(st->scraper, timeout_ns / 2) : NULL;
-    int started = scrape != NULL
-                      ? (curl_easy_setopt(scrape, CURLOPT_PRIVATE, c) == CURLE_OK &&
-                         curl_multi_add_handle(st->w->multi, scrape) == CURLM_OK)
-                            ? 0
-                            : -1
-                      : start_canary(st->w, c, timeout_ns);
+    int started;
+    if (st->scraper != NULL) {
+        CURL *scrape = cli_scraper_start(st->scraper, timeout_ns / 2);
+        started = scrape != NULL && curl_easy_setopt(scrape, CURLOPT_PRIVATE, c) == CURLE_OK &&
+                          curl_multi_add_handle(st->w->multi, scrape) == CURLM_OK
+                      ? 0
+                      : -1;
+    } else {
+        started = start_canary(st->w, c, timeout_ns);
+    }
     if (started != 0) {
         cli_scraper_cancel(st->scraper);
         free(c);
@@ -204,10 +208,11 @@ static int scraped(watch *w, check_in_flight *c, CURLcode rc, uint64_t now)
         dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_SUCCESS, NULL);
     } else if (now < c->deadline_ns && start_canary(w, c, c->timeout_ns) == 0) {
         return 1;
+    } else if (now < c->deadline_ns) {
+        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_FAILURE, "the canary could not start");
     } else {
         dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_TIMEOUT,
-                             now < c->deadline_ns ? "the canary could not start"
-                                                  : "timeout: no time left for the canary");
+                             "timeout: reading the metrics took the whole round");
     }
     return 0;
 }
