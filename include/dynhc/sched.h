@@ -376,8 +376,9 @@ DYNHC_API int dynhc_endpoint_is_registered(const dynhc_endpoint *ep);
 /*
  * Real traffic reached the endpoint: resets its idle timer and, when ok and
  * the option is on, marks it ready; when ok, it is also the endpoint's last
- * success in the metrics. Ignored for a removed endpoint (and ep NULL).
- * Any thread, lock-free unless the readiness changes. Never allocates.
+ * success in the metrics, and progress (see below: it makes a stalled
+ * endpoint ready). Ignored for a removed endpoint (and ep NULL). Any
+ * thread, lock-free unless the readiness changes. Never allocates.
  */
 DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
 
