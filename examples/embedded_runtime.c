@@ -1,24 +1,33 @@
 /* embedded_runtime.c: a miniature serving runtime that embeds dynhc the way a
- * real worker would: the resolver picks the payload, the scheduler sends it
- * as a canary when the endpoint goes idle, and the status server shows the
- * result to Kubernetes and Prometheus.
+ * real worker would: the resolver picks the payload, the request path
+ * reports each request's begin, tokens and end, the scheduler judges a busy
+ * endpoint by its progress and an idle one by a canary, and the status
+ * server shows the result to Kubernetes and Prometheus.
  *
- * The "engine" is a thread that answers requests after 5 ms. The story, in
- * about three seconds:
- *   0.0 s  start: not ready until something succeeds
- *   0.0 s  user traffic for 0.8 s: successful requests mark the endpoint ready
- *   0.8 s  traffic stops: after 300 ms of quiet a canary check goes out
- *   1.8 s  the engine hangs: the next canary times out, the endpoint is not ready
- * At 1.2 s and 2.8 s it fetches its own /health over HTTP, then /metrics
- * (samples only).
+ * The "engine" is a thread that runs a batch of requests one step at a
+ * time, a token per request per step; canaries wait behind the batch, as
+ * they would in a real engine. The story, in about four seconds:
+ *   0.0 s  user traffic: requests stream tokens, the endpoint turns ready
+ *   0.6 s  traffic stops: after 300 ms of quiet a canary goes out
+ *   1.0 s  the engine saturates: a token every 150 ms, 4 long requests. A
+ *          canary would wait behind them past its 200 ms timeout; none is
+ *          sent, and the endpoint stays ready on its progress
+ *   2.3 s  the engine wedges with requests in flight (an NCCL hang); the
+ *          server still accepts requests. 500 ms without a token: not
+ *          ready, "stalled"
+ *   3.2 s  the engine comes back: the next token makes it ready again
+ *   3.6 s  the engine hangs while idle: the next canary times out
+ * It fetches its own /health at each stage, then /metrics (a few samples).
  *
  *   ./embedded_runtime [CONFIG]
  *
  * CONFIG is the runtime's own config file (examples/config.yaml in the
  * demo): the payload, model type and model name come from it as they would
  * in a worker. Its interval and timeout are overridden by the runtime (300
- * and 200 ms) so that the story fits in three seconds. DYN_SYSTEM_PORT picks
- * the status server's port; default: any free one.
+ * and 200 ms), and the stall threshold is 500 ms (a real one would be 30 s
+ * or more: DYN_HEALTH_CHECK_STALL_TIMEOUT), so that the story fits in four
+ * seconds. DYN_SYSTEM_PORT picks the status server's port; default: any
+ * free one.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,14 +43,20 @@
 #include <dynhc/dynhc.h>
 
 #define MS 1000000ull
+#define BATCH 16
 
-/* The engine: a queue of check ids and a switch that makes it hang. */
+/* The engine: a batch of user requests (tokens left for each), a queue of
+ * canaries behind it, the time a step takes, and a switch that hangs it. */
 typedef struct engine {
     dynhc_sched *sched;
+    dynhc_endpoint *ep; /* a reference: the request path's handle */
     pthread_mutex_t lock;
     pthread_cond_t work;
-    uint64_t queue[64];
+    unsigned tokens_left[BATCH];
+    size_t active;
+    uint64_t canaries[64];
     size_t head, tail;
+    atomic_uint step_ms;
     atomic_int hung;
     atomic_int stop;
 } engine;
@@ -52,25 +67,57 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* One step at a time: a token for every request in the batch (the request
+ * path reports it as progress), and a request that has all its tokens
+ * ends. Canaries are served only when no request is in the batch. A hung
+ * engine takes its steps and produces nothing. */
 static void *engine_main(void *arg)
 {
     engine *e = arg;
     pthread_mutex_lock(&e->lock);
     while (!atomic_load(&e->stop)) {
-        if (e->head == e->tail) {
+        if (e->active == 0 && e->head == e->tail) {
             pthread_cond_wait(&e->work, &e->lock);
             continue;
         }
-        uint64_t id = e->queue[e->head++ % 64];
         pthread_mutex_unlock(&e->lock);
-        sleep_ms(5); /* "inference" */
-        if (!atomic_load(&e->hung)) {
-            dynhc_sched_complete(e->sched, id, DYNHC_CHECK_SUCCESS, NULL);
-        } /* a hung engine never answers: the scheduler times the check out */
+        sleep_ms(atomic_load(&e->step_ms));
+        pthread_mutex_lock(&e->lock);
+        if (atomic_load(&e->hung)) {
+            continue;
+        }
+        if (e->active > 0) {
+            for (size_t i = 0; i < e->active;) {
+                dynhc_endpoint_record_progress(e->ep); /* a token streamed */
+                if (--e->tokens_left[i] == 0) {
+                    dynhc_endpoint_request_end(e->ep, 1);
+                    e->tokens_left[i] = e->tokens_left[--e->active];
+                } else {
+                    i++;
+                }
+            }
+            continue;
+        }
+        uint64_t id = e->canaries[e->head++ % 64];
+        pthread_mutex_unlock(&e->lock);
+        dynhc_sched_complete(e->sched, id, DYNHC_CHECK_SUCCESS, NULL);
         pthread_mutex_lock(&e->lock);
     }
     pthread_mutex_unlock(&e->lock);
     return NULL;
+}
+
+/* The API server takes a user request: begun now, in the batch (a full
+ * batch turns it away, as a server under load would). */
+static void submit(engine *e, unsigned tokens)
+{
+    pthread_mutex_lock(&e->lock);
+    if (e->active < BATCH) {
+        dynhc_endpoint_request_begin(e->ep);
+        e->tokens_left[e->active++] = tokens;
+        pthread_cond_signal(&e->work);
+    }
+    pthread_mutex_unlock(&e->lock);
 }
 
 /* The scheduler's send callback: hand the check to the engine like any request. */
@@ -82,7 +129,7 @@ static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *che
     engine *e = user_data;
     printf("  canary %s: %s\n", check->endpoint, check->payload_text);
     pthread_mutex_lock(&e->lock);
-    e->queue[e->tail++ % 64] = check->id;
+    e->canaries[e->tail++ % 64] = check->id;
     pthread_cond_signal(&e->work);
     pthread_mutex_unlock(&e->lock);
     return 0;
@@ -98,8 +145,8 @@ static void on_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, 
 }
 
 /* GET http://127.0.0.1:port/path and print the answer, to show what a probe
- * sees; with samples_only, the metrics without their # HELP / # TYPE lines. */
-static void show(int port, const char *path, int samples_only)
+ * sees; with only set, the lines that start with it (metric samples). */
+static void show(int port, const char *path, const char *only)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr;
@@ -136,7 +183,7 @@ static void show(int port, const char *path, int samples_only)
     body += 4;
     printf("GET %s -> %s\n", path, answer);
     for (char *line = strtok(body, "\n"); line != NULL; line = strtok(NULL, "\n")) {
-        if (!samples_only || line[0] != '#') {
+        if (only == NULL || strncmp(line, only, strlen(only)) == 0) {
             printf("%s\n", line);
         }
     }
@@ -174,6 +221,7 @@ int main(int argc, char **argv)
     e.sched = s;
     dynhc_sched_apply_result(s, payload);
     dynhc_sched_set_spread_ns(s, 0);
+    dynhc_sched_set_stall_ns(s, 500 * MS);
     dynhc_sched_load_env(s, NULL, NULL);
     dynhc_sched_set_transition_callback(s, on_transition, NULL);
     /* The model name labels the metrics, as metrics_labels=[("model", ...)]
@@ -186,14 +234,14 @@ int main(int argc, char **argv)
     o.label_count = 1;
     o.send = send_check;
     o.user_data = &e;
-    /* A borrowed handle: valid until the endpoint is removed, which only
-     * this thread would do. Request threads that may outlive a removal take
-     * references instead (dynhc_sched_find(), see examples/sched_thread.c). */
-    dynhc_endpoint *ep = NULL;
-    if (dynhc_sched_add(s, &o, &ep) != DYNHC_OK) {
+    if (dynhc_sched_add(s, &o, NULL) != DYNHC_OK) {
         return 1;
     }
     dynhc_result_free(payload);
+    /* The request path's handle: a reference, valid whatever happens to the
+     * registration, released when the engine is done. */
+    e.ep = dynhc_sched_find(s, "generate");
+    atomic_store(&e.step_ms, 5);
 
     dynhc_server *srv = dynhc_server_new(s);
     if (srv == NULL) {
@@ -221,20 +269,44 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    printf("0.0 s: user traffic\n");
-    for (int i = 0; i < 40; i++) {
-        dynhc_endpoint_record_activity(ep, 1); /* what the request path calls */
+    printf("0.0 s: user traffic: each request begins, streams 3 tokens, ends\n");
+    for (int i = 0; i < 30; i++) {
+        submit(&e, 3);
         sleep_ms(20);
     }
-    printf("0.8 s: traffic stops; canaries start after 300 ms of quiet\n");
+    printf("0.6 s: traffic stops; a canary after 300 ms of quiet\n");
     sleep_ms(400);
-    show(port, "/health", 0);
+
+    printf("1.0 s: the engine saturates: 4 long requests, a token every 150 ms; a canary\n"
+           "       would wait behind them past its 200 ms timeout, so none is sent\n");
+    atomic_store(&e.step_ms, 150);
+    for (int i = 0; i < 4; i++) {
+        submit(&e, 8);
+    }
     sleep_ms(600);
-    printf("1.8 s: the engine hangs\n");
+    show(port, "/health?verbose", NULL);
+    sleep_ms(700);
+
+    printf("2.3 s: the engine wedges with requests in flight; the server still takes more\n");
+    atomic_store(&e.step_ms, 5);
     atomic_store(&e.hung, 1);
-    sleep_ms(1000);
-    show(port, "/health", 0);
-    show(port, "/metrics", 1);
+    submit(&e, 3);
+    submit(&e, 3);
+    sleep_ms(200);
+    submit(&e, 3);
+    sleep_ms(500);
+    show(port, "/health?verbose", NULL);
+    sleep_ms(200);
+
+    printf("3.2 s: the engine comes back: its next token makes it ready\n");
+    atomic_store(&e.hung, 0);
+    sleep_ms(400);
+
+    printf("3.6 s: the engine hangs while idle: the next canary times out\n");
+    atomic_store(&e.hung, 1);
+    sleep_ms(700);
+    show(port, "/health", NULL);
+    show(port, "/metrics", "dynhc_endpoint_");
 
     dynhc_server_free(srv);
     dynhc_sched_free(s); /* stops the runner */
@@ -243,5 +315,6 @@ int main(int argc, char **argv)
     pthread_cond_signal(&e.work);
     pthread_mutex_unlock(&e.lock);
     pthread_join(engine_thread, NULL);
+    dynhc_endpoint_release(e.ep); /* the last reference: the endpoint is freed */
     return 0;
 }

@@ -125,6 +125,7 @@ typedef struct mep {
     int latency_known;
     uint64_t last_latency;
     uint64_t last_activity;
+    uint64_t requests; /* begun and not ended (never below 0) */
     int remove_pending; /* removed by a callback, not yet in the model */
     int remove_on_log;  /* the log sink removes it when a line names it */
 } mep;
@@ -1163,6 +1164,11 @@ static NO_COVERAGE void check_verbose_entry(const mep *e, const cJSON *c)
     if (cJSON_IsTrue(in_flight) != (e->inflight_id != 0)) {
         broken("verbose status says '%s' has %sa check in flight", name,
                cJSON_IsTrue(in_flight) ? "" : "no ");
+    }
+    const cJSON *requests = cJSON_GetObjectItemCaseSensitive(c, "requests_in_flight");
+    if (!is_uint(requests) || requests->valuedouble != (double)e->requests) {
+        broken("verbose status: '%s' does not have %llu requests in flight", name,
+               (unsigned long long)e->requests);
     }
     if (!e->checked) {
         if (!cJSON_IsNull(result) || !cJSON_IsNull(lat) || !cJSON_IsNull(ago)) {
@@ -2437,20 +2443,38 @@ static void do_complete_op(void)
     api_complete(id, result, error);
 }
 
+/* Traffic: dynhc_endpoint_record_activity(), or a request's begin, end or
+ * progress. The stall threshold is never set here, so each is traffic for
+ * the idle timer and, when it succeeds (progress always does), marks the
+ * endpoint ready as successful activity does; begin is traffic only. */
 static void do_activity(void)
 {
+    static const char *const kinds[4] = {"activity", "request begin", "request end", "progress"};
     mep *e = pick_ep();
-    int ok = rd8() % 3;
-    if (!e->alive) {
-        dynhc_endpoint_record_activity(NULL, ok);
-        return;
+    uint8_t b = rd8();
+    int ok = b % 3;
+    int kind = (b / 3) % 4; /* the inputs of before, b < 3, keep their meaning */
+    dynhc_endpoint *ep = e->alive ? e->ep : NULL;
+    if (ep != NULL) {
+        note("%s '%.12s' ok %d", kinds[kind], names[e->name_idx], ok);
     }
-    note("activity '%.12s' ok %d", names[e->name_idx], ok);
     H.defer_removal++;
-    dynhc_endpoint_record_activity(e->ep, ok);
-    e->last_activity = H.clk;
-    if (ok && H.amr) {
-        model_set_ready(e, 1);
+    switch (kind) {
+    case 0: dynhc_endpoint_record_activity(ep, ok); break;
+    case 1: dynhc_endpoint_request_begin(ep); break;
+    case 2: dynhc_endpoint_request_end(ep, ok); break;
+    default: dynhc_endpoint_record_progress(ep); ok = 1; break;
+    }
+    if (ep != NULL) {
+        e->last_activity = H.clk;
+        if (kind == 1) {
+            e->requests++;
+        } else if (kind == 2 && e->requests > 0) {
+            e->requests--;
+        }
+        if (kind != 1 && ok && H.amr) {
+            model_set_ready(e, 1);
+        }
     }
     H.defer_removal--;
     flush_removals();

@@ -54,14 +54,17 @@ def http(method, url, body=None, timeout=5):
 class Stub:
     """One openai_stub.py process."""
 
-    def __init__(self, mode="healthy"):
-        self.proc = subprocess.Popen([sys.executable, STUB, "--mode", mode],
+    def __init__(self, mode="healthy", metrics="none"):
+        self.proc = subprocess.Popen([sys.executable, STUB, "--mode", mode, "--metrics", metrics],
                                      stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
         self.url = "http://127.0.0.1:%d" % self.port
 
     def mode(self, mode):
         self.assert_ok(http("POST", self.url + "/_mode", mode))
+
+    def metrics(self, metrics):
+        self.assert_ok(http("POST", self.url + "/_metrics", metrics))
 
     def last(self):
         status, text = http("GET", self.url + "/_last")
@@ -370,6 +373,19 @@ class Watch:
             time.sleep(0.02)
         raise AssertionError("last error of %s is not %r: %s" % (endpoint, error, text))
 
+    def stays(self, status, seconds):
+        """Fails unless /health answers status all along for seconds."""
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            answer = self.health()
+            if answer[0] != status:
+                raise AssertionError("/health turned %r" % (answer,))
+            time.sleep(0.02)
+
+    def last_error(self, endpoint):
+        status, text = http("GET", self.url + "/health?verbose")
+        return json.loads(text)["checks"][endpoint]["last_error"] if status else None
+
     def stop(self, sig=signal.SIGTERM):
         """(exit status, seconds to exit)."""
         start = time.monotonic()
@@ -450,6 +466,110 @@ class WatchTest(unittest.TestCase):
             self.assertRegex(line, sample)
         self.assertIn('model="gpt2"', text)
         self.assertIn('{dynhc_endpoint="%s"' % self.stub.url, text)
+
+    # ---- forward progress from the server's own metrics (scrape.c)
+
+    def test_a_busy_server_that_generates_stays_ready_and_gets_no_canary(self):
+        self.stub.metrics("busy-progressing")
+        self.stub.mode("hang")  # a canary would queue behind the requests and time out
+        w = self.start("--stall-timeout", "1s")
+        w.wait_for(200, 5)
+        w.stays(200, 1.5)
+        self.assertEqual(self.stub.last(), {})  # no POST: never a canary
+        status, text = http("GET", w.url + "/metrics")
+        self.assertRegex(text, r'dynhc_endpoint_last_progress_timestamp_seconds\{[^}]*\} [1-9]')
+
+    def test_a_busy_server_whose_counter_freezes_is_stalled_then_recovers(self):
+        self.stub.metrics("busy-progressing")
+        self.stub.mode("hang")
+        w = self.start("--stall-timeout", "600ms")
+        w.wait_for(200, 5)
+        self.stub.metrics("busy-stalled")
+        seconds, _ = w.wait_for(503, 0.6 + self.turn_bound())
+        self.assertGreaterEqual(seconds, 0.6 - self.INTERVAL)
+        self.assertEqual(w.last_error(self.stub.url),
+                         "stalled: requests running (vllm:num_requests_running) and "
+                         "vllm:generation_tokens_total unchanged for 0.6 s")
+        self.assertEqual(self.stub.last(), {})  # judged by the metrics, not a canary
+        self.stub.metrics("busy-progressing")
+        w.wait_for(200, self.turn_bound())
+        code, _ = w.stop()
+        self.assertEqual(code, 0, w.stderr)
+        # Said when it happened, not at every round.
+        self.assertEqual(w.stderr.count("is now not ready: stalled: "), 1, w.stderr)
+        self.assertNotIn("is not ready: stalled", w.stderr)
+
+    def test_an_idle_server_gets_canaries(self):
+        self.stub.metrics("idle")
+        w = self.start("--stall-timeout", "600ms")
+        w.wait_for(200, 5)
+        self.assertEqual(self.stub.last()["path"], "/v1/completions")
+        self.stub.mode("hang")
+        w.wait_for(503, self.turn_bound())
+        w.wait_for_error(self.stub.url, "no answer within 300 ms", self.turn_bound())
+
+    def test_without_a_stall_threshold_a_frozen_busy_server_gets_the_canary(self):
+        self.stub.metrics("busy-stalled")
+        w = self.start()
+        w.wait_for(200, 5)
+        w.stays(200, 1.0)
+        self.assertEqual(self.stub.last()["path"], "/v1/completions")
+
+    def test_the_stall_threshold_comes_from_the_environment(self):
+        self.stub.metrics("busy-stalled")
+        self.stub.mode("hang")
+        w = self.start(env={"DYN_HEALTH_CHECK_STALL_TIMEOUT": "500ms"})
+        w.wait_for(200, 5)  # busy: judged by its counter, from the first look on
+        w.wait_for(503, 0.5 + self.turn_bound())
+        self.assertRegex(w.last_error(self.stub.url), r"^stalled: .* unchanged for 0\.5 s$")
+
+    def test_no_metrics_falls_back_to_canaries_and_says_so_once(self):
+        w = self.start("--stall-timeout", "1s")  # the stub has no /metrics
+        w.wait_for(200, 5)
+        time.sleep(5 * self.INTERVAL)
+        self.assertEqual(self.stub.last()["path"], "/v1/completions")
+        self.stub.mode("hang")
+        w.wait_for(503, self.turn_bound())
+        code, _ = w.stop()
+        self.assertEqual(code, 0, w.stderr)
+        self.assertEqual(w.stderr.count("no usable metrics at %s/metrics (HTTP 404): checking "
+                                        "with canaries only" % self.stub.url), 1, w.stderr)
+
+    def test_a_counter_that_goes_back_is_a_restart_not_a_stall(self):
+        self.stub.metrics("busy-progressing")
+        self.stub.mode("hang")
+        w = self.start("--stall-timeout", "1s")
+        w.wait_for(200, 5)
+        self.stub.metrics("restart")
+        w.stays(200, 1.5)
+        code, _ = w.stop()
+        self.assertEqual(code, 0, w.stderr)
+        self.assertRegex(w.stderr, r"vllm:generation_tokens_total went back from \d+ to \d+ "
+                                   r"\(a restart\)")
+
+    def test_other_metric_names_and_a_separate_metrics_url(self):
+        metrics_server = Stub(metrics="busy-stalled")
+        try:
+            w = self.start("--stall-timeout", "500ms", "--metrics-url",
+                           metrics_server.url + "/metrics", "--running-metric", "custom_running",
+                           "--tokens-metric", "custom_tokens_total")
+            w.wait_for(200, 5)
+            w.wait_for(503, 0.5 + self.turn_bound())
+            self.assertEqual(w.last_error(self.stub.url),
+                             "stalled: requests running (custom_running) and "
+                             "custom_tokens_total unchanged for 0.5 s")
+            self.assertEqual(self.stub.last(), {})
+        finally:
+            metrics_server.stop()
+
+    def test_no_metrics_option_sends_only_canaries(self):
+        self.stub.metrics("busy-stalled")
+        w = self.start("--stall-timeout", "300ms", "--no-metrics")
+        w.wait_for(200, 5)
+        w.stays(200, 1.0)
+        code, _ = w.stop()
+        self.assertNotIn("no usable metrics", w.stderr)
+        self.assertEqual(self.stub.last()["path"], "/v1/completions")
 
     def test_sigint_stops_it_with_a_check_in_flight(self):
         w = self.start("--timeout", "10s")
@@ -599,6 +719,11 @@ class WatchTest(unittest.TestCase):
             (("--url", url, "--interval", "1x"), r"--interval '1x': expected a duration"),
             (("--url", "file:///etc/passwd"), r"--url 'file:///etc/passwd': expected an http"),
             (("--url", url, "--compact"), r"option '--compact' does not apply"),
+            (("--url", url, "--stall-timeout", "0"), r"--stall-timeout '0': expected a duration"),
+            (("--url", url, "--url", url + "/v1", "--metrics-url", url + "/metrics"),
+             r"--metrics-url names the metrics of one --url, and there are 2$"),
+            (("--url", url, "--metrics-url", "ftp://x/metrics"),
+             r"--metrics-url 'ftp://x/metrics': expected an http"),
         ]
         for args, pattern in cases:
             with self.subTest(args=args):

@@ -1037,6 +1037,189 @@ static void request_threads_hold_references_while_endpoints_are_removed_and_adde
     poison_off();
 }
 
+
+/* ---- stress: forward progress from request threads -------------------------------- */
+
+/* dynhc_endpoint_request_begin(), _record_progress() and _request_end() from
+ * many request threads holding references, while this thread ticks a fake
+ * clock with a stall threshold of a few of its milliseconds (endpoints
+ * stall and recover all the time), another removes and adds the endpoints,
+ * and another reports. Every request ends on the handle it began on, so
+ * an endpoint registered at the end has none in flight: a count that lost
+ * an update, or wrapped, shows there (and in the reports meanwhile). */
+#define PROGRESS_THREADS 4
+
+typedef struct progress_run {
+    dynhc_sched *s;
+    dynhc_result *payload;
+    _Atomic uint64_t now;
+    atomic_int stop; /* 1: the run is over, 2: a thread saw something wrong */
+    atomic_uint requests, churned, reports, transitions, added, destroyed;
+} progress_run;
+
+static uint64_t progress_clock(void *user_data)
+{
+    return atomic_load(&((progress_run *)user_data)->now);
+}
+
+static void progress_wrong(progress_run *r)
+{
+    atomic_store(&r->stop, 2);
+}
+
+static void progress_destroy(void *user_data)
+{
+    atomic_fetch_add(&((progress_run *)user_data)->destroyed, 1);
+}
+
+static void progress_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                                void *user_data)
+{
+    (void)s;
+    (void)ready;
+    progress_run *r = user_data;
+    if (ep != NULL && strcmp(dynhc_endpoint_name(ep), name) != 0) {
+        progress_wrong(r);
+    }
+    atomic_fetch_add(&r->transitions, 1);
+}
+
+static void *progress_request_main(void *arg)
+{
+    progress_run *r = arg;
+    for (unsigned n = 0; atomic_load(&r->stop) == 0; n++) {
+        dynhc_endpoint *ep = dynhc_sched_find(r->s, ref_names[n % REF_NAMES]);
+        if (ep == NULL) {
+            sched_yield(); /* between a removal and the next add */
+            continue;
+        }
+        /* A request: begun, a few tokens (or none: a hang), ended. */
+        dynhc_endpoint_request_begin(ep);
+        for (unsigned token = 0; token < n % 4; token++) {
+            dynhc_endpoint_record_progress(ep);
+        }
+        if (n % 16 == 0) {
+            sched_yield(); /* a request that lasts while others come and go */
+        }
+        dynhc_endpoint_request_end(ep, n % 5 != 0);
+        (void)dynhc_endpoint_is_ready(ep);
+        dynhc_endpoint_release(ep);
+        atomic_fetch_add(&r->requests, 1);
+    }
+    return NULL;
+}
+
+static void *progress_churn_main(void *arg)
+{
+    progress_run *r = arg;
+    for (unsigned n = 0; atomic_load(&r->stop) == 0; n++) {
+        const char *name = ref_names[n % REF_NAMES];
+        dynhc_endpoint *ep = dynhc_sched_find(r->s, name);
+        if (ep != NULL) {
+            if (dynhc_sched_remove_endpoint(r->s, ep) != DYNHC_OK) {
+                progress_wrong(r);
+            }
+            dynhc_endpoint_release(ep);
+        } else if (sched_add(r->s, name, r->payload, refs_send, r, progress_destroy, NULL) ==
+                   DYNHC_OK) {
+            atomic_fetch_add(&r->added, 1);
+        } else {
+            progress_wrong(r);
+        }
+        atomic_fetch_add(&r->churned, 1);
+        sleep_ms(1);
+    }
+    return NULL;
+}
+
+/* No count in a report may pass the number of request threads (a wrapped
+ * one would be 2^64 - 1). */
+static int counts_are_sane(const char *text)
+{
+    static const char family[] = "\ndynhc_endpoint_requests_in_flight{";
+    for (const char *at = strstr(text, family); at != NULL; at = strstr(at + 1, family)) {
+        const char *value = strstr(at, "} ");
+        if (value == NULL || strtoull(value + 2, NULL, 10) > PROGRESS_THREADS) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void *progress_reporter_main(void *arg)
+{
+    progress_run *r = arg;
+    for (unsigned n = 0; atomic_load(&r->stop) == 0; n++) {
+        char *text = n % 2 == 0 ? dynhc_sched_metrics(r->s) : dynhc_sched_status_json(r->s, 1);
+        if (text == NULL || (n % 2 == 0 && !counts_are_sane(text))) {
+            progress_wrong(r);
+        }
+        dynhc_free(text);
+        atomic_fetch_add(&r->reports, 1);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void request_threads_report_progress_while_endpoints_stall_and_churn(void **state)
+{
+    (void)state;
+    poison_on();
+    progress_run *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->payload = builtin_payload();
+    atomic_store(&r->now, 1000 * SEC);
+    r->s = dynhc_sched_new();
+    assert_non_null(r->s);
+    assert_int_equal(dynhc_sched_set_clock(r->s, progress_clock, r), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log(r->s, NULL, NULL), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(r->s, progress_transition, r), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_interval_ns(r->s, 4 * MS), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_spread_ns(r->s, 0), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_stall_ns(r->s, 3 * MS), DYNHC_OK);
+
+    enum { THREADS = PROGRESS_THREADS + 2 };
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        void *(*main_fn)(void *) = i < PROGRESS_THREADS       ? progress_request_main
+                                   : i == PROGRESS_THREADS ? progress_churn_main
+                                                           : progress_reporter_main;
+        assert_int_equal(pthread_create(&threads[i], NULL, main_fn, r), 0);
+    }
+    unsigned rounds = (unsigned)stress_rounds(3000) / 10;
+    while ((atomic_load(&r->churned) < rounds || atomic_load(&r->requests) < rounds) &&
+           atomic_load(&r->stop) == 0) {
+        uint64_t now = atomic_fetch_add(&r->now, MS) + MS;
+        if (dynhc_sched_tick(r->s, now) < 0) {
+            progress_wrong(r);
+        }
+        sched_yield();
+    }
+    int expected = 0;
+    atomic_compare_exchange_strong(&r->stop, &expected, 1);
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    }
+    print_message("requests %u churned %u reports %u transitions %u\n",
+                  atomic_load(&r->requests), atomic_load(&r->churned), atomic_load(&r->reports),
+                  atomic_load(&r->transitions));
+    assert_true(atomic_load(&r->stop) == 1);
+    /* Every request ended on the handle it began on: none in flight. */
+    char *text = dynhc_sched_metrics(r->s);
+    assert_non_null(text);
+    for (const char *at = strstr(text, "\ndynhc_endpoint_requests_in_flight{"); at != NULL;
+         at = strstr(at + 1, "\ndynhc_endpoint_requests_in_flight{")) {
+        assert_int_equal(strtoull(strstr(at, "} ") + 2, NULL, 10), 0);
+    }
+    dynhc_free(text);
+    unsigned added = atomic_load(&r->added);
+    dynhc_sched_free(r->s);
+    assert_int_equal(atomic_load(&r->destroyed), added);
+    dynhc_result_free(r->payload);
+    free(r);
+    poison_off();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1050,6 +1233,7 @@ int main(void)
         cmocka_unit_test(everything_at_once_while_a_thread_ticks),
         cmocka_unit_test(everything_at_once_while_the_thread_runner_ticks),
         cmocka_unit_test(request_threads_hold_references_while_endpoints_are_removed_and_added),
+        cmocka_unit_test(request_threads_report_progress_while_endpoints_stall_and_churn),
     };
     /* DYNHC_TEST_FILTER=pattern runs only the matching tests. */
     const char *filter = getenv("DYNHC_TEST_FILTER");

@@ -248,9 +248,11 @@ static void verbose_status_gives_null_before_the_first_check(void **state)
     assert_keys(json, top, 4);
     const cJSON *embed =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "checks"), "embed");
-    static const char *const fields[] = {"last_check_secs_ago", "latency_ms", "result",
-                                         "consecutive_failures", "last_error", "in_flight"};
-    assert_keys(embed, fields, 6);
+    static const char *const fields[] = {
+        "last_check_secs_ago", "latency_ms",         "result",
+        "consecutive_failures", "last_error",        "in_flight",
+        "requests_in_flight",   "last_progress_secs_ago", "stalled"};
+    assert_keys(embed, fields, 9);
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(embed, "last_check_secs_ago")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(embed, "latency_ms")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(embed, "result")));
@@ -258,6 +260,9 @@ static void verbose_status_gives_null_before_the_first_check(void **state)
                      0);
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(embed, "last_error")));
     assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(embed, "in_flight")));
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(embed, "requests_in_flight")->valueint, 0);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(embed, "last_progress_secs_ago")));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(embed, "stalled")));
     cJSON_Delete(json);
     harness_end(&h);
 }
@@ -282,7 +287,9 @@ static void verbose_status_reports_the_last_check_its_error_and_checks_in_flight
     char *text = dynhc_sched_status_json(h.s, 1);
     assert_non_null(strstr(text, "\"generate\":{\"last_check_secs_ago\":1.5,\"latency_ms\":250,"
                                  "\"result\":\"failure\",\"consecutive_failures\":1,"
-                                 "\"last_error\":\"HTTP 503: overloaded\",\"in_flight\":false}"));
+                                 "\"last_error\":\"HTTP 503: overloaded\",\"in_flight\":false,"
+                                 "\"requests_in_flight\":0,\"last_progress_secs_ago\":null,"
+                                 "\"stalled\":false}"));
     cJSON *json = cJSON_Parse(text);
     dynhc_free(text);
     assert_non_null(json);
@@ -307,7 +314,8 @@ static void verbose_status_reports_the_last_check_its_error_and_checks_in_flight
     assert_non_null(strstr(text, "\"generate\":{\"last_check_secs_ago\":0.9875,"
                                  "\"latency_ms\":12.5,\"result\":\"success\","
                                  "\"consecutive_failures\":0,\"last_error\":null,"
-                                 "\"in_flight\":false}"));
+                                 "\"in_flight\":false,\"requests_in_flight\":0,"
+                                 "\"last_progress_secs_ago\":null,\"stalled\":false}"));
     dynhc_free(text);
     harness_end(&h);
 }

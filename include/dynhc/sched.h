@@ -12,7 +12,8 @@
  * endpoint has seen no traffic for the interval; periodic sends one every
  * interval regardless of traffic.
  *
- * Thread safety: dynhc_endpoint_record_activity(), dynhc_sched_complete(),
+ * Thread safety: dynhc_endpoint_record_activity(), dynhc_endpoint_request_begin(),
+ * dynhc_endpoint_request_end(), dynhc_endpoint_record_progress(), dynhc_sched_complete(),
  * dynhc_sched_add(), dynhc_sched_remove_endpoint(), dynhc_sched_find(),
  * dynhc_sched_is_ready(), dynhc_sched_set_process_ready(),
  * dynhc_sched_next_deadline(), dynhc_sched_timeout_ms(),
@@ -194,6 +195,11 @@ DYNHC_API int dynhc_sched_set_jitter(dynhc_sched *s, double jitter);
 DYNHC_API int dynhc_sched_set_spread_ns(dynhc_sched *s, uint64_t ns);
 /* Consecutive failures to turn not ready, successes to turn ready (>= 1). */
 DYNHC_API int dynhc_sched_set_thresholds(dynhc_sched *s, unsigned failures, unsigned successes);
+/* The stall threshold: with requests in flight, time without progress
+ * before an endpoint turns not ready as "stalled" (<= 24 h); 0 turns stall
+ * detection off (the default). While it is on, the tick looks at every
+ * endpoint at least once per threshold (see docs/scheduler.md). */
+DYNHC_API int dynhc_sched_set_stall_ns(dynhc_sched *s, uint64_t ns);
 /* Whether a successful request recorded as activity marks its endpoint ready. */
 DYNHC_API int dynhc_sched_set_activity_marks_ready(dynhc_sched *s, int on);
 /* Whether checks are sent at all (readiness then follows traffic only). */
@@ -232,8 +238,9 @@ DYNHC_API int dynhc_sched_set_wakeup(dynhc_sched *s, dynhc_wakeup_fn fn, void *u
 DYNHC_API int dynhc_sched_apply_result(dynhc_sched *s, const dynhc_result *settings);
 
 /*
- * Reads DYN_SYSTEM_STARTING_HEALTH_STATUS and DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS
- * through fn (NULL: getenv). Bad values are logged as warnings in the
+ * Reads DYN_SYSTEM_STARTING_HEALTH_STATUS, DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS
+ * and DYN_HEALTH_CHECK_STALL_TIMEOUT (a duration, SPEC 1.2) through fn
+ * (NULL: getenv). Bad values are logged as warnings in the
  * format of SPEC 1.6 and ignored. Returns DYNHC_OK, or DYNHC_ERR_NOMEM, in
  * which case nothing was changed or logged (calling again logs each warning
  * once).
@@ -369,10 +376,55 @@ DYNHC_API int dynhc_endpoint_is_registered(const dynhc_endpoint *ep);
 /*
  * Real traffic reached the endpoint: resets its idle timer and, when ok and
  * the option is on, marks it ready; when ok, it is also the endpoint's last
- * success in the metrics. Ignored for a removed endpoint (and ep NULL).
- * Any thread, lock-free unless the readiness changes. Never allocates.
+ * success in the metrics, and progress (see below: it makes a stalled
+ * endpoint ready). Ignored for a removed endpoint (and ep NULL). Any
+ * thread, lock-free unless the readiness changes. Never allocates.
  */
 DYNHC_API void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok);
+
+/*
+ * Forward progress (SPEC 3, docs/scheduler.md "Forward progress"): the
+ * runtime reports each request's start and end and each sign of progress
+ * (a streamed token, a finished batch step), so that a busy endpoint is
+ * judged by its progress rather than by a canary that would queue behind
+ * its requests. Any thread; lock-free and never allocating on the hot path
+ * (a lock is taken only when the call changes the endpoint's readiness).
+ * Ignored for a removed endpoint (and ep NULL): a request thread holds a
+ * reference (dynhc_sched_find(), dynhc_endpoint_ref()) for as long as it
+ * may call these.
+ *
+ * With the stall threshold off (the default) they are traffic and nothing
+ * more: each resets the idle timer, as dynhc_endpoint_record_activity()
+ * does, and the checks go on as without them. With it on
+ * (dynhc_sched_set_stall_ns()), an endpoint with requests in flight is sent
+ * no check: it stays ready while it shows progress within the threshold,
+ * and turns not ready with the reason "stalled" once it has shown none for
+ * the threshold (counted in dynhc_endpoint_stalls_total); its next progress
+ * makes it ready again. A check that times out after the endpoint showed
+ * progress is not counted against it. With the default clock, traffic is
+ * timed with CLOCK_MONOTONIC_COARSE (the same clock at the kernel tick's
+ * resolution, a few milliseconds), which is cheaper to read per token.
+ */
+
+/* A request started: one more in flight. It is traffic for the idle timer;
+ * when none was in flight, the stall threshold counts from now (a request
+ * that begins is not yet progress: a wedged engine whose server still
+ * accepts requests must not look alive). */
+DYNHC_API void dynhc_endpoint_request_begin(dynhc_endpoint *ep);
+
+/* A request ended: one fewer in flight (never below zero: an end without
+ * its begin is ignored as far as the count goes). ok: it succeeded, which
+ * is progress and does what dynhc_endpoint_record_activity(ep, 1) does;
+ * else it does what dynhc_endpoint_record_activity(ep, 0) does (traffic,
+ * not progress: a server that times out the requests of a hung engine
+ * ends them with ok == 0). */
+DYNHC_API void dynhc_endpoint_request_end(dynhc_endpoint *ep, int ok);
+
+/* The endpoint made progress (a token streamed, a step done): resets the
+ * stall timer, and makes a stalled endpoint ready again (as successful
+ * traffic does any not-ready endpoint when dynhc_sched_set_activity_marks_ready()
+ * is on). */
+DYNHC_API void dynhc_endpoint_record_progress(dynhc_endpoint *ep);
 
 /*
  * Reports a check's outcome, from any thread, once. error (may be NULL) is a
@@ -432,7 +484,8 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  * The status JSON of Dynamo's /health:
  * {"status":"ready","uptime":{"secs":N,"nanos":N},"endpoints":{"generate":"ready"}};
  * verbose adds "checks" with per endpoint the last check's age, latency and
- * result, consecutive failures and last error. Free with dynhc_free().
+ * result, consecutive failures and last error, and its requests in flight,
+ * the age of its last progress and whether it is stalled. Free with dynhc_free().
  * NULL when out of memory, never a text cut short. Any thread; one
  * consistent snapshot, taken under the scheduler's lock and written out
  * after it (reports run one at a time).

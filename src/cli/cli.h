@@ -67,6 +67,12 @@ typedef struct cli_options {
     uint64_t interval_ns; /* 0: not given */
     const char *host;
     int port; /* -1: not given */
+    /* watch: the targets' own metrics (scrape.h) */
+    const char *metrics_url;    /* NULL: the --url's /metrics */
+    const char *running_metric; /* NULL: vLLM's */
+    const char *tokens_metric;  /* NULL: vLLM's */
+    uint64_t stall_ns;          /* 0: not given */
+    int no_metrics;
 } cli_options;
 
 /*

@@ -39,7 +39,8 @@ _dynhc() {
         resolve) options="$payload --compact" ;;
         validate) options="$payload --compact" ;;
         probe) options="$payload $sending" ;;
-        watch) options="$payload $sending --interval --host --port" ;;
+        watch) options="$payload $sending --interval --host --port --metrics-url
+                        --running-metric --tokens-metric --stall-timeout --no-metrics" ;;
         help)
             ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
             return ;;

@@ -123,6 +123,14 @@ static const char watch_options[] =
     "  --host H          status server address (DYN_SYSTEM_HOST, 0.0.0.0)\n"
     "  --port P          status server port (DYN_SYSTEM_PORT, else 8082; 0: any\n"
     "                    free port); the first line of stdout tells the URL\n"
+    "  --metrics-url URL the server's Prometheus metrics, read at each round (one\n"
+    "                    --url only); default: the --url's host and port, /metrics\n"
+    "  --running-metric NAME  requests running (vllm:num_requests_running)\n"
+    "  --tokens-metric NAME   tokens generated, a counter\n"
+    "                    (vllm:generation_tokens_total)\n"
+    "  --stall-timeout D with requests running, time without a new token before\n"
+    "                    the server is stalled (DYN_HEALTH_CHECK_STALL_TIMEOUT, off)\n"
+    "  --no-metrics      canaries only: do not read the server's metrics\n"
     "\n";
 
 static const char version_option[] =
@@ -143,6 +151,8 @@ static const char precedence_and_environment[] =
     "  DYN_HEALTH_CHECK_INTERVAL              idle time before a check (10s)\n"
     "  DYN_CANARY_WAIT_TIME                   the same, when the one above is unset\n"
     "  DYN_HEALTH_CHECK_REQUEST_TIMEOUT       time a check may take (3s)\n"
+    "  DYN_HEALTH_CHECK_STALL_TIMEOUT         with requests in flight, time without\n"
+    "                                         progress before \"stalled\" (off)\n"
     "  DYN_SYSTEM_STARTING_HEALTH_STATUS      status before the first check: ready\n"
     "                                         or notready (notready)\n"
     "  DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS  JSON array of the endpoints that make\n"

@@ -250,6 +250,31 @@ static long timeout_ms(uint64_t ns)
     return (long)((ns + 999999) / 1000000);
 }
 
+int cli_easy_setup(CURL *easy, const char *url, const cli_http_options *h, uint64_t timeout_ns,
+                   curl_write_callback write, void *data, char *errbuf)
+{
+    char agent[32];
+    snprintf(agent, sizeof(agent), "dynhc/%s", dynhc_version());
+    int failed =
+        curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_USERAGENT, agent) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, data) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms(timeout_ns)) != CURLE_OK ||
+        /* The check is about the server: never through a proxy that
+         * http_proxy and friends would otherwise name. */
+        curl_easy_setopt(easy, CURLOPT_PROXY, "") != CURLE_OK ||
+        /* No SIGALRM around name lookups: watch has signal handlers of its own. */
+        curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        (h->cacert != NULL && curl_easy_setopt(easy, CURLOPT_CAINFO, h->cacert) != CURLE_OK) ||
+        (h->cert != NULL && curl_easy_setopt(easy, CURLOPT_SSLCERT, h->cert) != CURLE_OK) ||
+        (h->key != NULL && curl_easy_setopt(easy, CURLOPT_SSLKEY, h->key) != CURLE_OK) ||
+        (h->insecure && (curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+                         curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK));
+    return failed ? -1 : 0;
+}
+
 cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns)
 {
     cli_exchange *x = calloc(1, sizeof(*x));
@@ -260,28 +285,12 @@ cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns)
     x->timeout_ns = timeout_ns;
     x->easy = curl_easy_init();
     const cli_http_options *h = t->http;
-    char agent[32];
-    snprintf(agent, sizeof(agent), "dynhc/%s", dynhc_version());
-    if (x->easy == NULL || curl_easy_setopt(x->easy, CURLOPT_URL, t->url) != CURLE_OK ||
+    if (x->easy == NULL ||
+        cli_easy_setup(x->easy, t->url, h, timeout_ns, collect, x, x->error) != 0 ||
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, t->body) != CURLE_OK ||
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(t->body)) !=
             CURLE_OK ||
-        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, h->headers) != CURLE_OK ||
-        curl_easy_setopt(x->easy, CURLOPT_USERAGENT, agent) != CURLE_OK ||
-        curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, collect) != CURLE_OK ||
-        curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
-        curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->error) != CURLE_OK ||
-        curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms(timeout_ns)) != CURLE_OK ||
-        /* The check is about the server: never through a proxy that
-         * http_proxy and friends would otherwise name. */
-        curl_easy_setopt(x->easy, CURLOPT_PROXY, "") != CURLE_OK ||
-        /* No SIGALRM around name lookups: watch has signal handlers of its own. */
-        curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        (h->cacert != NULL && curl_easy_setopt(x->easy, CURLOPT_CAINFO, h->cacert) != CURLE_OK) ||
-        (h->cert != NULL && curl_easy_setopt(x->easy, CURLOPT_SSLCERT, h->cert) != CURLE_OK) ||
-        (h->key != NULL && curl_easy_setopt(x->easy, CURLOPT_SSLKEY, h->key) != CURLE_OK) ||
-        (h->insecure && (curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
-                         curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))) {
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, h->headers) != CURLE_OK) {
         cli_exchange_free(x);
         return NULL;
     }

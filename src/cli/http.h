@@ -39,6 +39,15 @@ int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, con
                     const cli_http_options *http);
 void cli_target_clear(cli_target *t);
 
+/*
+ * What every transfer of probe and watch sets: url, the answer handed to
+ * write with data, libcurl's error text into errbuf (CURL_ERROR_SIZE
+ * bytes), the timeout, no proxy, no signals, and h's TLS options (not h's
+ * headers: they are the checks'). Returns 0, or -1 when libcurl refuses one.
+ */
+int cli_easy_setup(CURL *easy, const char *url, const cli_http_options *h, uint64_t timeout_ns,
+                   curl_write_callback write, void *data, char *errbuf);
+
 /* One POST of a target's body: a curl easy handle and the answer it gets. */
 typedef struct cli_exchange cli_exchange;
 

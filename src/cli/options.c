@@ -35,7 +35,12 @@ typedef enum option_id {
     OPT_INSECURE,
     OPT_INTERVAL,
     OPT_HOST,
-    OPT_PORT
+    OPT_PORT,
+    OPT_METRICS_URL,
+    OPT_RUNNING_METRIC,
+    OPT_TOKENS_METRIC,
+    OPT_STALL_TIMEOUT,
+    OPT_NO_METRICS
 } option_id;
 
 typedef struct option_spec {
@@ -74,6 +79,11 @@ static const option_spec option_table[] = {
     {"--interval", OPT_INTERVAL, 1, CLI_WATCH},
     {"--host", OPT_HOST, 1, CLI_WATCH},
     {"--port", OPT_PORT, 1, CLI_WATCH},
+    {"--metrics-url", OPT_METRICS_URL, 1, CLI_WATCH},
+    {"--running-metric", OPT_RUNNING_METRIC, 1, CLI_WATCH},
+    {"--tokens-metric", OPT_TOKENS_METRIC, 1, CLI_WATCH},
+    {"--stall-timeout", OPT_STALL_TIMEOUT, 1, CLI_WATCH},
+    {"--no-metrics", OPT_NO_METRICS, 0, CLI_WATCH},
 };
 
 CLI_PRINTF(1, 0)
@@ -341,6 +351,11 @@ static int store(cli_options *opts, option_id id, const char *value)
         break;
     case OPT_TIMEOUT: return parse_duration("--timeout", value, &opts->timeout_ns);
     case OPT_INTERVAL: return parse_duration("--interval", value, &opts->interval_ns);
+    case OPT_STALL_TIMEOUT: return parse_duration("--stall-timeout", value, &opts->stall_ns);
+    case OPT_METRICS_URL: opts->metrics_url = value; break;
+    case OPT_RUNNING_METRIC: opts->running_metric = value; break;
+    case OPT_TOKENS_METRIC: opts->tokens_metric = value; break;
+    case OPT_NO_METRICS: opts->no_metrics = 1; break;
     case OPT_PORT:
         if (parse_unsigned(value, &port) != 0 || port > 65535) {
             cli_usage_error("--port needs a port number from 0 to 65535, not %s",

@@ -5,6 +5,7 @@
  * the outcome. SIGINT and SIGTERM stop it cleanly (exit 0) from the moment
  * the command starts. */
 #include "http.h"
+#include "scrape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,11 +42,16 @@ typedef struct watch {
 typedef struct server_target {
     watch *w;
     cli_target target;
+    cli_scraper *scraper; /* NULL: canaries only (--no-metrics) */
 } server_target;
 
+/* A round: the scrape of the server's metrics (x NULL), then, when the
+ * scrape says so, the canary. */
 struct check_in_flight {
     cli_exchange *x;
+    server_target *st;
     uint64_t id;
+    uint64_t timeout_ns;
     uint64_t deadline_ns;
     check_in_flight *next;
 };
@@ -105,7 +111,32 @@ static void free_target(void *user_data)
 {
     server_target *st = user_data;
     cli_target_clear(&st->target);
+    cli_scraper_free(st->scraper);
     free(st);
+}
+
+/* The easy handle of c's transfer: the canary's, or the scrape's. */
+static CURL *transfer_of(const check_in_flight *c)
+{
+    return c->x != NULL ? cli_exchange_easy(c->x) : cli_scraper_handle(c->st->scraper);
+}
+
+/* Starts c's canary with the round's timeout (expire() ends it at the
+ * round's deadline, so that its failure says the timeout the operator set).
+ * 0, or -1 when it cannot start. */
+static int start_canary(watch *w, check_in_flight *c, uint64_t timeout_ns)
+{
+    if ((c->x = cli_exchange_new(&c->st->target, timeout_ns)) == NULL) {
+        return -1;
+    }
+    CURL *easy = cli_exchange_easy(c->x);
+    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
+        curl_multi_add_handle(w->multi, easy) != CURLM_OK) {
+        cli_exchange_free(c->x);
+        c->x = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
@@ -116,18 +147,29 @@ static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *che
     server_target *st = user_data;
     check_in_flight *c = calloc(1, sizeof(*c));
     uint64_t timeout_ns = check->deadline_ns - check->sent_ns;
-    if (c == NULL || (c->x = cli_exchange_new(&st->target, timeout_ns)) == NULL) {
-        free(c);
+    if (c == NULL) {
         return -1;
     }
-    CURL *easy = cli_exchange_easy(c->x);
-    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
-        curl_multi_add_handle(st->w->multi, easy) != CURLM_OK) {
-        cli_exchange_free(c->x);
+    c->st = st;
+    /* The round starts with the metrics, within half its time, so that a
+     * canary still has the other half. */
+    int started;
+    if (st->scraper != NULL) {
+        CURL *scrape = cli_scraper_start(st->scraper, timeout_ns / 2);
+        started = scrape != NULL && curl_easy_setopt(scrape, CURLOPT_PRIVATE, c) == CURLE_OK &&
+                          curl_multi_add_handle(st->w->multi, scrape) == CURLM_OK
+                      ? 0
+                      : -1;
+    } else {
+        started = start_canary(st->w, c, timeout_ns);
+    }
+    if (started != 0) {
+        cli_scraper_cancel(st->scraper);
         free(c);
         return -1;
     }
     c->id = check->id;
+    c->timeout_ns = timeout_ns;
     c->deadline_ns = check->deadline_ns;
     c->next = st->w->checks;
     st->w->checks = c;
@@ -142,15 +184,50 @@ static void drop(watch *w, check_in_flight *c)
         p = &(*p)->next;
     }
     *p = c->next;
-    curl_multi_remove_handle(w->multi, cli_exchange_easy(c->x));
-    cli_exchange_free(c->x);
+    curl_multi_remove_handle(w->multi, transfer_of(c));
+    if (c->x != NULL) {
+        cli_exchange_free(c->x);
+    } else {
+        cli_scraper_cancel(c->st->scraper);
+    }
     free(c);
+}
+
+/* A scrape ended with rc at now: judges the server by its metrics, or
+ * starts the canary, which expire() stops at the round's deadline. Returns
+ * 1 when the round goes on (the canary started). */
+static int scraped(watch *w, check_in_flight *c, CURLcode rc, uint64_t now)
+{
+    char msg[512];
+    curl_multi_remove_handle(w->multi, cli_scraper_handle(c->st->scraper));
+    cli_scrape_verdict verdict = cli_scraper_judge(c->st->scraper, rc, now, msg, sizeof(msg));
+    if (verdict == CLI_SCRAPE_STALLED) {
+        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_FAILURE, msg);
+    } else if (verdict != CLI_SCRAPE_CANARY) {
+        /* Busy and making progress (or within the stall threshold): a
+         * canary would only queue behind the requests. */
+        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_SUCCESS, NULL);
+    } else if (now < c->deadline_ns && start_canary(w, c, c->timeout_ns) == 0) {
+        return 1;
+    } else if (now < c->deadline_ns) {
+        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_FAILURE, "the canary could not start");
+    } else {
+        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_TIMEOUT,
+                             "timeout: reading the metrics took the whole round");
+    }
+    return 0;
 }
 
 /* Judges c's transfer, which ended with rc, and reports it. */
 static void complete(watch *w, check_in_flight *c, CURLcode rc)
 {
     char msg[512];
+    if (c->x == NULL) {
+        if (!scraped(w, c, rc, dynhc_now_ns())) {
+            drop(w, c);
+        }
+        return;
+    }
     int healthy = cli_exchange_judge(c->x, rc, msg, sizeof(msg));
     dynhc_check_result result = healthy                          ? DYNHC_CHECK_SUCCESS
                                 : rc == CURLE_OPERATION_TIMEDOUT ? DYNHC_CHECK_TIMEOUT
@@ -247,7 +324,8 @@ static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *
         o.send = send_check;
         o.user_data = st;
         o.destroy = free_target;
-        int rc = code != CLI_EXIT_OK ? DYNHC_OK : dynhc_sched_add(w->sched, &o, NULL);
+        dynhc_endpoint *ep = NULL;
+        int rc = code != CLI_EXIT_OK ? DYNHC_OK : dynhc_sched_add(w->sched, &o, &ep);
         if (rc == DYNHC_ERR_INVALID_ARG) {
             /* The URL was checked: only a second one of the same name is left. */
             cli_usage_error("--url %s is given twice",
@@ -264,6 +342,13 @@ static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *
             return CLI_EXIT_ERROR;
         }
         if (code != CLI_EXIT_OK) {
+            return code;
+        }
+        /* The endpoint owns st from here; the scraper lives as long. */
+        if (!opts->no_metrics &&
+            (code = cli_scraper_new(opts->urls[i], opts->metrics_url, opts, &w->http, ep,
+                                   &st->scraper)) !=
+                CLI_EXIT_OK) {
             return code;
         }
     }
@@ -348,6 +433,18 @@ int cli_watch(int argc, char **argv)
     if (opts.url_count == 0) {
         cli_usage_error("watch needs at least one --url URL");
         return CLI_EXIT_USAGE;
+    }
+    if (opts.metrics_url != NULL && opts.url_count > 1) {
+        cli_usage_error("--metrics-url names the metrics of one --url, and there are %zu",
+                        opts.url_count);
+        return CLI_EXIT_USAGE;
+    }
+    /* The stall threshold of the scrapes: the option, else the variable
+     * (the scheduler warns about a bad value when it reads it). */
+    const char *stall = getenv("DYN_HEALTH_CHECK_STALL_TIMEOUT");
+    if (opts.stall_ns == 0 && stall != NULL &&
+        dynhc_parse_duration(stall, &opts.stall_ns) != DYNHC_OK) {
+        opts.stall_ns = 0;
     }
     if (!dynhc_server_supported()) {
         cli_error("watch needs the status server; this dynhc was built without libmicrohttpd");

@@ -41,10 +41,12 @@ static void warn_system_setting(ctx *c, const char *name, const char *text, size
  * accept. */
 void dynhcp_resolve_check_system(ctx *c)
 {
-    enum { START, HOST, PORT, HEALTH, LIVE, LOG, COUNT };
+    enum { STALL, START, HOST, PORT, HEALTH, LIVE, LOG, COUNT };
     static const char *const names[COUNT] = {
-        "DYN_SYSTEM_STARTING_HEALTH_STATUS", "DYN_SYSTEM_HOST",      "DYN_SYSTEM_PORT",
-        "DYN_SYSTEM_HEALTH_PATH",            "DYN_SYSTEM_LIVE_PATH", "DYN_LOG"};
+        "DYN_HEALTH_CHECK_STALL_TIMEOUT", "DYN_SYSTEM_STARTING_HEALTH_STATUS",
+        "DYN_SYSTEM_HOST",                "DYN_SYSTEM_PORT",
+        "DYN_SYSTEM_HEALTH_PATH",         "DYN_SYSTEM_LIVE_PATH",
+        "DYN_LOG"};
     const char *valid[COUNT] = {NULL};
     size_t valid_len[COUNT] = {0};
     for (size_t i = 0; i < COUNT; i++) {
@@ -54,10 +56,12 @@ void dynhcp_resolve_check_system(ctx *c)
             continue;
         }
         int ignored;
+        uint64_t ignored_ns;
         dynhcp_parse_error why_buf;
         const char *why = dynhcp_resolve_utf8_problem(text, len, &why_buf);
         if (why == NULL) {
-            why = i == START  ? dynhcp_parse_start_status(text, len, &ignored)
+            why = i == STALL  ? dynhcp_parse_duration(text, len, &ignored_ns)
+                  : i == START ? dynhcp_parse_start_status(text, len, &ignored)
                   : i == HOST ? dynhcp_parse_host(text, len, NULL)
                   : i == PORT ? dynhcp_parse_port(text, len, &ignored)
                   : i == LOG  ? dynhcp_parse_log_level(text, len, &ignored)

@@ -19,6 +19,9 @@
 #include "text.h"
 #include "system_settings.h"
 
+/* Why a tick turns an endpoint with requests in flight not ready. */
+#define DYNHCP_STALLED "stalled (requests in flight, no progress within the stall threshold)"
+
 /* The scheduler whose callback this thread is running, if any: a tick or a
  * free from there would pull the ground from under the caller. */
 static _Thread_local const dynhc_sched *callback_owner;
@@ -74,6 +77,28 @@ uint64_t dynhcp_sched_now(const dynhc_sched *s)
     void *data;
     dynhc_clock_fn clock = (dynhc_clock_fn)dynhcp_hook_get(&s->clock, &data);
     uint64_t now = clock != NULL ? clock(data) : dynhc_now_ns();
+    uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_acquire);
+    return now > floor ? now : floor;
+}
+
+/* The time of traffic (requests, tokens): the scheduler's time, but with
+ * the default clock read at the kernel tick's resolution
+ * (CLOCK_MONOTONIC_COARSE: the same clock, a few milliseconds behind at
+ * most), which costs a quarter of a precise read. It is read for every
+ * token a runtime streams, and idle intervals and stall thresholds are
+ * seconds long. Never below the time floor, like every time. */
+static uint64_t traffic_now(const dynhc_sched *s)
+{
+    void *data;
+    dynhc_clock_fn clock = (dynhc_clock_fn)dynhcp_hook_get(&s->clock, &data);
+    uint64_t now;
+    if (clock != NULL) {
+        now = clock(data);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        now = (uint64_t)ts.tv_sec * DYNHCP_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    }
     uint64_t floor = atomic_load_explicit(&s->time_floor, memory_order_acquire);
     return now > floor ? now : floor;
 }
@@ -211,6 +236,9 @@ static void set_ready_locked(dynhc_sched *s, dynhc_endpoint *ep, int ready, uint
         return;
     }
     atomic_store(&ep->ready, ready);
+    if (ready) {
+        atomic_store_explicit(&ep->stalled, 0, memory_order_relaxed);
+    }
     ep->transitions++;
     ep->last_change_ns = now;
     if (ep->tracked) {
@@ -355,6 +383,14 @@ static uint64_t jittered(dynhc_sched *s, uint64_t interval)
     return interval - span + dynhcp_sched_random_below(s, 2 * span + 1);
 }
 
+/* The endpoint's latest traffic of any kind: what idle mode waits out. */
+static uint64_t last_traffic(const dynhc_endpoint *ep)
+{
+    uint64_t activity = atomic_load_explicit(&ep->traffic.last_activity_ns, memory_order_relaxed);
+    uint64_t progress = atomic_load_explicit(&ep->traffic.last_progress_ns, memory_order_relaxed);
+    return activity > progress ? activity : progress;
+}
+
 static uint64_t interval_of(const dynhc_sched *s, const dynhc_endpoint *ep)
 {
     return atomic_load_explicit(&ep->ready, memory_order_relaxed) ? s->interval_ns
@@ -376,8 +412,18 @@ static uint64_t next_due(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
         }
         return due;
     }
-    uint64_t activity = atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed);
+    uint64_t activity = last_traffic(ep);
     return dynhcp_later(activity > now ? activity : now, interval);
+}
+
+void dynhcp_sched_plan_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
+{
+    uint64_t at = ep->due_ns;
+    if (s->stall_ns > 0) {
+        uint64_t look = dynhcp_later(now, s->stall_ns);
+        at = look < at ? look : at;
+    }
+    dynhcp_heap_set(&s->heap, ep, at);
 }
 
 /* ---- outcomes -------------------------------------------------------------- */
@@ -406,6 +452,21 @@ static void forget_error(dynhc_endpoint *ep)
     ep->last_error_owned = 0;
 }
 
+/* Plans ep's next check once one has completed; with the lock held. With
+ * checks off, the endpoint leaves the timer queue (dynhc_sched_set_enabled()
+ * puts it back) unless stall detection needs to look at it. */
+static void plan_next_check(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
+{
+    if (s->enabled) {
+        ep->due_ns = next_due(s, ep, now);
+        dynhcp_sched_plan_locked(s, ep, now);
+    } else if (s->stall_ns > 0) {
+        dynhcp_heap_set(&s->heap, ep, dynhcp_later(now, s->stall_ns));
+    } else {
+        dynhcp_heap_remove(&s->heap, ep);
+    }
+}
+
 /* Applies the outcome of ep's check in flight, which took latency_ns; with
  * the lock held. error is the text kept for a failure or timeout (NULL for
  * a success): a copy that ep takes over when owned, else a literal. Nothing
@@ -420,6 +481,17 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     ep->last_result = (uint8_t)result;
     ep->last_check_ns = now;
     record_latency(s, ep, latency_ns);
+    /* A check that timed out behind requests that made progress meanwhile
+     * found the endpoint busy, not broken (SPEC 3): counted as a timeout,
+     * but not against the endpoint's readiness. */
+    if (result == DYNHC_CHECK_TIMEOUT && s->stall_ns > 0 &&
+        atomic_load_explicit(&ep->traffic.last_progress_ns, memory_order_relaxed) >= ep->sent_ns) {
+        if (owned) {
+            dynhcp_free((void *)(uintptr_t)error);
+        }
+        plan_next_check(s, ep, now);
+        return;
+    }
     /* The previous text tells whether this failure repeats it. */
     const char *previous_error = ep->last_error;
     int previous_owned = ep->last_error_owned;
@@ -454,12 +526,7 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     if (previous_owned) {
         dynhcp_free((void *)(uintptr_t)previous_error);
     }
-    if (s->enabled) {
-        ep->due_ns = next_due(s, ep, now);
-        dynhcp_heap_set(&s->heap, ep, ep->due_ns);
-    } else {
-        dynhcp_heap_remove(&s->heap, ep);
-    }
+    plan_next_check(s, ep, now);
 }
 
 static uint64_t check_id_of(const dynhc_endpoint *ep)
@@ -564,34 +631,118 @@ int dynhc_sched_complete(dynhc_sched *s, uint64_t check_id, dynhc_check_result r
     return complete_check(s, check_id, result, error, 1);
 }
 
-void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
+/* The scheduler of ep while it is registered, else NULL. A removed
+ * endpoint may outlive its scheduler (a caller's reference): nothing of the
+ * scheduler is touched for it. A removal racing with the caller finds the
+ * scheduler alive (it may not be freed while calls on it run), and what
+ * takes the lock checks again. */
+static dynhc_sched *registered_sched(const dynhc_endpoint *ep)
 {
-    /* A removed endpoint may outlive its scheduler (a caller's reference):
-     * nothing of the scheduler is touched for it. A removal racing with
-     * this call finds the scheduler alive (it may not be freed while calls
-     * on it run), and the lock below checks again. */
     if (ep == NULL || atomic_load_explicit(&ep->removed, memory_order_acquire)) {
-        return;
+        return NULL;
     }
-    dynhc_sched *s = ep->sched;
-    uint64_t now = dynhcp_sched_now(s);
-    atomic_store_explicit(&ep->last_activity_ns, now, memory_order_relaxed);
-    if (ok) {
-        /* A request that worked shows the endpoint working as well as a
-         * check: in idle mode a busy endpoint is never checked. */
-        atomic_store_explicit(&ep->last_success_ns, now, memory_order_relaxed);
-    }
-    if (!ok || !atomic_load_explicit(&s->activity_marks_ready, memory_order_relaxed) ||
-        atomic_load(&ep->ready)) {
+    return ep->sched;
+}
+
+/* Stores traffic at now: progress (also successful traffic, which shows
+ * the engine working as well as a check: in idle mode a busy endpoint is
+ * never checked), or only traffic. */
+static void store_traffic(dynhc_endpoint *ep, int progress, uint64_t now)
+{
+    atomic_store_explicit(progress ? &ep->traffic.last_progress_ns : &ep->traffic.last_activity_ns,
+                          now, memory_order_relaxed);
+}
+
+/* After progress: makes a stalled endpoint ready, and any endpoint when
+ * successful traffic marks ready; lock-free unless it does. The last use of
+ * ep: the announcement's callbacks may remove it, and a borrowed handle is
+ * then gone. */
+static void ready_on_progress(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now)
+{
+    if (atomic_load_explicit(&ep->ready, memory_order_relaxed) ||
+        (!atomic_load_explicit(&ep->stalled, memory_order_relaxed) &&
+         !atomic_load_explicit(&s->activity_marks_ready, memory_order_relaxed))) {
         return;
     }
     dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
     pthread_mutex_lock(&s->lock);
-    if (!atomic_load(&ep->removed) && atomic_load(&s->activity_marks_ready)) {
+    if (!atomic_load(&ep->removed) &&
+        (atomic_load(&ep->stalled) || atomic_load(&s->activity_marks_ready))) {
         set_ready_locked(s, ep, 1, now, &t);
     }
     pthread_mutex_unlock(&s->lock);
     dynhcp_sched_announce(s, &t);
+}
+
+static void note_traffic(dynhc_sched *s, dynhc_endpoint *ep, int progress, uint64_t now)
+{
+    store_traffic(ep, progress, now);
+    if (progress) {
+        ready_on_progress(s, ep, now);
+    }
+}
+
+void dynhc_endpoint_record_activity(dynhc_endpoint *ep, int ok)
+{
+    dynhc_sched *s = registered_sched(ep);
+    if (s != NULL) {
+        note_traffic(s, ep, ok, traffic_now(s));
+    }
+}
+
+void dynhc_endpoint_record_progress(dynhc_endpoint *ep)
+{
+    dynhc_sched *s = registered_sched(ep);
+    if (s != NULL) {
+        note_traffic(s, ep, 1, traffic_now(s));
+    }
+}
+
+void dynhc_endpoint_request_begin(dynhc_endpoint *ep)
+{
+    dynhc_sched *s = registered_sched(ep);
+    if (s == NULL) {
+        return;
+    }
+    uint64_t now = traffic_now(s);
+    dynhcp_traffic *t = &ep->traffic;
+    atomic_store_explicit(&t->last_activity_ns, now, memory_order_relaxed);
+    /* The stall threshold counts from the first request of a busy spell.
+     * The time is stored before the count rises when none seemed in flight,
+     * so that a tick that sees the request sees its time too (release
+     * below, acquire in the tick); and again after, when the others ended
+     * in between (the tick then judged requests that were in flight until
+     * a moment ago by their own time). */
+    int idle = atomic_load_explicit(&t->requests, memory_order_relaxed) == 0;
+    if (idle) {
+        atomic_store_explicit(&t->busy_since_ns, now, memory_order_relaxed);
+    }
+    if (atomic_fetch_add_explicit(&t->requests, 1, memory_order_release) == 0 && !idle) {
+        atomic_store_explicit(&t->busy_since_ns, now, memory_order_relaxed);
+    }
+}
+
+void dynhc_endpoint_request_end(dynhc_endpoint *ep, int ok)
+{
+    dynhc_sched *s = registered_sched(ep);
+    if (s == NULL) {
+        return;
+    }
+    /* The traffic is stored first: its store takes the cache line for
+     * writing, which the count's compare-and-swap then finds at hand (one
+     * transfer of the line between request threads, not two). Readiness
+     * comes last: its announcement may let go of ep. */
+    uint64_t now = traffic_now(s);
+    store_traffic(ep, ok, now);
+    /* An end without its begin leaves the count at zero: it never wraps. */
+    uint64_t n = atomic_load_explicit(&ep->traffic.requests, memory_order_relaxed);
+    while (n > 0 && !atomic_compare_exchange_weak_explicit(&ep->traffic.requests, &n, n - 1,
+                                                           memory_order_relaxed,
+                                                           memory_order_relaxed)) {
+    }
+    if (ok) {
+        ready_on_progress(s, ep, now);
+    }
 }
 
 /* ---- ticking --------------------------------------------------------------- */
@@ -636,7 +787,7 @@ void dynhcp_sched_free_endpoint(dynhc_endpoint *ep)
     forget_error(ep);
     dynhcp_free((void *)(uintptr_t)ep->labels);
     dynhcp_free(ep->name);
-    dynhcp_free(ep);
+    dynhcp_free(dynhcp_endpoint_allocation(ep));
 }
 
 /* Appends the transitions in t to the batch (room reserved); the endpoint
@@ -651,13 +802,50 @@ static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dynhcp_t
                                                  (uint8_t)t->ep_ready,
                                                  (uint8_t)t->ep_changed,
                                                  (uint8_t)t->repeat,
-                                                 t->failures};
+                                                 t->failures,
+                                                 t->reason};
     }
     if (t->overall_changed) {
         s->batch[count++] = (dynhcp_batch_entry){
-            NULL, 0, 0, DYNHCP_BATCH_OVERALL, (uint8_t)t->overall_ready, 0, 0, 0};
+            NULL, 0, 0, DYNHCP_BATCH_OVERALL, (uint8_t)t->overall_ready, 0, 0, 0, NULL};
     }
     return count;
+}
+
+/* With stall detection on, judges ep by its requests when it has some in
+ * flight (with the lock held): it is sent no check, since a canary would
+ * wait behind them; it stalls once it has shown no progress for the
+ * threshold (since its busy spell began, when that is later), and is
+ * looked at again when its progress would be a threshold old, or in one
+ * threshold once stalled (its requests may end, and a check become due).
+ * Returns 0 when it has none in flight; the stall's transitions go to t. */
+static int judge_busy_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now,
+                             dynhcp_transitions *t)
+{
+    const dynhcp_traffic *traffic = &ep->traffic;
+    if (atomic_load_explicit(&traffic->requests, memory_order_acquire) == 0) {
+        return 0;
+    }
+    uint64_t progress = atomic_load_explicit(&traffic->last_progress_ns, memory_order_relaxed);
+    uint64_t busy = atomic_load_explicit(&traffic->busy_since_ns, memory_order_relaxed);
+    uint64_t look = dynhcp_later(progress > busy ? progress : busy, s->stall_ns);
+    if (look <= now) {
+        if (!atomic_load_explicit(&ep->stalled, memory_order_relaxed)) {
+            ep->stalls++;
+            set_ready_locked(s, ep, 0, now, t);
+            atomic_store_explicit(&ep->stalled, 1, memory_order_relaxed);
+            if (t->ep == NULL) { /* not ready already: the stall is logged all the same */
+                dynhcp_endpoint_hold_locked(ep);
+                t->ep = ep;
+                t->ep_ready = 0;
+            }
+            t->reason = DYNHCP_STALLED;
+            t->failures = ep->consecutive_failures;
+        }
+        look = dynhcp_later(now, s->stall_ns);
+    }
+    dynhcp_heap_set(&s->heap, ep, look);
+    return 1;
 }
 
 /* Collects what is due, with the lock held: timeouts are applied at once
@@ -689,17 +877,26 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
             count = batch_transitions(s, count, &t);
             continue;
         }
+        if (s->stall_ns > 0) {
+            dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
+            if (judge_busy_locked(s, ep, now, &t)) {
+                count = batch_transitions(s, count, &t);
+                continue;
+            }
+            if (s->heap.entries[0].due_ns < ep->due_ns) {
+                dynhcp_sched_plan_locked(s, ep, now); /* a look only: no check due yet */
+                continue;
+            }
+        }
         if (!s->enabled) {
-            dynhcp_heap_remove(&s->heap, ep); /* dynhc_sched_set_enabled puts it back */
+            plan_next_check(s, ep, now); /* dynhc_sched_set_enabled puts it back */
             continue;
         }
         if (s->mode == DYNHC_MODE_IDLE) {
-            uint64_t quiet_until =
-                dynhcp_later(atomic_load_explicit(&ep->last_activity_ns, memory_order_relaxed),
-                             interval_of(s, ep));
+            uint64_t quiet_until = dynhcp_later(last_traffic(ep), interval_of(s, ep));
             if (quiet_until > now) {
                 ep->due_ns = quiet_until; /* traffic since: no canary needed yet */
-                dynhcp_heap_set(&s->heap, ep, quiet_until);
+                dynhcp_sched_plan_locked(s, ep, now);
                 continue;
             }
         }
@@ -716,7 +913,8 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         dynhcp_heap_set(&s->heap, ep, deadline);
         dynhcp_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
         s->batch[count++] =
-            (dynhcp_batch_entry){ep, check_id_of(ep), deadline, DYNHCP_BATCH_SEND, 0, 0, 0, 0};
+            (dynhcp_batch_entry){ep, check_id_of(ep), deadline, DYNHCP_BATCH_SEND, 0, 0, 0, 0,
+                                 NULL};
     }
     return count;
 }
@@ -747,8 +945,8 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
         if (e->kind == DYNHCP_BATCH_OVERALL) {
             announce_overall(s, on_transition, transition_data, e->ready);
         } else if (e->kind == DYNHCP_BATCH_ENDPOINT) {
-            /* The only failure a tick applies is a timeout. */
-            dynhcp_transitions t = {ep,          e->changed, e->ready, "timeout", e->repeat,
+            /* A tick's failures are timeouts and stalls. */
+            dynhcp_transitions t = {ep,          e->changed, e->ready, e->reason, e->repeat,
                                     e->failures, 0,          0,        NULL,      NULL};
             announce_endpoint(s, on_transition, transition_data, ep, &t);
         } else {

@@ -43,6 +43,23 @@ void dynhc_endpoint_release(dynhc_endpoint *ep)
 
 /* ---- endpoints ------------------------------------------------------------- */
 
+/* A zeroed endpoint on a cache line boundary (its traffic fields have a
+ * line of their own: see dynhcp_traffic), inside a block that
+ * dynhcp_endpoint_allocation() gives back; NULL when out of memory. The
+ * allocator a host injects is a malloc, which aligns to 16 bytes at most. */
+static dynhc_endpoint *new_endpoint(void)
+{
+    void *block = dynhcp_calloc(1, sizeof(dynhc_endpoint) + DYNHCP_CACHE_LINE - 1);
+    if (block == NULL) {
+        return NULL;
+    }
+    uintptr_t line = DYNHCP_CACHE_LINE;
+    uintptr_t at = ((uintptr_t)block + line - 1) & ~(line - 1);
+    dynhc_endpoint *ep = (dynhc_endpoint *)at;
+    ep->allocation_offset = (uint8_t)(at - (uintptr_t)block);
+    return ep;
+}
+
 /* Room for one more endpoint everywhere it will be stored, so that
  * registration cannot fail halfway, and in the tick's batch. */
 static int reserve_endpoint(dynhc_sched *s)
@@ -187,17 +204,17 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
         dynhc_result_text(payload) == NULL || o.send == NULL) {
         return DYNHC_ERR_INVALID_ARG;
     }
-    dynhc_endpoint *ep = dynhcp_calloc(1, sizeof(*ep));
+    dynhc_endpoint *ep = new_endpoint();
     size_t name_len = strlen(name) + 1;
     if (ep == NULL || (ep->name = dynhcp_malloc(name_len)) == NULL) {
-        dynhcp_free(ep);
+        dynhcp_free(ep != NULL ? dynhcp_endpoint_allocation(ep) : NULL);
         return DYNHC_ERR_NOMEM;
     }
     memcpy(ep->name, name, name_len);
     int status = copy_labels(o.labels, o.label_count, &ep->labels);
     if (status != DYNHC_OK) {
         dynhcp_free(ep->name);
-        dynhcp_free(ep);
+        dynhcp_free(dynhcp_endpoint_allocation(ep));
         return status;
     }
     ep->sched = s;
@@ -218,7 +235,7 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
         pthread_mutex_unlock(&s->lock);
         dynhcp_free((void *)(uintptr_t)ep->labels);
         dynhcp_free(ep->name);
-        dynhcp_free(ep);
+        dynhcp_free(dynhcp_endpoint_allocation(ep));
         return status;
     }
     /* A result is immutable but for its count of references: the scheduler
@@ -230,7 +247,11 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     dynhcp_table_insert(&s->names, ep);
     s->endpoint_count++;
     atomic_init(&ep->ready, s->starting_ready);
-    atomic_init(&ep->last_activity_ns, 0);
+    atomic_init(&ep->traffic.requests, 0);
+    atomic_init(&ep->traffic.last_activity_ns, 0);
+    atomic_init(&ep->traffic.last_progress_ns, 0);
+    atomic_init(&ep->traffic.busy_since_ns, 0);
+    atomic_init(&ep->stalled, 0);
     atomic_init(&ep->last_success_ns, 0);
     ep->last_change_ns = now; /* its status holds since it was registered */
     atomic_init(&ep->removed, 0);
@@ -239,9 +260,9 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     s->tracked_count += ep->tracked;
     s->tracked_ready += ep->tracked && s->starting_ready;
     dynhcp_sched_update_overall(s, &t);
-    if (s->enabled) {
+    if (s->enabled || s->stall_ns > 0) { /* stall detection looks at it even without checks */
         ep->due_ns = dynhcp_later(now, dynhcp_sched_random_below(s, s->spread_ns + 1));
-        dynhcp_heap_set(&s->heap, ep, ep->due_ns);
+        dynhcp_sched_plan_locked(s, ep, now);
     }
     dynhcp_wakeup w = dynhcp_sched_wakeup_locked(s);
     pthread_mutex_unlock(&s->lock);

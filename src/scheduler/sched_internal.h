@@ -28,8 +28,28 @@ extern const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS];
  * histogram per endpoint would cost 56 bytes each and a dozen series each,
  * far too many for a fleet. Per endpoint there is the last latency and
  * their sum (mean latency = sum / checks), 16 bytes and two series. */
+/* What request threads write on every request, lock-free: traffic and
+ * forward progress (dynhc_endpoint_record_activity(), _request_begin(),
+ * _request_end(), _record_progress()). The endpoint starts with it, on a
+ * cache line of its own (the endpoint is allocated on a line boundary and
+ * the field after it starts the next line), so that requests do not bounce
+ * the lines the tick reads and writes, nor another endpoint's. */
+typedef struct dynhcp_traffic {
+    _Atomic uint64_t requests;         /* in flight; never below 0 */
+    _Atomic uint64_t last_activity_ns; /* traffic that is not progress: idle mode's timer */
+    /* The last sign that the endpoint works: progress, a request that ended
+     * well, successful activity; 0: never. Traffic too, for the idle timer. */
+    _Atomic uint64_t last_progress_ns;
+    /* When requests last rose from none: the stall threshold counts from
+     * there when progress is older (a request begun is not progress). */
+    _Atomic uint64_t busy_since_ns;
+} dynhcp_traffic;
+
+#define DYNHCP_CACHE_LINE 64
+
 struct dynhc_endpoint {
-    uint32_t heap_index;    /* DYNHCP_NOT_IN_HEAP when not scheduled */
+    _Alignas(DYNHCP_CACHE_LINE) dynhcp_traffic traffic;
+    _Alignas(DYNHCP_CACHE_LINE) uint32_t heap_index; /* DYNHCP_NOT_IN_HEAP when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
     uint32_t sequence;      /* the low half of the in-flight check id */
     /* The scheduler's last check id when the endpoint was registered: the
@@ -39,14 +59,21 @@ struct dynhc_endpoint {
     atomic_uchar removed;   /* read by the ticking thread without the lock */
     uint8_t last_result;    /* dynhc_check_result of the last check */
     uint8_t tracked;        /* counts toward the overall status */
+    uint32_t stalls;        /* times it was found stalled (a hole otherwise) */
     uint64_t due_ns;        /* when the next (or in-flight) check was planned */
     uint64_t sent_ns;       /* when the in-flight check was sent */
     dynhc_result *payload;  /* one reference */
     dynhc_send_fn send;
     void *user_data;
     char *name;
-    _Atomic uint64_t last_activity_ns; /* idle mode: written by any thread, no lock */
     atomic_int ready;
+    /* Not ready because its requests made no progress within the stall
+     * threshold; set under the lock, read by progress without it (which
+     * then takes the lock to make it ready again). */
+    atomic_uchar stalled;
+    /* Bytes from the block allocated to the endpoint, which is aligned
+     * inside it (see dynhcp_traffic). */
+    uint8_t allocation_offset;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
     /* One for the registration, dropped by removal, plus one per internal
@@ -65,8 +92,8 @@ struct dynhc_endpoint {
     /* The latencies of every check, summed: one check at a time, each after
      * the one before, so the sum never passes the clock's span (no wrap). */
     uint64_t latency_sum_ns;
-    /* When the endpoint last worked: a successful check, or successful
-     * traffic (stored without the lock); 0: never. */
+    /* When its last check succeeded; 0: never. Reports take the later of
+     * this and traffic.last_progress_ns as when it last worked. */
     _Atomic uint64_t last_success_ns;
     uint64_t last_change_ns;     /* its last readiness change; its registration before */
     const char *last_error;      /* the last failure's text; NULL after a success */
@@ -78,6 +105,12 @@ struct dynhc_endpoint {
     uint32_t late;          /* completions after the timeout */
     uint32_t transitions;
 };
+
+/* The block allocated for ep, to free. */
+static inline void *dynhcp_endpoint_allocation(dynhc_endpoint *ep)
+{
+    return (char *)ep - ep->allocation_offset;
+}
 
 /* A callback and its user data that lock-free paths call (the clock from
  * dynhc_endpoint_record_activity(), the log sink from anywhere): changed
@@ -111,6 +144,7 @@ typedef struct dynhcp_batch_entry {
     uint8_t changed;      /* an endpoint: its readiness changed (else a failure only) */
     uint8_t repeat;       /* an endpoint: its last check failed for the same reason */
     uint32_t failures;    /* an endpoint: its consecutive failures */
+    const char *reason;   /* an endpoint: why it failed, a literal ("timeout", "stalled") */
 } dynhcp_batch_entry;
 
 struct dynhc_sched {
@@ -122,6 +156,7 @@ struct dynhc_sched {
     uint64_t not_ready_interval_ns;
     int not_ready_interval_set;
     uint64_t timeout_ns;
+    uint64_t stall_ns; /* 0: stall detection off */
     double jitter;
     uint64_t spread_ns;
     int spread_set;
@@ -229,6 +264,12 @@ typedef struct dynhcp_transitions {
     {                                                                                              \
         NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL                                                   \
     }
+
+/* Puts ep in the timer queue for its next check, at ep->due_ns, or sooner
+ * for a look at its requests: with stall detection on, no later than one
+ * threshold after now (request threads cannot move it: they take no lock).
+ * With the lock held. */
+void dynhcp_sched_plan_locked(dynhc_sched *s, dynhc_endpoint *ep, uint64_t now);
 
 /* Recomputes the overall status, noting a change in t; with the lock held. */
 void dynhcp_sched_update_overall(dynhc_sched *s, dynhcp_transitions *t);

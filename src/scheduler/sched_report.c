@@ -103,16 +103,20 @@ typedef struct report_ep {
     uint64_t last_latency_ns;
     uint64_t latency_sum_ns;
     uint64_t last_success_ns; /* 0: never */
+    uint64_t last_progress_ns; /* 0: never */
     uint64_t last_change_ns;
     uint64_t tokens;
+    uint64_t requests; /* in flight */
     uint32_t label_pairs;
     uint32_t checks[3];
     uint32_t late;
     uint32_t transitions;
     uint32_t consecutive_failures;
+    uint32_t stalls;
     uint8_t ready;
     uint8_t in_flight;
     uint8_t last_result;
+    uint8_t stalled;
 } report_ep;
 
 /* Whether a check of r has completed: a clock may well say 0 then, so the
@@ -206,7 +210,15 @@ static void copy_endpoint(const dynhc_sched *s, const dynhc_endpoint *ep, unsign
     r->last_check_ns = ep->last_check_ns;
     r->last_latency_ns = ep->last_latency_ns;
     r->latency_sum_ns = ep->latency_sum_ns;
-    r->last_success_ns = atomic_load_explicit(&ep->last_success_ns, memory_order_relaxed);
+    /* It last worked at its last successful check or its last progress,
+     * successful traffic included. */
+    uint64_t success = atomic_load_explicit(&ep->last_success_ns, memory_order_relaxed);
+    uint64_t progress = atomic_load_explicit(&ep->traffic.last_progress_ns, memory_order_relaxed);
+    r->last_success_ns = success > progress ? success : progress;
+    r->last_progress_ns = progress;
+    r->requests = atomic_load_explicit(&ep->traffic.requests, memory_order_relaxed);
+    r->stalls = ep->stalls;
+    r->stalled = atomic_load_explicit(&ep->stalled, memory_order_relaxed) != 0;
     r->last_change_ns = ep->last_change_ns;
     uint64_t sent = (uint64_t)ep->checks[0] + ep->checks[1] + ep->checks[2] + ep->in_flight;
     r->tokens = sent * (uint64_t)dynhc_result_token_budget(ep->payload);
@@ -307,7 +319,16 @@ static void out_check_json(dynhcp_buf *out, const report *rep, const report_ep *
     } else {
         dynhcp_buf_str(out, "null");
     }
-    dynhcp_buf_str(out, r->in_flight ? ",\"in_flight\":true}" : ",\"in_flight\":false}");
+    dynhcp_buf_str(out, r->in_flight ? ",\"in_flight\":true" : ",\"in_flight\":false");
+    dynhcp_buf_str(out, ",\"requests_in_flight\":");
+    dynhcp_buf_u64(out, r->requests);
+    dynhcp_buf_str(out, ",\"last_progress_secs_ago\":");
+    if (r->last_progress_ns != 0) {
+        dynhcp_buf_decimal(out, dynhcp_elapsed(rep->now, r->last_progress_ns), 9);
+    } else {
+        dynhcp_buf_str(out, "null");
+    }
+    dynhcp_buf_str(out, r->stalled ? ",\"stalled\":true}" : ",\"stalled\":false}");
 }
 
 static void out_status(dynhcp_buf *out, const report *rep, unsigned want)
@@ -511,6 +532,26 @@ static int transitions_value(const report *rep, const report_ep *r, uint64_t *ou
     return 1;
 }
 
+static int requests_value(const report *rep, const report_ep *r, uint64_t *out)
+{
+    (void)rep;
+    *out = r->requests;
+    return 1;
+}
+
+static int stalls_value(const report *rep, const report_ep *r, uint64_t *out)
+{
+    (void)rep;
+    *out = r->stalls;
+    return 1;
+}
+
+static int last_progress_value(const report *rep, const report_ep *r, uint64_t *out)
+{
+    *out = r->last_progress_ns != 0 ? unix_ns(rep, r->last_progress_ns) / 1000000u : 0;
+    return 1;
+}
+
 static const endpoint_family endpoint_families[] = {
     {"dynhc_endpoint_ready", "gauge", "Whether the endpoint is ready (1) or not (0).", 0,
      ready_value},
@@ -537,6 +578,15 @@ static const endpoint_family endpoint_families[] = {
      0, token_budget_value},
     {"dynhc_readiness_transitions_total", "counter",
      "Changes of the endpoint's readiness, either way.", 0, transitions_value},
+    {"dynhc_endpoint_requests_in_flight", "gauge",
+     "Requests the runtime reported begun and not yet ended.", 0, requests_value},
+    {"dynhc_endpoint_last_progress_timestamp_seconds", "gauge",
+     "Unix time the endpoint last showed progress (a token, a request that ended well); 0 if "
+     "never.",
+     3, last_progress_value},
+    {"dynhc_endpoint_stalls_total", "counter",
+     "Times the endpoint had requests in flight and no progress for the stall threshold.", 0,
+     stalls_value},
 };
 
 static void out_checks_total(dynhcp_buf *out, const report *rep)

@@ -71,6 +71,36 @@ int dynhc_sched_set_timeout_ns(dynhc_sched *s, uint64_t ns)
     return DYNHC_OK;
 }
 
+int dynhc_sched_set_stall_ns(dynhc_sched *s, uint64_t ns)
+{
+    if (s == NULL || ns > DYNHCP_DURATION_MAX_NS) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    uint64_t now = dynhcp_sched_now(s);
+    dynhcp_wakeup w;
+    WITH_LOCK(s, {
+        w = dynhcp_sched_wakeup_locked(s);
+        s->stall_ns = ns;
+        /* Every endpoint is looked at within one threshold from now, also
+         * one whose next check is further away or that has none planned
+         * (checks off); one with a check in flight is planned when the
+         * check ends. */
+        for (uint32_t i = 0; ns > 0 && i < s->slot_count; i++) {
+            dynhc_endpoint *ep = s->slots[i];
+            if (ep == NULL || ep->in_flight) {
+                continue;
+            }
+            if (ep->heap_index == DYNHCP_NOT_IN_HEAP) {
+                dynhcp_heap_set(&s->heap, ep, dynhcp_later(now, ns));
+            } else {
+                dynhcp_sched_plan_locked(s, ep, now);
+            }
+        }
+    });
+    dynhcp_wakeup_call(s, w);
+    return DYNHC_OK;
+}
+
 int dynhc_sched_set_jitter(dynhc_sched *s, double jitter)
 {
     if (s == NULL || !(jitter >= 0 && jitter < 1)) {
@@ -328,6 +358,16 @@ static int read_use_endpoints(const char *name, const char *raw, char ***names, 
     return status;
 }
 
+/* The warning for the variable name's value text (len bytes), refused
+ * for the reason why. */
+static void invalid_value(char *warning, size_t size, const char *name, const char *text,
+                          size_t len, const char *why)
+{
+    char quoted[96];
+    snprintf(warning, size, "%s: warning: invalid value %s: %s; ignored", name,
+             dynhcp_quote(quoted, sizeof(quoted), text, len), why);
+}
+
 /* Everything is read (and every allocation made) before anything is
  * logged or changed: out of memory, the call did nothing, and calling it
  * again logs each warning once. */
@@ -348,11 +388,20 @@ int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data)
     if (len > 0) {
         const char *why = dynhcp_parse_start_status(text, len, &ready);
         if (why != NULL) {
-            char quoted[96];
             ready = -1;
-            snprintf(starting_warning, sizeof(starting_warning),
-                     "%s: warning: invalid value %s: %s; ignored", starting,
-                     dynhcp_quote(quoted, sizeof(quoted), text, len), why);
+            invalid_value(starting_warning, sizeof(starting_warning), starting, text, len, why);
+        }
+    }
+    const char *stall = "DYN_HEALTH_CHECK_STALL_TIMEOUT";
+    raw = fn(stall, user_data);
+    text = raw != NULL ? dynhcp_trim(raw, &len) : NULL;
+    uint64_t stall_ns = 0; /* 0: not set */
+    char stall_warning[256] = "";
+    if (text != NULL && len > 0) {
+        const char *why = dynhcp_parse_duration(text, len, &stall_ns);
+        if (why != NULL) {
+            stall_ns = 0;
+            invalid_value(stall_warning, sizeof(stall_warning), stall, text, len, why);
         }
     }
     const char *use = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS";
@@ -371,6 +420,11 @@ int dynhc_sched_load_env(dynhc_sched *s, dynhc_getenv_fn fn, void *user_data)
         dynhcp_sched_log(s, DYNHC_LOG_WARNING, "%s", starting_warning);
     } else if (ready >= 0) {
         dynhc_sched_set_starting_status(s, ready);
+    }
+    if (stall_warning[0] != '\0') {
+        dynhcp_sched_log(s, DYNHC_LOG_WARNING, "%s", stall_warning);
+    } else if (stall_ns > 0) {
+        dynhc_sched_set_stall_ns(s, stall_ns);
     }
     if (use_warning[0] != '\0') {
         dynhcp_sched_log(s, DYNHC_LOG_WARNING, "%s", use_warning);

@@ -2,7 +2,7 @@
 """A stand-in for an OpenAI-compatible inference server, for the probe and
 watch tests. Standard library only.
 
-    openai_stub.py [--port N] [--mode MODE] [--delay-ms N]
+    openai_stub.py [--port N] [--mode MODE] [--delay-ms N] [--metrics METRICS]
                    [--cert PEM --key PEM [--client-ca PEM]]
 
 Listens on 127.0.0.1 (port 0: any free one) and prints the port as the first
@@ -22,8 +22,19 @@ too it refuses a client without a certificate signed by that CA. MODE says how i
     close      sends the headers and part of the body, then closes
     dead       stops listening and exits
 
+GET /metrics answers as METRICS says, vLLM's names and the same values under
+custom_running and custom_tokens_total (for the options that name others):
+
+    none              404: no metrics (the default)
+    idle              no request running, the token counter still
+    busy-progressing  3 requests running, the counter 5 tokens further at each read
+    busy-stalled      3 requests running, the counter still (a wedged engine,
+                      whose API server answers /metrics all the same)
+
 Control routes, answered in every mode:
     POST /_mode   body "MODE" or "slow MS": switches the mode at run time
+    POST /_metrics  body "METRICS" switches the metrics; "restart" sets the
+                  counter back to 0 (a server restarted)
     GET  /_mode   the current mode
     GET  /_last   {"path", "content_type", "body", "headers"} of the last POST to
                   any other path (query included; headers: [name, value] pairs
@@ -41,6 +52,19 @@ from urllib.parse import urlsplit
 
 MODES = ("healthy", "slow", "http500", "malformed", "nochoices", "empty", "echo401", "hang",
          "close", "dead")
+METRICS = ("none", "idle", "busy-progressing", "busy-stalled")
+
+EXPOSITION = """# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{{model_name="stub"}} {running:.1f}
+# HELP vllm:generation_tokens_total Number of generation tokens processed.
+# TYPE vllm:generation_tokens_total counter
+vllm:generation_tokens_total{{model_name="stub",note="a }} and a \\" in a label"}} {tokens:.1f}
+# TYPE custom_running gauge
+custom_running {running:.1f}
+# TYPE custom_tokens_total counter
+custom_tokens_total {tokens:.1f} 1700000000000
+"""
 
 ANSWERS = {
     "/v1/completions": {"id": "cmpl-stub", "object": "text_completion", "model": "stub",
@@ -56,12 +80,24 @@ ANSWERS = {
 class State:
     """What the handler threads share, under one lock."""
 
-    def __init__(self, mode, delay_ms):
+    def __init__(self, mode, delay_ms, metrics):
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self.mode = mode
         self.delay_ms = delay_ms
+        self.metrics = metrics
+        self.tokens = 1000
         self.last = {}
+
+    def exposition(self):
+        """The metrics text, or None for none; a progressing counter moves."""
+        with self.lock:
+            if self.metrics == "none":
+                return None
+            if self.metrics == "busy-progressing":
+                self.tokens += 5
+            running = 0 if self.metrics == "idle" else 3
+            return EXPOSITION.format(running=running, tokens=self.tokens)
 
     def set_mode(self, mode, delay_ms=None):
         with self.lock:
@@ -100,14 +136,23 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, state.last)
             elif self.path == "/_mode":
                 self.send(200, state.mode.encode(), "text/plain")
-            else:
+            elif self.path != "/metrics":
                 self.send(404, {"error": "not found"})
+        if self.path == "/metrics":
+            text = state.exposition()
+            if text is None:
+                self.send(404, {"error": "not found"})
+            else:
+                self.send(200, text.encode(), "text/plain; version=0.0.4")
 
     def do_POST(self):
         state = self.server.state
         body = self.read_body()
         if self.path == "/_mode":
             self.switch(body.decode().split())
+            return
+        if self.path == "/_metrics":
+            self.switch_metrics(body.decode().strip())
             return
         with state.lock:
             state.last = {"path": self.path, "content_type": self.headers.get("Content-Type"),
@@ -124,6 +169,18 @@ class Handler(BaseHTTPRequestHandler):
         self.server.state.set_mode(words[0], int(words[1]) if len(words) > 1 else None)
         if words[0] == "dead":
             threading.Thread(target=self.server.shutdown).start()
+
+    def switch_metrics(self, word):
+        state = self.server.state
+        if word not in METRICS + ("restart",):
+            self.send(400, {"error": "unknown metrics"})
+            return
+        with state.lock:
+            if word == "restart":
+                state.tokens = 0
+            else:
+                state.metrics = word
+        self.send(200, b"ok", "text/plain")
 
     def answer(self, mode, delay_ms):
         if mode == "hang":
@@ -189,6 +246,7 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--mode", choices=MODES, default="healthy")
     parser.add_argument("--delay-ms", type=int, default=500)
+    parser.add_argument("--metrics", choices=METRICS, default="none")
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--client-ca")
@@ -200,7 +258,7 @@ def main():
         if args.client_ca:
             server.tls.verify_mode = ssl.CERT_REQUIRED
             server.tls.load_verify_locations(args.client_ca)
-    server.state = State(args.mode, args.delay_ms)
+    server.state = State(args.mode, args.delay_ms, args.metrics)
     print(server.server_address[1], flush=True)
     if args.mode != "dead":
         server.serve_forever(poll_interval=0.05)
