@@ -1,11 +1,11 @@
 /* sched.c: when checks are sent and what their outcomes do (SPEC 3).
  *
- * Every endpoint has exactly one entry in a min-heap (sched_heap.c) keyed by the
- * time it next needs attention: its next check, or the deadline of the check
- * in flight. A tick pops what is due (O(log n) each), sends outside the
- * lock, and outcomes reschedule. Idle mode is lazy: traffic only stores a
- * timestamp, and a due endpoint that saw traffic is pushed back instead of
- * checked, so recording activity never touches the heap. */
+ * Every endpoint has exactly one timer in the timer queue (sched_timers.c)
+ * keyed by the time it next needs attention: its next check, or the deadline
+ * of the check in flight. A tick takes what is due, earliest first, sends
+ * outside the lock, and outcomes reschedule. Idle mode is lazy: traffic only
+ * stores a timestamp, and a due endpoint that saw traffic is pushed back
+ * instead of checked, so recording activity never touches the queue. */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,12 +164,13 @@ uint64_t dynhcp_sched_random_below(dynhc_sched *s, uint64_t n)
 
 /* ---- deadlines ------------------------------------------------------------ */
 
-uint64_t dynhcp_sched_next_deadline_locked(const dynhc_sched *s)
+uint64_t dynhcp_sched_next_deadline_locked(dynhc_sched *s)
 {
-    if (s->heap.len == 0) {
+    const dynhc_endpoint *first = dynhcp_timers_first(&s->timers);
+    if (first == NULL) {
         return DYNHC_NO_DEADLINE;
     }
-    uint64_t due = s->heap.entries[0].due_ns;
+    uint64_t due = first->timer.due_ns;
     uint64_t rest = due % DYNHCP_SCHED_RESOLUTION_NS;
     if (rest == 0) {
         return due;
@@ -456,9 +457,9 @@ static void finish_check(dynhc_sched *s, dynhc_endpoint *ep, dynhc_check_result 
     }
     if (s->enabled) {
         ep->due_ns = next_due(s, ep, now);
-        dynhcp_heap_set(&s->heap, ep, ep->due_ns);
+        dynhcp_timers_set(&s->timers, ep, ep->due_ns);
     } else {
-        dynhcp_heap_remove(&s->heap, ep);
+        dynhcp_timers_remove(&s->timers, ep);
     }
 }
 
@@ -508,8 +509,8 @@ static int complete_check(dynhc_sched *s, uint64_t check_id, dynhc_check_result 
      * has said so yet: a success or failure then is late (SPEC 3). A
      * timeout is taken, with the caller's reason, as if the tick had found
      * it: it took exactly its timeout. */
-    uint64_t deadline = ep != NULL && ep->in_flight && ep->heap_index != DYNHCP_NOT_IN_HEAP
-                            ? s->heap.entries[ep->heap_index].due_ns
+    uint64_t deadline = ep != NULL && ep->in_flight && ep->timer.where != DYNHCP_TIMER_NONE
+                            ? ep->timer.due_ns
                             : UINT64_MAX;
     int past_deadline = copy && now > deadline;
     if (ep != NULL && ep->in_flight && check_id == check_id_of(ep) &&
@@ -666,7 +667,9 @@ static uint32_t batch_transitions(dynhc_sched *s, uint32_t count, const dynhcp_t
 static uint32_t collect_due(dynhc_sched *s, uint64_t now)
 {
     uint32_t count = 0;
-    while (s->heap.len > 0 && s->heap.entries[0].due_ns <= now && s->heap.entries[0].due_ns != UINT64_MAX) {
+    dynhc_endpoint *ep;
+    /* What is due at the end of time never comes first: it is never due. */
+    while ((ep = dynhcp_timers_first(&s->timers)) != NULL && ep->timer.due_ns <= now) {
         /* Room for what one endpoint adds: a check to send, or its own
          * transition and the overall status's. Registration keeps room for
          * every endpoint and two more, which is always enough (an endpoint
@@ -678,11 +681,10 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         if (s->batch_capacity - count < 2) {
             break;
         }
-        dynhc_endpoint *ep = s->heap.entries[0].ep;
         if (ep->in_flight) {
-            /* The heap holds the check's deadline: it took exactly its
+            /* The timer holds the check's deadline: it took exactly its
              * timeout, however late this tick noticed. */
-            uint64_t deadline = s->heap.entries[0].due_ns;
+            uint64_t deadline = ep->timer.due_ns;
             dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
             finish_check(s, ep, DYNHC_CHECK_TIMEOUT, "timeout", 0, now, deadline - ep->sent_ns,
                          &t);
@@ -690,7 +692,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
             continue;
         }
         if (!s->enabled) {
-            dynhcp_heap_remove(&s->heap, ep); /* dynhc_sched_set_enabled puts it back */
+            dynhcp_timers_remove(&s->timers, ep); /* dynhc_sched_set_enabled puts it back */
             continue;
         }
         if (s->mode == DYNHC_MODE_IDLE) {
@@ -699,7 +701,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
                              interval_of(s, ep));
             if (quiet_until > now) {
                 ep->due_ns = quiet_until; /* traffic since: no canary needed yet */
-                dynhcp_heap_set(&s->heap, ep, quiet_until);
+                dynhcp_timers_set(&s->timers, ep, quiet_until);
                 continue;
             }
         }
@@ -713,7 +715,7 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         ep->sent_ns = now;
         s->in_flight++;
         uint64_t deadline = dynhcp_later(now, s->timeout_ns);
-        dynhcp_heap_set(&s->heap, ep, deadline);
+        dynhcp_timers_set(&s->timers, ep, deadline);
         dynhcp_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
         s->batch[count++] =
             (dynhcp_batch_entry){ep, check_id_of(ep), deadline, DYNHCP_BATCH_SEND, 0, 0, 0, 0};
@@ -777,10 +779,11 @@ uint64_t dynhc_sched_next_deadline(const dynhc_sched *s)
     if (s == NULL) {
         return DYNHC_NO_DEADLINE;
     }
-    /* Read only: the lock is the one thing taken. */
+    /* Read only as the caller sees it: the lock is taken, and the timer
+     * wheel turns as far as the earliest timer, which changes no time. */
     dynhc_sched *locked = (dynhc_sched *)(uintptr_t)s;
     pthread_mutex_lock(&locked->lock);
-    uint64_t deadline = dynhcp_sched_next_deadline_locked(s);
+    uint64_t deadline = dynhcp_sched_next_deadline_locked(locked);
     pthread_mutex_unlock(&locked->lock);
     return deadline;
 }
@@ -909,7 +912,7 @@ void dynhc_sched_free(dynhc_sched *s)
     dynhcp_free(s->slots);
     dynhcp_free(s->free_slots);
     dynhcp_free(s->names);
-    dynhcp_heap_free(&s->heap);
+    dynhcp_timers_free(&s->timers);
     dynhcp_free(s->batch);
     dynhcp_free(s->report_eps);
     dynhcp_free(s->report_text);

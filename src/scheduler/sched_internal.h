@@ -14,26 +14,31 @@
 
 #include "dynhc/sched.h"
 #include "clock.h"
-#include "sched_heap.h"
+#include "sched_timers.h"
 #include "sched_services.h"
 
 /* Upper bounds of the check latency histogram, in seconds (+Inf implied). */
 #define DYNHCP_LATENCY_BUCKETS 11
 extern const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS];
 
-/* Fields that every fire touches come first, to share cache lines. The
- * per-endpoint counters are 32-bit: at a check a second they last a century.
+/* Fields that every fire touches come first, by when: the timer and the
+ * check in flight (the wheel reads the timer as it turns, just before the
+ * tick sends), what a send reads, then what a completion writes; a fire
+ * touches three cache lines of the endpoint. The per-endpoint counters are
+ * 32-bit: at a check a second they last a century.
  * Latency is one histogram for the scheduler (struct dynhc_sched): a
  * histogram per endpoint would cost 56 bytes each and a dozen series each,
  * far too many for a fleet. Per endpoint there is the last latency and
  * their sum (mean latency = sum / checks), 16 bytes and two series. */
 struct dynhc_endpoint {
-    uint32_t heap_index;    /* DYNHCP_NOT_IN_HEAP when not scheduled */
+    dynhcp_timer timer;     /* the timer queue's; where NONE when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
     uint32_t sequence;      /* the low half of the in-flight check id */
-    /* The scheduler's last check id when the endpoint was registered: the
-     * ids of its slot up to this one were another endpoint's. */
-    uint32_t first_sequence;
+    /* One for the registration, dropped by removal, plus one per internal
+     * user that touches the endpoint after releasing the lock (a transition
+     * being announced, a tick's batch). Taken under the lock while the
+     * endpoint is registered, dropped anywhere; the last one frees it. */
+    atomic_uint refs;
     uint8_t in_flight;
     atomic_uchar removed;   /* read by the ticking thread without the lock */
     uint8_t last_result;    /* dynhc_check_result of the last check */
@@ -44,21 +49,16 @@ struct dynhc_endpoint {
     dynhc_send_fn send;
     void *user_data;
     char *name;
-    _Atomic uint64_t last_activity_ns; /* idle mode: written by any thread, no lock */
+    /* The scheduler's last check id when the endpoint was registered: the
+     * ids of its slot up to this one were another endpoint's. */
+    uint32_t first_sequence;
     atomic_int ready;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
-    /* One for the registration, dropped by removal, plus one per internal
-     * user that touches the endpoint after releasing the lock (a transition
-     * being announced, a tick's batch). Taken under the lock while the
-     * endpoint is registered, dropped anywhere; the last one frees it. */
-    atomic_uint refs;
-
-    dynhc_sched *sched;
-    /* The metric labels that can be written: name, value, ..., NULL, the
-     * strings one after the other in the same block; NULL when none. */
-    const char *const *labels;
-    dynhc_destroy_fn destroy;
+    /* Metrics, under the lock. Tokens spent are derived: checks sent times
+     * the payload's budget. */
+    uint32_t checks[3];     /* by dynhc_check_result */
+    uint32_t late;          /* completions after the timeout */
     uint64_t last_check_ns;      /* when the last check completed (once there was one) */
     uint64_t last_latency_ns;
     /* The latencies of every check, summed: one check at a time, each after
@@ -67,15 +67,17 @@ struct dynhc_endpoint {
     /* When the endpoint last worked: a successful check, or successful
      * traffic (stored without the lock); 0: never. */
     _Atomic uint64_t last_success_ns;
-    uint64_t last_change_ns;     /* its last readiness change; its registration before */
     const char *last_error;      /* the last failure's text; NULL after a success */
     uint8_t last_error_owned;    /* last_error is a copy to free, else a literal */
-
-    /* Metrics, under the lock. Tokens spent are derived: checks sent times
-     * the payload's budget. */
-    uint32_t checks[3];     /* by dynhc_check_result */
-    uint32_t late;          /* completions after the timeout */
     uint32_t transitions;
+    _Atomic uint64_t last_activity_ns; /* idle mode: written by any thread, no lock */
+
+    dynhc_sched *sched;
+    /* The metric labels that can be written: name, value, ..., NULL, the
+     * strings one after the other in the same block; NULL when none. */
+    const char *const *labels;
+    dynhc_destroy_fn destroy;
+    uint64_t last_change_ns;     /* its last readiness change; its registration before */
 };
 
 /* A callback and its user data that lock-free paths call (the clock from
@@ -152,7 +154,7 @@ struct dynhc_sched {
     size_t name_capacity;
     size_t endpoint_count;
 
-    dynhcp_heap heap; /* every scheduled endpoint, by when it is next due */
+    dynhcp_timers timers; /* every scheduled endpoint, by when it is next due */
 
     /* Overall status: tracked endpoints and how many of them are ready. */
     size_t tracked_count;
@@ -292,7 +294,8 @@ int dynhcp_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n);
  * ownership of names, n unique non-empty strings; NULL/0: every endpoint). */
 void dynhcp_sched_set_use_names(dynhc_sched *s, char **names, size_t n);
 
-/* The earliest due time, DYNHC_NO_DEADLINE when none; with the lock held. */
-uint64_t dynhcp_sched_next_deadline_locked(const dynhc_sched *s);
+/* The earliest due time, DYNHC_NO_DEADLINE when none; with the lock held.
+ * Not const: finding it turns the timer wheel. */
+uint64_t dynhcp_sched_next_deadline_locked(dynhc_sched *s);
 
 #endif

@@ -1,0 +1,216 @@
+/* sched_timers.c: see sched_timers.h.
+ *
+ * A timer's key is its time in milliseconds rounded up, so that the timers
+ * of one key are all due by the key's millisecond. Invariants: the near
+ * heap holds the keys up to the cursor, the wheel the keys cursor + 1 ..
+ * cursor + DYNHCP_WHEEL_SLOTS (one key per slot, slot = key mod the span),
+ * the far heap the keys beyond; so the near heap's least is the earliest
+ * timer of all, and when the near heap is empty the next key to open is the
+ * wheel's next occupied slot, else the far heap's least. */
+#include "sched_timers.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "sched_internal.h"
+
+#define SLOT_MASK (DYNHCP_WHEEL_SLOTS - 1)
+#define WORDS (DYNHCP_WHEEL_SLOTS / 64)
+
+static uint64_t key_of(uint64_t due)
+{
+    uint64_t ms = due / DYNHCP_SCHED_RESOLUTION_NS;
+    return ms + (due % DYNHCP_SCHED_RESOLUTION_NS != 0);
+}
+
+static void wheel_link(dynhcp_timers *t, dynhc_endpoint *ep, uint64_t key)
+{
+    uint32_t slot = (uint32_t)(key & SLOT_MASK);
+    dynhc_endpoint *head = t->slots[slot];
+    ep->timer.prev = NULL;
+    ep->timer.next = head;
+    if (head != NULL) {
+        head->timer.prev = ep;
+    } else {
+        t->occupied[slot / 64] |= 1ull << (slot % 64);
+    }
+    t->slots[slot] = ep;
+    t->in_wheel++;
+}
+
+static void wheel_unlink(dynhcp_timers *t, dynhc_endpoint *ep)
+{
+    dynhc_endpoint *next = ep->timer.next;
+    dynhc_endpoint *prev = ep->timer.prev;
+    if (next != NULL) {
+        next->timer.prev = prev;
+    }
+    if (prev != NULL) {
+        prev->timer.next = next;
+    } else {
+        uint32_t slot = (uint32_t)(key_of(ep->timer.due_ns) & SLOT_MASK);
+        t->slots[slot] = next;
+        if (next == NULL) {
+            t->occupied[slot / 64] &= ~(1ull << (slot % 64));
+        }
+    }
+    t->in_wheel--;
+}
+
+/* Puts ep, in none of the three, where its time (set) belongs. */
+static void place(dynhcp_timers *t, dynhc_endpoint *ep)
+{
+    uint64_t due = ep->timer.due_ns;
+    if (due == UINT64_MAX) {
+        ep->timer.where = DYNHCP_TIMER_NEVER;
+        return;
+    }
+    uint64_t key = key_of(due);
+    ep->timer.heap_index = DYNHCP_NOT_IN_HEAP;
+    if (key <= t->cursor) {
+        ep->timer.where = DYNHCP_TIMER_NEAR;
+        dynhcp_heap_set(&t->near, ep, due);
+    } else if (key - t->cursor <= DYNHCP_WHEEL_SLOTS) {
+        ep->timer.where = DYNHCP_TIMER_WHEEL;
+        wheel_link(t, ep, key);
+    } else {
+        ep->timer.where = DYNHCP_TIMER_FAR;
+        dynhcp_heap_set(&t->far, ep, due);
+    }
+}
+
+/* Takes ep out of wherever it is (it stays counted in len). */
+static void unplace(dynhcp_timers *t, dynhc_endpoint *ep)
+{
+    switch (ep->timer.where) {
+    case DYNHCP_TIMER_NEAR:
+        dynhcp_heap_remove(&t->near, ep);
+        break;
+    case DYNHCP_TIMER_WHEEL:
+        wheel_unlink(t, ep);
+        break;
+    case DYNHCP_TIMER_FAR:
+        dynhcp_heap_remove(&t->far, ep);
+        break;
+    default:
+        break;
+    }
+    ep->timer.where = DYNHCP_TIMER_NONE;
+}
+
+/* The key of the wheel's first occupied slot after the cursor (the wheel
+ * is not empty). */
+static uint64_t next_occupied(const dynhcp_timers *t)
+{
+    uint32_t start = (uint32_t)((t->cursor + 1) & SLOT_MASK);
+    /* Word by word from start's, round the wheel and back to start's word,
+     * whose bits below start are the last slots. */
+    for (uint32_t n = 0; n <= WORDS; n++) {
+        uint32_t w = (start / 64 + n) % WORDS;
+        uint64_t bits = t->occupied[w];
+        if (n == 0) {
+            bits &= ~0ull << (start % 64);
+        }
+        if (bits != 0) {
+            uint32_t slot = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            return t->cursor + 1 + ((slot - start) & SLOT_MASK);
+        }
+    }
+    return t->cursor + 1; /* not reached: in_wheel counts the occupied slots' timers */
+}
+
+/* Opens the next key that has timers: its slot empties into the near heap,
+ * and the far timers that the wheel's span now reaches move in. 0 when no
+ * timer is left to open. */
+static int advance(dynhcp_timers *t)
+{
+    uint64_t key;
+    if (t->in_wheel > 0) {
+        key = next_occupied(t);
+    } else if (t->far.len > 0) {
+        key = key_of(t->far.entries[0].due_ns);
+    } else {
+        return 0;
+    }
+    t->cursor = key;
+    /* The slot first: key + span lands in the same slot, once emptied. */
+    uint32_t slot = (uint32_t)(key & SLOT_MASK);
+    dynhc_endpoint *ep = t->slots[slot];
+    t->slots[slot] = NULL;
+    t->occupied[slot / 64] &= ~(1ull << (slot % 64));
+    while (ep != NULL) {
+        dynhc_endpoint *next = ep->timer.next;
+        t->in_wheel--;
+        ep->timer.where = DYNHCP_TIMER_NEAR;
+        ep->timer.heap_index = DYNHCP_NOT_IN_HEAP;
+        dynhcp_heap_set(&t->near, ep, ep->timer.due_ns);
+        ep = next;
+    }
+    while (t->far.len > 0 && key_of(t->far.entries[0].due_ns) - key <= DYNHCP_WHEEL_SLOTS) {
+        ep = t->far.entries[0].ep;
+        dynhcp_heap_remove(&t->far, ep);
+        place(t, ep);
+    }
+    return 1;
+}
+
+int dynhcp_timers_reserve(dynhcp_timers *t, uint32_t n)
+{
+    if (t->slots == NULL) {
+        dynhc_endpoint **slots = dynhcp_calloc(DYNHCP_WHEEL_SLOTS, sizeof(*slots));
+        uint64_t *occupied = dynhcp_calloc(WORDS, sizeof(*occupied));
+        if (slots == NULL || occupied == NULL) {
+            dynhcp_free(slots);
+            dynhcp_free(occupied);
+            return -1;
+        }
+        t->slots = slots;
+        t->occupied = occupied;
+    }
+    return dynhcp_heap_reserve(&t->near, n) == 0 && dynhcp_heap_reserve(&t->far, n) == 0 ? 0
+                                                                                           : -1;
+}
+
+void dynhcp_timers_set(dynhcp_timers *t, dynhc_endpoint *ep, uint64_t due)
+{
+    uint8_t where = ep->timer.where;
+    if (where == DYNHCP_TIMER_NONE) {
+        t->len++;
+    } else if (where == DYNHCP_TIMER_NEAR && due != UINT64_MAX && key_of(due) <= t->cursor) {
+        ep->timer.due_ns = due;
+        dynhcp_heap_set(&t->near, ep, due); /* a move within the heap */
+        return;
+    } else {
+        unplace(t, ep);
+    }
+    ep->timer.due_ns = due;
+    place(t, ep);
+}
+
+void dynhcp_timers_remove(dynhcp_timers *t, dynhc_endpoint *ep)
+{
+    if (ep->timer.where == DYNHCP_TIMER_NONE) {
+        return;
+    }
+    unplace(t, ep);
+    t->len--;
+}
+
+dynhc_endpoint *dynhcp_timers_first(dynhcp_timers *t)
+{
+    while (t->near.len == 0) {
+        if (!advance(t)) {
+            return NULL;
+        }
+    }
+    return t->near.entries[0].ep;
+}
+
+void dynhcp_timers_free(dynhcp_timers *t)
+{
+    dynhcp_heap_free(&t->near);
+    dynhcp_heap_free(&t->far);
+    dynhcp_free(t->slots);
+    dynhcp_free(t->occupied);
+    memset(t, 0, sizeof(*t));
+}
