@@ -717,6 +717,10 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
         uint64_t deadline = dynhcp_later(now, s->timeout_ns);
         dynhcp_timers_set(&s->timers, ep, deadline);
         dynhcp_endpoint_hold_locked(ep); /* removal from another thread leaves it to the send */
+        /* Fetched ahead for after the lock: the send's user data, and the
+         * slot by which the completion finds ep from its check id. */
+        __builtin_prefetch(ep->user_data);
+        __builtin_prefetch(&s->slots[ep->slot]);
         s->batch[count++] =
             (dynhcp_batch_entry){ep, check_id_of(ep), deadline, DYNHCP_BATCH_SEND, 0, 0, 0, 0};
     }
