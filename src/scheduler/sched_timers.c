@@ -3,7 +3,8 @@
  * A timer's key is its time in milliseconds rounded up, so that the timers
  * of one key are all due by the key's millisecond. Invariants: the near
  * heap holds the keys up to the cursor, the wheel the keys cursor + 1 ..
- * cursor + DYNHCP_WHEEL_SLOTS (one key per slot, slot = key mod the span),
+ * cursor + DYNHCP_WHEEL_SLOTS (one key per slot, slot = key mod the span,
+ * its timers in DYNHCP_WHEEL_LISTS lists),
  * the far heap the keys beyond; so the near heap's least is the earliest
  * timer of all, and when the near heap is empty the next key to open is the
  * wheel's next occupied slot, else the far heap's least. */
@@ -23,18 +24,30 @@ static uint64_t key_of(uint64_t due)
     return ms + (due % DYNHCP_SCHED_RESOLUTION_NS != 0);
 }
 
+static int slot_empty(const dynhcp_timers *t, uint32_t slot)
+{
+    for (uint32_t k = 0; k < DYNHCP_WHEEL_LISTS; k++) {
+        if (t->slots[slot * DYNHCP_WHEEL_LISTS + k] != NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void wheel_link(dynhcp_timers *t, dynhc_endpoint *ep, uint64_t key)
 {
     uint32_t slot = (uint32_t)(key & SLOT_MASK);
-    dynhc_endpoint *head = t->slots[slot];
+    /* The slot's lists take turns, so that they are about as long. */
+    uint32_t list = t->turn++ % DYNHCP_WHEEL_LISTS;
+    dynhc_endpoint **head = &t->slots[slot * DYNHCP_WHEEL_LISTS + list];
+    t->occupied[slot / 64] |= 1ull << (slot % 64);
+    ep->timer.list = (uint8_t)list;
     ep->timer.prev = NULL;
-    ep->timer.next = head;
-    if (head != NULL) {
-        head->timer.prev = ep;
-    } else {
-        t->occupied[slot / 64] |= 1ull << (slot % 64);
+    ep->timer.next = *head;
+    if (*head != NULL) {
+        (*head)->timer.prev = ep;
     }
-    t->slots[slot] = ep;
+    *head = ep;
     t->in_wheel++;
 }
 
@@ -49,8 +62,8 @@ static void wheel_unlink(dynhcp_timers *t, dynhc_endpoint *ep)
         prev->timer.next = next;
     } else {
         uint32_t slot = (uint32_t)(key_of(ep->timer.due_ns) & SLOT_MASK);
-        t->slots[slot] = next;
-        if (next == NULL) {
+        t->slots[slot * DYNHCP_WHEEL_LISTS + ep->timer.list] = next;
+        if (next == NULL && slot_empty(t, slot)) {
             t->occupied[slot / 64] &= ~(1ull << (slot % 64));
         }
     }
@@ -133,24 +146,35 @@ static int advance(dynhcp_timers *t)
         return 0;
     }
     t->cursor = key;
-    /* The slot first: key + span lands in the same slot, once emptied. */
+    /* The slot first: key + span lands in the same slot, once emptied.
+     * Its lists are walked side by side, an endpoint of each at a time:
+     * each step of a list waits for memory, the lists' steps overlap. */
     uint32_t slot = (uint32_t)(key & SLOT_MASK);
-    dynhc_endpoint *ep = t->slots[slot];
-    t->slots[slot] = NULL;
+    dynhc_endpoint *walk[DYNHCP_WHEEL_LISTS];
+    memcpy(walk, &t->slots[slot * DYNHCP_WHEEL_LISTS], sizeof(walk));
+    memset(&t->slots[slot * DYNHCP_WHEEL_LISTS], 0, sizeof(walk));
     t->occupied[slot / 64] &= ~(1ull << (slot % 64));
-    while (ep != NULL) {
-        dynhc_endpoint *next = ep->timer.next;
-        /* The tick sends and completes these next: the rest of their hot
-         * fields (sched_internal.h) is fetched while the list is walked. */
-        __builtin_prefetch((const char *)ep + 64, 1);
-        __builtin_prefetch((const char *)ep + 128, 1);
-        __builtin_prefetch((const char *)ep + 168, 1);
-        t->in_wheel--;
-        ep->timer.where = DYNHCP_TIMER_NEAR;
-        ep->timer.heap_index = DYNHCP_NOT_IN_HEAP;
-        dynhcp_heap_set(&t->near, ep, ep->timer.due_ns);
-        ep = next;
+    for (int more = 1; more;) {
+        more = 0;
+        for (uint32_t k = 0; k < DYNHCP_WHEEL_LISTS; k++) {
+            dynhc_endpoint *ep = walk[k];
+            if (ep == NULL) {
+                continue;
+            }
+            walk[k] = ep->timer.next;
+            more |= walk[k] != NULL;
+            /* The tick sends and completes these next: the rest of their
+             * hot fields (sched_internal.h) is fetched meanwhile. */
+            __builtin_prefetch((const char *)ep + 64, 1);
+            __builtin_prefetch((const char *)ep + 128, 1);
+            __builtin_prefetch((const char *)ep + 168, 1);
+            t->in_wheel--;
+            ep->timer.where = DYNHCP_TIMER_NEAR;
+            ep->timer.heap_index = DYNHCP_NOT_IN_HEAP;
+            dynhcp_heap_set(&t->near, ep, ep->timer.due_ns);
+        }
     }
+    dynhc_endpoint *ep;
     while (t->far.len > 0 && key_of(t->far.entries[0].due_ns) - key <= DYNHCP_WHEEL_SLOTS) {
         ep = t->far.entries[0].ep;
         dynhcp_heap_remove(&t->far, ep);
@@ -162,7 +186,8 @@ static int advance(dynhcp_timers *t)
 int dynhcp_timers_reserve(dynhcp_timers *t, uint32_t n)
 {
     if (t->slots == NULL) {
-        dynhc_endpoint **slots = dynhcp_calloc(DYNHCP_WHEEL_SLOTS, sizeof(*slots));
+        dynhc_endpoint **slots =
+            dynhcp_calloc((size_t)DYNHCP_WHEEL_SLOTS * DYNHCP_WHEEL_LISTS, sizeof(*slots));
         uint64_t *occupied = dynhcp_calloc(WORDS, sizeof(*occupied));
         if (slots == NULL || occupied == NULL) {
             dynhcp_free(slots);

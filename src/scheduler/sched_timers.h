@@ -4,7 +4,7 @@
  * guards it.
  *
  * A timing wheel of one-millisecond slots (the scheduler's resolution)
- * holds the timers due within the next 16 s or so, each slot a list
+ * holds the timers due within the next 16 s or so, each slot a few lists
  * threaded through its endpoints: setting, moving and removing a timer
  * there is O(1) and touches only the endpoint and its list neighbours,
  * which a tick has usually just touched. Timers further out wait in a heap
@@ -28,6 +28,9 @@ enum { DYNHCP_TIMER_NONE, DYNHCP_TIMER_NEAR, DYNHCP_TIMER_WHEEL, DYNHCP_TIMER_FA
 /* The wheel's span in milliseconds: a 10 s interval (the default) plus a
  * 3 s timeout, and a power of two. */
 #define DYNHCP_WHEEL_SLOTS 16384u
+/* Lists per slot: walked side by side when the slot's millisecond comes,
+ * their cache misses overlap (one list would take them one by one). */
+#define DYNHCP_WHEEL_LISTS 4u
 
 /* The part of an endpoint the queue owns; all zero: not scheduled. */
 typedef struct dynhcp_timer {
@@ -36,17 +39,19 @@ typedef struct dynhcp_timer {
     dynhc_endpoint *prev;
     uint32_t heap_index;  /* in the near or far heap */
     uint8_t where;        /* DYNHCP_TIMER_* */
+    uint8_t list;         /* which of its wheel slot's lists */
 } dynhcp_timer;
 
 typedef struct dynhcp_timers {
     /* Timers whose millisecond has come (key <= cursor), in order. */
     dynhcp_heap near;
-    /* The wheel: DYNHCP_WHEEL_SLOTS list heads, a bit per non-empty slot;
-     * the timers of keys cursor + 1 .. cursor + DYNHCP_WHEEL_SLOTS.
-     * Allocated by the first reserve. */
+    /* The wheel: DYNHCP_WHEEL_LISTS list heads per slot, a bit per
+     * non-empty slot; the timers of keys cursor + 1 .. cursor +
+     * DYNHCP_WHEEL_SLOTS. Allocated by the first reserve. */
     dynhc_endpoint **slots;
     uint64_t *occupied;
     uint32_t in_wheel;
+    uint32_t turn; /* the list the next timer of a slot joins */
     /* Timers beyond the wheel, in order. */
     dynhcp_heap far;
     /* The last millisecond opened, as a key (the time in milliseconds,
