@@ -100,6 +100,7 @@ static void check_structure(const model *m, int full)
         assert_int_equal(bit, any);
     }
     assert_int_equal(linked, t->in_wheel);
+    assert_true(t->cursor <= key_of(m->now)); /* the wheel turns to now at most */
     uint32_t scheduled = 0;
     uint32_t near = 0;
     uint32_t far = 0;
@@ -139,9 +140,16 @@ static void check_structure(const model *m, int full)
     assert_int_equal(t->far.len, far);
 }
 
-/* The earliest timer is the model's (any of those with the least time),
- * never one at the end of the clock. */
-static void check_first(model *m)
+static uint64_t rounded_up(uint64_t due)
+{
+    uint64_t rest = due % MS;
+    return rest == 0 || due > UINT64_MAX - (MS - rest) ? due : due + (MS - rest);
+}
+
+/* The deadline is the model's least time rounded up to the millisecond
+ * (none when only timers at the end of the clock are left), and the due
+ * timer at now one of those with the least time, when that is due. */
+static void check_earliest(model *m)
 {
     uint64_t least = UINT64_MAX;
     for (size_t i = 0; i < COUNT; i++) {
@@ -149,8 +157,10 @@ static void check_first(model *m)
             least = m->due[i];
         }
     }
-    dynhc_endpoint *first = dynhcp_timers_first(&m->timers);
-    if (least == UINT64_MAX) {
+    assert_int_equal(dynhcp_timers_deadline(&m->timers),
+                     least == UINT64_MAX ? DYNHC_NO_DEADLINE : rounded_up(least));
+    dynhc_endpoint *first = dynhcp_timers_due(&m->timers, m->now);
+    if (least > m->now) {
         assert_null(first);
         return;
     }
@@ -180,7 +190,7 @@ static void random_operations_agree_with_a_plain_array(void **state)
             /* A tick: what is due at now is taken, earliest first, and
              * scheduled again after now, as the scheduler does. */
             dynhc_endpoint *ep;
-            while ((ep = dynhcp_timers_first(&m->timers)) != NULL && ep->timer.due_ns <= m->now) {
+            while ((ep = dynhcp_timers_due(&m->timers, m->now)) != NULL) {
                 size_t k = (size_t)(ep - m->eps);
                 assert_int_equal(m->due[k], ep->timer.due_ns);
                 m->due[k] = m->now + 1 + next_random(m) % (4000 * MS);
@@ -192,7 +202,7 @@ static void random_operations_agree_with_a_plain_array(void **state)
                                                 : next_random(m) % (5 * MS);
         }
         if (step % 7 == 0) {
-            check_first(m);
+            check_earliest(m);
         }
         check_structure(m, step % 1000 == 0);
     }
@@ -212,10 +222,18 @@ static void taking_the_earliest_gives_every_timer_in_order(void **state)
         m->due[i] = random_due(m);
         dynhcp_timers_set(&m->timers, &m->eps[i], m->due[i]);
     }
+    /* At the end of the clock, everything is due but what is set there. */
+    m->now = UINT64_MAX;
     uint64_t previous = 0;
     size_t taken = 0;
-    dynhc_endpoint *ep;
-    while ((ep = dynhcp_timers_first(&m->timers)) != NULL) {
+    for (;;) {
+        uint64_t deadline = dynhcp_timers_deadline(&m->timers);
+        dynhc_endpoint *ep = dynhcp_timers_due(&m->timers, m->now);
+        if (ep == NULL) {
+            assert_int_equal(deadline, DYNHC_NO_DEADLINE);
+            break;
+        }
+        assert_int_equal(deadline, rounded_up(ep->timer.due_ns));
         assert_true(ep->timer.due_ns >= previous);
         assert_true(ep->timer.due_ns != UINT64_MAX);
         previous = ep->timer.due_ns;
@@ -249,17 +267,34 @@ static void a_slot_reused_after_a_turn_keeps_its_times_apart(void **state)
     dynhcp_timers_set(&t, &eps[0], base + DYNHCP_WHEEL_SLOTS * MS);
     dynhcp_timers_set(&t, &eps[1], base);
     dynhcp_timers_set(&t, &eps[2], base + 2 * DYNHCP_WHEEL_SLOTS * MS);
-    assert_ptr_equal(dynhcp_timers_first(&t), &eps[1]);
+    /* Nothing is due before its time, the wheel's turn included. */
+    assert_null(dynhcp_timers_due(&t, base - 1));
+    assert_int_equal(dynhcp_timers_deadline(&t), base);
+    assert_ptr_equal(dynhcp_timers_due(&t, base), &eps[1]);
     dynhcp_timers_remove(&t, &eps[1]);
-    assert_ptr_equal(dynhcp_timers_first(&t), &eps[0]);
+    assert_null(dynhcp_timers_due(&t, base + DYNHCP_WHEEL_SLOTS * MS - 1));
+    assert_ptr_equal(dynhcp_timers_due(&t, UINT64_MAX), &eps[0]);
     dynhcp_timers_remove(&t, &eps[0]);
-    assert_ptr_equal(dynhcp_timers_first(&t), &eps[2]);
+    assert_ptr_equal(dynhcp_timers_due(&t, UINT64_MAX), &eps[2]);
     assert_int_equal(eps[2].timer.due_ns, base + 2 * DYNHCP_WHEEL_SLOTS * MS);
     dynhcp_timers_remove(&t, &eps[2]);
-    assert_null(dynhcp_timers_first(&t));
+    assert_null(dynhcp_timers_due(&t, UINT64_MAX));
+    assert_int_equal(dynhcp_timers_deadline(&t), DYNHC_NO_DEADLINE);
     assert_int_equal(t.len, 0);
     dynhcp_timers_free(&t);
     assert_null(t.slots);
+}
+
+static void a_queue_never_reserved_has_nothing_due(void **state)
+{
+    (void)state;
+    /* A scheduler without endpoints ticks too: the wheel, allocated with
+     * the first endpoint, is not there to turn. */
+    dynhcp_timers t;
+    memset(&t, 0, sizeof(t));
+    assert_null(dynhcp_timers_due(&t, 5 * MS));
+    assert_int_equal(dynhcp_timers_deadline(&t), DYNHC_NO_DEADLINE);
+    dynhcp_timers_free(&t);
 }
 
 int main(void)
@@ -268,6 +303,7 @@ int main(void)
         cmocka_unit_test(random_operations_agree_with_a_plain_array),
         cmocka_unit_test(taking_the_earliest_gives_every_timer_in_order),
         cmocka_unit_test(a_slot_reused_after_a_turn_keeps_its_times_apart),
+        cmocka_unit_test(a_queue_never_reserved_has_nothing_due),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

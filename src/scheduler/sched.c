@@ -164,19 +164,9 @@ uint64_t dynhcp_sched_random_below(dynhc_sched *s, uint64_t n)
 
 /* ---- deadlines ------------------------------------------------------------ */
 
-uint64_t dynhcp_sched_next_deadline_locked(dynhc_sched *s)
+uint64_t dynhcp_sched_next_deadline_locked(const dynhc_sched *s)
 {
-    const dynhc_endpoint *first = dynhcp_timers_first(&s->timers);
-    if (first == NULL) {
-        return DYNHC_NO_DEADLINE;
-    }
-    uint64_t due = first->timer.due_ns;
-    uint64_t rest = due % DYNHCP_SCHED_RESOLUTION_NS;
-    if (rest == 0) {
-        return due;
-    }
-    uint64_t up = DYNHCP_SCHED_RESOLUTION_NS - rest;
-    return due > UINT64_MAX - up ? due : due + up; /* no wrap near the end of time */
+    return dynhcp_timers_deadline(&s->timers);
 }
 
 /* ---- readiness ------------------------------------------------------------- */
@@ -668,8 +658,8 @@ static uint32_t collect_due(dynhc_sched *s, uint64_t now)
 {
     uint32_t count = 0;
     dynhc_endpoint *ep;
-    /* What is due at the end of time never comes first: it is never due. */
-    while ((ep = dynhcp_timers_first(&s->timers)) != NULL && ep->timer.due_ns <= now) {
+    /* What is due at the end of time never is, a tick at UINT64_MAX included. */
+    while ((ep = dynhcp_timers_due(&s->timers, now)) != NULL) {
         /* Room for what one endpoint adds: a check to send, or its own
          * transition and the overall status's. Registration keeps room for
          * every endpoint and two more, which is always enough (an endpoint
@@ -799,11 +789,10 @@ uint64_t dynhc_sched_next_deadline(const dynhc_sched *s)
     if (s == NULL) {
         return DYNHC_NO_DEADLINE;
     }
-    /* Read only as the caller sees it: the lock is taken, and the timer
-     * wheel turns as far as the earliest timer, which changes no time. */
+    /* Read only: the lock is the one thing taken. */
     dynhc_sched *locked = (dynhc_sched *)(uintptr_t)s;
     pthread_mutex_lock(&locked->lock);
-    uint64_t deadline = dynhcp_sched_next_deadline_locked(locked);
+    uint64_t deadline = dynhcp_sched_next_deadline_locked(s);
     pthread_mutex_unlock(&locked->lock);
     return deadline;
 }

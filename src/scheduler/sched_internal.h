@@ -294,8 +294,7 @@ int dynhcp_sched_reserve_batch_locked(dynhc_sched *s, uint32_t n);
  * ownership of names, n unique non-empty strings; NULL/0: every endpoint). */
 void dynhcp_sched_set_use_names(dynhc_sched *s, char **names, size_t n);
 
-/* The earliest due time, DYNHC_NO_DEADLINE when none; with the lock held.
- * Not const: finding it turns the timer wheel. */
-uint64_t dynhcp_sched_next_deadline_locked(dynhc_sched *s);
+/* The earliest due time, DYNHC_NO_DEADLINE when none; with the lock held. */
+uint64_t dynhcp_sched_next_deadline_locked(const dynhc_sched *s);
 
 #endif

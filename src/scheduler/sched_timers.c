@@ -7,7 +7,9 @@
  * its timers in DYNHCP_WHEEL_LISTS lists),
  * the far heap the keys beyond; so the near heap's least is the earliest
  * timer of all, and when the near heap is empty the next key to open is the
- * wheel's next occupied slot, else the far heap's least. */
+ * wheel's next occupied slot, else the far heap's least. The wheel turns
+ * only as far as the time a tick is given: its span starts at about now,
+ * and what is set for the next 16 s lands in it. */
 #include "sched_timers.h"
 
 #include <string.h>
@@ -132,19 +134,20 @@ static uint64_t next_occupied(const dynhcp_timers *t)
     return t->cursor + 1; /* not reached: in_wheel counts the occupied slots' timers */
 }
 
-/* Opens the next key that has timers: its slot empties into the near heap,
- * and the far timers that the wheel's span now reaches move in. 0 when no
- * timer is left to open. */
-static int advance(dynhcp_timers *t)
+/* The least key after the cursor that has timers; UINT64_MAX when none. */
+static uint64_t next_key(const dynhcp_timers *t)
 {
-    uint64_t key;
     if (t->in_wheel > 0) {
-        key = next_occupied(t);
-    } else if (t->far.len > 0) {
-        key = key_of(t->far.entries[0].due_ns);
-    } else {
-        return 0;
+        return next_occupied(t);
     }
+    return t->far.len > 0 ? key_of(t->far.entries[0].due_ns) : UINT64_MAX;
+}
+
+/* Turns the wheel to key, which no timer of the wheel or the far heap
+ * precedes: key's slot (its timers, if any, are key's) empties into the
+ * near heap, and the far timers that the span now reaches move in. */
+static void turn_to(dynhcp_timers *t, uint64_t key)
+{
     t->cursor = key;
     /* The slot first: key + span lands in the same slot, once emptied.
      * Its lists are walked side by side, an endpoint of each at a time:
@@ -174,13 +177,36 @@ static int advance(dynhcp_timers *t)
             dynhcp_heap_set(&t->near, ep, ep->timer.due_ns);
         }
     }
-    dynhc_endpoint *ep;
     while (t->far.len > 0 && key_of(t->far.entries[0].due_ns) - key <= DYNHCP_WHEEL_SLOTS) {
-        ep = t->far.entries[0].ep;
+        dynhc_endpoint *ep = t->far.entries[0].ep;
         dynhcp_heap_remove(&t->far, ep);
         place(t, ep);
     }
-    return 1;
+}
+
+/* due rounded up to the scheduler's grid, or due when that would pass the
+ * end of the clock. */
+static uint64_t round_up(uint64_t due)
+{
+    uint64_t rest = due % DYNHCP_SCHED_RESOLUTION_NS;
+    if (rest == 0) {
+        return due;
+    }
+    uint64_t up = DYNHCP_SCHED_RESOLUTION_NS - rest;
+    return due > UINT64_MAX - up ? due : due + up;
+}
+
+/* The earliest time in key's slot (it has timers). */
+static uint64_t slot_least(const dynhcp_timers *t, uint64_t key)
+{
+    uint64_t least = UINT64_MAX;
+    dynhc_endpoint *const *lists = &t->slots[(key & SLOT_MASK) * DYNHCP_WHEEL_LISTS];
+    for (uint32_t k = 0; k < DYNHCP_WHEEL_LISTS; k++) {
+        for (const dynhc_endpoint *ep = lists[k]; ep != NULL; ep = ep->timer.next) {
+            least = ep->timer.due_ns < least ? ep->timer.due_ns : least;
+        }
+    }
+    return least;
 }
 
 int dynhcp_timers_reserve(dynhcp_timers *t, uint32_t n)
@@ -226,14 +252,38 @@ void dynhcp_timers_remove(dynhcp_timers *t, dynhc_endpoint *ep)
     t->len--;
 }
 
-dynhc_endpoint *dynhcp_timers_first(dynhcp_timers *t)
+dynhc_endpoint *dynhcp_timers_due(dynhcp_timers *t, uint64_t now)
 {
+    uint64_t limit = key_of(now);
     while (t->near.len == 0) {
-        if (!advance(t)) {
+        uint64_t key = next_key(t);
+        if (key > limit) {
+            /* Nothing is due: the wheel still turns to now, so that its span
+             * starts at now for the timers set next (once it exists). */
+            if (limit > t->cursor && t->slots != NULL) {
+                turn_to(t, limit);
+            }
             return NULL;
         }
+        turn_to(t, key);
     }
-    return t->near.entries[0].ep;
+    dynhc_endpoint *first = t->near.entries[0].ep;
+    return first->timer.due_ns <= now ? first : NULL;
+}
+
+uint64_t dynhcp_timers_deadline(const dynhcp_timers *t)
+{
+    if (t->near.len > 0) {
+        return round_up(t->near.entries[0].due_ns);
+    }
+    if (t->in_wheel > 0) {
+        /* Every time of a slot rounds up to its key's millisecond, but in
+         * the clock's last millisecond, where the times themselves count. */
+        uint64_t key = next_occupied(t);
+        return key <= UINT64_MAX / DYNHCP_SCHED_RESOLUTION_NS ? key * DYNHCP_SCHED_RESOLUTION_NS
+                                                               : round_up(slot_least(t, key));
+    }
+    return t->far.len > 0 ? round_up(t->far.entries[0].due_ns) : UINT64_MAX;
 }
 
 void dynhcp_timers_free(dynhcp_timers *t)

@@ -71,9 +71,15 @@ void dynhcp_timers_set(dynhcp_timers *t, dynhc_endpoint *ep, uint64_t due);
 /* Unschedules ep; nothing when it is not scheduled. */
 void dynhcp_timers_remove(dynhcp_timers *t, dynhc_endpoint *ep);
 
-/* The endpoint with the earliest timer (its time: ep->timer.due_ns), NULL
- * when none will ever be due. Turns the wheel as far as that timer. */
-dynhc_endpoint *dynhcp_timers_first(dynhcp_timers *t);
+/* The endpoint with the earliest timer if that timer is due at now (its
+ * time, ep->timer.due_ns, <= now), else NULL; never one at UINT64_MAX.
+ * Turns the wheel to now's millisecond at most. */
+dynhc_endpoint *dynhcp_timers_due(dynhcp_timers *t, uint64_t now);
+
+/* The earliest time, rounded up to the scheduler's 1 ms grid unless that
+ * would pass the end of the clock; DYNHC_NO_DEADLINE (UINT64_MAX) when no
+ * timer will ever be due. Changes nothing. */
+uint64_t dynhcp_timers_deadline(const dynhcp_timers *t);
 
 void dynhcp_timers_free(dynhcp_timers *t);
 
