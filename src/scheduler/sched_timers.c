@@ -4,10 +4,10 @@
  * of one key are all due by the key's millisecond. Invariants: the near
  * heap holds the keys up to the cursor, the wheel the keys cursor + 1 ..
  * cursor + DYNHCP_WHEEL_SLOTS (one key per slot, slot = key mod the span,
- * its timers in DYNHCP_WHEEL_LISTS lists),
- * the far heap the keys beyond; so the near heap's least is the earliest
- * timer of all, and when the near heap is empty the next key to open is the
- * wheel's next occupied slot, else the far heap's least. The wheel turns
+ * its timers in DYNHCP_WHEEL_LISTS lists), the far heap the keys beyond;
+ * so the near heap's least is the earliest timer of all, and when the near
+ * heap is empty the next key to open is the wheel's next occupied slot,
+ * else the far heap's least. The wheel turns
  * only as far as the time a tick is given: its span starts at about now,
  * and what is set for the next 16 s lands in it. */
 #include "sched_timers.h"
