@@ -763,7 +763,7 @@ static void script_settings(world *w)
 }
 
 /* Endpoints with and without labels, many of them: the names table, the
- * slots, the heap, the tick's batch and the report buffers all grow. */
+ * slots, the timer queue, the tick's batch and the report buffers all grow. */
 static void script_add(world *w)
 {
     static const char *const labels[] = {"model", "gpt2", "region", "eu-west", NULL};
@@ -974,7 +974,7 @@ static void script_thread(world *w)
     wait_sends(w, 40);
     note(w, "stop_thread -> %d\n", dynhc_sched_stop_thread(w->s));
     w_reports(w);
-    /* Still quiet: endpoints due together go out in the order of the heap,
+    /* Still quiet: endpoints due together go out in the order of the timers,
      * which the runner's timing shaped. */
     w->sync = -1;
     tail(w);

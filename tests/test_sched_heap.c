@@ -1,6 +1,6 @@
 /* test_sched_heap.c: the scheduler's timer heap (sched_heap.c) on its own:
  * random inserts, moves and removals against a plain array, with the heap's
- * order and every endpoint's heap_index checked after each step. */
+ * order and every endpoint's timer.heap_index checked after each step. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,12 +38,12 @@ static void check(const model *m)
     uint64_t least = UINT64_MAX;
     for (size_t i = 0; i < COUNT; i++) {
         if (m->due[i] == UINT64_MAX) {
-            assert_int_equal(m->eps[i].heap_index, DYNHCP_NOT_IN_HEAP);
+            assert_int_equal(m->eps[i].timer.heap_index, DYNHCP_NOT_IN_HEAP);
             continue;
         }
         members++;
         least = m->due[i] < least ? m->due[i] : least;
-        uint32_t at = m->eps[i].heap_index;
+        uint32_t at = m->eps[i].timer.heap_index;
         assert_true(at < m->heap.len);
         assert_ptr_equal(m->heap.entries[at].ep, &m->eps[i]);
         assert_int_equal(m->heap.entries[at].due_ns, m->due[i]);
@@ -64,7 +64,7 @@ static void random_operations_keep_the_order_and_the_back_pointers(void **state)
     assert_non_null(m);
     m->rng = 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < COUNT; i++) {
-        m->eps[i].heap_index = DYNHCP_NOT_IN_HEAP;
+        m->eps[i].timer.heap_index = DYNHCP_NOT_IN_HEAP;
         m->due[i] = UINT64_MAX;
     }
     assert_int_equal(dynhcp_heap_reserve(&m->heap, COUNT), 0);
@@ -93,7 +93,7 @@ static void popping_the_least_gives_every_key_in_order(void **state)
     dynhcp_heap heap = {NULL, 0, 0};
     assert_int_equal(dynhcp_heap_reserve(&heap, 64), 0);
     for (uint32_t i = 0; i < 64; i++) {
-        eps[i].heap_index = DYNHCP_NOT_IN_HEAP;
+        eps[i].timer.heap_index = DYNHCP_NOT_IN_HEAP;
         dynhcp_heap_set(&heap, &eps[i], (i * 37u) % 64u); /* every key 0..63 once */
     }
     for (uint64_t expected = 0; expected < 64; expected++) {

@@ -19,7 +19,7 @@
 #define NAMES 400
 
 typedef struct entry {
-    char name[16];
+    char name[24]; /* "k" and any size_t */
     int in; /* in the table, as the model says */
 } entry;
 

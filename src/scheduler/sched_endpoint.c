@@ -81,7 +81,7 @@ static int reserve_endpoint(dynhc_sched *s)
         s->free_slots = free_slots;
         s->slot_capacity = capacity;
     }
-    if (dynhcp_heap_reserve(&s->heap, s->heap.len + 1) != 0) {
+    if (dynhcp_timers_reserve(&s->timers, s->timers.len + 1) != 0) {
         return -1;
     }
     /* The tick's batch too: a tick then never allocates (see collect_due). */
@@ -221,7 +221,6 @@ int dynhc_sched_add(dynhc_sched *s, const dynhc_endpoint_options *options, dynhc
     ep->send = o.send;
     ep->user_data = o.user_data;
     ep->destroy = o.destroy;
-    ep->heap_index = DYNHCP_NOT_IN_HEAP;
 
     dynhcp_transitions t = DYNHCP_TRANSITIONS_NONE;
     uint64_t now = dynhcp_sched_now(s); /* the clock is a callback: not under the lock */
@@ -310,7 +309,7 @@ int dynhc_sched_remove_endpoint(dynhc_sched *s, dynhc_endpoint *ep)
         return DYNHC_ERR_NOT_FOUND;
     }
     atomic_store_explicit(&ep->removed, 1, memory_order_release);
-    dynhcp_heap_remove(&s->heap, ep);
+    dynhcp_timers_remove(&s->timers, ep);
     dynhcp_table_remove(&s->names, ep->name);
     s->slots[ep->slot] = NULL;
     s->free_slots[s->free_count++] = ep->slot;

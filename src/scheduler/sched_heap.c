@@ -13,7 +13,7 @@
 static void place(dynhcp_heap *h, uint32_t i, dynhcp_heap_entry e)
 {
     h->entries[i] = e;
-    e.ep->heap_index = i;
+    e.ep->timer.heap_index = i;
 }
 
 static void sift_up(dynhcp_heap *h, uint32_t i)
@@ -84,24 +84,24 @@ int dynhcp_heap_reserve(dynhcp_heap *h, uint32_t n)
 
 void dynhcp_heap_set(dynhcp_heap *h, dynhc_endpoint *ep, uint64_t due)
 {
-    if (ep->heap_index == DYNHCP_NOT_IN_HEAP) {
+    if (ep->timer.heap_index == DYNHCP_NOT_IN_HEAP) {
         dynhcp_heap_entry e = {due, ep};
         h->entries[h->len] = e;
-        ep->heap_index = h->len++;
-        sift_up(h, ep->heap_index);
+        ep->timer.heap_index = h->len++;
+        sift_up(h, ep->timer.heap_index);
         return;
     }
-    h->entries[ep->heap_index].due_ns = due;
-    sift(h, ep->heap_index);
+    h->entries[ep->timer.heap_index].due_ns = due;
+    sift(h, ep->timer.heap_index);
 }
 
 void dynhcp_heap_remove(dynhcp_heap *h, dynhc_endpoint *ep)
 {
-    uint32_t i = ep->heap_index;
+    uint32_t i = ep->timer.heap_index;
     if (i == DYNHCP_NOT_IN_HEAP) {
         return;
     }
-    ep->heap_index = DYNHCP_NOT_IN_HEAP;
+    ep->timer.heap_index = DYNHCP_NOT_IN_HEAP;
     if (i == --h->len) {
         return;
     }

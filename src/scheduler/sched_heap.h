@@ -1,8 +1,8 @@
-/* sched_heap.h: the scheduler's timer heap. Every scheduled endpoint has one
- * entry keyed by the time it next needs attention (its next check, or the
- * deadline of the check in flight); the endpoint knows its place
- * (heap_index), so moving or removing it is O(log n). Internal; the
- * scheduler's lock guards it. */
+/* sched_heap.h: a heap of endpoints by time, for the timer queue
+ * (sched_timers.c): its timers beyond the wheel, and the ones whose
+ * millisecond has come. The endpoint knows its place (timer.heap_index),
+ * so moving or removing it is O(log n). Internal; the scheduler's lock
+ * guards it. */
 #ifndef DYNHCP_SCHED_HEAP_H
 #define DYNHCP_SCHED_HEAP_H
 

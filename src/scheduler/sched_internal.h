@@ -14,7 +14,7 @@
 
 #include "dynhc/sched.h"
 #include "clock.h"
-#include "sched_heap.h"
+#include "sched_timers.h"
 #include "sched_services.h"
 #include "table.h"
 
@@ -22,8 +22,11 @@
 #define DYNHCP_LATENCY_BUCKETS 11
 extern const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS];
 
-/* Fields that every fire touches come first, to share cache lines. The
- * per-endpoint counters are 32-bit: at a check a second they last a century.
+/* Fields that every fire touches come first, by when: the timer and the
+ * check in flight (the wheel reads the timer as it turns, just before the
+ * tick sends), what a send reads, then what a completion writes; a fire
+ * touches three cache lines of the endpoint. The per-endpoint counters are
+ * 32-bit: at a check a second they last a century.
  * Latency is one histogram for the scheduler (struct dynhc_sched): a
  * histogram per endpoint would cost 56 bytes each and a dozen series each,
  * far too many for a fleet. Per endpoint there is the last latency and
@@ -49,12 +52,15 @@ typedef struct dynhcp_traffic {
 
 struct dynhc_endpoint {
     _Alignas(DYNHCP_CACHE_LINE) dynhcp_traffic traffic;
-    _Alignas(DYNHCP_CACHE_LINE) uint32_t heap_index; /* DYNHCP_NOT_IN_HEAP when not scheduled */
+    /* The tick's hot fields start the next line. */
+    _Alignas(DYNHCP_CACHE_LINE) dynhcp_timer timer; /* the timer queue's; where NONE when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
     uint32_t sequence;      /* the low half of the in-flight check id */
-    /* The scheduler's last check id when the endpoint was registered: the
-     * ids of its slot up to this one were another endpoint's. */
-    uint32_t first_sequence;
+    /* One for the registration, dropped by removal, plus one per internal
+     * user that touches the endpoint after releasing the lock (a transition
+     * being announced, a tick's batch). Taken under the lock while the
+     * endpoint is registered, dropped anywhere; the last one frees it. */
+    atomic_uint refs;
     uint8_t in_flight;
     atomic_uchar removed;   /* read by the ticking thread without the lock */
     uint8_t last_result;    /* dynhc_check_result of the last check */
@@ -66,6 +72,9 @@ struct dynhc_endpoint {
     dynhc_send_fn send;
     void *user_data;
     char *name;
+    /* The scheduler's last check id when the endpoint was registered: the
+     * ids of its slot up to this one were another endpoint's. */
+    uint32_t first_sequence;
     atomic_int ready;
     /* Not ready because its requests made no progress within the stall
      * threshold; set under the lock, read by progress without it (which
@@ -76,17 +85,10 @@ struct dynhc_endpoint {
     uint8_t allocation_offset;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
-    /* One for the registration, dropped by removal, plus one per internal
-     * user that touches the endpoint after releasing the lock (a transition
-     * being announced, a tick's batch). Taken under the lock while the
-     * endpoint is registered, dropped anywhere; the last one frees it. */
-    atomic_uint refs;
-
-    dynhc_sched *sched;
-    /* The metric labels that can be written: name, value, ..., NULL, the
-     * strings one after the other in the same block; NULL when none. */
-    const char *const *labels;
-    dynhc_destroy_fn destroy;
+    /* Metrics, under the lock. Tokens spent are derived: checks sent times
+     * the payload's budget. */
+    uint32_t checks[3];     /* by dynhc_check_result */
+    uint32_t late;          /* completions after the timeout */
     uint64_t last_check_ns;      /* when the last check completed (once there was one) */
     uint64_t last_latency_ns;
     /* The latencies of every check, summed: one check at a time, each after
@@ -95,15 +97,16 @@ struct dynhc_endpoint {
     /* When its last check succeeded; 0: never. Reports take the later of
      * this and traffic.last_progress_ns as when it last worked. */
     _Atomic uint64_t last_success_ns;
-    uint64_t last_change_ns;     /* its last readiness change; its registration before */
     const char *last_error;      /* the last failure's text; NULL after a success */
     uint8_t last_error_owned;    /* last_error is a copy to free, else a literal */
-
-    /* Metrics, under the lock. Tokens spent are derived: checks sent times
-     * the payload's budget. */
-    uint32_t checks[3];     /* by dynhc_check_result */
-    uint32_t late;          /* completions after the timeout */
     uint32_t transitions;
+
+    dynhc_sched *sched;
+    /* The metric labels that can be written: name, value, ..., NULL, the
+     * strings one after the other in the same block; NULL when none. */
+    const char *const *labels;
+    dynhc_destroy_fn destroy;
+    uint64_t last_change_ns;     /* its last readiness change; its registration before */
 };
 
 /* The block allocated for ep, to free. */
@@ -186,7 +189,7 @@ struct dynhc_sched {
     dynhcp_table names; /* registered endpoints by name (unique) */
     size_t endpoint_count;
 
-    dynhcp_heap heap; /* every scheduled endpoint, by when it is next due */
+    dynhcp_timers timers; /* every scheduled endpoint, by when it is next due */
 
     /* Overall status: tracked endpoints and how many of them are ready. */
     size_t tracked_count;

@@ -90,8 +90,8 @@ int dynhc_sched_set_stall_ns(dynhc_sched *s, uint64_t ns)
             if (ep == NULL || ep->in_flight) {
                 continue;
             }
-            if (ep->heap_index == DYNHCP_NOT_IN_HEAP) {
-                dynhcp_heap_set(&s->heap, ep, dynhcp_later(now, ns));
+            if (ep->timer.where == DYNHCP_TIMER_NONE) {
+                dynhcp_timers_set(&s->timers, ep, dynhcp_later(now, ns));
             } else {
                 dynhcp_sched_plan_locked(s, ep, now);
             }
@@ -154,13 +154,13 @@ int dynhc_sched_set_enabled(dynhc_sched *s, int enabled)
         w = dynhcp_sched_wakeup_locked(s);
         int was = s->enabled;
         s->enabled = enabled != 0;
-        /* Endpoints leave the heap when their next check would be scheduled;
+        /* Endpoints leave the queue when their next check would be scheduled;
          * on enabling, the ones outside get a check now. */
         for (uint32_t i = 0; s->enabled && !was && i < s->slot_count; i++) {
             dynhc_endpoint *ep = s->slots[i];
-            if (ep != NULL && ep->heap_index == DYNHCP_NOT_IN_HEAP) {
+            if (ep != NULL && ep->timer.where == DYNHCP_TIMER_NONE) {
                 ep->due_ns = now;
-                dynhcp_heap_set(&s->heap, ep, now);
+                dynhcp_timers_set(&s->timers, ep, now);
             }
         }
     });
