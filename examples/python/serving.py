@@ -46,6 +46,7 @@ class DistributedRuntime:
         self.http: Optional[asyncio.AbstractServer] = None
         self.http_port: Optional[int] = None
         self.connections: Set["asyncio.Task[None]"] = set()
+        self.closing = False
         self.status_port = self.scheduler.start_server()
         self.stopped = asyncio.Event()
         if serve_for is not None:
@@ -84,6 +85,7 @@ class DistributedRuntime:
         if self.http is not None:
             self.http.close()
             # Requests stuck in a wedged engine would never end by themselves.
+            self.closing = True
             for task in self.connections:
                 task.cancel()
             await self.http.wait_closed()
@@ -108,6 +110,10 @@ class DistributedRuntime:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass
+        except asyncio.CancelledError:
+            if not self.closing:
+                raise
+            # Ended by close(): asyncio would log a cancelled connection as an error.
         finally:
             self.connections.discard(task)
             writer.close()

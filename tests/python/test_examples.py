@@ -181,6 +181,7 @@ class Worker(unittest.TestCase):
         self.assertEqual(self.stop(), 0)  # SIGTERM ends the stuck request too
         log = "".join(self.log)
         self.assertIn("wedged after 5 tokens", log)
+        self.assertNotIn("Traceback", log)
         self.assertIn("'generate' is now not ready: stalled", log)
 
     def test_a_saturated_engine_stays_ready_while_a_canary_would_time_out(self):
