@@ -8,8 +8,10 @@ real, if small, server:
 
 - each served endpoint is registered with one dynhc.Scheduler, whose
   canary check calls the endpoint's own handler with the health-check
-  payload (as Dynamo's canary does) and which counts real traffic
-  (record_activity), so that only an idle endpoint is checked;
+  payload (as Dynamo's canary does) and which is told of each real request
+  (begun, each streamed chunk as progress, ended with its outcome), so
+  that only an idle endpoint is checked and, with a stall threshold
+  (DYN_HEALTH_CHECK_STALL_TIMEOUT), a busy one is judged by its progress;
 - requests reach the handlers over HTTP, OpenAI-style: POST
   /v1/completions goes to the endpoint named "generate", /v1/chat/completions
   to "chat", /v1/embeddings to "embedding" (any other endpoint: POST
@@ -24,7 +26,7 @@ import asyncio
 import json
 import logging
 import signal
-from typing import Any, Dict, Optional
+from typing import Any, AsyncIterator, Dict, Optional, Set
 
 import dynhc
 
@@ -43,6 +45,8 @@ class DistributedRuntime:
         self.endpoints: Dict[str, "Endpoint"] = {}
         self.http: Optional[asyncio.AbstractServer] = None
         self.http_port: Optional[int] = None
+        self.connections: Set["asyncio.Task[None]"] = set()
+        self.closing = False
         self.status_port = self.scheduler.start_server()
         self.stopped = asyncio.Event()
         if serve_for is not None:
@@ -80,11 +84,18 @@ class DistributedRuntime:
     async def close(self) -> None:
         if self.http is not None:
             self.http.close()
+            # Requests stuck in a wedged engine would never end by themselves.
+            self.closing = True
+            for task in self.connections:
+                task.cancel()
             await self.http.wait_closed()
         await self.scheduler.aclose()
 
     async def _serve_connection(self, reader: asyncio.StreamReader,
                                 writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.connections.add(task)
         try:
             while True:
                 request = await _read_request(reader)
@@ -99,7 +110,12 @@ class DistributedRuntime:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass
+        except asyncio.CancelledError:
+            if not self.closing:
+                raise
+            # Ended by close(): asyncio would log a cancelled connection as an error.
         finally:
+            self.connections.discard(task)
             writer.close()
 
     async def _answer(self, method: str, path: str, body: bytes):
@@ -157,25 +173,29 @@ class Endpoint:
             del self.runtime.endpoints[self.name]
 
     async def _canary(self, payload: Dict[str, Any]) -> None:
-        await _collect(self.handler(payload))
+        async for _ in _stream(self.handler(payload)):
+            pass
 
     async def call(self, request: Dict[str, Any]):
-        """One real request: its outcome is the endpoint's traffic."""
-        try:
-            chunks = await _collect(self.handler(request))
-        except Exception as e:  # the engine failed this request
-            if self.health is not None:
-                self.health.record_activity(ok=False)
-            return 500, {"error": "%s: %s" % (type(e).__name__, e)}
+        """One real request, reported to the scheduler: begun, each chunk
+        progress, ended ok or not with its outcome (track())."""
+        answer = _stream(self.handler(request))
         if self.health is not None:
-            self.health.record_activity(ok=True)
+            answer = self.health.track(answer)
+        try:
+            chunks = [chunk async for chunk in answer]
+        except Exception as e:  # the engine failed this request
+            return 500, {"error": "%s: %s" % (type(e).__name__, e)}
         return 200, chunks[-1] if len(chunks) == 1 else {"chunks": chunks}
 
 
-async def _collect(outcome) -> list:
+async def _stream(outcome) -> AsyncIterator[Any]:
+    """A handler's answer as chunks: an async generator's, or one awaited."""
     if hasattr(outcome, "__aiter__"):
-        return [chunk async for chunk in outcome]
-    return [await outcome]
+        async for chunk in outcome:
+            yield chunk
+    else:
+        yield await outcome
 
 
 async def _read_request(reader: asyncio.StreamReader):

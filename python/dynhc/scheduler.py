@@ -12,7 +12,8 @@ integer keys, and the ctypes callback objects close over a weak reference to
 the Scheduler, so that dropping the Scheduler (or close()) frees the C side
 and nothing is called back into a freed object. An Endpoint holds its own C
 reference (dynhc_endpoint_ref), valid after removal and after the scheduler
-is freed, so record_activity() from any thread is always safe.
+is freed, so record_activity() and the forward-progress calls (request_begin,
+record_progress, request_end) from any thread are always safe.
 """
 from __future__ import annotations
 
@@ -26,16 +27,19 @@ import os
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Any, AsyncIterable, AsyncIterator, Callable, Dict, Iterable, List, Mapping,
+                    Optional, Sequence, Tuple, TypeVar, Union)
 
 from . import _lib
 from ._lib import decode, encode, lib
 from .errors import (DisabledError, NoMemoryError, SystemCallError, UnsupportedError,
                      UsageError, error_for)
+from .progress import Request, track
 from .resolver import Payload, Resolver, Result, _Env, check, seconds_to_ns
 
 logger = logging.getLogger("dynhc")
+
+T = TypeVar("T")
 
 _LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
 
@@ -75,6 +79,35 @@ class Endpoint:
         """Real traffic reached the endpoint: resets its idle timer and, when
         ok, marks it ready (SPEC 3). Lock-free; any thread."""
         lib.dynhc_endpoint_record_activity(self._ptr, 1 if ok else 0)
+
+    def request_begin(self) -> None:
+        """A request started (SPEC 3, forward progress): one more in flight.
+        Traffic for the idle timer, not progress. Lock-free; any thread."""
+        lib.dynhc_endpoint_request_begin(self._ptr)
+
+    def request_end(self, ok: bool = True) -> None:
+        """A request ended: one fewer in flight. ok: it succeeded, which is
+        progress and does what record_activity(True) does; else it is
+        traffic only, as record_activity(False). Lock-free; any thread."""
+        lib.dynhc_endpoint_request_end(self._ptr, 1 if ok else 0)
+
+    def record_progress(self) -> None:
+        """The endpoint made progress (a token streamed): resets the stall
+        timer and makes a stalled endpoint ready. Lock-free; any thread."""
+        lib.dynhc_endpoint_record_progress(self._ptr)
+
+    def request(self) -> Request:
+        """One request as a context manager: `async with ep.request() as r:`
+        begins it, r.progress() per token, ends it ok unless an exception
+        leaves the block (see dynhc.progress.Request)."""
+        return Request(self)
+
+    def track(self, stream: AsyncIterable[T]) -> AsyncIterator[T]:
+        """stream (an async iterable: a handler's answer) as one request:
+        `async for chunk in ep.track(handler(request)):` begins it at the
+        first iteration, records progress per item and ends it, ok when the
+        stream is exhausted, not ok when it raises or is left early."""
+        return track(self, stream)
 
     @property
     def ready(self) -> bool:
@@ -147,6 +180,10 @@ class Scheduler:
       interval, not_ready_interval, timeout, jitter, spread, seed,
       failures, successes (thresholds), activity_marks_ready, enabled,
       starting_ready, use_endpoints: as in include/dynhc/sched.h
+      stall_timeout: with requests in flight (Endpoint.request_begin), time
+                   without progress before an endpoint turns not ready as
+                   "stalled"; 0 turns it off; None (the default) keeps
+                   DYN_HEALTH_CHECK_STALL_TIMEOUT (off unless set)
       on_transition(name, ready): a readiness change (name None: overall),
                    called in the loop
       on_log(level, message): the log sink (logging levels); default: the
@@ -163,6 +200,7 @@ class Scheduler:
                  activity_marks_ready: bool = True, enabled: Optional[bool] = None,
                  starting_ready: Optional[bool] = None,
                  use_endpoints: Optional[Sequence[str]] = None,
+                 stall_timeout: Optional[float] = None,
                  on_transition: Optional[Callable[[Optional[str], bool], Any]] = None,
                  on_log: Optional[Callable[[int, str], Any]] = None) -> None:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -238,6 +276,8 @@ class Scheduler:
         if starting_ready is not None:
             check(lib.dynhc_sched_set_starting_status(ptr, int(bool(starting_ready))),
                   "starting_ready")
+        if stall_timeout is not None:
+            self.set_stall_timeout(stall_timeout)
         if use_endpoints is not None:
             if isinstance(use_endpoints, str):
                 raise UsageError("use_endpoints: expected a list of names, got a string")
@@ -318,6 +358,17 @@ class Scheduler:
     def ready(self) -> bool:
         """The overall status (any thread)."""
         return bool(self._h.sched and lib.dynhc_sched_is_ready(self._h.sched))
+
+    def set_stall_timeout(self, seconds: Optional[float]) -> None:
+        """The stall threshold in seconds (at most 24 h); None or 0 turns
+        stall detection off. Any time, from the loop's thread."""
+        if seconds is not None and (isinstance(seconds, bool)
+                                    or not isinstance(seconds, (int, float))
+                                    or not 0 <= seconds <= 86400):
+            raise UsageError("stall_timeout: expected seconds from 0 (off) to 24 h, or None "
+                             "(off), got %r" % (seconds,))
+        ns = 0 if not seconds else seconds_to_ns(seconds, "stall_timeout")
+        check(lib.dynhc_sched_set_stall_ns(self._sched(), ns), "stall_timeout")
 
     def set_process_ready(self, ready: bool) -> None:
         """The status used when no endpoint makes the overall status."""

@@ -1,13 +1,17 @@
 """examples/python/ run as a user runs them: each of the guide's snippets as
 a program, and worker.py serving completions, canary-checking itself when
-idle, answering /health on DYN_SYSTEM_PORT, and stopping on SIGTERM."""
+idle, answering /health on DYN_SYSTEM_PORT, stopping on SIGTERM, and showing
+forward progress: a wedged engine turns not ready as stalled while its
+requests hang, a saturated one stays ready while a canary would time out."""
 import json
 import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.error
@@ -31,11 +35,11 @@ def run(name, **env):
     return out.stdout
 
 
-def http(port, path, body=None):
+def http(port, path, body=None, timeout=10):
     request = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
                                      data=None if body is None else json.dumps(body).encode())
     try:
-        with urllib.request.urlopen(request, timeout=10) as r:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
@@ -74,8 +78,8 @@ class Snippets(unittest.TestCase):
 
 class Worker(unittest.TestCase):
     def start(self, *args, **env):
-        env = environment(DYN_SYSTEM_HOST="127.0.0.1", DYN_SYSTEM_PORT="0",
-                          DYN_HEALTH_CHECK_INTERVAL="0.3", **env)
+        env = environment(**{"DYN_SYSTEM_HOST": "127.0.0.1", "DYN_SYSTEM_PORT": "0",
+                             "DYN_HEALTH_CHECK_INTERVAL": "0.3", **env})
         self.proc = subprocess.Popen([sys.executable, str(EXAMPLES / "worker.py"),
                                       "--http-port", "0", *args], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -145,6 +149,79 @@ class Worker(unittest.TestCase):
         self.assertEqual(http(port, "/v1/completions", {"prompt": "x"})[0], 500)
         self.assertEqual(self.stop(), 0)
         self.assertIn("is now not ready: RuntimeError: engine failure", "".join(self.log))
+
+    def test_a_wedged_engine_turns_not_ready_as_stalled_while_its_requests_hang(self):
+        # Checks 30 s apart (the first one anywhere in those 30 s: 1 token):
+        # a first request (2 tokens) makes the endpoint ready, and the
+        # engine wedges inside the streamed one, after at least 2 of its
+        # tokens, whenever the first canary comes.
+        port, status_port = self.start("--engine", "wedged", "--wedge-after", "5",
+                                       DYN_HEALTH_CHECK_INTERVAL="30",
+                                       DYN_HEALTH_CHECK_STALL_TIMEOUT="1")
+        self.assertEqual(http(port, "/v1/completions", {"prompt": "Hi", "max_tokens": 2})[0],
+                         200)
+        self.wait_health(status_port, 200)
+        hung = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(hung.close)
+        body = json.dumps({"prompt": "Hi", "max_tokens": 20, "stream": True}).encode()
+        hung.sendall(b"POST /v1/completions HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(body), body))
+        self.assertEqual(self.wait_health(status_port, 503, timeout=30)["status"], "notready")
+        status, verbose = http(status_port, "/health?verbose")
+        self.assertEqual(status, 503)
+        self.assertEqual({k: verbose["checks"]["generate"][k]
+                          for k in ("stalled", "requests_in_flight")},
+                         {"stalled": True, "requests_in_flight": 1})
+        hung.settimeout(0.5)
+        with self.assertRaises(socket.timeout):  # the request still hangs in the engine
+            hung.recv(1)
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % status_port) as r:
+            self.assertIn('dynhc_endpoint_stalls_total{dynhc_endpoint="generate",model="gpt2"} 1',
+                          r.read().decode())
+        self.assertEqual(self.stop(), 0)  # SIGTERM ends the stuck request too
+        log = "".join(self.log)
+        self.assertIn("wedged after 5 tokens", log)
+        self.assertNotIn("Traceback", log)
+        self.assertIn("'generate' is now not ready: stalled", log)
+
+    def test_a_saturated_engine_stays_ready_while_a_canary_would_time_out(self):
+        port, status_port = self.start("--engine", "saturated", "--token-time", "0.1",
+                                       DYN_HEALTH_CHECK_STALL_TIMEOUT="2",
+                                       DYN_HEALTH_CHECK_REQUEST_TIMEOUT="0.5")
+        self.wait_health(status_port, 200)
+        answers = []
+        # Three requests of 15 tokens, one at a time: 4.5 s of work, a token
+        # (progress) every 0.1 s, far within the stall threshold.
+        clients = [threading.Thread(target=lambda: answers.append(http(
+            port, "/v1/completions", {"prompt": "Hi", "max_tokens": 15, "stream": True},
+            timeout=60))) for _ in range(3)]
+        for client in clients:
+            client.start()
+        deadline = time.monotonic() + 10
+        while http(status_port, "/health?verbose")[1]["checks"]["generate"][
+                "requests_in_flight"] < 3:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        # What a canary would meet: the check's timeout passes in the queue.
+        with self.assertRaises((socket.timeout, urllib.error.URLError)):
+            http(port, "/v1/completions", {"prompt": "1", "max_tokens": 1}, timeout=0.5)
+        seen = []
+        while any(client.is_alive() for client in clients):
+            status, body = http(status_port, "/health?verbose")
+            seen.append((status, body["checks"]["generate"]["stalled"]))
+            time.sleep(0.1)
+        for client in clients:
+            client.join()
+        self.assertGreater(len(seen), 5)
+        self.assertEqual(set(seen), {(200, False)})
+        self.assertEqual([(status, len(body["chunks"])) for status, body in answers],
+                         [(200, 15)] * 3)
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % status_port) as r:
+            metrics = r.read().decode()
+        self.assertIn('dynhc_endpoint_stalls_total{dynhc_endpoint="generate",model="gpt2"} 0',
+                      metrics)
+        self.assertEqual(self.stop(), 0)
+        self.assertIn("saturated: request", "".join(self.log))
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ class Packaging(unittest.TestCase):
             self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
             installed = sorted(os.listdir(os.path.join(target, "dynhc")))
             self.assertEqual([f for f in installed if f != "__pycache__"], [
-                "__init__.py", "_lib.py", "errors.py", "py.typed", "resolver.py",
+                "__init__.py", "_lib.py", "errors.py", "progress.py", "py.typed", "resolver.py",
                 "scheduler.py"])
             run_out = run("import dynhc; print(dynhc.__file__)", {"DYNHC_LIBRARY": LIBRARY},
                           target)
