@@ -947,9 +947,8 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
         if (i + 16 < count && s->batch[i + 16].ep != NULL) {
             const char *ahead = (const char *)s->batch[i + 16].ep;
             __builtin_prefetch(ahead);
-            __builtin_prefetch(ahead + 64);
-            __builtin_prefetch(ahead + 128);
-            __builtin_prefetch(ahead + 168);
+            __builtin_prefetch(ahead + DYNHCP_CACHE_LINE);
+            __builtin_prefetch(ahead + 2 * DYNHCP_CACHE_LINE);
         }
         if (i + 8 < count && s->batch[i + 8].kind == DYNHCP_BATCH_SEND) {
             __builtin_prefetch(s->batch[i + 8].ep->user_data);

@@ -43,8 +43,8 @@ void dynhc_endpoint_release(dynhc_endpoint *ep)
 
 /* ---- endpoints ------------------------------------------------------------- */
 
-/* A zeroed endpoint on a cache line boundary (its traffic fields have a
- * line of their own: see dynhcp_traffic), inside a block that
+/* A zeroed endpoint on a cache line boundary (its lines each hold their
+ * part: see struct dynhc_endpoint), inside a block that
  * dynhcp_endpoint_allocation() gives back; NULL when out of memory. The
  * allocator a host injects is a malloc, which aligns to 16 bytes at most. */
 static dynhc_endpoint *new_endpoint(void)

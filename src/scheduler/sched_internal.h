@@ -9,6 +9,7 @@
 #define DYNHCP_SCHED_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -22,21 +23,11 @@
 #define DYNHCP_LATENCY_BUCKETS 11
 extern const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS];
 
-/* Fields that every fire touches come first, by when: the timer and the
- * check in flight (the wheel reads the timer as it turns, just before the
- * tick sends), what a send reads, then what a completion writes; a fire
- * touches three cache lines of the endpoint. The per-endpoint counters are
- * 32-bit: at a check a second they last a century.
- * Latency is one histogram for the scheduler (struct dynhc_sched): a
- * histogram per endpoint would cost 56 bytes each and a dozen series each,
- * far too many for a fleet. Per endpoint there is the last latency and
- * their sum (mean latency = sum / checks), 16 bytes and two series. */
 /* What request threads write on every request, lock-free: traffic and
  * forward progress (dynhc_endpoint_record_activity(), _request_begin(),
- * _request_end(), _record_progress()). The endpoint starts with it, on a
- * cache line of its own (the endpoint is allocated on a line boundary and
- * the field after it starts the next line), so that requests do not bounce
- * the lines the tick reads and writes, nor another endpoint's. */
+ * _request_end(), _record_progress()). It has a cache line of its own, the
+ * endpoint's last (see struct dynhc_endpoint), so that requests do not
+ * bounce the lines the tick reads and writes, nor another endpoint's. */
 typedef struct dynhcp_traffic {
     _Atomic uint64_t requests;         /* in flight; never below 0 */
     _Atomic uint64_t last_activity_ns; /* traffic that is not progress: idle mode's timer */
@@ -50,9 +41,23 @@ typedef struct dynhcp_traffic {
 
 #define DYNHCP_CACHE_LINE 64
 
+/* Four cache lines, the endpoint allocated on a line boundary
+ * (new_endpoint()). The first three hold what every fire touches, by when:
+ * the timer and the check in flight (the wheel reads the timer as it turns,
+ * just before the tick sends), what a send reads, then what a completion
+ * writes; the tick fetches them ahead, and a periodic tick without stall
+ * detection touches nothing else. The last line is the traffic's, with
+ * fields that only registration, reports, the last release and a stall
+ * touch: requests write it and the tick leaves it alone, but for stall
+ * looks and idle mode, which read the traffic anyway. Memory is the price
+ * of the line of its own: 256 bytes in a block of 319 (a fifth line would
+ * add 64 more to every endpoint).
+ * The per-endpoint counters are 32-bit: at a check a second they last a
+ * century. Latency is one histogram for the scheduler (struct dynhc_sched):
+ * a histogram per endpoint would cost 56 bytes each and a dozen series
+ * each, far too many for a fleet. Per endpoint there is the last latency
+ * and their sum (mean latency = sum / checks), 16 bytes and two series. */
 struct dynhc_endpoint {
-    _Alignas(DYNHCP_CACHE_LINE) dynhcp_traffic traffic;
-    /* The tick's hot fields start the next line. */
     _Alignas(DYNHCP_CACHE_LINE) dynhcp_timer timer; /* the timer queue's; where NONE when not scheduled */
     uint32_t slot;          /* index in sched->slots: the high half of check ids */
     uint32_t sequence;      /* the low half of the in-flight check id */
@@ -65,9 +70,9 @@ struct dynhc_endpoint {
     atomic_uchar removed;   /* read by the ticking thread without the lock */
     uint8_t last_result;    /* dynhc_check_result of the last check */
     uint8_t tracked;        /* counts toward the overall status */
-    uint32_t stalls;        /* times it was found stalled (a hole otherwise) */
     uint64_t due_ns;        /* when the next (or in-flight) check was planned */
     uint64_t sent_ns;       /* when the in-flight check was sent */
+    /* The second line. */
     dynhc_result *payload;  /* one reference */
     dynhc_send_fn send;
     void *user_data;
@@ -76,19 +81,13 @@ struct dynhc_endpoint {
      * ids of its slot up to this one were another endpoint's. */
     uint32_t first_sequence;
     atomic_int ready;
-    /* Not ready because its requests made no progress within the stall
-     * threshold; set under the lock, read by progress without it (which
-     * then takes the lock to make it ready again). */
-    atomic_uchar stalled;
-    /* Bytes from the block allocated to the endpoint, which is aligned
-     * inside it (see dynhcp_traffic). */
-    uint8_t allocation_offset;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
     /* Metrics, under the lock. Tokens spent are derived: checks sent times
      * the payload's budget. */
     uint32_t checks[3];     /* by dynhc_check_result */
     uint32_t late;          /* completions after the timeout */
+    /* The third line. */
     uint64_t last_check_ns;      /* when the last check completed (once there was one) */
     uint64_t last_latency_ns;
     /* The latencies of every check, summed: one check at a time, each after
@@ -99,15 +98,40 @@ struct dynhc_endpoint {
     _Atomic uint64_t last_success_ns;
     const char *last_error;      /* the last failure's text; NULL after a success */
     uint8_t last_error_owned;    /* last_error is a copy to free, else a literal */
+    /* Not ready because its requests made no progress within the stall
+     * threshold; set under the lock, read by progress without it (which
+     * then takes the lock to make it ready again). */
+    atomic_uchar stalled;
+    /* Bytes from the block allocated to the endpoint, which is aligned
+     * inside it (see new_endpoint()). */
+    uint8_t allocation_offset;
     uint32_t transitions;
-
+    /* Read by every request (which reads the lines before it too, for
+     * removed and ready) and never written: on the traffic's line, each
+     * request would read a line that the others take for writing. */
     dynhc_sched *sched;
+    uint64_t last_change_ns;     /* its last readiness change; its registration before */
+
+    /* The last line. */
+    _Alignas(DYNHCP_CACHE_LINE) dynhcp_traffic traffic;
     /* The metric labels that can be written: name, value, ..., NULL, the
      * strings one after the other in the same block; NULL when none. */
     const char *const *labels;
     dynhc_destroy_fn destroy;
-    uint64_t last_change_ns;     /* its last readiness change; its registration before */
+    uint32_t stalls;             /* times it was found stalled (by the tick, seldom) */
 };
+
+/* Each line holds what the comment above says (where pointers take 64
+ * bits): a field added to the first three pushes hot fields onto a line
+ * the tick does not fetch ahead, one added to the last shares the
+ * traffic's line. */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(offsetof(struct dynhc_endpoint, payload) == DYNHCP_CACHE_LINE &&
+                   offsetof(struct dynhc_endpoint, last_check_ns) == 2 * DYNHCP_CACHE_LINE &&
+                   offsetof(struct dynhc_endpoint, traffic) == 3 * DYNHCP_CACHE_LINE &&
+                   sizeof(struct dynhc_endpoint) == 4 * DYNHCP_CACHE_LINE,
+               "struct dynhc_endpoint: four cache lines, each holding its part");
+#endif
 
 /* The block allocated for ep, to free. */
 static inline void *dynhcp_endpoint_allocation(dynhc_endpoint *ep)

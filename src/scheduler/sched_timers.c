@@ -166,11 +166,10 @@ static void turn_to(dynhcp_timers *t, uint64_t key)
             }
             walk[k] = ep->timer.next;
             more |= walk[k] != NULL;
-            /* The tick sends and completes these next: the rest of their
-             * hot fields (sched_internal.h) is fetched meanwhile. */
-            __builtin_prefetch((const char *)ep + 64, 1);
-            __builtin_prefetch((const char *)ep + 128, 1);
-            __builtin_prefetch((const char *)ep + 168, 1);
+            /* The tick sends and completes these next: the other two lines
+             * of their hot fields (sched_internal.h) are fetched meanwhile. */
+            __builtin_prefetch((const char *)ep + DYNHCP_CACHE_LINE, 1);
+            __builtin_prefetch((const char *)ep + 2 * DYNHCP_CACHE_LINE, 1);
             t->in_wheel--;
             ep->timer.where = DYNHCP_TIMER_NEAR;
             ep->timer.heap_index = DYNHCP_NOT_IN_HEAP;
