@@ -1,10 +1,12 @@
-/* watch.c: `dynhc watch` (SPEC 4), a sidecar health checker. One scheduler
- * endpoint per --url, checked every interval (periodic mode: a sidecar sees
- * no traffic) over one libcurl multi handle, all driven from one poll loop
- * by the scheduler's deadlines: no thread per check. The status server shows
- * the outcome. SIGINT and SIGTERM stop it cleanly (exit 0) from the moment
- * the command starts. */
-#include "http.h"
+/* watch.c: `dynhc watch` (SPEC 4 and 6), a sidecar or fleet health
+ * checker. One scheduler endpoint per target (fleet.c), checked every
+ * interval (periodic mode: a checker sees no traffic) over one libcurl multi
+ * handle that keeps a connection per target alive, all driven from one poll
+ * loop by the scheduler's deadlines: no thread per check. The status server
+ * shows the outcome. SIGINT and SIGTERM stop it cleanly (exit 0) from the
+ * moment the command starts; SIGHUP, or a change of a --targets file, reads
+ * the targets again. */
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,44 +25,38 @@
  * takes no "forever". */
 #define IDLE_WAIT_MS 60000
 
-/* The signal handler's way into the loop: a flag, and a pipe that wakes the
+/* The first checks are spread over the interval, at most this long
+ * (nanoseconds): enough to keep thousands of targets from firing in one
+ * burst, short enough that a sidecar still turns ready within a second. */
+#define DEFAULT_SPREAD_MAX_NS 1000000000u
+
+/* Each interval drawn within this fraction of it: never in lock step. */
+#define DEFAULT_JITTER 0.1
+
+/* How often the --targets files are looked at for a change (ns). */
+#define LOOK_EVERY_NS 1000000000u
+
+/* The signal handler's way into the loop: flags, and a pipe that wakes the
  * poll. */
 static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t reloading;
 static int signal_pipe[2] = {-1, -1};
-
-typedef struct check_in_flight check_in_flight;
-
-typedef struct watch {
-    dynhc_sched *sched;
-    CURLM *multi;
-    check_in_flight *checks;
-} watch;
-
-/* An endpoint's user data. */
-typedef struct server_target {
-    watch *w;
-    cli_target target;
-} server_target;
-
-struct check_in_flight {
-    cli_exchange *x;
-    uint64_t id;
-    uint64_t deadline_ns;
-    check_in_flight *next;
-};
 
 static void on_signal(int sig)
 {
-    (void)sig;
     int saved = errno;
-    stopping = 1;
+    if (sig == SIGHUP) {
+        reloading = 1;
+    } else {
+        stopping = 1;
+    }
     /* Non-blocking: a full pipe already holds a wakeup. */
     ssize_t ignored = write(signal_pipe[1], "", 1);
     (void)ignored;
     errno = saved;
 }
 
-/* Handles SIGINT and SIGTERM from now on, and ignores SIGPIPE. */
+/* Handles SIGINT, SIGTERM and SIGHUP from now on, and ignores SIGPIPE. */
 static int catch_signals(void)
 {
     if (pipe(signal_pipe) != 0 || fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
@@ -81,7 +77,9 @@ static int catch_signals(void)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     return sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+                   sigaction(SIGHUP, &sa, NULL) != 0 ||
                    sigaction(SIGPIPE, &ignore, NULL) != 0 ||
                    sigprocmask(SIG_UNBLOCK, &stop_signals, NULL) != 0
                ? -1
@@ -100,19 +98,12 @@ static void raise_file_limit(void)
     }
 }
 
-static void free_target(void *user_data)
-{
-    server_target *st = user_data;
-    cli_target_clear(&st->target);
-    free(st);
-}
-
-static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
-                      void *user_data)
+int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, void *user_data)
 {
     (void)s;
     (void)ep;
     server_target *st = user_data;
+    watch *w = st->w;
     check_in_flight *c = calloc(1, sizeof(*c));
     uint64_t timeout_ns = check->deadline_ns - check->sent_ns;
     if (c == NULL || (c->x = cli_exchange_new(&st->target, timeout_ns)) == NULL) {
@@ -121,26 +112,34 @@ static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *che
     }
     CURL *easy = cli_exchange_easy(c->x);
     if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
-        curl_multi_add_handle(st->w->multi, easy) != CURLM_OK) {
+        curl_multi_add_handle(w->multi, easy) != CURLM_OK) {
         cli_exchange_free(c->x);
         free(c);
         return -1;
     }
+    c->st = st;
     c->id = check->id;
     c->deadline_ns = check->deadline_ns;
-    c->next = st->w->checks;
-    st->w->checks = c;
+    c->next = w->checks;
+    if (w->checks != NULL) {
+        w->checks->prev = c;
+    }
+    w->checks = c;
+    st->check = c;
     return 0;
 }
 
-/* Unlinks c and frees it, its transfer stopped. */
-static void drop(watch *w, check_in_flight *c)
+void watch_drop(watch *w, check_in_flight *c)
 {
-    check_in_flight **p = &w->checks;
-    while (*p != c) {
-        p = &(*p)->next;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->checks = c->next;
     }
-    *p = c->next;
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    c->st->check = NULL;
     curl_multi_remove_handle(w->multi, cli_exchange_easy(c->x));
     cli_exchange_free(c->x);
     free(c);
@@ -156,7 +155,7 @@ static void complete(watch *w, check_in_flight *c, CURLcode rc)
                                                                  : DYNHC_CHECK_FAILURE;
     /* The scheduler logs a failure with msg as its reason. */
     dynhc_sched_complete(w->sched, c->id, result, healthy ? NULL : msg);
-    drop(w, c);
+    watch_drop(w, c);
 }
 
 /* Checks past their deadline time out here, just before the tick would time
@@ -201,10 +200,27 @@ static int wait_ms(watch *w, uint64_t now)
     return (int)ms;
 }
 
+/* Reads the targets again on SIGHUP, or when a --targets file changed
+ * (looked at once a second at most). */
+static void look_at_targets(watch *w, uint64_t now, uint64_t *last_look)
+{
+    if (!reloading && (w->opts->target_file_count == 0 || now - *last_look < LOOK_EVERY_NS)) {
+        return;
+    }
+    *last_look = now;
+    int changed = cli_targets_changed(w->opts, w->stamps);
+    if (changed || reloading) {
+        reloading = 0;
+        fleet_reload(w);
+    }
+}
+
 static int run(watch *w)
 {
+    uint64_t last_look = dynhc_now_ns();
     while (!stopping) {
         uint64_t now = dynhc_now_ns();
+        look_at_targets(w, now, &last_look);
         expire(w, now);
         dynhc_sched_tick(w->sched, now);
         struct curl_waitfd wake = {signal_pipe[0], CURL_WAIT_POLLIN, 0};
@@ -222,54 +238,15 @@ static int run(watch *w)
     return CLI_EXIT_OK;
 }
 
-/* One endpoint per URL, named by the URL as given. */
-static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *res)
-{
-    char quoted[160];
-    const char *model = opts->model != NULL ? opts->model : dynhc_result_model_name(res);
-    const dynhc_label labels[] = {{"model", model}};
-    for (size_t i = 0; i < opts->url_count; i++) {
-        server_target *st = calloc(1, sizeof(*st));
-        if (st == NULL) {
-            cli_error("out of memory");
-            return CLI_EXIT_ERROR;
-        }
-        st->w = w;
-        int code = cli_target_init(&st->target, opts->urls[i], res, opts->model);
-        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
-        o.name = opts->urls[i];
-        o.payload = res;
-        o.labels = labels;
-        o.label_count = model != NULL ? 1 : 0;
-        o.send = send_check;
-        o.user_data = st;
-        o.destroy = free_target;
-        int rc = code != CLI_EXIT_OK ? DYNHC_OK : dynhc_sched_add(w->sched, &o, NULL);
-        if (code != CLI_EXIT_OK || rc != DYNHC_OK) {
-            free_target(st);
-        }
-        if (rc == DYNHC_ERR_INVALID_ARG) {
-            /* The URL was checked: only a second one of the same name is left. */
-            cli_usage_error("--url %s is given twice",
-                            cli_quote(quoted, sizeof(quoted), opts->urls[i]));
-            return CLI_EXIT_USAGE;
-        }
-        if (rc != DYNHC_OK) {
-            cli_error("%s", dynhc_strerror(rc));
-            return CLI_EXIT_ERROR;
-        }
-        if (code != CLI_EXIT_OK) {
-            return code;
-        }
-    }
-    return CLI_EXIT_OK;
-}
-
 /* The scheduler: periodic, settings from the resolution (where --interval
- * and --timeout went) and the status variables, first checks at once so
- * that the sidecar turns ready as soon as the servers are. */
-static int configure(watch *w, const dynhc_result *res)
+ * and --timeout went) and the status variables; the first checks spread
+ * over the interval (at most a second, so that a sidecar still turns ready
+ * at once) and every interval jittered, unless --spread and --jitter say
+ * otherwise. */
+static int configure(watch *w, const cli_options *opts, const dynhc_result *res)
 {
+    uint64_t interval = dynhc_result_interval_ns(res);
+    uint64_t spread = interval < DEFAULT_SPREAD_MAX_NS ? interval : DEFAULT_SPREAD_MAX_NS;
     int rc = dynhc_sched_set_mode(w->sched, DYNHC_MODE_PERIODIC);
     if (rc == DYNHC_OK) {
         rc = dynhc_sched_apply_result(w->sched, res);
@@ -278,7 +255,10 @@ static int configure(watch *w, const dynhc_result *res)
         rc = dynhc_sched_load_env(w->sched, NULL, NULL);
     }
     if (rc == DYNHC_OK) {
-        rc = dynhc_sched_set_spread_ns(w->sched, 0);
+        rc = dynhc_sched_set_spread_ns(w->sched, opts->spread_set ? opts->spread_ns : spread);
+    }
+    if (rc == DYNHC_OK) {
+        rc = dynhc_sched_set_jitter(w->sched, opts->jitter_set ? opts->jitter : DEFAULT_JITTER);
     }
     if (rc != DYNHC_OK) {
         cli_error("%s", dynhc_strerror(rc));
@@ -338,25 +318,43 @@ int cli_watch(int argc, char **argv)
         return code;
     }
     if (opts.help) {
+        cli_options_free(&opts);
         return cli_print_usage("watch");
     }
-    if (opts.url_count == 0) {
-        cli_usage_error("watch needs at least one --url URL");
+    if (opts.url_count == 0 && opts.target_file_count == 0) {
+        cli_options_free(&opts);
+        cli_usage_error("watch needs at least one --url URL or --targets FILE");
         return CLI_EXIT_USAGE;
     }
     if (!dynhc_server_supported()) {
+        cli_options_free(&opts);
         cli_error("watch needs the status server; this dynhc was built without libmicrohttpd");
         return CLI_EXIT_USAGE;
     }
     raise_file_limit();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        cli_options_free(&opts);
         cli_error("libcurl cannot start");
         return CLI_EXIT_ERROR;
     }
-    watch w = {NULL, NULL, NULL};
+    watch w;
+    memset(&w, 0, sizeof(w));
+    w.opts = &opts;
     dynhc_server *srv = NULL;
-    dynhc_result *res = NULL;
-    code = cli_resolve_payload(&opts, &res);
+    cli_target_list list = {NULL, 0, 0};
+    code = cli_resolve_payload(&opts, &w.payload);
+    if (code == CLI_EXIT_OK) {
+        w.stamps = calloc(opts.target_file_count + 1, sizeof(*w.stamps));
+        if (w.stamps == NULL) {
+            cli_error("out of memory");
+            code = CLI_EXIT_ERROR;
+        }
+    }
+    if (code == CLI_EXIT_OK) {
+        /* Stamped before reading: a change made meanwhile is seen next time. */
+        (void)cli_targets_changed(&opts, w.stamps);
+        code = cli_targets_read(&opts, &list);
+    }
     if (code == CLI_EXIT_OK) {
         w.sched = dynhc_sched_new();
         w.multi = curl_multi_init();
@@ -367,11 +365,12 @@ int cli_watch(int argc, char **argv)
         }
     }
     if (code == CLI_EXIT_OK) {
-        code = configure(&w, res);
+        code = configure(&w, &opts, w.payload);
     }
     if (code == CLI_EXIT_OK) {
-        code = add_endpoints(&w, &opts, res);
+        code = fleet_apply(&w, &list);
     }
+    cli_targets_clear(&list);
     /* Stopped already: no server to start and stop again. */
     if (code == CLI_EXIT_OK && !stopping) {
         code = serve(srv, &opts);
@@ -381,12 +380,15 @@ int cli_watch(int argc, char **argv)
     }
     /* The server reads the scheduler, the checks use the endpoints' targets. */
     dynhc_server_free(srv);
-    while (w.checks != NULL) {
-        drop(&w, w.checks);
-    }
+    fleet_clear(&w);
     dynhc_sched_free(w.sched);
     curl_multi_cleanup(w.multi);
-    dynhc_result_free(res);
+    dynhc_result_free(w.payload);
+    for (size_t i = 0; i < WATCH_MODEL_TYPES; i++) {
+        dynhc_result_free(w.by_type[i]);
+    }
+    free(w.stamps);
+    cli_options_free(&opts);
     curl_global_cleanup();
     return code;
 }
