@@ -20,7 +20,7 @@ _dynhc() {
         --level)
             mapfile -t COMPREPLY < <(compgen -W "minimal standard comprehensive" -- "$cur")
             return ;;
-        --config)
+        --config | --targets)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return ;;
         --payload)
@@ -29,7 +29,11 @@ _dynhc() {
                 mapfile -t COMPREPLY < <(compgen -f -P @ -- "${cur#@}")
             fi
             return ;;
-        --bos-token-id | --marker-key | --url | --model | --timeout | --interval | --host | --port)
+        --status-endpoints)
+            mapfile -t COMPREPLY < <(compgen -W "auto all failing none" -- "$cur")
+            return ;;
+        --bos-token-id | --marker-key | --url | --model | --timeout | --interval | --host | --port | \
+            --shard | --spread | --jitter)
             return ;;
     esac
     local options
@@ -37,7 +41,8 @@ _dynhc() {
         resolve) options="$payload --compact" ;;
         validate) options="$payload --compact" ;;
         probe) options="$payload $sending" ;;
-        watch) options="$payload $sending --interval --host --port" ;;
+        watch) options="$payload $sending --interval --host --port --targets --shard --spread
+                        --jitter --status-endpoints" ;;
         help)
             ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
             return ;;

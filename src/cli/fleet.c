@@ -197,7 +197,7 @@ int fleet_apply(watch *w, cli_target_list *list)
     free(w->targets);
     free(fresh);
     w->targets = next;
-    if (w->target_count > 0 || removed > 0) {
+    if (added + removed > 0 && w->target_count > 0) { /* a reload that changed something */
         fprintf(stderr, "dynhc: info: targets: %zu added, %zu removed, %zu kept\n", added,
                 removed, n - added);
     }
