@@ -356,11 +356,15 @@ static int keep_shard(const cli_options *opts, cli_target_list *list)
     }
     for (size_t i = 1; i < kept; i++) {
         const cli_target_spec *a = &list->items[i - 1], *b = &list->items[i];
+        if (strcmp(a->name, b->name) == 0 && a->source == NULL && b->source == NULL) {
+            cli_usage_error("--url %s is given twice", cli_quote(quoted, sizeof(quoted), a->name));
+            return CLI_EXIT_USAGE;
+        }
         if (strcmp(a->name, b->name) == 0) {
             cli_error("target %s is given twice: %s and %s",
                       cli_quote(quoted, sizeof(quoted), a->name),
                       origin(a, first, sizeof(first)), origin(b, second, sizeof(second)));
-            return a->source == NULL && b->source == NULL ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
+            return CLI_EXIT_ERROR;
         }
     }
     return CLI_EXIT_OK;
