@@ -57,6 +57,7 @@ static server_target *prepare(watch *w, cli_target_spec *spec, int *code)
         return NULL;
     }
     st->w = w;
+    st->group = transfers_group(w, spec->name);
     st->spec = *spec;
     memset(spec, 0, sizeof(*spec)); /* taken over */
     const char *model = st->spec.model != NULL ? st->spec.model : w->opts->model;
@@ -124,7 +125,7 @@ static void fit_size(watch *w)
     (void)dynhc_sched_set_status_list(w->sched, which == CLI_STATUS_ALL       ? DYNHC_STATUS_LIST_ALL
                                                 : which == CLI_STATUS_FAILING ? DYNHC_STATUS_LIST_NOT_READY
                                                                               : DYNHC_STATUS_LIST_NONE);
-    (void)curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->target_count + 16);
+    transfers_fit(w, w->target_count);
     struct rlimit files;
     if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
         files.rlim_cur < w->target_count + SPARE_FILES) {

@@ -59,7 +59,9 @@ static void on_signal(int sig)
 /* Handles SIGINT, SIGTERM and SIGHUP from now on, and ignores SIGPIPE. */
 static int catch_signals(void)
 {
-    if (pipe(signal_pipe) != 0 || fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+    /* Non-blocking both ways: the loop drains what SIGHUP wrote. */
+    if (pipe(signal_pipe) != 0 || fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(signal_pipe[0], F_SETFL, O_NONBLOCK) != 0) {
         return -1;
     }
     struct sigaction sa;
@@ -112,7 +114,7 @@ int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, voi
     }
     CURL *easy = cli_exchange_easy(c->x);
     if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
-        curl_multi_add_handle(w->multi, easy) != CURLM_OK) {
+        curl_multi_add_handle(st->group->multi, easy) != CURLM_OK) {
         cli_exchange_free(c->x);
         free(c);
         return -1;
@@ -120,11 +122,15 @@ int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, voi
     c->st = st;
     c->id = check->id;
     c->deadline_ns = check->deadline_ns;
-    c->next = w->checks;
-    if (w->checks != NULL) {
-        w->checks->prev = c;
+    /* Last: every check has the same timeout, so the list stays in the
+     * order of deadlines and expire() looks only at the due ones. */
+    c->prev = w->last_check;
+    if (w->last_check != NULL) {
+        w->last_check->next = c;
+    } else {
+        w->checks = c;
     }
-    w->checks = c;
+    w->last_check = c;
     st->check = c;
     return 0;
 }
@@ -138,15 +144,16 @@ void watch_drop(watch *w, check_in_flight *c)
     }
     if (c->next != NULL) {
         c->next->prev = c->prev;
+    } else {
+        w->last_check = c->prev;
     }
     c->st->check = NULL;
-    curl_multi_remove_handle(w->multi, cli_exchange_easy(c->x));
+    curl_multi_remove_handle(c->st->group->multi, cli_exchange_easy(c->x));
     cli_exchange_free(c->x);
     free(c);
 }
 
-/* Judges c's transfer, which ended with rc, and reports it. */
-static void complete(watch *w, check_in_flight *c, CURLcode rc)
+void watch_complete(watch *w, check_in_flight *c, CURLcode rc)
 {
     char msg[512];
     int healthy = cli_exchange_judge(c->x, rc, msg, sizeof(msg));
@@ -162,42 +169,18 @@ static void complete(watch *w, check_in_flight *c, CURLcode rc)
  * them out itself, so that the transfer stops and the reason is ours. */
 static void expire(watch *w, uint64_t now)
 {
-    check_in_flight *next;
-    for (check_in_flight *c = w->checks; c != NULL; c = next) {
-        next = c->next;
-        if (c->deadline_ns <= now) {
-            complete(w, c, CURLE_OPERATION_TIMEDOUT);
-        }
+    while (w->checks != NULL && w->checks->deadline_ns <= now) {
+        watch_complete(w, w->checks, CURLE_OPERATION_TIMEDOUT);
     }
 }
 
-static void finish_transfers(watch *w)
-{
-    CURLMsg *m;
-    int queued;
-    while ((m = curl_multi_info_read(w->multi, &queued)) != NULL) {
-        void *c = NULL;
-        if (m->msg == CURLMSG_DONE &&
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c) == CURLE_OK && c != NULL) {
-            complete(w, c, m->data.result);
-        }
-    }
-}
-
-/* How long to sleep: until the scheduler's deadline or curl's (the
- * scheduler's rounded up, so that the loop never wakes early and spins), at
- * most IDLE_WAIT_MS. */
+/* How long to sleep for the scheduler: until its deadline (rounded up,
+ * so that the loop never wakes early and spins), at most IDLE_WAIT_MS;
+ * transfers_wait() wakes earlier for curl's timers. */
 static int wait_ms(watch *w, uint64_t now)
 {
     long ms = dynhc_sched_timeout_ms(w->sched, now); /* -1: nothing scheduled */
-    if (ms < 0 || ms > IDLE_WAIT_MS) {
-        ms = IDLE_WAIT_MS;
-    }
-    long curl_ms = -1;
-    if (curl_multi_timeout(w->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < ms) {
-        ms = curl_ms;
-    }
-    return (int)ms;
+    return ms < 0 || ms > IDLE_WAIT_MS ? IDLE_WAIT_MS : (int)ms;
 }
 
 /* Reads the targets again on SIGHUP, or when a --targets file changed
@@ -223,17 +206,10 @@ static int run(watch *w)
         look_at_targets(w, now, &last_look);
         expire(w, now);
         dynhc_sched_tick(w->sched, now);
-        struct curl_waitfd wake = {signal_pipe[0], CURL_WAIT_POLLIN, 0};
-        int running = 0;
-        CURLMcode mc = curl_multi_poll(w->multi, &wake, 1, wait_ms(w, now), NULL);
-        if (mc == CURLM_OK) {
-            mc = curl_multi_perform(w->multi, &running);
-        }
-        if (mc != CURLM_OK) {
-            cli_error("libcurl: %s", curl_multi_strerror(mc));
+        if (transfers_wait(w, wait_ms(w, now)) != 0) {
+            cli_error("the transfers stopped: %s", strerror(errno));
             return CLI_EXIT_ERROR;
         }
-        finish_transfers(w);
     }
     return CLI_EXIT_OK;
 }
@@ -340,6 +316,8 @@ int cli_watch(int argc, char **argv)
     watch w;
     memset(&w, 0, sizeof(w));
     w.opts = &opts;
+    w.epoll_fd = -1;
+    w.wake_fd = signal_pipe[0];
     dynhc_server *srv = NULL;
     cli_target_list list = {NULL, 0, 0};
     code = cli_resolve_payload(&opts, &w.payload);
@@ -357,10 +335,12 @@ int cli_watch(int argc, char **argv)
     }
     if (code == CLI_EXIT_OK) {
         w.sched = dynhc_sched_new();
-        w.multi = curl_multi_init();
         srv = w.sched != NULL ? dynhc_server_new(w.sched) : NULL;
-        if (srv == NULL || w.multi == NULL) {
+        if (srv == NULL) {
             cli_error("out of memory");
+            code = CLI_EXIT_ERROR;
+        } else if (transfers_init(&w, signal_pipe[0]) != 0) {
+            cli_error("cannot start the transfers: %s", strerror(errno));
             code = CLI_EXIT_ERROR;
         }
     }
@@ -382,7 +362,7 @@ int cli_watch(int argc, char **argv)
     dynhc_server_free(srv);
     fleet_clear(&w);
     dynhc_sched_free(w.sched);
-    curl_multi_cleanup(w.multi);
+    transfers_free(&w);
     dynhc_result_free(w.payload);
     for (size_t i = 0; i < WATCH_MODEL_TYPES; i++) {
         dynhc_result_free(w.by_type[i]);

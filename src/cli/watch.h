@@ -9,22 +9,37 @@
 
 typedef struct check_in_flight check_in_flight;
 typedef struct server_target server_target;
+typedef struct watch watch;
+
+/* The libcurl multi handles that checks share out (transfers.c says why
+ * more than one). */
+#define CURL_GROUPS 64
+
+typedef struct curl_group {
+    watch *w;
+    uint32_t index;
+    CURLM *multi;
+    uint64_t timer_ns; /* when libcurl wants to be called; UINT64_MAX: never */
+} curl_group;
 
 /* The payloads by model type: the options' own, and one per type that a
  * target's __dynhc_model_type asks for, resolved when first needed. */
 #define WATCH_MODEL_TYPES 4
 
-typedef struct watch {
+struct watch {
     dynhc_sched *sched;
-    CURLM *multi;
-    check_in_flight *checks; /* doubly linked */
+    curl_group groups[CURL_GROUPS];
+    int epoll_fd;
+    int wake_fd;             /* the signals' pipe, read end */
+    check_in_flight *checks; /* doubly linked, oldest first: by deadline */
+    check_in_flight *last_check;
     const cli_options *opts;
     dynhc_result *payload;                       /* the options' resolution */
     dynhc_result *by_type[WATCH_MODEL_TYPES];    /* NULL: not resolved yet */
     server_target **targets;                     /* sorted by name */
     size_t target_count;
     cli_file_stamp *stamps;                      /* one per --targets file */
-} watch;
+};
 
 /* An endpoint's user data: its target, and the check it has in flight. */
 struct server_target {
@@ -32,6 +47,7 @@ struct server_target {
     cli_target_spec spec;
     cli_target target;
     dynhc_endpoint *ep; /* borrowed: this thread alone adds and removes */
+    curl_group *group;  /* where its transfers go, so that its connection is reused */
     check_in_flight *check;
 };
 
@@ -42,6 +58,22 @@ struct check_in_flight {
     uint64_t deadline_ns;
     check_in_flight *prev, *next;
 };
+
+/* transfers.c: the multi handles and the epoll that drives them, waking
+ * also for wake_fd. 0, or -1 (errno says why; transfers_free() then). */
+int transfers_init(watch *w, int wake_fd);
+void transfers_free(watch *w);
+/* The group of a target name. */
+curl_group *transfers_group(watch *w, const char *name);
+/* Sizes the connection caches for a number of targets. */
+void transfers_fit(watch *w, size_t targets);
+/* Waits for sockets or libcurl's timers, at most limit_ms, and moves the
+ * transfers on; finished ones go to watch_complete(). 0, or -1 when
+ * libcurl or epoll failed. */
+int transfers_wait(watch *w, int limit_ms);
+
+/* Judges c's finished transfer, reports it and frees it. */
+void watch_complete(watch *w, check_in_flight *c, CURLcode rc);
 
 /* Stops c's transfer and frees it (fleet.c removes a target's so). */
 void watch_drop(watch *w, check_in_flight *c);
