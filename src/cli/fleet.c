@@ -84,8 +84,10 @@ static int add_endpoint(watch *w, server_target *st)
     if (labels == NULL) {
         return DYNHC_ERR_NOMEM;
     }
-    memcpy(labels, st->spec.labels, st->spec.label_count * sizeof(*labels));
     size_t count = st->spec.label_count;
+    for (size_t i = 0; i < count; i++) {
+        labels[i] = st->spec.labels[i];
+    }
     if (model != NULL) {
         labels[count].name = "model";
         labels[count++].value = model;
