@@ -84,9 +84,9 @@ typedef enum dynhc_mode {
 
 /* Which endpoints the status JSON names (dynhc_sched_set_status_list()). */
 typedef enum dynhc_status_list {
-    DYNHC_STATUS_LIST_ALL = 0,      /* every endpoint (default) */
+    DYNHC_STATUS_LIST_ALL = 0,       /* every endpoint (default) */
     DYNHC_STATUS_LIST_NOT_READY = 1, /* the endpoints that are not ready */
-    DYNHC_STATUS_LIST_NONE = 2      /* none: the counts alone */
+    DYNHC_STATUS_LIST_NONE = 2       /* none: the counts alone */
 } dynhc_status_list;
 
 typedef enum dynhc_check_result {
@@ -453,8 +453,9 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
  * {"status":"ready","uptime":{"secs":N,"nanos":N},"endpoints":{"generate":"ready"}};
  * "endpoints" names those that dynhc_sched_set_status_list() asks for, and
  * when that is not all of them "endpoint_counts":{"ready":N,"notready":N}
- * follows it; verbose names every endpoint and adds "checks" with per endpoint the last check's age, latency and
- * result, consecutive failures and last error. Free with dynhc_free().
+ * follows it; verbose names every endpoint and adds "checks" with per
+ * endpoint the last check's age, latency and result, consecutive failures
+ * and last error. Free with dynhc_free().
  * NULL when out of memory, never a text cut short. Any thread; one
  * consistent snapshot, taken under the scheduler's lock and written out
  * after it (reports run one at a time).

@@ -124,9 +124,10 @@ static void fit_size(watch *w)
     if (which == CLI_STATUS_AUTO) {
         which = w->target_count <= CLI_STATUS_AUTO_MAX ? CLI_STATUS_ALL : CLI_STATUS_FAILING;
     }
-    (void)dynhc_sched_set_status_list(w->sched, which == CLI_STATUS_ALL       ? DYNHC_STATUS_LIST_ALL
-                                                : which == CLI_STATUS_FAILING ? DYNHC_STATUS_LIST_NOT_READY
-                                                                              : DYNHC_STATUS_LIST_NONE);
+    dynhc_status_list list = which == CLI_STATUS_ALL       ? DYNHC_STATUS_LIST_ALL
+                             : which == CLI_STATUS_FAILING ? DYNHC_STATUS_LIST_NOT_READY
+                                                           : DYNHC_STATUS_LIST_NONE;
+    (void)dynhc_sched_set_status_list(w->sched, list);
     transfers_fit(w, w->target_count);
     struct rlimit files;
     if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
