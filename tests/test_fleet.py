@@ -121,12 +121,15 @@ class FleetTest(unittest.TestCase):
 
     def test_file_sd_targets_labels_and_model_choices(self):
         port = self.stubs[0].port
-        path = self.write("targets.yaml",
-                          "- targets: ['127.0.0.1:%d']\n"
-                          "  labels: {pool: a, __dynhc_model: m-one, __meta_x: dropped}\n"
-                          "- targets: ['http://localhost:%d']\n"
-                          "  labels: {pool: b, __dynhc_model_type: chat}\n" % (port, port))
-        w = self.watch("--targets", path)
+        # Two files, one YAML and one JSON.
+        yaml_path = self.write("targets.yaml",
+                               "- targets: ['127.0.0.1:%d']\n"
+                               "  labels: {pool: a, __dynhc_model: m-one, __meta_x: dropped}\n"
+                               % port)
+        json_path = self.write("more.json", json.dumps(
+            [{"targets": ["http://localhost:%d" % port],
+              "labels": {"pool": "b", "__dynhc_model_type": "chat"}}]))
+        w = self.watch("--targets", yaml_path, "--targets", json_path)
         series = wait_until(lambda: (lambda s: s if len(s) == 2 and all(v[0] for v in s.values())
                                      else None)(ready_series(w)), 10, "both ready")
         self.assertEqual(series["http://127.0.0.1:%d" % port][2], {"pool": "a", "model": "m-one"})
