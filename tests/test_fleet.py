@@ -8,7 +8,8 @@ targets (127.0.0.1 and localhost):
 - targets from a Prometheus file_sd file, their labels on the metrics, the
   model type and name chosen by __dynhc_ labels;
 - a change of the file, and SIGHUP, add and remove targets while unchanged
-  ones keep their counters; a bad file keeps the previous targets;
+  ones keep their counters (a removed one's check in flight is stopped); a
+  bad file keeps the previous targets;
 - errors in a file name FILE:LINE:COLUMN; bad --shard values are usage errors;
 - N watch processes with --shard I/N check every target exactly once, and a
   real Prometheus (Debian's prometheus; that case skips without it) scraping
@@ -166,6 +167,21 @@ class FleetTest(unittest.TestCase):
         self.assertIn("dynhc: warning: targets not reloaded: keeping the 3 targets watched",
                       w.stderr)
         self.assertIn("dynhc: info: targets: 2 added, 1 removed, 1 kept", w.stderr)
+
+    def test_a_target_removed_with_its_check_in_flight_goes_cleanly(self):
+        hanging = tp.Stub("hang")
+        try:
+            a, stuck = self.targets[0], hanging.url
+            path = self.file_sd([{"targets": [a, stuck]}])
+            w = self.watch("--targets", path, "--timeout", "10s")
+            wait_until(lambda: json.loads(tp.http("GET", w.url + "/health?verbose")[1])
+                       ["checks"][stuck]["in_flight"], 10, "the hanging check in flight")
+            self.file_sd([{"targets": [a]}])
+            wait_until(lambda: set(ready_series(w)) == {a}, 10, "the hanging target removed")
+            self.assertEqual(w.stop()[0], 0, w.stderr)
+            self.assertIn("dynhc: info: targets: 0 added, 1 removed, 1 kept", w.stderr)
+        finally:
+            hanging.stop()
 
     def test_errors_in_a_file_name_its_line_and_column(self):
         cases = [
