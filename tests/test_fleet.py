@@ -232,6 +232,12 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(err[0], "dynhc: error: watch needs at least one --url URL or --targets "
                                  "FILE")
 
+    def test_the_last_spread_given_wins_and_zero_checks_at_once(self):
+        good = "http://127.0.0.1:%d" % self.stubs[0].port
+        # With an hour's spread the first check would almost surely wait.
+        w = self.watch("--url", good, "--interval", "1h", "--spread", "1h", "--spread", "0")
+        w.wait_for(200, 5 * tp.SLACK)
+
     def test_many_urls_have_no_small_limit(self):
         urls = ["http://127.0.0.1:%d/v1/p%d" % (self.stubs[0].port, i) for i in range(100)]
         args = [a for u in urls for a in ("--url", u)]

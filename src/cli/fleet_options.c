@@ -85,7 +85,7 @@ int cli_store_fleet_option(cli_options *opts, const char *name, const char *valu
     }
     if (strcmp(name, "--spread") == 0) {
         opts->spread_set = 1;
-        /* 0 turns the spread off: every target is checked at once. */
+        opts->spread_ns = 0; /* 0 turns the spread off: every target is checked at once */
         return strcmp(value, "0") == 0 ? CLI_EXIT_OK
                                        : cli_parse_duration("--spread", value, &opts->spread_ns);
     }
