@@ -238,6 +238,25 @@ class FleetTest(unittest.TestCase):
         w = self.watch("--url", good, "--interval", "1h", "--spread", "1h", "--spread", "0")
         w.wait_for(200, 5 * tp.SLACK)
 
+    def test_a_file_limit_too_low_for_the_targets_is_warned_about(self):
+        import resource
+        path = self.file_sd([{"targets": ["127.0.0.1:%d" % p for p in range(1, 1001)]}])
+        proc = subprocess.Popen(
+            [tp.DYNHC, "watch", "--targets", path, "--port", "0", "--interval", "1h"],
+            env=tp.clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (2048, 2048)))
+        try:
+            line = ""
+            while "file limit" not in line and proc.poll() is None:
+                line = proc.stderr.readline()
+            self.assertEqual(line, "dynhc: warning: the file limit (2048) is below what 1000 "
+                                   "targets need (2128, half of it for the status server's "
+                                   "clients): connections may fail; raise it (ulimit -n)\n")
+        finally:
+            proc.terminate()
+            proc.wait()
+            proc.stderr.close()
+
     def test_many_urls_have_no_small_limit(self):
         urls = ["http://127.0.0.1:%d/v1/p%d" % (self.stubs[0].port, i) for i in range(100)]
         args = [a for u in urls for a in ("--url", u)]

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-/* File descriptors kept beyond one connection per target: the status
- * server's clients, the signal pipe, name lookups. */
-#define SPARE_FILES 1024
+/* File descriptors kept beyond one connection per target: the signal
+ * pipe, epoll, name lookups, files being read. */
+#define SPARE_FILES 64
 
 static void free_target(void *user_data)
 {
@@ -129,14 +129,16 @@ static void fit_size(watch *w)
                                                            : DYNHC_STATUS_LIST_NONE;
     (void)dynhc_sched_set_status_list(w->sched, list);
     transfers_fit(w, w->target_count);
+    /* The status server may hold half the limit (docs/robustness.md). */
     struct rlimit files;
+    rlim_t need = 2 * ((rlim_t)w->target_count + SPARE_FILES);
     if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
-        files.rlim_cur < w->target_count + SPARE_FILES) {
+        files.rlim_cur < need) {
         fprintf(stderr,
-                "dynhc: warning: the file limit (%llu) is below what %zu targets need (%llu): "
-                "connections will be closed and opened again; raise it (ulimit -n)\n",
-                (unsigned long long)files.rlim_cur, w->target_count,
-                (unsigned long long)(w->target_count + SPARE_FILES));
+                "dynhc: warning: the file limit (%llu) is below what %zu targets need (%llu, "
+                "half of it for the status server's clients): connections may fail; raise it "
+                "(ulimit -n)\n",
+                (unsigned long long)files.rlim_cur, w->target_count, (unsigned long long)need);
     }
 }
 
