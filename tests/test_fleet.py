@@ -257,6 +257,27 @@ class FleetTest(unittest.TestCase):
             proc.wait()
             proc.stderr.close()
 
+    def test_repeated_failures_are_summed_up_and_dyn_log_applies(self):
+        good = "http://127.0.0.1:%d" % self.stubs[0].port
+        w = self.watch("--url", good, "--url", "http://127.0.0.1:1")
+        time.sleep(12)  # a summary every ten intervals, at least 10 s apart
+        self.assertEqual(w.stop()[0], 0)
+        lines = [l for l in w.stderr.splitlines() if "checks failed" in l]
+        self.assertTrue(lines, w.stderr)
+        self.assertRegex(lines[0], r"^dynhc: warning: 1 of 2 targets not ready; \d+ checks failed "
+                                   r"in 1\d s$")
+        # The failing target's own warning comes once, its repeats at debug level.
+        self.assertEqual(w.stderr.count("endpoint 'http://127.0.0.1:1' is not ready"), 1)
+        # DYN_LOG=error keeps watch's own warnings out too.
+        quiet = tp.Watch("--port", "0", "--host", "127.0.0.1", "--interval", "300ms", "--url",
+                         "http://127.0.0.1:1", "--targets", self.file_sd([]),
+                         env={"DYN_LOG": "error"})
+        time.sleep(1)
+        self.file_sd([{"targets": [good]}])
+        wait_until(lambda: good in ready_series(quiet), 10, "the target added")
+        self.assertEqual(quiet.stop()[0], 0)
+        self.assertNotIn("targets: 1 added", quiet.stderr)
+
     def test_many_urls_have_no_small_limit(self):
         urls = ["http://127.0.0.1:%d/v1/p%d" % (self.stubs[0].port, i) for i in range(100)]
         args = [a for u in urls for a in ("--url", u)]

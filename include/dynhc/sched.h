@@ -232,6 +232,12 @@ DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_da
  * DYNHC_LOG_INFO. A sink set with dynhc_sched_set_log() receives every
  * level and filters as it likes. */
 DYNHC_API int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level);
+/* Writes message through the log sink at level, as the scheduler's own
+ * messages go (the default sink honours the log level, DYN_LOG): for a
+ * host whose messages belong with the scheduler's (dynhc watch logs its
+ * target reloads so). NULL s or message, or a level out of range, is
+ * ignored. Any thread; never allocates. */
+DYNHC_API void dynhc_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *message);
 DYNHC_API int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn,
                                                   void *user_data);
 DYNHC_API int dynhc_sched_set_wakeup(dynhc_sched *s, dynhc_wakeup_fn fn, void *user_data);

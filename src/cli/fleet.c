@@ -134,11 +134,10 @@ static void fit_size(watch *w)
     rlim_t need = 2 * ((rlim_t)w->target_count + SPARE_FILES);
     if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
         files.rlim_cur < need) {
-        fprintf(stderr,
-                "dynhc: warning: the file limit (%llu) is below what %zu targets need (%llu, "
-                "half of it for the status server's clients): connections may fail; raise it "
-                "(ulimit -n)\n",
-                (unsigned long long)files.rlim_cur, w->target_count, (unsigned long long)need);
+        watch_log(w, DYNHC_LOG_WARNING,
+                  "the file limit (%llu) is below what %zu targets need (%llu, half of it for "
+                  "the status server's clients): connections may fail; raise it (ulimit -n)",
+                  (unsigned long long)files.rlim_cur, w->target_count, (unsigned long long)need);
     }
 }
 
@@ -204,8 +203,8 @@ int fleet_apply(watch *w, cli_target_list *list)
     free(fresh);
     w->targets = next;
     if (added + removed > 0 && w->target_count > 0) { /* a reload that changed something */
-        fprintf(stderr, "dynhc: info: targets: %zu added, %zu removed, %zu kept\n", added,
-                removed, n - added);
+        watch_log(w, DYNHC_LOG_INFO, "targets: %zu added, %zu removed, %zu kept", added, removed,
+                  n - added);
     }
     w->target_count = kept;
     cli_targets_clear(list);
@@ -218,8 +217,8 @@ void fleet_reload(watch *w)
     cli_target_list list;
     if (cli_targets_read(w->opts, &list) != CLI_EXIT_OK ||
         fleet_apply(w, &list) != CLI_EXIT_OK) {
-        fprintf(stderr, "dynhc: warning: targets not reloaded: keeping the %zu targets watched\n",
-                w->target_count);
+        watch_log(w, DYNHC_LOG_WARNING, "targets not reloaded: keeping the %zu targets watched",
+                  w->target_count);
     }
 }
 

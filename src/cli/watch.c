@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,12 @@
 
 /* How often the --targets files are looked at for a change (ns). */
 #define LOOK_EVERY_NS 1000000000u
+
+/* Failed checks are summed up every ten intervals, 10 s to a minute apart:
+ * a target's repeated failures are logged at debug level only. */
+#define SUMMARY_INTERVALS 10
+#define SUMMARY_MIN_NS 10000000000u
+#define SUMMARY_MAX_NS 60000000000u
 
 /* The signal handler's way into the loop: flags, and a pipe that wakes the
  * poll. */
@@ -162,6 +169,7 @@ void watch_complete(watch *w, check_in_flight *c, CURLcode rc)
                                                                  : DYNHC_CHECK_FAILURE;
     /* The scheduler logs a failure with msg as its reason. */
     dynhc_sched_complete(w->sched, c->id, result, healthy ? NULL : msg);
+    w->failed_checks += !healthy;
     watch_drop(w, c);
 }
 
@@ -198,12 +206,47 @@ static void look_at_targets(watch *w, uint64_t now, uint64_t *last_look)
     }
 }
 
-static int run(watch *w)
+void watch_log(const watch *w, dynhc_log_level level, const char *fmt, ...)
 {
-    uint64_t last_look = dynhc_now_ns();
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    dynhc_sched_log(w->sched, level, line);
+}
+
+/* Sums up the failed checks since the last summary, when there were any. */
+static void summarize(watch *w, uint64_t now, uint64_t *last, uint64_t every)
+{
+    if (now - *last < every) {
+        return;
+    }
+    if (w->failed_checks > 0) {
+        size_t not_ready = 0;
+        for (size_t i = 0; i < w->target_count; i++) {
+            not_ready += !dynhc_endpoint_is_ready(w->targets[i]->ep);
+        }
+        watch_log(w, DYNHC_LOG_WARNING,
+                  "%zu of %zu targets not ready; %llu checks failed in %llu s", not_ready,
+                  w->target_count, (unsigned long long)w->failed_checks,
+                  (unsigned long long)((now - *last + 500000000u) / 1000000000u));
+    }
+    w->failed_checks = 0;
+    *last = now;
+}
+
+static int run(watch *w, uint64_t interval_ns)
+{
+    uint64_t every = interval_ns > SUMMARY_MAX_NS / SUMMARY_INTERVALS
+                         ? SUMMARY_MAX_NS
+                         : interval_ns * SUMMARY_INTERVALS;
+    every = every < SUMMARY_MIN_NS ? SUMMARY_MIN_NS : every;
+    uint64_t last_look = dynhc_now_ns(), last_summary = last_look;
     while (!stopping) {
         uint64_t now = dynhc_now_ns();
         look_at_targets(w, now, &last_look);
+        summarize(w, now, &last_summary, every);
         expire(w, now);
         dynhc_sched_tick(w->sched, now);
         if (transfers_wait(w, wait_ms(w, now)) != 0) {
@@ -356,7 +399,7 @@ int cli_watch(int argc, char **argv)
         code = serve(srv, &opts);
     }
     if (code == CLI_EXIT_OK) {
-        code = run(&w);
+        code = run(&w, dynhc_result_interval_ns(w.payload));
     }
     /* The server reads the scheduler, the checks use the endpoints' targets. */
     dynhc_server_free(srv);

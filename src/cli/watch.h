@@ -39,6 +39,7 @@ struct watch {
     server_target **targets;                     /* sorted by name */
     size_t target_count;
     cli_file_stamp *stamps;                      /* one per --targets file */
+    uint64_t failed_checks;                      /* since the last summary */
 };
 
 /* An endpoint's user data: its target, and the check it has in flight. */
@@ -71,6 +72,9 @@ void transfers_fit(watch *w, size_t targets);
  * transfers on; finished ones go to watch_complete(). 0, or -1 when
  * libcurl or epoll failed. */
 int transfers_wait(watch *w, int limit_ms);
+
+/* Logs a line through the scheduler's log sink (DYN_LOG applies). */
+void watch_log(const watch *w, dynhc_log_level level, const char *fmt, ...) CLI_PRINTF(3, 4);
 
 /* Judges c's finished transfer, reports it and frees it. */
 void watch_complete(watch *w, check_in_flight *c, CURLcode rc);
