@@ -21,7 +21,6 @@ struct cli_scraper {
     const char *running_name;
     const char *tokens_name;
     uint64_t stall_ns;
-    dynhc_endpoint *ep;
     CURL *easy; /* the scrape in flight */
     char error[CURL_ERROR_SIZE];
     char *text; /* its answer, NUL-terminated */
@@ -65,7 +64,7 @@ static int is_http_url(const char *url)
 }
 
 int cli_scraper_new(const char *url, const char *metrics_url, const cli_options *opts,
-                    const cli_http_options *http, dynhc_endpoint *ep, cli_scraper **out)
+                    const cli_http_options *http, cli_scraper **out)
 {
     char quoted[160];
     *out = NULL;
@@ -87,7 +86,6 @@ int cli_scraper_new(const char *url, const char *metrics_url, const cli_options 
         opts->running_metric != NULL ? opts->running_metric : CLI_DEFAULT_RUNNING_METRIC;
     sc->tokens_name = opts->tokens_metric != NULL ? opts->tokens_metric : CLI_DEFAULT_TOKENS_METRIC;
     sc->stall_ns = opts->stall_ns;
-    sc->ep = ep;
     sc->http = http;
     *out = sc;
     return CLI_EXIT_OK;
@@ -218,13 +216,16 @@ static const char *read_metrics(cli_scraper *sc, CURLcode rc, double *running, d
     return why;
 }
 
-cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, CURLcode rc, uint64_t now, char *msg,
-                                     size_t size)
+cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLcode rc,
+                                     uint64_t now, char *msg, size_t size)
 {
     double running = 0, tokens = 0;
     char why[CURL_ERROR_SIZE + 64];
     const char *problem = read_metrics(sc, rc, &running, &tokens, why, sizeof(why));
     cli_scraper_cancel(sc);
+    free(sc->text);
+    sc->text = NULL;
+    sc->cap = 0;
     if (problem != NULL) {
         if (!sc->unavailable) {
             fprintf(stderr,
@@ -250,7 +251,7 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, CURLcode rc, uint64_t now,
         sc->have_baseline = 0;
     }
     if (advanced) {
-        dynhc_endpoint_record_progress(sc->ep);
+        dynhc_endpoint_record_progress(ep);
     }
     /* The stall clock starts when the counter last moved, or when the
      * server turned busy, or at the first look. */
