@@ -279,6 +279,9 @@ class FleetTest(unittest.TestCase):
         wait_until(lambda: good in ready_series(quiet), 10, "the target added")
         self.assertEqual(quiet.stop()[0], 0)
         self.assertNotIn("targets: 1 added", quiet.stderr)
+        # So does it to the scrapes' lines: a fleet without metrics says so per target.
+        self.assertIn("dynhc: warning: http://127.0.0.1:1: no usable metrics", w.stderr)
+        self.assertNotIn("no usable metrics", quiet.stderr)
 
     def test_many_urls_have_no_small_limit(self):
         urls = ["http://127.0.0.1:%d/v1/p%d" % (self.stubs[0].port, i) for i in range(100)]

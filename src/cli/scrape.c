@@ -5,6 +5,7 @@
  * which is what a fleet that stopped restarting saturated nodes watches. */
 #include "scrape.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct cli_scraper {
     char *shown_url;  /* it, credentials redacted, for messages */
     char *target;     /* the --url, credentials redacted, for messages */
     const cli_http_options *http; /* its TLS options (not its headers: the checks') */
+    const dynhc_sched *log;       /* whose log sink its lines go through */
     const char *running_name;
     const char *tokens_name;
     uint64_t stall_ns;
@@ -64,7 +66,7 @@ static int is_http_url(const char *url)
 }
 
 int cli_scraper_new(const char *url, const char *metrics_url, const cli_options *opts,
-                    const cli_http_options *http, cli_scraper **out)
+                    const cli_http_options *http, const dynhc_sched *log, cli_scraper **out)
 {
     char quoted[160];
     *out = NULL;
@@ -87,6 +89,7 @@ int cli_scraper_new(const char *url, const char *metrics_url, const cli_options 
     sc->tokens_name = opts->tokens_metric != NULL ? opts->tokens_metric : CLI_DEFAULT_TOKENS_METRIC;
     sc->stall_ns = opts->stall_ns;
     sc->http = http;
+    sc->log = log;
     *out = sc;
     return CLI_EXIT_OK;
 }
@@ -125,7 +128,7 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *user_data)
         return 0; /* ends the transfer */
     }
     if (sc->len + n + 1 > sc->cap) {
-        size_t cap = sc->cap ? sc->cap : 65536;
+        size_t cap = sc->cap ? sc->cap : 4096;
         while (cap < sc->len + n + 1) {
             cap *= 2;
         }
@@ -216,6 +219,19 @@ static const char *read_metrics(cli_scraper *sc, CURLcode rc, double *running, d
     return why;
 }
 
+/* A line through the scheduler's log sink, so that DYN_LOG applies: a
+ * fleet's targets without metrics would otherwise flood the log. */
+CLI_PRINTF(3, 4)
+static void say(const cli_scraper *sc, dynhc_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    dynhc_sched_log(sc->log, level, line);
+}
+
 cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLcode rc,
                                      uint64_t now, char *msg, size_t size)
 {
@@ -228,17 +244,16 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLco
     sc->cap = 0;
     if (problem != NULL) {
         if (!sc->unavailable) {
-            fprintf(stderr,
-                    "dynhc: warning: %s: no usable metrics at %s (%s): checking with canaries "
-                    "only, until there are\n",
-                    sc->target, sc->shown_url, problem);
+            say(sc, DYNHC_LOG_WARNING,
+                "%s: no usable metrics at %s (%s): checking with canaries only, until there are",
+                sc->target, sc->shown_url, problem);
         }
         sc->unavailable = 1;
         sc->have_baseline = 0;
         return CLI_SCRAPE_CANARY;
     }
     if (sc->unavailable) {
-        fprintf(stderr, "dynhc: info: %s: metrics at %s read again\n", sc->target, sc->shown_url);
+        say(sc, DYNHC_LOG_INFO, "%s: metrics at %s read again", sc->target, sc->shown_url);
         sc->unavailable = 0;
     }
     int busy = running > 0;
@@ -246,8 +261,8 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLco
     if (sc->have_baseline && tokens < sc->tokens) {
         /* A counter only goes back when the server restarted: what it
          * counts now starts from there. */
-        fprintf(stderr, "dynhc: info: %s: %s went back from %.17g to %.17g (a restart)\n",
-                sc->target, sc->tokens_name, sc->tokens, tokens);
+        say(sc, DYNHC_LOG_INFO, "%s: %s went back from %.17g to %.17g (a restart)", sc->target,
+            sc->tokens_name, sc->tokens, tokens);
         sc->have_baseline = 0;
     }
     if (advanced) {
