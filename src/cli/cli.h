@@ -167,6 +167,11 @@ int cli_watch(int argc, char **argv);
 /* "dynhc: error: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 
+/* A line through s's log sink, as the scheduler's own go, so that DYN_LOG
+ * applies (watch's reloads, summaries and scrapes: a fleet's would
+ * otherwise flood the log). */
+void cli_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...) CLI_PRINTF(3, 4);
+
 /* cli_error() followed by the hint to read the usage. */
 void cli_usage_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 

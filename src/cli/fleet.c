@@ -142,10 +142,10 @@ static void fit_size(watch *w)
     rlim_t need = 2 * ((rlim_t)w->target_count + SPARE_FILES);
     if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
         files.rlim_cur < need) {
-        watch_log(w, DYNHC_LOG_WARNING,
-                  "the file limit (%llu) is below what %zu targets need (%llu, half of it for "
-                  "the status server's clients): connections may fail; raise it (ulimit -n)",
-                  (unsigned long long)files.rlim_cur, w->target_count, (unsigned long long)need);
+        cli_log(w->sched, DYNHC_LOG_WARNING,
+                "the file limit (%llu) is below what %zu targets need (%llu, half of it for "
+                "the status server's clients): connections may fail; raise it (ulimit -n)",
+                (unsigned long long)files.rlim_cur, w->target_count, (unsigned long long)need);
     }
 }
 
@@ -211,8 +211,8 @@ int fleet_apply(watch *w, cli_target_list *list)
     free(fresh);
     w->targets = next;
     if (added + removed > 0 && w->target_count > 0) { /* a reload that changed something */
-        watch_log(w, DYNHC_LOG_INFO, "targets: %zu added, %zu removed, %zu kept", added, removed,
-                  n - added);
+        cli_log(w->sched, DYNHC_LOG_INFO, "targets: %zu added, %zu removed, %zu kept", added,
+                removed, n - added);
     }
     w->target_count = kept;
     cli_targets_clear(list);
@@ -225,8 +225,8 @@ void fleet_reload(watch *w)
     cli_target_list list;
     if (cli_targets_read(w->opts, &list) != CLI_EXIT_OK ||
         fleet_apply(w, &list) != CLI_EXIT_OK) {
-        watch_log(w, DYNHC_LOG_WARNING, "targets not reloaded: keeping the %zu targets watched",
-                  w->target_count);
+        cli_log(w->sched, DYNHC_LOG_WARNING,
+                "targets not reloaded: keeping the %zu targets watched", w->target_count);
     }
 }
 

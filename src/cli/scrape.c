@@ -5,7 +5,6 @@
  * which is what a fleet that stopped restarting saturated nodes watches. */
 #include "scrape.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,19 +218,6 @@ static const char *read_metrics(cli_scraper *sc, CURLcode rc, double *running, d
     return why;
 }
 
-/* A line through the scheduler's log sink, so that DYN_LOG applies: a
- * fleet's targets without metrics would otherwise flood the log. */
-CLI_PRINTF(3, 4)
-static void say(const cli_scraper *sc, dynhc_log_level level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    dynhc_sched_log(sc->log, level, line);
-}
-
 cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLcode rc,
                                      uint64_t now, char *msg, size_t size)
 {
@@ -244,7 +230,7 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLco
     sc->cap = 0;
     if (problem != NULL) {
         if (!sc->unavailable) {
-            say(sc, DYNHC_LOG_WARNING,
+            cli_log(sc->log, DYNHC_LOG_WARNING,
                 "%s: no usable metrics at %s (%s): checking with canaries only, until there are",
                 sc->target, sc->shown_url, problem);
         }
@@ -253,7 +239,8 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLco
         return CLI_SCRAPE_CANARY;
     }
     if (sc->unavailable) {
-        say(sc, DYNHC_LOG_INFO, "%s: metrics at %s read again", sc->target, sc->shown_url);
+        cli_log(sc->log, DYNHC_LOG_INFO, "%s: metrics at %s read again", sc->target,
+                sc->shown_url);
         sc->unavailable = 0;
     }
     int busy = running > 0;
@@ -261,8 +248,8 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLco
     if (sc->have_baseline && tokens < sc->tokens) {
         /* A counter only goes back when the server restarted: what it
          * counts now starts from there. */
-        say(sc, DYNHC_LOG_INFO, "%s: %s went back from %.17g to %.17g (a restart)", sc->target,
-            sc->tokens_name, sc->tokens, tokens);
+        cli_log(sc->log, DYNHC_LOG_INFO, "%s: %s went back from %.17g to %.17g (a restart)",
+                sc->target, sc->tokens_name, sc->tokens, tokens);
         sc->have_baseline = 0;
     }
     if (advanced) {

@@ -130,7 +130,8 @@ static int add_target(cli_target_list *list, const char *url, const char *model_
     t->model_type = dup_or_null(model_type);
     t->model = dup_or_null(model);
     t->labels = label_count > 0 ? calloc(label_count, sizeof(*t->labels)) : NULL;
-    int failed = t->url == NULL || t->name == NULL || (model_type != NULL && t->model_type == NULL) ||
+    int failed = t->url == NULL || t->name == NULL ||
+                 (model_type != NULL && t->model_type == NULL) ||
                  (model != NULL && t->model == NULL) || (label_count > 0 && t->labels == NULL);
     for (size_t i = 0; i < label_count && !failed; i++) {
         t->labels[i].name = strdup(labels[i].name);

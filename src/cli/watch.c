@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,16 +280,6 @@ static void look_at_targets(watch *w, uint64_t now, uint64_t *last_look)
     }
 }
 
-void watch_log(const watch *w, dynhc_log_level level, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    dynhc_sched_log(w->sched, level, line);
-}
-
 /* Sums up the failed checks since the last summary, when there were any. */
 static void summarize(watch *w, uint64_t now, uint64_t *last, uint64_t every)
 {
@@ -302,10 +291,10 @@ static void summarize(watch *w, uint64_t now, uint64_t *last, uint64_t every)
         for (size_t i = 0; i < w->target_count; i++) {
             not_ready += !dynhc_endpoint_is_ready(w->targets[i]->ep);
         }
-        watch_log(w, DYNHC_LOG_WARNING,
-                  "%zu of %zu targets not ready; %llu checks failed in %llu s", not_ready,
-                  w->target_count, (unsigned long long)w->failed_checks,
-                  (unsigned long long)((now - *last + 500000000u) / 1000000000u));
+        cli_log(w->sched, DYNHC_LOG_WARNING,
+                "%zu of %zu targets not ready; %llu checks failed in %llu s", not_ready,
+                w->target_count, (unsigned long long)w->failed_checks,
+                (unsigned long long)((now - *last + 500000000u) / 1000000000u));
     }
     w->failed_checks = 0;
     *last = now;

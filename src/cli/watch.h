@@ -79,9 +79,6 @@ void transfers_fit(watch *w, size_t targets);
  * libcurl or epoll failed. */
 int transfers_wait(watch *w, int limit_ms);
 
-/* Logs a line through the scheduler's log sink (DYN_LOG applies). */
-void watch_log(const watch *w, dynhc_log_level level, const char *fmt, ...) CLI_PRINTF(3, 4);
-
 /* Judges c's finished transfer, and reports it and frees it, or, after a
  * scrape that asks for one, starts the round's canary. */
 void watch_complete(watch *w, check_in_flight *c, CURLcode rc);
