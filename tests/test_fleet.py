@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -182,6 +183,23 @@ class FleetTest(unittest.TestCase):
             self.assertIn("dynhc: info: targets: 0 added, 1 removed, 1 kept", w.stderr)
         finally:
             hanging.stop()
+
+    def test_a_target_removed_with_its_metrics_scrape_in_flight_goes_cleanly(self):
+        # A server that accepts and never answers: the round is still at its
+        # scrape of /metrics, whose transfer the removal must stop first.
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(16)
+            a, stuck = self.targets[0], "http://127.0.0.1:%d" % silent.getsockname()[1]
+            path = self.file_sd([{"targets": [a, stuck]}])
+            w = self.watch("--targets", path, "--timeout", "10s")
+            wait_until(lambda: json.loads(tp.http("GET", w.url + "/health?verbose")[1])
+                       ["checks"][stuck]["in_flight"], 10, "the scrape in flight")
+            self.file_sd([{"targets": [a]}])
+            wait_until(lambda: set(ready_series(w)) == {a}, 10, "the silent target removed")
+            self.assertEqual(w.stop()[0], 0, w.stderr)
+            self.assertIn("dynhc: info: targets: 0 added, 1 removed, 1 kept", w.stderr)
+            self.assertNotIn("Sanitizer", w.stderr)
 
     def test_errors_in_a_file_name_its_line_and_column(self):
         cases = [
