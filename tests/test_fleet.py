@@ -169,37 +169,35 @@ class FleetTest(unittest.TestCase):
                       w.stderr)
         self.assertIn("dynhc: info: targets: 2 added, 1 removed, 1 kept", w.stderr)
 
+    def remove_in_flight(self, stuck):
+        """Watches a good target and stuck, whose round never ends, and
+        removes stuck from the file while its round is in flight: the
+        transfer is stopped first and everything goes cleanly."""
+        a = self.targets[0]
+        path = self.file_sd([{"targets": [a, stuck]}])
+        w = self.watch("--targets", path, "--timeout", "10s")
+        wait_until(lambda: json.loads(tp.http("GET", w.url + "/health?verbose")[1])
+                   ["checks"][stuck]["in_flight"], 10, "the round in flight")
+        self.file_sd([{"targets": [a]}])
+        wait_until(lambda: set(ready_series(w)) == {a}, 10, "the stuck target removed")
+        self.assertEqual(w.stop()[0], 0, w.stderr)
+        self.assertIn("dynhc: info: targets: 0 added, 1 removed, 1 kept", w.stderr)
+        self.assertNotIn("Sanitizer", w.stderr)
+
     def test_a_target_removed_with_its_check_in_flight_goes_cleanly(self):
-        hanging = tp.Stub("hang")
+        hanging = tp.Stub("hang")  # answers /metrics (404), never the canary
         try:
-            a, stuck = self.targets[0], hanging.url
-            path = self.file_sd([{"targets": [a, stuck]}])
-            w = self.watch("--targets", path, "--timeout", "10s")
-            wait_until(lambda: json.loads(tp.http("GET", w.url + "/health?verbose")[1])
-                       ["checks"][stuck]["in_flight"], 10, "the hanging check in flight")
-            self.file_sd([{"targets": [a]}])
-            wait_until(lambda: set(ready_series(w)) == {a}, 10, "the hanging target removed")
-            self.assertEqual(w.stop()[0], 0, w.stderr)
-            self.assertIn("dynhc: info: targets: 0 added, 1 removed, 1 kept", w.stderr)
+            self.remove_in_flight(hanging.url)
         finally:
             hanging.stop()
 
     def test_a_target_removed_with_its_metrics_scrape_in_flight_goes_cleanly(self):
         # A server that accepts and never answers: the round is still at its
-        # scrape of /metrics, whose transfer the removal must stop first.
+        # scrape of /metrics.
         with socket.socket() as silent:
             silent.bind(("127.0.0.1", 0))
             silent.listen(16)
-            a, stuck = self.targets[0], "http://127.0.0.1:%d" % silent.getsockname()[1]
-            path = self.file_sd([{"targets": [a, stuck]}])
-            w = self.watch("--targets", path, "--timeout", "10s")
-            wait_until(lambda: json.loads(tp.http("GET", w.url + "/health?verbose")[1])
-                       ["checks"][stuck]["in_flight"], 10, "the scrape in flight")
-            self.file_sd([{"targets": [a]}])
-            wait_until(lambda: set(ready_series(w)) == {a}, 10, "the silent target removed")
-            self.assertEqual(w.stop()[0], 0, w.stderr)
-            self.assertIn("dynhc: info: targets: 0 added, 1 removed, 1 kept", w.stderr)
-            self.assertNotIn("Sanitizer", w.stderr)
+            self.remove_in_flight("http://127.0.0.1:%d" % silent.getsockname()[1])
 
     def test_errors_in_a_file_name_its_line_and_column(self):
         cases = [
