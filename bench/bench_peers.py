@@ -2,7 +2,7 @@
 """bench_peers: `dynhc watch` beside the checkers an operator would run
 instead, on the same N targets in one run (SPEC 6):
 
-  dynhc     dynhc watch --targets FILE (file_sd JSON), interval 1 s
+  dynhc     dynhc watch --targets FILE (file_sd JSON) --no-metrics, interval 1 s
   haproxy   HAProxy active HTTP checks: one backend of N servers, `option
             httpchk` with `http-check send` of the same payload, inter 1 s,
             one thread
@@ -218,8 +218,10 @@ class Dynhc(Peer):
         with open(targets, "w") as f:
             json.dump([{"targets": ["%s:%d" % (a, port) for a in addresses]}], f)
         status = free_port()
+        # --no-metrics: the peers send the canary alone, and nginx counts
+        # every request (a round with the metrics scrape would be two).
         self.spawn([args.dynhc, "watch", "--targets", targets, "--interval", "1s",
-                    "--host", "127.0.0.1", "--port", str(status)],
+                    "--host", "127.0.0.1", "--port", str(status), "--no-metrics"],
                    env=dict(os.environ, DYN_LOG="warn"))
         wait_for("http://127.0.0.1:%d/live" % status)
 

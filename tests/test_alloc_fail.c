@@ -1053,6 +1053,39 @@ static void resolver_new_answers_null_or_a_working_resolver(void **state)
     free(default_reference);
 }
 
+static unsigned long document_body(void *user, unsigned long n, alloc_fail_mode mode)
+{
+    const char *path = user;
+    dynhc_document *doc = NULL;
+    dynhc_document_error err;
+    alloc_fail_start(n, mode);
+    int status = dynhc_document_read(path, &doc, &err);
+    unsigned long injected = alloc_fail_stop();
+    if (injected > 0) {
+        assert_int_equal(status, DYNHC_ERR_NOMEM);
+        assert_null(doc);
+    } else {
+        assert_int_equal(status, DYNHC_OK);
+        assert_true(cJSON_IsObject(dynhc_document_root(doc)));
+    }
+    dynhc_document_free(doc);
+    return injected;
+}
+
+/* A document (YAML and JSON) is read whole or not at all: DYNHC_ERR_NOMEM,
+ * never a parse error, and nothing left behind. */
+static void document_read_answers_nomem_or_the_whole_tree(void **state)
+{
+    (void)state;
+    const char *paths[] = {yaml_mapping, payload_file};
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t m = 0; m < MODE_COUNT; m++) {
+            assert_true(alloc_fail_loop("dynhc_document_read", modes[m], document_body,
+                                        (void *)(uintptr_t)paths[p]) > 0);
+        }
+    }
+}
+
 static const resolution_case *find_case(const resolution_case *cases, size_t count,
                                         const char *name)
 {
@@ -1324,6 +1357,7 @@ int main(void)
         cmocka_unit_test(resolver_new_answers_null_or_a_working_resolver),
         cmocka_unit_test(explain_answers_null_or_the_whole_text),
         cmocka_unit_test(result_accessors_never_allocate),
+        cmocka_unit_test(document_read_answers_nomem_or_the_whole_tree),
         cmocka_unit_test(get_health_check_payload_answers_null_and_never_blames_the_input),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

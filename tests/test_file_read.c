@@ -14,6 +14,8 @@
 
 #include "file_read.h"
 
+#include <dynhc/cjson.h>
+
 static char dir[64];
 static char path[128];
 
@@ -225,6 +227,48 @@ static void file_larger_than_fstat_says_is_read_whole(void **state)
     free(text);
 }
 
+/* dynhc_document_read(): the config file's reader for a program's own
+ * files, with the position of every value and of an error. */
+static void document_gives_positions_and_errors_with_their_place(void **state)
+{
+    (void)state;
+    dynhc_document *doc = NULL;
+    dynhc_document_error err;
+    const char yaml[] = "- targets: [a]\n  labels: {pool: x}\n";
+    assert_int_equal(dynhc_document_read(write_file("t.yaml", yaml, strlen(yaml)), &doc, &err),
+                     DYNHC_OK);
+    const cJSON *root = dynhc_document_root(doc);
+    assert_true(cJSON_IsArray(root));
+    const cJSON *pool = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root->child, "labels"), "pool");
+    unsigned line = 9, column = 9;
+    dynhc_document_position(doc, pool, &line, &column);
+    assert_int_equal(line, 2);
+    assert_int_equal(column, 18);
+    dynhc_document_position(doc, NULL, &line, &column);
+    assert_int_equal(line, 0);
+    assert_int_equal(column, 0);
+    dynhc_document_free(doc);
+
+    /* A .json name is strict JSON: a leading zero is an error at its place. */
+    const char json[] = "[\n  {\"targets\": [01]}]";
+    assert_int_equal(dynhc_document_read(write_file("t.json", json, strlen(json)), &doc, &err),
+                     DYNHC_ERR_CONFIG);
+    assert_null(doc);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 16);
+    assert_non_null(strstr(err.message, "leading zero"));
+
+    assert_int_equal(dynhc_document_read(in_dir("none.yaml"), &doc, &err), DYNHC_ERR_CONFIG);
+    assert_int_equal(err.line, 0);
+    assert_non_null(strstr(err.message, "cannot open"));
+    assert_int_equal(dynhc_document_read(in_dir("none.yaml"), &doc, NULL), DYNHC_ERR_CONFIG);
+    assert_int_equal(dynhc_document_read(NULL, &doc, &err), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_document_read("x.yaml", NULL, &err), DYNHC_ERR_INVALID_ARG);
+    assert_null(dynhc_document_root(NULL));
+    dynhc_document_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +286,7 @@ int main(void)
         cmocka_unit_test(empty_file_is_read_as_empty_text),
         cmocka_unit_test(text_file_is_read_whole_and_nul_terminated),
         cmocka_unit_test(file_larger_than_fstat_says_is_read_whole),
+        cmocka_unit_test(document_gives_positions_and_errors_with_their_place),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

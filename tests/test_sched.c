@@ -415,6 +415,27 @@ static void removing_an_endpoint_with_a_check_in_flight_ignores_its_completion(v
                      DYNHC_OK);
 }
 
+/* The reason a label name is refused, for a caller's own message; every
+ * name refused has one, every name accepted none. */
+static void label_name_refusal_says_which_rule(void **state)
+{
+    (void)state;
+    assert_null(dynhc_label_name_refusal("pool"));
+    assert_null(dynhc_label_name_refusal("_zone2"));
+    assert_string_equal(dynhc_label_name_refusal("le"), "dynhc's own label");
+    assert_string_equal(dynhc_label_name_refusal("dynhc_endpoint"), "dynhc's own label");
+    assert_string_equal(dynhc_label_name_refusal("pod"),
+                        "a label that Prometheus or its operator attaches to every scraped "
+                        "target");
+    assert_string_equal(dynhc_label_name_refusal("__x"),
+                        "names starting with '__' are Prometheus's own");
+    assert_string_equal(dynhc_label_name_refusal("9a"), "a label name starts with a letter or '_'");
+    assert_string_equal(dynhc_label_name_refusal(""), "a label name starts with a letter or '_'");
+    assert_string_equal(dynhc_label_name_refusal(NULL), "a label name starts with a letter or '_'");
+    assert_string_equal(dynhc_label_name_refusal("a-b"),
+                        "a label name holds only letters, digits and '_'");
+}
+
 static void tick_and_free_from_a_callback_are_refused(void **state)
 {
     fixture *f = *state;
@@ -1062,6 +1083,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(registration_rejects_bad_arguments_without_calling_back),
+        cmocka_unit_test(label_name_refusal_says_which_rule),
         T(settings_reject_out_of_range_values),
         T(unknown_and_repeated_completions_are_counted_as_late),
         T(the_poll_timeout_is_rounded_up_and_minus_one_without_a_deadline),

@@ -304,6 +304,30 @@ static void a_hosts_own_sink_receives_every_level_whatever_dyn_log_says(void **s
 
 /* Sends the check due at f->now and completes it with result and error
  * (a timeout: lets it time out); returns what went to stderr meanwhile. */
+/* A host's own line goes where the scheduler's go, at the level given. */
+static void a_hosts_line_goes_through_the_sink_and_its_level(void **state)
+{
+    (void)state;
+    char *err;
+    dynhc_sched *s = new_with_dyn_log("warn", &err);
+    free(err);
+    capture c;
+    capture_begin(&c);
+    dynhc_sched_log(s, DYNHC_LOG_INFO, "targets: 1 added");
+    dynhc_sched_log(s, DYNHC_LOG_WARNING, "targets not reloaded");
+    dynhc_sched_log(s, (dynhc_log_level)4, "out of range");
+    dynhc_sched_log(s, DYNHC_LOG_WARNING, NULL);
+    dynhc_sched_log(NULL, DYNHC_LOG_WARNING, "no scheduler");
+    err = capture_end(&c);
+    assert_string_equal(err, "dynhc: warning: targets not reloaded\n");
+    free(err);
+    char log[1024] = "";
+    assert_int_equal(dynhc_sched_set_log(s, record_line, log), DYNHC_OK);
+    dynhc_sched_log(s, DYNHC_LOG_DEBUG, "to the host");
+    assert_string_equal(log, "0|to the host\n");
+    dynhc_sched_free(s);
+}
+
 static char *check_once(fixture *f, dynhc_check_result result, const char *error)
 {
     capture c;
@@ -476,6 +500,7 @@ int main(void)
         T(a_bad_dyn_log_is_a_warning_naming_it_and_info_is_used),
         T(the_level_can_be_set_by_the_host),
         T(a_hosts_own_sink_receives_every_level_whatever_dyn_log_says),
+        T(a_hosts_line_goes_through_the_sink_and_its_level),
         T(a_first_check_that_fails_is_logged_with_its_reason),
         T(a_first_check_that_times_out_is_logged_as_a_timeout),
         T(repeated_failures_are_logged_once_and_each_change_again),

@@ -236,6 +236,46 @@ static void status_turns_ready_after_a_successful_check_and_counts_uptime_on_the
     harness_end(&h);
 }
 
+/* A fleet's /health: only the endpoints that are not ready, or none, with
+ * the counts; the verbose form still names every one. */
+static void status_list_names_not_ready_endpoints_or_none_with_counts(void **state)
+{
+    (void)state;
+    harness h;
+    harness_init(&h);
+    static const step ok[] = {{0, DYNHC_CHECK_SUCCESS, 5 * MS, NULL}};
+    static const step bad[] = {{0, DYNHC_CHECK_FAILURE, 5 * MS, "refused"}};
+    script a = {.steps = ok, .count = 1}, b = {.steps = bad, .count = 1};
+    add(&h, "a", NULL, 0, &a);
+    add(&h, "b", NULL, 0, &b);
+    run_until(&h, T0);
+    h.now = T0 + SEC;
+    assert_int_equal(dynhc_sched_set_status_list(h.s, DYNHC_STATUS_LIST_NOT_READY), DYNHC_OK);
+    char *text = dynhc_sched_status_json(h.s, 0);
+    assert_string_equal(text, "{\"status\":\"notready\",\"uptime\":{\"secs\":1,\"nanos\":0},"
+                              "\"endpoints\":{\"b\":\"notready\"},"
+                              "\"endpoint_counts\":{\"ready\":1,\"notready\":1}}");
+    dynhc_free(text);
+    assert_int_equal(dynhc_sched_set_status_list(h.s, DYNHC_STATUS_LIST_NONE), DYNHC_OK);
+    text = dynhc_sched_status_json(h.s, 0);
+    assert_string_equal(text, "{\"status\":\"notready\",\"uptime\":{\"secs\":1,\"nanos\":0},"
+                              "\"endpoints\":{},"
+                              "\"endpoint_counts\":{\"ready\":1,\"notready\":1}}");
+    dynhc_free(text);
+    text = dynhc_sched_status_json(h.s, 1);
+    assert_non_null(strstr(text, "\"endpoints\":{\"a\":\"ready\",\"b\":\"notready\"}"));
+    assert_null(strstr(text, "endpoint_counts"));
+    dynhc_free(text);
+    assert_int_equal(dynhc_sched_set_status_list(h.s, DYNHC_STATUS_LIST_ALL), DYNHC_OK);
+    text = dynhc_sched_status_json(h.s, 0);
+    assert_null(strstr(text, "endpoint_counts"));
+    dynhc_free(text);
+    assert_int_equal(dynhc_sched_set_status_list(h.s, (dynhc_status_list)3), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_status_list(NULL, DYNHC_STATUS_LIST_ALL),
+                     DYNHC_ERR_INVALID_ARG);
+    harness_end(&h);
+}
+
 static void verbose_status_gives_null_before_the_first_check(void **state)
 {
     (void)state;
@@ -1323,6 +1363,7 @@ int main(void)
         cmocka_unit_test(reports_of_a_null_scheduler_are_null),
         cmocka_unit_test(status_of_an_empty_scheduler_is_dynamos_shape_with_the_process_status),
         cmocka_unit_test(status_has_exactly_the_keys_and_types_of_dynamos_health),
+        cmocka_unit_test(status_list_names_not_ready_endpoints_or_none_with_counts),
         cmocka_unit_test(
             status_turns_ready_after_a_successful_check_and_counts_uptime_on_the_clock),
         cmocka_unit_test(verbose_status_gives_null_before_the_first_check),

@@ -14,6 +14,7 @@ unittest's summary; exits non-zero on any failure.
 import base64
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -174,9 +175,11 @@ class SecretsTest(unittest.TestCase):
         status, out, err, _ = self.dynhc("probe", "--url", stub.url, "--cacert", pki("ca.pem"))
         self.assertEqual((status, out, len(err)), (1, "", 1), err)
         # The TLS 1.3 alert ("certificate required") comes after the handshake;
-        # depending on timing libcurl 7.88 reports it, or the closed socket.
+        # depending on timing libcurl 7.88 reports it, or the closed socket
+        # (read, or written to: "Send failure: Broken pipe").
         self.assertRegex(err[0], r"^dynhc: unhealthy: https://127\.0\.0\.1:\d+/v1/completions: "
-                                 r".*(alert|certificate|SSL|reset|closed|not connected)")
+                                 r".*(alert|certificate|SSL|reset|closed|not connected|"
+                                 r"Broken pipe)")
 
     def test_watch_takes_the_tls_options(self):
         stub = self.stub(tls=True, client_ca=True)
@@ -469,6 +472,48 @@ class SecretsTest(unittest.TestCase):
         self.assertEqual(status, 2, err)
         self.assertIn("dynhc: error: --url 'http://REDACTED@%s' is given twice" % stub.host, err)
         self.assert_no_secret("a usage error", "\n".join(err))
+
+    def test_watch_targets_file_shows_no_secret(self):
+        # A file_sd target's credentials are redacted like a --url's, and a
+        # reload's errors show none either.
+        stub = self.stub()
+        url, args = self.secret_args(stub)
+        bare = "%s:%s@%s" % (self.USER, self.PASSWORD, stub.host)  # host:port, http added
+        targets = self.file("targets.yaml", "- targets: ['%s']\n" % bare)
+        watch = Watch("--targets", targets, "--port", "0", "--interval", "100ms",
+                      "--timeout", "1s", *args, env={"DYN_LOG": "debug"})
+        shown = []
+        try:
+            name = "http://REDACTED@%s" % stub.host
+            _, body = watch.wait_for(200, 5)
+            self.assertEqual(body["endpoints"], {name: "ready"})
+            self.assertEqual(stub.headers("authorization"), ["Bearer " + self.TOKEN])
+            # A new password is a changed target under the same name; a URL
+            # curl refuses is an error that shows none of it.
+            with open(targets, "w") as f:
+                f.write("- targets: ['%s', 'http://u:%s x@h']\n" % (url, self.PASSWORD))
+            time.sleep(2)  # the file is looked at once a second
+            for path in ("/health?verbose", "/metrics"):
+                status, text = http("GET", watch.url + path)
+                self.assertEqual(status, 200, path)
+                shown.append((path, text))
+            self.assertIn('endpoint="%s"' % name, dict(shown)["/metrics"])
+        finally:
+            self.assertEqual(watch.stop()[0], 0, watch.stderr)
+            self.assert_clean(watch.stderr)
+        self.assertIn("targets.yaml:1:", watch.stderr)
+        self.assertIn("'http://REDACTED@h'", watch.stderr)
+        shown += [("stdout", watch.first_line), ("stderr (DYN_LOG=debug)", watch.stderr)]
+        for where, text in shown:
+            self.assert_no_secret(where, text)
+        # Two targets whose names are the same once redacted.
+        other = self.file("other.json", '[{"targets": ["%s", "%s"]}]'
+                          % (url, url.replace(self.PASSWORD, "pw-other-1")))
+        status, out, err, _ = self.dynhc("watch", "--targets", other, "--port", "0")
+        self.assertEqual(status, 1, err)
+        self.assertRegex(err[0], r"^dynhc: error: target 'http://REDACTED@%s' is given twice: "
+                         r"\S+:1:\d+ and \S+:1:\d+$" % re.escape(stub.host))
+        self.assert_no_secret("an error", "\n".join(err))
 
 
 def main():

@@ -51,6 +51,46 @@ DYNHC_API const cJSON *dynhc_result_payload(const dynhc_result *res);
  */
 DYNHC_API int dynhc_resolver_set_payload_json(dynhc_resolver *r, const cJSON *obj);
 
+/*
+ * A JSON or YAML file read as dynhc reads its config file (SPEC 1.5), for
+ * programs that read files of their own in the same dialect (dynhc watch
+ * reads Prometheus file_sd target lists so): a path ending in ".json"
+ * (any case) is strict JSON, any other YAML 1.2 (core schema; an empty
+ * file is null); at most 1 MiB of UTF-8, a leading byte order mark dropped.
+ * The tree keeps where each of its values starts.
+ */
+typedef struct dynhc_document dynhc_document;
+
+/* Where and why a document could not be read: line and column 1-based (0:
+ * the file as a whole, as for "cannot open"), message one line of text. */
+typedef struct dynhc_document_error {
+    unsigned line;
+    unsigned column;
+    char message[200];
+} dynhc_document_error;
+
+/*
+ * Reads and parses the file at path. Returns DYNHC_OK with *out set (free
+ * it with dynhc_document_free()); DYNHC_ERR_CONFIG with *error set (error
+ * may be NULL) when the file cannot be read or parsed; DYNHC_ERR_NOMEM;
+ * DYNHC_ERR_INVALID_ARG for path or out NULL. *out is NULL on failure. Any
+ * thread; documents share nothing.
+ */
+DYNHC_NODISCARD DYNHC_API int dynhc_document_read(const char *path, dynhc_document **out,
+                                                  dynhc_document_error *error);
+
+/* The document's value, borrowed: valid until dynhc_document_free(); do
+ * not modify it. NULL for doc NULL. */
+DYNHC_API const cJSON *dynhc_document_root(const dynhc_document *doc);
+
+/* Where node, a value of doc's tree, starts: 1-based line and column
+ * (columns count characters). 0 and 0 for a node not of doc. */
+DYNHC_API void dynhc_document_position(const dynhc_document *doc, const cJSON *node,
+                                       unsigned *line, unsigned *column);
+
+/* Frees doc and its tree; NULL is a no-op. */
+DYNHC_API void dynhc_document_free(dynhc_document *doc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -83,6 +83,13 @@ typedef enum dynhc_mode {
     DYNHC_MODE_PERIODIC = 1 /* a check every interval */
 } dynhc_mode;
 
+/* Which endpoints the status JSON names (dynhc_sched_set_status_list()). */
+typedef enum dynhc_status_list {
+    DYNHC_STATUS_LIST_ALL = 0,       /* every endpoint (default) */
+    DYNHC_STATUS_LIST_NOT_READY = 1, /* the endpoints that are not ready */
+    DYNHC_STATUS_LIST_NONE = 2       /* none: the counts alone */
+} dynhc_status_list;
+
 typedef enum dynhc_check_result {
     DYNHC_CHECK_SUCCESS = 0,
     DYNHC_CHECK_FAILURE = 1,
@@ -209,6 +216,10 @@ DYNHC_API int dynhc_sched_set_starting_status(dynhc_sched *s, int ready);
 /* The endpoints whose status makes the overall status (names copied);
  * n == 0: every endpoint. DYNHC_ERR_NOMEM: the list is unchanged. */
 DYNHC_API int dynhc_sched_set_use_endpoints(dynhc_sched *s, const char *const *names, size_t n);
+/* Which endpoints the status JSON names (not its verbose form, which names
+ * every one): with thousands of endpoints a probe's answer stays small.
+ * Other than DYNHC_STATUS_LIST_ALL the JSON also counts them. */
+DYNHC_API int dynhc_sched_set_status_list(dynhc_sched *s, dynhc_status_list which);
 /* The seed of the random numbers behind jitter and spread (tests). */
 DYNHC_API int dynhc_sched_set_seed(dynhc_sched *s, uint64_t seed);
 /* The clock (NULL: dynhc_now_ns()); a new time source, so the uptime starts
@@ -227,6 +238,12 @@ DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_da
  * DYNHC_LOG_INFO. A sink set with dynhc_sched_set_log() receives every
  * level and filters as it likes. */
 DYNHC_API int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level);
+/* Writes message through the log sink at level, as the scheduler's own
+ * messages go (the default sink honours the log level, DYN_LOG): for a
+ * host whose messages belong with the scheduler's (dynhc watch logs its
+ * target reloads so). NULL s or message, or a level out of range, is
+ * ignored. Any thread; never allocates. */
+DYNHC_API void dynhc_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *message);
 DYNHC_API int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn,
                                                   void *user_data);
 DYNHC_API int dynhc_sched_set_wakeup(dynhc_sched *s, dynhc_wakeup_fn fn, void *user_data);
@@ -252,6 +269,15 @@ typedef struct dynhc_label {
     const char *name;
     const char *value;
 } dynhc_label;
+
+/*
+ * Why name cannot be an endpoint's extra metric label (see
+ * dynhc_endpoint_options.labels): a static English reason such as
+ * "dynhc's own label"; NULL when it can (also the answer to give a user
+ * before dynhc_sched_add() refuses the whole endpoint). NULL name gives a
+ * reason. Any thread; never allocates.
+ */
+DYNHC_API const char *dynhc_label_name_refusal(const char *name);
 
 /*
  * What dynhc_sched_add() registers. The struct can grow: initialise it with
@@ -483,9 +509,12 @@ DYNHC_API int dynhc_sched_set_process_ready(dynhc_sched *s, int ready);
 /*
  * The status JSON of Dynamo's /health:
  * {"status":"ready","uptime":{"secs":N,"nanos":N},"endpoints":{"generate":"ready"}};
- * verbose adds "checks" with per endpoint the last check's age, latency and
- * result, consecutive failures and last error, and its requests in flight,
- * the age of its last progress and whether it is stalled. Free with dynhc_free().
+ * "endpoints" names those that dynhc_sched_set_status_list() asks for, and
+ * when that is not all of them "endpoint_counts":{"ready":N,"notready":N}
+ * follows it; verbose names every endpoint and adds "checks" with per
+ * endpoint the last check's age, latency and result, consecutive failures
+ * and last error, and its requests in flight, the age of its last progress
+ * and whether it is stalled. Free with dynhc_free().
  * NULL when out of memory, never a text cut short. Any thread; one
  * consistent snapshot, taken under the scheduler's lock and written out
  * after it (reports run one at a time).

@@ -29,8 +29,17 @@ typedef enum cli_command {
     CLI_WATCH = 1 << 2
 } cli_command;
 
-/* The most --url a watch takes: a sidecar watches a handful of servers. */
-#define CLI_MAX_URLS 64
+/* Which endpoints watch's /health names (--status-endpoints). */
+typedef enum cli_status_endpoints {
+    CLI_STATUS_AUTO = 0, /* all up to CLI_STATUS_AUTO_MAX targets, else failing */
+    CLI_STATUS_ALL,
+    CLI_STATUS_FAILING,
+    CLI_STATUS_NONE
+} cli_status_endpoints;
+
+/* Up to this many targets /health names each by default: a sidecar's few
+ * servers are named, a fleet's answer stays small. */
+#define CLI_STATUS_AUTO_MAX 100
 
 /* The most --header a command line takes (a header file takes any number). */
 #define CLI_MAX_HEADERS 64
@@ -49,9 +58,12 @@ typedef struct cli_options {
     int explain;
     int compact;
     int help;
-    /* probe and watch */
-    const char *urls[CLI_MAX_URLS];
+    /* probe and watch: url_count --url values, in order (probe keeps the
+     * first alone in first_url; watch's list is allocated: free the options
+     * with cli_options_free()) */
+    const char **urls;
     size_t url_count;
+    const char *first_url[1];
     const char *model;
     uint64_t timeout_ns; /* 0: not given */
     /* what every request carries (secrets.c) */
@@ -73,6 +85,17 @@ typedef struct cli_options {
     const char *tokens_metric;  /* NULL: vLLM's */
     uint64_t stall_ns;          /* 0: not given */
     int no_metrics;
+    /* watch: fleets (fleet_options.c) */
+    const char **target_files; /* --targets FILE, in order, allocated */
+    size_t target_file_count;
+    unsigned shard_index;
+    unsigned shard_count; /* 0: not given */
+    uint64_t spread_ns;
+    int spread_set;
+    double jitter;
+    int jitter_set;
+    cli_status_endpoints status_endpoints;
+    size_t list_capacity; /* the room of urls and target_files: argc */
 } cli_options;
 
 /*
@@ -81,6 +104,28 @@ typedef struct cli_options {
  * printing the error.
  */
 int cli_parse_options(int command, int argc, char **argv, cli_options *opts);
+
+/* Frees what cli_parse_options() allocated (watch's lists); the options are
+ * then empty. */
+void cli_options_free(cli_options *opts);
+
+/* The fleet options of watch (--targets, --shard, --spread, --jitter,
+ * --status-endpoints): cli_parse_options() hands each one given here, with
+ * its name and value. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE / CLI_EXIT_ERROR
+ * after printing the error. */
+int cli_store_fleet_option(cli_options *opts, const char *name, const char *value);
+
+/* A non-negative decimal integer, digits only: no sign, no spaces. 0, or
+ * -1 (nothing printed). */
+int cli_parse_unsigned(const char *s, long long *out);
+
+/* A duration by the rules of the environment (SPEC 1.2) for option.
+ * Returns CLI_EXIT_OK or CLI_EXIT_USAGE after the error. */
+int cli_parse_duration(const char *option, const char *text, uint64_t *ns);
+
+/* Appends value to a list of the options sized by list_capacity, allocated
+ * on first use. CLI_EXIT_OK or CLI_EXIT_ERROR (out of memory, said). */
+int cli_list_append(const char ***list, size_t *count, size_t capacity, const char *value);
 
 /*
  * Hands the parsed options to the resolver. Returns CLI_EXIT_OK, or
@@ -121,6 +166,11 @@ int cli_watch(int argc, char **argv);
 
 /* "dynhc: error: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+
+/* A line through s's log sink, as the scheduler's own go, so that DYN_LOG
+ * applies (watch's reloads, summaries and scrapes: a fleet's would
+ * otherwise flood the log). */
+void cli_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...) CLI_PRINTF(3, 4);
 
 /* cli_error() followed by the hint to read the usage. */
 void cli_usage_error(const char *fmt, ...) CLI_PRINTF(1, 2);

@@ -21,7 +21,7 @@ _dynhc() {
         --level)
             mapfile -t COMPREPLY < <(compgen -W "minimal standard comprehensive" -- "$cur")
             return ;;
-        --config | --header-file | --bearer-token-file | --cacert | --cert | --key)
+        --config | --header-file | --bearer-token-file | --cacert | --cert | --key | --targets)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return ;;
         --payload)
@@ -30,8 +30,12 @@ _dynhc() {
                 mapfile -t COMPREPLY < <(compgen -f -P @ -- "${cur#@}")
             fi
             return ;;
+        --status-endpoints)
+            mapfile -t COMPREPLY < <(compgen -W "auto all failing none" -- "$cur")
+            return ;;
         --bos-token-id | --marker-key | --url | --model | --timeout | --header | --interval | \
-            --host | --port)
+            --host | --port | --shard | --spread | --jitter | --metrics-url | --running-metric | \
+            --tokens-metric | --stall-timeout)
             return ;;
     esac
     local options
@@ -40,7 +44,8 @@ _dynhc() {
         validate) options="$payload --compact" ;;
         probe) options="$payload $sending" ;;
         watch) options="$payload $sending --interval --host --port --metrics-url
-                        --running-metric --tokens-metric --stall-timeout --no-metrics" ;;
+                        --running-metric --tokens-metric --stall-timeout --no-metrics --targets
+                        --shard --spread --jitter --status-endpoints" ;;
         help)
             ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
             return ;;

@@ -54,11 +54,12 @@ static const char probe_intro[] =
     "\n";
 
 static const char watch_intro[] =
-    "Usage: dynhc watch --url URL [--url URL]... [OPTION]...\n"
+    "Usage: dynhc watch (--url URL | --targets FILE)... [OPTION]...\n"
     "\n"
     "Checks each server every interval and serves their status over HTTP\n"
-    "(/health, /live, /metrics): a sidecar health checker. SIGINT or SIGTERM\n"
-    "stops it (exit 0).\n"
+    "(/health, /live, /metrics): a sidecar, or a fleet's health checker\n"
+    "(docs/fleet.md). SIGINT or SIGTERM stops it (exit 0); SIGHUP reads the\n"
+    "--targets files again.\n"
     "\n";
 
 static const char payload_options[] =
@@ -123,8 +124,22 @@ static const char watch_options[] =
     "  --host H          status server address (DYN_SYSTEM_HOST, 0.0.0.0)\n"
     "  --port P          status server port (DYN_SYSTEM_PORT, else 8082; 0: any\n"
     "                    free port); the first line of stdout tells the URL\n"
+    "  --targets FILE    more servers, from a Prometheus file_sd file (JSON when\n"
+    "                    FILE ends in .json, else YAML): a list of {\"targets\":\n"
+    "                    [host:port or URL...], \"labels\": {...}}; read again when\n"
+    "                    it changes. Labels become metric labels; __dynhc_model_type\n"
+    "                    and __dynhc_model choose the model type and name\n"
+    "  --shard I/N       check only the targets of shard I of N (0 <= I < N): those\n"
+    "                    whose URL hashes (FNV-1a 64) to I modulo N\n"
+    "  --spread D        spread the first checks over D (default: the interval, at\n"
+    "                    most 1s; 0: all at once)\n"
+    "  --jitter F        draw each interval within F of it, 0 <= F < 1 (0.1)\n"
+    "  --status-endpoints W  which servers /health names: all, failing (with\n"
+    "                    counts), none (counts only), or auto (all up to 100\n"
+    "                    targets, else failing; default); ?verbose names all\n"
     "  --metrics-url URL the server's Prometheus metrics, read at each round (one\n"
-    "                    --url only); default: the --url's host and port, /metrics\n"
+    "                    --url only, no --targets); default: the --url's host and\n"
+    "                    port, /metrics\n"
     "  --running-metric NAME  requests running (vllm:num_requests_running)\n"
     "  --tokens-metric NAME   tokens generated, a counter\n"
     "                    (vllm:generation_tokens_total)\n"

@@ -40,7 +40,8 @@ typedef enum option_id {
     OPT_RUNNING_METRIC,
     OPT_TOKENS_METRIC,
     OPT_STALL_TIMEOUT,
-    OPT_NO_METRICS
+    OPT_NO_METRICS,
+    OPT_FLEET /* handled by cli_store_fleet_option() */
 } option_id;
 
 typedef struct option_spec {
@@ -84,6 +85,11 @@ static const option_spec option_table[] = {
     {"--tokens-metric", OPT_TOKENS_METRIC, 1, CLI_WATCH},
     {"--stall-timeout", OPT_STALL_TIMEOUT, 1, CLI_WATCH},
     {"--no-metrics", OPT_NO_METRICS, 0, CLI_WATCH},
+    {"--targets", OPT_FLEET, 1, CLI_WATCH},
+    {"--shard", OPT_FLEET, 1, CLI_WATCH},
+    {"--spread", OPT_FLEET, 1, CLI_WATCH},
+    {"--jitter", OPT_FLEET, 1, CLI_WATCH},
+    {"--status-endpoints", OPT_FLEET, 1, CLI_WATCH},
 };
 
 CLI_PRINTF(1, 0)
@@ -100,6 +106,16 @@ void cli_error(const char *fmt, ...)
     va_start(ap, fmt);
     verror(fmt, ap);
     va_end(ap);
+}
+
+void cli_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    dynhc_sched_log(s, level, line);
 }
 
 void cli_usage_error(const char *fmt, ...)
@@ -273,8 +289,7 @@ static const char *option_name(char *buf, size_t size, const char *arg, size_t l
     return cli_quote(buf, size, name);
 }
 
-/* A non-negative decimal integer, digits only: no sign, no spaces. */
-static int parse_unsigned(const char *s, long long *out)
+int cli_parse_unsigned(const char *s, long long *out)
 {
     long long v = 0;
     if (*s == '\0') {
@@ -294,9 +309,7 @@ static int parse_unsigned(const char *s, long long *out)
     return 0;
 }
 
-/* A duration by the rules of the environment (SPEC 1.2). Returns CLI_EXIT_OK
- * or an exit status after the error. */
-static int parse_duration(const char *option, const char *text, uint64_t *ns)
+int cli_parse_duration(const char *option, const char *text, uint64_t *ns)
 {
     char quoted[160];
     if (dynhc_parse_duration(text, ns) != DYNHC_OK) {
@@ -308,10 +321,30 @@ static int parse_duration(const char *option, const char *text, uint64_t *ns)
     return CLI_EXIT_OK;
 }
 
+int cli_list_append(const char ***list, size_t *count, size_t capacity, const char *value)
+{
+    if (*list == NULL && (*list = calloc(capacity, sizeof(**list))) == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    (*list)[(*count)++] = value; /* never past capacity: one value per argument */
+    return CLI_EXIT_OK;
+}
+
+void cli_options_free(cli_options *opts)
+{
+    if (opts->urls != opts->first_url) {
+        free(opts->urls);
+    }
+    free(opts->target_files);
+    memset(opts, 0, sizeof(*opts));
+}
+
 /* Stores one option. Returns CLI_EXIT_OK, or an exit status after the error
  * for a value that is wrong whatever the other options say. */
-static int store(cli_options *opts, option_id id, const char *value)
+static int store(cli_options *opts, const option_spec *spec, const char *value)
 {
+    option_id id = spec->id;
     char quoted[160];
     long long port = 0;
     switch (id) {
@@ -343,21 +376,22 @@ static int store(cli_options *opts, option_id id, const char *value)
         opts->headers[opts->header_count++] = value;
         break;
     case OPT_URL:
-        if (opts->url_count == CLI_MAX_URLS) {
-            cli_usage_error("at most %d --url", CLI_MAX_URLS);
-            return CLI_EXIT_USAGE;
+        if (opts->urls == opts->first_url) { /* probe: the first is enough */
+            opts->first_url[0] = opts->url_count++ == 0 ? value : opts->first_url[0];
+            break;
         }
-        opts->urls[opts->url_count++] = value;
-        break;
-    case OPT_TIMEOUT: return parse_duration("--timeout", value, &opts->timeout_ns);
-    case OPT_INTERVAL: return parse_duration("--interval", value, &opts->interval_ns);
-    case OPT_STALL_TIMEOUT: return parse_duration("--stall-timeout", value, &opts->stall_ns);
+        return cli_list_append(&opts->urls, &opts->url_count, opts->list_capacity, value);
+    case OPT_FLEET: return cli_store_fleet_option(opts, spec->name, value);
+    case OPT_TIMEOUT: return cli_parse_duration("--timeout", value, &opts->timeout_ns);
+    case OPT_INTERVAL: return cli_parse_duration("--interval", value, &opts->interval_ns);
+    case OPT_STALL_TIMEOUT:
+        return cli_parse_duration("--stall-timeout", value, &opts->stall_ns);
     case OPT_METRICS_URL: opts->metrics_url = value; break;
     case OPT_RUNNING_METRIC: opts->running_metric = value; break;
     case OPT_TOKENS_METRIC: opts->tokens_metric = value; break;
     case OPT_NO_METRICS: opts->no_metrics = 1; break;
     case OPT_PORT:
-        if (parse_unsigned(value, &port) != 0 || port > 65535) {
+        if (cli_parse_unsigned(value, &port) != 0 || port > 65535) {
             cli_usage_error("--port needs a port number from 0 to 65535, not %s",
                             cli_quote(quoted, sizeof(quoted), value));
             return CLI_EXIT_USAGE;
@@ -368,11 +402,14 @@ static int store(cli_options *opts, option_id id, const char *value)
     return CLI_EXIT_OK;
 }
 
-int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
+static int parse_options(int command, int argc, char **argv, cli_options *opts)
 {
     char quoted[160];
     memset(opts, 0, sizeof(*opts));
     opts->port = -1;
+    opts->list_capacity = argc > 0 ? (size_t)argc : 1;
+    /* watch takes any number of --url; probe one, the others none. */
+    opts->urls = command == CLI_WATCH ? NULL : opts->first_url;
     int i = 0;
     for (; i < argc; i++) {
         const char *arg = argv[i];
@@ -420,7 +457,7 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
             cli_usage_error("option '%s' takes no value", spec->name);
             return CLI_EXIT_USAGE;
         }
-        int code = store(opts, spec->id, value);
+        int code = store(opts, spec, value);
         if (code != CLI_EXIT_OK) {
             return code;
         }
@@ -446,6 +483,15 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
+}
+
+int cli_parse_options(int command, int argc, char **argv, cli_options *opts)
+{
+    int code = parse_options(command, argc, argv, opts);
+    if (code != CLI_EXIT_OK) {
+        cli_options_free(opts);
+    }
+    return code;
 }
 
 /* Payload files are limited to 1 MiB (SPEC 1.6); standard input too. */
@@ -541,7 +587,7 @@ int cli_apply_options(const cli_options *opts, dynhc_resolver *r)
     }
     if (opts->bos_token_id != NULL) {
         long long id = 0;
-        if (parse_unsigned(opts->bos_token_id, &id) != 0) {
+        if (cli_parse_unsigned(opts->bos_token_id, &id) != 0) {
             cli_usage_error("--bos-token-id needs a non-negative integer, not %s",
                             cli_quote(quoted, sizeof(quoted), opts->bos_token_id));
             return CLI_EXIT_USAGE;

@@ -18,10 +18,10 @@ struct cli_scraper {
     char *shown_url;  /* it, credentials redacted, for messages */
     char *target;     /* the --url, credentials redacted, for messages */
     const cli_http_options *http; /* its TLS options (not its headers: the checks') */
+    const dynhc_sched *log;       /* whose log sink its lines go through */
     const char *running_name;
     const char *tokens_name;
     uint64_t stall_ns;
-    dynhc_endpoint *ep;
     CURL *easy; /* the scrape in flight */
     char error[CURL_ERROR_SIZE];
     char *text; /* its answer, NUL-terminated */
@@ -65,7 +65,7 @@ static int is_http_url(const char *url)
 }
 
 int cli_scraper_new(const char *url, const char *metrics_url, const cli_options *opts,
-                    const cli_http_options *http, dynhc_endpoint *ep, cli_scraper **out)
+                    const cli_http_options *http, const dynhc_sched *log, cli_scraper **out)
 {
     char quoted[160];
     *out = NULL;
@@ -87,8 +87,8 @@ int cli_scraper_new(const char *url, const char *metrics_url, const cli_options 
         opts->running_metric != NULL ? opts->running_metric : CLI_DEFAULT_RUNNING_METRIC;
     sc->tokens_name = opts->tokens_metric != NULL ? opts->tokens_metric : CLI_DEFAULT_TOKENS_METRIC;
     sc->stall_ns = opts->stall_ns;
-    sc->ep = ep;
     sc->http = http;
+    sc->log = log;
     *out = sc;
     return CLI_EXIT_OK;
 }
@@ -127,7 +127,7 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *user_data)
         return 0; /* ends the transfer */
     }
     if (sc->len + n + 1 > sc->cap) {
-        size_t cap = sc->cap ? sc->cap : 65536;
+        size_t cap = sc->cap ? sc->cap : 4096;
         while (cap < sc->len + n + 1) {
             cap *= 2;
         }
@@ -218,26 +218,29 @@ static const char *read_metrics(cli_scraper *sc, CURLcode rc, double *running, d
     return why;
 }
 
-cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, CURLcode rc, uint64_t now, char *msg,
-                                     size_t size)
+cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLcode rc,
+                                     uint64_t now, char *msg, size_t size)
 {
     double running = 0, tokens = 0;
     char why[CURL_ERROR_SIZE + 64];
     const char *problem = read_metrics(sc, rc, &running, &tokens, why, sizeof(why));
     cli_scraper_cancel(sc);
+    free(sc->text);
+    sc->text = NULL;
+    sc->cap = 0;
     if (problem != NULL) {
         if (!sc->unavailable) {
-            fprintf(stderr,
-                    "dynhc: warning: %s: no usable metrics at %s (%s): checking with canaries "
-                    "only, until there are\n",
-                    sc->target, sc->shown_url, problem);
+            cli_log(sc->log, DYNHC_LOG_WARNING,
+                "%s: no usable metrics at %s (%s): checking with canaries only, until there are",
+                sc->target, sc->shown_url, problem);
         }
         sc->unavailable = 1;
         sc->have_baseline = 0;
         return CLI_SCRAPE_CANARY;
     }
     if (sc->unavailable) {
-        fprintf(stderr, "dynhc: info: %s: metrics at %s read again\n", sc->target, sc->shown_url);
+        cli_log(sc->log, DYNHC_LOG_INFO, "%s: metrics at %s read again", sc->target,
+                sc->shown_url);
         sc->unavailable = 0;
     }
     int busy = running > 0;
@@ -245,12 +248,12 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, CURLcode rc, uint64_t now,
     if (sc->have_baseline && tokens < sc->tokens) {
         /* A counter only goes back when the server restarted: what it
          * counts now starts from there. */
-        fprintf(stderr, "dynhc: info: %s: %s went back from %.17g to %.17g (a restart)\n",
+        cli_log(sc->log, DYNHC_LOG_INFO, "%s: %s went back from %.17g to %.17g (a restart)",
                 sc->target, sc->tokens_name, sc->tokens, tokens);
         sc->have_baseline = 0;
     }
     if (advanced) {
-        dynhc_endpoint_record_progress(sc->ep);
+        dynhc_endpoint_record_progress(ep);
     }
     /* The stall clock starts when the counter last moved, or when the
      * server turned busy, or at the first look. */

@@ -31,12 +31,13 @@ typedef enum cli_scrape_verdict {
  * metrics_url, or url's scheme, host and port with the path /metrics when
  * it is NULL. The metric names are the options' (NULL: the defaults
  * above), borrowed. stall_ns 0: no stall is ever judged (a busy server
- * whose counter does not move gets the canary). ep (borrowed, valid while
- * the scraper is) is told of progress. Returns CLI_EXIT_OK with *out set,
- * or an exit status after printing why (a metrics URL that is not http(s)).
+ * whose counter does not move gets the canary). Its lines (metrics missing,
+ * back, a restart) go through log's sink (borrowed), so that DYN_LOG
+ * applies. Returns CLI_EXIT_OK with *out set, or an exit status after
+ * printing why (a metrics URL that is not http(s)).
  */
 int cli_scraper_new(const char *url, const char *metrics_url, const cli_options *opts,
-                    const cli_http_options *http, dynhc_endpoint *ep, cli_scraper **out);
+                    const cli_http_options *http, const dynhc_sched *log, cli_scraper **out);
 void cli_scraper_free(cli_scraper *sc);
 
 /* Starts a scrape: a GET of the metrics URL, given up after timeout_ns.
@@ -46,14 +47,15 @@ CURL *cli_scraper_start(cli_scraper *sc, uint64_t timeout_ns);
 
 /*
  * Judges the scrape started last, which ended with rc, at now (the
- * scheduler's clock), and frees its handle (already out of any multi
- * handle). STALLED writes the reason into msg. A scrape without usable
- * metrics (no answer, not 200, a name missing) says so on stderr once,
- * until metrics come back, and gives CANARY. A counter that went back (the
- * server restarted) starts a new baseline.
+ * scheduler's clock), tells ep of the progress it saw, and frees its handle
+ * (already out of any multi handle) and its answer (a fleet's scrapers would
+ * otherwise hold one exposition each). STALLED writes the reason into msg. A
+ * scrape without usable metrics (no answer, not 200, a name missing) says so
+ * once (a warning), until metrics come back, and gives CANARY. A counter that
+ * went back (the server restarted) starts a new baseline.
  */
-cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, CURLcode rc, uint64_t now, char *msg,
-                                     size_t size);
+cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLcode rc,
+                                     uint64_t now, char *msg, size_t size);
 
 /* The handle of the scrape in flight; NULL when none. */
 CURL *cli_scraper_handle(const cli_scraper *sc);

@@ -1,11 +1,12 @@
-/* watch.c: `dynhc watch` (SPEC 4), a sidecar health checker. One scheduler
- * endpoint per --url, checked every interval (periodic mode: a sidecar sees
- * no traffic) over one libcurl multi handle, all driven from one poll loop
- * by the scheduler's deadlines: no thread per check. The status server shows
- * the outcome. SIGINT and SIGTERM stop it cleanly (exit 0) from the moment
- * the command starts. */
-#include "http.h"
-#include "scrape.h"
+/* watch.c: `dynhc watch` (SPEC 4 and 6), a sidecar or fleet health
+ * checker. One scheduler endpoint per target (fleet.c), checked every
+ * interval (periodic mode: a checker sees no traffic) over one libcurl multi
+ * handle that keeps a connection per target alive, all driven from one poll
+ * loop by the scheduler's deadlines: no thread per check. The status server
+ * shows the outcome. SIGINT and SIGTERM stop it cleanly (exit 0) from the
+ * moment the command starts; SIGHUP, or a change of a --targets file, reads
+ * the targets again. */
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,53 +25,49 @@
  * takes no "forever". */
 #define IDLE_WAIT_MS 60000
 
-/* The signal handler's way into the loop: a flag, and a pipe that wakes the
+/* The first checks are spread over the interval, at most this long
+ * (nanoseconds): enough to keep thousands of targets from firing in one
+ * burst, short enough that a sidecar still turns ready within a second. */
+#define DEFAULT_SPREAD_MAX_NS 1000000000u
+
+/* Each interval drawn within this fraction of it: never in lock step. */
+#define DEFAULT_JITTER 0.1
+
+/* How often the --targets files are looked at for a change (ns). */
+#define LOOK_EVERY_NS 1000000000u
+
+/* Failed checks are summed up every ten intervals, 10 s to a minute apart:
+ * a target's repeated failures are logged at debug level only. */
+#define SUMMARY_INTERVALS 10
+#define SUMMARY_MIN_NS 10000000000u
+#define SUMMARY_MAX_NS 60000000000u
+
+/* The signal handler's way into the loop: flags, and a pipe that wakes the
  * poll. */
 static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t reloading;
 static int signal_pipe[2] = {-1, -1};
-
-typedef struct check_in_flight check_in_flight;
-
-typedef struct watch {
-    dynhc_sched *sched;
-    CURLM *multi;
-    check_in_flight *checks;
-    cli_http_options http; /* what every check carries besides its body */
-} watch;
-
-/* An endpoint's user data. */
-typedef struct server_target {
-    watch *w;
-    cli_target target;
-    cli_scraper *scraper; /* NULL: canaries only (--no-metrics) */
-} server_target;
-
-/* A round: the scrape of the server's metrics (x NULL), then, when the
- * scrape says so, the canary. */
-struct check_in_flight {
-    cli_exchange *x;
-    server_target *st;
-    uint64_t id;
-    uint64_t timeout_ns;
-    uint64_t deadline_ns;
-    check_in_flight *next;
-};
 
 static void on_signal(int sig)
 {
-    (void)sig;
     int saved = errno;
-    stopping = 1;
+    if (sig == SIGHUP) {
+        reloading = 1;
+    } else {
+        stopping = 1;
+    }
     /* Non-blocking: a full pipe already holds a wakeup. */
     ssize_t ignored = write(signal_pipe[1], "", 1);
     (void)ignored;
     errno = saved;
 }
 
-/* Handles SIGINT and SIGTERM from now on, and ignores SIGPIPE. */
+/* Handles SIGINT, SIGTERM and SIGHUP from now on, and ignores SIGPIPE. */
 static int catch_signals(void)
 {
-    if (pipe(signal_pipe) != 0 || fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+    /* Non-blocking both ways: the loop drains what SIGHUP wrote. */
+    if (pipe(signal_pipe) != 0 || fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(signal_pipe[0], F_SETFL, O_NONBLOCK) != 0) {
         return -1;
     }
     struct sigaction sa;
@@ -88,7 +85,9 @@ static int catch_signals(void)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     return sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+                   sigaction(SIGHUP, &sa, NULL) != 0 ||
                    sigaction(SIGPIPE, &ignore, NULL) != 0 ||
                    sigprocmask(SIG_UNBLOCK, &stop_signals, NULL) != 0
                ? -1
@@ -107,14 +106,6 @@ static void raise_file_limit(void)
     }
 }
 
-static void free_target(void *user_data)
-{
-    server_target *st = user_data;
-    cli_target_clear(&st->target);
-    cli_scraper_free(st->scraper);
-    free(st);
-}
-
 /* The easy handle of c's transfer: the canary's, or the scrape's. */
 static CURL *transfer_of(const check_in_flight *c)
 {
@@ -124,14 +115,14 @@ static CURL *transfer_of(const check_in_flight *c)
 /* Starts c's canary with the round's timeout (expire() ends it at the
  * round's deadline, so that its failure says the timeout the operator set).
  * 0, or -1 when it cannot start. */
-static int start_canary(watch *w, check_in_flight *c, uint64_t timeout_ns)
+static int start_canary(check_in_flight *c, uint64_t timeout_ns)
 {
     if ((c->x = cli_exchange_new(&c->st->target, timeout_ns)) == NULL) {
         return -1;
     }
     CURL *easy = cli_exchange_easy(c->x);
     if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
-        curl_multi_add_handle(w->multi, easy) != CURLM_OK) {
+        curl_multi_add_handle(c->st->group->multi, easy) != CURLM_OK) {
         cli_exchange_free(c->x);
         c->x = NULL;
         return -1;
@@ -139,12 +130,12 @@ static int start_canary(watch *w, check_in_flight *c, uint64_t timeout_ns)
     return 0;
 }
 
-static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check,
-                      void *user_data)
+int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, void *user_data)
 {
     (void)s;
     (void)ep;
     server_target *st = user_data;
+    watch *w = st->w;
     check_in_flight *c = calloc(1, sizeof(*c));
     uint64_t timeout_ns = check->deadline_ns - check->sent_ns;
     if (c == NULL) {
@@ -157,11 +148,11 @@ static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *che
     if (st->scraper != NULL) {
         CURL *scrape = cli_scraper_start(st->scraper, timeout_ns / 2);
         started = scrape != NULL && curl_easy_setopt(scrape, CURLOPT_PRIVATE, c) == CURLE_OK &&
-                          curl_multi_add_handle(st->w->multi, scrape) == CURLM_OK
+                          curl_multi_add_handle(st->group->multi, scrape) == CURLM_OK
                       ? 0
                       : -1;
     } else {
-        started = start_canary(st->w, c, timeout_ns);
+        started = start_canary(c, timeout_ns);
     }
     if (started != 0) {
         cli_scraper_cancel(st->scraper);
@@ -171,20 +162,33 @@ static int send_check(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *che
     c->id = check->id;
     c->timeout_ns = timeout_ns;
     c->deadline_ns = check->deadline_ns;
-    c->next = st->w->checks;
-    st->w->checks = c;
+    /* Last: every check has the same timeout, so the list stays in the
+     * order of deadlines and expire() looks only at the due ones. */
+    c->prev = w->last_check;
+    if (w->last_check != NULL) {
+        w->last_check->next = c;
+    } else {
+        w->checks = c;
+    }
+    w->last_check = c;
+    st->check = c;
     return 0;
 }
 
-/* Unlinks c and frees it, its transfer stopped. */
-static void drop(watch *w, check_in_flight *c)
+void watch_drop(watch *w, check_in_flight *c)
 {
-    check_in_flight **p = &w->checks;
-    while (*p != c) {
-        p = &(*p)->next;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->checks = c->next;
     }
-    *p = c->next;
-    curl_multi_remove_handle(w->multi, transfer_of(c));
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    } else {
+        w->last_check = c->prev;
+    }
+    c->st->check = NULL;
+    curl_multi_remove_handle(c->st->group->multi, transfer_of(c));
     if (c->x != NULL) {
         cli_exchange_free(c->x);
     } else {
@@ -199,32 +203,37 @@ static void drop(watch *w, check_in_flight *c)
 static int scraped(watch *w, check_in_flight *c, CURLcode rc, uint64_t now)
 {
     char msg[512];
-    curl_multi_remove_handle(w->multi, cli_scraper_handle(c->st->scraper));
-    cli_scrape_verdict verdict = cli_scraper_judge(c->st->scraper, rc, now, msg, sizeof(msg));
-    if (verdict == CLI_SCRAPE_STALLED) {
-        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_FAILURE, msg);
-    } else if (verdict != CLI_SCRAPE_CANARY) {
+    curl_multi_remove_handle(c->st->group->multi, cli_scraper_handle(c->st->scraper));
+    cli_scrape_verdict verdict = cli_scraper_judge(c->st->scraper, c->st->ep, rc, now,
+                                                   msg, sizeof(msg));
+    if (verdict == CLI_SCRAPE_CANARY && now < c->deadline_ns &&
+        start_canary(c, c->timeout_ns) == 0) {
+        return 1;
+    }
+    dynhc_check_result result = DYNHC_CHECK_FAILURE;
+    const char *why = msg;
+    if (verdict == CLI_SCRAPE_PROGRESS || verdict == CLI_SCRAPE_BUSY) {
         /* Busy and making progress (or within the stall threshold): a
          * canary would only queue behind the requests. */
-        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_SUCCESS, NULL);
-    } else if (now < c->deadline_ns && start_canary(w, c, c->timeout_ns) == 0) {
-        return 1;
-    } else if (now < c->deadline_ns) {
-        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_FAILURE, "the canary could not start");
-    } else {
-        dynhc_sched_complete(w->sched, c->id, DYNHC_CHECK_TIMEOUT,
-                             "timeout: reading the metrics took the whole round");
+        result = DYNHC_CHECK_SUCCESS;
+        why = NULL;
+    } else if (verdict == CLI_SCRAPE_CANARY && now < c->deadline_ns) {
+        why = "the canary could not start";
+    } else if (verdict == CLI_SCRAPE_CANARY) {
+        result = DYNHC_CHECK_TIMEOUT;
+        why = "timeout: reading the metrics took the whole round";
     }
+    dynhc_sched_complete(w->sched, c->id, result, why);
+    w->failed_checks += result != DYNHC_CHECK_SUCCESS;
     return 0;
 }
 
-/* Judges c's transfer, which ended with rc, and reports it. */
-static void complete(watch *w, check_in_flight *c, CURLcode rc)
+void watch_complete(watch *w, check_in_flight *c, CURLcode rc)
 {
     char msg[512];
     if (c->x == NULL) {
         if (!scraped(w, c, rc, dynhc_now_ns())) {
-            drop(w, c);
+            watch_drop(w, c);
         }
         return;
     }
@@ -234,132 +243,93 @@ static void complete(watch *w, check_in_flight *c, CURLcode rc)
                                                                  : DYNHC_CHECK_FAILURE;
     /* The scheduler logs a failure with msg as its reason. */
     dynhc_sched_complete(w->sched, c->id, result, healthy ? NULL : msg);
-    drop(w, c);
+    w->failed_checks += !healthy;
+    watch_drop(w, c);
 }
 
 /* Checks past their deadline time out here, just before the tick would time
  * them out itself, so that the transfer stops and the reason is ours. */
 static void expire(watch *w, uint64_t now)
 {
-    check_in_flight *next;
-    for (check_in_flight *c = w->checks; c != NULL; c = next) {
-        next = c->next;
-        if (c->deadline_ns <= now) {
-            complete(w, c, CURLE_OPERATION_TIMEDOUT);
-        }
+    while (w->checks != NULL && w->checks->deadline_ns <= now) {
+        watch_complete(w, w->checks, CURLE_OPERATION_TIMEDOUT);
     }
 }
 
-static void finish_transfers(watch *w)
-{
-    CURLMsg *m;
-    int queued;
-    while ((m = curl_multi_info_read(w->multi, &queued)) != NULL) {
-        void *c = NULL;
-        if (m->msg == CURLMSG_DONE &&
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c) == CURLE_OK && c != NULL) {
-            complete(w, c, m->data.result);
-        }
-    }
-}
-
-/* How long to sleep: until the scheduler's deadline or curl's (the
- * scheduler's rounded up, so that the loop never wakes early and spins), at
- * most IDLE_WAIT_MS. */
+/* How long to sleep for the scheduler: until its deadline (rounded up,
+ * so that the loop never wakes early and spins), at most IDLE_WAIT_MS;
+ * transfers_wait() wakes earlier for curl's timers. */
 static int wait_ms(watch *w, uint64_t now)
 {
     long ms = dynhc_sched_timeout_ms(w->sched, now); /* -1: nothing scheduled */
-    if (ms < 0 || ms > IDLE_WAIT_MS) {
-        ms = IDLE_WAIT_MS;
-    }
-    long curl_ms = -1;
-    if (curl_multi_timeout(w->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < ms) {
-        ms = curl_ms;
-    }
-    return (int)ms;
+    return ms < 0 || ms > IDLE_WAIT_MS ? IDLE_WAIT_MS : (int)ms;
 }
 
-static int run(watch *w)
+/* Reads the targets again on SIGHUP, or when a --targets file changed
+ * (looked at once a second at most). */
+static void look_at_targets(watch *w, uint64_t now, uint64_t *last_look)
 {
+    if (!reloading && (w->opts->target_file_count == 0 || now - *last_look < LOOK_EVERY_NS)) {
+        return;
+    }
+    *last_look = now;
+    int changed = cli_targets_changed(w->opts, w->stamps);
+    if (changed || reloading) {
+        reloading = 0;
+        fleet_reload(w);
+    }
+}
+
+/* Sums up the failed checks since the last summary, when there were any. */
+static void summarize(watch *w, uint64_t now, uint64_t *last, uint64_t every)
+{
+    if (now - *last < every) {
+        return;
+    }
+    if (w->failed_checks > 0) {
+        size_t not_ready = 0;
+        for (size_t i = 0; i < w->target_count; i++) {
+            not_ready += !dynhc_endpoint_is_ready(w->targets[i]->ep);
+        }
+        cli_log(w->sched, DYNHC_LOG_WARNING,
+                "%zu of %zu targets not ready; %llu checks failed in %llu s", not_ready,
+                w->target_count, (unsigned long long)w->failed_checks,
+                (unsigned long long)((now - *last + 500000000u) / 1000000000u));
+    }
+    w->failed_checks = 0;
+    *last = now;
+}
+
+static int run(watch *w, uint64_t interval_ns)
+{
+    uint64_t every = interval_ns > SUMMARY_MAX_NS / SUMMARY_INTERVALS
+                         ? SUMMARY_MAX_NS
+                         : interval_ns * SUMMARY_INTERVALS;
+    every = every < SUMMARY_MIN_NS ? SUMMARY_MIN_NS : every;
+    uint64_t last_look = dynhc_now_ns(), last_summary = last_look;
     while (!stopping) {
         uint64_t now = dynhc_now_ns();
+        look_at_targets(w, now, &last_look);
+        summarize(w, now, &last_summary, every);
         expire(w, now);
         dynhc_sched_tick(w->sched, now);
-        struct curl_waitfd wake = {signal_pipe[0], CURL_WAIT_POLLIN, 0};
-        int running = 0;
-        CURLMcode mc = curl_multi_poll(w->multi, &wake, 1, wait_ms(w, now), NULL);
-        if (mc == CURLM_OK) {
-            mc = curl_multi_perform(w->multi, &running);
-        }
-        if (mc != CURLM_OK) {
-            cli_error("libcurl: %s", curl_multi_strerror(mc));
+        if (transfers_wait(w, wait_ms(w, now)) != 0) {
+            cli_error("the transfers stopped: %s", strerror(errno));
             return CLI_EXIT_ERROR;
-        }
-        finish_transfers(w);
-    }
-    return CLI_EXIT_OK;
-}
-
-/* One endpoint per URL, named by the URL as given, credentials redacted. */
-static int add_endpoints(watch *w, const cli_options *opts, const dynhc_result *res)
-{
-    char quoted[160];
-    const char *model = opts->model != NULL ? opts->model : dynhc_result_model_name(res);
-    const dynhc_label labels[] = {{"model", model}};
-    for (size_t i = 0; i < opts->url_count; i++) {
-        server_target *st = calloc(1, sizeof(*st));
-        if (st == NULL) {
-            cli_error("out of memory");
-            return CLI_EXIT_ERROR;
-        }
-        st->w = w;
-        int code = cli_target_init(&st->target, opts->urls[i], res, opts->model, &w->http);
-        dynhc_endpoint_options o = DYNHC_ENDPOINT_OPTIONS_INIT;
-        /* The name is shown everywhere (status JSON, labels, logs): no
-         * credentials in it. */
-        o.name = st->target.name;
-        o.payload = res;
-        o.labels = labels;
-        o.label_count = model != NULL ? 1 : 0;
-        o.send = send_check;
-        o.user_data = st;
-        o.destroy = free_target;
-        dynhc_endpoint *ep = NULL;
-        int rc = code != CLI_EXIT_OK ? DYNHC_OK : dynhc_sched_add(w->sched, &o, &ep);
-        if (rc == DYNHC_ERR_INVALID_ARG) {
-            /* The URL was checked: only a second one of the same name is left. */
-            cli_usage_error("--url %s is given twice",
-                            cli_quote(quoted, sizeof(quoted), o.name));
-        }
-        if (code != CLI_EXIT_OK || rc != DYNHC_OK) {
-            free_target(st);
-        }
-        if (rc == DYNHC_ERR_INVALID_ARG) {
-            return CLI_EXIT_USAGE;
-        }
-        if (rc != DYNHC_OK) {
-            cli_error("%s", dynhc_strerror(rc));
-            return CLI_EXIT_ERROR;
-        }
-        if (code != CLI_EXIT_OK) {
-            return code;
-        }
-        /* The endpoint owns st from here; the scraper lives as long. */
-        if (!opts->no_metrics &&
-            (code = cli_scraper_new(opts->urls[i], opts->metrics_url, opts, &w->http, ep,
-                                   &st->scraper)) !=
-                CLI_EXIT_OK) {
-            return code;
         }
     }
     return CLI_EXIT_OK;
 }
 
 /* The scheduler: periodic, settings from the resolution (where --interval
- * and --timeout went) and the status variables, first checks at once so
- * that the sidecar turns ready as soon as the servers are. */
-static int configure(watch *w, const dynhc_result *res)
+ * and --timeout went) and the status variables; the first checks spread
+ * over the interval (at most a second, so that a sidecar still turns ready
+ * at once) and every interval jittered, unless --spread and --jitter say
+ * otherwise. */
+static int configure(watch *w, const cli_options *opts, const dynhc_result *res)
 {
+    uint64_t interval = dynhc_result_interval_ns(res);
+    uint64_t spread = interval < DEFAULT_SPREAD_MAX_NS ? interval : DEFAULT_SPREAD_MAX_NS;
     int rc = dynhc_sched_set_mode(w->sched, DYNHC_MODE_PERIODIC);
     if (rc == DYNHC_OK) {
         rc = dynhc_sched_apply_result(w->sched, res);
@@ -368,7 +338,10 @@ static int configure(watch *w, const dynhc_result *res)
         rc = dynhc_sched_load_env(w->sched, NULL, NULL);
     }
     if (rc == DYNHC_OK) {
-        rc = dynhc_sched_set_spread_ns(w->sched, 0);
+        rc = dynhc_sched_set_spread_ns(w->sched, opts->spread_set ? opts->spread_ns : spread);
+    }
+    if (rc == DYNHC_OK) {
+        rc = dynhc_sched_set_jitter(w->sched, opts->jitter_set ? opts->jitter : DEFAULT_JITTER);
     }
     if (rc != DYNHC_OK) {
         cli_error("%s", dynhc_strerror(rc));
@@ -428,15 +401,22 @@ int cli_watch(int argc, char **argv)
         return code;
     }
     if (opts.help) {
+        cli_options_free(&opts);
         return cli_print_usage("watch");
     }
-    if (opts.url_count == 0) {
-        cli_usage_error("watch needs at least one --url URL");
+    if (opts.url_count == 0 && opts.target_file_count == 0) {
+        cli_options_free(&opts);
+        cli_usage_error("watch needs at least one --url URL or --targets FILE");
         return CLI_EXIT_USAGE;
     }
-    if (opts.metrics_url != NULL && opts.url_count > 1) {
-        cli_usage_error("--metrics-url names the metrics of one --url, and there are %zu",
-                        opts.url_count);
+    if (opts.metrics_url != NULL && (opts.url_count > 1 || opts.target_file_count > 0)) {
+        if (opts.target_file_count > 0) {
+            cli_usage_error("--metrics-url names the metrics of one --url, not of --targets");
+        } else {
+            cli_usage_error("--metrics-url names the metrics of one --url, and there are %zu",
+                            opts.url_count);
+        }
+        cli_options_free(&opts);
         return CLI_EXIT_USAGE;
     }
     /* The stall threshold of the scrapes: the option, else the variable
@@ -447,53 +427,76 @@ int cli_watch(int argc, char **argv)
         opts.stall_ns = 0;
     }
     if (!dynhc_server_supported()) {
+        cli_options_free(&opts);
         cli_error("watch needs the status server; this dynhc was built without libmicrohttpd");
         return CLI_EXIT_USAGE;
     }
     raise_file_limit();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        cli_options_free(&opts);
         cli_error("libcurl cannot start");
         return CLI_EXIT_ERROR;
     }
     watch w;
     memset(&w, 0, sizeof(w));
+    w.opts = &opts;
+    w.epoll_fd = -1;
+    w.wake_fd = signal_pipe[0];
     dynhc_server *srv = NULL;
-    dynhc_result *res = NULL;
-    code = cli_resolve_payload(&opts, &res);
+    cli_target_list list = {NULL, 0, 0};
+    code = cli_resolve_payload(&opts, &w.payload);
     if (code == CLI_EXIT_OK) {
-        w.sched = dynhc_sched_new();
-        w.multi = curl_multi_init();
-        srv = w.sched != NULL ? dynhc_server_new(w.sched) : NULL;
-        if (srv == NULL || w.multi == NULL) {
+        code = cli_http_options_init(&w.http, &opts);
+    }
+    if (code == CLI_EXIT_OK) {
+        w.stamps = calloc(opts.target_file_count + 1, sizeof(*w.stamps));
+        if (w.stamps == NULL) {
             cli_error("out of memory");
             code = CLI_EXIT_ERROR;
         }
     }
     if (code == CLI_EXIT_OK) {
-        code = configure(&w, res);
+        /* Stamped before reading: a change made meanwhile is seen next time. */
+        (void)cli_targets_changed(&opts, w.stamps);
+        code = cli_targets_read(&opts, &list);
     }
     if (code == CLI_EXIT_OK) {
-        code = cli_http_options_init(&w.http, &opts);
+        w.sched = dynhc_sched_new();
+        srv = w.sched != NULL ? dynhc_server_new(w.sched) : NULL;
+        if (srv == NULL) {
+            cli_error("out of memory");
+            code = CLI_EXIT_ERROR;
+        } else if (transfers_init(&w, signal_pipe[0]) != 0) {
+            cli_error("cannot start the transfers: %s", strerror(errno));
+            code = CLI_EXIT_ERROR;
+        }
     }
     if (code == CLI_EXIT_OK) {
-        code = add_endpoints(&w, &opts, res);
+        code = configure(&w, &opts, w.payload);
     }
+    if (code == CLI_EXIT_OK) {
+        code = fleet_apply(&w, &list);
+    }
+    cli_targets_clear(&list);
     /* Stopped already: no server to start and stop again. */
     if (code == CLI_EXIT_OK && !stopping) {
         code = serve(srv, &opts);
     }
     if (code == CLI_EXIT_OK) {
-        code = run(&w);
+        code = run(&w, dynhc_result_interval_ns(w.payload));
     }
     /* The server reads the scheduler, the checks use the endpoints' targets. */
     dynhc_server_free(srv);
-    while (w.checks != NULL) {
-        drop(&w, w.checks);
-    }
+    fleet_clear(&w);
     dynhc_sched_free(w.sched);
+    transfers_free(&w);
+    dynhc_result_free(w.payload);
+    for (size_t i = 0; i < WATCH_MODEL_TYPES; i++) {
+        dynhc_result_free(w.by_type[i]);
+    }
+    free(w.stamps);
     cli_http_options_clear(&w.http);
-    curl_multi_cleanup(w.multi);
-    dynhc_result_free(res);
+    cli_options_free(&opts);
     curl_global_cleanup();
     return code;
 }

@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "file_read.h"
-#include "json_text.h"
-#include "yaml_load.h"
+#include "document.h"
 
 static char *copy_string(const char *s, size_t len)
 {
@@ -18,12 +16,6 @@ static char *copy_string(const char *s, size_t len)
         copy[len] = '\0';
     }
     return copy;
-}
-
-static int has_json_extension(const char *path)
-{
-    size_t len = strlen(path);
-    return len >= 5 && dynhcp_equals_nocase(path + len - 5, 5, ".json");
 }
 
 static int set_names(dynhcp_config *c, const char *source, const char *path)
@@ -39,16 +31,7 @@ int dynhcp_config_load_file(dynhcp_config *c, const char *path, dynhcp_diags *di
 {
     memset(c, 0, sizeof(*c));
     dynhcp_parse_error err = {{0, 0}, "", 0};
-    size_t len = 0;
-    int json = has_json_extension(path);
-    /* The JSON reader checks UTF-8 and NUL bytes itself. */
-    char *text = json ? dynhcp_read_file_raw(path, &len, &err) : dynhcp_read_file(path, &len, &err);
-    if (text != NULL) {
-        dynhcp_pos origin = {1, 1};
-        c->root = json ? dynhcp_json_parse(text, len, origin, &c->map, &err)
-                       : dynhcp_yaml_parse(text, len, &c->map, &err);
-        dynhcp_free(text);
-    }
+    c->root = dynhcp_document_load(path, &c->map, &err);
     if (c->root == NULL) {
         dynhcp_config_free(c);
         if (dynhcp_parse_error_is_nomem(&err)) {

@@ -139,6 +139,14 @@ static void stderr_log(dynhc_log_level level, const char *message, void *user_da
     }
 }
 
+void dynhc_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *message)
+{
+    if (s != NULL && message != NULL && (int)level >= DYNHC_LOG_DEBUG &&
+        (int)level <= DYNHC_LOG_ERROR) {
+        dynhcp_sched_log(s, level, "%s", message);
+    }
+}
+
 uint64_t dynhcp_sched_uptime_ns(dynhc_sched *s)
 {
     uint64_t now = dynhcp_sched_now(s);

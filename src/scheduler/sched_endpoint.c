@@ -98,31 +98,42 @@ static int reserve_endpoint(dynhc_sched *s)
  * target. A sample label that clashes with a target label is renamed
  * exported_NAME by the scraper (without honorLabels), and a query that
  * groups by it then sees one series for the whole target. */
-static const char *const reserved_labels[] = {
-    "dynhc_endpoint", "result",    "le",      "job",       "instance",
-    "endpoint",       "namespace", "pod",     "service",   "container",
-    "node",
-};
+static const char *const own_labels[] = {"dynhc_endpoint", "result", "le"};
+static const char *const target_labels[] = {"job",     "instance", "endpoint",  "namespace",
+                                            "pod",     "service",  "container", "node"};
 
-static int valid_label_name(const char *name)
+static int listed(const char *name, const char *const *names, size_t count)
 {
-    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
-          name[0] == '_') ||
-        strncmp(name, "__", 2) == 0) {
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(reserved_labels) / sizeof(reserved_labels[0]); i++) {
-        if (strcmp(name, reserved_labels[i]) == 0) {
-            return 0;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            return 1;
         }
+    }
+    return 0;
+}
+
+const char *dynhc_label_name_refusal(const char *name)
+{
+    if (name == NULL || !((name[0] >= 'a' && name[0] <= 'z') ||
+                          (name[0] >= 'A' && name[0] <= 'Z') || name[0] == '_')) {
+        return "a label name starts with a letter or '_'";
+    }
+    if (strncmp(name, "__", 2) == 0) {
+        return "names starting with '__' are Prometheus's own";
+    }
+    if (listed(name, own_labels, sizeof(own_labels) / sizeof(own_labels[0]))) {
+        return "dynhc's own label";
+    }
+    if (listed(name, target_labels, sizeof(target_labels) / sizeof(target_labels[0]))) {
+        return "a label that Prometheus or its operator attaches to every scraped target";
     }
     for (const char *p = name + 1; *p != '\0'; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '_')) {
-            return 0;
+            return "a label name holds only letters, digits and '_'";
         }
     }
-    return 1;
+    return NULL;
 }
 
 /* Whether labels[i] can be written. Its name is valid (the format's
@@ -150,7 +161,7 @@ static int copy_labels(const dynhc_label *labels, size_t n, const char *const **
     }
     for (size_t i = 0; i < n; i++) {
         if (labels[i].name == NULL || labels[i].value == NULL ||
-            !valid_label_name(labels[i].name)) {
+            dynhc_label_name_refusal(labels[i].name) != NULL) {
             return DYNHC_ERR_INVALID_ARG;
         }
     }

@@ -187,6 +187,7 @@ struct dynhc_sched {
     double jitter;
     uint64_t spread_ns;
     int spread_set;
+    dynhc_status_list status_list;
     unsigned failure_threshold;
     unsigned success_threshold;
     atomic_int activity_marks_ready; /* also read without the lock by traffic */

@@ -143,6 +143,7 @@ typedef struct report {
     uint64_t latency_sum_s;
     uint64_t latency_sum_ns; /* < 1e9 */
     int overall_ready;
+    dynhc_status_list status_list;
 } report;
 
 /* What a report needs beyond names and numbers. */
@@ -274,6 +275,7 @@ static int take_snapshot(dynhc_sched *s, uint64_t now, unsigned want, report *ou
         out->created_wall_ns = s->created_wall_ns;
         out->process_start_wall_ns = s->process_start_wall_ns;
         out->overall_ready = atomic_load(&s->overall_ready) != 0;
+        out->status_list = s->status_list;
         out->in_flight = s->in_flight;
         out->overall_transitions = s->overall_transitions;
         out->late_unknown = s->late_unknown;
@@ -339,15 +341,31 @@ static void out_status(dynhcp_buf *out, const report *rep, unsigned want)
     dynhcp_buf_str(out, ",\"nanos\":");
     dynhcp_buf_u64(out, rep->uptime_ns % 1000000000u);
     dynhcp_buf_str(out, "},\"endpoints\":{");
+    /* The verbose form names every endpoint, so its checks match. */
+    dynhc_status_list list = want & WANT_ERRORS ? DYNHC_STATUS_LIST_ALL : rep->status_list;
+    uint64_t ready = 0;
+    int first = 1;
     for (size_t i = 0; i < rep->count; i++) {
         const report_ep *r = &rep->eps[i];
-        if (i > 0) {
+        ready += r->ready;
+        if (list == DYNHC_STATUS_LIST_NONE || (list == DYNHC_STATUS_LIST_NOT_READY && r->ready)) {
+            continue;
+        }
+        if (!first) {
             dynhcp_buf_char(out, ',');
         }
+        first = 0;
         out_json_string(out, rep->text + r->name);
         dynhcp_buf_str(out, r->ready ? ":\"ready\"" : ":\"notready\"");
     }
     dynhcp_buf_char(out, '}');
+    if (list != DYNHC_STATUS_LIST_ALL) {
+        dynhcp_buf_str(out, ",\"endpoint_counts\":{\"ready\":");
+        dynhcp_buf_u64(out, ready);
+        dynhcp_buf_str(out, ",\"notready\":");
+        dynhcp_buf_u64(out, rep->count - ready);
+        dynhcp_buf_char(out, '}');
+    }
     if (want & WANT_ERRORS) { /* verbose */
         dynhcp_buf_str(out, ",\"checks\":{");
         for (size_t i = 0; i < rep->count; i++) {

@@ -122,6 +122,16 @@ int dynhc_sched_set_spread_ns(dynhc_sched *s, uint64_t ns)
     return DYNHC_OK;
 }
 
+int dynhc_sched_set_status_list(dynhc_sched *s, dynhc_status_list which)
+{
+    if (s == NULL || (which != DYNHC_STATUS_LIST_ALL && which != DYNHC_STATUS_LIST_NOT_READY &&
+                      which != DYNHC_STATUS_LIST_NONE)) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    WITH_LOCK(s, s->status_list = which);
+    return DYNHC_OK;
+}
+
 int dynhc_sched_set_thresholds(dynhc_sched *s, unsigned failures, unsigned successes)
 {
     if (s == NULL || failures == 0 || successes == 0) {

@@ -1,0 +1,109 @@
+/* watch.h: what watch.c (the loop, signals, the status server) and
+ * fleet.c (one endpoint per target, kept in step with the target list)
+ * share. Built only with libcurl. */
+#ifndef DYNHC_CLI_WATCH_H
+#define DYNHC_CLI_WATCH_H
+
+#include "http.h"
+#include "scrape.h"
+#include "targets.h"
+
+typedef struct check_in_flight check_in_flight;
+typedef struct server_target server_target;
+typedef struct watch watch;
+
+/* The libcurl multi handles that checks share out (transfers.c says why
+ * more than one). */
+#define CURL_GROUPS 64
+
+typedef struct curl_group {
+    watch *w;
+    uint32_t index;
+    CURLM *multi;
+    uint64_t timer_ns; /* when libcurl wants to be called; UINT64_MAX: never */
+} curl_group;
+
+/* The payloads by model type: the options' own, and one per type that a
+ * target's __dynhc_model_type asks for, resolved when first needed. */
+#define WATCH_MODEL_TYPES 4
+
+struct watch {
+    dynhc_sched *sched;
+    curl_group groups[CURL_GROUPS];
+    int epoll_fd;
+    int wake_fd;             /* the signals' pipe, read end */
+    check_in_flight *checks; /* doubly linked, oldest first: by deadline */
+    check_in_flight *last_check;
+    const cli_options *opts;
+    cli_http_options http; /* what every transfer carries besides its body */
+    dynhc_result *payload;                       /* the options' resolution */
+    dynhc_result *by_type[WATCH_MODEL_TYPES];    /* NULL: not resolved yet */
+    server_target **targets;                     /* sorted by name */
+    size_t target_count;
+    cli_file_stamp *stamps;                      /* one per --targets file */
+    uint64_t failed_checks;                      /* since the last summary */
+};
+
+/* An endpoint's user data: its target, and the round it has in flight. */
+struct server_target {
+    watch *w;
+    cli_target_spec spec;
+    cli_target target;
+    cli_scraper *scraper; /* NULL: canaries only (--no-metrics) */
+    dynhc_endpoint *ep; /* borrowed: this thread alone adds and removes */
+    curl_group *group;  /* where its transfers go, so that its connection is reused */
+    check_in_flight *check;
+};
+
+/* A round: the scrape of the server's metrics (x NULL), then, when the
+ * scrape says so, the canary. */
+struct check_in_flight {
+    cli_exchange *x;
+    server_target *st;
+    uint64_t id;
+    uint64_t timeout_ns;
+    uint64_t deadline_ns;
+    check_in_flight *prev, *next;
+};
+
+/* transfers.c: the multi handles and the epoll that drives them, waking
+ * also for wake_fd. 0, or -1 (errno says why; transfers_free() then). */
+int transfers_init(watch *w, int wake_fd);
+void transfers_free(watch *w);
+/* The group of a target name. */
+curl_group *transfers_group(watch *w, const char *name);
+/* Sizes the connection caches for a number of targets. */
+void transfers_fit(watch *w, size_t targets);
+/* Waits for sockets or libcurl's timers, at most limit_ms, and moves the
+ * transfers on; finished ones go to watch_complete(). 0, or -1 when
+ * libcurl or epoll failed. */
+int transfers_wait(watch *w, int limit_ms);
+
+/* Judges c's finished transfer, and reports it and frees it, or, after a
+ * scrape that asks for one, starts the round's canary. */
+void watch_complete(watch *w, check_in_flight *c, CURLcode rc);
+
+/* Stops c's transfer (scrape or canary) and frees it (fleet.c removes a
+ * target's so). */
+void watch_drop(watch *w, check_in_flight *c);
+
+/* Starts a check (the scheduler's send callback). */
+int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, void *user_data);
+
+/*
+ * Makes the endpoints those of list (taken over, left empty): targets that
+ * are gone are removed (a check in flight stopped), new ones added, those
+ * whose key is unchanged kept with their state. All or nothing: on failure
+ * (after printing why) the endpoints are as they were. Returns CLI_EXIT_OK
+ * or another exit status.
+ */
+int fleet_apply(watch *w, cli_target_list *list);
+
+/* Reads the targets again and applies them; a failure keeps the current
+ * ones and says so. */
+void fleet_reload(watch *w);
+
+/* Removes every endpoint. */
+void fleet_clear(watch *w);
+
+#endif
