@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc libc6-dev pkg-config libcjson-dev libyaml-dev libcmocka-dev
           libmicrohttpd-dev libcurl4-openssl-dev libuv1-dev python3 valgrind locales
-          cmark-gfm abigail-tools prometheus openssl mypy)
+          cmark-gfm abigail-tools prometheus openssl mypy libc-ares-dev dnsmasq)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {

@@ -247,8 +247,8 @@ class FleetTest(unittest.TestCase):
             self.assertTrue(err[0].startswith("dynhc: error: " + expected), (args, err))
         status, _, err, _ = tp.dynhc("watch")
         self.assertEqual(status, 2)
-        self.assertEqual(err[0], "dynhc: error: watch needs at least one --url URL or --targets "
-                                 "FILE")
+        self.assertEqual(err[0], "dynhc: error: watch needs at least one --url URL, --targets "
+                                 "FILE or --dns NAME")
 
     def test_the_last_spread_given_wins_and_zero_checks_at_once(self):
         good = "http://127.0.0.1:%d" % self.stubs[0].port

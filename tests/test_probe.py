@@ -711,7 +711,7 @@ class WatchTest(unittest.TestCase):
     def test_usage_errors(self):
         url = self.stub.url
         cases = [
-            ((), r"watch needs at least one --url URL or --targets FILE$"),
+            ((), r"watch needs at least one --url URL, --targets FILE or --dns NAME$"),
             (("--url", url, "--url", url), r"--url '.*' is given twice$"),
             (("--url", url, "--port", "65536"), r"--port needs a port number from 0 to 65535"),
             (("--url", url, "--port", "-1"), r"--port needs a port number"),

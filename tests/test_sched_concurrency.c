@@ -759,8 +759,15 @@ static void run_churn(int runner)
     unsigned rounds = (unsigned)stress_rounds(3000);
     if (!runner) {
         /* A millisecond of the fake clock per tick, for as long as the
-         * endpoints take to change rounds times. */
-        while (atomic_load(&c->churned) < rounds && atomic_load(&c->stop) == 0) {
+         * endpoints take to change rounds times and until a check has been
+         * sent and completed (under valgrind, which runs one thread at a
+         * time, the churn can end before this thread ticks at all).
+         * Bounded: a stuck thread fails the counts below. */
+        for (unsigned ticks = 0;
+             ticks < 600000 && atomic_load(&c->stop) == 0 &&
+             (atomic_load(&c->churned) < rounds || atomic_load(&c->sent) == 0 ||
+              atomic_load(&c->completed) == 0);
+             ticks++) {
             uint64_t now = atomic_fetch_add(&c->now, MS) + MS;
             if (dynhc_sched_tick(c->s, now) < 0) {
                 churn_wrong(c);

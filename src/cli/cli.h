@@ -95,7 +95,11 @@ typedef struct cli_options {
     double jitter;
     int jitter_set;
     cli_status_endpoints status_endpoints;
-    size_t list_capacity; /* the room of urls and target_files: argc */
+    const char **dns_names;  /* --dns NAME:PORT or SRV name, in order, allocated */
+    size_t dns_name_count;
+    uint64_t dns_refresh_ns; /* 0: not given */
+    const char *dns_server;  /* NULL: the system's resolver configuration */
+    size_t list_capacity; /* the room of urls, target_files and dns_names: argc */
 } cli_options;
 
 /*
@@ -110,7 +114,7 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts);
 void cli_options_free(cli_options *opts);
 
 /* The fleet options of watch (--targets, --shard, --spread, --jitter,
- * --status-endpoints): cli_parse_options() hands each one given here, with
+ * --status-endpoints, --dns, --dns-refresh, --dns-server): cli_parse_options() hands each one given here, with
  * its name and value. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE / CLI_EXIT_ERROR
  * after printing the error. */
 int cli_store_fleet_option(cli_options *opts, const char *name, const char *value);

@@ -223,7 +223,7 @@ int fleet_apply(watch *w, cli_target_list *list)
 void fleet_reload(watch *w)
 {
     cli_target_list list;
-    if (cli_targets_read(w->opts, &list) != CLI_EXIT_OK ||
+    if (cli_targets_read(w->opts, w->discovered, w->discovered_count, &list) != CLI_EXIT_OK ||
         fleet_apply(w, &list) != CLI_EXIT_OK) {
         cli_log(w->sched, DYNHC_LOG_WARNING,
                 "targets not reloaded: keeping the %zu targets watched", w->target_count);

@@ -2,6 +2,9 @@
  * target files, the shard, the spread and jitter of checks, and what
  * /health names. Apart from options.c so that each reads in one sitting. */
 #include "cli.h"
+#ifdef DYNHC_CLI_HAVE_CARES
+#include "dns.h"
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +73,37 @@ static int parse_status_endpoints(cli_options *opts, const char *value)
     return CLI_EXIT_USAGE;
 }
 
+/* --dns NAME:PORT or an SRV name, checked now so that a slip is a usage error. */
+static int add_dns_name(cli_options *opts, const char *value)
+{
+    char quoted[160];
+#ifdef DYNHC_CLI_HAVE_CARES
+    char why[160];
+    cli_dns_name name;
+    if (cli_dns_parse(value, &name, why, sizeof(why)) != 0) {
+        cli_usage_error("--dns %s: expected %s", cli_quote(quoted, sizeof(quoted), value), why);
+        return CLI_EXIT_USAGE;
+    }
+    return cli_list_append(&opts->dns_names, &opts->dns_name_count, opts->list_capacity, value);
+#else
+    cli_usage_error("--dns %s: this dynhc was built without c-ares: no DNS discovery",
+                    cli_quote(quoted, sizeof(quoted), value));
+    return CLI_EXIT_USAGE;
+#endif
+}
+
 int cli_store_fleet_option(cli_options *opts, const char *name, const char *value)
 {
+    if (strcmp(name, "--dns") == 0) {
+        return add_dns_name(opts, value);
+    }
+    if (strcmp(name, "--dns-refresh") == 0) {
+        return cli_parse_duration("--dns-refresh", value, &opts->dns_refresh_ns);
+    }
+    if (strcmp(name, "--dns-server") == 0) {
+        opts->dns_server = value;
+        return CLI_EXIT_OK;
+    }
     if (strcmp(name, "--targets") == 0) {
         if (value[0] == '\0') {
             cli_usage_error("--targets needs a non-empty file name");

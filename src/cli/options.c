@@ -90,6 +90,9 @@ static const option_spec option_table[] = {
     {"--spread", OPT_FLEET, 1, CLI_WATCH},
     {"--jitter", OPT_FLEET, 1, CLI_WATCH},
     {"--status-endpoints", OPT_FLEET, 1, CLI_WATCH},
+    {"--dns", OPT_FLEET, 1, CLI_WATCH},
+    {"--dns-refresh", OPT_FLEET, 1, CLI_WATCH},
+    {"--dns-server", OPT_FLEET, 1, CLI_WATCH},
 };
 
 CLI_PRINTF(1, 0)
@@ -337,6 +340,7 @@ void cli_options_free(cli_options *opts)
         free(opts->urls);
     }
     free(opts->target_files);
+    free(opts->dns_names);
     memset(opts, 0, sizeof(*opts));
 }
 

@@ -12,6 +12,9 @@
 
 #include <dynhc/cjson.h>
 
+/* The longest URL a target file or DNS discovery gives. */
+#define TARGET_URL_MAX 2048
+
 /* The labels of a file_sd group that choose, rather than label: Prometheus
  * drops every "__" label after relabelling, and so does watch. */
 #define LABEL_SCHEME "__scheme__"
@@ -240,7 +243,7 @@ static int read_labels(const file_ctx *f, const cJSON *labels, group_labels *g)
 /* Reads one group {"targets": [...], "labels": {...}}. */
 static int read_group(const file_ctx *f, const cJSON *group, cli_target_list *out)
 {
-    char quoted[160], url[2048];
+    char quoted[160], url[TARGET_URL_MAX];
     if (!cJSON_IsObject(group)) {
         file_error(f, group, "expected a group: a mapping with \"targets\" and \"labels\"");
         return CLI_EXIT_USAGE;
@@ -335,10 +338,16 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Where a target was given, for a message. */
+/* The source of the targets DNS discovery found (compared by address). */
+static const char dns_source[] = "DNS";
+
 static const char *origin(const cli_target_spec *t, char *buf, size_t size)
 {
     if (t->source == NULL) {
         return "--url";
+    }
+    if (t->source == dns_source) {
+        return dns_source;
     }
     snprintf(buf, size, "%s:%u:%u", t->source, t->line, t->column);
     return buf;
@@ -361,6 +370,23 @@ static int keep_shard(const cli_options *opts, cli_target_list *list)
     if (kept > 1) {
         qsort(list->items, kept, sizeof(*list->items), by_name);
     }
+    /* A server that DNS finds and that is also named otherwise is watched
+     * once, as named: what DNS answers must never fail a reload. */
+    size_t unique = kept > 0 ? 1 : 0;
+    for (size_t i = 1; i < kept; i++) {
+        cli_target_spec *a = &list->items[unique - 1], *b = &list->items[i];
+        if (strcmp(a->name, b->name) == 0 && (a->source == dns_source || b->source == dns_source)) {
+            if (a->source == dns_source) {
+                cli_target_spec kept_one = *b;
+                *b = *a;
+                *a = kept_one;
+            }
+            cli_target_spec_clear(b);
+        } else {
+            list->items[unique++] = *b;
+        }
+    }
+    list->count = kept = unique;
     for (size_t i = 1; i < kept; i++) {
         const cli_target_spec *a = &list->items[i - 1], *b = &list->items[i];
         if (strcmp(a->name, b->name) == 0 && a->source == NULL && b->source == NULL) {
@@ -377,10 +403,19 @@ static int keep_shard(const cli_options *opts, cli_target_list *list)
     return CLI_EXIT_OK;
 }
 
-int cli_targets_read(const cli_options *opts, cli_target_list *out)
+int cli_targets_read(const cli_options *opts, char *const *discovered, size_t discovered_count,
+                     cli_target_list *out)
 {
     memset(out, 0, sizeof(*out));
     int code = CLI_EXIT_OK;
+    for (size_t i = 0; i < discovered_count && code == CLI_EXIT_OK; i++) {
+        char url[TARGET_URL_MAX];
+        snprintf(url, sizeof(url), "http://%s", discovered[i]);
+        if (add_target(out, url, NULL, NULL, NULL, 0, dns_source, 0, 0) != 0) {
+            cli_error("out of memory");
+            code = CLI_EXIT_ERROR;
+        }
+    }
     for (size_t i = 0; i < opts->url_count && code == CLI_EXIT_OK; i++) {
         if (add_target(out, opts->urls[i], NULL, NULL, NULL, 0, NULL, 0, 0) != 0) {
             cli_error("out of memory");

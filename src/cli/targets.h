@@ -30,12 +30,15 @@ typedef struct cli_target_list {
 
 /*
  * Reads the targets of opts: each --url, then each --targets file, and
+ * discovered[0..discovered_count), the "ADDRESS:PORT" texts that DNS found
+ * (checked over http; one that is also named otherwise is dropped), and
  * keeps those of the shard (cli_target_shard()). Returns CLI_EXIT_OK with
  * out filled (clear it with cli_targets_clear()), or CLI_EXIT_USAGE /
  * CLI_EXIT_ERROR after printing why ("FILE:LINE:COLUMN: ..." for a file);
  * out is then empty.
  */
-int cli_targets_read(const cli_options *opts, cli_target_list *out);
+int cli_targets_read(const cli_options *opts, char *const *discovered, size_t discovered_count,
+                     cli_target_list *out);
 void cli_targets_clear(cli_target_list *list);
 void cli_target_spec_clear(cli_target_spec *t);
 

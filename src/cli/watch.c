@@ -7,6 +7,9 @@
  * moment the command starts; SIGHUP, or a change of a --targets file, reads
  * the targets again. */
 #include "watch.h"
+#ifdef DYNHC_CLI_HAVE_CARES
+#include "dns.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -280,6 +283,69 @@ static void look_at_targets(watch *w, uint64_t now, uint64_t *last_look)
     }
 }
 
+#ifdef DYNHC_CLI_HAVE_CARES
+/* The default time between two DNS lookups of a name: Prometheus's. */
+#define DNS_REFRESH_NS (30 * 1000000000ull)
+
+/* Starts --dns discovery, which wakes the loop through the signals' pipe. */
+static int start_discovery(watch *w, const cli_options *opts)
+{
+    cli_dns_name *names = calloc(opts->dns_name_count, sizeof(*names));
+    if (names == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    char why[160];
+    for (size_t i = 0; i < opts->dns_name_count; i++) {
+        (void)cli_dns_parse(opts->dns_names[i], &names[i], why, sizeof(why)); /* parsed before */
+    }
+    w->dns = cli_dns_start(names, opts->dns_name_count, opts->dns_server,
+                           opts->dns_refresh_ns != 0 ? opts->dns_refresh_ns : DNS_REFRESH_NS,
+                           signal_pipe[1], w->sched);
+    free(names);
+    return w->dns != NULL ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+/* Applies what DNS found, when it changed. */
+static void take_discovered(watch *w)
+{
+    char **found;
+    size_t count;
+    if (w->dns == NULL || !cli_dns_take(w->dns, &found, &count)) {
+        return;
+    }
+    cli_dns_free_targets(w->discovered, w->discovered_count);
+    w->discovered = found;
+    w->discovered_count = count;
+    cli_log(w->sched, DYNHC_LOG_INFO, "DNS found %zu targets", count);
+    fleet_reload(w);
+}
+
+static void stop_discovery(watch *w)
+{
+    cli_dns_stop(w->dns);
+    cli_dns_free_targets(w->discovered, w->discovered_count);
+}
+#else
+/* --dns is refused when parsed: nothing to start, take or stop. */
+static int start_discovery(watch *w, const cli_options *opts)
+{
+    (void)w;
+    (void)opts;
+    return CLI_EXIT_USAGE;
+}
+
+static void take_discovered(watch *w)
+{
+    (void)w;
+}
+
+static void stop_discovery(watch *w)
+{
+    (void)w;
+}
+#endif
+
 /* Sums up the failed checks since the last summary, when there were any. */
 static void summarize(watch *w, uint64_t now, uint64_t *last, uint64_t every)
 {
@@ -310,6 +376,7 @@ static int run(watch *w, uint64_t interval_ns)
     while (!stopping) {
         uint64_t now = dynhc_now_ns();
         look_at_targets(w, now, &last_look);
+        take_discovered(w);
         summarize(w, now, &last_summary, every);
         expire(w, now);
         dynhc_sched_tick(w->sched, now);
@@ -404,9 +471,9 @@ int cli_watch(int argc, char **argv)
         cli_options_free(&opts);
         return cli_print_usage("watch");
     }
-    if (opts.url_count == 0 && opts.target_file_count == 0) {
+    if (opts.url_count == 0 && opts.target_file_count == 0 && opts.dns_name_count == 0) {
         cli_options_free(&opts);
-        cli_usage_error("watch needs at least one --url URL or --targets FILE");
+        cli_usage_error("watch needs at least one --url URL, --targets FILE or --dns NAME");
         return CLI_EXIT_USAGE;
     }
     if (opts.metrics_url != NULL && (opts.url_count > 1 || opts.target_file_count > 0)) {
@@ -458,7 +525,7 @@ int cli_watch(int argc, char **argv)
     if (code == CLI_EXIT_OK) {
         /* Stamped before reading: a change made meanwhile is seen next time. */
         (void)cli_targets_changed(&opts, w.stamps);
-        code = cli_targets_read(&opts, &list);
+        code = cli_targets_read(&opts, NULL, 0, &list);
     }
     if (code == CLI_EXIT_OK) {
         w.sched = dynhc_sched_new();
@@ -477,6 +544,9 @@ int cli_watch(int argc, char **argv)
     if (code == CLI_EXIT_OK) {
         code = fleet_apply(&w, &list);
     }
+    if (code == CLI_EXIT_OK && opts.dns_name_count > 0) {
+        code = start_discovery(&w, &opts);
+    }
     cli_targets_clear(&list);
     /* Stopped already: no server to start and stop again. */
     if (code == CLI_EXIT_OK && !stopping) {
@@ -486,6 +556,7 @@ int cli_watch(int argc, char **argv)
         code = run(&w, dynhc_result_interval_ns(w.payload));
     }
     /* The server reads the scheduler, the checks use the endpoints' targets. */
+    stop_discovery(&w);
     dynhc_server_free(srv);
     fleet_clear(&w);
     dynhc_sched_free(w.sched);

@@ -9,6 +9,7 @@
 #include "targets.h"
 
 typedef struct check_in_flight check_in_flight;
+typedef struct cli_dns cli_dns; /* dns.h, with c-ares */
 typedef struct server_target server_target;
 typedef struct watch watch;
 
@@ -41,6 +42,9 @@ struct watch {
     server_target **targets;                     /* sorted by name */
     size_t target_count;
     cli_file_stamp *stamps;                      /* one per --targets file */
+    cli_dns *dns;                                /* --dns discovery; NULL: none */
+    char **discovered;                           /* what it found last: ADDRESS:PORT */
+    size_t discovered_count;
     uint64_t failed_checks;                      /* since the last summary */
 };
 
