@@ -235,12 +235,14 @@ static int run_channel(cli_dns *d)
 {
     for (;;) {
         ares_socket_t sockets[ARES_GETSOCK_MAXNUM];
-        int mask = ares_getsock(d->channel, sockets, ARES_GETSOCK_MAXNUM);
+        /* ares.h's ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign
+         * bit for the last socket (UBSan: undefined): its bits, unsigned. */
+        unsigned mask = (unsigned)ares_getsock(d->channel, sockets, ARES_GETSOCK_MAXNUM);
         struct pollfd fds[ARES_GETSOCK_MAXNUM];
         nfds_t n = 0;
-        for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short events = (short)((ARES_GETSOCK_READABLE(mask, i) ? POLLIN : 0) |
-                                   (ARES_GETSOCK_WRITABLE(mask, i) ? POLLOUT : 0));
+        for (unsigned i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+            short events = (short)((mask & (1u << i) ? POLLIN : 0) |
+                                   (mask & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
             if (events != 0) {
                 fds[n].fd = sockets[i];
                 fds[n].events = events;
