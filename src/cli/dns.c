@@ -239,8 +239,11 @@ static int run_channel(cli_dns *d)
         struct pollfd fds[ARES_GETSOCK_MAXNUM];
         nfds_t n = 0;
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short events = (short)((ARES_GETSOCK_READABLE(mask, i) ? POLLIN : 0) |
-                                   (ARES_GETSOCK_WRITABLE(mask, i) ? POLLOUT : 0));
+            /* c-ares's ARES_GETSOCK_WRITABLE shifts a signed 1 by up to 31
+             * places, which is undefined: the same bits, unsigned. */
+            unsigned bits = (unsigned)mask;
+            short events = (short)((bits & 1u << i ? POLLIN : 0) |
+                                   (bits & 1u << (i + ARES_GETSOCK_MAXNUM) ? POLLOUT : 0));
             if (events != 0) {
                 fds[n].fd = sockets[i];
                 fds[n].events = events;
