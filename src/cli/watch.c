@@ -120,16 +120,12 @@ static CURL *transfer_of(const check_in_flight *c)
  * 0, or -1 when it cannot start. */
 static int start_canary(check_in_flight *c, uint64_t timeout_ns)
 {
-    if ((c->x = cli_exchange_new(&c->st->target, timeout_ns)) == NULL) {
-        return -1;
-    }
-    CURL *easy = cli_exchange_easy(c->x);
-    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
+    CURL *easy = cli_exchange_start(c->st->canary, timeout_ns);
+    if (easy == NULL || curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
         curl_multi_add_handle(c->st->group->multi, easy) != CURLM_OK) {
-        cli_exchange_free(c->x);
-        c->x = NULL;
         return -1;
     }
+    c->x = c->st->canary;
     return 0;
 }
 
@@ -192,9 +188,7 @@ void watch_drop(watch *w, check_in_flight *c)
     }
     c->st->check = NULL;
     curl_multi_remove_handle(c->st->group->multi, transfer_of(c));
-    if (c->x != NULL) {
-        cli_exchange_free(c->x);
-    } else {
+    if (c->x == NULL) {
         cli_scraper_cancel(c->st->scraper);
     }
     free(c);
