@@ -16,7 +16,6 @@
 static void free_target(void *user_data)
 {
     server_target *st = user_data;
-    cli_exchange_free(st->canary);
     cli_scraper_free(st->scraper);
     cli_target_clear(&st->target);
     cli_target_spec_clear(&st->spec);
@@ -67,11 +66,6 @@ static server_target *prepare(watch *w, cli_target_spec *spec, int *code)
     *code = payload_for(w, st->spec.model_type, &res);
     if (*code == CLI_EXIT_OK) {
         *code = cli_target_init(&st->target, st->spec.url, res, model, &w->http);
-    }
-    if (*code == CLI_EXIT_OK &&
-        (st->canary = cli_exchange_new(&st->target, 0)) == NULL) { /* timeout: each check's */
-        cli_error("out of memory");
-        *code = CLI_EXIT_ERROR;
     }
     if (*code == CLI_EXIT_OK && !w->opts->no_metrics) {
         *code = cli_scraper_new(st->spec.url, w->opts->metrics_url, w->opts, &w->http, w->sched,

@@ -14,11 +14,6 @@
  * anything much larger is not one, and must not grow the sidecar. */
 #define ANSWER_MAX (8u << 20)
 
-/* An answer buffer larger than this is not kept from one check to the next:
- * an embeddings answer of some hundred KiB per target would otherwise stay
- * with every target of a fleet. */
-#define ANSWER_KEEP (64u << 10)
-
 /* Room for about 200 bytes of an answer in a message, escapes included. */
 #define EXCERPT_SIZE 208
 
@@ -255,11 +250,6 @@ static long timeout_ms(uint64_t ns)
     return (long)((ns + 999999) / 1000000);
 }
 
-int cli_easy_set_timeout(CURL *easy, uint64_t timeout_ns)
-{
-    return curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms(timeout_ns)) == CURLE_OK ? 0 : -1;
-}
-
 int cli_easy_setup(CURL *easy, const char *url, const cli_http_options *h, uint64_t timeout_ns,
                    curl_write_callback write, void *data, char *errbuf)
 {
@@ -271,7 +261,7 @@ int cli_easy_setup(CURL *easy, const char *url, const cli_http_options *h, uint6
         curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, data) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
-        cli_easy_set_timeout(easy, timeout_ns) != 0 ||
+        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms(timeout_ns)) != CURLE_OK ||
         /* The check is about the server: never through a proxy that
          * http_proxy and friends would otherwise name. */
         curl_easy_setopt(easy, CURLOPT_PROXY, "") != CURLE_OK ||
@@ -310,23 +300,6 @@ cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns)
 CURL *cli_exchange_easy(const cli_exchange *x)
 {
     return x->easy;
-}
-
-CURL *cli_exchange_start(cli_exchange *x, uint64_t timeout_ns)
-{
-    if (x->cap > ANSWER_KEEP) {
-        free(x->answer);
-        x->answer = NULL;
-        x->cap = 0;
-    }
-    if (x->answer != NULL) {
-        x->answer[0] = '\0';
-    }
-    x->len = 0;
-    x->too_large = 0;
-    x->error[0] = '\0';
-    x->timeout_ns = timeout_ns;
-    return cli_easy_set_timeout(x->easy, timeout_ns) == 0 ? x->easy : NULL;
 }
 
 void cli_exchange_free(cli_exchange *x)

@@ -48,25 +48,15 @@ void cli_target_clear(cli_target *t);
 int cli_easy_setup(CURL *easy, const char *url, const cli_http_options *h, uint64_t timeout_ns,
                    curl_write_callback write, void *data, char *errbuf);
 
-/* Sets easy's timeout to timeout_ns, rounded up to whole milliseconds (0:
- * none). 0, or -1 when libcurl refuses it. */
-int cli_easy_set_timeout(CURL *easy, uint64_t timeout_ns);
-
-/* The POSTs of a target's body: a curl easy handle, its options set once,
- * and the answer of the last one. */
+/* One POST of a target's body: a curl easy handle and the answer it gets. */
 typedef struct cli_exchange cli_exchange;
 
-/* A new exchange that gives up after timeout_ns (0: never). t must outlive it. NULL
+/* A new exchange that gives up after timeout_ns. t must outlive it. NULL
  * when out of memory. */
 cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns);
 
 /* The easy handle, to perform or to add to a multi handle. */
 CURL *cli_exchange_easy(const cli_exchange *x);
-
-/* Readies x for another POST that gives up after timeout_ns, the last
- * answer forgotten; its easy handle must not be in a multi handle. Returns
- * the easy handle, or NULL when libcurl refuses the timeout. */
-CURL *cli_exchange_start(cli_exchange *x, uint64_t timeout_ns);
 
 /*
  * Judges an exchange whose transfer ended with rc (CURLE_OPERATION_TIMEDOUT

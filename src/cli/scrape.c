@@ -100,18 +100,16 @@ CURL *cli_scraper_handle(const cli_scraper *sc)
 
 void cli_scraper_cancel(cli_scraper *sc)
 {
-    if (sc != NULL) {
-        free(sc->text);
-        sc->text = NULL;
-        sc->len = 0;
-        sc->cap = 0;
+    if (sc != NULL && sc->easy != NULL) {
+        curl_easy_cleanup(sc->easy);
+        sc->easy = NULL;
     }
 }
 
 void cli_scraper_free(cli_scraper *sc)
 {
     if (sc != NULL) {
-        curl_easy_cleanup(sc->easy);
+        cli_scraper_cancel(sc);
         free(sc->text);
         free(sc->url);
         free(sc->shown_url);
@@ -149,20 +147,16 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *user_data)
 CURL *cli_scraper_start(cli_scraper *sc, uint64_t timeout_ns)
 {
     cli_scraper_cancel(sc);
+    sc->len = 0;
     sc->too_large = 0;
     sc->error[0] = '\0';
-    /* The handle is made once, its options set once: a round only sets
-     * the timeout. */
-    if (sc->easy == NULL) {
-        sc->easy = curl_easy_init();
-        if (sc->easy == NULL ||
-            cli_easy_setup(sc->easy, sc->url, sc->http, timeout_ns, collect, sc, sc->error) != 0) {
-            curl_easy_cleanup(sc->easy);
-            sc->easy = NULL;
-            return NULL;
-        }
+    sc->easy = curl_easy_init();
+    if (sc->easy == NULL ||
+        cli_easy_setup(sc->easy, sc->url, sc->http, timeout_ns, collect, sc, sc->error) != 0) {
+        cli_scraper_cancel(sc);
+        return NULL;
     }
-    return cli_easy_set_timeout(sc->easy, timeout_ns) == 0 ? sc->easy : NULL;
+    return sc->easy;
 }
 
 /* The sum of the samples of the series called name in text (the format's
@@ -231,6 +225,9 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLco
     char why[CURL_ERROR_SIZE + 64];
     const char *problem = read_metrics(sc, rc, &running, &tokens, why, sizeof(why));
     cli_scraper_cancel(sc);
+    free(sc->text);
+    sc->text = NULL;
+    sc->cap = 0;
     if (problem != NULL) {
         if (!sc->unavailable) {
             cli_log(sc->log, DYNHC_LOG_WARNING,

@@ -41,15 +41,15 @@ int cli_scraper_new(const char *url, const char *metrics_url, const cli_options 
 void cli_scraper_free(cli_scraper *sc);
 
 /* Starts a scrape: a GET of the metrics URL, given up after timeout_ns.
- * The easy handle belongs to the scraper, the same for every scrape (out of
- * any multi handle between two); NULL when out of memory. One at a time. */
+ * The easy handle belongs to the scraper; NULL when out of memory. One at
+ * a time. */
 CURL *cli_scraper_start(cli_scraper *sc, uint64_t timeout_ns);
 
 /*
  * Judges the scrape started last, which ended with rc, at now (the
- * scheduler's clock), tells ep of the progress it saw, and frees its answer
- * (a fleet's scrapers would otherwise hold one exposition each); its handle
- * is already out of any multi handle. STALLED writes the reason into msg. A
+ * scheduler's clock), tells ep of the progress it saw, and frees its handle
+ * (already out of any multi handle) and its answer (a fleet's scrapers would
+ * otherwise hold one exposition each). STALLED writes the reason into msg. A
  * scrape without usable metrics (no answer, not 200, a name missing) says so
  * once (a warning), until metrics come back, and gives CANARY. A counter that
  * went back (the server restarted) starts a new baseline.
@@ -57,11 +57,10 @@ CURL *cli_scraper_start(cli_scraper *sc, uint64_t timeout_ns);
 cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLcode rc,
                                      uint64_t now, char *msg, size_t size);
 
-/* The handle of the scrapes; NULL before the first. */
+/* The handle of the scrape in flight; NULL when none. */
 CURL *cli_scraper_handle(const cli_scraper *sc);
 
-/* Forgets the scrape in flight, if any, and its answer; its handle, out of
- * any multi handle, is kept for the next. */
+/* Stops the scrape in flight, if any (its handle out of any multi handle). */
 void cli_scraper_cancel(cli_scraper *sc);
 
 #endif

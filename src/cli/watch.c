@@ -120,12 +120,16 @@ static CURL *transfer_of(const check_in_flight *c)
  * 0, or -1 when it cannot start. */
 static int start_canary(check_in_flight *c, uint64_t timeout_ns)
 {
-    CURL *easy = cli_exchange_start(c->st->canary, timeout_ns);
-    if (easy == NULL || curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
-        curl_multi_add_handle(c->st->group->multi, easy) != CURLM_OK) {
+    if ((c->x = cli_exchange_new(&c->st->target, timeout_ns)) == NULL) {
         return -1;
     }
-    c->x = c->st->canary;
+    CURL *easy = cli_exchange_easy(c->x);
+    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
+        curl_multi_add_handle(c->st->group->multi, easy) != CURLM_OK) {
+        cli_exchange_free(c->x);
+        c->x = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -188,7 +192,9 @@ void watch_drop(watch *w, check_in_flight *c)
     }
     c->st->check = NULL;
     curl_multi_remove_handle(c->st->group->multi, transfer_of(c));
-    if (c->x == NULL) {
+    if (c->x != NULL) {
+        cli_exchange_free(c->x);
+    } else {
         cli_scraper_cancel(c->st->scraper);
     }
     free(c);

@@ -53,7 +53,6 @@ struct server_target {
     watch *w;
     cli_target_spec spec;
     cli_target target;
-    cli_exchange *canary; /* its options set once: a check only starts it again */
     cli_scraper *scraper; /* NULL: canaries only (--no-metrics) */
     dynhc_endpoint *ep; /* borrowed: this thread alone adds and removes */
     curl_group *group;  /* where its transfers go, so that its connection is reused */
@@ -63,7 +62,7 @@ struct server_target {
 /* A round: the scrape of the server's metrics (x NULL), then, when the
  * scrape says so, the canary. */
 struct check_in_flight {
-    cli_exchange *x; /* st's canary once started */
+    cli_exchange *x;
     server_target *st;
     uint64_t id;
     uint64_t timeout_ns;
