@@ -453,6 +453,21 @@ class WatchTest(unittest.TestCase):
         self.assertIn("dynhc: warning: endpoint 'http://127.0.0.1:%d' is now not ready: "
                       "no answer within 300 ms\n" % self.stub.port, w.stderr)
 
+    def test_each_check_judges_its_own_answer(self):
+        # A target keeps its easy handle and answer buffer from check to
+        # check: an answer must not run on into the next one's.
+        w = self.start("--no-metrics")
+        w.wait_for(200, 5)
+        self.stub.mode("nochoices")
+        w.wait_for(503, self.turn_bound())
+        w.wait_for_error(self.stub.url, "the answer has no non-empty \"choices\" array: "
+                         "'{\"id\": \"cmpl-stub\", \"object\": \"text_completion\"}'",
+                         self.turn_bound())
+        self.stub.mode("hang")
+        w.wait_for_error(self.stub.url, "no answer within 300 ms", self.turn_bound())
+        self.stub.mode("healthy")
+        w.wait_for(200, self.turn_bound())
+
     def test_metrics_parse_and_carry_the_model_label(self):
         w = self.start("--model", "gpt2")
         w.wait_for(200, 5)
