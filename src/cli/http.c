@@ -10,10 +10,6 @@
 #include <cjson/cJSON.h>
 #include <dynhc/cjson.h>
 
-/* A health answer is a few hundred bytes (embeddings: a few hundred KiB);
- * anything much larger is not one, and must not grow the sidecar. */
-#define ANSWER_MAX (8u << 20)
-
 /* Room for about 200 bytes of an answer in a message, escapes included. */
 #define EXCERPT_SIZE 208
 
@@ -21,10 +17,7 @@ struct cli_exchange {
     CURL *easy;
     const cli_target *target;
     uint64_t timeout_ns;
-    char *answer; /* NUL-terminated */
-    size_t len;
-    size_t cap;
-    int too_large;
+    cli_answer answer;
     char error[CURL_ERROR_SIZE];
 };
 
@@ -218,30 +211,41 @@ void cli_target_clear(cli_target *t)
     memset(t, 0, sizeof(*t));
 }
 
-static size_t collect(char *data, size_t size, size_t count, void *user_data)
+size_t cli_answer_collect(char *data, size_t size, size_t count, void *answer)
 {
-    cli_exchange *x = user_data;
+    cli_answer *a = answer;
     size_t n = size * count;
-    if (n > ANSWER_MAX - x->len) {
-        x->too_large = 1;
+    if (n > CLI_ANSWER_MAX - a->len) {
+        a->too_large = 1;
         return 0; /* aborts the transfer */
     }
-    if (x->len + n + 1 > x->cap) {
-        size_t cap = x->cap != 0 ? x->cap : 1024;
-        while (cap < x->len + n + 1) {
+    if (a->len + n + 1 > a->cap) {
+        size_t cap = a->cap != 0 ? a->cap : 1024;
+        while (cap < a->len + n + 1) {
             cap *= 2;
         }
-        char *grown = realloc(x->answer, cap);
+        char *grown = realloc(a->text, cap);
         if (grown == NULL) {
             return 0;
         }
-        x->answer = grown;
-        x->cap = cap;
+        a->text = grown;
+        a->cap = cap;
     }
-    memcpy(x->answer + x->len, data, n);
-    x->len += n;
-    x->answer[x->len] = '\0';
+    memcpy(a->text + a->len, data, n);
+    a->len += n;
+    a->text[a->len] = '\0';
     return n;
+}
+
+void cli_answer_reset(cli_answer *a, int free_text)
+{
+    if (free_text) {
+        free(a->text);
+        a->text = NULL;
+        a->cap = 0;
+    }
+    a->len = 0;
+    a->too_large = 0;
 }
 
 /* The timeout in whole milliseconds, rounded up as curl takes it. */
@@ -286,7 +290,8 @@ cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns)
     x->easy = curl_easy_init();
     const cli_http_options *h = t->http;
     if (x->easy == NULL ||
-        cli_easy_setup(x->easy, t->url, h, timeout_ns, collect, x, x->error) != 0 ||
+        cli_easy_setup(x->easy, t->url, h, timeout_ns, cli_answer_collect, &x->answer,
+                       x->error) != 0 ||
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, t->body) != CURLE_OK ||
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(t->body)) !=
             CURLE_OK ||
@@ -308,7 +313,7 @@ void cli_exchange_free(cli_exchange *x)
         return;
     }
     curl_easy_cleanup(x->easy);
-    free(x->answer);
+    cli_answer_reset(&x->answer, 1);
     free(x);
 }
 
@@ -342,7 +347,7 @@ static void transfer_failure(const cli_exchange *x, CURLcode rc, char *msg, size
 static const char *excerpt(const cli_exchange *x, char *buf, size_t size)
 {
     /* The quote takes at most size bytes of it; a cut shows as "...". */
-    const char *answer = x->answer != NULL ? x->answer : "";
+    const char *answer = x->answer.text != NULL ? x->answer.text : "";
     char *clean = cli_scrub(answer, size, &x->target->http->secrets, &x->target->secrets);
     char *shown = clean;
     if (clean != NULL && strnlen(answer, size + 1) > size) {
@@ -366,8 +371,8 @@ static int judge_body(const cli_exchange *x, char *msg, size_t size)
     char start[EXCERPT_SIZE];
     const char *key = x->target->answer_key;
     /* A NUL inside would end the text early: such an answer is no JSON. */
-    cJSON *answer = x->answer != NULL && strlen(x->answer) == x->len
-                        ? cJSON_ParseWithLengthOpts(x->answer, x->len + 1, NULL, 1)
+    cJSON *answer = x->answer.text != NULL && strlen(x->answer.text) == x->answer.len
+                        ? cJSON_ParseWithLengthOpts(x->answer.text, x->answer.len + 1, NULL, 1)
                         : NULL;
     int healthy = 0;
     if (answer == NULL) {
@@ -404,8 +409,8 @@ int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t siz
         snprintf(msg, size, "no answer within %ld ms", timeout_ms(x->timeout_ns));
         return 0;
     }
-    if (x->too_large) {
-        snprintf(msg, size, "the answer is larger than %u MiB", ANSWER_MAX >> 20);
+    if (x->answer.too_large) {
+        snprintf(msg, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
         return 0;
     }
     if (rc != CURLE_OK) {

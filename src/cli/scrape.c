@@ -11,8 +11,6 @@
 
 /* vLLM's /metrics is some hundreds of KiB with its histograms; a text much
  * larger is not an exposition a sidecar should hold. */
-#define METRICS_MAX (8u << 20)
-
 struct cli_scraper {
     char *url;        /* the metrics URL */
     char *shown_url;  /* it, credentials redacted, for messages */
@@ -24,9 +22,7 @@ struct cli_scraper {
     uint64_t stall_ns;
     CURL *easy; /* the scrape in flight */
     char error[CURL_ERROR_SIZE];
-    char *text; /* its answer, NUL-terminated */
-    size_t len, cap;
-    int too_large;
+    cli_answer answer; /* the scrape's */
     /* What the scrapes saw: the counter's last value, and since when it
      * has not moved while requests ran. */
     int have_baseline;
@@ -110,7 +106,7 @@ void cli_scraper_free(cli_scraper *sc)
 {
     if (sc != NULL) {
         cli_scraper_cancel(sc);
-        free(sc->text);
+        cli_answer_reset(&sc->answer, 1);
         free(sc->url);
         free(sc->shown_url);
         free(sc->target);
@@ -118,41 +114,15 @@ void cli_scraper_free(cli_scraper *sc)
     }
 }
 
-static size_t collect(char *data, size_t size, size_t nmemb, void *user_data)
-{
-    cli_scraper *sc = user_data;
-    size_t n = size * nmemb;
-    if (sc->len + n + 1 > METRICS_MAX) {
-        sc->too_large = 1;
-        return 0; /* ends the transfer */
-    }
-    if (sc->len + n + 1 > sc->cap) {
-        size_t cap = sc->cap ? sc->cap : 4096;
-        while (cap < sc->len + n + 1) {
-            cap *= 2;
-        }
-        char *grown = realloc(sc->text, cap);
-        if (grown == NULL) {
-            return 0;
-        }
-        sc->text = grown;
-        sc->cap = cap;
-    }
-    memcpy(sc->text + sc->len, data, n);
-    sc->len += n;
-    sc->text[sc->len] = '\0';
-    return n;
-}
-
 CURL *cli_scraper_start(cli_scraper *sc, uint64_t timeout_ns)
 {
     cli_scraper_cancel(sc);
-    sc->len = 0;
-    sc->too_large = 0;
+    cli_answer_reset(&sc->answer, 0);
     sc->error[0] = '\0';
     sc->easy = curl_easy_init();
     if (sc->easy == NULL ||
-        cli_easy_setup(sc->easy, sc->url, sc->http, timeout_ns, collect, sc, sc->error) != 0) {
+        cli_easy_setup(sc->easy, sc->url, sc->http, timeout_ns, cli_answer_collect, &sc->answer,
+                       sc->error) != 0) {
         cli_scraper_cancel(sc);
         return NULL;
     }
@@ -201,16 +171,16 @@ static const char *read_metrics(cli_scraper *sc, CURLcode rc, double *running, d
                                 char *why, size_t size)
 {
     long status = 0;
-    if (rc != CURLE_OK && !sc->too_large) {
+    if (rc != CURLE_OK && !sc->answer.too_large) {
         snprintf(why, size, "%s", sc->error[0] != '\0' ? sc->error : curl_easy_strerror(rc));
-    } else if (sc->too_large) {
-        snprintf(why, size, "the answer is larger than %u MiB", METRICS_MAX >> 20);
+    } else if (sc->answer.too_large) {
+        snprintf(why, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
     } else if (curl_easy_getinfo(sc->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
                status != 200) {
         snprintf(why, size, "HTTP %ld", status);
-    } else if (sc->text == NULL || sum_series(sc->text, sc->running_name, running) != 0) {
+    } else if (sc->answer.text == NULL || sum_series(sc->answer.text, sc->running_name, running) != 0) {
         snprintf(why, size, "no %s in it", sc->running_name);
-    } else if (sum_series(sc->text, sc->tokens_name, tokens) != 0) {
+    } else if (sum_series(sc->answer.text, sc->tokens_name, tokens) != 0) {
         snprintf(why, size, "no %s in it", sc->tokens_name);
     } else {
         return NULL;
@@ -225,9 +195,7 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLco
     char why[CURL_ERROR_SIZE + 64];
     const char *problem = read_metrics(sc, rc, &running, &tokens, why, sizeof(why));
     cli_scraper_cancel(sc);
-    free(sc->text);
-    sc->text = NULL;
-    sc->cap = 0;
+    cli_answer_reset(&sc->answer, 1);
     if (problem != NULL) {
         if (!sc->unavailable) {
             cli_log(sc->log, DYNHC_LOG_WARNING,
