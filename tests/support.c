@@ -115,3 +115,26 @@ dynhc_result *builtin_payload(void)
     dynhc_resolver_free(r);
     return res;
 }
+
+void sched_record_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                             void *record)
+{
+    (void)s;
+    sched_record *r = record;
+    char line[64];
+    snprintf(line, sizeof(line), "%s=%s;", ep != NULL ? name : "*", ready ? "up" : "down");
+    strncat(r->transitions, line, sizeof(r->transitions) - strlen(r->transitions) - 1);
+}
+
+void sched_record_log(dynhc_log_level level, const char *message, void *record)
+{
+    sched_record *r = record;
+    char line[600];
+    snprintf(line, sizeof(line), "%d|%s\n", (int)level, message);
+    strncat(r->log, line, sizeof(r->log) - strlen(r->log) - 1);
+}
+
+void sched_record_destroy(void *record)
+{
+    ((sched_record *)record)->destroyed++;
+}

@@ -38,4 +38,19 @@ char *temp_file(const char *dir, const char *name, const char *text);
 /* Fails the test unless actual parses to the same JSON as expected_text. */
 void assert_json_equal(const char *expected_text, const char *actual_text);
 
+/* What a scheduler test records of its callbacks: transitions ("NAME=up;",
+ * "*=down;" for the overall status), log lines ("LEVEL|MESSAGE\n") and
+ * endpoints destroyed. The callbacks below take it as their user data: a
+ * fixture that starts with one can be given to them as it is. */
+typedef struct sched_record {
+    char transitions[512];
+    char log[4096];
+    int destroyed;
+} sched_record;
+
+void sched_record_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
+                             void *record);
+void sched_record_log(dynhc_log_level level, const char *message, void *record);
+void sched_record_destroy(void *record);
+
 #endif

@@ -29,6 +29,7 @@ typedef struct sent_check {
 } sent_check;
 
 typedef struct fixture {
+    sched_record rec; /* first: the record callbacks take the fixture */
     uint64_t now;
     dynhc_sched *s;
     dynhc_result *payload;
@@ -40,9 +41,6 @@ typedef struct fixture {
     int remove_in_send; /* remove the endpoint from inside its own send */
     uint64_t timeout_in_send; /* non-zero: the first send sets this timeout */
     dynhc_endpoint *last_ep;
-    char transitions[512];
-    char log[2048];
-    int destroyed;
 } fixture;
 
 static uint64_t fake_clock(void *user_data)
@@ -82,29 +80,6 @@ static int record_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *ch
     return f->send_returns;
 }
 
-static void record_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
-                              void *user_data)
-{
-    (void)s;
-    fixture *f = user_data;
-    char line[64];
-    snprintf(line, sizeof(line), "%s=%s;", ep != NULL ? name : "*", ready ? "up" : "down");
-    strncat(f->transitions, line, sizeof(f->transitions) - strlen(f->transitions) - 1);
-}
-
-static void record_log(dynhc_log_level level, const char *message, void *user_data)
-{
-    fixture *f = user_data;
-    char line[600];
-    snprintf(line, sizeof(line), "%d|%s\n", (int)level, message);
-    strncat(f->log, line, sizeof(f->log) - strlen(f->log) - 1);
-}
-
-static void count_destroy(void *user_data)
-{
-    ((fixture *)user_data)->destroyed++;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
@@ -113,8 +88,9 @@ static int setup(void **state)
     f->s = dynhc_sched_new();
     assert_non_null(f->s);
     assert_int_equal(dynhc_sched_set_clock(f->s, fake_clock, f), DYNHC_OK);
-    assert_int_equal(dynhc_sched_set_transition_callback(f->s, record_transition, f), DYNHC_OK);
-    assert_int_equal(dynhc_sched_set_log(f->s, record_log, f), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(f->s, sched_record_transition, f),
+                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log(f->s, sched_record_log, f), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_seed(f->s, 42), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_interval_ns(f->s, 10 * SEC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_spread_ns(f->s, 0), DYNHC_OK);
@@ -142,7 +118,7 @@ static dynhc_endpoint_options options_for(fixture *f, const char *name)
     o.payload = f->payload;
     o.send = record_send;
     o.user_data = f;
-    o.destroy = count_destroy;
+    o.destroy = sched_record_destroy;
     return o;
 }
 
@@ -222,7 +198,7 @@ static void registration_rejects_bad_arguments_without_calling_back(void **state
     assert_int_equal(dynhc_sched_add(f->s, &o, &ep), DYNHC_ERR_INVALID_ARG);
     dynhc_result_free(disabled);
     dynhc_resolver_free(r);
-    assert_int_equal(f->destroyed, 0);
+    assert_int_equal(f->rec.destroyed, 0);
 }
 
 static void settings_reject_out_of_range_values(void **state)
@@ -310,7 +286,7 @@ static void a_check_not_completed_in_time_fails_as_timeout_and_late_completion_i
     assert_true(dynhc_endpoint_is_ready(ep));
     assert_int_equal(tick_at(f, t0 + 3 * SEC), 0);
     assert_false(dynhc_endpoint_is_ready(ep));
-    assert_non_null(strstr(f->transitions, "generate=down;"));
+    assert_non_null(strstr(f->rec.transitions, "generate=down;"));
     assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
                      DYNHC_ERR_NOT_FOUND);
     assert_false(dynhc_endpoint_is_ready(ep));
@@ -331,19 +307,19 @@ static void every_transition_of_one_tick_is_announced(void **state)
     add(f, "c");
     uint64_t t0 = f->now;
     assert_int_equal(tick_at(f, t0), 3);
-    f->log[0] = '\0';
-    f->transitions[0] = '\0';
+    f->rec.log[0] = '\0';
+    f->rec.transitions[0] = '\0';
     /* All three time out in one tick: three endpoint transitions, then the
      * overall one, each announced once. */
     assert_int_equal(tick_at(f, t0 + 3 * SEC), 0);
-    assert_non_null(strstr(f->transitions, "a=down;"));
-    assert_non_null(strstr(f->transitions, "b=down;"));
-    assert_non_null(strstr(f->transitions, "c=down;"));
-    assert_non_null(strstr(f->transitions, "*=down;"));
-    assert_int_equal(strlen(f->transitions), strlen("a=down;b=down;c=down;*=down;"));
-    assert_non_null(strstr(f->log, "endpoint 'a' is now not ready"));
-    assert_non_null(strstr(f->log, "endpoint 'b' is now not ready"));
-    assert_non_null(strstr(f->log, "endpoint 'c' is now not ready"));
+    assert_non_null(strstr(f->rec.transitions, "a=down;"));
+    assert_non_null(strstr(f->rec.transitions, "b=down;"));
+    assert_non_null(strstr(f->rec.transitions, "c=down;"));
+    assert_non_null(strstr(f->rec.transitions, "*=down;"));
+    assert_int_equal(strlen(f->rec.transitions), strlen("a=down;b=down;c=down;*=down;"));
+    assert_non_null(strstr(f->rec.log, "endpoint 'a' is now not ready"));
+    assert_non_null(strstr(f->rec.log, "endpoint 'b' is now not ready"));
+    assert_non_null(strstr(f->rec.log, "endpoint 'c' is now not ready"));
 }
 
 /* A setting changed while a tick sends (here by the first send callback)
@@ -388,7 +364,7 @@ static void removing_an_endpoint_from_its_own_send_callback_is_safe(void **state
     f->remove_in_send = 1;
     add(f, "generate");
     assert_int_equal(tick_at(f, f->now), 1);
-    assert_int_equal(f->destroyed, 1);
+    assert_int_equal(f->rec.destroyed, 1);
     assert_true(dynhc_sched_next_deadline(f->s) == DYNHC_NO_DEADLINE);
 }
 
@@ -400,7 +376,7 @@ static void removing_an_endpoint_with_a_check_in_flight_ignores_its_completion(v
     add(f, "other");
     assert_int_equal(tick_at(f, f->now), 2);
     assert_int_equal(dynhc_sched_remove_endpoint(f->s, ep), DYNHC_OK);
-    assert_int_equal(f->destroyed, 1);
+    assert_int_equal(f->rec.destroyed, 1);
     assert_int_equal(dynhc_sched_complete(f->s, f->sent[0].id, DYNHC_CHECK_SUCCESS, NULL),
                      DYNHC_ERR_NOT_FOUND);
     /* The freed slot is reused without confusing old ids with new ones. */
@@ -536,7 +512,7 @@ static void thresholds_need_consecutive_outcomes(void **state)
         assert_int_equal(dynhc_endpoint_is_ready(ep), steps[i].ready_after);
         t = dynhc_sched_next_deadline(f->s);
     }
-    assert_string_equal(f->transitions, "generate=up;*=up;generate=down;*=down;");
+    assert_string_equal(f->rec.transitions, "generate=up;*=up;generate=down;*=down;");
 }
 
 static void a_not_ready_endpoint_is_checked_at_its_own_interval(void **state)
@@ -743,11 +719,12 @@ static void bad_environment_values_are_logged_and_ignored(void **state)
     fake_env_set(&env, "DYN_SYSTEM_STARTING_HEALTH_STATUS", "up");
     fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "[\"generate\",]");
     assert_int_equal(dynhc_sched_load_env(f->s, fake_env_get, &env), DYNHC_OK);
-    assert_non_null(strstr(f->log, "2|DYN_SYSTEM_STARTING_HEALTH_STATUS: warning: invalid value \"up\""));
-    assert_non_null(strstr(f->log, "2|DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS:1:13: warning:"));
+    assert_non_null(strstr(
+        f->rec.log, "2|DYN_SYSTEM_STARTING_HEALTH_STATUS: warning: invalid value \"up\""));
+    assert_non_null(strstr(f->rec.log, "2|DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS:1:13: warning:"));
     fake_env_set(&env, "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "{\"a\":1}");
     assert_int_equal(dynhc_sched_load_env(f->s, fake_env_get, &env), DYNHC_OK);
-    assert_non_null(strstr(f->log, "expected a JSON array of endpoint names"));
+    assert_non_null(strstr(f->rec.log, "expected a JSON array of endpoint names"));
     assert_false(dynhc_sched_is_ready(f->s));
 }
 
@@ -789,7 +766,7 @@ static void registration_logs_the_payload_and_its_source(void **state)
     snprintf(expected, sizeof(expected),
              "1|Health check payload for endpoint 'generate' from default: %s\n",
              dynhc_result_text(f->payload));
-    assert_non_null(strstr(f->log, expected));
+    assert_non_null(strstr(f->rec.log, expected));
 }
 
 static void the_payload_is_shared_and_outlives_the_callers_reference(void **state)
@@ -829,7 +806,7 @@ static void a_reference_keeps_a_removed_endpoint_safe_to_call(void **state)
 
     /* Removed while referenced: kept, and every call does nothing. */
     assert_int_equal(dynhc_sched_remove_endpoint(f->s, ep), DYNHC_OK);
-    assert_int_equal(f->destroyed, 0);
+    assert_int_equal(f->rec.destroyed, 0);
     assert_false(dynhc_endpoint_is_registered(ref));
     assert_false(dynhc_endpoint_is_ready(ref)); /* it was ready */
     assert_string_equal(dynhc_endpoint_name(ref), "generate");
@@ -853,7 +830,7 @@ static void a_reference_keeps_a_removed_endpoint_safe_to_call(void **state)
 
     /* The last reference frees the removed endpoint, with its user data. */
     dynhc_endpoint_release(ref);
-    assert_int_equal(f->destroyed, 1);
+    assert_int_equal(f->rec.destroyed, 1);
     /* Another scheduler's endpoint is refused. */
     dynhc_sched *other = dynhc_sched_new();
     assert_non_null(other);
@@ -871,13 +848,13 @@ static void a_reference_outlives_the_scheduler(void **state)
     assert_non_null(kept);
     dynhc_sched_free(f->s);
     f->s = NULL;
-    assert_int_equal(f->destroyed, 1); /* "a"; "b" waits for its reference */
+    assert_int_equal(f->rec.destroyed, 1); /* "a"; "b" waits for its reference */
     assert_false(dynhc_endpoint_is_registered(kept));
     assert_false(dynhc_endpoint_is_ready(kept));
     dynhc_endpoint_record_activity(kept, 1);
     assert_string_equal(dynhc_endpoint_name(kept), "b");
     dynhc_endpoint_release(kept);
-    assert_int_equal(f->destroyed, 2);
+    assert_int_equal(f->rec.destroyed, 2);
 }
 
 /* A send callback may take a reference to the endpoint it is given and
@@ -905,10 +882,10 @@ static void a_send_callback_may_keep_a_reference_past_removal(void **state)
     assert_int_equal(tick_at(f, f->now), 1);
     assert_ptr_equal(taken_in_send, ep);
     assert_int_equal(dynhc_sched_remove_endpoint(f->s, ep), DYNHC_OK);
-    assert_int_equal(f->destroyed, 0);
+    assert_int_equal(f->rec.destroyed, 0);
     assert_string_equal(dynhc_endpoint_name(taken_in_send), "generate");
     dynhc_endpoint_release(taken_in_send);
-    assert_int_equal(f->destroyed, 1);
+    assert_int_equal(f->rec.destroyed, 1);
 }
 
 static void freeing_the_scheduler_destroys_every_endpoints_user_data(void **state)
@@ -918,10 +895,10 @@ static void freeing_the_scheduler_destroys_every_endpoints_user_data(void **stat
     add(f, "b");
     dynhc_endpoint *c = add(f, "c");
     assert_int_equal(dynhc_sched_remove_endpoint(f->s, c), DYNHC_OK);
-    assert_int_equal(f->destroyed, 1);
+    assert_int_equal(f->rec.destroyed, 1);
     dynhc_sched_free(f->s);
     f->s = NULL;
-    assert_int_equal(f->destroyed, 3);
+    assert_int_equal(f->rec.destroyed, 3);
 }
 
 /* ---- threads ---------------------------------------------------------------- */

@@ -21,6 +21,7 @@
 #define T0 (1000 * SEC)
 
 typedef struct fixture {
+    sched_record rec; /* first: the record callbacks take the fixture */
     uint64_t now;
     dynhc_sched *s;
     dynhc_result *payload;
@@ -28,9 +29,6 @@ typedef struct fixture {
     uint64_t sent[64]; /* ids of the checks sent, left in flight unless completed */
     size_t sent_count;
     int complete_with; /* -1: leave in flight; else complete synchronously */
-    int destroyed;
-    char transitions[512];
-    char log[4096];
 } fixture;
 
 static uint64_t fake_clock(void *user_data)
@@ -53,29 +51,6 @@ static int record_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *ch
     return 0;
 }
 
-static void record_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
-                              void *user_data)
-{
-    (void)s;
-    fixture *f = user_data;
-    char line[64];
-    snprintf(line, sizeof(line), "%s=%s;", ep != NULL ? name : "*", ready ? "up" : "down");
-    strncat(f->transitions, line, sizeof(f->transitions) - strlen(f->transitions) - 1);
-}
-
-static void record_log(dynhc_log_level level, const char *message, void *user_data)
-{
-    fixture *f = user_data;
-    char line[600];
-    snprintf(line, sizeof(line), "%d|%s\n", (int)level, message);
-    strncat(f->log, line, sizeof(f->log) - strlen(f->log) - 1);
-}
-
-static void count_destroy(void *user_data)
-{
-    ((fixture *)user_data)->destroyed++;
-}
-
 /* A scheduler on the fake clock with one endpoint, "generate", ready after
  * its first check at T0: idle mode, interval 10 s, timeout 3 s, stall
  * detection as stall_ns says (0: off). */
@@ -87,21 +62,23 @@ static fixture *start(uint64_t stall_ns)
     f->s = dynhc_sched_new();
     assert_non_null(f->s);
     assert_int_equal(dynhc_sched_set_clock(f->s, fake_clock, f), DYNHC_OK);
-    assert_int_equal(dynhc_sched_set_transition_callback(f->s, record_transition, f), DYNHC_OK);
-    assert_int_equal(dynhc_sched_set_log(f->s, record_log, f), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_transition_callback(f->s, sched_record_transition, f),
+                     DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log(f->s, sched_record_log, f), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_interval_ns(f->s, 10 * SEC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_spread_ns(f->s, 0), DYNHC_OK);
     if (stall_ns > 0) {
         assert_int_equal(dynhc_sched_set_stall_ns(f->s, stall_ns), DYNHC_OK);
     }
     f->payload = builtin_payload();
-    assert_int_equal(sched_add(f->s, "generate", f->payload, record_send, f, count_destroy, &f->ep),
-                     DYNHC_OK);
+    assert_int_equal(
+        sched_add(f->s, "generate", f->payload, record_send, f, sched_record_destroy, &f->ep),
+        DYNHC_OK);
     f->complete_with = DYNHC_CHECK_SUCCESS;
     assert_int_equal(dynhc_sched_tick(f->s, T0), 1);
     assert_true(dynhc_endpoint_is_ready(f->ep));
-    f->transitions[0] = '\0';
-    f->log[0] = '\0';
+    f->rec.transitions[0] = '\0';
+    f->rec.log[0] = '\0';
     return f;
 }
 
@@ -172,8 +149,8 @@ static void stall_timeout_from_the_environment_warns_about_bad_values(void **sta
         char expected[128];
         snprintf(expected, sizeof(expected),
                  "2|DYN_HEALTH_CHECK_STALL_TIMEOUT: warning: invalid value \"%s\": ", bad[i]);
-        assert_non_null(strstr(f->log, expected));
-        assert_non_null(strstr(f->log, "; ignored\n"));
+        assert_non_null(strstr(f->rec.log, expected));
+        assert_non_null(strstr(f->rec.log, "; ignored\n"));
         /* Ignored: stall detection stays off. */
         dynhc_endpoint_request_begin(f->ep);
         tick_at(f, T0 + 3600 * SEC);
@@ -189,7 +166,7 @@ static void stall_timeout_from_the_environment_turns_detection_on(void **state)
     fake_env env = {0};
     fake_env_set(&env, "DYN_HEALTH_CHECK_STALL_TIMEOUT", " 2s\n");
     assert_int_equal(dynhc_sched_load_env(f->s, fake_env_get, &env), DYNHC_OK);
-    assert_string_equal(f->log, "");
+    assert_string_equal(f->rec.log, "");
     dynhc_endpoint_request_begin(f->ep);
     assert_int_equal(tick_at(f, T0 + 2 * SEC - MS), 0);
     assert_true(dynhc_endpoint_is_ready(f->ep));
@@ -237,7 +214,7 @@ static void a_busy_endpoint_that_progresses_stays_ready_and_gets_no_canary(void 
         assert_true(dynhc_endpoint_is_ready(f->ep));
     }
     assert_int_equal(f->sent_count, 1); /* the check at T0 only */
-    assert_string_equal(f->transitions, "");
+    assert_string_equal(f->rec.transitions, "");
     char member[64];
     verbose_member(f, "requests_in_flight", member, sizeof(member));
     assert_string_equal(member, "2");
@@ -267,7 +244,7 @@ static void a_canary_in_flight_when_progress_arrives_does_not_fail_on_timeout(vo
      * timeout, not held against the endpoint. */
     tick_at(f, T0 + 13 * SEC);
     assert_true(dynhc_endpoint_is_ready(f->ep));
-    assert_string_equal(f->transitions, "");
+    assert_string_equal(f->rec.transitions, "");
     char *text = dynhc_sched_metrics(f->s);
     assert_non_null(
         strstr(text, "dynhc_health_checks_total{dynhc_endpoint=\"generate\","
@@ -283,7 +260,7 @@ static void a_canary_in_flight_when_progress_arrives_does_not_fail_on_timeout(vo
     assert_int_equal(tick_at(f, T0 + 23 * SEC), 1);
     tick_at(f, T0 + 26 * SEC);
     assert_false(dynhc_endpoint_is_ready(f->ep));
-    assert_string_equal(f->transitions, "generate=down;*=down;");
+    assert_string_equal(f->rec.transitions, "generate=down;*=down;");
     finish(f);
 }
 
@@ -308,8 +285,8 @@ static void a_busy_endpoint_without_progress_stalls_at_the_threshold(void **stat
     dynhc_endpoint_request_begin(f->ep);
     assert_int_equal(tick_at(f, T0 + 6 * SEC), 0);
     assert_false(dynhc_endpoint_is_ready(f->ep));
-    assert_string_equal(f->transitions, "generate=down;*=down;");
-    assert_non_null(strstr(f->log, "2|endpoint 'generate' is now not ready: stalled"));
+    assert_string_equal(f->rec.transitions, "generate=down;*=down;");
+    assert_non_null(strstr(f->rec.log, "2|endpoint 'generate' is now not ready: stalled"));
     assert_int_equal(metric(f, "dynhc_endpoint_stalls_total"), 1);
     assert_int_equal(metric(f, "dynhc_endpoint_requests_in_flight"), 2);
     char member[64];
@@ -320,7 +297,7 @@ static void a_busy_endpoint_without_progress_stalls_at_the_threshold(void **stat
     /* Still stalled: no canary (it would hang too), no second count. */
     assert_int_equal(tick_at(f, T0 + 60 * SEC), 0);
     assert_int_equal(metric(f, "dynhc_endpoint_stalls_total"), 1);
-    assert_string_equal(f->transitions, "generate=down;*=down;");
+    assert_string_equal(f->rec.transitions, "generate=down;*=down;");
     finish(f);
 }
 
@@ -343,7 +320,7 @@ static void progress_exactly_at_the_threshold_comes_in_time(void **state)
     assert_false(dynhc_endpoint_is_ready(f->ep));
     dynhc_endpoint_record_progress(f->ep);
     assert_true(dynhc_endpoint_is_ready(f->ep));
-    assert_string_equal(f->transitions, "generate=down;*=down;generate=up;*=up;");
+    assert_string_equal(f->rec.transitions, "generate=down;*=down;generate=up;*=up;");
     finish(f);
 }
 
@@ -359,7 +336,7 @@ static void late_progress_recovers_and_a_new_stall_is_counted_again(void **state
     f->now = T0 + 30 * SEC;
     dynhc_endpoint_record_progress(f->ep);
     assert_true(dynhc_endpoint_is_ready(f->ep));
-    assert_non_null(strstr(f->log, "1|endpoint 'generate' is now ready"));
+    assert_non_null(strstr(f->rec.log, "1|endpoint 'generate' is now ready"));
     char member[64];
     verbose_member(f, "stalled", member, sizeof(member));
     assert_string_equal(member, "false");
@@ -373,7 +350,7 @@ static void late_progress_recovers_and_a_new_stall_is_counted_again(void **state
     f->now = T0 + 36 * SEC;
     dynhc_endpoint_request_end(f->ep, 1);
     assert_true(dynhc_endpoint_is_ready(f->ep));
-    assert_string_equal(f->transitions,
+    assert_string_equal(f->rec.transitions,
                         "generate=down;*=down;generate=up;*=up;"
                         "generate=down;*=down;generate=up;*=up;");
     finish(f);
@@ -479,7 +456,7 @@ static void an_endpoint_removed_with_requests_in_flight_ignores_their_calls(void
     dynhc_endpoint_request_begin(held);
     dynhc_endpoint_request_begin(held);
     assert_int_equal(dynhc_sched_remove_endpoint(f->s, f->ep), DYNHC_OK);
-    assert_int_equal(f->destroyed, 0); /* the request thread's reference keeps it */
+    assert_int_equal(f->rec.destroyed, 0); /* the request thread's reference keeps it */
     /* The request threads go on: every call is safe and does nothing. */
     dynhc_endpoint_record_progress(held);
     dynhc_endpoint_request_end(held, 1);
@@ -487,7 +464,7 @@ static void an_endpoint_removed_with_requests_in_flight_ignores_their_calls(void
     dynhc_endpoint_request_end(held, 0);
     assert_false(dynhc_endpoint_is_ready(held));
     assert_int_equal(tick_at(f, T0 + 60 * SEC), 0);
-    assert_string_equal(f->transitions, "*=down;");
+    assert_string_equal(f->rec.transitions, "*=down;");
     char *text = dynhc_sched_metrics(f->s);
     assert_null(strstr(text, "dynhc_endpoint=\"generate\""));
     dynhc_free(text);
@@ -496,7 +473,7 @@ static void an_endpoint_removed_with_requests_in_flight_ignores_their_calls(void
     f->s = NULL;
     dynhc_endpoint_request_end(held, 1);
     dynhc_endpoint_release(held);
-    assert_int_equal(f->destroyed, 1);
+    assert_int_equal(f->rec.destroyed, 1);
     finish(f);
 }
 
@@ -526,7 +503,7 @@ static void a_request_end_whose_transition_removes_the_endpoint_leaves_it_alone(
     assert_int_equal(dynhc_sched_set_transition_callback(f->s, remove_on_transition, NULL),
                      DYNHC_OK);
     dynhc_endpoint_request_end(f->ep, 1); /* ready, announced, removed, freed */
-    assert_int_equal(f->destroyed, 1);
+    assert_int_equal(f->rec.destroyed, 1);
     finish(f);
 }
 
