@@ -31,10 +31,18 @@ import test_probe as tp  # noqa: E402  (the stub and watch drivers)
 DNSMASQ = shutil.which("dnsmasq") or (os.path.exists("/usr/sbin/dnsmasq") and "/usr/sbin/dnsmasq")
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (dnsmasq binds both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
 
 
 class Dnsmasq:
@@ -43,15 +51,27 @@ class Dnsmasq:
     def __init__(self, tmp, hosts, srv):
         self.hosts = os.path.join(tmp, "hosts")
         self.write_hosts(hosts)
-        self.port = free_udp_port()
+        # Another test may take the port between its choice and dnsmasq's
+        # bind: a few tries.
+        for _ in range(5):
+            self.start(tmp, srv)
+            try:
+                self.wait_ready()
+                return
+            except AssertionError as err:
+                if "Address already in use" not in str(err):
+                    raise
+        raise AssertionError("dnsmasq found no free port")
+
+    def start(self, tmp, srv):
+        self.port = free_port()
         args = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-                "--no-hosts", "--addn-hosts=" + self.hosts, "--local=/test/", "--listen-address=127.0.0.1",
-                "--bind-interfaces", "--port=%d" % self.port, "--pid-file=", "--user=",
+                "--no-hosts", "--addn-hosts=" + self.hosts, "--local=/test/",
+                "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % self.port, "--pid-file=", "--user=",
                 "--local-ttl=0", "--log-facility=" + os.path.join(tmp, "dnsmasq.log")]
         args += ["--srv-host=%s,%s,%d" % record for record in srv]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
-        self.wait_ready()
 
     def write_hosts(self, hosts):
         with open(self.hosts, "w") as f:
