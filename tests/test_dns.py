@@ -67,7 +67,8 @@ class Dnsmasq:
         self.port = free_port()
         args = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
                 "--no-hosts", "--addn-hosts=" + self.hosts, "--local=/test/",
-                "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % self.port, "--pid-file=", "--user=",
+                "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % self.port,
+                "--pid-file=", "--user=",
                 "--local-ttl=0", "--log-facility=" + os.path.join(tmp, "dnsmasq.log")]
         args += ["--srv-host=%s,%s,%d" % record for record in srv]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -86,7 +87,8 @@ class Dnsmasq:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(0.2)
                 # A query for "test." of type A: any answer means it listens.
-                query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04test\x00\x00\x01\x00\x01"
+                query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+                         b"\x04test\x00\x00\x01\x00\x01")
                 try:
                     s.sendto(query, ("127.0.0.1", self.port))
                     s.recvfrom(512)
