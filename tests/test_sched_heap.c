@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "sched_internal.h"
+#include "xorshift.h"
 
 #define COUNT 300
 
@@ -21,14 +22,6 @@ typedef struct model {
     uint64_t due[COUNT]; /* UINT64_MAX: not in the heap */
     uint64_t rng;
 } model;
-
-static uint64_t next_random(model *m)
-{
-    m->rng ^= m->rng << 13;
-    m->rng ^= m->rng >> 7;
-    m->rng ^= m->rng << 17;
-    return m->rng;
-}
 
 /* The heap's order, every entry's back pointer, and the same members and
  * keys as the model. */
@@ -69,11 +62,11 @@ static void random_operations_keep_the_order_and_the_back_pointers(void **state)
     }
     assert_int_equal(dynhcp_heap_reserve(&m->heap, COUNT), 0);
     for (int step = 0; step < 20000; step++) {
-        size_t i = (size_t)(next_random(m) % COUNT);
+        size_t i = (size_t)(xorshift64(&m->rng) % COUNT);
         /* Few distinct keys, so that ties are common; now and then the end
          * of the clock. */
-        uint64_t due = next_random(m) % 7 == 0 ? UINT64_MAX - 1 : next_random(m) % 50;
-        if (next_random(m) % 3 == 0) {
+        uint64_t due = xorshift64(&m->rng) % 7 == 0 ? UINT64_MAX - 1 : xorshift64(&m->rng) % 50;
+        if (xorshift64(&m->rng) % 3 == 0) {
             dynhcp_heap_remove(&m->heap, &m->eps[i]);
             m->due[i] = UINT64_MAX;
         } else {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sched_internal.h"
+#include "xorshift.h"
 
 #define COUNT 400
 #define MS DYNHCP_SCHED_RESOLUTION_NS
@@ -28,14 +29,6 @@ typedef struct model {
     uint64_t rng;
 } model;
 
-static uint64_t next_random(model *m)
-{
-    m->rng ^= m->rng << 13;
-    m->rng ^= m->rng >> 7;
-    m->rng ^= m->rng << 17;
-    return m->rng;
-}
-
 static uint64_t key_of(uint64_t due)
 {
     return due / MS + (due % MS != 0);
@@ -46,22 +39,22 @@ static uint64_t key_of(uint64_t due)
  * past, some at or near the end of the clock, some on a millisecond. */
 static uint64_t random_due(model *m)
 {
-    uint64_t r = next_random(m) % 100;
+    uint64_t r = xorshift64(&m->rng) % 100;
     uint64_t d;
     if (r < 40) {
-        d = m->now + next_random(m) % (3 * MS);
+        d = m->now + xorshift64(&m->rng) % (3 * MS);
     } else if (r < 70) {
-        d = m->now + next_random(m) % (20ull * 1000 * MS); /* the wheel's span and past it */
+        d = m->now + xorshift64(&m->rng) % (20ull * 1000 * MS); /* the wheel's span and past it */
     } else if (r < 80) {
-        d = m->now + next_random(m) % (86400ull * 1000 * MS);
+        d = m->now + xorshift64(&m->rng) % (86400ull * 1000 * MS);
     } else if (r < 88) {
-        d = m->now - next_random(m) % (m->now < 5 * MS ? m->now : 5 * MS);
+        d = m->now - xorshift64(&m->rng) % (m->now < 5 * MS ? m->now : 5 * MS);
     } else if (r < 92) {
         d = UINT64_MAX;
     } else if (r < 96) {
-        d = UINT64_MAX - next_random(m) % (3 * MS);
+        d = UINT64_MAX - xorshift64(&m->rng) % (3 * MS);
     } else {
-        d = (m->now / MS + next_random(m) % 40) * MS;
+        d = (m->now / MS + xorshift64(&m->rng) % 40) * MS;
     }
     return d == NONE ? 1 : d;
 }
@@ -178,8 +171,8 @@ static void random_operations_agree_with_a_plain_array(void **state)
     m->now = 1000 * MS + 123;
     assert_int_equal(dynhcp_timers_reserve(&m->timers, COUNT), 0);
     for (int step = 0; step < 12000; step++) {
-        size_t i = (size_t)(next_random(m) % COUNT);
-        uint64_t r = next_random(m) % 10;
+        size_t i = (size_t)(xorshift64(&m->rng) % COUNT);
+        uint64_t r = xorshift64(&m->rng) % 10;
         if (r < 5) {
             m->due[i] = random_due(m);
             dynhcp_timers_set(&m->timers, &m->eps[i], m->due[i]);
@@ -193,13 +186,13 @@ static void random_operations_agree_with_a_plain_array(void **state)
             while ((ep = dynhcp_timers_due(&m->timers, m->now)) != NULL) {
                 size_t k = (size_t)(ep - m->eps);
                 assert_int_equal(m->due[k], ep->timer.due_ns);
-                m->due[k] = m->now + 1 + next_random(m) % (4000 * MS);
+                m->due[k] = m->now + 1 + xorshift64(&m->rng) % (4000 * MS);
                 dynhcp_timers_set(&m->timers, ep, m->due[k]);
             }
         } else {
             /* Time passes: mostly a little, now and then past the wheel. */
-            m->now += next_random(m) % 50 == 0 ? next_random(m) % (30000 * MS)
-                                                : next_random(m) % (5 * MS);
+            m->now += xorshift64(&m->rng) % 50 == 0 ? xorshift64(&m->rng) % (30000 * MS)
+                                                : xorshift64(&m->rng) % (5 * MS);
         }
         if (step % 7 == 0) {
             check_earliest(m);

@@ -15,6 +15,7 @@
 #include "alloc_fail.h"
 #include "table.h"
 #include "text.h"
+#include "xorshift.h"
 
 #define NAMES 400
 
@@ -29,14 +30,6 @@ static const char *entry_name(const void *e)
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t next_random(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 /* Every entry the model holds is found as itself, no other one is, and the
  * slots hold exactly the model's entries. */
@@ -69,7 +62,7 @@ static void random_operations_agree_with_a_plain_array(void **state)
     assert_null(dynhcp_table_find(&t, "ep-0"));
     assert_null(dynhcp_table_remove(&t, "ep-0"));
     for (int step = 0; step < 20000; step++) {
-        entry *e = &entries[next_random() % NAMES];
+        entry *e = &entries[xorshift64(&rng) % NAMES];
         if (!e->in) {
             assert_int_equal(dynhcp_table_reserve(&t, t.count + 1), 0);
             dynhcp_table_insert(&t, e);
@@ -108,7 +101,7 @@ static void removals_from_a_full_table_keep_every_entry_reachable(void **state)
     }
     assert_int_equal(t.capacity, half * 2); /* no growth at the limit */
     for (size_t left = half; left > 0; left--) {
-        size_t pick = next_random() % half;
+        size_t pick = xorshift64(&rng) % half;
         while (!entries[pick].in) {
             pick = (pick + 1) % half;
         }
@@ -137,13 +130,13 @@ static void clusters_across_the_end_of_the_table_stay_reachable(void **state)
         found += home >= 14 || home <= 1;
     }
     for (int round = 0; round < 1000; round++) {
-        size_t first = next_random() % (NAMES - 8);
+        size_t first = xorshift64(&rng) % (NAMES - 8);
         for (size_t k = 0; k < 8; k++) {
             dynhcp_table_insert(&t, &entries[first + k]);
             entries[first + k].in = 1;
         }
         for (size_t left = 8; left > 0; left--) {
-            size_t pick = first + next_random() % 8;
+            size_t pick = first + xorshift64(&rng) % 8;
             while (!entries[pick].in) {
                 pick = first + (pick - first + 1) % 8;
             }

@@ -3,6 +3,7 @@
 #include "dns.h"
 
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <sys/select.h> /* ares.h uses fd_set and struct timeval without it */
 
 #include <ares.h>
@@ -306,7 +307,7 @@ static int resolve_round(cli_dns *d, list *all)
             }
             q->state = s;
             q->channel = d->channel;
-            ares_query(d->channel, s->name.name, 1 /* C_IN */, 33 /* T_SRV */, on_srv, q);
+            ares_query(d->channel, s->name.name, ns_c_in, ns_t_srv, on_srv, q);
         } else {
             char host[256];
             size_t len = (size_t)(strrchr(s->name.name, ':') - s->name.name);

@@ -78,6 +78,21 @@ async def until(condition, timeout=5.0):
         await asyncio.sleep(0.01)
 
 
+def hanging_send():
+    """(send, started, cancelled): a send function that never answers, the
+    event it sets once called, and the list it appends to when cancelled."""
+    started, cancelled = asyncio.Event(), []
+
+    async def send(payload):
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+    return send, started, cancelled
+
+
 def get(port, path):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
@@ -150,15 +165,7 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
         await until(lambda: ep.ready)
 
     async def test_removal_while_a_send_is_in_flight(self):
-        started, cancelled = asyncio.Event(), []
-
-        async def send(payload):
-            started.set()
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                cancelled.append(True)
-                raise
+        send, started, cancelled = hanging_send()
         ep = self.sched.add("generate", self.payload, send)
         await started.wait()
         self.assertTrue(ep.in_flight)
@@ -426,15 +433,7 @@ class Concurrency(unittest.IsolatedAsyncioTestCase):
 
 class Shutdown(unittest.IsolatedAsyncioTestCase):
     async def test_close_cancels_sends_and_leaves_nothing_behind(self):
-        started, cancelled = asyncio.Event(), []
-
-        async def send(payload):
-            started.set()
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                cancelled.append(True)
-                raise
+        send, started, cancelled = hanging_send()
         sched = dynhc.Scheduler(**FAST)
         ep = sched.add("generate", dynhc.Resolver(env={}).resolve(), send)
         if dynhc.Scheduler.server_supported():
