@@ -120,10 +120,22 @@ class EndpointOptions(ctypes.Structure):
                 ("user_data", c_void_p), ("destroy", c_void_p)]
 
 
+# dynhc_sched_free() is the one call that nothing may overlap (sched.h),
+# yet an Endpoint's traffic calls come from any thread, after close() too.
+# These are called with the GIL held (PyDLL), so that they never run at the
+# same time: each takes nanoseconds, and a CDLL call would let another
+# thread's dynhc_sched_free() free the scheduler under a traffic call.
+_gil_lib = ctypes.PyDLL(path)
+_HOLDING_THE_GIL = frozenset((
+    "dynhc_sched_free", "dynhc_endpoint_record_activity", "dynhc_endpoint_request_begin",
+    "dynhc_endpoint_request_end", "dynhc_endpoint_record_progress"))
+
+
 def _declare(name: str, restype: Any, argtypes: List[Any]) -> None:
-    fn = getattr(lib, name)
+    fn = getattr(_gil_lib if name in _HOLDING_THE_GIL else lib, name)
     fn.restype = restype
     fn.argtypes = argtypes
+    setattr(lib, name, fn)
 
 
 R = c_void_p  # dynhc_resolver *, dynhc_result *, dynhc_sched *... (opaque)

@@ -431,6 +431,37 @@ class Concurrency(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(asyncio.all_tasks(), {asyncio.current_task()})
 
 
+    async def test_close_while_threads_record_traffic(self):
+        # dynhc_sched_free() may overlap no call on an endpoint: close() from
+        # the loop while threads record traffic on their handles once freed
+        # the scheduler under a call (ASan: heap-use-after-free in
+        # traffic_now), a few rounds in a hundred.
+        async def send(payload):
+            pass
+        payload = dynhc.Resolver(env={}).resolve()
+        for _ in range(100):
+            sched = dynhc.Scheduler(interval=10, timeout=1, spread=0, env={})
+            endpoints = [sched.add("ep%d" % i, payload, send) for i in range(4)]
+            stop = threading.Event()
+
+            def traffic():
+                while not stop.is_set():
+                    for ep in endpoints:
+                        ep.record_activity(True)
+                        ep.request_begin()
+                        ep.record_progress()
+                        ep.request_end(True)
+            threads = [threading.Thread(target=traffic) for _ in range(4)]
+            for t in threads:
+                t.start()
+            await asyncio.sleep(0.002)
+            sched.close()
+            stop.set()
+            for t in threads:
+                t.join()
+            self.assertTrue(sched.closed)
+
+
 class Shutdown(unittest.IsolatedAsyncioTestCase):
     async def test_close_cancels_sends_and_leaves_nothing_behind(self):
         send, started, cancelled = hanging_send()
