@@ -1,6 +1,7 @@
 /* support.c: see support.h. */
 #include "support.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -116,6 +117,18 @@ dynhc_result *builtin_payload(void)
     return res;
 }
 
+/* The scheduler calls back from any thread (the stress tests tick, complete
+ * and record traffic from several): appends are serialized, or two would
+ * write past the end of a buffer together. */
+static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void record_line(char *buf, size_t size, const char *line)
+{
+    pthread_mutex_lock(&record_lock);
+    strncat(buf, line, size - strlen(buf) - 1);
+    pthread_mutex_unlock(&record_lock);
+}
+
 void sched_record_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *name, int ready,
                              void *record)
 {
@@ -123,7 +136,7 @@ void sched_record_transition(dynhc_sched *s, dynhc_endpoint *ep, const char *nam
     sched_record *r = record;
     char line[64];
     snprintf(line, sizeof(line), "%s=%s;", ep != NULL ? name : "*", ready ? "up" : "down");
-    strncat(r->transitions, line, sizeof(r->transitions) - strlen(r->transitions) - 1);
+    record_line(r->transitions, sizeof(r->transitions), line);
 }
 
 void sched_record_log(dynhc_log_level level, const char *message, void *record)
@@ -131,10 +144,12 @@ void sched_record_log(dynhc_log_level level, const char *message, void *record)
     sched_record *r = record;
     char line[600];
     snprintf(line, sizeof(line), "%d|%s\n", (int)level, message);
-    strncat(r->log, line, sizeof(r->log) - strlen(r->log) - 1);
+    record_line(r->log, sizeof(r->log), line);
 }
 
 void sched_record_destroy(void *record)
 {
+    pthread_mutex_lock(&record_lock);
     ((sched_record *)record)->destroyed++;
+    pthread_mutex_unlock(&record_lock);
 }
