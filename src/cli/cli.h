@@ -85,6 +85,7 @@ typedef struct cli_options {
     const char *tokens_metric;  /* NULL: vLLM's */
     uint64_t stall_ns;          /* 0: not given */
     int no_metrics;
+    int libcurl; /* no built-in client: every canary through libcurl */
     /* watch: fleets (fleet_options.c) */
     const char **target_files; /* --targets FILE, in order, allocated */
     size_t target_file_count;

@@ -44,7 +44,7 @@ _dynhc() {
         validate) options="$payload --compact" ;;
         probe) options="$payload $sending" ;;
         watch) options="$payload $sending --interval --host --port --metrics-url
-                        --running-metric --tokens-metric --stall-timeout --no-metrics --targets
+                        --running-metric --tokens-metric --stall-timeout --no-metrics --libcurl --targets
                         --shard --spread --jitter --status-endpoints --dns --dns-refresh
                         --dns-server" ;;
         help)

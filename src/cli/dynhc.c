@@ -151,6 +151,8 @@ static const char watch_options[] =
     "  --stall-timeout D with requests running, time without a new token before\n"
     "                    the server is stalled (DYN_HEALTH_CHECK_STALL_TIMEOUT, off)\n"
     "  --no-metrics      canaries only: do not read the server's metrics\n"
+    "  --libcurl         send every canary through libcurl (by default the\n"
+    "                    built-in client sends those to http://IP:PORT servers)\n"
     "\n";
 
 static const char version_option[] =

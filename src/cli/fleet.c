@@ -16,6 +16,7 @@
 static void free_target(void *user_data)
 {
     server_target *st = user_data;
+    transfers_h1_free(st->w, st);
     cli_scraper_free(st->scraper);
     cli_target_clear(&st->target);
     cli_target_spec_clear(&st->spec);
@@ -47,8 +48,8 @@ static int payload_for(watch *w, const char *model_type, const dynhc_result **ou
     return CLI_EXIT_OK;
 }
 
-/* A new target's user data, its request and scraper (unless --no-metrics)
- * ready. NULL after printing why. */
+/* A new target's user data, its request, its built-in client's connection
+ * (when it can have one) and scraper (unless --no-metrics) ready. NULL after printing why. */
 static server_target *prepare(watch *w, cli_target_spec *spec, int *code)
 {
     const dynhc_result *res = NULL;
@@ -66,6 +67,10 @@ static server_target *prepare(watch *w, cli_target_spec *spec, int *code)
     *code = payload_for(w, st->spec.model_type, &res);
     if (*code == CLI_EXIT_OK) {
         *code = cli_target_init(&st->target, st->spec.url, res, model, &w->http);
+    }
+    if (*code == CLI_EXIT_OK && transfers_h1_new(w, st) != 0) {
+        cli_error("out of memory");
+        *code = CLI_EXIT_ERROR;
     }
     if (*code == CLI_EXIT_OK && !w->opts->no_metrics) {
         *code = cli_scraper_new(st->spec.url, w->opts->metrics_url, w->opts, &w->http, w->sched,

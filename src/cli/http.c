@@ -342,15 +342,13 @@ static void transfer_failure(const cli_exchange *x, CURLcode rc, char *msg, size
     snprintf(msg, size, "%s", detail);
 }
 
-/* The start of the answer, quoted on one line, its secrets scrubbed before
- * the cut so that no piece of one is left at the end. */
-static const char *excerpt(const cli_exchange *x, char *buf, size_t size)
+const char *cli_target_excerpt(const cli_target *t, const char *text, char *buf, size_t size)
 {
-    /* The quote takes at most size bytes of it; a cut shows as "...". */
-    const char *answer = x->answer.text != NULL ? x->answer.text : "";
-    char *clean = cli_scrub(answer, size, &x->target->http->secrets, &x->target->secrets);
+    /* The quote takes at most size bytes of it; a cut shows as "...". The
+     * secrets go before the cut, so that no piece of one is left at the end. */
+    char *clean = cli_scrub(text, size, &t->http->secrets, &t->secrets);
     char *shown = clean;
-    if (clean != NULL && strnlen(answer, size + 1) > size) {
+    if (clean != NULL && strnlen(text, size + 1) > size) {
         size_t n = strlen(clean) + sizeof("...");
         shown = malloc(n);
         if (shown != NULL) {
@@ -365,31 +363,50 @@ static const char *excerpt(const cli_exchange *x, char *buf, size_t size)
     return buf;
 }
 
-/* Judges a 2xx answer's body. */
-static int judge_body(const cli_exchange *x, char *msg, size_t size)
+/* Judges a 2xx answer's body, text (NUL-terminated) of len bytes. */
+static int judge_body(const cli_target *t, const char *text, size_t len, char *msg, size_t size)
 {
     char start[EXCERPT_SIZE];
-    const char *key = x->target->answer_key;
+    const char *key = t->answer_key;
     /* A NUL inside would end the text early: such an answer is no JSON. */
-    cJSON *answer = x->answer.text != NULL && strlen(x->answer.text) == x->answer.len
-                        ? cJSON_ParseWithLengthOpts(x->answer.text, x->answer.len + 1, NULL, 1)
-                        : NULL;
+    cJSON *answer = strlen(text) == len ? cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1) : NULL;
     int healthy = 0;
     if (answer == NULL) {
-        snprintf(msg, size, "the answer is not valid JSON: %s", excerpt(x, start, sizeof(start)));
+        snprintf(msg, size, "the answer is not valid JSON: %s",
+                 cli_target_excerpt(t, text, start, sizeof(start)));
     } else if (!cJSON_IsObject(answer)) {
         snprintf(msg, size, "the answer is not a JSON object: %s",
-                 excerpt(x, start, sizeof(start)));
+                 cli_target_excerpt(t, text, start, sizeof(start)));
     } else {
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(answer, key);
         healthy = cJSON_IsArray(items) && cJSON_GetArraySize(items) > 0;
         if (!healthy) {
             snprintf(msg, size, "the answer has no non-empty \"%s\" array: %s", key,
-                     excerpt(x, start, sizeof(start)));
+                     cli_target_excerpt(t, text, start, sizeof(start)));
         }
     }
     cJSON_Delete(answer);
     return healthy;
+}
+
+int cli_target_judge(const cli_target *t, long status, const char *text, size_t len,
+                     uint64_t elapsed_ns, char *msg, size_t size)
+{
+    char start[EXCERPT_SIZE];
+    if (status < 200 || status > 299) {
+        snprintf(msg, size, "HTTP %ld: %s", status, cli_target_excerpt(t, text, start, sizeof(start)));
+        return 0;
+    }
+    if (!judge_body(t, text, len, msg, size)) {
+        return 0;
+    }
+    snprintf(msg, size, "HTTP %ld in %llu ms", status, (unsigned long long)(elapsed_ns / 1000000));
+    return 1;
+}
+
+void cli_timeout_message(uint64_t timeout_ns, char *msg, size_t size)
+{
+    snprintf(msg, size, "no answer within %ld ms", timeout_ms(timeout_ns));
 }
 
 /* Why a transfer that failed did, scrubbed: curl's error buffer may quote
@@ -404,9 +421,8 @@ static void failure(const cli_exchange *x, CURLcode rc, char *msg, size_t size)
 
 int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t size)
 {
-    char start[EXCERPT_SIZE];
     if (rc == CURLE_OPERATION_TIMEDOUT) {
-        snprintf(msg, size, "no answer within %ld ms", timeout_ms(x->timeout_ns));
+        cli_timeout_message(x->timeout_ns, msg, size);
         return 0;
     }
     if (x->answer.too_large) {
@@ -418,16 +434,10 @@ int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t siz
         return 0;
     }
     long status = 0;
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
-        snprintf(msg, size, "HTTP %ld: %s", status, excerpt(x, start, sizeof(start)));
-        return 0;
-    }
-    if (!judge_body(x, msg, size)) {
-        return 0;
-    }
     curl_off_t us = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &us);
-    snprintf(msg, size, "HTTP %ld in %lld ms", status, (long long)(us / 1000));
-    return 1;
+    const char *text = x->answer.text != NULL ? x->answer.text : "";
+    return cli_target_judge(x->target, status, text, x->answer.len, (uint64_t)us * 1000u, msg,
+                            size);
 }

@@ -66,6 +66,24 @@ void cli_answer_reset(cli_answer *a, int free_text);
 int cli_easy_setup(CURL *easy, const char *url, const cli_http_options *h, uint64_t timeout_ns,
                    curl_write_callback write, void *data, char *errbuf);
 
+/*
+ * The verdict on an answer of t's that came with an HTTP status, its body
+ * text (NUL-terminated, len bytes), elapsed_ns after the request: healthy
+ * is a 2xx answer holding a JSON object with a non-empty answer_key array.
+ * Writes one line (no newline) into msg: what went wrong, or the status and
+ * time when healthy, every secret of t scrubbed (an answer may echo one).
+ * Returns 1 when healthy, else 0.
+ */
+int cli_target_judge(const cli_target *t, long status, const char *text, size_t len,
+                     uint64_t elapsed_ns, char *msg, size_t size);
+
+/* The start of text, quoted on one line into buf (size bytes), t's secrets
+ * scrubbed; returns buf. */
+const char *cli_target_excerpt(const cli_target *t, const char *text, char *buf, size_t size);
+
+/* The message of a check that got no answer within timeout_ns. */
+void cli_timeout_message(uint64_t timeout_ns, char *msg, size_t size);
+
 /* One POST of a target's body: a curl easy handle and the answer it gets. */
 typedef struct cli_exchange cli_exchange;
 
@@ -76,14 +94,8 @@ cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns);
 /* The easy handle, to perform or to add to a multi handle. */
 CURL *cli_exchange_easy(const cli_exchange *x);
 
-/*
- * Judges an exchange whose transfer ended with rc (CURLE_OPERATION_TIMEDOUT
- * also when the caller gave up on it): healthy is a 2xx answer holding a JSON
- * object with a non-empty answer_key array. Writes one line (no newline)
- * into msg: what went wrong, or the status and time when healthy, every
- * secret of the target scrubbed (an answer may echo one). Returns 1 when
- * healthy, else 0.
- */
+/* Judges an exchange whose transfer ended with rc (CURLE_OPERATION_TIMEDOUT
+ * also when the caller gave up on it), as cli_target_judge() does. */
 int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t size);
 
 /* Frees the exchange and its easy handle, which must not be in a multi

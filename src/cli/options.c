@@ -41,6 +41,7 @@ typedef enum option_id {
     OPT_TOKENS_METRIC,
     OPT_STALL_TIMEOUT,
     OPT_NO_METRICS,
+    OPT_LIBCURL,
     OPT_FLEET /* handled by cli_store_fleet_option() */
 } option_id;
 
@@ -85,6 +86,7 @@ static const option_spec option_table[] = {
     {"--tokens-metric", OPT_TOKENS_METRIC, 1, CLI_WATCH},
     {"--stall-timeout", OPT_STALL_TIMEOUT, 1, CLI_WATCH},
     {"--no-metrics", OPT_NO_METRICS, 0, CLI_WATCH},
+    {"--libcurl", OPT_LIBCURL, 0, CLI_WATCH},
     {"--targets", OPT_FLEET, 1, CLI_WATCH},
     {"--shard", OPT_FLEET, 1, CLI_WATCH},
     {"--spread", OPT_FLEET, 1, CLI_WATCH},
@@ -394,6 +396,7 @@ static int store(cli_options *opts, const option_spec *spec, const char *value)
     case OPT_RUNNING_METRIC: opts->running_metric = value; break;
     case OPT_TOKENS_METRIC: opts->tokens_metric = value; break;
     case OPT_NO_METRICS: opts->no_metrics = 1; break;
+    case OPT_LIBCURL: opts->libcurl = 1; break;
     case OPT_PORT:
         if (cli_parse_unsigned(value, &port) != 0 || port > 65535) {
             cli_usage_error("--port needs a port number from 0 to 65535, not %s",

@@ -8,7 +8,10 @@
  * "connect-only" connections), so with one kept-alive connection per target
  * every check would cost a walk over all targets' connections. A target
  * always uses the same handle (by the hash of its name), so its connection
- * is still reused, and each walk covers 1/CURL_GROUPS of the connections. */
+ * is still reused, and each walk covers 1/CURL_GROUPS of the connections.
+ *
+ * The built-in client's connections (h1.c) share the epoll; their events
+ * carry a slot of w->slots and are told from libcurl's by their tag. */
 #include "watch.h"
 
 #include <errno.h>
@@ -99,6 +102,10 @@ void transfers_free(watch *w)
         close(w->epoll_fd);
     }
     w->epoll_fd = -1;
+    free(w->slots);
+    free(w->free_slots);
+    w->slots = NULL;
+    w->free_slots = NULL;
 }
 
 curl_group *transfers_group(watch *w, const char *name)
@@ -112,6 +119,57 @@ void transfers_fit(watch *w, size_t targets)
      * one group), plus room for the ones being replaced. */
     for (size_t i = 0; i < CURL_GROUPS; i++) {
         (void)curl_multi_setopt(w->groups[i].multi, CURLMOPT_MAXCONNECTS, (long)targets + 16);
+    }
+}
+
+int transfers_h1_new(watch *w, server_target *st)
+{
+    st->h1 = NULL;
+    if (w->opts->libcurl) {
+        return 0;
+    }
+    uint32_t slot;
+    if (w->free_count > 0) {
+        slot = w->free_slots[--w->free_count];
+    } else {
+        if (w->slot_count == w->slot_cap) {
+            if (w->slot_cap > UINT32_MAX / 4) {
+                return -1;
+            }
+            uint32_t cap = w->slot_cap != 0 ? 2 * w->slot_cap : 16;
+            server_target **slots = realloc(w->slots, cap * sizeof(*slots));
+            if (slots != NULL) {
+                w->slots = slots;
+            }
+            uint32_t *free_slots = realloc(w->free_slots, cap * sizeof(*free_slots));
+            if (free_slots != NULL) {
+                w->free_slots = free_slots;
+            }
+            if (slots == NULL || free_slots == NULL) {
+                return -1;
+            }
+            w->slot_cap = cap;
+        }
+        slot = w->slot_count++;
+    }
+    w->slots[slot] = NULL;
+    int rc = cli_h1_new(&st->target, slot, &st->h1);
+    if (st->h1 == NULL) { /* libcurl's target, or out of memory */
+        w->free_slots[w->free_count++] = slot;
+        return rc;
+    }
+    w->slots[slot] = st;
+    st->slot = slot;
+    return 0;
+}
+
+void transfers_h1_free(watch *w, server_target *st)
+{
+    if (st->h1 != NULL) {
+        cli_h1_free(st->h1);
+        st->h1 = NULL;
+        w->slots[st->slot] = NULL;
+        w->free_slots[w->free_count++] = st->slot;
     }
 }
 
@@ -152,8 +210,19 @@ int transfers_wait(watch *w, int limit_ms)
     if (n < 0 && errno != EINTR) {
         return -1;
     }
+    uint64_t now = dynhc_now_ns();
     for (int i = 0; i < n; i++) {
-        uint32_t group = (uint32_t)(events[i].data.u64 >> 32);
+        uint64_t tag = events[i].data.u64;
+        uint32_t group = (uint32_t)(tag >> 32);
+        if (cli_h1_is_tag(tag)) {
+            server_target *st = w->slots[cli_h1_tag_slot(tag)];
+            if (st != NULL && cli_h1_on_event(st->h1, w->epoll_fd, tag, events[i].events, now) ==
+                                  CLI_H1_ENDED &&
+                st->check != NULL && st->check->native) {
+                watch_h1_complete(w, st->check);
+            }
+            continue;
+        }
         if (group == WAKE_TAG) {
             char drain[64];
             while (read(w->wake_fd, drain, sizeof(drain)) > 0) {
@@ -170,7 +239,7 @@ int transfers_wait(watch *w, int limit_ms)
         }
         finish(g);
     }
-    uint64_t now = dynhc_now_ns();
+    now = dynhc_now_ns();
     for (size_t i = 0; i < CURL_GROUPS; i++) {
         curl_group *g = &w->groups[i];
         if (g->timer_ns <= now) {

@@ -4,6 +4,7 @@
 #ifndef DYNHC_CLI_WATCH_H
 #define DYNHC_CLI_WATCH_H
 
+#include "h1.h"
 #include "http.h"
 #include "scrape.h"
 #include "targets.h"
@@ -46,6 +47,13 @@ struct watch {
     char **discovered;                           /* what it found last: ADDRESS:PORT */
     size_t discovered_count;
     uint64_t failed_checks;                      /* since the last summary */
+    /* The targets with a built-in client's connection, by the slot that
+     * their connection's epoll events carry; NULL: a free slot. */
+    server_target **slots;
+    uint32_t slot_count; /* used so far */
+    uint32_t slot_cap;
+    uint32_t *free_slots; /* a stack of the free ones below slot_count */
+    uint32_t free_count;
 };
 
 /* An endpoint's user data: its target, and the round it has in flight. */
@@ -56,13 +64,16 @@ struct server_target {
     cli_scraper *scraper; /* NULL: canaries only (--no-metrics) */
     dynhc_endpoint *ep; /* borrowed: this thread alone adds and removes */
     curl_group *group;  /* where its transfers go, so that its connection is reused */
+    cli_h1 *h1;         /* its canaries' connection; NULL: they go through libcurl */
+    uint32_t slot;      /* of h1, in w->slots */
     check_in_flight *check;
 };
 
 /* A round: the scrape of the server's metrics (x NULL), then, when the
  * scrape says so, the canary. */
 struct check_in_flight {
-    cli_exchange *x;
+    cli_exchange *x; /* the canary through libcurl */
+    int native;      /* the canary through st->h1 */
     server_target *st;
     uint64_t id;
     uint64_t timeout_ns;
@@ -78,6 +89,13 @@ void transfers_free(watch *w);
 curl_group *transfers_group(watch *w, const char *name);
 /* Sizes the connection caches for a number of targets. */
 void transfers_fit(watch *w, size_t targets);
+
+/* Gives st a built-in client's connection when its target can use one
+ * (h1.h) and --libcurl is not given: st->h1 and st->slot set, or st->h1
+ * NULL. 0, or -1 when out of memory. */
+int transfers_h1_new(watch *w, server_target *st);
+/* Frees st's connection and its slot. */
+void transfers_h1_free(watch *w, server_target *st);
 /* Waits for sockets or libcurl's timers, at most limit_ms, and moves the
  * transfers on; finished ones go to watch_complete(). 0, or -1 when
  * libcurl or epoll failed. */
@@ -86,6 +104,9 @@ int transfers_wait(watch *w, int limit_ms);
 /* Judges c's finished transfer, and reports it and frees it, or, after a
  * scrape that asks for one, starts the round's canary. */
 void watch_complete(watch *w, check_in_flight *c, CURLcode rc);
+
+/* The same for c's canary over the built-in client, which ended. */
+void watch_h1_complete(watch *w, check_in_flight *c);
 
 /* Stops c's transfer (scrape or canary) and frees it (fleet.c removes a
  * target's so). */

@@ -1,0 +1,844 @@
+/* h1.c: the built-in HTTP/1.1 client of watch's checks (h1.h says which
+ * targets use it). Each target keeps one connection, registered once with
+ * epoll, edge-triggered, for reading and writing: an exchange is a send()
+ * of the request built at start and, when the answer came, one recv(), with
+ * no epoll_ctl() in between. The answer is parsed as it arrives (status
+ * line, headers, a body framed by Content-Length, chunks or the end of the
+ * connection) and judged by http.c, as libcurl's are.
+ *
+ * A kept connection may have been closed by the server just as a request
+ * went out (an idle timeout: uvicorn's is 5 s): an exchange that fails that
+ * way before the first byte of an answer is tried once more on a new
+ * connection, as libcurl does. */
+#include "h1.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A status line or header longer than this is no server's. */
+#define LINE_MAX_BYTES (64u * 1024u)
+
+/* The answer's room at first (a health answer and its headers fit) and
+ * the least room a read gets. */
+#define FIRST_ROOM 2048u
+#define MIN_READ 1024u
+
+/* The epoll tag: the high half is TAG_BIT and the socket's generation, so
+ * that an event of a socket closed since is told from its successor's. */
+#define TAG_BIT 0x80000000u
+
+typedef enum phase {
+    IDLE,       /* no exchange (connected or not) */
+    CONNECTING, /* connect() in progress */
+    SENDING,    /* part of the request sent */
+    RECEIVING   /* the request sent; the answer being read */
+} phase;
+
+typedef enum framing {
+    BY_LENGTH,  /* Content-Length */
+    BY_CHUNKS,  /* Transfer-Encoding: chunked */
+    BY_CLOSE,   /* neither: the body ends with the connection */
+    NO_BODY     /* 204, 304 */
+} framing;
+
+typedef enum chunk_step { CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILER } chunk_step;
+
+/* Why an exchange failed before it had a whole answer. */
+typedef enum fault {
+    FAULT_NONE,
+    FAULT_CONNECT,     /* sys_errno says why */
+    FAULT_SEND,        /* sys_errno */
+    FAULT_RECEIVE,     /* sys_errno */
+    FAULT_NOTHING,     /* closed before any byte of an answer */
+    FAULT_PARTIAL,     /* closed in the middle of the answer */
+    FAULT_MALFORMED,   /* not HTTP/1.x as a client takes it: malformed says why */
+    FAULT_TOO_LARGE,   /* past CLI_ANSWER_MAX */
+    FAULT_NO_MEMORY
+} fault;
+
+struct cli_h1 {
+    const cli_target *target;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char *request; /* head and body, built once */
+    size_t request_len;
+    uint32_t slot;
+    uint32_t generation; /* of the socket, in the epoll tag */
+    int fd;              /* -1: not connected */
+    phase phase;
+    int reused;   /* the connection carried an exchange before */
+    int retried;  /* this exchange is on its second connection */
+    int readable; /* an event said there is something to read */
+    uint64_t started_ns;
+    uint64_t ended_ns;
+    size_t sent;
+    cli_answer in; /* what came: the head, then the body, decoded in place */
+    /* The parse: where the next line starts, the status, the framing. */
+    size_t scan;
+    size_t head_end; /* 0: the head is not whole yet */
+    int status;
+    int minor_version;
+    int keep_alive;
+    framing framing;
+    size_t content_length;
+    int has_length;
+    chunk_step chunk_step;
+    size_t chunk_left;
+    size_t body_end; /* decoded body: [head_end, body_end) */
+    int complete;
+    fault fault;
+    int sys_errno;
+    const char *malformed;
+};
+
+static uint32_t next_generation;
+
+/* Whether a header line of curl's list ("Name: value", "Name;", "Name:")
+ * is one of name. */
+static int names_header(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    return strncasecmp(line, name, n) == 0 && (line[n] == ':' || line[n] == ';');
+}
+
+/* The request's head: what libcurl would send for the same transfer (the
+ * operator's headers as curl takes them: "Name;" sends an empty value,
+ * "Name:" none at all, and either replaces dynhc's own of that name).
+ * NULL when out of memory. */
+static char *build_request(const cli_target *t, const char *host, const char *port,
+                           const char *target_path, size_t *len)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (out == NULL) {
+        return NULL;
+    }
+    int given_host = 0, given_agent = 0;
+    for (const struct curl_slist *l = t->http->headers; l != NULL; l = l->next) {
+        given_host |= names_header(l->data, "Host");
+        given_agent |= names_header(l->data, "User-Agent");
+    }
+    fprintf(out, "POST %s HTTP/1.1\r\n", target_path);
+    if (!given_host) {
+        fprintf(out, "Host: %s%s%s\r\n", host, port != NULL ? ":" : "", port != NULL ? port : "");
+    }
+    if (!given_agent) {
+        fprintf(out, "User-Agent: dynhc/%s\r\n", dynhc_version());
+    }
+    for (const struct curl_slist *l = t->http->headers; l != NULL; l = l->next) {
+        size_t n = strlen(l->data);
+        if (n > 0 && l->data[n - 1] == ';' && memchr(l->data, ':', n) == NULL) {
+            fprintf(out, "%.*s:\r\n", (int)(n - 1), l->data); /* an empty value */
+        } else if (n > 0 && l->data[n - 1] != ':') {
+            fprintf(out, "%s\r\n", l->data);
+        }
+    }
+    size_t body_len = strlen(t->body);
+    fprintf(out, "Content-Length: %zu\r\n\r\n", body_len);
+    fwrite(t->body, 1, body_len, out);
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    *len = size;
+    return text;
+}
+
+/* The address of an IPv4 or IPv6 literal (in brackets, as a URL has it). */
+static int numeric_address(const char *host, unsigned port, struct sockaddr_storage *ss,
+                           socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    size_t n = strlen(host);
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*in4);
+        return 1;
+    }
+    char bare[64];
+    if (n > 2 && n < sizeof(bare) + 2 && host[0] == '[' && host[n - 1] == ']') {
+        memcpy(bare, host + 1, n - 2);
+        bare[n - 2] = '\0';
+        if (inet_pton(AF_INET6, bare, &in6->sin6_addr) == 1) {
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons((uint16_t)port);
+            *len = sizeof(*in6);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int cli_h1_new(const cli_target *t, uint32_t slot, cli_h1 **out)
+{
+    *out = NULL;
+    CURLU *u = curl_url();
+    if (u == NULL) {
+        return -1;
+    }
+    char *scheme = NULL, *user = NULL, *password = NULL, *zone = NULL, *host = NULL;
+    char *port = NULL, *path = NULL, *query = NULL;
+    int rc = 0;
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, t->url, 0);
+    if (uc == CURLUE_OUT_OF_MEMORY) {
+        rc = -1;
+    } else if (uc == CURLUE_OK && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+               strcmp(scheme, "http") == 0 &&
+               curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+               curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_NO_PASSWORD &&
+               curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_NO_ZONEID &&
+               curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+               curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK) {
+        /* No port: the scheme's, and the Host header names none. */
+        (void)curl_url_get(u, CURLUPART_PORT, &port, 0);
+        (void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
+        struct sockaddr_storage ss;
+        socklen_t ss_len = 0;
+        unsigned number = port != NULL ? (unsigned)strtoul(port, NULL, 10) : 80u;
+        if (numeric_address(host, number, &ss, &ss_len)) {
+            cli_h1 *c = calloc(1, sizeof(*c));
+            size_t size = strlen(path) + (query != NULL ? strlen(query) + 1 : 0) + 1;
+            char *target_path = malloc(size);
+            if (c != NULL && target_path != NULL) {
+                snprintf(target_path, size, "%s%s%s", path, query != NULL ? "?" : "",
+                         query != NULL ? query : "");
+                c->request = build_request(t, host, port, target_path, &c->request_len);
+            }
+            free(target_path);
+            if (c == NULL || c->request == NULL) {
+                free(c);
+                rc = -1;
+            } else {
+                c->target = t;
+                c->addr = ss;
+                c->addr_len = ss_len;
+                c->slot = slot;
+                c->fd = -1;
+                *out = c;
+            }
+        }
+    }
+    curl_free(scheme);
+    curl_free(user);
+    curl_free(password);
+    curl_free(zone);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static void disconnect(cli_h1 *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd); /* which takes it out of epoll */
+    }
+    c->fd = -1;
+    c->reused = 0;
+}
+
+void cli_h1_free(cli_h1 *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    disconnect(c);
+    cli_answer_reset(&c->in, 1);
+    free(c->request);
+    free(c);
+}
+
+int cli_h1_is_tag(uint64_t tag)
+{
+    /* The wake-up pipe's tag has every high bit set; a generation never does. */
+    uint32_t high = (uint32_t)(tag >> 32);
+    return (high & TAG_BIT) != 0 && high != UINT32_MAX;
+}
+
+uint32_t cli_h1_tag_slot(uint64_t tag)
+{
+    return (uint32_t)tag;
+}
+
+static uint64_t tag_of(const cli_h1 *c)
+{
+    return (uint64_t)(TAG_BIT | c->generation) << 32 | c->slot;
+}
+
+/* Ends the exchange with a fault (the connection closed, as its state is
+ * unknown) or, with FAULT_NONE, with the answer parsed. */
+static cli_h1_state end(cli_h1 *c, fault f, int sys_errno, uint64_t now)
+{
+    c->fault = f;
+    c->sys_errno = sys_errno;
+    c->ended_ns = now;
+    c->phase = IDLE;
+    if (f != FAULT_NONE || !c->keep_alive) {
+        disconnect(c);
+    } else {
+        c->reused = 1;
+    }
+    return CLI_H1_ENDED;
+}
+
+/* A new non-blocking connection, in epoll for both directions, edge-triggered.
+ * 0, or an errno. */
+static int connect_socket(cli_h1 *c, int epoll_fd)
+{
+    int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    int on = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    c->fd = fd;
+    c->generation = next_generation++ & ~TAG_BIT;
+    if (c->generation == ~TAG_BIT) { /* would look like the wake-up pipe's half */
+        c->generation = next_generation++ & ~TAG_BIT;
+    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = tag_of(c);
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        int saved = errno;
+        disconnect(c);
+        return saved;
+    }
+    if (connect(fd, (const struct sockaddr *)&c->addr, c->addr_len) != 0 && errno != EINPROGRESS) {
+        int saved = errno;
+        disconnect(c);
+        return saved;
+    }
+    return 0;
+}
+
+/* Empties the answer and the parse for a new exchange. */
+static void reset_answer(cli_h1 *c)
+{
+    cli_answer_reset(&c->in, 0);
+    c->scan = 0;
+    c->head_end = 0;
+    c->status = 0;
+    c->minor_version = 1;
+    c->keep_alive = 1;
+    c->framing = BY_CLOSE;
+    c->content_length = 0;
+    c->has_length = 0;
+    c->chunk_step = CHUNK_SIZE;
+    c->chunk_left = 0;
+    c->body_end = 0;
+    c->complete = 0;
+    c->fault = FAULT_NONE;
+    c->sys_errno = 0;
+    c->malformed = NULL;
+}
+
+static cli_h1_state receive(cli_h1 *c, int epoll_fd, uint64_t now);
+
+/* Opens a connection for the exchange, or fails it. */
+static cli_h1_state open_connection(cli_h1 *c, int epoll_fd, uint64_t now)
+{
+    int err = connect_socket(c, epoll_fd);
+    if (err != 0) {
+        return end(c, FAULT_CONNECT, err, now);
+    }
+    c->phase = CONNECTING;
+    c->sent = 0;
+    return CLI_H1_GOING;
+}
+
+/* A kept connection failed before any answer: once more on a new one. */
+static cli_h1_state retry(cli_h1 *c, int epoll_fd, fault f, int sys_errno, uint64_t now)
+{
+    if (!c->reused || c->retried || c->in.len > 0) {
+        return end(c, f, sys_errno, now);
+    }
+    disconnect(c);
+    c->retried = 1;
+    reset_answer(c);
+    return open_connection(c, epoll_fd, now);
+}
+
+/* Sends what is left of the request. */
+static cli_h1_state send_request(cli_h1 *c, int epoll_fd, uint64_t now)
+{
+    while (c->sent < c->request_len) {
+        ssize_t n = send(c->fd, c->request + c->sent, c->request_len - c->sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->phase = SENDING; /* the next EPOLLOUT edge goes on */
+            return CLI_H1_GOING;
+        }
+        if (n < 0) {
+            return retry(c, epoll_fd, FAULT_SEND, errno, now);
+        }
+        c->sent += (size_t)n;
+    }
+    c->phase = RECEIVING;
+    /* An answer may have come while the request was going out (a server
+     * refusing it early): its edge is past, so read now. */
+    return c->readable ? receive(c, epoll_fd, now) : CLI_H1_GOING;
+}
+
+cli_h1_state cli_h1_start(cli_h1 *c, int epoll_fd, uint64_t now)
+{
+    reset_answer(c);
+    c->started_ns = now;
+    c->retried = 0;
+    c->readable = 0;
+    c->sent = 0;
+    if (c->fd < 0) {
+        return open_connection(c, epoll_fd, now);
+    }
+    return send_request(c, epoll_fd, now);
+}
+
+/* A case-insensitive match of a header name at line. */
+static int is_header(const char *line, size_t len, const char *name, const char **value,
+                     size_t *value_len)
+{
+    size_t n = strlen(name);
+    if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0) {
+        return 0;
+    }
+    const char *v = line + n + 1, *e = line + len;
+    while (v < e && (*v == ' ' || *v == '\t')) {
+        v++;
+    }
+    while (e > v && (e[-1] == ' ' || e[-1] == '\t')) {
+        e--;
+    }
+    *value = v;
+    *value_len = (size_t)(e - v);
+    return 1;
+}
+
+/* Whether a comma-separated list holds token (any case). */
+static int has_token(const char *v, size_t len, const char *token)
+{
+    size_t n = strlen(token);
+    for (size_t i = 0; i < len;) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
+            i++;
+        }
+        size_t start = i;
+        while (i < len && v[i] != ',' && v[i] != ' ' && v[i] != '\t') {
+            i++;
+        }
+        if (i - start == n && strncasecmp(v + start, token, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Records why the answer is malformed; -1. */
+static int malformed(cli_h1 *c, const char *why)
+{
+    c->malformed = why;
+    return -1;
+}
+
+/* The status line "HTTP/1.x NNN reason". 0, or -1 when it is not one. */
+static int parse_status(cli_h1 *c, const char *line, size_t len)
+{
+    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') ||
+        line[8] != ' ' || line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
+        line[11] < '0' || line[11] > '9' || (len > 12 && line[12] != ' ')) {
+        return malformed(c, "no HTTP/1.x status line");
+    }
+    c->minor_version = line[7] - '0';
+    c->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+    c->keep_alive = c->minor_version == 1;
+    return 0;
+}
+
+/* A header line; 0, or -1 when its framing is wrong or unknown. */
+static int parse_header(cli_h1 *c, const char *line, size_t len)
+{
+    const char *v;
+    size_t n;
+    if (is_header(line, len, "Content-Length", &v, &n)) {
+        size_t value = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (v[i] < '0' || v[i] > '9') {
+                return malformed(c, "a Content-Length that is no number");
+            }
+            if (value > CLI_ANSWER_MAX) {
+                c->in.too_large = 1;
+                return -1;
+            }
+            value = value * 10 + (size_t)(v[i] - '0');
+        }
+        if (n == 0) {
+            return malformed(c, "an empty Content-Length");
+        }
+        if (c->has_length && value != c->content_length) {
+            /* Which one frames the body would be anyone's guess. */
+            return malformed(c, "two different Content-Length");
+        }
+        c->has_length = 1;
+        c->content_length = value;
+    } else if (is_header(line, len, "Transfer-Encoding", &v, &n)) {
+        /* Only chunked is ever sent to a client that asked for no coding. */
+        if (n != 7 || strncasecmp(v, "chunked", 7) != 0) {
+            return malformed(c, "a Transfer-Encoding other than chunked");
+        }
+        c->framing = BY_CHUNKS;
+    } else if (is_header(line, len, "Connection", &v, &n)) {
+        if (has_token(v, n, "close")) {
+            c->keep_alive = 0;
+        } else if (has_token(v, n, "keep-alive")) {
+            c->keep_alive = 1;
+        }
+    }
+    return 0;
+}
+
+/* After the head: how the body is framed. */
+static void frame_body(cli_h1 *c)
+{
+    if (c->status == 204 || c->status == 304) {
+        c->framing = NO_BODY;
+    } else if (c->framing != BY_CHUNKS) {
+        c->framing = c->has_length ? BY_LENGTH : BY_CLOSE;
+    }
+    if (c->framing == BY_CLOSE) {
+        c->keep_alive = 0;
+    }
+    c->body_end = c->head_end;
+}
+
+/* Parses the head's lines that came whole. 0 (the head may be incomplete),
+ * or -1 when it is malformed. */
+static int parse_head(cli_h1 *c)
+{
+    while (c->head_end == 0) {
+        char *start = c->in.text + c->scan;
+        char *nl = memchr(start, '\n', c->in.len - c->scan);
+        if (nl == NULL) {
+            return c->in.len - c->scan > LINE_MAX_BYTES
+                       ? malformed(c, "a head line longer than 64 KiB")
+                       : 0;
+        }
+        size_t len = (size_t)(nl - start);
+        if (len > 0 && start[len - 1] == '\r') {
+            len--;
+        }
+        int first = c->status == 0;
+        c->scan = (size_t)(nl - c->in.text) + 1;
+        if (first) {
+            if (parse_status(c, start, len) != 0) {
+                return -1;
+            }
+        } else if (len > 0) {
+            if (parse_header(c, start, len) != 0) {
+                return -1;
+            }
+        } else if (c->status >= 100 && c->status < 200) {
+            if (c->status == 101) {
+                return malformed(c, "a protocol switch nobody asked for");
+            }
+            /* An interim answer (103 Early Hints): the real one follows. */
+            memmove(c->in.text, c->in.text + c->scan, c->in.len - c->scan);
+            c->in.len -= c->scan;
+            c->in.text[c->in.len] = '\0';
+            c->scan = 0;
+            c->status = 0;
+            c->has_length = 0;
+            c->framing = BY_CLOSE;
+        } else {
+            c->head_end = c->scan;
+            frame_body(c);
+        }
+    }
+    return 0;
+}
+
+/* Decodes the chunks that came whole into the body, in place. 0, or -1
+ * when they are malformed. */
+static int parse_chunks(cli_h1 *c)
+{
+    char *text = c->in.text;
+    size_t pos = c->scan;
+    while (!c->complete) {
+        if (c->chunk_step == CHUNK_DATA) {
+            size_t n = c->in.len - pos < c->chunk_left ? c->in.len - pos : c->chunk_left;
+            memmove(text + c->body_end, text + pos, n);
+            c->body_end += n;
+            pos += n;
+            c->chunk_left -= n;
+            if (c->chunk_left > 0) {
+                break;
+            }
+            c->chunk_step = CHUNK_DATA_END;
+            continue;
+        }
+        char *nl = memchr(text + pos, '\n', c->in.len - pos);
+        if (nl == NULL) {
+            if (c->in.len - pos > LINE_MAX_BYTES) {
+                return malformed(c, "a chunk line longer than 64 KiB");
+            }
+            break;
+        }
+        const char *line = text + pos;
+        size_t len = (size_t)(nl - line);
+        if (len > 0 && line[len - 1] == '\r') {
+            len--;
+        }
+        pos = (size_t)(nl - text) + 1;
+        if (c->chunk_step == CHUNK_DATA_END) {
+            if (len != 0) {
+                return malformed(c, "a chunk longer than its size");
+            }
+            c->chunk_step = CHUNK_SIZE;
+        } else if (c->chunk_step == CHUNK_TRAILER) {
+            c->complete = len == 0;
+        } else {
+            size_t size = 0, i = 0;
+            for (; i < len; i++) {
+                int d = line[i] >= '0' && line[i] <= '9'   ? line[i] - '0'
+                        : line[i] >= 'a' && line[i] <= 'f' ? line[i] - 'a' + 10
+                        : line[i] >= 'A' && line[i] <= 'F' ? line[i] - 'A' + 10
+                                                           : -1;
+                if (d < 0) {
+                    break;
+                }
+                if (size > CLI_ANSWER_MAX) {
+                    c->in.too_large = 1;
+                    return -1;
+                }
+                size = size * 16 + (size_t)d;
+            }
+            if (i == 0 || (i < len && line[i] != ';' && line[i] != ' ' && line[i] != '\t')) {
+                return malformed(c, "a chunk size that is not hexadecimal");
+            }
+            c->chunk_left = size;
+            c->chunk_step = size == 0 ? CHUNK_TRAILER : CHUNK_DATA;
+        }
+    }
+    /* What is not parsed yet moves down to the body's end, so that the
+     * buffer holds only the body and a partial line. */
+    memmove(text + c->body_end, text + pos, c->in.len - pos);
+    c->in.len = c->body_end + (c->in.len - pos);
+    text[c->in.len] = '\0';
+    c->scan = c->body_end;
+    return 0;
+}
+
+/* Parses what came; sets complete when the answer is whole. 0, or -1 when
+ * it is malformed. */
+static int parse(cli_h1 *c)
+{
+    if (c->head_end == 0) {
+        if (parse_head(c) != 0) {
+            return -1;
+        }
+        if (c->head_end == 0) {
+            return 0;
+        }
+    }
+    switch (c->framing) {
+    case NO_BODY: c->complete = 1; break;
+    case BY_LENGTH:
+        c->body_end = c->in.len - c->head_end < c->content_length ? c->in.len
+                                                                  : c->head_end + c->content_length;
+        c->complete = c->body_end - c->head_end == c->content_length;
+        break;
+    case BY_CHUNKS: return parse_chunks(c);
+    case BY_CLOSE: c->body_end = c->in.len; break;
+    }
+    return 0;
+}
+
+/* Room for a read: at least MIN_READ bytes (and the NUL), within the limit. */
+static int make_room(cli_answer *a)
+{
+    if (a->cap - a->len > MIN_READ) {
+        return 0;
+    }
+    size_t cap = a->cap != 0 ? a->cap * 2 : FIRST_ROOM;
+    if (cap > CLI_ANSWER_MAX + LINE_MAX_BYTES + 1) {
+        cap = CLI_ANSWER_MAX + LINE_MAX_BYTES + 1;
+    }
+    if (cap - a->len <= 1) {
+        a->too_large = 1;
+        return -1;
+    }
+    char *grown = realloc(a->text, cap);
+    if (grown == NULL) {
+        return -1;
+    }
+    a->text = grown;
+    a->cap = cap;
+    return 0;
+}
+
+/* Reads what came, until the socket is drained or the answer whole. */
+static cli_h1_state receive(cli_h1 *c, int epoll_fd, uint64_t now)
+{
+    for (;;) {
+        if (make_room(&c->in) != 0) {
+            return end(c, c->in.too_large ? FAULT_TOO_LARGE : FAULT_NO_MEMORY, 0, now);
+        }
+        size_t room = c->in.cap - c->in.len - 1;
+        ssize_t n = recv(c->fd, c->in.text + c->in.len, room, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->readable = 0;
+            return CLI_H1_GOING;
+        }
+        if (n < 0) {
+            return retry(c, epoll_fd, FAULT_RECEIVE, errno, now);
+        }
+        if (n == 0) {
+            if (c->in.len == 0) {
+                return retry(c, epoll_fd, FAULT_NOTHING, 0, now);
+            }
+            if (c->head_end != 0 && c->framing == BY_CLOSE) {
+                c->complete = 1;
+                c->keep_alive = 0;
+                c->in.text[c->body_end] = '\0';
+                return end(c, FAULT_NONE, 0, now);
+            }
+            if (c->status == 0) {
+                (void)malformed(c, "no HTTP/1.x status line");
+                return end(c, FAULT_MALFORMED, 0, now);
+            }
+            return end(c, FAULT_PARTIAL, 0, now);
+        }
+        c->in.len += (size_t)n;
+        c->in.text[c->in.len] = '\0';
+        if (c->in.len > CLI_ANSWER_MAX + LINE_MAX_BYTES ||
+            (c->head_end != 0 && c->body_end - c->head_end > CLI_ANSWER_MAX)) {
+            c->in.too_large = 1;
+            return end(c, FAULT_TOO_LARGE, 0, now);
+        }
+        if (parse(c) != 0) {
+            return end(c, c->in.too_large ? FAULT_TOO_LARGE : FAULT_MALFORMED, 0, now);
+        }
+        if (c->complete) {
+            /* Bytes past the answer: nothing asked for them, and the
+             * connection can no longer be trusted to frame the next one. */
+            if (c->in.len > c->body_end) {
+                c->keep_alive = 0;
+            }
+            c->in.text[c->body_end] = '\0'; /* the body as a string of its own */
+            return end(c, FAULT_NONE, 0, now);
+        }
+        if ((size_t)n < room) {
+            /* A short read drained the socket: the next data is a new edge. */
+            c->readable = 0;
+            return CLI_H1_GOING;
+        }
+    }
+}
+
+/* An event of an idle connection: the server closed it (or sent what
+ * nobody asked for): it is closed. */
+static void idle_event(cli_h1 *c)
+{
+    char byte;
+    ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        disconnect(c);
+    }
+}
+
+cli_h1_state cli_h1_on_event(cli_h1 *c, int epoll_fd, uint64_t tag, uint32_t events,
+                             uint64_t now)
+{
+    if (c->fd < 0 || tag != tag_of(c)) {
+        return CLI_H1_GOING; /* a closed socket's */
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        c->readable = 1;
+    }
+    switch (c->phase) {
+    case IDLE:
+        if (c->readable) {
+            c->readable = 0;
+            idle_event(c);
+        }
+        return CLI_H1_GOING;
+    case CONNECTING: {
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+            return CLI_H1_GOING;
+        }
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+            err = errno;
+        }
+        if (err != 0) {
+            return end(c, FAULT_CONNECT, err, now);
+        }
+        c->readable = 0; /* nothing can have come before the request */
+        return send_request(c, epoll_fd, now);
+    }
+    case SENDING:
+        return events & (EPOLLOUT | EPOLLERR | EPOLLHUP) ? send_request(c, epoll_fd, now)
+                                                         : CLI_H1_GOING;
+    case RECEIVING: return c->readable ? receive(c, epoll_fd, now) : CLI_H1_GOING;
+    }
+    return CLI_H1_GOING;
+}
+
+void cli_h1_abort(cli_h1 *c)
+{
+    if (c->phase != IDLE) {
+        disconnect(c);
+        c->phase = IDLE;
+    }
+}
+
+int cli_h1_judge(const cli_h1 *c, char *msg, size_t size)
+{
+    char start[208];
+    const char *text = c->in.text != NULL ? c->in.text : "";
+    switch (c->fault) {
+    case FAULT_NONE: break;
+    case FAULT_CONNECT: snprintf(msg, size, "cannot connect: %s", strerror(c->sys_errno)); return 0;
+    case FAULT_SEND:
+        snprintf(msg, size, "the request could not be sent: %s", strerror(c->sys_errno));
+        return 0;
+    case FAULT_RECEIVE:
+        snprintf(msg, size, "the answer could not be read: %s", strerror(c->sys_errno));
+        return 0;
+    case FAULT_NOTHING: snprintf(msg, size, "the connection closed without an answer"); return 0;
+    case FAULT_PARTIAL:
+        snprintf(msg, size, "the connection closed in the middle of the answer (%zu bytes read)",
+                 c->in.len);
+        return 0;
+    case FAULT_MALFORMED:
+        snprintf(msg, size, "the answer is malformed (%s): %s", c->malformed,
+                 cli_target_excerpt(c->target, text, start, sizeof(start)));
+        return 0;
+    case FAULT_TOO_LARGE:
+        snprintf(msg, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
+        return 0;
+    case FAULT_NO_MEMORY: snprintf(msg, size, "out of memory"); return 0;
+    }
+    return cli_target_judge(c->target, c->status, text + c->head_end, c->body_end - c->head_end,
+                            c->ended_ns - c->started_ns, msg, size);
+}
