@@ -116,14 +116,19 @@ static void expect_log(fixture *f, const char *expected)
 
 /* ---- the limit ---------------------------------------------------------------------- */
 
-static void without_a_limit_every_endpoint_line_is_written(void **state)
+/* The whole fleet fails: every line is written, and nothing is counted. */
+static void expect_every_line(fixture *f)
 {
-    fixture *f = *state;
     complete(f, 0, FLEET, DYNHC_CHECK_FAILURE);
     assert_int_equal(endpoint_lines(f), FLEET);
     f->now += 60 * SEC;
     dynhc_sched_tick(f->s, f->now);
     assert_null(strstr(f->rec.log, "held back"));
+}
+
+static void without_a_limit_every_endpoint_line_is_written(void **state)
+{
+    expect_every_line(*state);
 }
 
 static void a_fleet_failing_at_once_writes_the_burst_and_one_count(void **state)
@@ -222,11 +227,7 @@ static void a_limit_of_zero_turns_it_off(void **state)
     fixture *f = *state;
     assert_int_equal(dynhc_sched_set_log_limit(f->s, 3, 10 * SEC), DYNHC_OK);
     assert_int_equal(dynhc_sched_set_log_limit(f->s, 0, 0), DYNHC_OK);
-    complete(f, 0, FLEET, DYNHC_CHECK_FAILURE);
-    assert_int_equal(endpoint_lines(f), FLEET);
-    f->now += 60 * SEC;
-    dynhc_sched_tick(f->s, f->now);
-    assert_null(strstr(f->rec.log, "held back"));
+    expect_every_line(f);
 }
 
 /* A change of the limit sums up what the period held back so far. */
@@ -246,15 +247,16 @@ static void setting_the_limit_writes_the_count_so_far(void **state)
 static void bad_limits_are_refused(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(dynhc_sched_set_log_limit(NULL, 3, 10 * SEC), DYNHC_ERR_INVALID_ARG);
-    assert_int_equal(dynhc_sched_set_log_limit(f->s, 3, 0), DYNHC_ERR_INVALID_ARG);
-    assert_int_equal(dynhc_sched_set_log_limit(f->s, 3, 24 * 3600 * SEC + 1),
-                     DYNHC_ERR_INVALID_ARG);
-    assert_int_equal(dynhc_sched_set_log_limit(f->s, 3, 24 * 3600 * SEC), DYNHC_OK);
+    /* Off, the period is not looked at. */
     assert_int_equal(dynhc_sched_set_log_limit(f->s, 0, UINT64_MAX), DYNHC_OK);
-    /* A refused limit left the one before: none. */
+    assert_int_equal(dynhc_sched_set_log_limit(f->s, 3, 24 * 3600 * SEC), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log_limit(NULL, 3, 10 * SEC), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_log_limit(f->s, 4, 0), DYNHC_ERR_INVALID_ARG);
+    assert_int_equal(dynhc_sched_set_log_limit(f->s, 4, 24 * 3600 * SEC + 1),
+                     DYNHC_ERR_INVALID_ARG);
+    /* A refused limit leaves the one before. */
     complete(f, 0, FLEET, DYNHC_CHECK_FAILURE);
-    assert_int_equal(endpoint_lines(f), FLEET);
+    assert_int_equal(endpoint_lines(f), 3);
 }
 
 /* ---- from several threads ------------------------------------------------------------ */
