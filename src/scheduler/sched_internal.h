@@ -201,7 +201,7 @@ struct dynhc_sched {
     dynhcp_hook clock;    /* a dynhc_clock_fn, NULL: dynhc_now_ns() */
     dynhcp_hook log;      /* a dynhc_log_fn, NULL: silent */
     atomic_int log_level; /* the least dynhc_log_level the default sink writes */
-    dynhcp_log_limit log_limit; /* of the per-endpoint lines (announce_endpoint()) */
+    dynhcp_log_limit log_limit; /* of the per-endpoint lines; a lock of its own */
     dynhc_transition_fn on_transition; /* copied under the lock by whoever announces */
     void *transition_data;
     dynhc_wakeup_fn wakeup;
