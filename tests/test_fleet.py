@@ -15,7 +15,9 @@ targets (127.0.0.1 and localhost):
   real Prometheus (Debian's prometheus; that case skips without it) scraping
   every shard answers the fleet's readiness;
 - one connection per target is kept alive: no TIME_WAIT per check;
-- /health names only failing endpoints, with counts, when asked.
+- /health names only failing endpoints, with counts, when asked;
+- a fleet failing at once logs the --log-limit burst of lines about single
+  targets and one line counting the rest.
 Ends with unittest's summary.
 """
 
@@ -237,6 +239,9 @@ class FleetTest(unittest.TestCase):
             (["--jitter", "1"], "--jitter '1': expected a fraction"),
             (["--spread", "x"], "--spread 'x': expected a duration"),
             (["--status-endpoints", "some"], "--status-endpoints 'some': expected auto, all"),
+            (["--log-limit", "20"], "--log-limit '20': expected N/D"),
+            (["--log-limit", "20/0"], "--log-limit '20/0': expected N/D"),
+            (["--log-limit", "x/10s"], "--log-limit 'x/10s': expected N/D"),
             (["--targets", ""], "--targets needs a non-empty file name"),
             (["--targets", "t.yaml", "--metrics-url", "http://127.0.0.1:1/metrics"],
              "--metrics-url names the metrics of one --url, not of --targets"),
@@ -298,6 +303,33 @@ class FleetTest(unittest.TestCase):
         # So does it to the scrapes' lines: a fleet without metrics says so per target.
         self.assertIn("dynhc: warning: http://127.0.0.1:1: no usable metrics", w.stderr)
         self.assertNotIn("no usable metrics", quiet.stderr)
+
+    def failing_fleet(self, count, *args):
+        """A watch of count targets that refuse connections, stopped once each failed
+        a check and then after 3 s more; its stderr's lines."""
+        urls = ["http://127.0.0.1:1/p%d" % i for i in range(count)]
+        w = self.watch("--no-metrics", *args, *[a for u in urls for a in ("--url", u)])
+        wait_until(lambda: sum(c > 0 for _, c, _ in ready_series(w).values()) == count, 10,
+                   "every target checked")
+        time.sleep(3)
+        self.assertEqual(w.stop()[0], 0)
+        return w.stderr.splitlines()
+
+    def test_a_fleet_failing_at_once_logs_a_burst_and_counts_the_rest(self):
+        lines = self.failing_fleet(50, "--log-limit", "5/2s")
+        per_target = [l for l in lines if l.startswith("dynhc: warning: endpoint '")]
+        self.assertEqual(len(per_target), 5, "\n".join(lines))
+        held = [l for l in lines if "held back" in l]
+        self.assertEqual(len(held), 1, "\n".join(lines))
+        self.assertRegex(held[0], r"^dynhc: warning: 45 endpoint messages held back in the last "
+                                  r"[\d.]+ s \(at most 5 per 2 s\); the verbose status and the "
+                                  r"metrics have every endpoint's state$")
+        # By default 20 per 10 s; 0 writes them all.
+        lines = self.failing_fleet(30)
+        self.assertEqual(sum(l.startswith("dynhc: warning: endpoint '") for l in lines), 20)
+        lines = self.failing_fleet(30, "--log-limit", "0")
+        self.assertEqual(sum(l.startswith("dynhc: warning: endpoint '") for l in lines), 30)
+        self.assertFalse([l for l in lines if "held back" in l])
 
     def test_many_urls_have_no_small_limit(self):
         urls = ["http://127.0.0.1:%d/v1/p%d" % (self.stubs[0].port, i) for i in range(100)]

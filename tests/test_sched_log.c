@@ -433,6 +433,33 @@ static void a_failure_below_the_threshold_is_logged_at_info(void **state)
                  "dynhc: info: overall status is now not ready\n");
 }
 
+/* The log limit (dynhc_sched_set_log_limit()) counts the lines the default
+ * sink writes: below its level a line is neither written nor counted. */
+static void the_log_limit_counts_only_lines_at_the_default_sinks_level(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_log_level(f->s, DYNHC_LOG_WARNING), DYNHC_OK);
+    assert_int_equal(dynhc_sched_set_log_limit(f->s, 1, 60 * SEC), DYNHC_OK);
+    char *err;
+    add_captured(f, f->s, "generate", &err);
+    free(err);
+    check_logs(f, DYNHC_CHECK_SUCCESS, NULL, ""); /* info: not counted */
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 500",
+               "dynhc: warning: endpoint 'generate' is now not ready: HTTP 500\n");
+    check_logs(f, DYNHC_CHECK_SUCCESS, NULL, "");
+    check_logs(f, DYNHC_CHECK_FAILURE, "HTTP 502", ""); /* the second: held back */
+    /* The period began with the line written, at the second check's end. */
+    f->now = 1010 * SEC + 5 * MS + 60 * SEC;
+    capture c;
+    capture_begin(&c);
+    dynhc_sched_tick(f->s, f->now);
+    err = capture_end(&c);
+    assert_string_equal(err, "dynhc: warning: 1 endpoint message held back in the last 60 s "
+                             "(at most 1 per 60 s); the verbose status and the metrics have "
+                             "every endpoint's state\n");
+    free(err);
+}
+
 /* A name is not a source: the line is not taken for a diagnostic. */
 static void an_endpoint_name_holding_warning_is_not_taken_for_a_diagnostic(void **state)
 {
@@ -506,6 +533,7 @@ int main(void)
         T(repeated_failures_are_logged_once_and_each_change_again),
         T(a_failure_below_the_threshold_is_logged_at_info),
         T(an_endpoint_name_holding_warning_is_not_taken_for_a_diagnostic),
+        T(the_log_limit_counts_only_lines_at_the_default_sinks_level),
         T(an_endpoint_removed_while_its_failure_is_logged_stays_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

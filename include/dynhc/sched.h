@@ -238,6 +238,28 @@ DYNHC_API int dynhc_sched_set_log(dynhc_sched *s, dynhc_log_fn fn, void *user_da
  * DYNHC_LOG_INFO. A sink set with dynhc_sched_set_log() receives every
  * level and filters as it likes. */
 DYNHC_API int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level);
+/*
+ * A rate limit on the lines that tell of one endpoint (its failed checks and
+ * readiness changes: "endpoint 'NAME' is now not ready: ...", "... is now
+ * ready" and the rest): at most burst of them per period_ns, so that a
+ * fleet going down at once writes a few lines, not one per endpoint. Only
+ * the lines the sink would write count: for the default sink those at its
+ * level or above, for a sink of the host's every line. A period begins
+ * with the first such line (after the previous period ended); the lines
+ * beyond burst in it are counted and not written, and once it is over one
+ * warning says how many: "12 endpoint messages held back in the last 10 s
+ * (at most 20 per 10 s); ...". That line comes at the first tick after
+ * the period ends, or with the next endpoint line, whichever is first (a
+ * loop that sleeps until dynhc_sched_next_deadline() ticks at the next
+ * check of some endpoint; with checks off it may come later). The overall
+ * status lines, registration lines and warnings about settings are never
+ * limited. Times are the scheduler's clock. burst 0 turns the limit off
+ * (period_ns is then ignored): the default, every line written. Setting
+ * it ends the running period, writing its count when lines were held
+ * back. Returns DYNHC_OK, or DYNHC_ERR_INVALID_ARG for s NULL, or for burst
+ * > 0 with period_ns 0 or over 24 h. Any thread; never allocates.
+ */
+DYNHC_API int dynhc_sched_set_log_limit(dynhc_sched *s, unsigned burst, uint64_t period_ns);
 /* Writes message through the log sink at level, as the scheduler's own
  * messages go (the default sink honours the log level, DYN_LOG): for a
  * host whose messages belong with the scheduler's (dynhc watch logs its

@@ -208,6 +208,7 @@ _PROTOTYPES: List[Tuple[str, Any, List[Any]]] = [
     ("dynhc_sched_set_use_endpoints", c_int, [R, POINTER(c_char_p), c_size_t]),
     ("dynhc_sched_set_seed", c_int, [R, c_uint64]),
     ("dynhc_sched_set_log", c_int, [R, log_fn, c_void_p]),
+    ("dynhc_sched_set_log_limit", c_int, [R, c_uint, c_uint64]),
     ("dynhc_sched_set_transition_callback", c_int, [R, transition_fn, c_void_p]),
     ("dynhc_sched_set_wakeup", c_int, [R, wakeup_fn, c_void_p]),
     ("dynhc_sched_apply_result", c_int, [R, R]),

@@ -184,6 +184,9 @@ class Scheduler:
                    without progress before an endpoint turns not ready as
                    "stalled"; 0 turns it off; None (the default) keeps
                    DYN_HEALTH_CHECK_STALL_TIMEOUT (off unless set)
+      log_limit:   (burst, seconds): at most burst log lines about single
+                   endpoints per seconds, the others counted in one line
+                   (dynhc_sched_set_log_limit()); None or burst 0: no limit
       on_transition(name, ready): a readiness change (name None: overall),
                    called in the loop
       on_log(level, message): the log sink (logging levels); default: the
@@ -201,6 +204,7 @@ class Scheduler:
                  starting_ready: Optional[bool] = None,
                  use_endpoints: Optional[Sequence[str]] = None,
                  stall_timeout: Optional[float] = None,
+                 log_limit: Optional[Tuple[int, float]] = None,
                  on_transition: Optional[Callable[[Optional[str], bool], Any]] = None,
                  on_log: Optional[Callable[[int, str], Any]] = None) -> None:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -278,6 +282,15 @@ class Scheduler:
                   "starting_ready")
         if stall_timeout is not None:
             self.set_stall_timeout(stall_timeout)
+        if log_limit is not None:
+            if (not isinstance(log_limit, tuple) or len(log_limit) != 2
+                    or isinstance(log_limit[0], bool) or not isinstance(log_limit[0], int)
+                    or not 0 <= log_limit[0] <= 0xFFFFFFFF):
+                raise UsageError("log_limit: expected (burst, seconds), burst an integer >= 0, "
+                                 "got %r" % (log_limit,))
+            burst, period = log_limit
+            check(lib.dynhc_sched_set_log_limit(ptr, burst, 0 if burst == 0 else
+                                                seconds_to_ns(period, "log_limit")), "log_limit")
         if use_endpoints is not None:
             if isinstance(use_endpoints, str):
                 raise UsageError("use_endpoints: expected a list of names, got a string")

@@ -100,6 +100,11 @@ typedef struct cli_options {
     size_t dns_name_count;
     uint64_t dns_refresh_ns; /* 0: not given */
     const char *dns_server;  /* NULL: the system's resolver configuration */
+    /* --log-limit N/D: at most log_burst lines about single targets per
+     * log_period_ns (0: no limit); log_limit_set 0: watch's default */
+    unsigned log_burst;
+    uint64_t log_period_ns;
+    int log_limit_set;
     size_t list_capacity; /* the room of urls, target_files and dns_names: argc */
 } cli_options;
 
@@ -115,7 +120,8 @@ int cli_parse_options(int command, int argc, char **argv, cli_options *opts);
 void cli_options_free(cli_options *opts);
 
 /* The fleet options of watch (--targets, --shard, --spread, --jitter,
- * --status-endpoints, --dns, --dns-refresh, --dns-server): cli_parse_options() hands each one given here, with
+ * --status-endpoints, --dns, --dns-refresh, --dns-server, --log-limit):
+ * cli_parse_options() hands each one given here, with
  * its name and value. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE / CLI_EXIT_ERROR
  * after printing the error. */
 int cli_store_fleet_option(cli_options *opts, const char *name, const char *value);

@@ -35,7 +35,7 @@ _dynhc() {
             return ;;
         --bos-token-id | --marker-key | --url | --model | --timeout | --header | --interval | \
             --host | --port | --shard | --spread | --jitter | --metrics-url | --running-metric | \
-            --tokens-metric | --stall-timeout | --dns | --dns-refresh | --dns-server)
+            --tokens-metric | --stall-timeout | --dns | --dns-refresh | --dns-server | --log-limit)
             return ;;
     esac
     local options
@@ -46,7 +46,7 @@ _dynhc() {
         watch) options="$payload $sending --interval --host --port --metrics-url
                         --running-metric --tokens-metric --stall-timeout --no-metrics --libcurl --targets
                         --shard --spread --jitter --status-endpoints --dns --dns-refresh
-                        --dns-server" ;;
+                        --dns-server --log-limit" ;;
         help)
             ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
             return ;;

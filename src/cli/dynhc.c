@@ -139,6 +139,8 @@ static const char watch_options[] =
     "  --spread D        spread the first checks over D (default: the interval, at\n"
     "                    most 1s; 0: all at once)\n"
     "  --jitter F        draw each interval within F of it, 0 <= F < 1 (0.1)\n"
+    "  --log-limit N/D   at most N log lines about single servers per duration D\n"
+    "                    (20/10s), the others counted in one line; 0: no limit\n"
     "  --status-endpoints W  which servers /health names: all, failing (with\n"
     "                    counts), none (counts only), or auto (all up to 100\n"
     "                    targets, else failing; default); ?verbose names all\n"

@@ -1,11 +1,12 @@
 /* fleet_options.c: the options of watch that make it run a fleet (SPEC 6):
- * target files, the shard, the spread and jitter of checks, and what
- * /health names. Apart from options.c so that each reads in one sitting. */
+ * target files, the shard, the spread and jitter of checks, what /health
+ * names, and how many lines about single targets the log takes. Apart from options.c so that each reads in one sitting. */
 #include "cli.h"
 #ifdef DYNHC_CLI_HAVE_CARES
 #include "dns.h"
 #endif
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,35 @@ static int parse_jitter(cli_options *opts, const char *value)
     }
     opts->jitter = f;
     opts->jitter_set = 1;
+    return CLI_EXIT_OK;
+}
+
+/* --log-limit N/D: at most N lines about single targets per duration D;
+ * 0 (or 0/D): no limit. */
+static int parse_log_limit(cli_options *opts, const char *value)
+{
+    char quoted[160], text[32];
+    long long burst = -1;
+    uint64_t period_ns = 0;
+    const char *slash = strchr(value, '/');
+    size_t len = slash != NULL ? (size_t)(slash - value) : strlen(value);
+    if (len < sizeof(text)) {
+        memcpy(text, value, len);
+        text[len] = '\0';
+        if (cli_parse_unsigned(text, &burst) != 0 || burst > UINT_MAX) {
+            burst = -1;
+        }
+    }
+    if (burst != 0 &&
+        (burst < 0 || slash == NULL || dynhc_parse_duration(slash + 1, &period_ns) != DYNHC_OK)) {
+        cli_usage_error("--log-limit %s: expected N/D, at most N lines about single targets per "
+                        "duration D up to 24 h (20/10s), or 0 for no limit",
+                        cli_quote(quoted, sizeof(quoted), value));
+        return CLI_EXIT_USAGE;
+    }
+    opts->log_burst = (unsigned)burst;
+    opts->log_period_ns = period_ns;
+    opts->log_limit_set = 1;
     return CLI_EXIT_OK;
 }
 
@@ -123,6 +153,9 @@ int cli_store_fleet_option(cli_options *opts, const char *name, const char *valu
     }
     if (strcmp(name, "--jitter") == 0) {
         return parse_jitter(opts, value);
+    }
+    if (strcmp(name, "--log-limit") == 0) {
+        return parse_log_limit(opts, value);
     }
     return parse_status_endpoints(opts, value);
 }

@@ -95,6 +95,7 @@ static const option_spec option_table[] = {
     {"--dns", OPT_FLEET, 1, CLI_WATCH},
     {"--dns-refresh", OPT_FLEET, 1, CLI_WATCH},
     {"--dns-server", OPT_FLEET, 1, CLI_WATCH},
+    {"--log-limit", OPT_FLEET, 1, CLI_WATCH},
 };
 
 CLI_PRINTF(1, 0)

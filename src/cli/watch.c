@@ -39,6 +39,11 @@
 /* Each interval drawn within this fraction of it: never in lock step. */
 #define DEFAULT_JITTER 0.1
 
+/* At most this many lines about single targets per period, the others
+ * counted in one line: a rack going down at once is a few lines. */
+#define DEFAULT_LOG_BURST 20
+#define DEFAULT_LOG_PERIOD_NS 10000000000u
+
 /* How often the --targets files are looked at for a change (ns). */
 #define LOOK_EVERY_NS 1000000000u
 
@@ -439,7 +444,7 @@ static int run(watch *w, uint64_t interval_ns)
  * and --timeout went) and the status variables; the first checks spread
  * over the interval (at most a second, so that a sidecar still turns ready
  * at once) and every interval jittered, unless --spread and --jitter say
- * otherwise. */
+ * otherwise; the lines about single targets limited (--log-limit). */
 static int configure(watch *w, const cli_options *opts, const dynhc_result *res)
 {
     uint64_t interval = dynhc_result_interval_ns(res);
@@ -456,6 +461,11 @@ static int configure(watch *w, const cli_options *opts, const dynhc_result *res)
     }
     if (rc == DYNHC_OK) {
         rc = dynhc_sched_set_jitter(w->sched, opts->jitter_set ? opts->jitter : DEFAULT_JITTER);
+    }
+    if (rc == DYNHC_OK) {
+        rc = opts->log_limit_set
+                 ? dynhc_sched_set_log_limit(w->sched, opts->log_burst, opts->log_period_ns)
+                 : dynhc_sched_set_log_limit(w->sched, DEFAULT_LOG_BURST, DEFAULT_LOG_PERIOD_NS);
     }
     if (rc != DYNHC_OK) {
         cli_error("%s", dynhc_strerror(rc));

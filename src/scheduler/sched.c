@@ -156,22 +156,79 @@ uint64_t dynhcp_sched_uptime_ns(dynhc_sched *s)
     return dynhcp_elapsed(now, created);
 }
 
+/* The sink that would write a line at level, with its user data; NULL
+ * when none would, and formatting is skipped. */
+static dynhc_log_fn sink_for(const dynhc_sched *s, dynhc_log_level level, void **data)
+{
+    dynhc_log_fn log = (dynhc_log_fn)dynhcp_hook_get(&s->log, data);
+    if (log == stderr_log &&
+        (int)level < atomic_load_explicit(&s->log_level, memory_order_relaxed)) {
+        return NULL;
+    }
+    return log;
+}
+
+__attribute__((format(printf, 4, 0)))
+static void write_line(dynhc_log_fn log, void *data, dynhc_log_level level, const char *fmt,
+                       va_list ap)
+{
+    char message[1024];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    log(level, message, data);
+}
+
 void dynhcp_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
 {
     void *data;
-    dynhc_log_fn log = (dynhc_log_fn)dynhcp_hook_get(&s->log, &data);
-    /* Formatting is skipped when nobody would see the line. */
-    if (log == NULL ||
-        (log == stderr_log &&
-         (int)level < atomic_load_explicit(&s->log_level, memory_order_relaxed))) {
+    dynhc_log_fn log = sink_for(s, level, &data);
+    if (log != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        write_line(log, data, level, fmt, ap);
+        va_end(ap);
+    }
+}
+
+void dynhcp_sched_log_held(const dynhc_sched *s, const dynhcp_log_held *held)
+{
+    if (held->held == 0) {
         return;
     }
-    char message[1024];
+    char elapsed[DYNHCP_NUMBER_TEXT_SIZE], period[DYNHCP_NUMBER_TEXT_SIZE];
+    /* Tenths of a second: the period ends at a tick, on a millisecond. */
+    dynhcp_format_decimal(elapsed, (held->elapsed_ns + 50 * DYNHCP_NS_PER_MS) /
+                                       (100 * DYNHCP_NS_PER_MS), 1);
+    dynhcp_sched_log(s, DYNHC_LOG_WARNING,
+                     "%llu endpoint message%s held back in the last %s s (at most %u per %s s); "
+                     "the verbose status and the metrics have every endpoint's state",
+                     (unsigned long long)held->held, held->held == 1 ? "" : "s", elapsed,
+                     held->burst, dynhcp_format_decimal(period, held->period_ns, 9));
+}
+
+/* A line of announce_endpoint(): as dynhcp_sched_log(), under the log limit
+ * (dynhc_sched_set_log_limit()), which counts only the lines that the sink
+ * would write. The summary of a period that ended goes first. */
+__attribute__((format(printf, 3, 4)))
+static void endpoint_log(dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
+{
+    void *data;
+    dynhc_log_fn log = sink_for(s, level, &data);
+    if (log == NULL) {
+        return;
+    }
+    /* The clock is read only while the limit is on. */
+    if (dynhcp_log_limit_on(&s->log_limit)) {
+        dynhcp_log_held held;
+        int admitted = dynhcp_log_limit_admit(&s->log_limit, dynhcp_sched_now(s), &held);
+        dynhcp_sched_log_held(s, &held);
+        if (!admitted) {
+            return;
+        }
+    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    write_line(log, data, level, fmt, ap);
     va_end(ap);
-    log(level, message, data);
 }
 
 const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -283,24 +340,24 @@ static void announce_endpoint(dynhc_sched *s, dynhc_transition_fn fn, void *data
 {
     const char *reason = t->reason;
     if (t->ep_changed && t->ep_ready) {
-        dynhcp_sched_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now ready", ep->name);
+        endpoint_log(s, DYNHC_LOG_INFO, "endpoint '%s' is now ready", ep->name);
     } else if (t->ep_changed) {
-        dynhcp_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is now not ready: %s", ep->name,
-                         reason != NULL ? reason : "failure");
+        endpoint_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is now not ready: %s", ep->name,
+                     reason != NULL ? reason : "failure");
     } else if (reason != NULL && !t->ep_ready) {
         if (t->repeat) {
-            dynhcp_sched_log(s, DYNHC_LOG_DEBUG,
-                             "endpoint '%s' is still not ready: %s (consecutive failures: %u)",
-                             ep->name, reason, (unsigned)t->failures);
+            endpoint_log(s, DYNHC_LOG_DEBUG,
+                         "endpoint '%s' is still not ready: %s (consecutive failures: %u)",
+                         ep->name, reason, (unsigned)t->failures);
         } else {
-            dynhcp_sched_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is not ready: %s", ep->name,
-                             reason);
+            endpoint_log(s, DYNHC_LOG_WARNING, "endpoint '%s' is not ready: %s", ep->name,
+                         reason);
         }
     } else if (reason != NULL) {
-        dynhcp_sched_log(s, t->repeat ? DYNHC_LOG_DEBUG : DYNHC_LOG_INFO,
-                         "endpoint '%s' failed a check and is still ready: %s (consecutive "
-                         "failures: %u)",
-                         ep->name, reason, (unsigned)t->failures);
+        endpoint_log(s, t->repeat ? DYNHC_LOG_DEBUG : DYNHC_LOG_INFO,
+                     "endpoint '%s' failed a check and is still ready: %s (consecutive "
+                     "failures: %u)",
+                     ep->name, reason, (unsigned)t->failures);
     }
     if (t->ep_changed && fn != NULL) {
         fn(s, ep, ep->name, t->ep_ready, data);
@@ -942,6 +999,11 @@ int dynhc_sched_tick(dynhc_sched *s, uint64_t now)
 
     const dynhc_sched *outer = callback_owner;
     callback_owner = s;
+    /* The lines held back by the log limit are summed up once their period
+     * is over, whether or not another line comes. */
+    dynhcp_log_held held;
+    dynhcp_log_limit_expire(&s->log_limit, now, &held);
+    dynhcp_sched_log_held(s, &held);
     int sent = 0;
     for (uint32_t i = 0; i < count; i++) {
         const dynhcp_batch_entry *e = &s->batch[i];
@@ -1079,6 +1141,12 @@ dynhc_sched *dynhc_sched_new(void)
         dynhcp_free(s);
         return NULL;
     }
+    if (dynhcp_log_limit_init(&s->log_limit) != 0) {
+        pthread_mutex_destroy(&s->report_lock);
+        pthread_mutex_destroy(&s->lock);
+        dynhcp_free(s);
+        return NULL;
+    }
     s->mode = DYNHC_MODE_IDLE;
     s->interval_ns = 10 * DYNHCP_NS_PER_SEC;
     s->not_ready_interval_ns = s->interval_ns;
@@ -1137,6 +1205,7 @@ void dynhc_sched_free(dynhc_sched *s)
     dynhcp_free(s->batch);
     dynhcp_free(s->report_eps);
     dynhcp_free(s->report_text);
+    dynhcp_log_limit_destroy(&s->log_limit);
     pthread_mutex_destroy(&s->report_lock);
     pthread_mutex_destroy(&s->lock);
     dynhcp_free(s);

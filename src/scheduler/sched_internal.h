@@ -15,6 +15,7 @@
 
 #include "dynhc/sched.h"
 #include "clock.h"
+#include "sched_log_limit.h"
 #include "sched_timers.h"
 #include "sched_services.h"
 #include "table.h"
@@ -200,6 +201,7 @@ struct dynhc_sched {
     dynhcp_hook clock;    /* a dynhc_clock_fn, NULL: dynhc_now_ns() */
     dynhcp_hook log;      /* a dynhc_log_fn, NULL: silent */
     atomic_int log_level; /* the least dynhc_log_level the default sink writes */
+    dynhcp_log_limit log_limit; /* of the per-endpoint lines; a lock of its own */
     dynhc_transition_fn on_transition; /* copied under the lock by whoever announces */
     void *transition_data;
     dynhc_wakeup_fn wakeup;
@@ -304,6 +306,9 @@ void dynhcp_sched_update_overall(dynhc_sched *s, dynhcp_transitions *t);
 /* Logs and calls back what t holds, then drops its reference; without the
  * lock. */
 void dynhcp_sched_announce(dynhc_sched *s, const dynhcp_transitions *t);
+/* Writes the line that sums up the per-endpoint lines held back by the
+ * log limit, when held counts any. Without the lock. */
+void dynhcp_sched_log_held(const dynhc_sched *s, const dynhcp_log_held *held);
 /* Whether the endpoint called name makes the overall status. */
 int dynhcp_sched_is_used(const dynhc_sched *s, const char *name);
 /* Uniform in [0, n). With the lock held. */

@@ -285,6 +285,19 @@ int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level)
     return DYNHC_OK;
 }
 
+int dynhc_sched_set_log_limit(dynhc_sched *s, unsigned burst, uint64_t period_ns)
+{
+    if (s == NULL || (burst > 0 && !valid_duration(period_ns))) {
+        return DYNHC_ERR_INVALID_ARG;
+    }
+    /* What the period so far held back is summed up now, not forgotten. */
+    dynhcp_log_held held;
+    dynhcp_log_limit_set(&s->log_limit, burst, burst > 0 ? period_ns : 0, dynhcp_sched_now(s),
+                         &held);
+    dynhcp_sched_log_held(s, &held);
+    return DYNHC_OK;
+}
+
 int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn, void *user_data)
 {
     if (s == NULL) {

@@ -285,6 +285,21 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
         self.assertIn((20, "Health check payload for endpoint 'generate' from default: "
                            + self.payload.text), lines)
 
+    async def test_log_limit(self):
+        self.stub.mode = "fail"
+        lines = []
+        sched = dynhc.Scheduler(log_limit=(2, 0.3), on_log=lambda level, message:
+                                lines.append(message), **FAST)
+        self.addAsyncCleanup(sched.aclose)
+        for i in range(5):
+            sched.add("e%d" % i, self.payload, self.stub.post)
+        await until(lambda: any("held back" in line for line in lines))
+        said = [line for line in lines if line.startswith("endpoint '") or "held back" in line]
+        # A sink of the host's counts every level: the first period's two lines, then the count.
+        self.assertTrue(all(line.startswith("endpoint '") for line in said[:2]), said)
+        self.assertRegex(said[2], r"^\d+ endpoint messages held back in the last [\d.]+ s "
+                                  r"\(at most 2 per 0\.3 s\)")
+
     async def test_errors(self):
         self.sched.add("generate", self.payload, self.stub.post, labels=[["model", "gpt2"]])
         self.assertIn('model="gpt2"', self.sched.metrics())  # a list pair is a pair too
@@ -303,7 +318,8 @@ class SchedulerChecks(unittest.IsolatedAsyncioTestCase):
                 with self.assertRaises(error):
                     self.sched.add(args.pop("name"), args.pop("payload"), args.pop("send"), **args)
         for kwargs in (dict(mode="sometimes"), dict(interval=0), dict(jitter=1),
-                       dict(failures=0), dict(spread=-1), dict(use_endpoints="generate")):
+                       dict(failures=0), dict(spread=-1), dict(use_endpoints="generate"),
+                       dict(log_limit=(2, 0)), dict(log_limit=(-1, 1)), dict(log_limit=5)):
             with self.subTest(**kwargs), self.assertRaises(dynhc.UsageError):
                 dynhc.Scheduler(env={}, **kwargs)
         disabled = dynhc.Scheduler(env={"DYN_HEALTH_CHECK_PAYLOAD_DISABLED": "1"})
