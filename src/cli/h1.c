@@ -77,7 +77,8 @@ struct cli_h1 {
     phase phase;
     int reused;   /* the connection carried an exchange before */
     int retried;  /* this exchange is on its second connection */
-    int readable; /* an event said there is something to read */
+    int readable;    /* an event said there is something to read */
+    int peer_closed; /* an event said the server closed its side */
     uint64_t started_ns;
     uint64_t ended_ns;
     size_t sent;
@@ -250,6 +251,8 @@ static void disconnect(cli_h1 *c)
     }
     c->fd = -1;
     c->reused = 0;
+    c->readable = 0;
+    c->peer_closed = 0;
 }
 
 void cli_h1_free(cli_h1 *c)
@@ -404,6 +407,7 @@ cli_h1_state cli_h1_start(cli_h1 *c, int epoll_fd, uint64_t now)
     c->started_ns = now;
     c->retried = 0;
     c->readable = 0;
+    c->peer_closed = 0;
     c->sent = 0;
     if (c->fd < 0) {
         return open_connection(c, epoll_fd, now);
@@ -490,6 +494,10 @@ static int parse_header(cli_h1 *c, const char *line, size_t len)
         }
         if (n == 0) {
             return malformed(c, "an empty Content-Length");
+        }
+        if (value > CLI_ANSWER_MAX) {
+            c->in.too_large = 1;
+            return -1;
         }
         if (c->has_length && value != c->content_length) {
             /* Which one frames the body would be anyone's guess. */
@@ -746,8 +754,10 @@ static cli_h1_state receive(cli_h1 *c, int epoll_fd, uint64_t now)
             c->in.text[c->body_end] = '\0'; /* the body as a string of its own */
             return end(c, FAULT_NONE, 0, now);
         }
-        if ((size_t)n < room) {
-            /* A short read drained the socket: the next data is a new edge. */
+        if ((size_t)n < room && !c->peer_closed) {
+            /* A short read drained the socket: the next data is a new edge.
+             * Not so the end of the connection when its edge came with the
+             * data's: it is read now. */
             c->readable = 0;
             return CLI_H1_GOING;
         }
@@ -773,6 +783,9 @@ cli_h1_state cli_h1_on_event(cli_h1 *c, int epoll_fd, uint64_t tag, uint32_t eve
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         c->readable = 1;
+    }
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        c->peer_closed = 1;
     }
     switch (c->phase) {
     case IDLE:
