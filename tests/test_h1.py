@@ -13,6 +13,8 @@ connections, so that the tests see:
   (said or not, idle or just as a request goes out), and after a timeout;
 - the message of each kind of failure, the answer's secrets scrubbed;
 - the request sent byte for byte as libcurl sends it (watch --libcurl);
+- the metrics scrape and the canary sharing the connection, a scrape that
+  hangs ending at half the round, metrics of another server left to libcurl;
 - IPv6 targets.
 Ends with unittest's summary.
 """
@@ -37,6 +39,17 @@ BODY = (b'{"id":"cmpl-1","object":"text_completion","model":"m",'
 def answer(body=BODY, status=b"200 OK", headers=b""):
     return (b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n" + headers +
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+IDLE_METRICS = (b"vllm:num_requests_running{model_name=\"m\"} 0.0\n"
+                b"vllm:generation_tokens_total{model_name=\"m\"} 7.0\n")
+
+
+def metrics_or_answer(head):
+    """The idle exposition for a GET, a completion for anything else."""
+    if head.startswith(b"GET "):
+        return answer(IDLE_METRICS, headers=b"")
+    return answer()
 
 
 def chunked(pieces, trailer=b""):
@@ -88,13 +101,18 @@ class Server:
                 return None, b""
             pending += data
         head, rest = pending.split(b"\r\n\r\n", 1)
-        length = int(re.search(rb"(?im)^content-length: *(\d+)", head).group(1))
+        found = re.search(rb"(?im)^content-length: *(\d+)", head)
+        length = int(found.group(1)) if found else 0  # a GET has no body
         while len(rest) < length:
             data = conn.recv(65536)
             if not data:
                 return None, b""
             rest += data
         return (head, rest[:length]), rest[length:]
+
+    def head_of(self, index):
+        with self.lock:
+            return self.requests[index - 1][1]
 
     def serve(self, conn, number):
         pending = b""
@@ -163,9 +181,10 @@ class H1Test(unittest.TestCase):
         self.servers.append(server)
         return server
 
-    def start(self, server, *args, timeout="300ms"):
+    def start(self, server, *args, timeout="300ms", metrics=False):
         self.watch = tp.Watch("--url", server.url, "--port", "0", "--interval", "100ms",
-                              "--timeout", timeout, "--no-metrics", "--spread", "0", *args)
+                              "--timeout", timeout, "--spread", "0",
+                              *(() if metrics else ("--no-metrics",)), *args)
         return self.watch
 
     def checks(self, server, count, seconds=10 * tp.SLACK):
@@ -416,6 +435,58 @@ class H1Test(unittest.TestCase):
         self.assertIn(("x-empty", ""), headers)
         self.assertIn(("host", " 127.0.0.1:%d" % server.port), headers)
         self.assertEqual(json.loads(body)["model"], "m1")
+
+    # Metrics scrapes ------------------------------------------------------------
+
+    def test_scrape_and_canary_share_one_connection(self):
+        server = self.serve(lambda conn, i, n: conn.sendall(metrics_or_answer(server.head_of(i))))
+        self.start(server, metrics=True)
+        self.assert_healthy_throughout(server, 8)
+        with server.lock:
+            lines = [head.split(b"\r\n", 1)[0] for _, head, _ in server.requests]
+        self.assertEqual(lines[:4], [b"GET /metrics HTTP/1.1", b"POST /v1/completions HTTP/1.1"] * 2)
+        self.assertEqual(server.count()[1], 1)
+        self.watch.stop()
+        self.assertNotIn("no usable metrics", self.watch.stderr)
+
+    def test_scrape_request_is_what_libcurl_sends(self):
+        server = self.serve(lambda conn, i, n: conn.sendall(metrics_or_answer(server.head_of(i))))
+        seen = []
+        for extra in ((), ("--libcurl",)):
+            self.start(server, "--header", "X-Tenant: blue", *extra, metrics=True)
+            before = server.count()[0]
+            self.checks(server, before + 2)
+            with server.lock:
+                heads = [head for _, head, _ in server.requests[before:]]
+            get = next(h for h in heads if h.startswith(b"GET "))
+            lines = get.decode().split("\r\n")
+            seen.append((lines[0], sorted(line.lower() for line in lines[1:])))
+            self.watch.stop()
+        self.assertEqual(seen[0], seen[1])
+        self.assertNotIn("x-tenant: blue", seen[0][1])  # the checks' headers, not the scrape's
+
+    def test_hanging_scrape_ends_at_half_the_round_and_the_canary_goes(self):
+        def respond(conn, i, n):
+            if server.head_of(i).startswith(b"GET "):
+                time.sleep(1.0)
+                return False
+            conn.sendall(answer())
+        server = self.serve(respond)
+        self.start(server, timeout="400ms", metrics=True)
+        self.watch.wait_for(200, 5 * tp.SLACK)
+        self.assertIsNone(self.watch.last_error(server.url))
+        self.watch.stop()
+        self.assertRegex(self.watch.stderr, r"no usable metrics at http://127\.0\.0\.1:\d+/metrics "
+                                            r"\(no answer within 200 ms\)")
+
+    def test_metrics_of_another_server_are_read_too(self):
+        metrics = self.serve(lambda conn, i, n: conn.sendall(answer(IDLE_METRICS)))
+        server = self.serve(lambda conn, i, n: conn.sendall(answer()))
+        self.start(server, "--metrics-url", metrics.url + "/metrics", metrics=True)
+        self.assert_healthy_throughout(server, 3)
+        self.assertGreaterEqual(metrics.count()[0], 3)
+        with server.lock:
+            self.assertTrue(all(h.startswith(b"POST ") for _, h, _ in server.requests))
 
     def test_ipv6_target(self):
         try:

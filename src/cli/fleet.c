@@ -68,13 +68,13 @@ static server_target *prepare(watch *w, cli_target_spec *spec, int *code)
     if (*code == CLI_EXIT_OK) {
         *code = cli_target_init(&st->target, st->spec.url, res, model, &w->http);
     }
-    if (*code == CLI_EXIT_OK && transfers_h1_new(w, st) != 0) {
-        cli_error("out of memory");
-        *code = CLI_EXIT_ERROR;
-    }
     if (*code == CLI_EXIT_OK && !w->opts->no_metrics) {
         *code = cli_scraper_new(st->spec.url, w->opts->metrics_url, w->opts, &w->http, w->sched,
                                 &st->scraper);
+    }
+    if (*code == CLI_EXIT_OK && transfers_h1_new(w, st) != 0) {
+        cli_error("out of memory");
+        *code = CLI_EXIT_ERROR;
     }
     if (*code != CLI_EXIT_OK) {
         free_target(st);

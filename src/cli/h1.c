@@ -69,8 +69,9 @@ struct cli_h1 {
     const cli_target *target;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    char *request; /* head and body, built once */
-    size_t request_len;
+    char *requests[2]; /* by cli_h1_kind, built once; NULL: not by this client */
+    size_t request_lens[2];
+    cli_h1_kind kind;  /* of the exchange in flight */
     uint32_t slot;
     uint32_t generation; /* of the socket, in the epoll tag */
     int fd;              /* -1: not connected */
@@ -111,12 +112,13 @@ static int names_header(const char *line, const char *name)
     return strncasecmp(line, name, n) == 0 && (line[n] == ':' || line[n] == ';');
 }
 
-/* The request's head: what libcurl would send for the same transfer (the
- * operator's headers as curl takes them: "Name;" sends an empty value,
- * "Name:" none at all, and either replaces dynhc's own of that name).
- * NULL when out of memory. */
-static char *build_request(const cli_target *t, const char *host, const char *port,
-                           const char *target_path, size_t *len)
+/* A request as libcurl would send it for the same transfer: with the
+ * operator's headers (a canary's) as curl takes them ("Name;" sends an
+ * empty value, "Name:" none at all, and either replaces dynhc's own of that
+ * name), or with curl's "Accept: *\/\*" alone (a scrape's). body NULL: a
+ * GET. NULL when out of memory. */
+static char *build_request(const cli_target *t, const char *host_header, const char *path,
+                           const char *body, size_t *len)
 {
     char *text = NULL;
     size_t size = 0;
@@ -124,19 +126,23 @@ static char *build_request(const cli_target *t, const char *host, const char *po
     if (out == NULL) {
         return NULL;
     }
+    const struct curl_slist *headers = body != NULL ? t->http->headers : NULL;
     int given_host = 0, given_agent = 0;
-    for (const struct curl_slist *l = t->http->headers; l != NULL; l = l->next) {
+    for (const struct curl_slist *l = headers; l != NULL; l = l->next) {
         given_host |= names_header(l->data, "Host");
         given_agent |= names_header(l->data, "User-Agent");
     }
-    fprintf(out, "POST %s HTTP/1.1\r\n", target_path);
+    fprintf(out, "%s %s HTTP/1.1\r\n", body != NULL ? "POST" : "GET", path);
     if (!given_host) {
-        fprintf(out, "Host: %s%s%s\r\n", host, port != NULL ? ":" : "", port != NULL ? port : "");
+        fprintf(out, "Host: %s\r\n", host_header);
     }
     if (!given_agent) {
         fprintf(out, "User-Agent: dynhc/%s\r\n", dynhc_version());
     }
-    for (const struct curl_slist *l = t->http->headers; l != NULL; l = l->next) {
+    if (body == NULL) {
+        fputs("Accept: */*\r\n\r\n", out);
+    }
+    for (const struct curl_slist *l = headers; l != NULL; l = l->next) {
         size_t n = strlen(l->data);
         if (n > 0 && l->data[n - 1] == ';' && memchr(l->data, ':', n) == NULL) {
             fprintf(out, "%.*s:\r\n", (int)(n - 1), l->data); /* an empty value */
@@ -144,9 +150,9 @@ static char *build_request(const cli_target *t, const char *host, const char *po
             fprintf(out, "%s\r\n", l->data);
         }
     }
-    size_t body_len = strlen(t->body);
-    fprintf(out, "Content-Length: %zu\r\n\r\n", body_len);
-    fwrite(t->body, 1, body_len, out);
+    if (body != NULL) {
+        fprintf(out, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    }
     if (fclose(out) != 0) {
         free(text);
         return NULL;
@@ -183,9 +189,19 @@ static int numeric_address(const char *host, unsigned port, struct sockaddr_stor
     return 0;
 }
 
-int cli_h1_new(const cli_target *t, uint32_t slot, cli_h1 **out)
+/* What a URL the built-in client can take gives it. */
+typedef struct origin {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char host_header[80]; /* HOST[:PORT], as the URL has them */
+    char *path;           /* path and query */
+} origin;
+
+/* Parses url into o when it is an http:// URL at an IP address without
+ * user, password or zone: 1; 0 when it is not; -1 when out of memory. */
+static int parse_origin(const char *url, origin *o)
 {
-    *out = NULL;
+    memset(o, 0, sizeof(*o));
     CURLU *u = curl_url();
     if (u == NULL) {
         return -1;
@@ -193,7 +209,7 @@ int cli_h1_new(const cli_target *t, uint32_t slot, cli_h1 **out)
     char *scheme = NULL, *user = NULL, *password = NULL, *zone = NULL, *host = NULL;
     char *port = NULL, *path = NULL, *query = NULL;
     int rc = 0;
-    CURLUcode uc = curl_url_set(u, CURLUPART_URL, t->url, 0);
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (uc == CURLUE_OUT_OF_MEMORY) {
         rc = -1;
     } else if (uc == CURLUE_OK && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
@@ -203,32 +219,20 @@ int cli_h1_new(const cli_target *t, uint32_t slot, cli_h1 **out)
                curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_NO_ZONEID &&
                curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
                curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK) {
-        /* No port: the scheme's, and the Host header names none. */
+        /* No port: the scheme's, and the Host header names none, as curl's. */
         (void)curl_url_get(u, CURLUPART_PORT, &port, 0);
         (void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
-        struct sockaddr_storage ss;
-        socklen_t ss_len = 0;
         unsigned number = port != NULL ? (unsigned)strtoul(port, NULL, 10) : 80u;
-        if (numeric_address(host, number, &ss, &ss_len)) {
-            cli_h1 *c = calloc(1, sizeof(*c));
-            size_t size = strlen(path) + (query != NULL ? strlen(query) + 1 : 0) + 1;
-            char *target_path = malloc(size);
-            if (c != NULL && target_path != NULL) {
-                snprintf(target_path, size, "%s%s%s", path, query != NULL ? "?" : "",
+        int n = snprintf(o->host_header, sizeof(o->host_header), "%s%s%s", host,
+                         port != NULL ? ":" : "", port != NULL ? port : "");
+        size_t size = strlen(path) + (query != NULL ? strlen(query) + 1 : 0) + 1;
+        if (n > 0 && (size_t)n < sizeof(o->host_header) &&
+            numeric_address(host, number, &o->addr, &o->addr_len)) {
+            o->path = malloc(size);
+            rc = o->path != NULL ? 1 : -1;
+            if (o->path != NULL) {
+                snprintf(o->path, size, "%s%s%s", path, query != NULL ? "?" : "",
                          query != NULL ? query : "");
-                c->request = build_request(t, host, port, target_path, &c->request_len);
-            }
-            free(target_path);
-            if (c == NULL || c->request == NULL) {
-                free(c);
-                rc = -1;
-            } else {
-                c->target = t;
-                c->addr = ss;
-                c->addr_len = ss_len;
-                c->slot = slot;
-                c->fd = -1;
-                *out = c;
             }
         }
     }
@@ -242,6 +246,51 @@ int cli_h1_new(const cli_target *t, uint32_t slot, cli_h1 **out)
     curl_free(query);
     curl_url_cleanup(u);
     return rc;
+}
+
+/* Whether two origins are one server. */
+static int same_server(const origin *a, const origin *b)
+{
+    return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0 &&
+           strcmp(a->host_header, b->host_header) == 0;
+}
+
+int cli_h1_new(const cli_target *t, const char *metrics_url, uint32_t slot, cli_h1 **out)
+{
+    origin canary, metrics;
+    memset(&metrics, 0, sizeof(metrics));
+    int usable = parse_origin(t->url, &canary);
+    int scrapes = usable == 1 && metrics_url != NULL ? parse_origin(metrics_url, &metrics) : 0;
+    /* The metrics of another server are libcurl's to read. */
+    scrapes = scrapes == 1 ? same_server(&canary, &metrics) : scrapes;
+    cli_h1 *c = usable == 1 && scrapes >= 0 ? calloc(1, sizeof(*c)) : NULL;
+    if (c != NULL) {
+        c->target = t;
+        c->addr = canary.addr;
+        c->addr_len = canary.addr_len;
+        c->slot = slot;
+        c->fd = -1;
+        c->requests[CLI_H1_CANARY] = build_request(t, canary.host_header, canary.path, t->body,
+                                                   &c->request_lens[CLI_H1_CANARY]);
+        if (scrapes) {
+            c->requests[CLI_H1_SCRAPE] = build_request(t, metrics.host_header, metrics.path,
+                                                       NULL, &c->request_lens[CLI_H1_SCRAPE]);
+        }
+        if (c->requests[CLI_H1_CANARY] == NULL || (scrapes && c->requests[CLI_H1_SCRAPE] == NULL)) {
+            cli_h1_free(c);
+            c = NULL;
+        }
+    }
+    free(canary.path);
+    free(metrics.path);
+    *out = c;
+    /* Out of memory, unless the URL is simply not the built-in client's. */
+    return c == NULL && usable != 0 ? -1 : 0;
+}
+
+int cli_h1_scrapes(const cli_h1 *c)
+{
+    return c->requests[CLI_H1_SCRAPE] != NULL;
 }
 
 static void disconnect(cli_h1 *c)
@@ -262,7 +311,8 @@ void cli_h1_free(cli_h1 *c)
     }
     disconnect(c);
     cli_answer_reset(&c->in, 1);
-    free(c->request);
+    free(c->requests[CLI_H1_CANARY]);
+    free(c->requests[CLI_H1_SCRAPE]);
     free(c);
 }
 
@@ -381,8 +431,10 @@ static cli_h1_state retry(cli_h1 *c, int epoll_fd, fault f, int sys_errno, uint6
 /* Sends what is left of the request. */
 static cli_h1_state send_request(cli_h1 *c, int epoll_fd, uint64_t now)
 {
-    while (c->sent < c->request_len) {
-        ssize_t n = send(c->fd, c->request + c->sent, c->request_len - c->sent, MSG_NOSIGNAL);
+    const char *request = c->requests[c->kind];
+    size_t len = c->request_lens[c->kind];
+    while (c->sent < len) {
+        ssize_t n = send(c->fd, request + c->sent, len - c->sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -401,9 +453,10 @@ static cli_h1_state send_request(cli_h1 *c, int epoll_fd, uint64_t now)
     return c->readable ? receive(c, epoll_fd, now) : CLI_H1_GOING;
 }
 
-cli_h1_state cli_h1_start(cli_h1 *c, int epoll_fd, uint64_t now)
+cli_h1_state cli_h1_start(cli_h1 *c, cli_h1_kind kind, int epoll_fd, uint64_t now)
 {
     reset_answer(c);
+    c->kind = kind;
     c->started_ns = now;
     c->retried = 0;
     c->readable = 0;
@@ -825,33 +878,61 @@ void cli_h1_abort(cli_h1 *c)
     }
 }
 
-int cli_h1_judge(const cli_h1 *c, char *msg, size_t size)
+int cli_h1_failure(const cli_h1 *c, char *msg, size_t size)
 {
     char start[208];
-    const char *text = c->in.text != NULL ? c->in.text : "";
     switch (c->fault) {
-    case FAULT_NONE: break;
-    case FAULT_CONNECT: snprintf(msg, size, "cannot connect: %s", strerror(c->sys_errno)); return 0;
+    case FAULT_NONE: return 0;
+    case FAULT_CONNECT: snprintf(msg, size, "cannot connect: %s", strerror(c->sys_errno)); break;
     case FAULT_SEND:
         snprintf(msg, size, "the request could not be sent: %s", strerror(c->sys_errno));
-        return 0;
+        break;
     case FAULT_RECEIVE:
         snprintf(msg, size, "the answer could not be read: %s", strerror(c->sys_errno));
-        return 0;
-    case FAULT_NOTHING: snprintf(msg, size, "the connection closed without an answer"); return 0;
+        break;
+    case FAULT_NOTHING: snprintf(msg, size, "the connection closed without an answer"); break;
     case FAULT_PARTIAL:
         snprintf(msg, size, "the connection closed in the middle of the answer (%zu bytes read)",
                  c->in.len);
-        return 0;
+        break;
     case FAULT_MALFORMED:
         snprintf(msg, size, "the answer is malformed (%s): %s", c->malformed,
-                 cli_target_excerpt(c->target, text, start, sizeof(start)));
-        return 0;
+                 cli_target_excerpt(c->target, c->in.text != NULL ? c->in.text : "", start,
+                                    sizeof(start)));
+        break;
     case FAULT_TOO_LARGE:
         snprintf(msg, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
-        return 0;
-    case FAULT_NO_MEMORY: snprintf(msg, size, "out of memory"); return 0;
+        break;
+    case FAULT_NO_MEMORY: snprintf(msg, size, "out of memory"); break;
     }
-    return cli_target_judge(c->target, c->status, text + c->head_end, c->body_end - c->head_end,
-                            c->ended_ns - c->started_ns, msg, size);
+    return 1;
+}
+
+long cli_h1_status(const cli_h1 *c)
+{
+    return c->status;
+}
+
+const char *cli_h1_body(const cli_h1 *c, size_t *len)
+{
+    *len = c->body_end - c->head_end;
+    return c->in.text + c->head_end;
+}
+
+int cli_h1_judge(const cli_h1 *c, char *msg, size_t size)
+{
+    size_t len;
+    if (cli_h1_failure(c, msg, size)) {
+        return 0;
+    }
+    const char *body = cli_h1_body(c, &len);
+    return cli_target_judge(c->target, c->status, body, len, c->ended_ns - c->started_ns, msg,
+                            size);
+}
+
+void cli_h1_trim(cli_h1 *c)
+{
+    if (c->in.cap > FIRST_ROOM) {
+        cli_answer_reset(&c->in, 1);
+    }
 }

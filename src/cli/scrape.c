@@ -89,6 +89,11 @@ int cli_scraper_new(const char *url, const char *metrics_url, const cli_options 
     return CLI_EXIT_OK;
 }
 
+const char *cli_scraper_url(const cli_scraper *sc)
+{
+    return sc->url;
+}
+
 CURL *cli_scraper_handle(const cli_scraper *sc)
 {
     return sc != NULL ? sc->easy : NULL;
@@ -166,21 +171,16 @@ static int sum_series(const char *text, const char *name, double *sum)
     return found ? 0 : -1;
 }
 
-/* Why the scrape gives no usable metrics, or NULL; *running, *tokens. */
-static const char *read_metrics(cli_scraper *sc, CURLcode rc, double *running, double *tokens,
-                                char *why, size_t size)
+/* Why an answer (status, text) gives no usable metrics, or NULL; *running,
+ * *tokens. */
+static const char *read_metrics(const cli_scraper *sc, long status, const char *text,
+                                double *running, double *tokens, char *why, size_t size)
 {
-    long status = 0;
-    if (rc != CURLE_OK && !sc->answer.too_large) {
-        snprintf(why, size, "%s", sc->error[0] != '\0' ? sc->error : curl_easy_strerror(rc));
-    } else if (sc->answer.too_large) {
-        snprintf(why, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
-    } else if (curl_easy_getinfo(sc->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
-               status != 200) {
+    if (status != 200) {
         snprintf(why, size, "HTTP %ld", status);
-    } else if (sc->answer.text == NULL || sum_series(sc->answer.text, sc->running_name, running) != 0) {
+    } else if (sum_series(text, sc->running_name, running) != 0) {
         snprintf(why, size, "no %s in it", sc->running_name);
-    } else if (sum_series(sc->answer.text, sc->tokens_name, tokens) != 0) {
+    } else if (sum_series(text, sc->tokens_name, tokens) != 0) {
         snprintf(why, size, "no %s in it", sc->tokens_name);
     } else {
         return NULL;
@@ -191,11 +191,35 @@ static const char *read_metrics(cli_scraper *sc, CURLcode rc, double *running, d
 cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLcode rc,
                                      uint64_t now, char *msg, size_t size)
 {
-    double running = 0, tokens = 0;
     char why[CURL_ERROR_SIZE + 64];
-    const char *problem = read_metrics(sc, rc, &running, &tokens, why, sizeof(why));
+    long status = 0;
+    const char *failure = NULL;
+    if (sc->answer.too_large) {
+        snprintf(why, sizeof(why), "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
+        failure = why;
+    } else if (rc != CURLE_OK) {
+        snprintf(why, sizeof(why), "%s", sc->error[0] != '\0' ? sc->error : curl_easy_strerror(rc));
+        failure = why;
+    } else {
+        (void)curl_easy_getinfo(sc->easy, CURLINFO_RESPONSE_CODE, &status);
+    }
+    cli_scrape_verdict verdict =
+        cli_scraper_judge_answer(sc, ep, failure, status,
+                                 sc->answer.text != NULL ? sc->answer.text : "", now, msg, size);
     cli_scraper_cancel(sc);
     cli_answer_reset(&sc->answer, 1);
+    return verdict;
+}
+
+cli_scrape_verdict cli_scraper_judge_answer(cli_scraper *sc, dynhc_endpoint *ep,
+                                            const char *failure, long status, const char *text,
+                                            uint64_t now, char *msg, size_t size)
+{
+    double running = 0, tokens = 0;
+    char why[160];
+    const char *problem = failure != NULL
+                              ? failure
+                              : read_metrics(sc, status, text, &running, &tokens, why, sizeof(why));
     if (problem != NULL) {
         if (!sc->unavailable) {
             cli_log(sc->log, DYNHC_LOG_WARNING,

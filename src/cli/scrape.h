@@ -57,6 +57,18 @@ CURL *cli_scraper_start(cli_scraper *sc, uint64_t timeout_ns);
 cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLcode rc,
                                      uint64_t now, char *msg, size_t size);
 
+/*
+ * The same for a scrape made by other means (watch's built-in client): the
+ * answer's status and text (NUL-terminated), or, when there is none, why
+ * (failure not NULL; status and text are then not read).
+ */
+cli_scrape_verdict cli_scraper_judge_answer(cli_scraper *sc, dynhc_endpoint *ep,
+                                            const char *failure, long status, const char *text,
+                                            uint64_t now, char *msg, size_t size);
+
+/* The metrics URL it reads, credentials and all. */
+const char *cli_scraper_url(const cli_scraper *sc);
+
 /* The handle of the scrape in flight; NULL when none. */
 CURL *cli_scraper_handle(const cli_scraper *sc);
 

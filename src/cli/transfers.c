@@ -153,7 +153,8 @@ int transfers_h1_new(watch *w, server_target *st)
         slot = w->slot_count++;
     }
     w->slots[slot] = NULL;
-    int rc = cli_h1_new(&st->target, slot, &st->h1);
+    int rc = cli_h1_new(&st->target, st->scraper != NULL ? cli_scraper_url(st->scraper) : NULL,
+                        slot, &st->h1);
     if (st->h1 == NULL) { /* libcurl's target, or out of memory */
         w->free_slots[w->free_count++] = slot;
         return rc;

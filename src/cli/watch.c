@@ -117,7 +117,26 @@ static void raise_file_limit(void)
     }
 }
 
-/* Takes c out of the list of checks in flight. */
+/* Takes c out of the list of the built-in client's scrapes, if there. */
+static void unlink_scrape(watch *w, check_in_flight *c)
+{
+    if (!c->in_scrapes) {
+        return;
+    }
+    if (c->scrape_prev != NULL) {
+        c->scrape_prev->scrape_next = c->scrape_next;
+    } else {
+        w->scrapes = c->scrape_next;
+    }
+    if (c->scrape_next != NULL) {
+        c->scrape_next->scrape_prev = c->scrape_prev;
+    } else {
+        w->last_scrape = c->scrape_prev;
+    }
+    c->in_scrapes = 0;
+}
+
+/* Takes c out of the list of checks in flight (and of scrapes). */
 static void unlink_check(watch *w, check_in_flight *c)
 {
     if (c->prev != NULL) {
@@ -130,24 +149,49 @@ static void unlink_check(watch *w, check_in_flight *c)
     } else {
         w->last_check = c->prev;
     }
+    unlink_scrape(w, c);
     c->st->check = NULL;
+}
+
+/* Starts c's exchange of kind over its target's connection. A scrape
+ * joins the list that expire() ends at half the round, as libcurl's
+ * scrapes end (every round has the same timeout, so the list stays in the
+ * order of those deadlines). One that ends at once (the connection
+ * refused) is reported before this returns, and c is gone. */
+static void start_h1(watch *w, check_in_flight *c, cli_h1_kind kind)
+{
+    uint64_t now = dynhc_now_ns();
+    c->native = 1;
+    if (kind == CLI_H1_SCRAPE) {
+        c->scrape_deadline_ns = now + c->timeout_ns / 2;
+        c->scrape_prev = w->last_scrape;
+        c->scrape_next = NULL;
+        if (w->last_scrape != NULL) {
+            w->last_scrape->scrape_next = c;
+        } else {
+            w->scrapes = c;
+        }
+        w->last_scrape = c;
+        c->in_scrapes = 1;
+    }
+    if (cli_h1_start(c->st->h1, kind, w->epoll_fd, now) == CLI_H1_ENDED) {
+        watch_h1_complete(w, c);
+    }
 }
 
 /* Starts c's canary with the round's timeout (expire() ends it at the
  * round's deadline, so that its failure says the timeout the operator set).
- * 0, or -1 when it cannot start. One through the built-in client may end at
- * once (the connection refused): it is reported before this returns, and c
- * is gone. */
-static int start_canary(watch *w, check_in_flight *c, uint64_t timeout_ns)
+ * 0, or -1 when it cannot start; c may be gone when it ended at once
+ * (start_h1()). */
+static int start_canary(watch *w, check_in_flight *c)
 {
+    c->scraping = 0;
     if (c->st->h1 != NULL) {
-        c->native = 1;
-        if (cli_h1_start(c->st->h1, w->epoll_fd, dynhc_now_ns()) == CLI_H1_ENDED) {
-            watch_h1_complete(w, c);
-        }
+        start_h1(w, c, CLI_H1_CANARY);
         return 0;
     }
-    if ((c->x = cli_exchange_new(&c->st->target, timeout_ns)) == NULL) {
+    c->native = 0;
+    if ((c->x = cli_exchange_new(&c->st->target, c->timeout_ns)) == NULL) {
         return -1;
     }
     CURL *easy = cli_exchange_easy(c->x);
@@ -160,6 +204,20 @@ static int start_canary(watch *w, check_in_flight *c, uint64_t timeout_ns)
     return 0;
 }
 
+/* Starts the round's scrape through libcurl. 0, or -1. */
+static int start_curl_scrape(check_in_flight *c)
+{
+    server_target *st = c->st;
+    /* Half the round's time, so that a canary still has the other half. */
+    CURL *scrape = cli_scraper_start(st->scraper, c->timeout_ns / 2);
+    if (scrape != NULL && curl_easy_setopt(scrape, CURLOPT_PRIVATE, c) == CURLE_OK &&
+        curl_multi_add_handle(st->group->multi, scrape) == CURLM_OK) {
+        return 0;
+    }
+    cli_scraper_cancel(st->scraper);
+    return -1;
+}
+
 int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, void *user_data)
 {
     (void)s;
@@ -167,13 +225,12 @@ int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, voi
     server_target *st = user_data;
     watch *w = st->w;
     check_in_flight *c = calloc(1, sizeof(*c));
-    uint64_t timeout_ns = check->deadline_ns - check->sent_ns;
     if (c == NULL) {
         return -1;
     }
     c->st = st;
     c->id = check->id;
-    c->timeout_ns = timeout_ns;
+    c->timeout_ns = check->deadline_ns - check->sent_ns;
     c->deadline_ns = check->deadline_ns;
     /* Last: every check has the same timeout, so the list stays in the
      * order of deadlines and expire() looks only at the due ones. */
@@ -185,21 +242,15 @@ int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, voi
     }
     w->last_check = c;
     st->check = c;
-    /* The round starts with the metrics, within half its time, so that a
-     * canary still has the other half. */
-    int started;
-    if (st->scraper != NULL) {
-        CURL *scrape = cli_scraper_start(st->scraper, timeout_ns / 2);
-        started = scrape != NULL && curl_easy_setopt(scrape, CURLOPT_PRIVATE, c) == CURLE_OK &&
-                          curl_multi_add_handle(st->group->multi, scrape) == CURLM_OK
-                      ? 0
-                      : -1;
-    } else {
-        started = start_canary(w, c, timeout_ns);
+    /* The round starts with the metrics. */
+    if (st->scraper != NULL && st->h1 != NULL && cli_h1_scrapes(st->h1)) {
+        c->scraping = 1;
+        start_h1(w, c, CLI_H1_SCRAPE);
+        return 0;
     }
-    if (started != 0) {
+    c->scraping = st->scraper != NULL;
+    if ((c->scraping ? start_curl_scrape(c) : start_canary(w, c)) != 0) {
         unlink_check(w, c);
-        cli_scraper_cancel(st->scraper);
         free(c);
         return -1;
     }
@@ -211,27 +262,23 @@ void watch_drop(watch *w, check_in_flight *c)
     unlink_check(w, c);
     if (c->native) {
         cli_h1_abort(c->st->h1);
-    } else if (c->x != NULL) {
-        curl_multi_remove_handle(c->st->group->multi, cli_exchange_easy(c->x));
-        cli_exchange_free(c->x);
-    } else {
+    } else if (c->scraping) {
         curl_multi_remove_handle(c->st->group->multi, cli_scraper_handle(c->st->scraper));
         cli_scraper_cancel(c->st->scraper);
+    } else {
+        curl_multi_remove_handle(c->st->group->multi, cli_exchange_easy(c->x));
+        cli_exchange_free(c->x);
     }
     free(c);
 }
 
-/* A scrape ended with rc at now: judges the server by its metrics, or
- * starts the canary, which expire() stops at the round's deadline. Returns
- * 1 when the round goes on (the canary started). */
-static int scraped(watch *w, check_in_flight *c, CURLcode rc, uint64_t now)
+/* A scrape's verdict at now: reports the round, or starts its canary,
+ * which expire() stops at the round's deadline. Returns 1 when the round
+ * goes on (the canary started; c may be gone, start_canary() says why). */
+static int scraped(watch *w, check_in_flight *c, cli_scrape_verdict verdict, const char *msg,
+                   uint64_t now)
 {
-    char msg[512];
-    curl_multi_remove_handle(c->st->group->multi, cli_scraper_handle(c->st->scraper));
-    cli_scrape_verdict verdict = cli_scraper_judge(c->st->scraper, c->st->ep, rc, now,
-                                                   msg, sizeof(msg));
-    if (verdict == CLI_SCRAPE_CANARY && now < c->deadline_ns &&
-        start_canary(w, c, c->timeout_ns) == 0) {
+    if (verdict == CLI_SCRAPE_CANARY && now < c->deadline_ns && start_canary(w, c) == 0) {
         return 1;
     }
     dynhc_check_result result = DYNHC_CHECK_FAILURE;
@@ -264,17 +311,44 @@ static void report(watch *w, check_in_flight *c, int healthy, int timed_out, con
     watch_drop(w, c);
 }
 
+/* The built-in client's scrape ended (failure: why it got no answer, or
+ * NULL): its verdict, and the round goes on or ends. */
+static void h1_scraped(watch *w, check_in_flight *c, const char *failure)
+{
+    char msg[512];
+    size_t len = 0;
+    server_target *st = c->st;
+    uint64_t now = dynhc_now_ns();
+    unlink_scrape(w, c);
+    const char *body = failure == NULL ? cli_h1_body(st->h1, &len) : "";
+    cli_scrape_verdict verdict = cli_scraper_judge_answer(
+        st->scraper, st->ep, failure, cli_h1_status(st->h1), body, now, msg, sizeof(msg));
+    cli_h1_trim(st->h1);
+    if (!scraped(w, c, verdict, msg, now)) {
+        watch_drop(w, c);
+    }
+}
+
 void watch_complete(watch *w, check_in_flight *c, CURLcode rc)
 {
     char msg[512];
     if (c->native) { /* only a timeout comes here for it */
         cli_h1_abort(c->st->h1);
+        if (c->scraping) {
+            cli_timeout_message(c->timeout_ns / 2, msg, sizeof(msg));
+            h1_scraped(w, c, msg);
+            return;
+        }
         cli_timeout_message(c->timeout_ns, msg, sizeof(msg));
         report(w, c, 0, 1, msg);
         return;
     }
-    if (c->x == NULL) {
-        if (!scraped(w, c, rc, dynhc_now_ns())) {
+    if (c->scraping) {
+        uint64_t now = dynhc_now_ns();
+        curl_multi_remove_handle(c->st->group->multi, cli_scraper_handle(c->st->scraper));
+        cli_scrape_verdict verdict =
+            cli_scraper_judge(c->st->scraper, c->st->ep, rc, now, msg, sizeof(msg));
+        if (!scraped(w, c, verdict, msg, now)) {
             watch_drop(w, c);
         }
         return;
@@ -286,14 +360,22 @@ void watch_complete(watch *w, check_in_flight *c, CURLcode rc)
 void watch_h1_complete(watch *w, check_in_flight *c)
 {
     char msg[512];
+    if (c->scraping) {
+        h1_scraped(w, c, cli_h1_failure(c->st->h1, msg, sizeof(msg)) ? msg : NULL);
+        return;
+    }
     int healthy = cli_h1_judge(c->st->h1, msg, sizeof(msg));
     report(w, c, healthy, 0, msg);
 }
 
 /* Checks past their deadline time out here, just before the tick would time
- * them out itself, so that the transfer stops and the reason is ours. */
+ * them out itself, so that the transfer stops and the reason is ours; the
+ * built-in client's scrapes, at half the round. */
 static void expire(watch *w, uint64_t now)
 {
+    while (w->scrapes != NULL && w->scrapes->scrape_deadline_ns <= now) {
+        watch_complete(w, w->scrapes, CURLE_OPERATION_TIMEDOUT);
+    }
     while (w->checks != NULL && w->checks->deadline_ns <= now) {
         watch_complete(w, w->checks, CURLE_OPERATION_TIMEDOUT);
     }
@@ -309,6 +391,11 @@ static void expire(watch *w, uint64_t now)
 static int wait_ms(watch *w, uint64_t now, uint64_t grain_ms)
 {
     long ms = dynhc_sched_timeout_ms(w->sched, now); /* -1: nothing scheduled */
+    if (w->scrapes != NULL) { /* the built-in client's scrapes end on their own deadline */
+        uint64_t at = w->scrapes->scrape_deadline_ns;
+        long left = at > now ? (long)((at - now + 999999) / 1000000) : 0;
+        ms = ms < 0 || left < ms ? left : ms;
+    }
     if (ms < 0 || ms > IDLE_WAIT_MS) {
         return IDLE_WAIT_MS;
     }

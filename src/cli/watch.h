@@ -36,6 +36,8 @@ struct watch {
     int wake_fd;             /* the signals' pipe, read end */
     check_in_flight *checks; /* doubly linked, oldest first: by deadline */
     check_in_flight *last_check;
+    check_in_flight *scrapes; /* the built-in client's, the same way */
+    check_in_flight *last_scrape;
     const cli_options *opts;
     cli_http_options http; /* what every transfer carries besides its body */
     dynhc_result *payload;                       /* the options' resolution */
@@ -69,16 +71,22 @@ struct server_target {
     check_in_flight *check;
 };
 
-/* A round: the scrape of the server's metrics (x NULL), then, when the
- * scrape says so, the canary. */
+/* A round: the scrape of the server's metrics, then, when the scrape says
+ * so, the canary. */
 struct check_in_flight {
     cli_exchange *x; /* the canary through libcurl */
-    int native;      /* the canary through st->h1 */
+    int scraping;    /* the round reads the metrics (else: its canary) */
+    int native;      /* through st->h1 (else: libcurl) */
     server_target *st;
     uint64_t id;
     uint64_t timeout_ns;
     uint64_t deadline_ns;
-    check_in_flight *prev, *next;
+    check_in_flight *prev, *next; /* w->checks, by deadline_ns */
+    /* A scrape of st->h1's is also in w->scrapes, by its own deadline (half
+     * the round's, as libcurl's scrapes have). */
+    int in_scrapes;
+    uint64_t scrape_deadline_ns;
+    check_in_flight *scrape_prev, *scrape_next;
 };
 
 /* transfers.c: the multi handles and the epoll that drives them, waking
