@@ -2,6 +2,7 @@
  * (the route by model type, the body with "model" added) and the verdict on
  * the answer, one line per kind of failure. */
 #include "http.h"
+#include "json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,26 +368,24 @@ const char *cli_target_excerpt(const cli_target *t, const char *text, char *buf,
 static int judge_body(const cli_target *t, const char *text, size_t len, char *msg, size_t size)
 {
     char start[EXCERPT_SIZE];
-    const char *key = t->answer_key;
-    /* A NUL inside would end the text early: such an answer is no JSON. */
-    cJSON *answer = strlen(text) == len ? cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1) : NULL;
-    int healthy = 0;
-    if (answer == NULL) {
+    long items;
+    switch (cli_json_scan(text, len, t->answer_key, &items)) {
+    case CLI_JSON_INVALID:
         snprintf(msg, size, "the answer is not valid JSON: %s",
                  cli_target_excerpt(t, text, start, sizeof(start)));
-    } else if (!cJSON_IsObject(answer)) {
+        return 0;
+    case CLI_JSON_NOT_OBJECT:
         snprintf(msg, size, "the answer is not a JSON object: %s",
                  cli_target_excerpt(t, text, start, sizeof(start)));
-    } else {
-        const cJSON *items = cJSON_GetObjectItemCaseSensitive(answer, key);
-        healthy = cJSON_IsArray(items) && cJSON_GetArraySize(items) > 0;
-        if (!healthy) {
-            snprintf(msg, size, "the answer has no non-empty \"%s\" array: %s", key,
-                     cli_target_excerpt(t, text, start, sizeof(start)));
-        }
+        return 0;
+    case CLI_JSON_OBJECT: break;
     }
-    cJSON_Delete(answer);
-    return healthy;
+    if (items <= 0) {
+        snprintf(msg, size, "the answer has no non-empty \"%s\" array: %s", t->answer_key,
+                 cli_target_excerpt(t, text, start, sizeof(start)));
+        return 0;
+    }
+    return 1;
 }
 
 int cli_target_judge(const cli_target *t, long status, const char *text, size_t len,
