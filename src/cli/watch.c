@@ -157,7 +157,7 @@ static void unlink_check(watch *w, check_in_flight *c)
  * joins the list that expire() ends at half the round, as libcurl's
  * scrapes end (every round has the same timeout, so the list stays in the
  * order of those deadlines). One that ends at once (the connection
- * refused) is reported before this returns, and c is gone. */
+ * refused) is reported before this returns, and the round may be over. */
 static void start_h1(watch *w, check_in_flight *c, cli_h1_kind kind)
 {
     uint64_t now = dynhc_now_ns();
@@ -181,8 +181,8 @@ static void start_h1(watch *w, check_in_flight *c, cli_h1_kind kind)
 
 /* Starts c's canary with the round's timeout (expire() ends it at the
  * round's deadline, so that its failure says the timeout the operator set).
- * 0, or -1 when it cannot start; c may be gone when it ended at once
- * (start_h1()). */
+ * 0, or -1 when it cannot start; the round may be over when it ended at
+ * once (start_h1()). */
 static int start_canary(watch *w, check_in_flight *c)
 {
     c->scraping = 0;
@@ -224,10 +224,11 @@ int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, voi
     (void)ep;
     server_target *st = user_data;
     watch *w = st->w;
-    check_in_flight *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        return -1;
+    if (st->check != NULL) { /* ended by the scheduler's clock before ours: gone */
+        watch_drop(w, st->check);
     }
+    check_in_flight *c = &st->round;
+    memset(c, 0, sizeof(*c));
     c->st = st;
     c->id = check->id;
     c->timeout_ns = check->deadline_ns - check->sent_ns;
@@ -251,7 +252,6 @@ int watch_send(dynhc_sched *s, dynhc_endpoint *ep, const dynhc_check *check, voi
     c->scraping = st->scraper != NULL;
     if ((c->scraping ? start_curl_scrape(c) : start_canary(w, c)) != 0) {
         unlink_check(w, c);
-        free(c);
         return -1;
     }
     return 0;
@@ -268,13 +268,14 @@ void watch_drop(watch *w, check_in_flight *c)
     } else {
         curl_multi_remove_handle(c->st->group->multi, cli_exchange_easy(c->x));
         cli_exchange_free(c->x);
+        c->x = NULL;
     }
-    free(c);
 }
 
 /* A scrape's verdict at now: reports the round, or starts its canary,
  * which expire() stops at the round's deadline. Returns 1 when the round
- * goes on (the canary started; c may be gone, start_canary() says why). */
+ * goes on (the canary started; it may be over already, start_canary()
+ * says why). */
 static int scraped(watch *w, check_in_flight *c, cli_scrape_verdict verdict, const char *msg,
                    uint64_t now)
 {
@@ -299,7 +300,7 @@ static int scraped(watch *w, check_in_flight *c, cli_scrape_verdict verdict, con
     return 0;
 }
 
-/* Reports c's canary, healthy or not (msg says why), and frees c. */
+/* Reports c's canary, healthy or not (msg says why): the round is over. */
 static void report(watch *w, check_in_flight *c, int healthy, int timed_out, const char *msg)
 {
     dynhc_check_result result = healthy     ? DYNHC_CHECK_SUCCESS

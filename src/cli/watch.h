@@ -58,19 +58,6 @@ struct watch {
     uint32_t free_count;
 };
 
-/* An endpoint's user data: its target, and the round it has in flight. */
-struct server_target {
-    watch *w;
-    cli_target_spec spec;
-    cli_target target;
-    cli_scraper *scraper; /* NULL: canaries only (--no-metrics) */
-    dynhc_endpoint *ep; /* borrowed: this thread alone adds and removes */
-    curl_group *group;  /* where its transfers go, so that its connection is reused */
-    cli_h1 *h1;         /* its canaries' connection; NULL: they go through libcurl */
-    uint32_t slot;      /* of h1, in w->slots */
-    check_in_flight *check;
-};
-
 /* A round: the scrape of the server's metrics, then, when the scrape says
  * so, the canary. */
 struct check_in_flight {
@@ -87,6 +74,20 @@ struct check_in_flight {
     int in_scrapes;
     uint64_t scrape_deadline_ns;
     check_in_flight *scrape_prev, *scrape_next;
+};
+
+/* An endpoint's user data: its target, and the round it has in flight. */
+struct server_target {
+    watch *w;
+    cli_target_spec spec;
+    cli_target target;
+    cli_scraper *scraper; /* NULL: canaries only (--no-metrics) */
+    dynhc_endpoint *ep; /* borrowed: this thread alone adds and removes */
+    curl_group *group;  /* where its transfers go, so that its connection is reused */
+    cli_h1 *h1;         /* its connection; NULL: libcurl carries its transfers */
+    uint32_t slot;      /* of h1, in w->slots */
+    check_in_flight *check; /* &round while a round is in flight, else NULL */
+    check_in_flight round;
 };
 
 /* transfers.c: the multi handles and the epoll that drives them, waking
