@@ -80,8 +80,6 @@ struct cli_h1 {
     int retried;  /* this exchange is on its second connection */
     int readable;    /* an event said there is something to read */
     int peer_closed; /* an event said the server closed its side */
-    uint64_t started_ns;
-    uint64_t ended_ns;
     size_t sent;
     cli_answer in; /* what came: the head, then the body, decoded in place */
     /* The parse: where the next line starts, the status, the framing. */
@@ -335,11 +333,10 @@ static uint64_t tag_of(const cli_h1 *c)
 
 /* Ends the exchange with a fault (the connection closed, as its state is
  * unknown) or, with FAULT_NONE, with the answer parsed. */
-static cli_h1_state end(cli_h1 *c, fault f, int sys_errno, uint64_t now)
+static cli_h1_state end(cli_h1 *c, fault f, int sys_errno)
 {
     c->fault = f;
     c->sys_errno = sys_errno;
-    c->ended_ns = now;
     c->phase = IDLE;
     if (f != FAULT_NONE || !c->keep_alive) {
         disconnect(c);
@@ -402,14 +399,14 @@ static void reset_answer(cli_h1 *c)
     c->malformed = NULL;
 }
 
-static cli_h1_state receive(cli_h1 *c, int epoll_fd, uint64_t now);
+static cli_h1_state receive(cli_h1 *c, int epoll_fd);
 
 /* Opens a connection for the exchange, or fails it. */
-static cli_h1_state open_connection(cli_h1 *c, int epoll_fd, uint64_t now)
+static cli_h1_state open_connection(cli_h1 *c, int epoll_fd)
 {
     int err = connect_socket(c, epoll_fd);
     if (err != 0) {
-        return end(c, FAULT_CONNECT, err, now);
+        return end(c, FAULT_CONNECT, err);
     }
     c->phase = CONNECTING;
     c->sent = 0;
@@ -417,19 +414,19 @@ static cli_h1_state open_connection(cli_h1 *c, int epoll_fd, uint64_t now)
 }
 
 /* A kept connection failed before any answer: once more on a new one. */
-static cli_h1_state retry(cli_h1 *c, int epoll_fd, fault f, int sys_errno, uint64_t now)
+static cli_h1_state retry(cli_h1 *c, int epoll_fd, fault f, int sys_errno)
 {
     if (!c->reused || c->retried || c->in.len > 0) {
-        return end(c, f, sys_errno, now);
+        return end(c, f, sys_errno);
     }
     disconnect(c);
     c->retried = 1;
     reset_answer(c);
-    return open_connection(c, epoll_fd, now);
+    return open_connection(c, epoll_fd);
 }
 
 /* Sends what is left of the request. */
-static cli_h1_state send_request(cli_h1 *c, int epoll_fd, uint64_t now)
+static cli_h1_state send_request(cli_h1 *c, int epoll_fd)
 {
     const char *request = c->requests[c->kind];
     size_t len = c->request_lens[c->kind];
@@ -443,29 +440,28 @@ static cli_h1_state send_request(cli_h1 *c, int epoll_fd, uint64_t now)
             return CLI_H1_GOING;
         }
         if (n < 0) {
-            return retry(c, epoll_fd, FAULT_SEND, errno, now);
+            return retry(c, epoll_fd, FAULT_SEND, errno);
         }
         c->sent += (size_t)n;
     }
     c->phase = RECEIVING;
     /* An answer may have come while the request was going out (a server
      * refusing it early): its edge is past, so read now. */
-    return c->readable ? receive(c, epoll_fd, now) : CLI_H1_GOING;
+    return c->readable ? receive(c, epoll_fd) : CLI_H1_GOING;
 }
 
-cli_h1_state cli_h1_start(cli_h1 *c, cli_h1_kind kind, int epoll_fd, uint64_t now)
+cli_h1_state cli_h1_start(cli_h1 *c, cli_h1_kind kind, int epoll_fd)
 {
     reset_answer(c);
     c->kind = kind;
-    c->started_ns = now;
     c->retried = 0;
     c->readable = 0;
     c->peer_closed = 0;
     c->sent = 0;
     if (c->fd < 0) {
-        return open_connection(c, epoll_fd, now);
+        return open_connection(c, epoll_fd);
     }
-    return send_request(c, epoll_fd, now);
+    return send_request(c, epoll_fd);
 }
 
 /* A case-insensitive match of a header name at line. */
@@ -754,11 +750,11 @@ static int make_room(cli_answer *a)
 }
 
 /* Reads what came, until the socket is drained or the answer whole. */
-static cli_h1_state receive(cli_h1 *c, int epoll_fd, uint64_t now)
+static cli_h1_state receive(cli_h1 *c, int epoll_fd)
 {
     for (;;) {
         if (make_room(&c->in) != 0) {
-            return end(c, c->in.too_large ? FAULT_TOO_LARGE : FAULT_NO_MEMORY, 0, now);
+            return end(c, c->in.too_large ? FAULT_TOO_LARGE : FAULT_NO_MEMORY, 0);
         }
         size_t room = c->in.cap - c->in.len - 1;
         ssize_t n = recv(c->fd, c->in.text + c->in.len, room, 0);
@@ -770,33 +766,33 @@ static cli_h1_state receive(cli_h1 *c, int epoll_fd, uint64_t now)
             return CLI_H1_GOING;
         }
         if (n < 0) {
-            return retry(c, epoll_fd, FAULT_RECEIVE, errno, now);
+            return retry(c, epoll_fd, FAULT_RECEIVE, errno);
         }
         if (n == 0) {
             if (c->in.len == 0) {
-                return retry(c, epoll_fd, FAULT_NOTHING, 0, now);
+                return retry(c, epoll_fd, FAULT_NOTHING, 0);
             }
             if (c->head_end != 0 && c->framing == BY_CLOSE) {
                 c->complete = 1;
                 c->keep_alive = 0;
                 c->in.text[c->body_end] = '\0';
-                return end(c, FAULT_NONE, 0, now);
+                return end(c, FAULT_NONE, 0);
             }
             if (c->status == 0) {
                 (void)malformed(c, "no HTTP/1.x status line");
-                return end(c, FAULT_MALFORMED, 0, now);
+                return end(c, FAULT_MALFORMED, 0);
             }
-            return end(c, FAULT_PARTIAL, 0, now);
+            return end(c, FAULT_PARTIAL, 0);
         }
         c->in.len += (size_t)n;
         c->in.text[c->in.len] = '\0';
         if (c->in.len > CLI_ANSWER_MAX + LINE_MAX_BYTES ||
             (c->head_end != 0 && c->body_end - c->head_end > CLI_ANSWER_MAX)) {
             c->in.too_large = 1;
-            return end(c, FAULT_TOO_LARGE, 0, now);
+            return end(c, FAULT_TOO_LARGE, 0);
         }
         if (parse(c) != 0) {
-            return end(c, c->in.too_large ? FAULT_TOO_LARGE : FAULT_MALFORMED, 0, now);
+            return end(c, c->in.too_large ? FAULT_TOO_LARGE : FAULT_MALFORMED, 0);
         }
         if (c->complete) {
             /* Bytes past the answer: nothing asked for them, and the
@@ -805,7 +801,7 @@ static cli_h1_state receive(cli_h1 *c, int epoll_fd, uint64_t now)
                 c->keep_alive = 0;
             }
             c->in.text[c->body_end] = '\0'; /* the body as a string of its own */
-            return end(c, FAULT_NONE, 0, now);
+            return end(c, FAULT_NONE, 0);
         }
         if ((size_t)n < room && !c->peer_closed) {
             /* A short read drained the socket: the next data is a new edge.
@@ -828,8 +824,7 @@ static void idle_event(cli_h1 *c)
     }
 }
 
-cli_h1_state cli_h1_on_event(cli_h1 *c, int epoll_fd, uint64_t tag, uint32_t events,
-                             uint64_t now)
+cli_h1_state cli_h1_on_event(cli_h1 *c, int epoll_fd, uint64_t tag, uint32_t events)
 {
     if (c->fd < 0 || tag != tag_of(c)) {
         return CLI_H1_GOING; /* a closed socket's */
@@ -857,15 +852,15 @@ cli_h1_state cli_h1_on_event(cli_h1 *c, int epoll_fd, uint64_t tag, uint32_t eve
             err = errno;
         }
         if (err != 0) {
-            return end(c, FAULT_CONNECT, err, now);
+            return end(c, FAULT_CONNECT, err);
         }
         c->readable = 0; /* nothing can have come before the request */
-        return send_request(c, epoll_fd, now);
+        return send_request(c, epoll_fd);
     }
     case SENDING:
-        return events & (EPOLLOUT | EPOLLERR | EPOLLHUP) ? send_request(c, epoll_fd, now)
+        return events & (EPOLLOUT | EPOLLERR | EPOLLHUP) ? send_request(c, epoll_fd)
                                                          : CLI_H1_GOING;
-    case RECEIVING: return c->readable ? receive(c, epoll_fd, now) : CLI_H1_GOING;
+    case RECEIVING: return c->readable ? receive(c, epoll_fd) : CLI_H1_GOING;
     }
     return CLI_H1_GOING;
 }
@@ -926,8 +921,7 @@ int cli_h1_judge(const cli_h1 *c, char *msg, size_t size)
         return 0;
     }
     const char *body = cli_h1_body(c, &len);
-    return cli_target_judge(c->target, c->status, body, len, c->ended_ns - c->started_ns, msg,
-                            size);
+    return cli_target_judge(c->target, c->status, body, len, msg, size);
 }
 
 void cli_h1_trim(cli_h1 *c)

@@ -44,16 +44,15 @@ void cli_h1_free(cli_h1 *c);
 int cli_h1_is_tag(uint64_t tag);
 uint32_t cli_h1_tag_slot(uint64_t tag);
 
-/* Starts an exchange at now (one at a time): sends the request of kind
+/* Starts an exchange (one at a time): sends the request of kind
  * over the kept connection, or over a new one added to epoll_fd.
  * CLI_H1_ENDED when it ended at once (the connection refused, say). */
-cli_h1_state cli_h1_start(cli_h1 *c, cli_h1_kind kind, int epoll_fd, uint64_t now);
+cli_h1_state cli_h1_start(cli_h1 *c, cli_h1_kind kind, int epoll_fd);
 
 /* Moves the exchange on for the events of an epoll event tagged tag; an
  * event of a connection closed since is ignored. An idle connection that the
  * server closed is closed too. */
-cli_h1_state cli_h1_on_event(cli_h1 *c, int epoll_fd, uint64_t tag, uint32_t events,
-                             uint64_t now);
+cli_h1_state cli_h1_on_event(cli_h1 *c, int epoll_fd, uint64_t tag, uint32_t events);
 
 /* Ends the exchange in flight, if any: the connection is closed, as an
  * answer may still come on it. */
@@ -66,8 +65,8 @@ int cli_h1_failure(const cli_h1 *c, char *msg, size_t size);
 long cli_h1_status(const cli_h1 *c);
 const char *cli_h1_body(const cli_h1 *c, size_t *len);
 
-/* Judges the canary that ended, as cli_exchange_judge() judges libcurl's:
- * healthy (1) or not (0), msg one line. */
+/* Judges the canary that ended, as cli_target_judge() does: healthy (1),
+ * or not (0) with msg saying why. */
 int cli_h1_judge(const cli_h1 *c, char *msg, size_t size);
 
 /* Frees the answer's room when an answer made it large (a scrape): a

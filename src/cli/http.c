@@ -388,19 +388,15 @@ static int judge_body(const cli_target *t, const char *text, size_t len, char *m
     return 1;
 }
 
-int cli_target_judge(const cli_target *t, long status, const char *text, size_t len,
-                     uint64_t elapsed_ns, char *msg, size_t size)
+int cli_target_judge(const cli_target *t, long status, const char *text, size_t len, char *msg,
+                     size_t size)
 {
     char start[EXCERPT_SIZE];
     if (status < 200 || status > 299) {
         snprintf(msg, size, "HTTP %ld: %s", status, cli_target_excerpt(t, text, start, sizeof(start)));
         return 0;
     }
-    if (!judge_body(t, text, len, msg, size)) {
-        return 0;
-    }
-    snprintf(msg, size, "HTTP %ld in %llu ms", status, (unsigned long long)(elapsed_ns / 1000000));
-    return 1;
+    return judge_body(t, text, len, msg, size);
 }
 
 void cli_timeout_message(uint64_t timeout_ns, char *msg, size_t size)
@@ -437,6 +433,9 @@ int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t siz
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &us);
     const char *text = x->answer.text != NULL ? x->answer.text : "";
-    return cli_target_judge(x->target, status, text, x->answer.len, (uint64_t)us * 1000u, msg,
-                            size);
+    if (!cli_target_judge(x->target, status, text, x->answer.len, msg, size)) {
+        return 0;
+    }
+    snprintf(msg, size, "HTTP %ld in %lld ms", status, (long long)(us / 1000));
+    return 1;
 }

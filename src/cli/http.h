@@ -67,15 +67,14 @@ int cli_easy_setup(CURL *easy, const char *url, const cli_http_options *h, uint6
                    curl_write_callback write, void *data, char *errbuf);
 
 /*
- * The verdict on an answer of t's that came with an HTTP status, its body
- * text (NUL-terminated, len bytes), elapsed_ns after the request: healthy
- * is a 2xx answer holding a JSON object with a non-empty answer_key array.
- * Writes one line (no newline) into msg: what went wrong, or the status and
- * time when healthy, every secret of t scrubbed (an answer may echo one).
- * Returns 1 when healthy, else 0.
+ * The verdict on an answer of t's that came with an HTTP status and its
+ * body text (NUL-terminated, len bytes): healthy is a 2xx answer holding a
+ * JSON object with a non-empty answer_key array. Returns 1 when healthy,
+ * else 0 with one line (no newline) in msg saying what went wrong, every
+ * secret of t scrubbed (an answer may echo one).
  */
-int cli_target_judge(const cli_target *t, long status, const char *text, size_t len,
-                     uint64_t elapsed_ns, char *msg, size_t size);
+int cli_target_judge(const cli_target *t, long status, const char *text, size_t len, char *msg,
+                     size_t size);
 
 /* The start of text, quoted on one line into buf (size bytes), t's secrets
  * scrubbed; returns buf. */
@@ -95,7 +94,8 @@ cli_exchange *cli_exchange_new(const cli_target *t, uint64_t timeout_ns);
 CURL *cli_exchange_easy(const cli_exchange *x);
 
 /* Judges an exchange whose transfer ended with rc (CURLE_OPERATION_TIMEDOUT
- * also when the caller gave up on it), as cli_target_judge() does. */
+ * also when the caller gave up on it), as cli_target_judge() does; msg says
+ * the status and time when healthy. */
 int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t size);
 
 /* Frees the exchange and its easy handle, which must not be in a multi

@@ -211,13 +211,12 @@ int transfers_wait(watch *w, int limit_ms)
     if (n < 0 && errno != EINTR) {
         return -1;
     }
-    uint64_t now = dynhc_now_ns();
     for (int i = 0; i < n; i++) {
         uint64_t tag = events[i].data.u64;
         uint32_t group = (uint32_t)(tag >> 32);
         if (cli_h1_is_tag(tag)) {
             server_target *st = w->slots[cli_h1_tag_slot(tag)];
-            if (st != NULL && cli_h1_on_event(st->h1, w->epoll_fd, tag, events[i].events, now) ==
+            if (st != NULL && cli_h1_on_event(st->h1, w->epoll_fd, tag, events[i].events) ==
                                   CLI_H1_ENDED &&
                 st->check != NULL && st->check->native) {
                 watch_h1_complete(w, st->check);
@@ -240,7 +239,7 @@ int transfers_wait(watch *w, int limit_ms)
         }
         finish(g);
     }
-    now = dynhc_now_ns();
+    uint64_t now = dynhc_now_ns();
     for (size_t i = 0; i < CURL_GROUPS; i++) {
         curl_group *g = &w->groups[i];
         if (g->timer_ns <= now) {

@@ -160,10 +160,9 @@ static void unlink_check(watch *w, check_in_flight *c)
  * refused) is reported before this returns, and the round may be over. */
 static void start_h1(watch *w, check_in_flight *c, cli_h1_kind kind)
 {
-    uint64_t now = dynhc_now_ns();
     c->native = 1;
     if (kind == CLI_H1_SCRAPE) {
-        c->scrape_deadline_ns = now + c->timeout_ns / 2;
+        c->scrape_deadline_ns = dynhc_now_ns() + c->timeout_ns / 2;
         c->scrape_prev = w->last_scrape;
         c->scrape_next = NULL;
         if (w->last_scrape != NULL) {
@@ -174,7 +173,7 @@ static void start_h1(watch *w, check_in_flight *c, cli_h1_kind kind)
         w->last_scrape = c;
         c->in_scrapes = 1;
     }
-    if (cli_h1_start(c->st->h1, kind, w->epoll_fd, now) == CLI_H1_ENDED) {
+    if (cli_h1_start(c->st->h1, kind, w->epoll_fd) == CLI_H1_ENDED) {
         watch_h1_complete(w, c);
     }
 }

@@ -117,8 +117,8 @@ void watch_complete(watch *w, check_in_flight *c, CURLcode rc);
 /* The same for c's canary over the built-in client, which ended. */
 void watch_h1_complete(watch *w, check_in_flight *c);
 
-/* Stops c's transfer (scrape or canary) and frees it (fleet.c removes a
- * target's so). */
+/* Stops c's transfer (scrape or canary) and ends the round without a
+ * report (fleet.c removes a target's so). */
 void watch_drop(watch *w, check_in_flight *c);
 
 /* Starts a check (the scheduler's send callback). */
