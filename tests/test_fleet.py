@@ -17,7 +17,7 @@ targets (127.0.0.1 and localhost):
 - one connection per target is kept alive: no TIME_WAIT per check;
 - /health names only failing endpoints, with counts, when asked;
 - a fleet failing at once logs the --log-limit burst of lines about single
-  targets and one line counting the rest.
+  targets and one line counting the rest; so does a fleet without metrics.
 Ends with unittest's summary.
 """
 
@@ -114,9 +114,9 @@ class FleetTest(unittest.TestCase):
         os.replace(path + ".new", path)  # as a ConfigMap update swaps it
         return path
 
-    def watch(self, *args):
+    def watch(self, *args, env=None):
         w = tp.Watch("--port", "0", "--host", "127.0.0.1", "--interval", "300ms", "--timeout",
-                     "2s", *args)
+                     "2s", *args, env=env)
         self.watches.append(w)
         return w
 
@@ -330,6 +330,23 @@ class FleetTest(unittest.TestCase):
         lines = self.failing_fleet(30, "--log-limit", "0")
         self.assertEqual(sum(l.startswith("dynhc: warning: endpoint '") for l in lines), 30)
         self.assertFalse([l for l in lines if "held back" in l])
+
+    def test_a_fleet_without_metrics_says_so_within_the_limit(self):
+        # Every target's scrape finds no metrics (the stub answers 404): each
+        # would say so once; the log limit holds all but the burst back.
+        urls = ["http://127.0.0.1:%d/v1?t=%d" % (self.stubs[1].port, i) for i in range(30)]
+        w = self.watch("--log-limit", "5/2s", *[a for u in urls for a in ("--url", u)],
+                       env={"DYN_LOG": "warn"})
+        wait_until(lambda: sum(c > 0 for _, c, _ in ready_series(w).values()) == 30, 10,
+                   "every target checked")
+        time.sleep(3)
+        self.assertEqual(w.stop()[0], 0)
+        lines = w.stderr.splitlines()
+        said = [l for l in lines if "no usable metrics" in l]
+        self.assertEqual(len(said), 5, "\n".join(lines))
+        held = [l for l in lines if "held back" in l]
+        self.assertEqual(len(held), 1, "\n".join(lines))
+        self.assertRegex(held[0], r"^dynhc: warning: 25 endpoint messages held back ")
 
     def test_many_urls_have_no_small_limit(self):
         urls = ["http://127.0.0.1:%d/v1/p%d" % (self.stubs[0].port, i) for i in range(100)]

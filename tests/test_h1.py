@@ -444,7 +444,8 @@ class H1Test(unittest.TestCase):
         self.assert_healthy_throughout(server, 8)
         with server.lock:
             lines = [head.split(b"\r\n", 1)[0] for _, head, _ in server.requests]
-        self.assertEqual(lines[:4], [b"GET /metrics HTTP/1.1", b"POST /v1/completions HTTP/1.1"] * 2)
+        self.assertEqual(lines[:4],
+                         [b"GET /metrics HTTP/1.1", b"POST /v1/completions HTTP/1.1"] * 2)
         self.assertEqual(server.count()[1], 1)
         self.watch.stop()
         self.assertNotIn("no usable metrics", self.watch.stderr)

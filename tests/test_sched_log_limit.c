@@ -203,6 +203,26 @@ static void the_overall_status_is_never_held_back(void **state)
 
 /* A sink of the host's gets every level: every endpoint line counts, the
  * debug ones included (the default sink's case is in test_sched_log.c). */
+/* A host's lines about single endpoints share the limit with the scheduler's. */
+static void a_hosts_endpoint_lines_count_against_the_limit(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(dynhc_sched_set_log_limit(f->s, 2, 10 * SEC), DYNHC_OK);
+    dynhc_sched_log_endpoint(f->s, DYNHC_LOG_WARNING, "ep0: no usable metrics");
+    complete(f, 0, 2, DYNHC_CHECK_FAILURE);
+    dynhc_sched_log_endpoint(f->s, DYNHC_LOG_WARNING, "ep9: no usable metrics");
+    expect_log(f, "2|ep0: no usable metrics\n"
+                  "2|endpoint 'ep0' is not ready: HTTP 500\n");
+    f->now = T0 + 10 * SEC;
+    dynhc_sched_tick(f->s, f->now);
+    expect_log(f, HELD("2 endpoint messages", "10", "2", "10"));
+    /* Bad calls are ignored. */
+    dynhc_sched_log_endpoint(NULL, DYNHC_LOG_WARNING, "x");
+    dynhc_sched_log_endpoint(f->s, DYNHC_LOG_WARNING, NULL);
+    dynhc_sched_log_endpoint(f->s, (dynhc_log_level)7, "x");
+    expect_log(f, "");
+}
+
 static void a_hosts_sink_counts_every_level(void **state)
 {
     fixture *f = *state;
@@ -374,6 +394,7 @@ int main(void)
         T(a_new_period_writes_lines_again),
         T(the_next_line_after_the_period_brings_the_count_first),
         T(the_overall_status_is_never_held_back),
+        T(a_hosts_endpoint_lines_count_against_the_limit),
         T(a_hosts_sink_counts_every_level),
         T(a_limit_of_zero_turns_it_off),
         T(setting_the_limit_writes_the_count_so_far),

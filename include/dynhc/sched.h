@@ -253,7 +253,7 @@ DYNHC_API int dynhc_sched_set_log_level(dynhc_sched *s, dynhc_log_level level);
  * loop that sleeps until dynhc_sched_next_deadline() ticks at the next
  * check of some endpoint; with checks off it may come later). The overall
  * status lines, registration lines and warnings about settings are never
- * limited. Times are the scheduler's clock. burst 0 turns the limit off
+ * limited; a host's own endpoint lines are, through dynhc_sched_log_endpoint(). Times are the scheduler's clock. burst 0 turns the limit off
  * (period_ns is then ignored): the default, every line written. Setting
  * it ends the running period, writing its count when lines were held
  * back. Returns DYNHC_OK, or DYNHC_ERR_INVALID_ARG for s NULL, or for burst
@@ -266,6 +266,12 @@ DYNHC_API int dynhc_sched_set_log_limit(dynhc_sched *s, unsigned burst, uint64_t
  * target reloads so). NULL s or message, or a level out of range, is
  * ignored. Any thread; never allocates. */
 DYNHC_API void dynhc_sched_log(const dynhc_sched *s, dynhc_log_level level, const char *message);
+/* The same for a line about one endpoint that the host writes itself (dynhc
+ * watch says so when a target's metrics cannot be read): it counts against
+ * the log limit of dynhc_sched_set_log_limit() like the scheduler's own
+ * endpoint lines, and is held back beyond it. Any thread; never allocates. */
+DYNHC_API void dynhc_sched_log_endpoint(dynhc_sched *s, dynhc_log_level level,
+                                        const char *message);
 DYNHC_API int dynhc_sched_set_transition_callback(dynhc_sched *s, dynhc_transition_fn fn,
                                                   void *user_data);
 DYNHC_API int dynhc_sched_set_wakeup(dynhc_sched *s, dynhc_wakeup_fn fn, void *user_data);

@@ -182,6 +182,10 @@ void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
  * applies (watch's reloads, summaries and scrapes: a fleet's would
  * otherwise flood the log). */
 void cli_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...) CLI_PRINTF(3, 4);
+/* The same for a line about one target: under the log limit (--log-limit),
+ * so that a fleet whose metrics all fail writes a few lines, not one each. */
+void cli_log_target(dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
+    CLI_PRINTF(3, 4);
 
 /* cli_error() followed by the hint to read the usage. */
 void cli_usage_error(const char *fmt, ...) CLI_PRINTF(1, 2);

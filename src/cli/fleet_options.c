@@ -1,6 +1,7 @@
 /* fleet_options.c: the options of watch that make it run a fleet (SPEC 6):
  * target files, the shard, the spread and jitter of checks, what /health
- * names, and how many lines about single targets the log takes. Apart from options.c so that each reads in one sitting. */
+ * names, and how many lines about single targets the log takes. Apart from
+ * options.c so that each reads in one sitting. */
 #include "cli.h"
 #ifdef DYNHC_CLI_HAVE_CARES
 #include "dns.h"

@@ -393,7 +393,8 @@ int cli_target_judge(const cli_target *t, long status, const char *text, size_t 
 {
     char start[EXCERPT_SIZE];
     if (status < 200 || status > 299) {
-        snprintf(msg, size, "HTTP %ld: %s", status, cli_target_excerpt(t, text, start, sizeof(start)));
+        snprintf(msg, size, "HTTP %ld: %s", status,
+                 cli_target_excerpt(t, text, start, sizeof(start)));
         return 0;
     }
     return judge_body(t, text, len, msg, size);

@@ -124,6 +124,16 @@ void cli_log(const dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
     dynhc_sched_log(s, level, line);
 }
 
+void cli_log_target(dynhc_sched *s, dynhc_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    dynhc_sched_log_endpoint(s, level, line);
+}
+
 void cli_usage_error(const char *fmt, ...)
 {
     va_list ap;

@@ -16,7 +16,7 @@ struct cli_scraper {
     char *shown_url;  /* it, credentials redacted, for messages */
     char *target;     /* the --url, credentials redacted, for messages */
     const cli_http_options *http; /* its TLS options (not its headers: the checks') */
-    const dynhc_sched *log;       /* whose log sink its lines go through */
+    dynhc_sched *log;             /* whose log sink (and limit) its lines go through */
     const char *running_name;
     const char *tokens_name;
     uint64_t stall_ns;
@@ -61,7 +61,7 @@ static int is_http_url(const char *url)
 }
 
 int cli_scraper_new(const char *url, const char *metrics_url, const cli_options *opts,
-                    const cli_http_options *http, const dynhc_sched *log, cli_scraper **out)
+                    const cli_http_options *http, dynhc_sched *log, cli_scraper **out)
 {
     char quoted[160];
     *out = NULL;
@@ -222,7 +222,7 @@ cli_scrape_verdict cli_scraper_judge_answer(cli_scraper *sc, dynhc_endpoint *ep,
                               : read_metrics(sc, status, text, &running, &tokens, why, sizeof(why));
     if (problem != NULL) {
         if (!sc->unavailable) {
-            cli_log(sc->log, DYNHC_LOG_WARNING,
+            cli_log_target(sc->log, DYNHC_LOG_WARNING,
                 "%s: no usable metrics at %s (%s): checking with canaries only, until there are",
                 sc->target, sc->shown_url, problem);
         }
@@ -231,7 +231,7 @@ cli_scrape_verdict cli_scraper_judge_answer(cli_scraper *sc, dynhc_endpoint *ep,
         return CLI_SCRAPE_CANARY;
     }
     if (sc->unavailable) {
-        cli_log(sc->log, DYNHC_LOG_INFO, "%s: metrics at %s read again", sc->target,
+        cli_log_target(sc->log, DYNHC_LOG_INFO, "%s: metrics at %s read again", sc->target,
                 sc->shown_url);
         sc->unavailable = 0;
     }
@@ -240,8 +240,9 @@ cli_scrape_verdict cli_scraper_judge_answer(cli_scraper *sc, dynhc_endpoint *ep,
     if (sc->have_baseline && tokens < sc->tokens) {
         /* A counter only goes back when the server restarted: what it
          * counts now starts from there. */
-        cli_log(sc->log, DYNHC_LOG_INFO, "%s: %s went back from %.17g to %.17g (a restart)",
-                sc->target, sc->tokens_name, sc->tokens, tokens);
+        cli_log_target(sc->log, DYNHC_LOG_INFO,
+                       "%s: %s went back from %.17g to %.17g (a restart)", sc->target,
+                       sc->tokens_name, sc->tokens, tokens);
         sc->have_baseline = 0;
     }
     if (advanced) {

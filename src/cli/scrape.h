@@ -32,12 +32,12 @@ typedef enum cli_scrape_verdict {
  * it is NULL. The metric names are the options' (NULL: the defaults
  * above), borrowed. stall_ns 0: no stall is ever judged (a busy server
  * whose counter does not move gets the canary). Its lines (metrics missing,
- * back, a restart) go through log's sink (borrowed), so that DYN_LOG
- * applies. Returns CLI_EXIT_OK with *out set, or an exit status after
+ * back, a restart) go through log's sink (borrowed), so that DYN_LOG and
+ * the log limit apply. Returns CLI_EXIT_OK with *out set, or an exit status after
  * printing why (a metrics URL that is not http(s)).
  */
 int cli_scraper_new(const char *url, const char *metrics_url, const cli_options *opts,
-                    const cli_http_options *http, const dynhc_sched *log, cli_scraper **out);
+                    const cli_http_options *http, dynhc_sched *log, cli_scraper **out);
 void cli_scraper_free(cli_scraper *sc);
 
 /* Starts a scrape: a GET of the metrics URL, given up after timeout_ns.

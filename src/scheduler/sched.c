@@ -231,6 +231,14 @@ static void endpoint_log(dynhc_sched *s, dynhc_log_level level, const char *fmt,
     va_end(ap);
 }
 
+void dynhc_sched_log_endpoint(dynhc_sched *s, dynhc_log_level level, const char *message)
+{
+    if (s != NULL && message != NULL && (int)level >= DYNHC_LOG_DEBUG &&
+        (int)level <= DYNHC_LOG_ERROR) {
+        endpoint_log(s, level, "%s", message);
+    }
+}
+
 const double dynhcp_latency_bounds[DYNHCP_LATENCY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                               0.5,   1,    2.5,   5,    10};
 
