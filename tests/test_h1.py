@@ -244,40 +244,32 @@ class H1Test(unittest.TestCase):
         self.start(server)
         self.assert_healthy_throughout(server, 3)
 
-    def test_answer_ended_by_the_close_takes_a_new_connection_each_time(self):
+    def assert_a_connection_per_check(self, data, linger=0.0):
+        """A server that sends data and closes the connection (after linger
+        seconds): every check healthy, each on a connection of its own."""
         def respond(conn, i, n):
-            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + BODY)
-            return False
-        server = self.serve(respond)
-        self.start(server)
-        self.assert_healthy_throughout(server, 3)
-        requests, connections = server.count()
-        self.assertEqual(connections, requests)
-
-    def test_connection_close_header_is_honoured(self):
-        def respond(conn, i, n):
-            conn.sendall(answer(headers=b"Connection: close\r\n"))
-            return False
-        server = self.serve(respond)
-        self.start(server)
-        self.assert_healthy_throughout(server, 3)
-        requests, connections = server.count()
-        self.assertEqual(connections, requests)
-
-    # Connections the server closes -------------------------------------------
-
-    def test_idle_connection_closed_by_the_server_is_replaced(self):
-        # uvicorn (vLLM) closes a kept connection after 5 s idle: here after
-        # 20 ms, well before the next check.
-        def respond(conn, i, n):
-            conn.sendall(answer())
-            time.sleep(0.02)
+            conn.sendall(data)
+            time.sleep(linger)
             return False
         server = self.serve(respond)
         self.start(server)
         self.assert_healthy_throughout(server, 4)
         requests, connections = server.count()
         self.assertEqual(connections, requests)
+
+    def test_answer_ended_by_the_close_takes_a_new_connection_each_time(self):
+        self.assert_a_connection_per_check(
+            b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + BODY)
+
+    def test_connection_close_header_is_honoured(self):
+        self.assert_a_connection_per_check(answer(headers=b"Connection: close\r\n"))
+
+    # Connections the server closes -------------------------------------------
+
+    def test_idle_connection_closed_by_the_server_is_replaced(self):
+        # uvicorn (vLLM) closes a kept connection after 5 s idle: here after
+        # 20 ms, well before the next check, without saying so.
+        self.assert_a_connection_per_check(answer(), linger=0.02)
 
     def test_kept_connection_closed_as_the_request_goes_out_is_tried_again(self):
         # The second request of every connection is read and dropped: the
