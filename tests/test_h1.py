@@ -271,6 +271,18 @@ class H1Test(unittest.TestCase):
         # 20 ms, well before the next check, without saying so.
         self.assert_a_connection_per_check(answer(), linger=0.02)
 
+    def test_answer_followed_by_the_end_of_the_servers_side_is_not_reused(self):
+        # The server shuts its side with the answer but keeps reading: a
+        # request sent on that connection would never be answered.
+        def respond(conn, i, n):
+            conn.sendall(answer())
+            conn.shutdown(socket.SHUT_WR)
+        server = self.serve(respond)
+        self.start(server)
+        self.assert_healthy_throughout(server, 4)
+        requests, connections = server.count()
+        self.assertEqual(connections, requests)
+
     def test_kept_connection_closed_as_the_request_goes_out_is_tried_again(self):
         # The second request of every connection is read and dropped: the
         # race of an idle timeout with a check. The check goes again on a new

@@ -796,8 +796,10 @@ static cli_h1_state receive(cli_h1 *c, int epoll_fd)
         }
         if (c->complete) {
             /* Bytes past the answer: nothing asked for them, and the
-             * connection can no longer be trusted to frame the next one. */
-            if (c->in.len > c->body_end) {
+             * connection can no longer be trusted to frame the next one.
+             * A server that shut its side with the answer would never
+             * answer the next request. */
+            if (c->in.len > c->body_end || c->peer_closed) {
                 c->keep_alive = 0;
             }
             c->in.text[c->body_end] = '\0'; /* the body as a string of its own */
