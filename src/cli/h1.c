@@ -2,15 +2,15 @@
  * targets use it). Each target keeps one connection, registered once with
  * epoll, edge-triggered, for reading and writing: an exchange is a send()
  * of the request built at start and, when the answer came, one recv(), with
- * no epoll_ctl() in between. The answer is parsed as it arrives (status
- * line, headers, a body framed by Content-Length, chunks or the end of the
- * connection) and judged by http.c, as libcurl's are.
+ * no epoll_ctl() in between. The answer is parsed as it arrives
+ * (h1_answer.c) and judged by http.c, as libcurl's are.
  *
  * A kept connection may have been closed by the server just as a request
  * went out (an idle timeout: uvicorn's is 5 s): an exchange that fails that
  * way before the first byte of an answer is tried once more on a new
  * connection, as libcurl does. */
 #include "h1.h"
+#include "h1_answer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,14 +24,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A status line or header longer than this is no server's. */
-#define LINE_MAX_BYTES (64u * 1024u)
-
-/* The answer's room at first (a health answer and its headers fit) and
- * the least room a read gets. */
-#define FIRST_ROOM 2048u
-#define MIN_READ 1024u
-
 /* The epoll tag: the high half is TAG_BIT and the socket's generation, so
  * that an event of a socket closed since is told from its successor's. */
 #define TAG_BIT 0x80000000u
@@ -42,15 +34,6 @@ typedef enum phase {
     SENDING,    /* part of the request sent */
     RECEIVING   /* the request sent; the answer being read */
 } phase;
-
-typedef enum framing {
-    BY_LENGTH,  /* Content-Length */
-    BY_CHUNKS,  /* Transfer-Encoding: chunked */
-    BY_CLOSE,   /* neither: the body ends with the connection */
-    NO_BODY     /* 204, 304 */
-} framing;
-
-typedef enum chunk_step { CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILER } chunk_step;
 
 /* Why an exchange failed before it had a whole answer. */
 typedef enum fault {
@@ -81,23 +64,9 @@ struct cli_h1 {
     int readable;    /* an event said there is something to read */
     int peer_closed; /* an event said the server closed its side */
     size_t sent;
-    cli_answer in; /* what came: the head, then the body, decoded in place */
-    /* The parse: where the next line starts, the status, the framing. */
-    size_t scan;
-    size_t head_end; /* 0: the head is not whole yet */
-    int status;
-    int minor_version;
-    int keep_alive;
-    framing framing;
-    size_t content_length;
-    int has_length;
-    chunk_step chunk_step;
-    size_t chunk_left;
-    size_t body_end; /* decoded body: [head_end, body_end) */
-    int complete;
+    cli_h1_answer answer;
     fault fault;
     int sys_errno;
-    const char *malformed;
 };
 
 static uint32_t next_generation;
@@ -308,7 +277,7 @@ void cli_h1_free(cli_h1 *c)
         return;
     }
     disconnect(c);
-    cli_answer_reset(&c->in, 1);
+    cli_h1_answer_free(&c->answer, 0);
     free(c->requests[CLI_H1_CANARY]);
     free(c->requests[CLI_H1_SCRAPE]);
     free(c);
@@ -338,7 +307,7 @@ static cli_h1_state end(cli_h1 *c, fault f, int sys_errno)
     c->fault = f;
     c->sys_errno = sys_errno;
     c->phase = IDLE;
-    if (f != FAULT_NONE || !c->keep_alive) {
+    if (f != FAULT_NONE || !c->answer.keep_alive) {
         disconnect(c);
     } else {
         c->reused = 1;
@@ -378,25 +347,12 @@ static int connect_socket(cli_h1 *c, int epoll_fd)
     return 0;
 }
 
-/* Empties the answer and the parse for a new exchange. */
+/* Empties the answer and the fault for a new exchange. */
 static void reset_answer(cli_h1 *c)
 {
-    cli_answer_reset(&c->in, 0);
-    c->scan = 0;
-    c->head_end = 0;
-    c->status = 0;
-    c->minor_version = 1;
-    c->keep_alive = 1;
-    c->framing = BY_CLOSE;
-    c->content_length = 0;
-    c->has_length = 0;
-    c->chunk_step = CHUNK_SIZE;
-    c->chunk_left = 0;
-    c->body_end = 0;
-    c->complete = 0;
+    cli_h1_answer_reset(&c->answer);
     c->fault = FAULT_NONE;
     c->sys_errno = 0;
-    c->malformed = NULL;
 }
 
 static cli_h1_state receive(cli_h1 *c, int epoll_fd);
@@ -416,7 +372,7 @@ static cli_h1_state open_connection(cli_h1 *c, int epoll_fd)
 /* A kept connection failed before any answer: once more on a new one. */
 static cli_h1_state retry(cli_h1 *c, int epoll_fd, fault f, int sys_errno)
 {
-    if (!c->reused || c->retried || c->in.len > 0) {
+    if (!c->reused || c->retried || c->answer.in.len > 0) {
         return end(c, f, sys_errno);
     }
     disconnect(c);
@@ -464,300 +420,17 @@ cli_h1_state cli_h1_start(cli_h1 *c, cli_h1_kind kind, int epoll_fd)
     return send_request(c, epoll_fd);
 }
 
-/* A case-insensitive match of a header name at line. */
-static int is_header(const char *line, size_t len, const char *name, const char **value,
-                     size_t *value_len)
-{
-    size_t n = strlen(name);
-    if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0) {
-        return 0;
-    }
-    const char *v = line + n + 1, *e = line + len;
-    while (v < e && (*v == ' ' || *v == '\t')) {
-        v++;
-    }
-    while (e > v && (e[-1] == ' ' || e[-1] == '\t')) {
-        e--;
-    }
-    *value = v;
-    *value_len = (size_t)(e - v);
-    return 1;
-}
-
-/* Whether a comma-separated list holds token (any case). */
-static int has_token(const char *v, size_t len, const char *token)
-{
-    size_t n = strlen(token);
-    for (size_t i = 0; i < len;) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
-            i++;
-        }
-        size_t start = i;
-        while (i < len && v[i] != ',' && v[i] != ' ' && v[i] != '\t') {
-            i++;
-        }
-        if (i - start == n && strncasecmp(v + start, token, n) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Records why the answer is malformed; -1. */
-static int malformed(cli_h1 *c, const char *why)
-{
-    c->malformed = why;
-    return -1;
-}
-
-/* The status line "HTTP/1.x NNN reason". 0, or -1 when it is not one. */
-static int parse_status(cli_h1 *c, const char *line, size_t len)
-{
-    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') ||
-        line[8] != ' ' || line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
-        line[11] < '0' || line[11] > '9' || (len > 12 && line[12] != ' ')) {
-        return malformed(c, "no HTTP/1.x status line");
-    }
-    c->minor_version = line[7] - '0';
-    c->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-    c->keep_alive = c->minor_version == 1;
-    return 0;
-}
-
-/* A header line; 0, or -1 when its framing is wrong or unknown. */
-static int parse_header(cli_h1 *c, const char *line, size_t len)
-{
-    const char *v;
-    size_t n;
-    if (is_header(line, len, "Content-Length", &v, &n)) {
-        size_t value = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (v[i] < '0' || v[i] > '9') {
-                return malformed(c, "a Content-Length that is no number");
-            }
-            if (value > CLI_ANSWER_MAX) {
-                c->in.too_large = 1;
-                return -1;
-            }
-            value = value * 10 + (size_t)(v[i] - '0');
-        }
-        if (n == 0) {
-            return malformed(c, "an empty Content-Length");
-        }
-        if (value > CLI_ANSWER_MAX) {
-            c->in.too_large = 1;
-            return -1;
-        }
-        if (c->has_length && value != c->content_length) {
-            /* Which one frames the body would be anyone's guess. */
-            return malformed(c, "two different Content-Length");
-        }
-        c->has_length = 1;
-        c->content_length = value;
-    } else if (is_header(line, len, "Transfer-Encoding", &v, &n)) {
-        /* Only chunked is ever sent to a client that asked for no coding. */
-        if (n != 7 || strncasecmp(v, "chunked", 7) != 0) {
-            return malformed(c, "a Transfer-Encoding other than chunked");
-        }
-        c->framing = BY_CHUNKS;
-    } else if (is_header(line, len, "Connection", &v, &n)) {
-        if (has_token(v, n, "close")) {
-            c->keep_alive = 0;
-        } else if (has_token(v, n, "keep-alive")) {
-            c->keep_alive = 1;
-        }
-    }
-    return 0;
-}
-
-/* After the head: how the body is framed. */
-static void frame_body(cli_h1 *c)
-{
-    if (c->status == 204 || c->status == 304) {
-        c->framing = NO_BODY;
-    } else if (c->framing != BY_CHUNKS) {
-        c->framing = c->has_length ? BY_LENGTH : BY_CLOSE;
-    }
-    if (c->framing == BY_CLOSE) {
-        c->keep_alive = 0;
-    }
-    c->body_end = c->head_end;
-}
-
-/* Parses the head's lines that came whole. 0 (the head may be incomplete),
- * or -1 when it is malformed. */
-static int parse_head(cli_h1 *c)
-{
-    while (c->head_end == 0) {
-        char *start = c->in.text + c->scan;
-        char *nl = memchr(start, '\n', c->in.len - c->scan);
-        if (nl == NULL) {
-            return c->in.len - c->scan > LINE_MAX_BYTES
-                       ? malformed(c, "a head line longer than 64 KiB")
-                       : 0;
-        }
-        size_t len = (size_t)(nl - start);
-        if (len > 0 && start[len - 1] == '\r') {
-            len--;
-        }
-        int first = c->status == 0;
-        c->scan = (size_t)(nl - c->in.text) + 1;
-        if (first) {
-            if (parse_status(c, start, len) != 0) {
-                return -1;
-            }
-        } else if (len > 0) {
-            if (parse_header(c, start, len) != 0) {
-                return -1;
-            }
-        } else if (c->status >= 100 && c->status < 200) {
-            if (c->status == 101) {
-                return malformed(c, "a protocol switch nobody asked for");
-            }
-            /* An interim answer (103 Early Hints): the real one follows. */
-            memmove(c->in.text, c->in.text + c->scan, c->in.len - c->scan);
-            c->in.len -= c->scan;
-            c->in.text[c->in.len] = '\0';
-            c->scan = 0;
-            c->status = 0;
-            c->has_length = 0;
-            c->framing = BY_CLOSE;
-        } else {
-            c->head_end = c->scan;
-            frame_body(c);
-        }
-    }
-    return 0;
-}
-
-/* Decodes the chunks that came whole into the body, in place. 0, or -1
- * when they are malformed. */
-static int parse_chunks(cli_h1 *c)
-{
-    char *text = c->in.text;
-    size_t pos = c->scan;
-    while (!c->complete) {
-        if (c->chunk_step == CHUNK_DATA) {
-            size_t n = c->in.len - pos < c->chunk_left ? c->in.len - pos : c->chunk_left;
-            memmove(text + c->body_end, text + pos, n);
-            c->body_end += n;
-            pos += n;
-            c->chunk_left -= n;
-            if (c->chunk_left > 0) {
-                break;
-            }
-            c->chunk_step = CHUNK_DATA_END;
-            continue;
-        }
-        char *nl = memchr(text + pos, '\n', c->in.len - pos);
-        if (nl == NULL) {
-            if (c->in.len - pos > LINE_MAX_BYTES) {
-                return malformed(c, "a chunk line longer than 64 KiB");
-            }
-            break;
-        }
-        const char *line = text + pos;
-        size_t len = (size_t)(nl - line);
-        if (len > 0 && line[len - 1] == '\r') {
-            len--;
-        }
-        pos = (size_t)(nl - text) + 1;
-        if (c->chunk_step == CHUNK_DATA_END) {
-            if (len != 0) {
-                return malformed(c, "a chunk longer than its size");
-            }
-            c->chunk_step = CHUNK_SIZE;
-        } else if (c->chunk_step == CHUNK_TRAILER) {
-            c->complete = len == 0;
-        } else {
-            size_t size = 0, i = 0;
-            for (; i < len; i++) {
-                int d = line[i] >= '0' && line[i] <= '9'   ? line[i] - '0'
-                        : line[i] >= 'a' && line[i] <= 'f' ? line[i] - 'a' + 10
-                        : line[i] >= 'A' && line[i] <= 'F' ? line[i] - 'A' + 10
-                                                           : -1;
-                if (d < 0) {
-                    break;
-                }
-                if (size > CLI_ANSWER_MAX) {
-                    c->in.too_large = 1;
-                    return -1;
-                }
-                size = size * 16 + (size_t)d;
-            }
-            if (i == 0 || (i < len && line[i] != ';' && line[i] != ' ' && line[i] != '\t')) {
-                return malformed(c, "a chunk size that is not hexadecimal");
-            }
-            c->chunk_left = size;
-            c->chunk_step = size == 0 ? CHUNK_TRAILER : CHUNK_DATA;
-        }
-    }
-    /* What is not parsed yet moves down to the body's end, so that the
-     * buffer holds only the body and a partial line. */
-    memmove(text + c->body_end, text + pos, c->in.len - pos);
-    c->in.len = c->body_end + (c->in.len - pos);
-    text[c->in.len] = '\0';
-    c->scan = c->body_end;
-    return 0;
-}
-
-/* Parses what came; sets complete when the answer is whole. 0, or -1 when
- * it is malformed. */
-static int parse(cli_h1 *c)
-{
-    if (c->head_end == 0) {
-        if (parse_head(c) != 0) {
-            return -1;
-        }
-        if (c->head_end == 0) {
-            return 0;
-        }
-    }
-    switch (c->framing) {
-    case NO_BODY: c->complete = 1; break;
-    case BY_LENGTH:
-        c->body_end = c->in.len - c->head_end < c->content_length ? c->in.len
-                                                                  : c->head_end + c->content_length;
-        c->complete = c->body_end - c->head_end == c->content_length;
-        break;
-    case BY_CHUNKS: return parse_chunks(c);
-    case BY_CLOSE: c->body_end = c->in.len; break;
-    }
-    return 0;
-}
-
-/* Room for a read: at least MIN_READ bytes (and the NUL), within the limit. */
-static int make_room(cli_answer *a)
-{
-    if (a->cap - a->len > MIN_READ) {
-        return 0;
-    }
-    size_t cap = a->cap != 0 ? a->cap * 2 : FIRST_ROOM;
-    if (cap > CLI_ANSWER_MAX + LINE_MAX_BYTES + 1) {
-        cap = CLI_ANSWER_MAX + LINE_MAX_BYTES + 1;
-    }
-    if (cap - a->len <= 1) {
-        a->too_large = 1;
-        return -1;
-    }
-    char *grown = realloc(a->text, cap);
-    if (grown == NULL) {
-        return -1;
-    }
-    a->text = grown;
-    a->cap = cap;
-    return 0;
-}
-
 /* Reads what came, until the socket is drained or the answer whole. */
 static cli_h1_state receive(cli_h1 *c, int epoll_fd)
 {
+    cli_h1_answer *a = &c->answer;
     for (;;) {
-        if (make_room(&c->in) != 0) {
-            return end(c, c->in.too_large ? FAULT_TOO_LARGE : FAULT_NO_MEMORY, 0);
+        char *at;
+        size_t room;
+        if (cli_h1_answer_room(a, &at, &room) != 0) {
+            return end(c, a->in.too_large ? FAULT_TOO_LARGE : FAULT_NO_MEMORY, 0);
         }
-        size_t room = c->in.cap - c->in.len - 1;
-        ssize_t n = recv(c->fd, c->in.text + c->in.len, room, 0);
+        ssize_t n = recv(c->fd, at, room, 0);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -769,40 +442,23 @@ static cli_h1_state receive(cli_h1 *c, int epoll_fd)
             return retry(c, epoll_fd, FAULT_RECEIVE, errno);
         }
         if (n == 0) {
-            if (c->in.len == 0) {
+            if (a->in.len == 0) {
                 return retry(c, epoll_fd, FAULT_NOTHING, 0);
             }
-            if (c->head_end != 0 && c->framing == BY_CLOSE) {
-                c->complete = 1;
-                c->keep_alive = 0;
-                c->in.text[c->body_end] = '\0';
-                return end(c, FAULT_NONE, 0);
-            }
-            if (c->status == 0) {
-                (void)malformed(c, "no HTTP/1.x status line");
-                return end(c, FAULT_MALFORMED, 0);
-            }
-            return end(c, FAULT_PARTIAL, 0);
+            return end(c, cli_h1_answer_closed(a) ? FAULT_NONE
+                          : a->malformed != NULL  ? FAULT_MALFORMED
+                                                  : FAULT_PARTIAL,
+                       0);
         }
-        c->in.len += (size_t)n;
-        c->in.text[c->in.len] = '\0';
-        if (c->in.len > CLI_ANSWER_MAX + LINE_MAX_BYTES ||
-            (c->head_end != 0 && c->body_end - c->head_end > CLI_ANSWER_MAX)) {
-            c->in.too_large = 1;
-            return end(c, FAULT_TOO_LARGE, 0);
+        if (cli_h1_answer_add(a, (size_t)n) != 0) {
+            return end(c, a->in.too_large ? FAULT_TOO_LARGE : FAULT_MALFORMED, 0);
         }
-        if (parse(c) != 0) {
-            return end(c, c->in.too_large ? FAULT_TOO_LARGE : FAULT_MALFORMED, 0);
-        }
-        if (c->complete) {
-            /* Bytes past the answer: nothing asked for them, and the
-             * connection can no longer be trusted to frame the next one.
-             * A server that shut its side with the answer would never
+        if (a->complete) {
+            /* A server that shut its side with the answer would never
              * answer the next request. */
-            if (c->in.len > c->body_end || c->peer_closed) {
-                c->keep_alive = 0;
+            if (c->peer_closed) {
+                a->keep_alive = 0;
             }
-            c->in.text[c->body_end] = '\0'; /* the body as a string of its own */
             return end(c, FAULT_NONE, 0);
         }
         if ((size_t)n < room && !c->peer_closed) {
@@ -890,12 +546,12 @@ int cli_h1_failure(const cli_h1 *c, char *msg, size_t size)
     case FAULT_NOTHING: snprintf(msg, size, "the connection closed without an answer"); break;
     case FAULT_PARTIAL:
         snprintf(msg, size, "the connection closed in the middle of the answer (%zu bytes read)",
-                 c->in.len);
+                 c->answer.in.len);
         break;
     case FAULT_MALFORMED:
-        snprintf(msg, size, "the answer is malformed (%s): %s", c->malformed,
-                 cli_target_excerpt(c->target, c->in.text != NULL ? c->in.text : "", start,
-                                    sizeof(start)));
+        snprintf(msg, size, "the answer is malformed (%s): %s", c->answer.malformed,
+                 cli_target_excerpt(c->target, c->answer.in.text != NULL ? c->answer.in.text : "",
+                                    start, sizeof(start)));
         break;
     case FAULT_TOO_LARGE:
         snprintf(msg, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
@@ -907,13 +563,13 @@ int cli_h1_failure(const cli_h1 *c, char *msg, size_t size)
 
 long cli_h1_status(const cli_h1 *c)
 {
-    return c->status;
+    return c->answer.status;
 }
 
 const char *cli_h1_body(const cli_h1 *c, size_t *len)
 {
-    *len = c->body_end - c->head_end;
-    return c->in.text + c->head_end;
+    *len = c->answer.body_end - c->answer.head_end;
+    return c->answer.in.text + c->answer.head_end;
 }
 
 int cli_h1_judge(const cli_h1 *c, char *msg, size_t size)
@@ -923,12 +579,10 @@ int cli_h1_judge(const cli_h1 *c, char *msg, size_t size)
         return 0;
     }
     const char *body = cli_h1_body(c, &len);
-    return cli_target_judge(c->target, c->status, body, len, msg, size);
+    return cli_target_judge(c->target, c->answer.status, body, len, msg, size);
 }
 
 void cli_h1_trim(cli_h1 *c)
 {
-    if (c->in.cap > FIRST_ROOM) {
-        cli_answer_reset(&c->in, 1);
-    }
+    cli_h1_answer_free(&c->answer, 1);
 }
