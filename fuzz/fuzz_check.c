@@ -9,7 +9,7 @@
 
 #include "json_text.h"
 
-static void broken(const char *what, const char *detail)
+void fuzz_broken(const char *what, const char *detail)
 {
     fprintf(stderr, "fuzz property broken: %s: %s\n", what, detail);
     abort();
@@ -68,11 +68,11 @@ void fuzz_check_round_trip(const cJSON *root, const char *what)
     cJSON *again = dynhcp_json_parse(printed, strlen(printed), origin, NULL, &err);
     if (again == NULL) {
         fprintf(stderr, "printed: %.300s\nat %u:%u\n", printed, err.pos.line, err.pos.column);
-        broken(what, err.message);
+        fuzz_broken(what, err.message);
     }
     if (!same_tree(root, again)) {
         fprintf(stderr, "printed: %.300s\n", printed);
-        broken(what, "the printed tree reads back different");
+        fuzz_broken(what, "the printed tree reads back different");
     }
     cJSON_Delete(again);
     cJSON_free(printed);
@@ -95,7 +95,7 @@ void fuzz_check_text_matches(const char *text, const cJSON *tree, const char *wh
     cJSON *again = cJSON_ParseWithOpts(text, NULL, 1);
     if (again == NULL) {
         fprintf(stderr, "text: %.300s\n", text);
-        broken(what, "the text does not parse with cJSON_Parse");
+        fuzz_broken(what, "the text does not parse with cJSON_Parse");
     }
     /* cJSON_Compare where it finishes; on deeply nested objects (2^depth
      * steps) the linear comparison, both ways, which also sees a member
@@ -107,7 +107,7 @@ void fuzz_check_text_matches(const char *text, const cJSON *tree, const char *wh
         char *printed = cJSON_PrintUnformatted(tree);
         fprintf(stderr, "text: %.300s\ntree: %.300s\n", text, printed ? printed : "?");
         cJSON_free(printed);
-        broken(what, "the text reads back different from the tree");
+        fuzz_broken(what, "the text reads back different from the tree");
     }
     cJSON_Delete(again);
     /* The strict reader takes it too: no member twice, valid UTF-8. */
@@ -116,11 +116,11 @@ void fuzz_check_text_matches(const char *text, const cJSON *tree, const char *wh
     cJSON *strict = dynhcp_json_parse(text, strlen(text), origin, NULL, &err);
     if (strict == NULL) {
         fprintf(stderr, "text: %.300s\nat %u:%u\n", text, err.pos.line, err.pos.column);
-        broken(what, err.message);
+        fuzz_broken(what, err.message);
     }
     if (!same_tree(strict, tree) || !same_tree(tree, strict)) {
         fprintf(stderr, "text: %.300s\n", text);
-        broken(what, "the text read strictly differs from the tree");
+        fuzz_broken(what, "the text read strictly differs from the tree");
     }
     cJSON_Delete(strict);
 }
@@ -139,10 +139,10 @@ void fuzz_check_json(const uint8_t *data, size_t size)
     cJSON *root = dynhcp_json_parse(text, size, origin, &map, &err);
     if (root == NULL) {
         if (err.message[0] == '\0') {
-            broken("dynhcp_json_parse", "failed without a message");
+            fuzz_broken("dynhcp_json_parse", "failed without a message");
         }
         if (map.count != 1 || map.entries[0].node != NULL) {
-            broken("dynhcp_json_parse", "a failure changed the position map");
+            fuzz_broken("dynhcp_json_parse", "a failure changed the position map");
         }
         if (strcmp(err.message, "out of memory") != 0) {
             /* The same text placed at line 7, column 3 of a larger file. (Not
@@ -152,19 +152,19 @@ void fuzz_check_json(const uint8_t *data, size_t size)
             if (dynhcp_json_parse(text, size, shifted, NULL, &err2) != NULL ||
                 err2.pos.line != err.pos.line + 6 ||
                 err2.pos.column != err.pos.column + (err.pos.line == 1 ? 2 : 0)) {
-                broken("dynhcp_json_parse", "the origin does not shift the error alone");
+                fuzz_broken("dynhcp_json_parse", "the origin does not shift the error alone");
             }
         }
     } else {
         if (err.message[0] != '\0') {
-            broken("dynhcp_json_parse", "succeeded with an error message");
+            fuzz_broken("dynhcp_json_parse", "succeeded with an error message");
         }
         if (map.count != 1 + count_nodes(root) || map.entries[1].node != root) {
-            broken("dynhcp_json_parse", "the position map does not hold one entry per node");
+            fuzz_broken("dynhcp_json_parse", "the position map does not hold one entry per node");
         }
         for (size_t i = 1; i < map.count; i++) {
             if (map.entries[i].pos.line < 1 || map.entries[i].pos.column < 1) {
-                broken("dynhcp_json_parse", "a node has no position");
+                fuzz_broken("dynhcp_json_parse", "a node has no position");
             }
         }
         fuzz_check_round_trip(root, "dynhcp_json_parse round trip");

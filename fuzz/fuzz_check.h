@@ -12,6 +12,9 @@
 /* Defined by each harness; called by libFuzzer or tests/fuzz_replay.c. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Says which property broke (what, and detail) and aborts. */
+void fuzz_broken(const char *what, const char *detail);
+
 /*
  * Runs dynhcp_json_parse on data[0..size) and checks: success and error exclude
  * each other; a failure leaves the position map as it was; a success records

@@ -152,7 +152,7 @@ fuzz() {
     CC=clang cmake -S . -B build-fuzz -DDYNHC_FUZZ=ON -DDYNHC_BUILD_TESTS=OFF \
         -DDYNHC_BUILD_SHARED=OFF -DDYNHC_BUILD_BENCH=OFF -DDYNHC_BUILD_EXAMPLES=OFF >/dev/null
     cmake --build build-fuzz -j "$jobs" >/dev/null
-    for name in env_payload config sched; do
+    for name in env_payload config sched answer json_scan; do
         mkdir -p "build-fuzz/corpus-$name"
         "build-fuzz/fuzz/fuzz_$name" -max_total_time="${FUZZ_SECONDS:-60}" \
             "build-fuzz/corpus-$name" "fuzz/corpus/$name"

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "http.h"
+#include "answer.h"
 
 typedef enum cli_h1_framing {
     CLI_H1_BY_LENGTH, /* Content-Length */

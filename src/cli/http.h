@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "answer.h"
 #include "cli.h"
 #include "secrets.h"
 
@@ -38,24 +39,6 @@ typedef struct cli_target {
 int cli_target_init(cli_target *t, const char *url, const dynhc_result *res, const char *model,
                     const cli_http_options *http);
 void cli_target_clear(cli_target *t);
-
-/* An answer as it arrives: text NUL-terminated, at most CLI_ANSWER_MAX
- * bytes (a health answer or a metrics page is far smaller; anything much
- * larger must not grow the sidecar). Zeroed: empty. */
-#define CLI_ANSWER_MAX (8u << 20)
-typedef struct cli_answer {
-    char *text; /* NULL until the first byte */
-    size_t len;
-    size_t cap;
-    int too_large; /* the transfer was ended for it */
-} cli_answer;
-
-/* A CURLOPT_WRITEFUNCTION appending to the cli_answer given as its data;
- * it ends the transfer past CLI_ANSWER_MAX or when out of memory. */
-size_t cli_answer_collect(char *data, size_t size, size_t count, void *answer);
-
-/* Empties a (keeping its room), or frees it (free_text). */
-void cli_answer_reset(cli_answer *a, int free_text);
 
 /*
  * What every transfer of probe and watch sets: url, the answer handed to
