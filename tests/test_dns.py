@@ -223,14 +223,5 @@ class DnsTest(unittest.TestCase):
         self.assertIn("--dns-refresh", out.stderr)
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    tp.DYNHC, tp.STUB = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(DnsTest)
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    sys.exit(0 if result.wasSuccessful() else 1)
-
-
 if __name__ == "__main__":
-    main()
+    tp.run_driver(DnsTest, __doc__)

@@ -427,14 +427,5 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(set(verbose["endpoints"]), {good, "http://127.0.0.1:1"})
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    tp.DYNHC, tp.STUB = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(FleetTest)
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    sys.exit(0 if result.wasSuccessful() and result.testsRun > 0 else 1)
-
-
 if __name__ == "__main__":
-    main()
+    tp.run_driver(FleetTest, __doc__)

@@ -506,14 +506,5 @@ class H1Test(unittest.TestCase):
         self.assertIn(b"\r\nHost: [::1]:%d\r\n" % server.port, head)
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    tp.DYNHC, tp.STUB = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(H1Test)
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    sys.exit(0 if result.wasSuccessful() and result.testsRun > 0 else 1)
-
-
 if __name__ == "__main__":
-    main()
+    tp.run_driver(H1Test, __doc__)

@@ -751,6 +751,18 @@ class WatchTest(unittest.TestCase):
                 self.assertRegex(errors[0], "^dynhc: error: " + pattern)
 
 
+def run_driver(case, usage):
+    """The main of a driver run as `NAME.py DYNHC STUB` for one TestCase:
+    unittest's summary, exit 1 on any failure or when no test ran."""
+    global DYNHC, STUB
+    if len(sys.argv) != 3:
+        sys.exit(usage)
+    DYNHC, STUB = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(case)
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    sys.exit(0 if result.wasSuccessful() and result.testsRun > 0 else 1)
+
+
 def main():
     global DYNHC, STUB
     if len(sys.argv) != 4 or sys.argv[3] not in ("probe", "watch"):
