@@ -1,6 +1,7 @@
 /* answer.c: an answer as it arrives (answer.h). */
 #include "answer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,4 +40,9 @@ void cli_answer_reset(cli_answer *a, int free_text)
     }
     a->len = 0;
     a->too_large = 0;
+}
+
+void cli_answer_too_large(char *msg, size_t size)
+{
+    snprintf(msg, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
 }

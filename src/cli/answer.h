@@ -23,4 +23,7 @@ size_t cli_answer_collect(char *data, size_t size, size_t count, void *answer);
 /* Empties a (keeping its room), or frees it (free_text). */
 void cli_answer_reset(cli_answer *a, int free_text);
 
+/* The message of an answer ended for its size, into msg. */
+void cli_answer_too_large(char *msg, size_t size);
+
 #endif

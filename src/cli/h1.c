@@ -554,7 +554,7 @@ int cli_h1_failure(const cli_h1 *c, char *msg, size_t size)
                                     start, sizeof(start)));
         break;
     case FAULT_TOO_LARGE:
-        snprintf(msg, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
+        cli_answer_too_large(msg, size);
         break;
     case FAULT_NO_MEMORY: snprintf(msg, size, "out of memory"); break;
     }

@@ -385,7 +385,7 @@ int cli_exchange_judge(const cli_exchange *x, CURLcode rc, char *msg, size_t siz
         return 0;
     }
     if (x->answer.too_large) {
-        snprintf(msg, size, "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
+        cli_answer_too_large(msg, size);
         return 0;
     }
     if (rc != CURLE_OK) {

@@ -195,7 +195,7 @@ cli_scrape_verdict cli_scraper_judge(cli_scraper *sc, dynhc_endpoint *ep, CURLco
     long status = 0;
     const char *failure = NULL;
     if (sc->answer.too_large) {
-        snprintf(why, sizeof(why), "the answer is larger than %u MiB", CLI_ANSWER_MAX >> 20);
+        cli_answer_too_large(why, sizeof(why));
         failure = why;
     } else if (rc != CURLE_OK) {
         snprintf(why, sizeof(why), "%s", sc->error[0] != '\0' ? sc->error : curl_easy_strerror(rc));
